@@ -1,0 +1,62 @@
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "gtest/gtest.h"
+#include "pkg/base/log.h"
+#include "pkg/base/status_macros.h"
+#include "pkg/base/unique_fd.h"
+
+namespace ocid {
+namespace {
+
+absl::StatusOr<int> Half(int n) {
+  if (n % 2 != 0) return absl::InvalidArgumentError("odd");
+  return n / 2;
+}
+
+absl::StatusOr<int> Quarter(int n) {
+  ASSIGN_OR_RETURN(int half, Half(n));
+  ASSIGN_OR_RETURN(int quarter, Half(half));
+  return quarter;
+}
+
+absl::Status CheckEven(int n) {
+  RETURN_IF_ERROR(Half(n).status());
+  return absl::OkStatus();
+}
+
+TEST(StatusMacrosTest, PropagateErrorsAndValues) {
+  EXPECT_EQ(*Quarter(8), 2);
+  EXPECT_EQ(Quarter(6).status().message(), "odd");
+  EXPECT_TRUE(CheckEven(4).ok());
+  EXPECT_EQ(CheckEven(3).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(UniqueFdTest, ClosesOnScopeExitAndNotAfterRelease) {
+  int raw = -1;
+  {
+    UniqueFd fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    ASSERT_TRUE(fd.valid());
+    raw = fd.get();
+  }
+  EXPECT_EQ(::fcntl(raw, F_GETFD), -1);
+
+  UniqueFd kept(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  int released = kept.Release();
+  EXPECT_FALSE(kept.valid());
+  EXPECT_NE(::fcntl(released, F_GETFD), -1);
+  ::close(released);
+}
+
+TEST(LogTest, ParsesLevelsAndFilters) {
+  EXPECT_EQ(*ParseLogLevel("debug"), LogLevel::kDebug);
+  EXPECT_EQ(*ParseLogLevel("warning"), LogLevel::kWarn);
+  EXPECT_FALSE(ParseLogLevel("loud").ok());
+  SetLogLevel(LogLevel::kWarn);
+  EXPECT_TRUE(LogEnabled(LogLevel::kError));
+  EXPECT_FALSE(LogEnabled(LogLevel::kInfo));
+  SetLogLevel(LogLevel::kInfo);
+}
+
+}  // namespace
+}  // namespace ocid

@@ -1,0 +1,81 @@
+// ocid's configuration: built-in defaults, then /etc/ocid/ocid.conf, then the
+// drop-ins in /etc/ocid/ocid.conf.d/*.conf in lexical order, then flags. The
+// result is one immutable Config value handed to every package.
+#ifndef OCID_PKG_CONFIG_CONFIG_H_
+#define OCID_PKG_CONFIG_CONFIG_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace ocid {
+
+inline constexpr char kDefaultConfigFile[] = "/etc/ocid/ocid.conf";
+inline constexpr char kDefaultConfigDir[] = "/etc/ocid/ocid.conf.d";
+
+// One OCI runtime ocid can run containers with, chosen by the CRI
+// runtime_handler ("" means the default one).
+struct RuntimeHandler {
+  std::string path;  // the runc/crun binary
+  std::string root;  // passed as --root: where the runtime keeps its state
+  std::string type = "oci";
+
+  bool operator==(const RuntimeHandler&) const;
+};
+
+struct Config {
+  // [ocid]
+  std::string root = "/var/lib/ocid";  // persistent state
+  std::string runroot = "/run/ocid";   // volatile state
+  std::string log_level = "info";
+
+  // [ocid.api]
+  std::string listen = "/run/ocid/ocid.sock";
+  int64_t grpc_max_recv_msg_size = 16 * 1024 * 1024;
+  int64_t grpc_max_send_msg_size = 16 * 1024 * 1024;
+
+  // [ocid.runtime]
+  std::string default_runtime = "runc";
+  std::string conmon = "/usr/bin/conmon";
+  std::string cgroup_manager = "cgroupfs";  // or "systemd"
+  std::map<std::string, RuntimeHandler> runtimes = {
+      {"runc", {"/usr/sbin/runc", "/run/runc", "oci"}},
+      {"crun", {"/usr/bin/crun", "/run/crun", "oci"}},
+  };
+
+  // [ocid.image]
+  std::string signature_policy = "/etc/containers/policy.json";
+  std::string registries_conf = "/etc/containers/registries.conf";
+
+  // [ocid.network]
+  std::string network_dir = "/etc/cni/net.d";
+  std::vector<std::string> plugin_dirs = {"/usr/lib/cni", "/opt/cni/bin"};
+  std::string default_network;  // "" picks the lexically first valid one
+
+  bool operator==(const Config&) const;
+};
+
+// Merges one TOML document into `config`. `file_name` only labels errors,
+// which name the file, line and key: a syntax error, an unknown key or a
+// value of the wrong type. On error `config` is unchanged.
+absl::Status MergeToml(absl::string_view text, absl::string_view file_name, Config& config);
+
+// Merges `main_file` (skipped when it does not exist) and then every
+// `dropin_dir/*.conf` in lexical order into `config`.
+absl::Status MergeFiles(const std::string& main_file, const std::string& dropin_dir,
+                        Config& config);
+
+// Checks values that no single key can check alone, naming the key at fault.
+absl::Status Validate(const Config& config);
+
+// The effective configuration as a TOML document that MergeToml reads back.
+std::string ToToml(const Config& config);
+
+}  // namespace ocid
+
+#endif  // OCID_PKG_CONFIG_CONFIG_H_

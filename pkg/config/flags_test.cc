@@ -1,0 +1,52 @@
+#include "pkg/config/flags.h"
+
+#include "gtest/gtest.h"
+
+namespace ocid {
+namespace {
+
+TEST(FlagsTest, OverridesApplyAfterFilesInOrder) {
+  auto command_line = ParseCommandLine({"--root=/r", "--listen", "/s.sock", "--debug",
+                                        "--cni-plugin-dir", "/p1", "--cni-plugin-dir=/p2",
+                                        "--runtime", "/opt/runc", "config"});
+  ASSERT_TRUE(command_line.ok()) << command_line.status();
+  EXPECT_EQ(command_line->positional, std::vector<std::string>{"config"});
+
+  Config config;
+  ASSERT_TRUE(ApplyOverrides(*command_line, config).ok());
+  EXPECT_EQ(config.root, "/r");
+  EXPECT_EQ(config.listen, "/s.sock");
+  EXPECT_EQ(config.log_level, "debug");
+  EXPECT_EQ(config.plugin_dirs, (std::vector<std::string>{"/p1", "/p2"}));
+  EXPECT_EQ(config.runtimes["runc"].path, "/opt/runc");
+}
+
+TEST(FlagsTest, ConfigLocationFlagsAreNotOverrides) {
+  auto command_line = ParseCommandLine({"--config", "/x.conf", "--config-dir=/x.d"});
+  ASSERT_TRUE(command_line.ok());
+  EXPECT_EQ(command_line->config_file, "/x.conf");
+  EXPECT_EQ(command_line->config_dir, "/x.d");
+  EXPECT_TRUE(command_line->overrides.empty());
+
+  command_line = ParseCommandLine({});
+  EXPECT_EQ(command_line->config_file, kDefaultConfigFile);
+}
+
+TEST(FlagsTest, BadFlagsAreNamed) {
+  EXPECT_EQ(ParseCommandLine({"--no-such-flag"}).status().message(),
+            "unknown flag --no-such-flag");
+  EXPECT_EQ(ParseCommandLine({"--listen"}).status().message(), "flag --listen needs a value");
+  EXPECT_EQ(ParseCommandLine({"--debug=loud"}).status().message(),
+            "flag --debug takes no value (got \"loud\")");
+}
+
+TEST(FlagsTest, HelpAndVersion) {
+  auto command_line = ParseCommandLine({"--help", "-version"});
+  ASSERT_TRUE(command_line.ok());
+  EXPECT_TRUE(command_line->help);
+  EXPECT_TRUE(command_line->version);
+  EXPECT_NE(FlagUsage().find("--cni-config-dir"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ocid
