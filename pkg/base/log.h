@@ -34,14 +34,20 @@ class LineBuilder {
   LogLevel level_;
   std::ostringstream stream_;
 };
+
+// Lets OCID_LOG be one expression, so it nests safely inside if/else.
+struct Voidify {
+  void operator&(std::ostream&) {}
+};
 }  // namespace log_internal
 
 }  // namespace ocid
 
 // OCID_LOG(kInfo) << "text"; the message is only built when the level is on.
-#define OCID_LOG(level)                                   \
-  if (!::ocid::LogEnabled(::ocid::LogLevel::level)) {     \
-  } else                                                  \
-    ::ocid::log_internal::LineBuilder(::ocid::LogLevel::level).stream()
+#define OCID_LOG(level)                            \
+  !::ocid::LogEnabled(::ocid::LogLevel::level)     \
+      ? (void)0                                    \
+      : ::ocid::log_internal::Voidify() &          \
+            ::ocid::log_internal::LineBuilder(::ocid::LogLevel::level).stream()
 
 #endif  // OCID_PKG_BASE_LOG_H_

@@ -1,0 +1,124 @@
+// Version, Status and RuntimeConfig: what the runtime is and whether it can
+// run pods now.
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+#include "pkg/base/version.h"
+#include "pkg/network/cni_config.h"
+#include "pkg/server/rpc.h"
+#include "pkg/server/runtime_service.h"
+
+namespace ocid {
+namespace {
+
+// kubelet's CRI client sends and expects this version string.
+constexpr char kKubeletApiVersion[] = "0.1.0";
+
+runtime::v1::RuntimeCondition RuntimeReadyCondition(const Config& config) {
+  runtime::v1::RuntimeCondition condition;
+  condition.set_type("RuntimeReady");
+  const RuntimeHandler& handler = config.runtimes.at(config.default_runtime);
+  std::string missing;
+  if (::access(handler.path.c_str(), X_OK) != 0) {
+    missing = absl::StrCat("runtime \"", config.default_runtime, "\" binary ", handler.path);
+  } else if (::access(config.conmon.c_str(), X_OK) != 0) {
+    missing = absl::StrCat("conmon binary ", config.conmon);
+  }
+  condition.set_status(missing.empty());
+  if (!missing.empty()) {
+    condition.set_reason("RuntimeBinaryMissing");
+    condition.set_message(absl::StrCat(missing, " is not an executable file"));
+  }
+  return condition;
+}
+
+// Pods get loopback only until CNI plugin execution lands, so the network is
+// never ready yet; the message still says what the config dir holds.
+runtime::v1::RuntimeCondition NetworkReadyCondition(const Config& config) {
+  runtime::v1::RuntimeCondition condition;
+  condition.set_type("NetworkReady");
+  condition.set_status(false);
+  condition.set_reason("NetworkPluginNotReady");
+  absl::StatusOr<CniNetwork> network =
+      FindDefaultNetwork(config.network_dir, config.default_network);
+  if (!network.ok()) {
+    condition.set_message(std::string(network.status().message()));
+  } else {
+    condition.set_message(absl::StrCat("CNI network \"", network->name, "\" (", network->file,
+                                       ") is configured, but ocid does not run CNI plugins "
+                                       "yet: pods get loopback only"));
+  }
+  return condition;
+}
+
+std::string ConfigAsJson(const Config& config) {
+  nlohmann::json runtimes = nlohmann::json::object();
+  for (const auto& [name, handler] : config.runtimes) {
+    runtimes[name] = {{"runtime_path", handler.path},
+                      {"runtime_root", handler.root},
+                      {"runtime_type", handler.type}};
+  }
+  nlohmann::json json = {
+      {"root", config.root},
+      {"runroot", config.runroot},
+      {"log_level", config.log_level},
+      {"listen", config.listen},
+      {"default_runtime", config.default_runtime},
+      {"conmon", config.conmon},
+      {"cgroup_manager", config.cgroup_manager},
+      {"runtimes", runtimes},
+      {"signature_policy", config.signature_policy},
+      {"registries_conf", config.registries_conf},
+      {"network_dir", config.network_dir},
+      {"plugin_dirs", config.plugin_dirs},
+      {"default_network", config.default_network},
+  };
+  return json.dump();
+}
+
+}  // namespace
+
+grpc::Status RuntimeService::Version(grpc::ServerContext*, const runtime::v1::VersionRequest*,
+                                     runtime::v1::VersionResponse* response) {
+  return ServeRpc("Version", [&] {
+    response->set_version(kKubeletApiVersion);
+    response->set_runtime_name("ocid");
+    response->set_runtime_version(kOcidVersion);
+    response->set_runtime_api_version(kCriApiVersion);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RuntimeService::Status(grpc::ServerContext*,
+                                    const runtime::v1::StatusRequest* request,
+                                    runtime::v1::StatusResponse* response) {
+  return ServeRpc("Status", [&] {
+    runtime::v1::RuntimeStatus* status = response->mutable_status();
+    *status->add_conditions() = RuntimeReadyCondition(config_);
+    *status->add_conditions() = NetworkReadyCondition(config_);
+    for (const auto& [name, handler] : config_.runtimes) {
+      runtime::v1::RuntimeHandler* described = response->add_runtime_handlers();
+      described->set_name(name);
+    }
+    // The default handler is also reachable as "" (the CRI's "no handler").
+    response->add_runtime_handlers()->set_name("");
+    if (request->verbose()) {
+      (*response->mutable_info())["config"] = ConfigAsJson(config_);
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RuntimeService::RuntimeConfig(grpc::ServerContext*,
+                                           const runtime::v1::RuntimeConfigRequest*,
+                                           runtime::v1::RuntimeConfigResponse* response) {
+  return ServeRpc("RuntimeConfig", [&] {
+    response->mutable_linux()->set_cgroup_driver(config_.cgroup_manager == "systemd"
+                                                     ? runtime::v1::CgroupDriver::SYSTEMD
+                                                     : runtime::v1::CgroupDriver::CGROUPFS);
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace ocid

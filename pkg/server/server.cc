@@ -1,0 +1,121 @@
+#include "pkg/server/server.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "pkg/base/log.h"
+#include "pkg/base/status_macros.h"
+#include "pkg/base/unique_fd.h"
+
+namespace ocid {
+namespace {
+
+absl::Status MakeDirs(const std::string& path) {
+  if (path.empty() || path == "/") return absl::OkStatus();
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return absl::OkStatus();
+    return absl::FailedPreconditionError(absl::StrCat(path, " exists and is not a directory"));
+  }
+  RETURN_IF_ERROR(MakeDirs(path.substr(0, path.rfind('/'))));
+  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("create socket dir ", path));
+  }
+  return absl::OkStatus();
+}
+
+// True when something accepts connections on the unix socket at `path`.
+absl::StatusOr<bool> SocketIsLive(const std::string& path) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return absl::ErrnoToStatus(errno, "create probe socket");
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
+    return true;
+  }
+  if (errno == ECONNREFUSED || errno == ENOENT) return false;
+  return absl::ErrnoToStatus(errno, absl::StrCat("probe socket ", path));
+}
+
+}  // namespace
+
+absl::Status PrepareSocketPath(const std::string& path) {
+  if (path.size() >= sizeof(sockaddr_un::sun_path)) {
+    return absl::InvalidArgumentError(absl::StrCat("socket path ", path, " is longer than ",
+                                                   sizeof(sockaddr_un::sun_path) - 1,
+                                                   " bytes"));
+  }
+  std::string dir = path.substr(0, path.rfind('/'));
+  RETURN_IF_ERROR(MakeDirs(dir));
+  if (::access(dir.empty() ? "/" : dir.c_str(), W_OK | X_OK) != 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("socket dir ", dir, " is not writable"));
+  }
+
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return absl::ErrnoToStatus(errno, absl::StrCat("stat ", path));
+  }
+  if (!S_ISSOCK(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, " exists and is not a socket; refusing to replace it"));
+  }
+  ASSIGN_OR_RETURN(bool live, SocketIsLive(path));
+  if (live) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("another server is already listening on ", path));
+  }
+  OCID_LOG(kInfo) << "removing stale socket " << path;
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("remove stale socket ", path));
+  }
+  return absl::OkStatus();
+}
+
+CriServer::CriServer(const Config& config) : config_(config), runtime_service_(config) {}
+
+CriServer::~CriServer() { Shutdown(absl::ZeroDuration()); }
+
+absl::StatusOr<std::unique_ptr<CriServer>> CriServer::Start(const Config& config) {
+  RETURN_IF_ERROR(PrepareSocketPath(config.listen));
+
+  std::unique_ptr<CriServer> cri(new CriServer(config));
+  grpc::ServerBuilder builder;
+  int bound_port = -1;
+  builder.AddListeningPort("unix:" + config.listen, grpc::InsecureServerCredentials(),
+                           &bound_port);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config.grpc_max_recv_msg_size));
+  builder.SetMaxSendMessageSize(static_cast<int>(config.grpc_max_send_msg_size));
+  // A CRI runtime serves one kubelet: a small poller pool keeps ocid lean.
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::NUM_CQS, 1);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 1);
+  builder.RegisterService(&cri->runtime_service_);
+  builder.RegisterService(&cri->image_service_);
+  cri->server_ = builder.BuildAndStart();
+  if (cri->server_ == nullptr || bound_port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen));
+  }
+  if (::chmod(config.listen.c_str(), 0660) != 0) {
+    absl::Status status = absl::ErrnoToStatus(errno, "chmod 0660 " + config.listen);
+    cri->Shutdown(absl::ZeroDuration());
+    return status;
+  }
+  return cri;
+}
+
+void CriServer::Shutdown(absl::Duration grace) {
+  if (shut_down_ || server_ == nullptr) return;
+  shut_down_ = true;
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  server_->Wait();
+  ::unlink(config_.listen.c_str());
+}
+
+}  // namespace ocid

@@ -1,0 +1,174 @@
+#include "pkg/server/server.h"
+
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "api/runtime/v1/api.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace ocid {
+namespace {
+
+using ::testing::HasSubstr;
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // Unix socket paths are short (108 bytes): TEST_TMPDIR is too deep.
+    char pattern[] = "/tmp/ocid-server-test.XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+    config_.listen = dir_ + "/run/ocid.sock";
+    config_.root = dir_ + "/root";
+    config_.runroot = dir_ + "/run";
+    config_.network_dir = dir_ + "/net.d";
+  }
+
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::unique_ptr<runtime::v1::RuntimeService::Stub> RuntimeStub() {
+    return runtime::v1::RuntimeService::NewStub(
+        grpc::CreateChannel("unix:" + config_.listen, grpc::InsecureChannelCredentials()));
+  }
+
+  std::string dir_;
+  Config config_;
+};
+
+TEST_F(ServerTest, AnswersVersionStatusAndRuntimeConfig) {
+  auto server = CriServer::Start(config_);
+  ASSERT_TRUE(server.ok()) << server.status();
+  struct stat st;
+  ASSERT_EQ(::stat(config_.listen.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
+
+  auto stub = RuntimeStub();
+  {
+    grpc::ClientContext context;
+    runtime::v1::VersionRequest request;
+    request.set_version("0.1.0");
+    runtime::v1::VersionResponse response;
+    ASSERT_TRUE(stub->Version(&context, request, &response).ok());
+    EXPECT_EQ(response.runtime_name(), "ocid");
+    EXPECT_EQ(response.runtime_api_version(), "v1");
+    EXPECT_EQ(response.version(), "0.1.0");
+    EXPECT_FALSE(response.runtime_version().empty());
+  }
+  {
+    grpc::ClientContext context;
+    runtime::v1::StatusRequest request;
+    request.set_verbose(true);
+    runtime::v1::StatusResponse response;
+    ASSERT_TRUE(stub->Status(&context, request, &response).ok());
+    ASSERT_EQ(response.status().conditions_size(), 2);
+    EXPECT_EQ(response.status().conditions(0).type(), "RuntimeReady");
+    const auto& network = response.status().conditions(1);
+    EXPECT_EQ(network.type(), "NetworkReady");
+    EXPECT_FALSE(network.status());
+    EXPECT_EQ(network.reason(), "NetworkPluginNotReady");
+    EXPECT_THAT(network.message(), HasSubstr(config_.network_dir));
+    EXPECT_THAT(response.info().at("config"), HasSubstr(config_.listen));
+  }
+  {
+    grpc::ClientContext context;
+    runtime::v1::RuntimeConfigResponse response;
+    ASSERT_TRUE(
+        stub->RuntimeConfig(&context, runtime::v1::RuntimeConfigRequest(), &response).ok());
+    EXPECT_EQ(response.linux().cgroup_driver(), runtime::v1::CgroupDriver::CGROUPFS);
+  }
+}
+
+TEST_F(ServerTest, RuntimeReadyNamesAMissingRuntimeBinary) {
+  config_.runtimes["runc"].path = dir_ + "/no-runc";
+  auto server = CriServer::Start(config_);
+  ASSERT_TRUE(server.ok());
+  grpc::ClientContext context;
+  runtime::v1::StatusResponse response;
+  ASSERT_TRUE(RuntimeStub()->Status(&context, runtime::v1::StatusRequest(), &response).ok());
+  const auto& ready = response.status().conditions(0);
+  EXPECT_FALSE(ready.status());
+  EXPECT_EQ(ready.reason(), "RuntimeBinaryMissing");
+  EXPECT_THAT(ready.message(), HasSubstr(dir_ + "/no-runc"));
+  EXPECT_EQ(response.info().count("config"), 0u) << "info is only for verbose requests";
+}
+
+TEST_F(ServerTest, UnbuiltCallsAnswerUnimplementedAndUnknownFieldsAreAccepted) {
+  auto server = CriServer::Start(config_);
+  ASSERT_TRUE(server.ok());
+  auto stub = RuntimeStub();
+  {
+    grpc::ClientContext context;
+    runtime::v1::ListContainersResponse response;
+    grpc::Status status =
+        stub->ListContainers(&context, runtime::v1::ListContainersRequest(), &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  }
+  {
+    auto images = runtime::v1::ImageService::NewStub(
+        grpc::CreateChannel("unix:" + config_.listen, grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    runtime::v1::ListImagesResponse response;
+    EXPECT_EQ(images->ListImages(&context, runtime::v1::ListImagesRequest(), &response)
+                  .error_code(),
+              grpc::StatusCode::UNIMPLEMENTED);
+  }
+  {
+    // A newer client may send fields this API does not know yet.
+    runtime::v1::VersionRequest request;
+    request.GetReflection()->MutableUnknownFields(&request)->AddVarint(4242, 7);
+    request.GetReflection()->MutableUnknownFields(&request)->AddLengthDelimited(4243, "x");
+    grpc::ClientContext context;
+    runtime::v1::VersionResponse response;
+    EXPECT_TRUE(stub->Version(&context, request, &response).ok());
+    EXPECT_EQ(response.runtime_name(), "ocid");
+  }
+}
+
+TEST_F(ServerTest, RefusesASecondServerAndReplacesAStaleSocket) {
+  auto first = CriServer::Start(config_);
+  ASSERT_TRUE(first.ok());
+  auto second = CriServer::Start(config_);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(second.status().message(), HasSubstr("already listening on " + config_.listen));
+  (*first)->Shutdown(absl::Seconds(1));
+  EXPECT_NE(::access(config_.listen.c_str(), F_OK), 0) << "shutdown removes the socket";
+
+  // A socket file nobody listens on, as a killed ocid leaves behind.
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strcpy(address.sun_path, config_.listen.c_str());
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ::close(fd);
+  auto replaced = CriServer::Start(config_);
+  ASSERT_TRUE(replaced.ok()) << replaced.status();
+  grpc::ClientContext context;
+  runtime::v1::VersionResponse response;
+  EXPECT_TRUE(RuntimeStub()->Version(&context, runtime::v1::VersionRequest(), &response).ok());
+}
+
+TEST_F(ServerTest, BadSocketPathsGiveClearErrors) {
+  std::ofstream(dir_ + "/file") << "x";
+  config_.listen = dir_ + "/file/ocid.sock";
+  EXPECT_THAT(CriServer::Start(config_).status().message(),
+              HasSubstr(dir_ + "/file exists and is not a directory"));
+
+  config_.listen = dir_ + "/file";
+  EXPECT_THAT(CriServer::Start(config_).status().message(),
+              HasSubstr("exists and is not a socket"));
+
+  config_.listen = dir_ + "/" + std::string(120, 'x');
+  EXPECT_THAT(CriServer::Start(config_).status().message(), HasSubstr("is longer than"));
+}
+
+}  // namespace
+}  // namespace ocid
