@@ -1,7 +1,9 @@
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "gtest/gtest.h"
+#include "pkg/base/fs.h"
 #include "pkg/base/log.h"
 #include "pkg/base/status_macros.h"
 #include "pkg/base/unique_fd.h"
@@ -56,6 +58,20 @@ TEST(LogTest, ParsesLevelsAndFilters) {
   EXPECT_TRUE(LogEnabled(LogLevel::kError));
   EXPECT_FALSE(LogEnabled(LogLevel::kInfo));
   SetLogLevel(LogLevel::kInfo);
+}
+
+TEST(MakeDirsTest, CreatesEveryMissingLevelWithTheMode) {
+  std::string top = std::string(getenv("TEST_TMPDIR")) + "/mk";
+  ASSERT_TRUE(MakeDirs(top + "/a/b/c", 0700).ok());
+  struct stat st;
+  ASSERT_EQ(::stat((top + "/a/b/c").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  EXPECT_TRUE(MakeDirs(top + "/a/b/c", 0700).ok()) << "existing dirs are fine";
+
+  int fd = ::open((top + "/file").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+  ::close(fd);
+  EXPECT_EQ(MakeDirs(top + "/file/sub", 0700).code(), absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace

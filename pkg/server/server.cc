@@ -9,26 +9,13 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "pkg/base/fs.h"
 #include "pkg/base/log.h"
 #include "pkg/base/status_macros.h"
 #include "pkg/base/unique_fd.h"
 
 namespace ocid {
 namespace {
-
-absl::Status MakeDirs(const std::string& path) {
-  if (path.empty() || path == "/") return absl::OkStatus();
-  struct stat st;
-  if (::stat(path.c_str(), &st) == 0) {
-    if (S_ISDIR(st.st_mode)) return absl::OkStatus();
-    return absl::FailedPreconditionError(absl::StrCat(path, " exists and is not a directory"));
-  }
-  RETURN_IF_ERROR(MakeDirs(path.substr(0, path.rfind('/'))));
-  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
-    return absl::ErrnoToStatus(errno, absl::StrCat("create socket dir ", path));
-  }
-  return absl::OkStatus();
-}
 
 // True when something accepts connections on the unix socket at `path`.
 absl::StatusOr<bool> SocketIsLive(const std::string& path) {
@@ -53,7 +40,7 @@ absl::Status PrepareSocketPath(const std::string& path) {
                                                    " bytes"));
   }
   std::string dir = path.substr(0, path.rfind('/'));
-  RETURN_IF_ERROR(MakeDirs(dir));
+  RETURN_IF_ERROR(MakeDirs(dir, 0755));
   if (::access(dir.empty() ? "/" : dir.c_str(), W_OK | X_OK) != 0) {
     return absl::ErrnoToStatus(errno, absl::StrCat("socket dir ", dir, " is not writable"));
   }

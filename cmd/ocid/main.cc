@@ -1,0 +1,88 @@
+// ocid: the CRI runtime daemon. Only wiring lives here: config in, server up,
+// wait for a signal, shut down.
+#include <signal.h>
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "pkg/base/fs.h"
+#include "pkg/base/log.h"
+#include "pkg/base/version.h"
+#include "pkg/config/config.h"
+#include "pkg/config/flags.h"
+#include "pkg/server/server.h"
+
+namespace ocid {
+namespace {
+
+// In-flight calls get this long to finish after SIGTERM/SIGINT.
+constexpr absl::Duration kShutdownGrace = absl::Seconds(10);
+
+int Fail(const std::string& message) {
+  std::cerr << "ocid: " << message << std::endl;
+  return 1;
+}
+
+int Run(int argc, char** argv) {
+  auto command_line = ParseCommandLine(std::vector<std::string>(argv + 1, argv + argc));
+  if (!command_line.ok()) {
+    return Fail(absl::StrCat(command_line.status().message(), " (see ocid --help)"));
+  }
+  if (command_line->help) {
+    std::cout << FlagUsage();
+    return 0;
+  }
+  if (command_line->version) {
+    std::cout << "ocid version " << kOcidVersion << "\nCRI API " << kCriApiVersion << "\n";
+    return 0;
+  }
+  bool print_config = false;
+  for (const std::string& word : command_line->positional) {
+    if (word != "config") return Fail(absl::StrCat("unknown command \"", word, "\""));
+    print_config = true;
+  }
+
+  Config config;
+  absl::Status status = MergeFiles(command_line->config_file, command_line->config_dir, config);
+  if (status.ok()) status = ApplyOverrides(*command_line, config);
+  if (status.ok()) status = Validate(config);
+  if (!status.ok()) return Fail(std::string(status.message()));
+  if (print_config) {
+    std::cout << ToToml(config);
+    return 0;
+  }
+  SetLogLevel(*ParseLogLevel(config.log_level));
+
+  for (const std::string& dir : {config.root, config.runroot}) {
+    status = MakeDirs(dir, 0700);
+    if (!status.ok()) return Fail(status.ToString());
+  }
+
+  // Block the stop signals before gRPC starts threads, so that only sigwait
+  // below sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto server = CriServer::Start(config);
+  if (!server.ok()) return Fail(std::string(server.status().message()));
+  OCID_LOG(kInfo) << "ocid " << kOcidVersion << " serving CRI " << kCriApiVersion << " on "
+                  << config.listen;
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  OCID_LOG(kInfo) << "got " << strsignal(signal_number) << ", shutting down";
+  (*server)->Shutdown(kShutdownGrace);
+  OCID_LOG(kInfo) << "stopped";
+  return 0;
+}
+
+}  // namespace
+}  // namespace ocid
+
+int main(int argc, char** argv) { return ocid::Run(argc, argv); }
