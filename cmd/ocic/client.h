@@ -40,8 +40,10 @@ class Client {
     }
     grpc::Status status = rpc(context);
     if (status.ok()) return absl::OkStatus();
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        absl::StrCat(method, ": ", status.error_message()));
+    std::string message = status.error_message().empty()
+                              ? std::string(method)
+                              : absl::StrCat(method, ": ", status.error_message());
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()), message);
   }
 
  private:

@@ -1,0 +1,48 @@
+# Shared by the bats suites: a private ocid per test, on its own socket and
+# state dirs, never the machine's /etc/ocid or /run/ocid.
+
+ocid_setup() {
+  TEST_ROOT=$(mktemp -d /tmp/ocid-e2e.XXXXXX)
+  OCID_SOCKET=$TEST_ROOT/ocid.sock
+  OCID_PID=
+  mkdir -p "$TEST_ROOT/ocid.conf.d" "$TEST_ROOT/net.d"
+  export OCIC_CONNECT=$OCID_SOCKET
+}
+
+# Flags that keep an ocid away from the machine's config and state.
+ocid_private_flags() {
+  echo --config "$TEST_ROOT/ocid.conf" --config-dir "$TEST_ROOT/ocid.conf.d" \
+    --listen "$OCID_SOCKET" --root "$TEST_ROOT/root" --runroot "$TEST_ROOT/run" \
+    --cni-config-dir "$TEST_ROOT/net.d"
+}
+
+# Starts ocid in the background and waits (up to 10 s) until it answers.
+ocid_start() {
+  # shellcheck disable=SC2046
+  "$OCID_BIN" $(ocid_private_flags) "$@" >"$TEST_ROOT/ocid.log" 2>&1 &
+  OCID_PID=$!
+  for _ in $(seq 1 100); do
+    if "$OCIC_BIN" version >/dev/null 2>&1; then return 0; fi
+    if ! kill -0 "$OCID_PID" 2>/dev/null; then
+      cat "$TEST_ROOT/ocid.log" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  echo "ocid did not answer within 10 s" >&2
+  return 1
+}
+
+# Stops the ocid this test started (by PID), waiting for it to exit.
+ocid_stop() {
+  if [[ -n "${OCID_PID:-}" ]] && kill -0 "$OCID_PID" 2>/dev/null; then
+    kill -TERM "$OCID_PID"
+    wait "$OCID_PID" || true
+  fi
+  OCID_PID=
+}
+
+ocid_teardown() {
+  ocid_stop
+  if [[ -n "${TEST_ROOT:-}" ]]; then rm -rf "$TEST_ROOT"; fi
+}

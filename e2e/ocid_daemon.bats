@@ -1,0 +1,138 @@
+#!/usr/bin/env bats
+# ocid as a daemon: its socket, config, signals, and the calls it answers,
+# driven through ocic as a user would.
+
+load helpers
+
+setup() { ocid_setup; }
+teardown() { ocid_teardown; }
+
+@test "ocic version and info answer from a running ocid" {
+  ocid_start
+  run "$OCIC_BIN" version
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"RuntimeName: ocid"* ]]
+  [[ "$output" == *"RuntimeApiVersion: v1"* ]]
+
+  run "$OCIC_BIN" info
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"RuntimeReady: true"* ]]
+  [[ "$output" == *"NetworkReady: false (NetworkPluginNotReady)"* ]]
+  [[ "$output" == *"$TEST_ROOT/net.d"* ]]
+
+  run "$OCIC_BIN" --output json version
+  [ "$status" -eq 0 ]
+  [[ "$output" == *'"runtime_name": "ocid"'* ]]
+}
+
+@test "the socket is mode 0660 and is removed on SIGTERM" {
+  ocid_start
+  [ "$(stat -c %a "$OCID_SOCKET")" = 660 ]
+  kill -TERM "$OCID_PID"
+  wait "$OCID_PID"
+  OCID_PID=
+  [ ! -e "$OCID_SOCKET" ]
+  grep -q "shutting down" "$TEST_ROOT/ocid.log"
+}
+
+@test "a second ocid on a live socket exits with a clear error" {
+  ocid_start
+  # shellcheck disable=SC2046
+  run "$OCID_BIN" $(ocid_private_flags)
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"another server is already listening on $OCID_SOCKET"* ]]
+  run "$OCIC_BIN" version
+  [ "$status" -eq 0 ]
+}
+
+@test "a stale socket left by a killed ocid is replaced" {
+  ocid_start
+  kill -KILL "$OCID_PID"
+  wait "$OCID_PID" || true
+  OCID_PID=
+  [ -S "$OCID_SOCKET" ]
+  ocid_start
+  run "$OCIC_BIN" version
+  [ "$status" -eq 0 ]
+}
+
+@test "calls not built yet answer UNIMPLEMENTED and ocic exits non-zero" {
+  ocid_start
+  run "$OCIC_BIN" pod list
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"UNIMPLEMENTED: ListPodSandbox"* ]]
+  run "$OCIC_BIN" image list
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"UNIMPLEMENTED: ListImages"* ]]
+}
+
+@test "ocid config prints the effective config: file, drop-ins in order, then flags" {
+  printf '[ocid]\nroot = "/from-main"\nlog_level = "warn"\n' >"$TEST_ROOT/ocid.conf"
+  printf '[ocid]\nroot = "/from-10"\n' >"$TEST_ROOT/ocid.conf.d/10-a.conf"
+  printf '[ocid]\nroot = "/from-20"\n[ocid.runtime]\ndefault_runtime = "crun"\n' \
+    >"$TEST_ROOT/ocid.conf.d/20-b.conf"
+  run "$OCID_BIN" --config "$TEST_ROOT/ocid.conf" --config-dir "$TEST_ROOT/ocid.conf.d" \
+    --runroot /flag/run config
+  [ "$status" -eq 0 ]
+  [[ "$output" == *'root = "/from-20"'* ]]
+  [[ "$output" == *'log_level = "warn"'* ]]
+  [[ "$output" == *'runroot = "/flag/run"'* ]]
+  [[ "$output" == *'default_runtime = "crun"'* ]]
+
+  # What it prints is itself a valid config.
+  echo "$output" >"$TEST_ROOT/printed.conf"
+  run "$OCID_BIN" --config "$TEST_ROOT/printed.conf" --config-dir "$TEST_ROOT/none" config
+  [ "$status" -eq 0 ]
+  [[ "$output" == *'root = "/from-20"'* ]]
+}
+
+@test "a malformed config file names the file, line and key" {
+  printf '[ocid]\nroot = "/x"\n[ocid.api]\nlisten_here = "/y"\n' >"$TEST_ROOT/ocid.conf"
+  # shellcheck disable=SC2046
+  run "$OCID_BIN" $(ocid_private_flags)
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"$TEST_ROOT/ocid.conf:4: unknown key \"ocid.api.listen_here\""* ]]
+  [ ! -e "$OCID_SOCKET" ]
+
+  printf '[ocid]\nroot = \n' >"$TEST_ROOT/ocid.conf"
+  # shellcheck disable=SC2046
+  run "$OCID_BIN" $(ocid_private_flags)
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"$TEST_ROOT/ocid.conf:2"* ]]
+
+  rm "$TEST_ROOT/ocid.conf"
+  printf '[ocid.runtime]\ndefault_runtime = "kata"\n' >"$TEST_ROOT/ocid.conf.d/50-x.conf"
+  # shellcheck disable=SC2046
+  run "$OCID_BIN" $(ocid_private_flags)
+  [ "$status" -ne 0 ]
+  [[ "$output" == *'ocid.runtime.default_runtime: "kata" is not a configured runtime'* ]]
+}
+
+@test "bad flags and bad socket paths give clear errors" {
+  run "$OCID_BIN" --no-such-flag
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"unknown flag --no-such-flag"* ]]
+
+  touch "$TEST_ROOT/a-file"
+  # shellcheck disable=SC2046
+  run "$OCID_BIN" $(ocid_private_flags) --listen "$TEST_ROOT/a-file/ocid.sock"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"$TEST_ROOT/a-file exists and is not a directory"* ]]
+
+  # shellcheck disable=SC2046
+  run "$OCID_BIN" $(ocid_private_flags) --listen "$TEST_ROOT/new/dirs/ocid.sock" --version
+  [ "$status" -eq 0 ]
+}
+
+@test "the socket's parent dirs are created" {
+  OCID_SOCKET=$TEST_ROOT/deep/er/ocid.sock
+  export OCIC_CONNECT=$OCID_SOCKET
+  ocid_start
+  [ -S "$TEST_ROOT/deep/er/ocid.sock" ]
+}
+
+@test "ocic without ocid names the socket it tried" {
+  run "$OCIC_BIN" --connect "$TEST_ROOT/nothing.sock" version
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"no ocid socket at $TEST_ROOT/nothing.sock"* ]]
+}
