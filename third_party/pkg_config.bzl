@@ -12,16 +12,29 @@ _DEFAULT_INCLUDE_DIRS = [
     "/usr/local/include",
 ]
 
-def _pkg_config(ctx, modules):
+# System libraries that stay shared even in a static link: libc's parts, the
+# compiler runtime, and OpenSSL (one copy per process, shared with libcurl).
+_ALWAYS_SHARED = ["atomic", "c", "crypto", "dl", "gcc_s", "m", "pthread", "rt", "ssl", "stdc++"]
+
+_LIB_DIR = "/usr/lib/x86_64-linux-gnu"
+
+def _pkg_config(ctx, modules, static):
     if not modules:
         return []  # header-only, no .pc file (Boost)
-    result = ctx.execute(["pkg-config", "--cflags", "--libs"] + modules)
+    result = ctx.execute(["pkg-config", "--cflags", "--libs"] + (["--static"] if static else []) + modules)
     if result.return_code != 0:
         fail("pkg-config could not find %s (is ci/setup.sh run?): %s" %
              (" ".join(modules), result.stderr.strip()))
     return [f for f in result.stdout.replace("\n", " ").split(" ") if f]
 
-def _split_flags(name, flags):
+def _static_flag(ctx, flag):
+    """-lfoo -> -l:libfoo.a when Debian ships the archive."""
+    lib = flag[2:]
+    if lib in _ALWAYS_SHARED or not ctx.path("%s/lib%s.a" % (_LIB_DIR, lib)).exists:
+        return flag
+    return "-l:lib%s.a" % lib
+
+def _split_flags(ctx, name, flags, static):
     defines = []
     linkopts = []
     for flag in flags:
@@ -32,7 +45,10 @@ def _split_flags(name, flags):
             if flag[2:] not in _DEFAULT_INCLUDE_DIRS:
                 fail("%s: include dir %s is outside the toolchain's search path" % (name, flag[2:]))
         elif flag.startswith(("-l", "-L", "-Wl,")) or flag == "-pthread":
-            # Order matters (-Wl,--push-state ... --pop-state): keep it as given.
+            # Order matters (static archives, -Wl,--push-state ... --pop-state):
+            # keep it as pkg-config gives it, duplicates included.
+            if static and flag.startswith("-l"):
+                flag = _static_flag(ctx, flag)
             linkopts.append(flag)
         else:
             fail("%s: pkg-config flag %s is not understood" % (name, flag))
@@ -41,7 +57,8 @@ def _split_flags(name, flags):
 def _debian_libraries_impl(ctx):
     build = ['package(default_visibility = ["//visibility:public"])\n']
     for name, modules in ctx.attr.libraries.items():
-        defines, linkopts = _split_flags(name, _pkg_config(ctx, modules))
+        static = name in ctx.attr.link_statically
+        defines, linkopts = _split_flags(ctx, name, _pkg_config(ctx, modules, static), static)
         extra = ctx.attr.extra_linkopts.get(name, [])
         build.append("cc_library(\n    name = %r,\n    defines = %r,\n    linkopts = %r,\n)\n" %
                      (name, defines, linkopts + extra))
@@ -54,6 +71,10 @@ debian_libraries = repository_rule(
         "libraries": attr.string_list_dict(
             doc = "target name -> pkg-config modules",
             mandatory = True,
+        ),
+        "link_statically": attr.string_list(
+            doc = "targets whose libraries (and their dependencies) are linked from " +
+                  "Debian's static archives",
         ),
         "extra_linkopts": attr.string_list_dict(
             doc = "target name -> link flags for libraries that ship no .pc file",

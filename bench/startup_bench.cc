@@ -1,0 +1,149 @@
+// Startup benchmark: time from exec of ocid to the first Version answered
+// over its socket (median of --runs), and ocid's idle RSS. The floor, measured
+// in the same run, is exec + exit of /bin/true.
+//
+//   bazel run -c opt //bench:startup_bench [-- --runs 20 --ocid PATH]
+#include <grpcpp/grpcpp.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "api/runtime/v1/api.grpc.pb.h"
+#include "pkg/base/child_process.h"
+
+namespace ocid {
+namespace {
+
+struct Options {
+  std::string ocid = "cmd/ocid/ocid";  // runfiles path under bazel run
+  int runs = 20;
+};
+
+double Median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  size_t n = values.size();
+  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+// "VmRSS" etc. from /proc/PID/status or smaps_rollup, in kB.
+long ProcField(pid_t pid, const std::string& file, const std::string& field) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/", file));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field + ":", 0) == 0) return std::atol(line.c_str() + field.size() + 1);
+  }
+  return -1;
+}
+
+struct StartupSample {
+  double millis;
+  long rss_kb = -1, anon_kb = -1, file_kb = -1;
+};
+
+// One ocid start on private dirs: exec -> socket -> Version answered.
+absl::StatusOr<StartupSample> MeasureOnce(const Options& options, bool measure_rss) {
+  char pattern[] = "/tmp/ocid-bench.XXXXXX";
+  if (mkdtemp(pattern) == nullptr) return absl::ErrnoToStatus(errno, "mkdtemp");
+  std::string dir = pattern;
+  std::string socket = dir + "/ocid.sock";
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() { std::filesystem::remove_all(dir); }
+  } cleanup{dir};
+
+  absl::Time start = absl::Now();
+  auto ocid = ChildProcess::Spawn(
+      {std::filesystem::absolute(options.ocid).string(), "--config", dir + "/none.conf",
+       "--config-dir", dir + "/none.d", "--listen", socket, "--root", dir + "/root",
+       "--runroot", dir + "/run", "--cni-config-dir", dir + "/net.d"},
+      dir + "/ocid.log");
+  if (!ocid.ok()) return ocid.status();
+
+  struct stat st;
+  while (::stat(socket.c_str(), &st) != 0) {
+    if (absl::Now() - start > absl::Seconds(10)) return absl::DeadlineExceededError("no socket");
+    if (!ocid->Running()) return absl::InternalError("ocid exited; see its log");
+    ::usleep(100);
+  }
+  auto stub = runtime::v1::RuntimeService::NewStub(
+      grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_wait_for_ready(true);
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  runtime::v1::VersionResponse response;
+  grpc::Status status = stub->Version(&context, runtime::v1::VersionRequest(), &response);
+  if (!status.ok()) return absl::InternalError("Version: " + status.error_message());
+  StartupSample sample{absl::ToDoubleMilliseconds(absl::Now() - start)};
+
+  if (measure_rss) {
+    ::sleep(1);  // idle
+    sample.rss_kb = ProcField(ocid->pid(), "status", "VmRSS");
+    sample.anon_kb = ProcField(ocid->pid(), "status", "RssAnon");
+    sample.file_kb = ProcField(ocid->pid(), "status", "RssFile");
+  }
+  (void)ocid->Signal(SIGTERM);
+  (void)ocid->Wait();
+  return sample;
+}
+
+double ExecFloorMillis() {
+  absl::Time start = absl::Now();
+  auto child = ChildProcess::Spawn({"/bin/true"});
+  if (child.ok()) (void)child->Wait();
+  return absl::ToDoubleMilliseconds(absl::Now() - start);
+}
+
+int Run(int argc, char** argv) {
+  Options options;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string flag = argv[i];
+    if (flag == "--ocid") {
+      options.ocid = argv[i + 1];
+    } else if (flag == "--runs" && absl::SimpleAtoi(argv[i + 1], &options.runs) &&
+               options.runs > 0) {
+    } else {
+      std::fprintf(stderr, "usage: startup_bench [--runs N] [--ocid PATH]\n");
+      return 2;
+    }
+  }
+
+  std::vector<double> startup, floor;
+  StartupSample last{};
+  for (int i = 0; i < options.runs; ++i) {
+    auto sample = MeasureOnce(options, i == options.runs - 1);
+    if (!sample.ok()) {
+      std::fprintf(stderr, "run %d: %s\n", i, sample.status().ToString().c_str());
+      return 1;
+    }
+    startup.push_back(sample->millis);
+    last = *sample;
+    floor.push_back(ExecFloorMillis());
+  }
+  double median = Median(startup), floor_median = Median(floor);
+  std::printf("startup to first Version: median %.2f ms, min %.2f, max %.2f (%d runs)\n",
+              median, *std::min_element(startup.begin(), startup.end()),
+              *std::max_element(startup.begin(), startup.end()), options.runs);
+  std::printf("floor (exec /bin/true):   median %.2f ms; ocid/floor ratio %.1fx\n",
+              floor_median, median / floor_median);
+  std::printf("idle RSS: %ld kB (anon %ld kB, file-backed %ld kB)\n", last.rss_kb,
+              last.anon_kb, last.file_kb);
+  std::printf("targets: startup < 50 ms: %s; idle RSS < 10240 kB: %s\n",
+              median < 50 ? "met" : "MISSED", last.rss_kb < 10240 ? "met" : "MISSED");
+  return 0;
+}
+
+}  // namespace
+}  // namespace ocid
+
+int main(int argc, char** argv) { return ocid::Run(argc, argv); }
