@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "pkg/base/build_features.h"
 #include "pkg/base/fs.h"
 #include "pkg/base/log.h"
 #include "pkg/base/version.h"
@@ -35,7 +36,8 @@ int Run(int argc, char** argv) {
     return 0;
   }
   if (command_line->version) {
-    std::cout << "ocid version " << kOcidVersion << "\nCRI API " << kCriApiVersion << "\n";
+    std::cout << "ocid version " << kOcidVersion << "\nCRI API " << kCriApiVersion
+              << "\nbuilt with: " << DescribeBuildFeatures() << "\n";
     return 0;
   }
   bool print_config = false;

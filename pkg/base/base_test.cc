@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "gtest/gtest.h"
+#include "pkg/base/build_features.h"
 #include "pkg/base/child_process.h"
 #include "pkg/base/fs.h"
 #include "pkg/base/log.h"
@@ -95,6 +96,15 @@ TEST(ChildProcessTest, DestructorKillsAndReapsARunningChild) {
   EXPECT_FALSE(ChildProcess::Spawn({"sleep", "1"}).ok()) << "relative paths are refused";
   EXPECT_EQ(ChildProcess::Spawn({"/no/such/binary"}).status().code(),
             absl::StatusCode::kNotFound);
+}
+
+TEST(BuildFeaturesTest, AMissingFeatureSaysHowToBuildIt) {
+  // The default test build has none of the optional features.
+  EXPECT_FALSE(IsBuiltWith(BuildFeature::kSeccomp));
+  EXPECT_EQ(DescribeBuildFeatures(), "none");
+  absl::Status status = RequireBuildFeature(BuildFeature::kAppArmor);
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(status.message(), "ocid was built without apparmor (bazel build --config=apparmor)");
 }
 
 TEST(MakeDirsTest, CreatesEveryMissingLevelWithTheMode) {

@@ -245,7 +245,9 @@ absl::Status MergeFiles(const std::string& main_file, const std::string& dropin_
 absl::Status Validate(const Config& c) {
   RETURN_IF_ERROR(RequireAbsolute("ocid.root", c.root));
   RETURN_IF_ERROR(RequireAbsolute("ocid.runroot", c.runroot));
-  RETURN_IF_ERROR(ParseLogLevel(c.log_level).status());
+  if (absl::Status level = ParseLogLevel(c.log_level).status(); !level.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("ocid.log_level: ", level.message()));
+  }
   RETURN_IF_ERROR(RequireAbsolute("ocid.api.listen", c.listen));
   if (c.grpc_max_recv_msg_size <= 0 || c.grpc_max_send_msg_size <= 0 ||
       c.grpc_max_recv_msg_size > INT32_MAX || c.grpc_max_send_msg_size > INT32_MAX) {

@@ -119,7 +119,7 @@ TEST(ConfigTest, ValidateNamesTheKeyAtFault) {
   EXPECT_THAT(Validate(config).message(), HasSubstr("ocid.runtime.cgroup_manager"));
   config = Config{};
   config.log_level = "chatty";
-  EXPECT_THAT(Validate(config).message(), HasSubstr("chatty"));
+  EXPECT_THAT(Validate(config).message(), HasSubstr("ocid.log_level: log level \"chatty\""));
   config = Config{};
   config.runtimes["runc"].type = "vm";
   EXPECT_THAT(Validate(config).message(), HasSubstr("ocid.runtime.runtimes.runc.runtime_type"));

@@ -123,7 +123,16 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
 
 absl::Status ApplyOverrides(const CommandLine& command_line, Config& config) {
   bool plugin_dirs_replaced = false;
-  for (const auto& [name, value] : command_line.overrides) {
+  // --runtime names the binary of the default handler, so it waits until
+  // --default-runtime (wherever it stands) has picked that handler.
+  std::vector<std::pair<std::string, std::string>> ordered;
+  for (const auto& flag : command_line.overrides) {
+    if (flag.first != "runtime") ordered.push_back(flag);
+  }
+  for (const auto& flag : command_line.overrides) {
+    if (flag.first == "runtime") ordered.push_back(flag);
+  }
+  for (const auto& [name, value] : ordered) {
     if (name == "cni-plugin-dir") {
       if (!plugin_dirs_replaced) config.plugin_dirs.clear();
       plugin_dirs_replaced = true;

@@ -21,6 +21,15 @@ TEST(FlagsTest, OverridesApplyAfterFilesInOrder) {
   EXPECT_EQ(config.runtimes["runc"].path, "/opt/runc");
 }
 
+TEST(FlagsTest, RuntimePathGoesToTheDefaultHandlerWhereverItStands) {
+  auto command_line = ParseCommandLine({"--runtime", "/opt/crun", "--default-runtime", "crun"});
+  ASSERT_TRUE(command_line.ok());
+  Config config;
+  ASSERT_TRUE(ApplyOverrides(*command_line, config).ok());
+  EXPECT_EQ(config.runtimes["crun"].path, "/opt/crun");
+  EXPECT_EQ(config.runtimes["runc"].path, "/usr/sbin/runc");
+}
+
 TEST(FlagsTest, ConfigLocationFlagsAreNotOverrides) {
   auto command_line = ParseCommandLine({"--config", "/x.conf", "--config-dir=/x.d"});
   ASSERT_TRUE(command_line.ok());
