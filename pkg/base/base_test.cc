@@ -107,6 +107,25 @@ TEST(BuildFeaturesTest, AMissingFeatureSaysHowToBuildIt) {
   EXPECT_EQ(status.message(), "ocid was built without apparmor (bazel build --config=apparmor)");
 }
 
+TEST(FsTest, AtomicWriteReplacesWholeFilesAndLeavesNoTemp) {
+  std::string dir = std::string(getenv("TEST_TMPDIR")) + "/atomic";
+  ASSERT_TRUE(MakeDirs(dir, 0755).ok());
+  ASSERT_TRUE(WriteFileAtomically(dir + "/f", "first", 0600).ok());
+  ASSERT_TRUE(WriteFileAtomically(dir + "/f", "second").ok());
+  EXPECT_EQ(*ReadFileToString(dir + "/f", 100), "second");
+  EXPECT_EQ(ReadFileToString(dir + "/f", 3).status().code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(ReadFileToString(dir + "/none", 3).status().code(), absl::StatusCode::kNotFound);
+
+  ASSERT_TRUE(MakeDirs(dir + "/sub/deeper", 0755).ok());
+  ASSERT_TRUE(WriteFileAtomically(dir + "/sub/deeper/x", "x").ok());
+  ASSERT_EQ(::symlink("/etc", (dir + "/sub/link").c_str()), 0);
+  ASSERT_TRUE(RemoveAll(dir).ok());
+  struct stat st;
+  EXPECT_NE(::lstat(dir.c_str(), &st), 0);
+  EXPECT_EQ(::stat("/etc/passwd", &st), 0) << "RemoveAll must not follow symlinks";
+  EXPECT_TRUE(RemoveAll(dir).ok()) << "a missing path is fine";
+}
+
 TEST(MakeDirsTest, CreatesEveryMissingLevelWithTheMode) {
   std::string top = std::string(getenv("TEST_TMPDIR")) + "/mk";
   ASSERT_TRUE(MakeDirs(top + "/a/b/c", 0700).ok());

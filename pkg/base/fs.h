@@ -5,14 +5,53 @@
 #include <sys/types.h>
 
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace ocid {
 
 // Creates `path` and any missing parents with `mode` (like mkdir -p). An
 // existing dir is fine; an existing non-dir is FailedPrecondition.
 absl::Status MakeDirs(const std::string& path, mode_t mode);
+
+// Replaces `path` with `contents` so that a crash leaves either the old or the
+// new file, never a mix: write a temp file beside it, fsync, rename, fsync
+// the dir.
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents,
+                                 mode_t mode = 0644);
+
+// The whole file, refusing files over `max_bytes`.
+absl::StatusOr<std::string> ReadFileToString(const std::string& path, size_t max_bytes);
+
+// rm -rf: removes `path` and everything under it, not following symlinks.
+// A missing path is fine.
+absl::Status RemoveAll(const std::string& path);
+
+// A mount that is detached (umount2 MNT_DETACH) when the object goes out of
+// scope, unless Release()d to keep it.
+class ScopedMount {
+ public:
+  ScopedMount() = default;
+  explicit ScopedMount(std::string target) : target_(std::move(target)) {}
+  ScopedMount(ScopedMount&& other) noexcept : target_(std::move(other.target_)) {
+    other.target_.clear();
+  }
+  ScopedMount& operator=(ScopedMount&& other) noexcept;
+  ScopedMount(const ScopedMount&) = delete;
+  ScopedMount& operator=(const ScopedMount&) = delete;
+  ~ScopedMount() { Unmount().IgnoreError(); }
+
+  const std::string& target() const { return target_; }
+  // Keeps the mount; the caller now owns unmounting it.
+  std::string Release() { return std::exchange(target_, std::string()); }
+  absl::Status Unmount();
+
+ private:
+  std::string target_;
+};
 
 }  // namespace ocid
 

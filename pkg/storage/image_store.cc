@@ -1,0 +1,232 @@
+#include "pkg/storage/image_store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+#include "pkg/base/fs.h"
+#include "pkg/base/status_macros.h"
+
+namespace ocid {
+namespace {
+
+constexpr size_t kMaxRecordBytes = 1 << 20;
+
+std::string ToJson(const ImageRecord& image) {
+  std::vector<std::string> layers;
+  for (const Digest& layer : image.layers) layers.push_back(layer.String());
+  return nlohmann::json{{"id", image.id.String()},
+                        {"repo_tags", image.repo_tags},
+                        {"repo_digests", image.repo_digests},
+                        {"manifest_digest", image.manifest_digest.String()},
+                        {"layers", layers},
+                        {"size", image.size},
+                        {"user", image.user},
+                        {"pulled_at_nanos", image.pulled_at_nanos}}
+      .dump();
+}
+
+bool IsStringArray(const nlohmann::json& json) {
+  return json.is_array() &&
+         std::all_of(json.begin(), json.end(), [](const auto& e) { return e.is_string(); });
+}
+
+absl::StatusOr<ImageRecord> FromJson(const std::string& text) {
+  nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object() || !json["id"].is_string() || !IsStringArray(json["repo_tags"]) ||
+      !IsStringArray(json["repo_digests"]) || !json["manifest_digest"].is_string() ||
+      !IsStringArray(json["layers"]) || !json["size"].is_number_integer() ||
+      !json["user"].is_string() || !json["pulled_at_nanos"].is_number_integer()) {
+    return absl::DataLossError("malformed image record");
+  }
+  ImageRecord image;
+  ASSIGN_OR_RETURN(image.id, ParseDigest(json["id"].get<std::string>()));
+  ASSIGN_OR_RETURN(image.manifest_digest, ParseDigest(json["manifest_digest"].get<std::string>()));
+  for (const auto& layer : json["layers"]) {
+    ASSIGN_OR_RETURN(Digest digest, ParseDigest(layer.get<std::string>()));
+    image.layers.push_back(digest);
+  }
+  image.repo_tags = json["repo_tags"].get<std::vector<std::string>>();
+  image.repo_digests = json["repo_digests"].get<std::vector<std::string>>();
+  image.size = json["size"].get<int64_t>();
+  image.user = json["user"].get<std::string>();
+  image.pulled_at_nanos = json["pulled_at_nanos"].get<int64_t>();
+  return image;
+}
+
+void AddUnique(std::vector<std::string>& list, const std::string& value) {
+  if (std::find(list.begin(), list.end(), value) == list.end()) list.push_back(value);
+}
+
+bool Erase(std::vector<std::string>& list, const std::string& value) {
+  auto it = std::find(list.begin(), list.end(), value);
+  if (it == list.end()) return false;
+  list.erase(it);
+  return true;
+}
+
+// "docker.io/library/busybox:latest" and "...busybox@sha256:.." -> the repo.
+std::string RepositoryOf(const std::string& name) {
+  size_t at = name.find('@');
+  if (at != std::string::npos) return name.substr(0, at);
+  size_t colon = name.rfind(':');
+  size_t slash = name.rfind('/');
+  return colon != std::string::npos && (slash == std::string::npos || colon > slash)
+             ? name.substr(0, colon)
+             : name;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ImageStore>> ImageStore::Open(const std::string& root) {
+  RETURN_IF_ERROR(MakeDirs(root, 0700));
+  std::unique_ptr<ImageStore> store(new ImageStore(root));
+  RETURN_IF_ERROR(store->Load());
+  return store;
+}
+
+absl::Status ImageStore::Load() {
+  DIR* dir = ::opendir(root_.c_str());
+  if (dir == nullptr) return absl::ErrnoToStatus(errno, "open image dir " + root_);
+  std::vector<std::string> names;
+  while (const dirent* entry = ::readdir(dir)) {
+    std::string name = entry->d_name;
+    if (absl::EndsWith(name, ".json")) names.push_back(name);
+  }
+  ::closedir(dir);
+  absl::MutexLock lock(&mu_);
+  for (const std::string& name : names) {
+    std::string path = absl::StrCat(root_, "/", name);
+    ASSIGN_OR_RETURN(std::string text, ReadFileToString(path, kMaxRecordBytes));
+    absl::StatusOr<ImageRecord> image = FromJson(text);
+    if (!image.ok()) {
+      return absl::DataLossError(absl::StrCat(path, ": ", image.status().message()));
+    }
+    images_[image->id.String()] = *image;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ImageStore::Persist(const ImageRecord& record) const {
+  return WriteFileAtomically(absl::StrCat(root_, "/", record.id.hex, ".json"), ToJson(record),
+                             0600);
+}
+
+absl::Status ImageStore::Put(const ImageRecord& record) {
+  absl::MutexLock lock(&mu_);
+  ImageRecord merged = record;
+  auto existing = images_.find(record.id.String());
+  if (existing != images_.end()) {
+    merged.repo_tags = existing->second.repo_tags;
+    merged.repo_digests = existing->second.repo_digests;
+    for (const auto& tag : record.repo_tags) AddUnique(merged.repo_tags, tag);
+    for (const auto& digest : record.repo_digests) AddUnique(merged.repo_digests, digest);
+  }
+  // A tag names one image: move it here from whichever image had it.
+  for (auto& [id, other] : images_) {
+    if (id == merged.id.String()) continue;
+    bool changed = false;
+    for (const auto& tag : record.repo_tags) changed |= Erase(other.repo_tags, tag);
+    if (changed) RETURN_IF_ERROR(Persist(other));
+  }
+  RETURN_IF_ERROR(Persist(merged));
+  images_[merged.id.String()] = merged;
+  return absl::OkStatus();
+}
+
+const ImageRecord* ImageStore::FindLocked(const std::string& name_or_id) const {
+  auto exact = images_.find(name_or_id);
+  if (exact != images_.end()) return &exact->second;
+  std::string hex = name_or_id;
+  if (absl::StartsWith(hex, "sha256:")) hex = hex.substr(7);
+  const ImageRecord* by_prefix = nullptr;
+  int prefix_matches = 0;
+  for (const auto& [id, image] : images_) {
+    if (std::count(image.repo_tags.begin(), image.repo_tags.end(), name_or_id) ||
+        std::count(image.repo_digests.begin(), image.repo_digests.end(), name_or_id)) {
+      return &image;
+    }
+    if (hex.size() >= 3 && absl::StartsWith(image.id.hex, hex)) {
+      by_prefix = &image;
+      ++prefix_matches;
+    }
+  }
+  return prefix_matches == 1 ? by_prefix : nullptr;
+}
+
+std::optional<ImageRecord> ImageStore::Find(const std::string& name_or_id) const {
+  absl::ReaderMutexLock lock(&mu_);
+  const ImageRecord* image = FindLocked(name_or_id);
+  if (image == nullptr) return std::nullopt;
+  return *image;
+}
+
+std::vector<ImageRecord> ImageStore::List() const {
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<ImageRecord> images;
+  for (const auto& [id, image] : images_) images.push_back(image);
+  return images;
+}
+
+absl::StatusOr<std::optional<ImageRecord>> ImageStore::Remove(const std::string& name_or_id) {
+  absl::MutexLock lock(&mu_);
+  const ImageRecord* found = FindLocked(name_or_id);
+  if (found == nullptr) return std::optional<ImageRecord>();
+  ImageRecord image = *found;
+  bool by_tag = std::count(image.repo_tags.begin(), image.repo_tags.end(), name_or_id) > 0;
+  if (by_tag && image.repo_tags.size() > 1) {
+    Erase(image.repo_tags, name_or_id);
+    // The repo's digest names go with its last tag.
+    std::string repo = RepositoryOf(name_or_id);
+    bool repo_still_tagged = std::any_of(image.repo_tags.begin(), image.repo_tags.end(),
+                                         [&](const auto& t) { return RepositoryOf(t) == repo; });
+    if (!repo_still_tagged) {
+      image.repo_digests.erase(
+          std::remove_if(image.repo_digests.begin(), image.repo_digests.end(),
+                         [&](const auto& d) { return RepositoryOf(d) == repo; }),
+          image.repo_digests.end());
+    }
+    RETURN_IF_ERROR(Persist(image));
+    images_[image.id.String()] = image;
+    return std::optional<ImageRecord>();
+  }
+  auto users = users_.find(image.id.String());
+  if (users != users_.end() && users->second > 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("image ", image.id.String(), " is in use by ", users->second,
+                     " container(s); remove them first"));
+  }
+  std::string path = absl::StrCat(root_, "/", image.id.hex, ".json");
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return absl::ErrnoToStatus(errno, "remove image record " + path);
+  }
+  images_.erase(image.id.String());
+  return std::optional<ImageRecord>(image);
+}
+
+void ImageStore::Acquire(const Digest& id) {
+  absl::MutexLock lock(&mu_);
+  ++users_[id.String()];
+}
+
+void ImageStore::Release(const Digest& id) {
+  absl::MutexLock lock(&mu_);
+  auto it = users_.find(id.String());
+  if (it != users_.end() && --it->second <= 0) users_.erase(it);
+}
+
+std::set<std::string> ImageStore::LayersInUse() const {
+  absl::ReaderMutexLock lock(&mu_);
+  std::set<std::string> layers;
+  for (const auto& [id, image] : images_) {
+    for (const Digest& layer : image.layers) layers.insert(layer.String());
+  }
+  return layers;
+}
+
+}  // namespace ocid

@@ -1,0 +1,74 @@
+// Images: one record per image ID (its config digest), with the names that
+// point at it, persisted as <root>/<id hex>.json (written atomically).
+#ifndef OCID_PKG_STORAGE_IMAGE_STORE_H_
+#define OCID_PKG_STORAGE_IMAGE_STORE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "pkg/storage/digest.h"
+
+namespace ocid {
+
+struct ImageRecord {
+  Digest id;                              // the image config's digest
+  std::vector<std::string> repo_tags;     // "docker.io/library/busybox:latest"
+  std::vector<std::string> repo_digests;  // "docker.io/library/busybox@sha256:..."
+  Digest manifest_digest;
+  std::vector<Digest> layers;  // chain IDs, bottom first
+  int64_t size = 0;            // unpacked layers + config
+  std::string user;            // the config's User ("" = root)
+  int64_t pulled_at_nanos = 0;
+};
+
+class ImageStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<ImageStore>> Open(const std::string& root);
+
+  // Adds or updates an image. Its tags are taken from any other image that
+  // had them (a tag names one image); the names are merged with the ones the
+  // image already had.
+  absl::Status Put(const ImageRecord& record);
+
+  // By ID ("sha256:<hex>", "<hex>", or an unambiguous hex prefix of at least
+  // 3 digits), by repo tag or by repo digest (names fully qualified).
+  std::optional<ImageRecord> Find(const std::string& name_or_id) const;
+  std::vector<ImageRecord> List() const;
+
+  // Removes the image `name_or_id` names. Given a tag of an image that has
+  // other tags, only that tag goes. Returns the removed record (nullopt when
+  // only a tag went, or when nothing matched: removal is idempotent).
+  // FailedPrecondition while a container uses the image.
+  absl::StatusOr<std::optional<ImageRecord>> Remove(const std::string& name_or_id);
+
+  // Containers hold images: an image in use cannot be removed.
+  void Acquire(const Digest& id);
+  void Release(const Digest& id);
+
+  // Every layer some image still uses (for collecting the others).
+  std::set<std::string> LayersInUse() const;
+
+ private:
+  explicit ImageStore(std::string root) : root_(std::move(root)) {}
+  absl::Status Load();
+  absl::Status Persist(const ImageRecord& record) const;
+  const ImageRecord* FindLocked(const std::string& name_or_id) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
+  const std::string root_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, ImageRecord> images_ ABSL_GUARDED_BY(mu_);  // by id
+  std::map<std::string, int> users_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace ocid
+
+#endif  // OCID_PKG_STORAGE_IMAGE_STORE_H_
