@@ -30,6 +30,7 @@ bool Config::operator==(const Config& o) const {
          default_runtime == o.default_runtime && conmon == o.conmon &&
          cgroup_manager == o.cgroup_manager && runtimes == o.runtimes &&
          signature_policy == o.signature_policy && registries_conf == o.registries_conf &&
+         global_auth_file == o.global_auth_file &&
          network_dir == o.network_dir && plugin_dirs == o.plugin_dirs &&
          default_network == o.default_network;
 }
@@ -148,6 +149,7 @@ absl::Status ReadDocument(const toml::table& document, absl::string_view file, C
                     {"image", r.Table({
                                   {"signature_policy", r.String(c.signature_policy)},
                                   {"registries_conf", r.String(c.registries_conf)},
+                                  {"global_auth_file", r.String(c.global_auth_file)},
                               })},
                     {"network", r.Table({
                                     {"network_dir", r.String(c.network_dir)},
@@ -279,6 +281,9 @@ absl::Status Validate(const Config& c) {
   }
   RETURN_IF_ERROR(RequireAbsolute("ocid.image.signature_policy", c.signature_policy));
   RETURN_IF_ERROR(RequireAbsolute("ocid.image.registries_conf", c.registries_conf));
+  if (!c.global_auth_file.empty()) {
+    RETURN_IF_ERROR(RequireAbsolute("ocid.image.global_auth_file", c.global_auth_file));
+  }
   RETURN_IF_ERROR(RequireAbsolute("ocid.network.network_dir", c.network_dir));
   if (c.plugin_dirs.empty()) {
     return absl::InvalidArgumentError("ocid.network.plugin_dirs: at least one dir is needed");
@@ -319,7 +324,9 @@ std::string ToToml(const Config& c) {
   }
   absl::StrAppend(&out, "\n[ocid.image]\n",
                   "signature_policy = ", Quote(c.signature_policy), "\n",
-                  "registries_conf = ", Quote(c.registries_conf), "\n\n",
+                  "registries_conf = ", Quote(c.registries_conf), "\n",
+                  "# Credentials for pulls (containers auth.json); empty for none.\n",
+                  "global_auth_file = ", Quote(c.global_auth_file), "\n\n",
                   "[ocid.network]\n",
                   "network_dir = ", Quote(c.network_dir), "\n",
                   "plugin_dirs = [", absl::StrJoin(dirs, ", "), "]\n",

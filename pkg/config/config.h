@@ -51,6 +51,7 @@ struct Config {
   // [ocid.image]
   std::string signature_policy = "/etc/containers/policy.json";
   std::string registries_conf = "/etc/containers/registries.conf";
+  std::string global_auth_file;  // containers auth.json for pulls; "" for none
 
   // [ocid.network]
   std::string network_dir = "/etc/cni/net.d";

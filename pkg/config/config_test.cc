@@ -131,6 +131,7 @@ TEST(ConfigTest, ToTomlReadsBackToTheSameConfig) {
   config.plugin_dirs = {"/x", "/y"};
   config.runtimes["kata"] = {"/usr/bin/kata", "/run/kata", "oci"};
   config.default_network = "ocid-test";
+  config.global_auth_file = "/etc/ocid/auth.json";
 
   Config read_back;
   read_back.runtimes.clear();

@@ -51,6 +51,8 @@ const std::vector<FlagSpec>& Flags() {
       {"signature-policy", "image trust policy file (policy.json)", true,
        Set(&Config::signature_policy)},
       {"registries-conf", "registries.conf file", true, Set(&Config::registries_conf)},
+      {"global-auth-file", "auth.json with registry credentials for pulls", true,
+       Set(&Config::global_auth_file)},
       {"cni-config-dir", "CNI network config dir", true, Set(&Config::network_dir)},
       {"cni-plugin-dir", "CNI plugin dir; repeat for more (replaces the default list)", true,
        nullptr},

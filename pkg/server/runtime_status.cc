@@ -70,6 +70,7 @@ std::string ConfigAsJson(const Config& config) {
       {"runtimes", runtimes},
       {"signature_policy", config.signature_policy},
       {"registries_conf", config.registries_conf},
+      {"global_auth_file", config.global_auth_file},
       {"network_dir", config.network_dir},
       {"plugin_dirs", config.plugin_dirs},
       {"default_network", config.default_network},
