@@ -61,9 +61,6 @@ teardown() { ocid_teardown; }
   run "$OCIC_BIN" pod list
   [ "$status" -ne 0 ]
   [[ "$output" == *"UNIMPLEMENTED: ListPodSandbox"* ]]
-  run "$OCIC_BIN" image list
-  [ "$status" -ne 0 ]
-  [[ "$output" == *"UNIMPLEMENTED: ListImages"* ]]
 }
 
 @test "ocid config prints the effective config: file, drop-ins in order, then flags" {

@@ -25,10 +25,6 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
   const Config& config_;
 };
 
-// CRI ImageService: every call answers UNIMPLEMENTED until the image store
-// lands.
-class ImageService final : public runtime::v1::ImageService::Service {};
-
 }  // namespace ocid
 
 #endif  // OCID_PKG_SERVER_RUNTIME_SERVICE_H_

@@ -70,10 +70,27 @@ CriServer::CriServer(const Config& config) : config_(config), runtime_service_(c
 
 CriServer::~CriServer() { Shutdown(absl::ZeroDuration()); }
 
+// <root>/storage holds everything images need: blobs, layers, image records.
+absl::Status CriServer::OpenStores() {
+  std::string storage = config_.root + "/storage";
+  ASSIGN_OR_RETURN(blobs_, BlobStore::Open(storage + "/content"));
+  ASSIGN_OR_RETURN(layers_, LayerStore::Open(storage + "/layers"));
+  ASSIGN_OR_RETURN(images_, ImageStore::Open(storage + "/images"));
+  ASSIGN_OR_RETURN(RegistriesConf registries, LoadRegistriesConf(config_.registries_conf));
+  PullOptions options;
+  options.auth_file = config_.global_auth_file;
+  puller_ = std::make_unique<ImagePuller>(*blobs_, *layers_, *images_, std::move(registries),
+                                          options);
+  image_service_ = std::make_unique<ImageService>(
+      ImageStores{storage, *blobs_, *layers_, *images_, *puller_});
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<CriServer>> CriServer::Start(const Config& config) {
   RETURN_IF_ERROR(PrepareSocketPath(config.listen));
 
   std::unique_ptr<CriServer> cri(new CriServer(config));
+  RETURN_IF_ERROR(cri->OpenStores());
   grpc::ServerBuilder builder;
   int bound_port = -1;
   builder.AddListeningPort("unix:" + config.listen, grpc::InsecureServerCredentials(),
@@ -84,7 +101,7 @@ absl::StatusOr<std::unique_ptr<CriServer>> CriServer::Start(const Config& config
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::NUM_CQS, 1);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 1);
   builder.RegisterService(&cri->runtime_service_);
-  builder.RegisterService(&cri->image_service_);
+  builder.RegisterService(cri->image_service_.get());
   cri->server_ = builder.BuildAndStart();
   if (cri->server_ == nullptr || bound_port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen));

@@ -10,13 +10,19 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "pkg/config/config.h"
+#include "pkg/image/puller.h"
+#include "pkg/server/image_service.h"
 #include "pkg/server/runtime_service.h"
+#include "pkg/storage/blob_store.h"
+#include "pkg/storage/image_store.h"
+#include "pkg/storage/layer_store.h"
 
 namespace ocid {
 
 class CriServer {
  public:
-  // Serves on config.listen: creates its parent dirs, replaces a stale socket
+  // Opens the stores under config.root, then serves on config.listen:
+  // creates its parent dirs, replaces a stale socket
   // file, refuses (FailedPrecondition) when a live server answers on it, and
   // leaves the socket mode 0660. `config` must outlive the server.
   static absl::StatusOr<std::unique_ptr<CriServer>> Start(const Config& config);
@@ -30,9 +36,15 @@ class CriServer {
  private:
   CriServer(const Config& config);
 
+  absl::Status OpenStores();
+
   const Config& config_;
+  std::unique_ptr<BlobStore> blobs_;
+  std::unique_ptr<LayerStore> layers_;
+  std::unique_ptr<ImageStore> images_;
+  std::unique_ptr<ImagePuller> puller_;
   RuntimeService runtime_service_;
-  ImageService image_service_;
+  std::unique_ptr<ImageService> image_service_;
   std::unique_ptr<grpc::Server> server_;
   bool shut_down_ = false;
 };

@@ -117,9 +117,8 @@ TEST_F(ServerTest, UnbuiltCallsAnswerUnimplementedAndUnknownFieldsAreAccepted) {
         grpc::CreateChannel("unix:" + config_.listen, grpc::InsecureChannelCredentials()));
     grpc::ClientContext context;
     runtime::v1::ListImagesResponse response;
-    EXPECT_EQ(images->ListImages(&context, runtime::v1::ListImagesRequest(), &response)
-                  .error_code(),
-              grpc::StatusCode::UNIMPLEMENTED);
+    EXPECT_TRUE(images->ListImages(&context, runtime::v1::ListImagesRequest(), &response).ok());
+    EXPECT_EQ(response.images_size(), 0);
   }
   {
     // A newer client may send fields this API does not know yet.
@@ -168,6 +167,53 @@ TEST_F(ServerTest, BadSocketPathsGiveClearErrors) {
 
   config_.listen = dir_ + "/" + std::string(120, 'x');
   EXPECT_THAT(CriServer::Start(config_).status().message(), HasSubstr("is longer than"));
+}
+
+TEST_F(ServerTest, ImageCallsValidateAndAnswerForMissingImages) {
+  auto server = CriServer::Start(config_);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto images = runtime::v1::ImageService::NewStub(
+      grpc::CreateChannel("unix:" + config_.listen, grpc::InsecureChannelCredentials()));
+  {
+    grpc::ClientContext context;
+    runtime::v1::PullImageResponse response;
+    grpc::Status status = images->PullImage(&context, runtime::v1::PullImageRequest(), &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(status.error_message(), "image.image is empty");
+  }
+  {
+    grpc::ClientContext context;
+    runtime::v1::PullImageRequest request;
+    request.mutable_image()->set_image("Not/A/Valid:Ref:");
+    runtime::v1::PullImageResponse response;
+    EXPECT_EQ(images->PullImage(&context, request, &response).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  {
+    // CRI: a missing image is an empty answer, not an error.
+    grpc::ClientContext context;
+    runtime::v1::ImageStatusRequest request;
+    request.mutable_image()->set_image("busybox");
+    runtime::v1::ImageStatusResponse response;
+    ASSERT_TRUE(images->ImageStatus(&context, request, &response).ok());
+    EXPECT_FALSE(response.has_image());
+  }
+  {
+    grpc::ClientContext context;
+    runtime::v1::RemoveImageRequest request;
+    request.mutable_image()->set_image("busybox");
+    runtime::v1::RemoveImageResponse response;
+    EXPECT_TRUE(images->RemoveImage(&context, request, &response).ok()) << "idempotent";
+  }
+  {
+    grpc::ClientContext context;
+    runtime::v1::ImageFsInfoResponse response;
+    ASSERT_TRUE(
+        images->ImageFsInfo(&context, runtime::v1::ImageFsInfoRequest(), &response).ok());
+    ASSERT_EQ(response.image_filesystems_size(), 1);
+    EXPECT_EQ(response.image_filesystems(0).fs_id().mountpoint(), config_.root + "/storage");
+    EXPECT_GT(response.image_filesystems(0).inodes_used().value(), 0u);
+  }
 }
 
 }  // namespace

@@ -1,0 +1,248 @@
+#include "pkg/image/puller.h"
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "pkg/base/status_macros.h"
+#include "pkg/image/auth_file.h"
+
+namespace ocid {
+namespace {
+
+constexpr size_t kMaxConfigBytes = 8 << 20;
+
+// "docker.io" is served by registry-1.docker.io.
+std::string HostFor(const std::string& registry) {
+  return registry == "docker.io" ? "registry-1.docker.io" : registry;
+}
+
+}  // namespace
+
+struct ImagePuller::Source {
+  RegistryEndpoint endpoint;
+  std::string repository;
+  RegistryAuth auth;
+};
+
+ImagePuller::ImagePuller(BlobStore& blobs, LayerStore& layers, ImageStore& images,
+                         RegistriesConf registries, PullOptions options)
+    : blobs_(blobs),
+      layers_(layers),
+      images_(images),
+      registries_(std::move(registries)),
+      options_(std::move(options)) {}
+
+absl::StatusOr<ImageRecord> ImagePuller::Pull(const std::string& image,
+                                              const RegistryAuth& auth) {
+  ASSIGN_OR_RETURN(std::vector<ImageReference> candidates, ResolveCandidates(image, registries_));
+  absl::Status last_error = absl::NotFoundError(absl::StrCat("no registry to pull ", image, " from"));
+  for (const ImageReference& reference : candidates) {
+    absl::StatusOr<ImageRecord> pulled = PullReference(reference, auth);
+    if (pulled.ok()) return pulled;
+    last_error = absl::Status(pulled.status().code(),
+                              absl::StrCat("pull ", reference.String(), ": ",
+                                           pulled.status().message()));
+  }
+  return last_error;
+}
+
+// Mirrors first (registries.conf order), then the registry itself.
+absl::StatusOr<ImageRecord> ImagePuller::PullReference(const ImageReference& reference,
+                                                       const RegistryAuth& auth) {
+  std::string name = reference.Name();
+  const RegistryConfig* config = registries_.Find(name);
+  std::vector<std::pair<std::string, bool>> locations;  // "host/repo", insecure
+  if (config != nullptr) {
+    if (config->blocked) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("registry ", config->prefix, " is blocked in registries.conf"));
+    }
+    std::string rest = name.substr(config->prefix.size());
+    for (const RegistryMirror& mirror : config->mirrors) {
+      locations.emplace_back(mirror.location + rest, mirror.insecure);
+    }
+    locations.emplace_back(config->location + rest, config->insecure);
+  } else {
+    locations.emplace_back(name, false);
+  }
+
+  absl::Status last_error;
+  for (const auto& [location, insecure] : locations) {
+    Source source;
+    size_t slash = location.find('/');
+    source.endpoint.host = HostFor(location.substr(0, slash));
+    source.endpoint.insecure = insecure;
+    source.repository = location.substr(slash + 1);
+    source.auth = auth;
+    bool has_auth = !auth.username.empty() || !auth.identity_token.empty() ||
+                    !auth.registry_token.empty();
+    if (!has_auth && !options_.auth_file.empty()) {
+      ASSIGN_OR_RETURN(RegistryCredentials saved,
+                       LookupAuthFile(options_.auth_file, location.substr(0, slash),
+                                      source.repository));
+      source.auth = {saved.username, saved.password, saved.identity_token, saved.registry_token};
+    }
+    absl::StatusOr<ImageRecord> pulled = PullFrom(source, reference);
+    if (pulled.ok()) return pulled;
+    last_error = pulled.status();
+  }
+  return last_error;
+}
+
+absl::StatusOr<ImageRecord> ImagePuller::PullFrom(const Source& source,
+                                                  const ImageReference& reference) {
+  RegistryClient client(source.endpoint, source.auth);
+  const std::string& repository = source.repository;
+  ASSIGN_OR_RETURN(auto fetched,
+                   FetchManifest(client, repository,
+                                 reference.digest.empty() ? reference.tag : reference.digest));
+  const auto& [manifest, manifest_digest] = fetched;
+
+  RETURN_IF_ERROR(FetchBlob(client, repository, manifest.config));
+  ASSIGN_OR_RETURN(std::string config_text,
+                   blobs_.ReadBlob(manifest.config.digest, kMaxConfigBytes));
+  ASSIGN_OR_RETURN(ImageConfig config, ParseImageConfig(config_text));
+  if (config.diff_ids.size() != manifest.layers.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the manifest has ", manifest.layers.size(), " layers but the image config lists ",
+        config.diff_ids.size(), " diff IDs"));
+  }
+  std::vector<Digest> chain_ids;
+  for (const Digest& diff_id : config.diff_ids) {
+    std::optional<Digest> parent;
+    if (!chain_ids.empty()) parent = chain_ids.back();
+    chain_ids.push_back(LayerStore::ChainId(parent, diff_id));
+  }
+  RETURN_IF_ERROR(UnpackLayers(client, repository, manifest, chain_ids, config.diff_ids));
+
+  ImageRecord record;
+  record.id = manifest.config.digest;
+  if (!reference.tag.empty()) record.repo_tags.push_back(reference.Name() + ":" + reference.tag);
+  record.repo_digests.push_back(reference.Name() + "@" + manifest_digest.String());
+  record.manifest_digest = manifest_digest;
+  record.layers = chain_ids;
+  record.size = static_cast<int64_t>(config_text.size());
+  for (const Digest& chain_id : chain_ids) {
+    if (auto layer = layers_.Get(chain_id)) record.size += layer->unpacked_size;
+  }
+  record.user = config.user;
+  record.pulled_at_nanos = absl::ToUnixNanos(absl::Now());
+  RETURN_IF_ERROR(images_.Put(record));
+  return images_.Find(record.id.String()).value_or(record);
+}
+
+// The manifest the tag or digest names; an index is resolved to the entry
+// for our platform. Returns it with the digest the reference pointed at.
+absl::StatusOr<std::pair<ImageManifest, Digest>> ImagePuller::FetchManifest(
+    RegistryClient& client, const std::string& repository, const std::string& reference) {
+  ASSIGN_OR_RETURN(FetchedManifest top, client.GetManifest(repository, reference));
+  ASSIGN_OR_RETURN(ParsedManifest parsed, ParseManifest(top.media_type, top.body));
+  FetchedManifest chosen = top;
+  if (parsed.index.has_value()) {
+    ASSIGN_OR_RETURN(Descriptor entry,
+                     SelectPlatform(*parsed.index, options_.os, options_.architecture));
+    ASSIGN_OR_RETURN(chosen, client.GetManifest(repository, entry.digest.String()));
+    ASSIGN_OR_RETURN(parsed, ParseManifest(chosen.media_type, chosen.body));
+  }
+  if (!parsed.manifest.has_value()) {
+    return absl::InvalidArgumentError("the index entry for this platform is not an image manifest");
+  }
+  if (!blobs_.Has(chosen.digest)) RETURN_IF_ERROR(blobs_.WriteBlob(chosen.digest, chosen.body));
+  return std::make_pair(*parsed.manifest, top.digest);
+}
+
+// Downloads `blob` unless the store has it; a concurrent pull of the same
+// blob waits for this one instead of fetching it again.
+absl::Status ImagePuller::FetchBlob(RegistryClient& client, const std::string& repository,
+                                    const Descriptor& blob) {
+  if (blobs_.Has(blob.digest)) return absl::OkStatus();
+  std::shared_ptr<InflightBlob> flight;
+  bool mine = false;
+  {
+    absl::MutexLock lock(&mu_);
+    auto& slot = inflight_[blob.digest.String()];
+    if (slot == nullptr) {
+      slot = std::make_shared<InflightBlob>();
+      mine = true;
+    }
+    flight = slot;
+  }
+  if (!mine) {
+    flight->done.WaitForNotification();
+    return flight->status;
+  }
+  flight->status = blobs_.Has(blob.digest) ? absl::OkStatus()
+                                           : DownloadBlob(client, repository, blob);
+  {
+    absl::MutexLock lock(&mu_);
+    inflight_.erase(blob.digest.String());
+  }
+  flight->done.Notify();
+  return flight->status;
+}
+
+absl::Status ImagePuller::DownloadBlob(RegistryClient& client, const std::string& repository,
+                                       const Descriptor& blob) {
+  ASSIGN_OR_RETURN(auto writer, blobs_.NewWriter(blob.digest, blob.size));
+  absl::Status restart_status;
+  RETURN_IF_ERROR(client.GetBlob(
+      repository, blob.digest, [&](absl::string_view chunk) { return writer->Write(chunk); },
+      [&] { restart_status.Update(writer->Restart()); }));
+  RETURN_IF_ERROR(restart_status);
+  return writer->Commit();
+}
+
+absl::Status ImagePuller::UnpackLayers(RegistryClient& client, const std::string& repository,
+                                       const ImageManifest& manifest,
+                                       const std::vector<Digest>& chain_ids,
+                                       const std::vector<Digest>& diff_ids) {
+  const size_t count = manifest.layers.size();
+  std::vector<absl::Status> results(count);
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  auto work = [&] {
+    for (size_t i = next++; i < count && !failed; i = next++) {
+      std::string parent = i == 0 ? "" : chain_ids[i - 1].String();
+      results[i] = UnpackLayer(client, repository, manifest.layers[i], chain_ids[i], parent,
+                               diff_ids[i]);
+      if (!results[i].ok()) failed = true;
+    }
+  };
+  size_t workers = std::min<size_t>(count, std::max(1, options_.max_parallel_layers));
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < workers; ++i) threads.emplace_back(work);
+  work();
+  for (std::thread& thread : threads) thread.join();
+  for (size_t i = 0; i < count; ++i) {
+    if (!results[i].ok()) {
+      return absl::Status(results[i].code(),
+                          absl::StrCat("layer ", i, " (", manifest.layers[i].digest.String(),
+                                       "): ", results[i].message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The compressed blob is dropped once unpacked: only the layer is kept.
+absl::Status ImagePuller::UnpackLayer(RegistryClient& client, const std::string& repository,
+                                      const Descriptor& blob, const Digest& chain_id,
+                                      const std::string& parent, const Digest& diff_id) {
+  if (layers_.Get(chain_id).has_value()) return absl::OkStatus();
+  RETURN_IF_ERROR(FetchBlob(client, repository, blob));
+  absl::StatusOr<UniqueFd> fd = blobs_.OpenBlob(blob.digest);
+  if (!fd.ok()) {
+    // A concurrent pull unpacked this layer and dropped the blob meanwhile.
+    if (layers_.Get(chain_id).has_value()) return absl::OkStatus();
+    return fd.status();
+  }
+  absl::StatusOr<LayerRecord> layer = layers_.Create(chain_id, parent, diff_id, fd->get());
+  absl::Status dropped = blobs_.Delete(blob.digest);
+  if (!layer.ok()) return layer.status();
+  return dropped;
+}
+
+}  // namespace ocid

@@ -1,0 +1,79 @@
+// Pulls an image from its registry into the stores: resolve the name
+// (registries.conf), fetch the manifest (choosing linux/amd64 from an index),
+// the config, and each missing layer (bounded parallel downloads, each blob
+// once even across concurrent pulls), unpack, and record the image.
+#ifndef OCID_PKG_IMAGE_PULLER_H_
+#define OCID_PKG_IMAGE_PULLER_H_
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "pkg/image/manifest.h"
+#include "pkg/image/reference.h"
+#include "pkg/image/registries_conf.h"
+#include "pkg/image/registry_client.h"
+#include "pkg/storage/blob_store.h"
+#include "pkg/storage/image_store.h"
+#include "pkg/storage/layer_store.h"
+
+namespace ocid {
+
+struct PullOptions {
+  int max_parallel_layers = 3;
+  std::string auth_file;  // containers auth.json; "" for none
+  std::string os = "linux";
+  std::string architecture = "amd64";
+};
+
+class ImagePuller {
+ public:
+  ImagePuller(BlobStore& blobs, LayerStore& layers, ImageStore& images,
+              RegistriesConf registries, PullOptions options);
+
+  // Pulls `image` as the user wrote it. `auth` (from the CRI request) wins
+  // over the auth file. Nothing is recorded unless every layer is in place.
+  absl::StatusOr<ImageRecord> Pull(const std::string& image, const RegistryAuth& auth);
+
+ private:
+  struct Source;  // one registry endpoint to pull a reference from
+  struct InflightBlob {
+    absl::Notification done;
+    absl::Status status;
+  };
+
+  absl::StatusOr<ImageRecord> PullReference(const ImageReference& reference,
+                                            const RegistryAuth& auth);
+  absl::StatusOr<ImageRecord> PullFrom(const Source& source, const ImageReference& reference);
+  absl::StatusOr<std::pair<ImageManifest, Digest>> FetchManifest(RegistryClient& client,
+                                                                 const std::string& repository,
+                                                                 const std::string& reference);
+  absl::Status FetchBlob(RegistryClient& client, const std::string& repository,
+                         const Descriptor& blob);
+  absl::Status DownloadBlob(RegistryClient& client, const std::string& repository,
+                            const Descriptor& blob);
+  absl::Status UnpackLayers(RegistryClient& client, const std::string& repository,
+                            const ImageManifest& manifest, const std::vector<Digest>& chain_ids,
+                            const std::vector<Digest>& diff_ids);
+  absl::Status UnpackLayer(RegistryClient& client, const std::string& repository,
+                           const Descriptor& blob, const Digest& chain_id,
+                           const std::string& parent, const Digest& diff_id);
+
+  BlobStore& blobs_;
+  LayerStore& layers_;
+  ImageStore& images_;
+  const RegistriesConf registries_;
+  const PullOptions options_;
+
+  absl::Mutex mu_;
+  // Blobs being downloaded now, so that concurrent pulls fetch each once.
+  std::map<std::string, std::shared_ptr<InflightBlob>> inflight_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace ocid
+
+#endif  // OCID_PKG_IMAGE_PULLER_H_

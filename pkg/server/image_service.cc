@@ -1,0 +1,192 @@
+// PullImage, ListImages, ImageStatus, RemoveImage, ImageFsInfo.
+#include "pkg/server/image_service.h"
+
+#include <ftw.h>
+#include <sys/stat.h>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "nlohmann/json.hpp"
+#include "pkg/base/status_macros.h"
+#include "pkg/image/reference.h"
+#include "pkg/server/rpc.h"
+
+namespace ocid {
+namespace {
+
+namespace cri = ::runtime::v1;
+
+constexpr size_t kMaxConfigBytes = 8 << 20;
+
+void ToCri(const ImageRecord& image, cri::Image& out) {
+  out.set_id(image.id.String());
+  for (const auto& tag : image.repo_tags) out.add_repo_tags(tag);
+  for (const auto& digest : image.repo_digests) out.add_repo_digests(digest);
+  out.set_size(static_cast<uint64_t>(image.size));
+  out.mutable_spec()->set_image(image.id.String());
+  // The config's User: "uid[:gid]" gives a uid, a name gives a username.
+  std::string user = image.user.substr(0, image.user.find(':'));
+  int64_t uid = 0;
+  if (user.empty()) {
+    out.mutable_uid()->set_value(0);
+  } else if (absl::SimpleAtoi(user, &uid)) {
+    out.mutable_uid()->set_value(uid);
+  } else {
+    out.set_username(user);
+  }
+}
+
+struct Usage {
+  uint64_t bytes = 0;
+  uint64_t inodes = 0;
+};
+
+// Disk use under `root`, counting each hard-linked file once.
+Usage MeasureTree(const std::string& root) {
+  static thread_local Usage* usage;
+  Usage total;
+  usage = &total;
+  ::nftw(
+      root.c_str(),
+      [](const char*, const struct stat* st, int, struct FTW*) {
+        if (st->st_nlink <= 1 || S_ISDIR(st->st_mode)) {
+          usage->bytes += static_cast<uint64_t>(st->st_blocks) * 512;
+          usage->inodes += 1;
+        }
+        return 0;
+      },
+      64, FTW_PHYS | FTW_MOUNT);
+  return total;
+}
+
+}  // namespace
+
+// A name as the user wrote it ("busybox", "busybox@sha256:..") or an ID.
+std::optional<ImageRecord> ImageService::Lookup(const std::string& name) const {
+  if (auto found = stores_.images.Find(name)) return found;
+  absl::StatusOr<ImageReference> reference = ParseImageReference(name);
+  if (!reference.ok()) return std::nullopt;
+  if (!reference->digest.empty()) {
+    return stores_.images.Find(reference->Name() + "@" + reference->digest);
+  }
+  return stores_.images.Find(reference->Name() + ":" + reference->tag);
+}
+
+grpc::Status ImageService::ListImages(grpc::ServerContext*,
+                                      const cri::ListImagesRequest* request,
+                                      cri::ListImagesResponse* response) {
+  return ServeRpc("ListImages", [&] {
+    const std::string& wanted = request->filter().image().image();
+    if (!wanted.empty()) {
+      if (auto image = Lookup(wanted)) ToCri(*image, *response->add_images());
+      return absl::OkStatus();
+    }
+    for (const ImageRecord& image : stores_.images.List()) ToCri(image, *response->add_images());
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ImageService::ImageStatus(grpc::ServerContext*,
+                                       const cri::ImageStatusRequest* request,
+                                       cri::ImageStatusResponse* response) {
+  return ServeRpc("ImageStatus", [&]() -> absl::Status {
+    const std::string& name = request->image().image();
+    if (name.empty()) return absl::InvalidArgumentError("image.image is empty");
+    std::optional<ImageRecord> image = Lookup(name);
+    if (!image.has_value()) return absl::OkStatus();  // CRI: no image, no error
+    ToCri(*image, *response->mutable_image());
+    if (request->verbose()) {
+      absl::StatusOr<std::string> config = stores_.blobs.ReadBlob(image->id, kMaxConfigBytes);
+      nlohmann::json info = {{"id", image->id.String()},
+                             {"manifest_digest", image->manifest_digest.String()},
+                             {"layers", image->layers.size()}};
+      if (config.ok()) {
+        info["imageSpec"] = nlohmann::json::parse(*config, nullptr, /*allow_exceptions=*/false);
+      }
+      (*response->mutable_info())["info"] = info.dump();
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ImageService::PullImage(grpc::ServerContext*, const cri::PullImageRequest* request,
+                                     cri::PullImageResponse* response) {
+  return ServeRpc("PullImage", [&]() -> absl::Status {
+    const std::string& name = request->image().image();
+    if (name.empty()) return absl::InvalidArgumentError("image.image is empty");
+    RETURN_IF_ERROR(ParseImageReference(name).status());
+    RegistryAuth auth;
+    const cri::AuthConfig& given = request->auth();
+    auth.username = given.username();
+    auth.password = given.password();
+    auth.identity_token = given.identity_token();
+    auth.registry_token = given.registry_token();
+    if (!given.auth().empty()) {
+      // "auth" is base64("user:password").
+      std::string decoded;
+      if (!absl::Base64Unescape(given.auth(), &decoded) || decoded.find(':') == std::string::npos) {
+        return absl::InvalidArgumentError("auth.auth is not base64 of user:password");
+      }
+      auth.username = decoded.substr(0, decoded.find(':'));
+      auth.password = decoded.substr(decoded.find(':') + 1);
+    }
+    ASSIGN_OR_RETURN(ImageRecord image, stores_.puller.Pull(name, auth));
+    response->set_image_ref(image.id.String());
+    return absl::OkStatus();
+  });
+}
+
+// Layers and config blobs no image uses any more.
+absl::Status ImageService::CollectUnusedLayers() {
+  std::set<std::string> in_use = stores_.images.LayersInUse();
+  for (const LayerRecord& layer : stores_.layers.List()) {
+    if (!in_use.count(layer.chain_id.String())) {
+      RETURN_IF_ERROR(stores_.layers.Delete(layer.chain_id));
+    }
+  }
+  return absl::OkStatus();
+}
+
+grpc::Status ImageService::RemoveImage(grpc::ServerContext*,
+                                       const cri::RemoveImageRequest* request,
+                                       cri::RemoveImageResponse*) {
+  return ServeRpc("RemoveImage", [&]() -> absl::Status {
+    const std::string& name = request->image().image();
+    if (name.empty()) return absl::InvalidArgumentError("image.image is empty");
+    std::optional<ImageRecord> image = Lookup(name);
+    if (!image.has_value()) return absl::OkStatus();  // idempotent
+    // By a tag of several: untag only. By ID or its last name: remove it all.
+    bool by_id = name == image->id.String() || name == image->id.hex ||
+                 image->repo_tags.size() <= 1;
+    std::string key = by_id ? image->id.String() : name;
+    if (!by_id) {
+      absl::StatusOr<ImageReference> reference = ParseImageReference(name);
+      if (reference.ok() && reference->digest.empty()) key = reference->Name() + ":" + reference->tag;
+    }
+    ASSIGN_OR_RETURN(std::optional<ImageRecord> removed, stores_.images.Remove(key));
+    if (!removed.has_value()) return absl::OkStatus();
+    RETURN_IF_ERROR(stores_.blobs.Delete(removed->id));
+    RETURN_IF_ERROR(stores_.blobs.Delete(removed->manifest_digest));
+    return CollectUnusedLayers();
+  });
+}
+
+grpc::Status ImageService::ImageFsInfo(grpc::ServerContext*, const cri::ImageFsInfoRequest*,
+                                       cri::ImageFsInfoResponse* response) {
+  return ServeRpc("ImageFsInfo", [&] {
+    Usage usage = MeasureTree(stores_.root);
+    int64_t now = absl::ToUnixNanos(absl::Now());
+    for (cri::FilesystemUsage* fs :
+         {response->add_image_filesystems(), response->add_container_filesystems()}) {
+      fs->set_timestamp(now);
+      fs->mutable_fs_id()->set_mountpoint(stores_.root);
+      fs->mutable_used_bytes()->set_value(usage.bytes);
+      fs->mutable_inodes_used()->set_value(usage.inodes);
+    }
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace ocid

@@ -1,0 +1,53 @@
+// CRI ImageService: pulls, lists, inspects and removes images, and reports
+// the image file system's usage.
+#ifndef OCID_PKG_SERVER_IMAGE_SERVICE_H_
+#define OCID_PKG_SERVER_IMAGE_SERVICE_H_
+
+#include <string>
+
+#include "api/runtime/v1/api.grpc.pb.h"
+#include "pkg/image/puller.h"
+#include "pkg/storage/blob_store.h"
+#include "pkg/storage/image_store.h"
+#include "pkg/storage/layer_store.h"
+
+namespace ocid {
+
+struct ImageStores {
+  std::string root;  // everything below is under it (ImageFsInfo measures it)
+  BlobStore& blobs;
+  LayerStore& layers;
+  ImageStore& images;
+  ImagePuller& puller;
+};
+
+class ImageService final : public runtime::v1::ImageService::Service {
+ public:
+  explicit ImageService(ImageStores stores) : stores_(stores) {}
+
+  grpc::Status ListImages(grpc::ServerContext* context,
+                          const runtime::v1::ListImagesRequest* request,
+                          runtime::v1::ListImagesResponse* response) override;
+  grpc::Status ImageStatus(grpc::ServerContext* context,
+                           const runtime::v1::ImageStatusRequest* request,
+                           runtime::v1::ImageStatusResponse* response) override;
+  grpc::Status PullImage(grpc::ServerContext* context,
+                         const runtime::v1::PullImageRequest* request,
+                         runtime::v1::PullImageResponse* response) override;
+  grpc::Status RemoveImage(grpc::ServerContext* context,
+                           const runtime::v1::RemoveImageRequest* request,
+                           runtime::v1::RemoveImageResponse* response) override;
+  grpc::Status ImageFsInfo(grpc::ServerContext* context,
+                           const runtime::v1::ImageFsInfoRequest* request,
+                           runtime::v1::ImageFsInfoResponse* response) override;
+
+ private:
+  std::optional<ImageRecord> Lookup(const std::string& name) const;
+  absl::Status CollectUnusedLayers();
+
+  ImageStores stores_;
+};
+
+}  // namespace ocid
+
+#endif  // OCID_PKG_SERVER_IMAGE_SERVICE_H_

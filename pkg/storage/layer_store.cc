@@ -1,0 +1,192 @@
+#include "pkg/storage/layer_store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+#include "pkg/base/status_macros.h"
+#include "pkg/base/unique_fd.h"
+#include "pkg/storage/layer_apply.h"
+
+namespace ocid {
+namespace {
+
+constexpr size_t kMaxRecordBytes = 64 * 1024;
+
+std::string RecordToJson(const LayerRecord& record) {
+  return nlohmann::json{{"chain_id", record.chain_id.String()},
+                        {"diff_id", record.diff_id.String()},
+                        {"parent", record.parent},
+                        {"unpacked_size", record.unpacked_size}}
+      .dump();
+}
+
+absl::StatusOr<LayerRecord> RecordFromJson(const std::string& text) {
+  nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object() || !json["chain_id"].is_string() || !json["diff_id"].is_string() ||
+      !json["parent"].is_string() || !json["unpacked_size"].is_number_integer()) {
+    return absl::DataLossError("malformed layer record");
+  }
+  LayerRecord record;
+  ASSIGN_OR_RETURN(record.chain_id, ParseDigest(json["chain_id"].get<std::string>()));
+  ASSIGN_OR_RETURN(record.diff_id, ParseDigest(json["diff_id"].get<std::string>()));
+  record.parent = json["parent"].get<std::string>();
+  record.unpacked_size = json["unpacked_size"].get<int64_t>();
+  return record;
+}
+
+absl::Status FsConfig(int fs_fd, const char* key, const std::string& value) {
+  if (::fsconfig(fs_fd, FSCONFIG_SET_STRING, key, value.c_str(), 0) != 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("overlay option ", key, "=", value));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<LayerStore>> LayerStore::Open(const std::string& root) {
+  RETURN_IF_ERROR(MakeDirs(root, 0700));
+  std::unique_ptr<LayerStore> store(new LayerStore(root));
+  RETURN_IF_ERROR(store->Load());
+  return store;
+}
+
+absl::Status LayerStore::Load() {
+  DIR* dir = ::opendir(root_.c_str());
+  if (dir == nullptr) return absl::ErrnoToStatus(errno, "open layer dir " + root_);
+  std::vector<std::string> names;
+  while (const dirent* entry = ::readdir(dir)) {
+    if (entry->d_name[0] != '.') names.push_back(entry->d_name);
+  }
+  ::closedir(dir);
+  absl::MutexLock lock(&mu_);
+  for (const std::string& name : names) {
+    std::string path = absl::StrCat(root_, "/", name);
+    absl::StatusOr<std::string> text = ReadFileToString(path + "/layer.json", kMaxRecordBytes);
+    absl::StatusOr<LayerRecord> record =
+        text.ok() ? RecordFromJson(*text) : absl::StatusOr<LayerRecord>(text.status());
+    if (!record.ok() || record->chain_id.hex != name) {
+      // An unpack that never finished (or a stray entry): start it over.
+      RETURN_IF_ERROR(RemoveAll(path));
+      continue;
+    }
+    layers_[record->chain_id.String()] = *record;
+  }
+  return absl::OkStatus();
+}
+
+Digest LayerStore::ChainId(const std::optional<Digest>& parent_chain, const Digest& diff_id) {
+  if (!parent_chain.has_value()) return diff_id;
+  return Sha256Of(absl::StrCat(parent_chain->String(), " ", diff_id.String()));
+}
+
+std::string LayerStore::DiffDir(const Digest& chain_id) const {
+  return absl::StrCat(root_, "/", chain_id.hex, "/diff");
+}
+
+std::optional<LayerRecord> LayerStore::Get(const Digest& chain_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = layers_.find(chain_id.String());
+  if (it == layers_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<LayerRecord> LayerStore::List() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<LayerRecord> records;
+  for (const auto& [id, record] : layers_) records.push_back(record);
+  return records;
+}
+
+absl::StatusOr<LayerRecord> LayerStore::Create(const Digest& chain_id, const std::string& parent,
+                                               const Digest& diff_id, int blob_fd) {
+  const std::string key = chain_id.String();
+  {
+    absl::MutexLock lock(&mu_);
+    auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !unpacking_.count(key); };
+    mu_.Await(absl::Condition(&ready));
+    auto it = layers_.find(key);
+    if (it != layers_.end()) return it->second;
+    unpacking_.insert(key);
+  }
+  absl::StatusOr<LayerRecord> record = Unpack(chain_id, parent, diff_id, blob_fd);
+  absl::MutexLock lock(&mu_);
+  unpacking_.erase(key);
+  if (record.ok()) layers_[key] = *record;
+  return record;
+}
+
+// Unpacks into a temp dir and renames it into place once the diff ID matches
+// and the record is written: a crash leaves only a temp dir, removed on Open.
+absl::StatusOr<LayerRecord> LayerStore::Unpack(const Digest& chain_id, const std::string& parent,
+                                               const Digest& diff_id, int blob_fd) {
+  std::string temp = absl::StrCat(root_, "/.unpack-", chain_id.hex, "-XXXXXX");
+  if (::mkdtemp(temp.data()) == nullptr) return absl::ErrnoToStatus(errno, "mkdtemp " + temp);
+  absl::Cleanup remove_temp = [&temp] { RemoveAll(temp).IgnoreError(); };
+  RETURN_IF_ERROR(MakeDirs(temp + "/diff", 0755));
+
+  ASSIGN_OR_RETURN(AppliedLayer applied, ApplyLayer(blob_fd, temp + "/diff"));
+  if (applied.diff_id != diff_id) {
+    return absl::DataLossError(absl::StrCat("layer diff ID mismatch: the image config says ",
+                                            diff_id.String(), ", the layer unpacks to ",
+                                            applied.diff_id.String()));
+  }
+  LayerRecord record{chain_id, diff_id, parent, applied.unpacked_size};
+  RETURN_IF_ERROR(WriteFileAtomically(temp + "/layer.json", RecordToJson(record)));
+  std::string final_dir = absl::StrCat(root_, "/", chain_id.hex);
+  if (::rename(temp.c_str(), final_dir.c_str()) != 0) {
+    return absl::ErrnoToStatus(errno, "move layer into " + final_dir);
+  }
+  std::move(remove_temp).Cancel();
+  return record;
+}
+
+absl::Status LayerStore::Delete(const Digest& chain_id) {
+  {
+    absl::MutexLock lock(&mu_);
+    layers_.erase(chain_id.String());
+  }
+  // Drop the record first, so a crash mid-way leaves an incomplete layer that
+  // Open removes.
+  std::string dir = absl::StrCat(root_, "/", chain_id.hex);
+  if (::unlink((dir + "/layer.json").c_str()) != 0 && errno != ENOENT) {
+    return absl::ErrnoToStatus(errno, "remove layer record in " + dir);
+  }
+  return RemoveAll(dir);
+}
+
+absl::StatusOr<ScopedMount> LayerStore::Mount(const std::vector<Digest>& layers,
+                                              const std::string& upper, const std::string& work,
+                                              const std::string& target) const {
+  if (layers.empty()) return absl::InvalidArgumentError("an overlay needs at least one layer");
+  UniqueFd fs(::fsopen("overlay", FSOPEN_CLOEXEC));
+  if (!fs.valid()) return absl::ErrnoToStatus(errno, "fsopen overlay");
+  // lowerdir+ takes one dir per call, topmost first.
+  for (auto layer = layers.rbegin(); layer != layers.rend(); ++layer) {
+    if (!Get(*layer).has_value()) {
+      return absl::NotFoundError(absl::StrCat("layer ", layer->String(), " is not in the store"));
+    }
+    RETURN_IF_ERROR(FsConfig(fs.get(), "lowerdir+", DiffDir(*layer)));
+  }
+  RETURN_IF_ERROR(FsConfig(fs.get(), "upperdir", upper));
+  RETURN_IF_ERROR(FsConfig(fs.get(), "workdir", work));
+  if (::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) {
+    return absl::ErrnoToStatus(errno, "create overlay for " + target);
+  }
+  UniqueFd mount_fd(::fsmount(fs.get(), FSMOUNT_CLOEXEC, 0));
+  if (!mount_fd.valid()) return absl::ErrnoToStatus(errno, "fsmount overlay for " + target);
+  if (::move_mount(mount_fd.get(), "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+    return absl::ErrnoToStatus(errno, "mount overlay on " + target);
+  }
+  return ScopedMount(target);
+}
+
+}  // namespace ocid

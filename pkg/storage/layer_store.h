@@ -1,0 +1,75 @@
+// Image layers unpacked once each, keyed by chain ID so images share them,
+// and overlay root filesystems made of them.
+//   <root>/<chain hex>/diff        the layer's files (an overlay lower dir)
+//   <root>/<chain hex>/layer.json  its record, written last: a layer without
+//                                  one is incomplete and removed on Open
+#ifndef OCID_PKG_STORAGE_LAYER_STORE_H_
+#define OCID_PKG_STORAGE_LAYER_STORE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "pkg/base/fs.h"
+#include "pkg/storage/digest.h"
+
+namespace ocid {
+
+struct LayerRecord {
+  Digest chain_id;
+  Digest diff_id;
+  std::string parent;  // parent chain ID, "" for a base layer
+  int64_t unpacked_size = 0;
+};
+
+class LayerStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<LayerStore>> Open(const std::string& root);
+
+  // chain(L0) = diff(L0); chain(Ln) = sha256(chain(Ln-1) + " " + diff(Ln)).
+  static Digest ChainId(const std::optional<Digest>& parent_chain, const Digest& diff_id);
+
+  std::optional<LayerRecord> Get(const Digest& chain_id) const;
+  std::vector<LayerRecord> List() const;
+
+  // Unpacks the layer blob open at `blob_fd` (tar, gzip or zstd) as
+  // `chain_id`, unless it is there already. What is unpacked must hash to
+  // `diff_id` (from the image config), else DataLoss and nothing is kept.
+  // Concurrent calls for one chain ID unpack it once.
+  absl::StatusOr<LayerRecord> Create(const Digest& chain_id, const std::string& parent,
+                                     const Digest& diff_id, int blob_fd);
+
+  // Idempotent.
+  absl::Status Delete(const Digest& chain_id);
+
+  std::string DiffDir(const Digest& chain_id) const;
+
+  // Mounts an overlay at `target`: `layers` (bottom first) read-only below
+  // `upper`/`work` (dirs on the same file system as each other). Any number
+  // of layers: each lower dir is added on its own (new mount API), so the
+  // one-page limit on mount options does not apply.
+  absl::StatusOr<ScopedMount> Mount(const std::vector<Digest>& layers, const std::string& upper,
+                                    const std::string& work, const std::string& target) const;
+
+ private:
+  explicit LayerStore(std::string root) : root_(std::move(root)) {}
+  absl::Status Load();
+  absl::StatusOr<LayerRecord> Unpack(const Digest& chain_id, const std::string& parent,
+                                     const Digest& diff_id, int blob_fd);
+
+  const std::string root_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, LayerRecord> layers_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> unpacking_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace ocid
+
+#endif  // OCID_PKG_STORAGE_LAYER_STORE_H_

@@ -1,0 +1,169 @@
+#include "pkg/storage/layer_store.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "pkg/base/fs.h"
+#include "pkg/base/unique_fd.h"
+
+namespace ocid {
+namespace {
+
+using ::testing::HasSubstr;
+
+// An uncompressed tar with one regular file per (path, contents).
+std::string MakeTar(const std::vector<std::pair<std::string, std::string>>& files) {
+  std::string out;
+  struct archive* writer = archive_write_new();
+  archive_write_set_format_pax_restricted(writer);
+  archive_write_open(
+      writer, &out, nullptr,
+      [](struct archive*, void* data, const void* buffer, size_t length) -> la_ssize_t {
+        static_cast<std::string*>(data)->append(static_cast<const char*>(buffer), length);
+        return static_cast<la_ssize_t>(length);
+      },
+      nullptr);
+  for (const auto& [path, contents] : files) {
+    struct archive_entry* entry = archive_entry_new();
+    archive_entry_set_pathname(entry, path.c_str());
+    archive_entry_set_filetype(entry, AE_IFREG);
+    archive_entry_set_perm(entry, 0644);
+    archive_entry_set_size(entry, static_cast<la_int64_t>(contents.size()));
+    archive_write_header(writer, entry);
+    archive_write_data(writer, contents.data(), contents.size());
+    archive_entry_free(entry);
+  }
+  archive_write_close(writer);
+  archive_write_free(writer);
+  return out;
+}
+
+UniqueFd MemFd(const std::string& data) {
+  UniqueFd fd(memfd_create("layer", MFD_CLOEXEC));
+  EXPECT_EQ(write(fd.get(), data.data(), data.size()), static_cast<ssize_t>(data.size()));
+  lseek(fd.get(), 0, SEEK_SET);
+  return fd;
+}
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+class LayerStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/ocid-layers-test.XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+    store_ = std::move(*LayerStore::Open(dir_ + "/layers"));
+  }
+  void TearDown() override {
+    mounted_.Unmount().IgnoreError();
+    RemoveAll(dir_).IgnoreError();
+  }
+
+  // Adds a layer holding `files` on top of `parent`; returns its chain ID.
+  Digest AddLayer(const std::optional<Digest>& parent,
+                  const std::vector<std::pair<std::string, std::string>>& files) {
+    std::string tar = MakeTar(files);
+    Digest diff_id = Sha256Of(tar);
+    Digest chain_id = LayerStore::ChainId(parent, diff_id);
+    UniqueFd fd = MemFd(tar);
+    auto record = store_->Create(chain_id, parent ? parent->String() : "", diff_id, fd.get());
+    EXPECT_TRUE(record.ok()) << record.status();
+    return chain_id;
+  }
+
+  void MakeContainerDirs() {
+    for (const char* sub : {"upper", "work", "rootfs"}) {
+      ASSERT_TRUE(MakeDirs(dir_ + "/ctr/" + sub, 0755).ok());
+    }
+  }
+
+  std::string dir_;
+  std::unique_ptr<LayerStore> store_;
+  ScopedMount mounted_;
+};
+
+TEST_F(LayerStoreTest, LayersStackInAnOverlayAndPersist) {
+  Digest base = AddLayer(std::nullopt, {{"etc/hostname", "base"}, {"etc/motd", "hello"}});
+  Digest top = AddLayer(base, {{"etc/hostname", "top"}});
+  MakeContainerDirs();
+  auto mount = store_->Mount({base, top}, dir_ + "/ctr/upper", dir_ + "/ctr/work",
+                             dir_ + "/ctr/rootfs");
+  ASSERT_TRUE(mount.ok()) << mount.status();
+  mounted_ = std::move(*mount);
+  EXPECT_EQ(Slurp(dir_ + "/ctr/rootfs/etc/hostname"), "top");
+  EXPECT_EQ(Slurp(dir_ + "/ctr/rootfs/etc/motd"), "hello");
+  std::ofstream(dir_ + "/ctr/rootfs/new") << "written";
+  EXPECT_EQ(Slurp(dir_ + "/ctr/upper/new"), "written") << "writes land in the upper dir";
+  ASSERT_TRUE(mounted_.Unmount().ok());
+
+  auto reopened = LayerStore::Open(dir_ + "/layers");
+  ASSERT_TRUE(reopened.ok());
+  ASSERT_TRUE((*reopened)->Get(top).has_value());
+  EXPECT_EQ((*reopened)->Get(top)->parent, base.String());
+  EXPECT_EQ((*reopened)->List().size(), 2u);
+}
+
+TEST_F(LayerStoreTest, AnImageWith130LayersMounts) {
+  std::vector<Digest> layers;
+  for (int i = 0; i < 130; ++i) {
+    std::optional<Digest> parent;
+    if (!layers.empty()) parent = layers.back();
+    layers.push_back(AddLayer(parent, {{absl::StrCat("layers/", i), absl::StrCat(i)}}));
+  }
+  MakeContainerDirs();
+  auto mount = store_->Mount(layers, dir_ + "/ctr/upper", dir_ + "/ctr/work",
+                             dir_ + "/ctr/rootfs");
+  ASSERT_TRUE(mount.ok()) << mount.status();
+  mounted_ = std::move(*mount);
+  EXPECT_EQ(Slurp(dir_ + "/ctr/rootfs/layers/0"), "0");
+  EXPECT_EQ(Slurp(dir_ + "/ctr/rootfs/layers/129"), "129");
+}
+
+TEST_F(LayerStoreTest, AWrongDiffIdKeepsNothingAndIncompleteLayersAreCleaned) {
+  std::string tar = MakeTar({{"a", "b"}});
+  Digest wrong = Sha256Of("something else");
+  UniqueFd fd = MemFd(tar);
+  auto record = store_->Create(wrong, "", wrong, fd.get());
+  EXPECT_EQ(record.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(record.status().message(), HasSubstr("diff ID mismatch"));
+  EXPECT_FALSE(store_->Get(wrong).has_value());
+
+  // A crash mid-unpack leaves a dir without layer.json: Open removes it.
+  ASSERT_TRUE(MakeDirs(dir_ + "/layers/" + std::string(64, 'a') + "/diff", 0755).ok());
+  auto reopened = LayerStore::Open(dir_ + "/layers");
+  ASSERT_TRUE(reopened.ok());
+  struct stat st;
+  EXPECT_NE(stat((dir_ + "/layers/" + std::string(64, 'a')).c_str(), &st), 0);
+  EXPECT_TRUE((*reopened)->List().empty());
+}
+
+TEST_F(LayerStoreTest, DeleteIsIdempotentAndMountNeedsKnownLayers) {
+  Digest base = AddLayer(std::nullopt, {{"x", "y"}});
+  ASSERT_TRUE(store_->Delete(base).ok());
+  EXPECT_FALSE(store_->Get(base).has_value());
+  EXPECT_TRUE(store_->Delete(base).ok());
+  MakeContainerDirs();
+  EXPECT_EQ(store_->Mount({base}, dir_ + "/ctr/upper", dir_ + "/ctr/work", dir_ + "/ctr/rootfs")
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace ocid
