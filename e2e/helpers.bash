@@ -19,7 +19,8 @@ ocid_private_flags() {
 # Starts ocid in the background and waits (up to 10 s) until it answers.
 ocid_start() {
   # shellcheck disable=SC2046
-  "$OCID_BIN" $(ocid_private_flags) "$@" >"$TEST_ROOT/ocid.log" 2>&1 &
+  # 3>&-: bats waits for fd 3 to close before it reports; a daemon must not hold it.
+  "$OCID_BIN" $(ocid_private_flags) "$@" >"$TEST_ROOT/ocid.log" 2>&1 3>&- &
   OCID_PID=$!
   for _ in $(seq 1 100); do
     if "$OCIC_BIN" version >/dev/null 2>&1; then return 0; fi

@@ -1,0 +1,184 @@
+#!/usr/bin/env bats
+# Image pulls through ocid from a real registry (Debian's docker-registry on
+# 127.0.0.1) holding images built from busybox-static: Docker schema 2, OCI,
+# zstd, a multi-arch index, whiteouts, 111 layers.
+
+load helpers
+
+setup_file() {
+  ocid_setup
+  export TEST_ROOT OCID_SOCKET OCIC_CONNECT
+  local out
+  out=$("$E2E_DIR/registry/start_registry.sh" 3>&-)
+  eval "$out"
+  export REGISTRY REGISTRY_PID REGISTRY_DIR
+  "$E2E_DIR/registry/build_images.sh" "$REGISTRY" >"$TEST_ROOT/build.log" 2>&1
+  cat >"$TEST_ROOT/registries.conf" <<CONF
+[[registry]]
+location = "$REGISTRY"
+insecure = true
+CONF
+  ocid_start --registries-conf "$TEST_ROOT/registries.conf"
+  export OCID_PID
+  # One mount point for the tests that look at an image's root file system.
+  mkdir -p "$TEST_ROOT/mnt"
+}
+
+teardown_file() {
+  umount "$TEST_ROOT/mnt" 2>/dev/null || true
+  ocid_stop
+  if [[ -n "${REGISTRY_PID:-}" ]]; then
+    "$E2E_DIR/registry/stop_registry.sh" "$REGISTRY_PID" "$REGISTRY_DIR" || true
+  fi
+  rm -rf "$TEST_ROOT"
+}
+
+teardown() { umount "$TEST_ROOT/mnt" 2>/dev/null || true; }
+
+layers_dir() { echo "$TEST_ROOT/root/storage/layers"; }
+
+# Mounts the image's layers (from its record) at $TEST_ROOT/mnt, with a
+# scratch upper dir. Short relative names keep 111 lower dirs within the
+# one-page limit of mount(2)'s options.
+mount_image() {
+  local id=$1 record lower="" hex n=0
+  record=$(cat "$TEST_ROOT/root/storage/images/${id#sha256:}.json")
+  rm -rf "$TEST_ROOT/l" "$TEST_ROOT/upper" "$TEST_ROOT/work"
+  mkdir -p "$TEST_ROOT/l" "$TEST_ROOT/upper" "$TEST_ROOT/work"
+  for hex in $(grep -o '"layers":\[[^]]*\]' <<<"$record" | grep -o 'sha256:[0-9a-f]*' | cut -d: -f2); do
+    n=$((n + 1))
+    ln -s "$(layers_dir)/$hex/diff" "$TEST_ROOT/l/$n"
+    lower="$n${lower:+:$lower}"
+  done
+  (cd "$TEST_ROOT/l" && mount -t overlay overlay \
+    -o "lowerdir=$lower,upperdir=$TEST_ROOT/upper,workdir=$TEST_ROOT/work" "$TEST_ROOT/mnt")
+}
+
+image_id() {
+  "$OCIC_BIN" --output json image status "$1" | grep -o '"id": "sha256:[0-9a-f]*"' | cut -d'"' -f4
+}
+
+@test "pull a Docker schema 2 image and list, inspect it" {
+  run "$OCIC_BIN" image pull "$REGISTRY/busybox:latest"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"sha256:"* ]]
+
+  run "$OCIC_BIN" image list
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"$REGISTRY/busybox"*"latest"* ]]
+
+  run "$OCIC_BIN" image status "$REGISTRY/busybox:latest"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"Tags: $REGISTRY/busybox:latest"* ]]
+  [[ "$output" == *"Digests: $REGISTRY/busybox@sha256:"* ]]
+
+  mount_image "$(image_id "$REGISTRY/busybox:latest")"
+  [ -x "$TEST_ROOT/mnt/bin/busybox" ]
+  [ -L "$TEST_ROOT/mnt/bin/sh" ]
+  grep -q '^nobody:x:65534' "$TEST_ROOT/mnt/etc/passwd"
+  [ "$(stat -c %a "$TEST_ROOT/mnt/tmp")" = 1777 ]
+}
+
+@test "OCI gzip, OCI zstd and a multi-arch index give the same root file system" {
+  for tag in oci zstd multiarch; do
+    run "$OCIC_BIN" image pull "$REGISTRY/busybox:$tag"
+    [ "$status" -eq 0 ]
+  done
+  # The index's linux/amd64 entry is busybox:oci itself.
+  [ "$(image_id "$REGISTRY/busybox:multiarch")" = "$(image_id "$REGISTRY/busybox:oci")" ]
+  mount_image "$(image_id "$REGISTRY/busybox:zstd")"
+  [ -x "$TEST_ROOT/mnt/bin/busybox" ]
+  cmp "$TEST_ROOT/mnt/bin/busybox" /bin/busybox
+}
+
+@test "whiteouts and opaque dirs hide lower layers' files" {
+  run "$OCIC_BIN" image pull "$REGISTRY/whiteouts:latest"
+  [ "$status" -eq 0 ]
+  mount_image "$(image_id "$REGISTRY/whiteouts:latest")"
+  [ ! -e "$TEST_ROOT/mnt/bin/vi" ]
+  [ ! -e "$TEST_ROOT/mnt/etc/delete-me" ]
+  [ ! -e "$TEST_ROOT/mnt/opt/gone" ]
+  [ -e "$TEST_ROOT/mnt/data/new" ]
+  [ ! -e "$TEST_ROOT/mnt/data/old1" ]
+  [ -x "$TEST_ROOT/mnt/bin/busybox" ]
+}
+
+@test "an image with 111 layers pulls and all its layers are there" {
+  run "$OCIC_BIN" image pull "$REGISTRY/many-layers:latest"
+  [ "$status" -eq 0 ]
+  mount_image "$(image_id "$REGISTRY/many-layers:latest")"
+  [ -e "$TEST_ROOT/mnt/layers/1" ]
+  [ -e "$TEST_ROOT/mnt/layers/110" ]
+}
+
+@test "concurrent pulls of one image download each blob once" {
+  "$OCIC_BIN" image remove "$REGISTRY/many-layers:latest"
+  local before after
+  before=$(grep -c 'GET /v2/many-layers/blobs/' "$REGISTRY_DIR/registry.log" || true)
+  "$OCIC_BIN" image pull "$REGISTRY/many-layers:latest" >/dev/null &
+  local first=$!
+  "$OCIC_BIN" image pull "$REGISTRY/many-layers:latest" >/dev/null
+  wait "$first"
+  after=$(grep -c 'GET /v2/many-layers/blobs/' "$REGISTRY_DIR/registry.log" || true)
+  # 110 layer blobs of its own + config; the busybox layer is shared and kept.
+  [ $((after - before)) -le 111 ]
+  run "$OCIC_BIN" image list
+  [[ "$output" == *"many-layers"* ]]
+}
+
+@test "remove untags, then deletes the image and its unshared layers; it is idempotent" {
+  local layers_before layers_after
+  layers_before=$(ls "$(layers_dir)" | wc -l)
+  run "$OCIC_BIN" image remove "$REGISTRY/many-layers:latest"
+  [ "$status" -eq 0 ]
+  run "$OCIC_BIN" image list
+  [[ "$output" != *"many-layers"* ]]
+  layers_after=$(ls "$(layers_dir)" | wc -l)
+  [ $((layers_before - layers_after)) -eq 110 ]
+  run "$OCIC_BIN" image remove "$REGISTRY/many-layers:latest"
+  [ "$status" -eq 0 ]
+  # busybox's layer is still used by the busybox images.
+  run "$OCIC_BIN" image status "$REGISTRY/busybox:latest"
+  [ "$status" -eq 0 ]
+}
+
+@test "bad references and missing images give clear errors and record nothing" {
+  run "$OCIC_BIN" image pull "$REGISTRY/busybox:no-such-tag"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"NOT_FOUND"* ]]
+  [[ "$output" == *"no-such-tag"* ]]
+
+  run "$OCIC_BIN" image pull "Not/Valid"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"INVALID_ARGUMENT"* ]]
+
+  run "$OCIC_BIN" image list
+  [[ "$output" != *"no-such-tag"* ]]
+}
+
+@test "a blob whose bytes do not match its digest fails the pull and leaves no image" {
+  # A layer only many-layers has (it was removed above, so ocid must fetch it).
+  local manifest blob data
+  manifest=$(curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+    "http://$REGISTRY/v2/many-layers/manifests/latest")
+  blob=$(grep -o 'sha256:[0-9a-f]\{64\}' <<<"$manifest" | tail -n 1 | cut -d: -f2)
+  data="$REGISTRY_DIR/data/docker/registry/v2/blobs/sha256/${blob:0:2}/$blob/data"
+  [ -f "$data" ] || data=$(find "$REGISTRY_DIR" -path "*/blobs/sha256/${blob:0:2}/$blob/data")
+  [ -f "$data" ]
+  printf 'tampered' | dd of="$data" bs=1 seek=20 conv=notrunc 2>/dev/null
+
+  run "$OCIC_BIN" image pull "$REGISTRY/many-layers:latest"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"digest mismatch"* ]]
+  run "$OCIC_BIN" image list
+  [[ "$output" != *"many-layers"* ]]
+  [ -z "$(ls "$TEST_ROOT/root/storage/content/ingest")" ]
+}
+
+@test "images survive an ocid restart" {
+  ocid_stop
+  ocid_start --registries-conf "$TEST_ROOT/registries.conf"
+  run "$OCIC_BIN" image status "$REGISTRY/busybox:latest"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"Tags: $REGISTRY/busybox:latest"* ]]
+}
