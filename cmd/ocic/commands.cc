@@ -3,6 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <fstream>
+#include <thread>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
@@ -10,6 +11,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -382,19 +385,53 @@ absl::Status CtrLogs(Invocation& in) {
 
 // ---- images
 
+// Polls the pull's progress (ImageStatus verbose) and redraws one line.
+void ShowPullProgress(Invocation& in, const std::string& image, absl::Notification& done) {
+  absl::Time start = absl::Now();
+  while (!done.WaitForNotificationWithTimeout(absl::Milliseconds(200))) {
+    cri::ImageStatusRequest request;
+    request.mutable_image()->set_image(image);
+    request.set_verbose(true);
+    cri::ImageStatusResponse response;
+    absl::Status status = in.client.Call("ImageStatus", [&](grpc::ClientContext& context) {
+      return in.client.images().ImageStatus(&context, request, &response);
+    });
+    auto info = response.info().find("pullProgress");
+    if (!status.ok() || info == response.info().end()) continue;
+    nlohmann::json progress = nlohmann::json::parse(info->second, nullptr, false);
+    if (!progress.is_object()) continue;
+    in.out << "\r" << image << " "
+           << FormatPullProgress(progress.value("layersDone", 0), progress.value("layersTotal", 0),
+                                 progress.value("bytesDone", int64_t{0}),
+                                 progress.value("bytesTotal", int64_t{0}),
+                                 absl::ToDoubleSeconds(absl::Now() - start))
+           << "\x1b[K" << std::flush;
+  }
+  in.out << "\r\x1b[K" << std::flush;
+}
+
 absl::Status ImagePull(Invocation& in) {
   ASSIGN_OR_RETURN(std::string image, ImageName(in, "image"));
   cri::PullImageRequest request;
   request.mutable_image()->set_image(image);
   if (auto creds = in.args.Flag("creds")) {
-    std::pair<std::string, std::string> user_password = absl::StrSplit(*creds, absl::MaxSplits(':', 1));
+    std::pair<std::string, std::string> user_password =
+        absl::StrSplit(*creds, absl::MaxSplits(':', 1));
     request.mutable_auth()->set_username(user_password.first);
     request.mutable_auth()->set_password(user_password.second);
   }
   cri::PullImageResponse response;
-  RETURN_IF_ERROR(in.client.Call("PullImage", [&](grpc::ClientContext& context) {
+  absl::Notification done;
+  std::thread progress;
+  if (in.show_progress && !in.json) {
+    progress = std::thread([&] { ShowPullProgress(in, image, done); });
+  }
+  absl::Status status = in.client.Call("PullImage", [&](grpc::ClientContext& context) {
     return in.client.images().PullImage(&context, request, &response);
-  }));
+  });
+  done.Notify();
+  if (progress.joinable()) progress.join();
+  RETURN_IF_ERROR(status);
   in.out << (in.json ? ToJson(response) : "Image is up to date for " + response.image_ref())
          << "\n";
   return absl::OkStatus();

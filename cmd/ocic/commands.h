@@ -17,6 +17,7 @@ struct Invocation {
   const Args& args;
   std::vector<std::string> operands;  // words after the command's own
   bool json = false;                  // --output json
+  bool show_progress = false;         // stdout is a terminal
   std::ostream& out;
   std::ostream& err;
   int exit_code = 0;  // set by commands whose result is an exit code (exec)

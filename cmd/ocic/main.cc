@@ -67,7 +67,7 @@ int Run(int argc, char** argv) {
   if (!client.ok()) return Fail(std::string(client.status().message()));
 
   Invocation invocation{**client,  *args, {args->words.begin() + used, args->words.end()},
-                        output == "json", std::cout, std::cerr};
+                        output == "json", ::isatty(STDOUT_FILENO) == 1, std::cout, std::cerr};
   absl::Status status = command->run(invocation);
   if (!status.ok()) {
     return Fail(absl::StrCat(absl::StatusCodeToString(status.code()), ": ", status.message()));

@@ -107,6 +107,9 @@ TEST(OutputTest, TablesTimesAndEndpoints) {
   EXPECT_EQ(FormatBytes(999), "999B");
   EXPECT_EQ(FormatBytes(1500000), "1.5MB");
   EXPECT_EQ(ShortId("0123456789abcdef"), "0123456789abc");
+  EXPECT_EQ(FormatPullProgress(3, 9, 105000000, 210000000, 2.0),
+            "[##########----------] 3/9 layers  105MB/210MB  52.5MB/s");
+  EXPECT_EQ(FormatPullProgress(0, 0, 0, 0, 0), "[--------------------] 0/0 layers  0B/0B  0B/s");
 
   EXPECT_EQ(*SocketPathOf("unix:///run/ocid/ocid.sock"), "/run/ocid/ocid.sock");
   EXPECT_EQ(*SocketPathOf("/run/x.sock"), "/run/x.sock");

@@ -56,4 +56,19 @@ std::string FormatBytes(uint64_t bytes) {
   return unit == 0 ? absl::StrCat(bytes, "B") : absl::StrFormat("%.3g%s", value, units[unit]);
 }
 
+std::string FormatPullProgress(int layers_done, int layers_total, int64_t bytes_done,
+                               int64_t bytes_total, double seconds) {
+  constexpr int kWidth = 20;
+  double fraction = bytes_total > 0 ? static_cast<double>(bytes_done) / bytes_total
+                    : layers_total > 0 ? static_cast<double>(layers_done) / layers_total
+                                       : 0;
+  int filled = static_cast<int>(std::min(1.0, std::max(0.0, fraction)) * kWidth);
+  std::string bar = "[" + std::string(filled, '#') + std::string(kWidth - filled, '-') + "]";
+  uint64_t speed = seconds > 0 ? static_cast<uint64_t>(bytes_done / seconds) : 0;
+  return absl::StrCat(bar, " ", layers_done, "/", layers_total, " layers  ",
+                      FormatBytes(static_cast<uint64_t>(bytes_done)), "/",
+                      FormatBytes(static_cast<uint64_t>(bytes_total)), "  ", FormatBytes(speed),
+                      "/s");
+}
+
 }  // namespace ocid::ocic

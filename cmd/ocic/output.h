@@ -37,6 +37,11 @@ std::string ShortId(const std::string& id);
 // "1.2MB" style sizes.
 std::string FormatBytes(uint64_t bytes);
 
+// One line of the pull progress bar:
+// "[##########----------] 3/9 layers  105MB/210MB  52.5MB/s".
+std::string FormatPullProgress(int layers_done, int layers_total, int64_t bytes_done,
+                               int64_t bytes_total, double seconds);
+
 }  // namespace ocid::ocic
 
 #include <algorithm>

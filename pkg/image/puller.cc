@@ -4,6 +4,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -36,12 +37,35 @@ ImagePuller::ImagePuller(BlobStore& blobs, LayerStore& layers, ImageStore& image
       registries_(std::move(registries)),
       options_(std::move(options)) {}
 
+std::optional<PullProgress> ImagePuller::Progress(const std::string& image) {
+  absl::MutexLock lock(&mu_);
+  auto it = progress_.find(image);
+  if (it == progress_.end()) return std::nullopt;
+  const ProgressState& state = *it->second;
+  return PullProgress{state.layers_total, state.layers_done, state.bytes_total,
+                      state.bytes_done};
+}
+
 absl::StatusOr<ImageRecord> ImagePuller::Pull(const std::string& image,
                                               const RegistryAuth& auth) {
   ASSIGN_OR_RETURN(std::vector<ImageReference> candidates, ResolveCandidates(image, registries_));
+  auto progress = std::make_shared<ProgressState>();
+  {
+    absl::MutexLock lock(&mu_);
+    progress_.emplace(image, progress);
+  }
+  absl::Cleanup forget = [&] {
+    absl::MutexLock lock(&mu_);
+    for (auto it = progress_.lower_bound(image); it != progress_.upper_bound(image); ++it) {
+      if (it->second == progress) {
+        progress_.erase(it);
+        break;
+      }
+    }
+  };
   absl::Status last_error = absl::NotFoundError(absl::StrCat("no registry to pull ", image, " from"));
   for (const ImageReference& reference : candidates) {
-    absl::StatusOr<ImageRecord> pulled = PullReference(reference, auth);
+    absl::StatusOr<ImageRecord> pulled = PullReference(reference, auth, *progress);
     if (pulled.ok()) return pulled;
     last_error = absl::Status(pulled.status().code(),
                               absl::StrCat("pull ", reference.String(), ": ",
@@ -52,7 +76,8 @@ absl::StatusOr<ImageRecord> ImagePuller::Pull(const std::string& image,
 
 // Mirrors first (registries.conf order), then the registry itself.
 absl::StatusOr<ImageRecord> ImagePuller::PullReference(const ImageReference& reference,
-                                                       const RegistryAuth& auth) {
+                                                       const RegistryAuth& auth,
+                                                       ProgressState& progress) {
   std::string name = reference.Name();
   const RegistryConfig* config = registries_.Find(name);
   std::vector<std::pair<std::string, bool>> locations;  // "host/repo", insecure
@@ -86,7 +111,7 @@ absl::StatusOr<ImageRecord> ImagePuller::PullReference(const ImageReference& ref
                                       source.repository));
       source.auth = {saved.username, saved.password, saved.identity_token, saved.registry_token};
     }
-    absl::StatusOr<ImageRecord> pulled = PullFrom(source, reference);
+    absl::StatusOr<ImageRecord> pulled = PullFrom(source, reference, progress);
     if (pulled.ok()) return pulled;
     last_error = pulled.status();
   }
@@ -94,7 +119,8 @@ absl::StatusOr<ImageRecord> ImagePuller::PullReference(const ImageReference& ref
 }
 
 absl::StatusOr<ImageRecord> ImagePuller::PullFrom(const Source& source,
-                                                  const ImageReference& reference) {
+                                                  const ImageReference& reference,
+                                                  ProgressState& progress) {
   RegistryClient client(source.endpoint, source.auth);
   const std::string& repository = source.repository;
   ASSIGN_OR_RETURN(auto fetched,
@@ -102,7 +128,7 @@ absl::StatusOr<ImageRecord> ImagePuller::PullFrom(const Source& source,
                                  reference.digest.empty() ? reference.tag : reference.digest));
   const auto& [manifest, manifest_digest] = fetched;
 
-  RETURN_IF_ERROR(FetchBlob(client, repository, manifest.config));
+  RETURN_IF_ERROR(FetchBlob(client, repository, manifest.config, nullptr));
   ASSIGN_OR_RETURN(std::string config_text,
                    blobs_.ReadBlob(manifest.config.digest, kMaxConfigBytes));
   ASSIGN_OR_RETURN(ImageConfig config, ParseImageConfig(config_text));
@@ -117,7 +143,8 @@ absl::StatusOr<ImageRecord> ImagePuller::PullFrom(const Source& source,
     if (!chain_ids.empty()) parent = chain_ids.back();
     chain_ids.push_back(LayerStore::ChainId(parent, diff_id));
   }
-  RETURN_IF_ERROR(UnpackLayers(client, repository, manifest, chain_ids, config.diff_ids));
+  RETURN_IF_ERROR(
+      UnpackLayers(client, repository, manifest, chain_ids, config.diff_ids, progress));
 
   ImageRecord record;
   record.id = manifest.config.digest;
@@ -158,7 +185,7 @@ absl::StatusOr<std::pair<ImageManifest, Digest>> ImagePuller::FetchManifest(
 // Downloads `blob` unless the store has it; a concurrent pull of the same
 // blob waits for this one instead of fetching it again.
 absl::Status ImagePuller::FetchBlob(RegistryClient& client, const std::string& repository,
-                                    const Descriptor& blob) {
+                                    const Descriptor& blob, ProgressState* progress) {
   if (blobs_.Has(blob.digest)) return absl::OkStatus();
   std::shared_ptr<InflightBlob> flight;
   bool mine = false;
@@ -176,7 +203,7 @@ absl::Status ImagePuller::FetchBlob(RegistryClient& client, const std::string& r
     return flight->status;
   }
   flight->status = blobs_.Has(blob.digest) ? absl::OkStatus()
-                                           : DownloadBlob(client, repository, blob);
+                                           : DownloadBlob(client, repository, blob, progress);
   {
     absl::MutexLock lock(&mu_);
     inflight_.erase(blob.digest.String());
@@ -186,12 +213,19 @@ absl::Status ImagePuller::FetchBlob(RegistryClient& client, const std::string& r
 }
 
 absl::Status ImagePuller::DownloadBlob(RegistryClient& client, const std::string& repository,
-                                       const Descriptor& blob) {
+                                       const Descriptor& blob, ProgressState* progress) {
   ASSIGN_OR_RETURN(auto writer, blobs_.NewWriter(blob.digest, blob.size));
   absl::Status restart_status;
   RETURN_IF_ERROR(client.GetBlob(
-      repository, blob.digest, [&](absl::string_view chunk) { return writer->Write(chunk); },
-      [&] { restart_status.Update(writer->Restart()); }));
+      repository, blob.digest,
+      [&](absl::string_view chunk) {
+        if (progress != nullptr) progress->bytes_done += static_cast<int64_t>(chunk.size());
+        return writer->Write(chunk);
+      },
+      [&] {
+        if (progress != nullptr) progress->bytes_done -= writer->written();
+        restart_status.Update(writer->Restart());
+      }));
   RETURN_IF_ERROR(restart_status);
   return writer->Commit();
 }
@@ -199,8 +233,17 @@ absl::Status ImagePuller::DownloadBlob(RegistryClient& client, const std::string
 absl::Status ImagePuller::UnpackLayers(RegistryClient& client, const std::string& repository,
                                        const ImageManifest& manifest,
                                        const std::vector<Digest>& chain_ids,
-                                       const std::vector<Digest>& diff_ids) {
+                                       const std::vector<Digest>& diff_ids,
+                                       ProgressState& progress) {
   const size_t count = manifest.layers.size();
+  progress.layers_total = static_cast<int>(count);
+  for (size_t i = 0; i < count; ++i) {
+    if (layers_.Get(chain_ids[i]).has_value()) {
+      ++progress.layers_done;
+    } else {
+      progress.bytes_total += manifest.layers[i].size;
+    }
+  }
   std::vector<absl::Status> results(count);
   std::atomic<size_t> next{0};
   std::atomic<bool> failed{false};
@@ -208,7 +251,7 @@ absl::Status ImagePuller::UnpackLayers(RegistryClient& client, const std::string
     for (size_t i = next++; i < count && !failed; i = next++) {
       std::string parent = i == 0 ? "" : chain_ids[i - 1].String();
       results[i] = UnpackLayer(client, repository, manifest.layers[i], chain_ids[i], parent,
-                               diff_ids[i]);
+                               diff_ids[i], progress);
       if (!results[i].ok()) failed = true;
     }
   };
@@ -230,9 +273,10 @@ absl::Status ImagePuller::UnpackLayers(RegistryClient& client, const std::string
 // The compressed blob is dropped once unpacked: only the layer is kept.
 absl::Status ImagePuller::UnpackLayer(RegistryClient& client, const std::string& repository,
                                       const Descriptor& blob, const Digest& chain_id,
-                                      const std::string& parent, const Digest& diff_id) {
-  if (layers_.Get(chain_id).has_value()) return absl::OkStatus();
-  RETURN_IF_ERROR(FetchBlob(client, repository, blob));
+                                      const std::string& parent, const Digest& diff_id,
+                                      ProgressState& progress) {
+  if (layers_.Get(chain_id).has_value()) return absl::OkStatus();  // counted as done
+  RETURN_IF_ERROR(FetchBlob(client, repository, blob, &progress));
   absl::StatusOr<UniqueFd> fd = blobs_.OpenBlob(blob.digest);
   if (!fd.ok()) {
     // A concurrent pull unpacked this layer and dropped the blob meanwhile.
@@ -242,6 +286,7 @@ absl::Status ImagePuller::UnpackLayer(RegistryClient& client, const std::string&
   absl::StatusOr<LayerRecord> layer = layers_.Create(chain_id, parent, diff_id, fd->get());
   absl::Status dropped = blobs_.Delete(blob.digest);
   if (!layer.ok()) return layer.status();
+  ++progress.layers_done;
   return dropped;
 }
 

@@ -5,7 +5,9 @@
 #ifndef OCID_PKG_IMAGE_PULLER_H_
 #define OCID_PKG_IMAGE_PULLER_H_
 
+#include <atomic>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 
@@ -30,6 +32,14 @@ struct PullOptions {
   std::string architecture = "amd64";
 };
 
+// How far a pull has come; layers already in the store count as done.
+struct PullProgress {
+  int layers_total = 0;
+  int layers_done = 0;
+  int64_t bytes_total = 0;  // compressed sizes of the layers to download
+  int64_t bytes_done = 0;
+};
+
 class ImagePuller {
  public:
   ImagePuller(BlobStore& blobs, LayerStore& layers, ImageStore& images,
@@ -39,7 +49,16 @@ class ImagePuller {
   // over the auth file. Nothing is recorded unless every layer is in place.
   absl::StatusOr<ImageRecord> Pull(const std::string& image, const RegistryAuth& auth);
 
+  // The progress of a pull of `image` (as given to Pull) running now.
+  std::optional<PullProgress> Progress(const std::string& image);
+
  private:
+  struct ProgressState {
+    std::atomic<int> layers_total{0};
+    std::atomic<int> layers_done{0};
+    std::atomic<int64_t> bytes_total{0};
+    std::atomic<int64_t> bytes_done{0};
+  };
   struct Source;  // one registry endpoint to pull a reference from
   struct InflightBlob {
     absl::Notification done;
@@ -47,21 +66,23 @@ class ImagePuller {
   };
 
   absl::StatusOr<ImageRecord> PullReference(const ImageReference& reference,
-                                            const RegistryAuth& auth);
-  absl::StatusOr<ImageRecord> PullFrom(const Source& source, const ImageReference& reference);
+                                            const RegistryAuth& auth, ProgressState& progress);
+  absl::StatusOr<ImageRecord> PullFrom(const Source& source, const ImageReference& reference,
+                                       ProgressState& progress);
   absl::StatusOr<std::pair<ImageManifest, Digest>> FetchManifest(RegistryClient& client,
                                                                  const std::string& repository,
                                                                  const std::string& reference);
   absl::Status FetchBlob(RegistryClient& client, const std::string& repository,
-                         const Descriptor& blob);
+                         const Descriptor& blob, ProgressState* progress);
   absl::Status DownloadBlob(RegistryClient& client, const std::string& repository,
-                            const Descriptor& blob);
+                            const Descriptor& blob, ProgressState* progress);
   absl::Status UnpackLayers(RegistryClient& client, const std::string& repository,
                             const ImageManifest& manifest, const std::vector<Digest>& chain_ids,
-                            const std::vector<Digest>& diff_ids);
+                            const std::vector<Digest>& diff_ids, ProgressState& progress);
   absl::Status UnpackLayer(RegistryClient& client, const std::string& repository,
                            const Descriptor& blob, const Digest& chain_id,
-                           const std::string& parent, const Digest& diff_id);
+                           const std::string& parent, const Digest& diff_id,
+                           ProgressState& progress);
 
   BlobStore& blobs_;
   LayerStore& layers_;
@@ -72,6 +93,8 @@ class ImagePuller {
   absl::Mutex mu_;
   // Blobs being downloaded now, so that concurrent pulls fetch each once.
   std::map<std::string, std::shared_ptr<InflightBlob>> inflight_ ABSL_GUARDED_BY(mu_);
+  // Pulls running now, by the name they were asked for.
+  std::multimap<std::string, std::shared_ptr<ProgressState>> progress_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace ocid

@@ -94,6 +94,17 @@ grpc::Status ImageService::ImageStatus(grpc::ServerContext*,
   return ServeRpc("ImageStatus", [&]() -> absl::Status {
     const std::string& name = request->image().image();
     if (name.empty()) return absl::InvalidArgumentError("image.image is empty");
+    if (request->verbose()) {
+      if (std::optional<PullProgress> pull = stores_.puller.Progress(name)) {
+        // Not CRI: ocic shows this as its progress bar while it pulls.
+        (*response->mutable_info())["pullProgress"] =
+            nlohmann::json{{"layersTotal", pull->layers_total},
+                           {"layersDone", pull->layers_done},
+                           {"bytesTotal", pull->bytes_total},
+                           {"bytesDone", pull->bytes_done}}
+                .dump();
+      }
+    }
     std::optional<ImageRecord> image = Lookup(name);
     if (!image.has_value()) return absl::OkStatus();  // CRI: no image, no error
     ToCri(*image, *response->mutable_image());
