@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "pkg/base/fs.h"
 #include "pkg/base/log.h"
 #include "pkg/base/status_macros.h"
 #include "toml++/toml.h"
@@ -159,17 +160,11 @@ absl::Status ReadDocument(const toml::table& document, absl::string_view file, C
                 })}});
 }
 
-absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::ErrnoToStatus(errno, absl::StrCat("open config file ", path));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return absl::ErrnoToStatus(errno, absl::StrCat("read config file ", path));
-  return text.str();
-}
+// Far above any real config file.
+constexpr size_t kMaxConfigBytes = 1 << 20;
 
 absl::Status MergeFile(const std::string& path, Config& config) {
-  ASSIGN_OR_RETURN(std::string text, ReadWholeFile(path));
+  ASSIGN_OR_RETURN(std::string text, ReadFileToString(path, kMaxConfigBytes));
   return MergeToml(text, path, config);
 }
 

@@ -13,11 +13,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "nlohmann/json.hpp"
+#include "pkg/base/fs.h"
 #include "pkg/base/status_macros.h"
 #include "pkg/base/unique_fd.h"
 
 namespace ocid {
 namespace {
+
+// Far above any real auth file; a bigger file is refused, not read.
+constexpr size_t kMaxFileBytes = 4 << 20;
 
 using Json = nlohmann::json;
 
@@ -91,24 +95,6 @@ absl::StatusOr<RegistryCredentials> DecodeEntry(const std::string& path, const s
   return creds;
 }
 
-// The file's bytes, or nullopt when it does not exist.
-absl::StatusOr<std::optional<std::string>> ReadFileIfPresent(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) {
-    if (errno == ENOENT) return std::optional<std::string>();
-    return absl::ErrnoToStatus(errno, absl::StrCat("open auth file ", path));
-  }
-  std::string text;
-  char buffer[8192];
-  while (true) {
-    ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return absl::ErrnoToStatus(errno, absl::StrCat("read auth file ", path));
-    if (n == 0) break;
-    text.append(buffer, static_cast<size_t>(n));
-  }
-  return std::optional<std::string>(std::move(text));
-}
 
 }  // namespace
 
@@ -119,8 +105,9 @@ bool RegistryCredentials::empty() const {
 absl::StatusOr<RegistryCredentials> LookupAuthFile(const std::string& path,
                                                    absl::string_view registry,
                                                    absl::string_view repository) {
-  ASSIGN_OR_RETURN(std::optional<std::string> text, ReadFileIfPresent(path));
-  if (!text.has_value()) return RegistryCredentials();
+  absl::StatusOr<std::string> text = ReadFileToString(path, kMaxFileBytes);
+  if (absl::IsNotFound(text.status())) return RegistryCredentials();
+  if (!text.ok()) return text.status();
   Json document = Json::parse(*text, /*cb=*/nullptr, /*allow_exceptions=*/false);
   if (document.is_discarded()) return Malformed(path, "malformed JSON");
   if (!document.is_object()) return Malformed(path, "the top level must be an object");

@@ -139,7 +139,7 @@ TEST_F(AuthFileTest, UnreadableFileCarriesErrno) {
   std::string dir = path_.substr(0, path_.rfind('/'));
   absl::StatusOr<RegistryCredentials> creds = LookupAuthFile(dir, "quay.io", "a");
   ASSERT_FALSE(creds.ok());
-  EXPECT_THAT(std::string(creds.status().message()), HasSubstr("read auth file"));
+  EXPECT_THAT(std::string(creds.status().message()), HasSubstr("read " + dir));
 }
 
 }  // namespace

@@ -11,12 +11,16 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "pkg/base/fs.h"
 #include "pkg/base/status_macros.h"
 #include "pkg/base/unique_fd.h"
 #include "toml++/toml.h"
 
 namespace ocid {
 namespace {
+
+// Far above any real registries.conf; a bigger file is refused, not read.
+constexpr size_t kMaxFileBytes = 4 << 20;
 
 constexpr char kSearchKey[] = "unqualified-search-registries";
 
@@ -192,24 +196,6 @@ absl::StatusOr<RegistriesConf> ReadDocument(const ConfReader& r, const toml::tab
   return conf;
 }
 
-// The file's bytes, or nullopt when it does not exist.
-absl::StatusOr<std::optional<std::string>> ReadFileIfPresent(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) {
-    if (errno == ENOENT) return std::optional<std::string>();
-    return absl::ErrnoToStatus(errno, absl::StrCat("open registries.conf ", path));
-  }
-  std::string text;
-  char buffer[8192];
-  while (true) {
-    ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return absl::ErrnoToStatus(errno, absl::StrCat("read registries.conf ", path));
-    if (n == 0) break;
-    text.append(buffer, static_cast<size_t>(n));
-  }
-  return std::optional<std::string>(std::move(text));
-}
 
 // Every reference `user_input` may mean, before blocking is applied.
 absl::StatusOr<std::vector<ImageReference>> AllCandidates(absl::string_view user_input,
@@ -263,8 +249,9 @@ absl::StatusOr<RegistriesConf> ParseRegistriesConf(absl::string_view text,
 }
 
 absl::StatusOr<RegistriesConf> LoadRegistriesConf(const std::string& path) {
-  ASSIGN_OR_RETURN(std::optional<std::string> text, ReadFileIfPresent(path));
-  if (!text.has_value()) return RegistriesConf();
+  absl::StatusOr<std::string> text = ReadFileToString(path, kMaxFileBytes);
+  if (absl::IsNotFound(text.status())) return RegistriesConf();
+  if (!text.ok()) return text.status();
   return ParseRegistriesConf(*text, path);
 }
 
