@@ -13,7 +13,7 @@ ocid_setup() {
 ocid_private_flags() {
   echo --config "$TEST_ROOT/ocid.conf" --config-dir "$TEST_ROOT/ocid.conf.d" \
     --listen "$OCID_SOCKET" --root "$TEST_ROOT/root" --runroot "$TEST_ROOT/run" \
-    --cni-config-dir "$TEST_ROOT/net.d"
+    --cni-config-dir "$TEST_ROOT/net.d" --log-dir "$TEST_ROOT/logs"
 }
 
 # Starts ocid in the background and waits (up to 10 s) until it answers.
@@ -45,5 +45,11 @@ ocid_stop() {
 
 ocid_teardown() {
   ocid_stop
-  if [[ -n "${TEST_ROOT:-}" ]]; then rm -rf "$TEST_ROOT"; fi
+  if [[ -n "${TEST_ROOT:-}" ]]; then
+    # Mounts ocid left under the test's dirs (the namespace pin dir is a
+    # mount of its own), deepest first.
+    awk -v root="$TEST_ROOT/" 'index($2, root) == 1 {print $2}' /proc/mounts | sort -r |
+      while read -r mount; do umount -l "$mount" || true; done
+    rm -rf "$TEST_ROOT"
+  fi
 }

@@ -56,11 +56,17 @@ teardown() { ocid_teardown; }
   [ "$status" -eq 0 ]
 }
 
-@test "calls not built yet answer UNIMPLEMENTED and ocic exits non-zero" {
+@test "a fresh ocid lists no pods, containers or images" {
   ocid_start
   run "$OCIC_BIN" pod list
-  [ "$status" -ne 0 ]
-  [[ "$output" == *"UNIMPLEMENTED: ListPodSandbox"* ]]
+  [ "$status" -eq 0 ]
+  [ "${#lines[@]}" -eq 1 ]  # the header only
+  run "$OCIC_BIN" ctr list
+  [ "$status" -eq 0 ]
+  [ "${#lines[@]}" -eq 1 ]
+  run "$OCIC_BIN" image list
+  [ "$status" -eq 0 ]
+  [ "${#lines[@]}" -eq 1 ]
 }
 
 @test "ocid config prints the effective config: file, drop-ins in order, then flags" {

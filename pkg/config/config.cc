@@ -26,6 +26,7 @@ bool RuntimeHandler::operator==(const RuntimeHandler& o) const {
 
 bool Config::operator==(const Config& o) const {
   return root == o.root && runroot == o.runroot && log_level == o.log_level &&
+         log_dir == o.log_dir &&
          listen == o.listen && grpc_max_recv_msg_size == o.grpc_max_recv_msg_size &&
          grpc_max_send_msg_size == o.grpc_max_send_msg_size &&
          default_runtime == o.default_runtime && conmon == o.conmon &&
@@ -136,6 +137,7 @@ absl::Status ReadDocument(const toml::table& document, absl::string_view file, C
                     {"root", r.String(c.root)},
                     {"runroot", r.String(c.runroot)},
                     {"log_level", r.String(c.log_level)},
+                    {"log_dir", r.String(c.log_dir)},
                     {"api", r.Table({
                                 {"listen", r.String(c.listen)},
                                 {"grpc_max_recv_msg_size", r.Integer(c.grpc_max_recv_msg_size)},
@@ -245,6 +247,7 @@ absl::Status Validate(const Config& c) {
   if (absl::Status level = ParseLogLevel(c.log_level).status(); !level.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("ocid.log_level: ", level.message()));
   }
+  RETURN_IF_ERROR(RequireAbsolute("ocid.log_dir", c.log_dir));
   RETURN_IF_ERROR(RequireAbsolute("ocid.api.listen", c.listen));
   if (c.grpc_max_recv_msg_size <= 0 || c.grpc_max_send_msg_size <= 0 ||
       c.grpc_max_recv_msg_size > INT32_MAX || c.grpc_max_send_msg_size > INT32_MAX) {
@@ -300,7 +303,9 @@ std::string ToToml(const Config& c) {
       "# Volatile state: sockets, exit files, namespace pins, mounts.\n",
       "runroot = ", Quote(c.runroot), "\n",
       "# fatal, error, warn, info, debug or trace.\n",
-      "log_level = ", Quote(c.log_level), "\n\n",
+      "log_level = ", Quote(c.log_level), "\n",
+      "# Container logs of pods that name no log_directory.\n",
+      "log_dir = ", Quote(c.log_dir), "\n\n",
       "[ocid.api]\n",
       "listen = ", Quote(c.listen), "\n",
       "grpc_max_recv_msg_size = ", c.grpc_max_recv_msg_size, "\n",

@@ -33,6 +33,8 @@ struct Config {
   std::string root = "/var/lib/ocid";  // persistent state
   std::string runroot = "/run/ocid";   // volatile state
   std::string log_level = "info";
+  // Container logs of pods whose config names no log_directory.
+  std::string log_dir = "/var/log/ocid/pods";
 
   // [ocid.api]
   std::string listen = "/run/ocid/ocid.sock";

@@ -34,6 +34,7 @@ const std::vector<FlagSpec>& Flags() {
       {"root", "persistent state dir", true, Set(&Config::root)},
       {"runroot", "volatile state dir", true, Set(&Config::runroot)},
       {"log-level", "fatal, error, warn, info, debug or trace", true, Set(&Config::log_level)},
+      {"log-dir", "container logs of pods that name no log dir", true, Set(&Config::log_dir)},
       {"debug", "same as --log-level=debug", false,
        [](const std::string&, Config& c) {
          c.log_level = "debug";

@@ -63,15 +63,14 @@ Usage MeasureTree(const std::string& root) {
 
 }  // namespace
 
-// A name as the user wrote it ("busybox", "busybox@sha256:..") or an ID.
-std::optional<ImageRecord> ImageService::Lookup(const std::string& name) const {
-  if (auto found = stores_.images.Find(name)) return found;
+std::optional<ImageRecord> LookupImage(const ImageStore& images, const std::string& name) {
+  if (auto found = images.Find(name)) return found;
   absl::StatusOr<ImageReference> reference = ParseImageReference(name);
   if (!reference.ok()) return std::nullopt;
   if (!reference->digest.empty()) {
-    return stores_.images.Find(reference->Name() + "@" + reference->digest);
+    return images.Find(reference->Name() + "@" + reference->digest);
   }
-  return stores_.images.Find(reference->Name() + ":" + reference->tag);
+  return images.Find(reference->Name() + ":" + reference->tag);
 }
 
 grpc::Status ImageService::ListImages(grpc::ServerContext*,
@@ -80,7 +79,7 @@ grpc::Status ImageService::ListImages(grpc::ServerContext*,
   return ServeRpc("ListImages", [&] {
     const std::string& wanted = request->filter().image().image();
     if (!wanted.empty()) {
-      if (auto image = Lookup(wanted)) ToCri(*image, *response->add_images());
+      if (auto image = LookupImage(stores_.images, wanted)) ToCri(*image, *response->add_images());
       return absl::OkStatus();
     }
     for (const ImageRecord& image : stores_.images.List()) ToCri(image, *response->add_images());
@@ -105,7 +104,7 @@ grpc::Status ImageService::ImageStatus(grpc::ServerContext*,
                 .dump();
       }
     }
-    std::optional<ImageRecord> image = Lookup(name);
+    std::optional<ImageRecord> image = LookupImage(stores_.images, name);
     if (!image.has_value()) return absl::OkStatus();  // CRI: no image, no error
     ToCri(*image, *response->mutable_image());
     if (request->verbose()) {
@@ -166,7 +165,7 @@ grpc::Status ImageService::RemoveImage(grpc::ServerContext*,
   return ServeRpc("RemoveImage", [&]() -> absl::Status {
     const std::string& name = request->image().image();
     if (name.empty()) return absl::InvalidArgumentError("image.image is empty");
-    std::optional<ImageRecord> image = Lookup(name);
+    std::optional<ImageRecord> image = LookupImage(stores_.images, name);
     if (!image.has_value()) return absl::OkStatus();  // idempotent
     // By a tag of several: untag only. By ID or its last name: remove it all.
     bool by_id = name == image->id.String() || name == image->id.hex ||

@@ -21,6 +21,10 @@ struct ImageStores {
   ImagePuller& puller;
 };
 
+// Finds an image by ID or by a name as a user writes it ("busybox",
+// "busybox:1.36", "registry/repo@sha256:...").
+std::optional<ImageRecord> LookupImage(const ImageStore& images, const std::string& name);
+
 class ImageService final : public runtime::v1::ImageService::Service {
  public:
   explicit ImageService(ImageStores stores) : stores_(stores) {}
@@ -42,7 +46,6 @@ class ImageService final : public runtime::v1::ImageService::Service {
                            runtime::v1::ImageFsInfoResponse* response) override;
 
  private:
-  std::optional<ImageRecord> Lookup(const std::string& name) const;
   absl::Status CollectUnusedLayers();
 
   ImageStores stores_;

@@ -63,6 +63,7 @@ std::string ConfigAsJson(const Config& config) {
       {"root", config.root},
       {"runroot", config.runroot},
       {"log_level", config.log_level},
+      {"log_dir", config.log_dir},
       {"listen", config.listen},
       {"default_runtime", config.default_runtime},
       {"conmon", config.conmon},

@@ -66,7 +66,20 @@ absl::Status PrepareSocketPath(const std::string& path) {
   return absl::OkStatus();
 }
 
-CriServer::CriServer(const Config& config) : config_(config), runtime_service_(config) {}
+CriServer::CriServer(const Config& config) : config_(config) {}
+
+namespace {
+
+// The helpers ocid runs for pods sit beside the ocid binary.
+std::string BesideOcid(const std::string& name) {
+  char self[4096];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0) return "/usr/local/bin/" + name;
+  std::string path(self, static_cast<size_t>(n));
+  return path.substr(0, path.rfind('/') + 1) + name;
+}
+
+}  // namespace
 
 CriServer::~CriServer() { Shutdown(absl::ZeroDuration()); }
 
@@ -83,7 +96,21 @@ absl::Status CriServer::OpenStores() {
                                           options);
   image_service_ = std::make_unique<ImageService>(
       ImageStores{storage, *blobs_, *layers_, *images_, *puller_});
-  return absl::OkStatus();
+
+  RuntimePaths paths;
+  paths.sandbox_records = config_.root + "/records/sandboxes";
+  paths.container_records = config_.root + "/records/containers";
+  paths.overlay = config_.root + "/containers";
+  paths.bundles = config_.runroot + "/containers";
+  paths.pods = config_.runroot + "/pods";
+  paths.pins = config_.runroot + "/ns";
+  paths.exits = config_.runroot + "/exits";
+  paths.default_log_dir = config_.log_dir;
+  paths.pinns = BesideOcid("ocid-pinns");
+  paths.infra = BesideOcid("ocid-infra");
+  runtime_service_ =
+      std::make_unique<RuntimeService>(config_, paths, *blobs_, *layers_, *images_);
+  return runtime_service_->Recover();
 }
 
 absl::StatusOr<std::unique_ptr<CriServer>> CriServer::Start(const Config& config) {
@@ -100,7 +127,7 @@ absl::StatusOr<std::unique_ptr<CriServer>> CriServer::Start(const Config& config
   // A CRI runtime serves one kubelet: a small poller pool keeps ocid lean.
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::NUM_CQS, 1);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 1);
-  builder.RegisterService(&cri->runtime_service_);
+  builder.RegisterService(cri->runtime_service_.get());
   builder.RegisterService(cri->image_service_.get());
   cri->server_ = builder.BuildAndStart();
   if (cri->server_ == nullptr || bound_port == 0) {

@@ -43,7 +43,7 @@ class CriServer {
   std::unique_ptr<LayerStore> layers_;
   std::unique_ptr<ImageStore> images_;
   std::unique_ptr<ImagePuller> puller_;
-  RuntimeService runtime_service_;
+  std::unique_ptr<RuntimeService> runtime_service_;
   std::unique_ptr<ImageService> image_service_;
   std::unique_ptr<grpc::Server> server_;
   bool shut_down_ = false;

@@ -31,6 +31,7 @@ class ServerTest : public ::testing::Test {
     config_.root = dir_ + "/root";
     config_.runroot = dir_ + "/run";
     config_.network_dir = dir_ + "/net.d";
+    config_.log_dir = dir_ + "/logs";
   }
 
   void TearDown() override { std::filesystem::remove_all(dir_); }
@@ -107,9 +108,9 @@ TEST_F(ServerTest, UnbuiltCallsAnswerUnimplementedAndUnknownFieldsAreAccepted) {
   auto stub = RuntimeStub();
   {
     grpc::ClientContext context;
-    runtime::v1::ListContainersResponse response;
+    runtime::v1::ContainerStatsResponse response;
     grpc::Status status =
-        stub->ListContainers(&context, runtime::v1::ListContainersRequest(), &response);
+        stub->ContainerStats(&context, runtime::v1::ContainerStatsRequest(), &response);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
   }
   {

@@ -1,0 +1,242 @@
+#!/usr/bin/env bats
+# The seed README's walkthrough and the pod/container lifecycle, through ocic
+# against a real ocid running busybox containers with runc (and crun) under
+# conmon. Images come from a local registry (e2e/registry).
+
+load helpers
+
+setup_file() {
+  ocid_setup
+  export TEST_ROOT OCID_SOCKET OCIC_CONNECT
+  local out
+  out=$("$E2E_DIR/registry/start_registry.sh" 3>&-)
+  eval "$out"
+  export REGISTRY REGISTRY_PID REGISTRY_DIR
+  "$E2E_DIR/registry/build_images.sh" "$REGISTRY" >"$TEST_ROOT/build.log" 2>&1
+  printf '[[registry]]\nlocation = "%s"\ninsecure = true\n' "$REGISTRY" >"$TEST_ROOT/registries.conf"
+  # crun refuses this host's hybrid cgroup layout unless hugetlb is a v1
+  # controller at exactly this path (MACHINE-NOTES).
+  if [[ ! -d /sys/fs/cgroup/hugetlb ]]; then
+    mkdir -p /sys/fs/cgroup/hugetlb
+    mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb
+  fi
+  ocid_start --registries-conf "$TEST_ROOT/registries.conf"
+  export OCID_PID
+  "$OCIC_BIN" image pull "$REGISTRY/busybox:latest" >/dev/null
+  # The seed's configs, pointed at this test's dirs and registry.
+  sed -e "s|/var/log/ocid/pods/redhat-test-ocid|$TEST_ROOT/logs|" \
+    -e 's|"cgroup_parent": "/ocid-test"|"cgroup_parent": "/ocid-e2e"|' \
+    "$E2E_DIR/testdata/sandbox_config.json" >"$TEST_ROOT/sandbox.json"
+  sed -e "s|\"busybox:latest\"|\"$REGISTRY/busybox:latest\"|" \
+    "$E2E_DIR/testdata/container_busybox.json" >"$TEST_ROOT/container.json"
+}
+
+teardown_file() {
+  # Whatever a failed test left: pods (and their containers), then ocid.
+  local pod
+  for pod in $("$OCIC_BIN" --output json pod list 2>/dev/null | grep -o '"id": "[0-9a-f]*"' | cut -d'"' -f4); do
+    "$OCIC_BIN" pod remove --id "$pod" >/dev/null 2>&1 || true
+  done
+  ocid_stop
+  if [[ -n "${REGISTRY_PID:-}" ]]; then
+    "$E2E_DIR/registry/stop_registry.sh" "$REGISTRY_PID" "$REGISTRY_DIR" || true
+  fi
+  rmdir /sys/fs/cgroup/*/ocid-e2e 2>/dev/null || true
+  ocid_teardown
+}
+
+# A container config running `sh -c SCRIPT`, with a name of its own.
+container_config() {
+  local name=$1 script=$2 file="$TEST_ROOT/$1.json"
+  sed -e "s|\"name\": \"busybox\"|\"name\": \"$name\"|" \
+    -e "s|\"args\": \\[.*\\]|\"args\": [\"$script\"]|" \
+    -e "s|\"log_path\": \"busybox.log\"|\"log_path\": \"$name.log\"|" \
+    "$TEST_ROOT/container.json" >"$file"
+  echo "$file"
+}
+
+# A pod config with a unique name so tests don't collide.
+pod_config() {
+  local name=$1 file="$TEST_ROOT/pod-$1.json"
+  sed -e "s|\"name\": \"podsandbox1\"|\"name\": \"$name\"|" \
+    -e "s|\"uid\": \"redhat-test-ocid\"|\"uid\": \"uid-$name\"|" \
+    "$TEST_ROOT/sandbox.json" >"$file"
+  echo "$file"
+}
+
+field() { grep "^$1: " | head -n 1 | sed 's/^[^:]*: //'; }
+
+wait_for_state() {
+  local id=$1 want=$2
+  for _ in $(seq 1 100); do
+    [[ "$("$OCIC_BIN" ctr status --id "$id" | field State)" == "$want" ]] && return 0
+    sleep 0.1
+  done
+  "$OCIC_BIN" ctr status --id "$id" >&2
+  return 1
+}
+
+@test "the seed walkthrough: pod run, ctr create/start/status/stop/remove, pod stop/remove/list" {
+  run "$OCIC_BIN" pod run --config "$TEST_ROOT/sandbox.json"
+  [ "$status" -eq 0 ]
+  pod=$output
+  [ "$("$OCIC_BIN" pod status --id "$pod" | field State)" = SANDBOX_READY ]
+
+  run "$OCIC_BIN" ctr create --pod "$pod" --config "$TEST_ROOT/container.json"
+  [ "$status" -eq 0 ]
+  ctr=$output
+  [ "$("$OCIC_BIN" ctr status --id "$ctr" | field State)" = CONTAINER_CREATED ]
+  run "$OCIC_BIN" ctr start --id "$ctr"
+  [ "$status" -eq 0 ]
+  [ "$("$OCIC_BIN" ctr status --id "$ctr" | field State)" = CONTAINER_RUNNING ]
+
+  run "$OCIC_BIN" ctr exec --id "$ctr" -- sh -c 'echo $GREETING; hostname; cat /etc/resolv.conf'
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"hello from ocid"* ]]
+  [[ "$output" == *"ocid_sandbox"* ]]
+  [[ "$output" == *"nameserver 10.88.0.1"* ]]
+  run "$OCIC_BIN" ctr exec --id "$ctr" -- sh -c 'exit 4'
+  [ "$status" -eq 4 ]
+
+  run "$OCIC_BIN" ctr logs --id "$ctr"
+  [[ "$output" == *"started"* ]]
+  grep -q ' stdout F started' "$TEST_ROOT/logs/busybox.log"
+
+  run "$OCIC_BIN" ctr list
+  [[ "$output" == *"CONTAINER_RUNNING"* ]]
+  run "$OCIC_BIN" ctr stop --id "$ctr" --timeout 1
+  [ "$status" -eq 0 ]
+  [ "$("$OCIC_BIN" ctr status --id "$ctr" | field State)" = CONTAINER_EXITED ]
+  run "$OCIC_BIN" ctr remove --id "$ctr"
+  [ "$status" -eq 0 ]
+  run "$OCIC_BIN" ctr status --id "$ctr"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"NOT_FOUND"* ]]
+
+  run "$OCIC_BIN" pod stop --id "$pod"
+  [ "$status" -eq 0 ]
+  [ "$("$OCIC_BIN" pod status --id "$pod" | field State)" = SANDBOX_NOTREADY ]
+  run "$OCIC_BIN" pod stop --id "$pod"
+  [ "$status" -eq 0 ]
+  run "$OCIC_BIN" pod remove --id "$pod"
+  [ "$status" -eq 0 ]
+  run "$OCIC_BIN" pod list
+  [[ "$output" != *"${pod:0:13}"* ]]
+
+  # Nothing of the pod is left: mounts, pins, conmon, files.
+  ! grep -q "$pod" /proc/mounts
+  ! grep -q "$ctr" /proc/mounts
+  ! pgrep -f "conmon.*$ctr"
+  [ -z "$(ls "$TEST_ROOT/run/ns/net" 2>/dev/null)" ]
+  [ ! -e "$TEST_ROOT/run/containers/$ctr" ]
+  [ ! -e "$TEST_ROOT/root/containers/$ctr" ]
+}
+
+@test "a container that ignores SIGTERM is killed after the stop timeout" {
+  pod=$("$OCIC_BIN" pod run --config "$(pod_config stubborn)")
+  ctr=$("$OCIC_BIN" ctr create --pod "$pod" --config "$(container_config stubborn 'exec sleep 3600')")
+  "$OCIC_BIN" ctr start --id "$ctr"
+  start=$(date +%s)
+  run "$OCIC_BIN" ctr stop --id "$ctr" --timeout 2
+  [ "$status" -eq 0 ]
+  [ $(($(date +%s) - start)) -ge 2 ]
+  [ "$("$OCIC_BIN" ctr status --id "$ctr" | field 'Exit Code')" = 137 ]
+  "$OCIC_BIN" pod remove --id "$pod"
+}
+
+@test "a container that exits by itself reports its exit code and reason" {
+  pod=$("$OCIC_BIN" pod run --config "$(pod_config quitter)")
+  ctr=$("$OCIC_BIN" ctr create --pod "$pod" --config "$(container_config quitter 'echo bye; exit 3')")
+  "$OCIC_BIN" ctr start --id "$ctr"
+  wait_for_state "$ctr" CONTAINER_EXITED
+  status_text=$("$OCIC_BIN" ctr status --id "$ctr")
+  [ "$(field 'Exit Code' <<<"$status_text")" = 3 ]
+  [ "$(field Reason <<<"$status_text")" = Error ]
+  [ -n "$(field Finished <<<"$status_text")" ]
+  "$OCIC_BIN" pod remove --id "$pod"
+}
+
+@test "a container over its memory limit is OOM killed" {
+  pod=$("$OCIC_BIN" pod run --config "$(pod_config hungry)")
+  config=$(container_config hungry 'tail /dev/zero')
+  sed -i 's|"memory_limit_in_bytes": 67108864|"memory_limit_in_bytes": 16777216|' "$config"
+  ctr=$("$OCIC_BIN" ctr create --pod "$pod" --config "$config")
+  "$OCIC_BIN" ctr start --id "$ctr"
+  wait_for_state "$ctr" CONTAINER_EXITED
+  [ "$("$OCIC_BIN" ctr status --id "$ctr" | field Reason)" = OOMKilled ]
+  "$OCIC_BIN" pod remove --id "$pod"
+}
+
+@test "ocid killed with SIGKILL restarts and manages what runs, including exits while it was down" {
+  pod=$("$OCIC_BIN" pod run --config "$(pod_config survivor)")
+  long=$("$OCIC_BIN" ctr create --pod "$pod" --config "$(container_config long 'exec sleep 3600')")
+  short=$("$OCIC_BIN" ctr create --pod "$pod" --config "$(container_config short 'sleep 2; exit 9')")
+  "$OCIC_BIN" ctr start --id "$long"
+  "$OCIC_BIN" ctr start --id "$short"
+  kill -KILL "$OCID_PID"
+  wait "$OCID_PID" 2>/dev/null || true
+  OCID_PID=
+  sleep 3  # the short one exits while ocid is down
+  ocid_start --registries-conf "$TEST_ROOT/registries.conf"
+  export OCID_PID
+  [ "$("$OCIC_BIN" ctr status --id "$long" | field State)" = CONTAINER_RUNNING ]
+  [ "$("$OCIC_BIN" ctr status --id "$short" | field State)" = CONTAINER_EXITED ]
+  [ "$("$OCIC_BIN" ctr status --id "$short" | field 'Exit Code')" = 9 ]
+  run "$OCIC_BIN" ctr stop --id "$long" --timeout 0
+  [ "$status" -eq 0 ]
+  run "$OCIC_BIN" pod remove --id "$pod"
+  [ "$status" -eq 0 ]
+  ! pgrep -f "conmon.*$long"
+}
+
+@test "pods run with crun as a second runtime handler" {
+  run "$OCIC_BIN" pod run --config "$(pod_config crunpod)" --runtime crun
+  [ "$status" -eq 0 ]
+  pod=$output
+  ctr=$("$OCIC_BIN" ctr create --pod "$pod" --config "$(container_config cruncontainer 'exec sleep 3600')")
+  "$OCIC_BIN" ctr start --id "$ctr"
+  run "$OCIC_BIN" ctr exec --id "$ctr" -- echo from-crun
+  [ "$status" -eq 0 ]
+  [[ "$output" == *from-crun* ]]
+  [[ "$("$OCIC_BIN" pod status --id "$pod" | field 'Runtime Handler')" == crun ]]
+  "$OCIC_BIN" pod remove --id "$pod"
+
+  run "$OCIC_BIN" pod run --config "$(pod_config nohandler)" --runtime kata
+  [ "$status" -ne 0 ]
+  [[ "$output" == *'runtime_handler "kata" is not configured'* ]]
+}
+
+@test "bad requests name the field and leave nothing behind" {
+  printf '{"metadata": {"name": "x"}}' >"$TEST_ROOT/bad-pod.json"
+  run "$OCIC_BIN" pod run --config "$TEST_ROOT/bad-pod.json"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"INVALID_ARGUMENT"*"config.metadata.namespace is empty"* ]]
+
+  pod=$("$OCIC_BIN" pod run --config "$(pod_config badinput)")
+  config=$(container_config escape 'true')
+  sed -i 's|"log_path": "escape.log"|"log_path": "../../etc/evil.log"|' "$config"
+  run "$OCIC_BIN" ctr create --pod "$pod" --config "$config"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"config.log_path"* ]]
+
+  config=$(container_config noimage 'true')
+  sed -i "s|$REGISTRY/busybox:latest|$REGISTRY/not-pulled:latest|" "$config"
+  run "$OCIC_BIN" ctr create --pod "$pod" --config "$config"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"NOT_FOUND"*"is not pulled"* ]]
+
+  run "$OCIC_BIN" ctr start --id does-not-exist
+  [[ "$output" == *"NOT_FOUND"* ]]
+  run "$OCIC_BIN" ctr list --pod "$pod"
+  [[ "$output" != *"escape"* ]]
+  "$OCIC_BIN" pod remove --id "$pod"
+}
+
+@test "an image in use by a container cannot be removed" {
+  pod=$("$OCIC_BIN" pod run --config "$(pod_config holder)")
+  ctr=$("$OCIC_BIN" ctr create --pod "$pod" --config "$(container_config holder 'exec sleep 3600')")
+  run "$OCIC_BIN" image remove "$REGISTRY/busybox:latest"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"in use"* ]]
+  "$OCIC_BIN" pod remove --id "$pod"
+}

@@ -1,0 +1,535 @@
+#include "pkg/oci/runtime.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <initializer_list>
+#include <thread>
+#include <utility>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "nlohmann/json.hpp"
+#include "pkg/base/fs.h"
+#include "pkg/base/status_macros.h"
+#include "pkg/base/unique_fd.h"
+#include "pkg/oci/conmon_internal.h"
+
+namespace ocid {
+namespace {
+
+using oci_internal::CommandOutput;
+using oci_internal::CriLogStreams;
+using oci_internal::MakeCaptureFd;
+using oci_internal::ReadCaptureFd;
+using oci_internal::RuntimeMessage;
+using oci_internal::Subprocess;
+using oci_internal::SyncMessage;
+
+// runc/crun state, kill, start, delete: quick unless something is wedged.
+constexpr absl::Duration kRuntimeCommandTimeout = absl::Seconds(60);
+// From writing conmon's start byte until its first process exits (it forks
+// and exits right away).
+constexpr absl::Duration kConmonForkTimeout = absl::Seconds(30);
+// From conmon's fork until it reports the container's pid (runtime create,
+// hooks included).
+constexpr absl::Duration kCreateTimeout = absl::Seconds(60);
+// How much longer than an exec's own timeout we wait for conmon's report.
+constexpr absl::Duration kExecGrace = absl::Seconds(30);
+constexpr size_t kMaxExecOutput = 16 << 20;  // per stream
+// conmon counts timestamps and tags too; leave room for both streams.
+constexpr int64_t kExecLogMax = 3 * static_cast<int64_t>(kMaxExecOutput);
+constexpr size_t kMaxConfigSize = 64 << 20;
+constexpr size_t kMaxConmonOutput = 4096;
+constexpr char kTimedOutMessage[] = "command timed out";  // conmon's TIMED_OUT_MESSAGE
+
+struct SocketPair {
+  UniqueFd ours;
+  UniqueFd theirs;
+};
+
+absl::StatusOr<SocketPair> MakeSocketPair() {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) {
+    return absl::ErrnoToStatus(errno, "socketpair for conmon");
+  }
+  return SocketPair{UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+// An id is a file name (exit files) and a runtime argument: no '/', and no
+// leading '-' that the runtime would read as a flag.
+absl::Status CheckId(const std::string& id) {
+  if (id.empty() || id == "." || id == ".." || id[0] == '-' || id.find('/') != std::string::npos) {
+    return absl::InvalidArgumentError("bad container id: \"" + id + "\"");
+  }
+  return absl::OkStatus();
+}
+
+// What runc and crun say when the container is gone (or, for kill, no
+// longer running).
+bool MeansGone(absl::string_view message) {
+  for (absl::string_view phrase :
+       {"does not exist", "not running", "No such process", "No such file or directory"}) {
+    if (absl::StrContains(message, phrase)) return true;
+  }
+  return false;
+}
+
+// Runs `<runtime> --root R args...` and returns its stdout. A failure carries
+// the runtime's message; NotFound when it says the container is gone.
+absl::StatusOr<std::string> RunRuntime(const RuntimeHandler& handler,
+                                       const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {handler.path, "--root", handler.root};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ASSIGN_OR_RETURN(CommandOutput output, oci_internal::RunCommand(argv, kRuntimeCommandTimeout));
+  if (WIFEXITED(output.wait_status) && WEXITSTATUS(output.wait_status) == 0) {
+    return std::move(output.stdout_data);
+  }
+  std::string message = RuntimeMessage(output.stderr_data);
+  if (message.empty()) message = oci_internal::DescribeWaitStatus(output.wait_status);
+  std::string text = absl::StrCat(handler.path, " ", absl::StrJoin(args, " "), ": ", message);
+  return MeansGone(message) ? absl::NotFoundError(text) : absl::InternalError(text);
+}
+
+// Adds what conmon printed before it detached (its argument and setup errors).
+absl::Status WithConmonOutput(const absl::Status& status, int output_fd) {
+  std::string output(absl::StripAsciiWhitespace(ReadCaptureFd(output_fd, kMaxConmonOutput)));
+  if (output.empty()) return status;
+  return absl::Status(status.code(), absl::StrCat(status.message(), " (conmon: ", output, ")"));
+}
+
+absl::StatusOr<pid_t> ReadPidFile(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, ReadFileToString(path, 64));
+  int pid = 0;
+  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &pid) || pid <= 0) {
+    return absl::InternalError(absl::StrCat("no pid in ", path, ": ", text));
+  }
+  return pid;
+}
+
+// True if `pid` is a conmon that has not exited (a guard against pid reuse).
+bool IsLiveConmon(pid_t pid) {
+  absl::StatusOr<std::string> stat = ReadFileToString(absl::StrCat("/proc/", pid, "/stat"), 4096);
+  if (!stat.ok()) return false;
+  size_t open = stat->find('(');
+  size_t close = stat->rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close + 2 >= stat->size()) {
+    return false;
+  }
+  return stat->substr(open + 1, close - open - 1) == "conmon" && (*stat)[close + 2] != 'Z';
+}
+
+absl::Status UnlinkIfPresent(const std::string& path) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return absl::ErrnoToStatus(errno, "remove " + path);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckLaunch(const ContainerLaunch& launch) {
+  RETURN_IF_ERROR(CheckId(launch.id));
+  for (const std::string* path :
+       {&launch.bundle, &launch.log_path, &launch.exit_dir, &launch.persist_dir}) {
+    if (path->empty() || (*path)[0] != '/') {
+      return absl::InvalidArgumentError("container " + launch.id + ": paths must be absolute");
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Makes conmon's dirs and drops exit files left by an earlier container of
+// the same id, which would otherwise read as this one's exit.
+absl::Status PrepareCreateDirs(const ContainerLaunch& launch, const std::string& socket_dir) {
+  for (const std::string* dir : {&launch.exit_dir, &launch.persist_dir, &socket_dir}) {
+    RETURN_IF_ERROR(MakeDirs(*dir, 0700));
+  }
+  RETURN_IF_ERROR(UnlinkIfPresent(launch.exit_dir + "/" + launch.id));
+  RETURN_IF_ERROR(UnlinkIfPresent(launch.persist_dir + "/exit"));
+  return UnlinkIfPresent(launch.persist_dir + "/oom");
+}
+
+// Appends "-flag value" pairs to `argv`.
+void AppendFlags(std::vector<std::string>& argv,
+                 std::initializer_list<std::pair<const char*, std::string>> flags) {
+  for (const auto& [flag, value] : flags) argv.insert(argv.end(), {flag, value});
+}
+
+std::vector<std::string> ConmonCreateArgs(const std::string& conmon, const RuntimeHandler& handler,
+                                          const std::string& socket_dir,
+                                          const ContainerLaunch& launch) {
+  std::vector<std::string> argv = {conmon, "--syslog"};
+  AppendFlags(argv, {{"-b", launch.bundle},
+                     {"-c", launch.id},
+                     {"-u", launch.id},
+                     {"-n", launch.name.empty() ? launch.id : launch.name},
+                     {"-r", handler.path},
+                     {"--runtime-arg", "--root=" + handler.root},
+                     {"-p", launch.bundle + "/pidfile"},
+                     {"-P", launch.bundle + "/conmon.pid"},
+                     {"-l", "k8s-file:" + launch.log_path},
+                     {"--exit-dir", launch.exit_dir},
+                     {"--persist-dir", launch.persist_dir},
+                     {"--socket-dir-path", socket_dir},
+                     {"--log-level", "info"},
+                     {"--log-size-max", "-1"}});
+  if (launch.tty) argv.push_back("-t");
+  if (launch.stdin) argv.push_back("-i");
+  return argv;
+}
+
+// Lets conmon go, waits for its first process to exit, then for the report of
+// the runtime's create. Returns the daemonized conmon's pid.
+absl::StatusOr<pid_t> AwaitConmonCreate(Subprocess& conmon, int sync_fd, int start_fd,
+                                        const ContainerLaunch& launch) {
+  const char go = 0;
+  if (::send(start_fd, &go, 1, MSG_NOSIGNAL) != 1) {
+    return absl::ErrnoToStatus(errno, "write conmon's start pipe");
+  }
+  ASSIGN_OR_RETURN(int status, conmon.Wait(kConmonForkTimeout));
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return absl::InternalError(
+        absl::StrCat("conmon for ", launch.id, ": ", oci_internal::DescribeWaitStatus(status)));
+  }
+  ASSIGN_OR_RETURN(SyncMessage message,
+                   oci_internal::ReadSyncMessage(sync_fd, "pid", kCreateTimeout));
+  if (message.value <= 0) {
+    std::string why = RuntimeMessage(message.message);
+    return absl::InternalError(absl::StrCat("create container ", launch.id, ": ",
+                                            why.empty() ? "the runtime failed" : why));
+  }
+  return ReadPidFile(launch.bundle + "/conmon.pid");
+}
+
+// Undoes a failed create: conmon first (so it does not report an exit), then
+// the runtime's state (which kills a created init).
+void AbortCreate(const RuntimeHandler& handler, const ContainerLaunch& launch) {
+  absl::StatusOr<pid_t> conmon = ReadPidFile(launch.bundle + "/conmon.pid");
+  if (conmon.ok() && IsLiveConmon(*conmon)) ::kill(*conmon, SIGKILL);
+  RunRuntime(handler, {"delete", "--force", launch.id}).status().IgnoreError();
+}
+
+absl::Status WriteNewFile(const std::string& path, absl::string_view contents) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!fd.valid()) return absl::ErrnoToStatus(errno, "create " + path);
+  while (!contents.empty()) {
+    ssize_t n = ::write(fd.get(), contents.data(), contents.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return absl::ErrnoToStatus(errno, "write " + path);
+    contents.remove_prefix(static_cast<size_t>(n));
+  }
+  return absl::OkStatus();
+}
+
+// The container's process with `command` as its args and no terminal: what
+// `runtime exec --process` runs.
+absl::Status WriteExecProcess(const std::string& config_path,
+                              const std::vector<std::string>& command,
+                              const std::string& process_path) {
+  ASSIGN_OR_RETURN(std::string text, ReadFileToString(config_path, kMaxConfigSize));
+  nlohmann::json config = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!config.is_object() || !config.contains("process") || !config["process"].is_object()) {
+    return absl::FailedPreconditionError(config_path + " has no process");
+  }
+  nlohmann::json process = config["process"];
+  process["args"] = command;
+  process["terminal"] = false;
+  process.erase("consoleSize");
+  return WriteNewFile(process_path,
+                      process.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+std::vector<std::string> ConmonExecArgs(const std::string& conmon, const RuntimeHandler& handler,
+                                        const std::string& socket_dir, const std::string& id,
+                                        const std::string& dir, absl::Duration timeout) {
+  std::vector<std::string> argv = {conmon, "-e", "--sync"};
+  AppendFlags(argv, {{"-c", id},
+                     {"-n", id},
+                     {"-r", handler.path},
+                     {"--runtime-arg", "--root=" + handler.root},
+                     {"-p", dir + "/pid"},
+                     {"--exec-process-spec", dir + "/process.json"},
+                     {"-l", "k8s-file:" + dir + "/log"},
+                     {"--log-global-size-max", absl::StrCat(kExecLogMax)},
+                     {"--socket-dir-path", socket_dir},
+                     {"--log-level", "info"}});
+  if (timeout > absl::ZeroDuration()) {
+    int64_t seconds = absl::ToInt64Seconds(absl::Ceil(timeout, absl::Seconds(1)));
+    AppendFlags(argv, {{"-T", absl::StrCat(seconds)}});
+  }
+  return argv;
+}
+
+// Runs conmon in exec mode (it stays our child) and returns its report.
+absl::StatusOr<SyncMessage> RunConmonExec(const std::vector<std::string>& argv,
+                                          absl::Duration timeout) {
+  ASSIGN_OR_RETURN(SocketPair sync, MakeSocketPair());
+  ASSIGN_OR_RETURN(UniqueFd output, MakeCaptureFd());
+  Subprocess::Options options;
+  options.argv = argv;
+  options.env = {"_OCI_SYNCPIPE=3"};
+  options.stdout_fd = output.get();
+  options.stderr_fd = output.get();
+  options.extra_fds = {sync.theirs.get()};
+  ASSIGN_OR_RETURN(Subprocess conmon, Subprocess::Spawn(options));
+  sync.theirs.Reset();
+  absl::Duration limit =
+      timeout > absl::ZeroDuration() ? timeout + kExecGrace : absl::InfiniteDuration();
+  absl::StatusOr<SyncMessage> message =
+      oci_internal::ReadSyncMessage(sync.ours.get(), "exit_code", limit);
+  if (!message.ok()) return WithConmonOutput(message.status(), output.get());
+  conmon.Wait(kExecGrace).IgnoreError();  // it exits right after reporting
+  return message;
+}
+
+}  // namespace
+
+OciRuntime::OciRuntime(std::string handler_name, RuntimeHandler handler, std::string conmon,
+                       std::string runroot)
+    : handler_name_(std::move(handler_name)),
+      handler_(std::move(handler)),
+      conmon_(std::move(conmon)),
+      runroot_(std::move(runroot)) {}
+
+absl::StatusOr<pid_t> OciRuntime::Create(const ContainerLaunch& launch) {
+  RETURN_IF_ERROR(CheckLaunch(launch));
+  const std::string socket_dir = runroot_ + "/conmon-sockets";
+  RETURN_IF_ERROR(PrepareCreateDirs(launch, socket_dir));
+  ASSIGN_OR_RETURN(SocketPair sync, MakeSocketPair());
+  ASSIGN_OR_RETURN(SocketPair start, MakeSocketPair());
+  ASSIGN_OR_RETURN(UniqueFd output, MakeCaptureFd());
+  Subprocess::Options options;
+  options.argv = ConmonCreateArgs(conmon_, handler_, socket_dir, launch);
+  options.env = {"_OCI_SYNCPIPE=3", "_OCI_STARTPIPE=4"};
+  options.stdout_fd = output.get();
+  options.stderr_fd = output.get();
+  options.extra_fds = {sync.theirs.get(), start.theirs.get()};
+  ASSIGN_OR_RETURN(Subprocess conmon, Subprocess::Spawn(options));
+  // Only conmon may hold the other ends, so that its death reads as EOF.
+  sync.theirs.Reset();
+  start.theirs.Reset();
+  auto undo = absl::MakeCleanup([&] { AbortCreate(handler_, launch); });
+  absl::StatusOr<pid_t> pid = AwaitConmonCreate(conmon, sync.ours.get(), start.ours.get(), launch);
+  if (!pid.ok()) return WithConmonOutput(pid.status(), output.get());
+  std::move(undo).Cancel();
+  return *pid;
+}
+
+absl::Status OciRuntime::Start(const std::string& id) {
+  RETURN_IF_ERROR(CheckId(id));
+  return RunRuntime(handler_, {"start", id}).status();
+}
+
+absl::Status OciRuntime::Kill(const std::string& id, int signal) {
+  RETURN_IF_ERROR(CheckId(id));
+  return RunRuntime(handler_, {"kill", id, absl::StrCat(signal)}).status();
+}
+
+absl::Status OciRuntime::Delete(const std::string& id, bool force) {
+  RETURN_IF_ERROR(CheckId(id));
+  std::vector<std::string> args = {"delete"};
+  if (force) args.push_back("--force");
+  args.push_back(id);
+  absl::Status status = RunRuntime(handler_, args).status();
+  return absl::IsNotFound(status) ? absl::OkStatus() : status;
+}
+
+absl::StatusOr<RuntimeState> OciRuntime::State(const std::string& id) {
+  RETURN_IF_ERROR(CheckId(id));
+  ASSIGN_OR_RETURN(std::string text, RunRuntime(handler_, {"state", id}));
+  nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object() || !json.contains("status") || !json["status"].is_string()) {
+    return absl::InternalError(absl::StrCat(handler_.path, " state ", id, ": bad output: ", text));
+  }
+  RuntimeState state;
+  state.status = json["status"].get<std::string>();
+  if (state.status != "stopped" && json.contains("pid") && json["pid"].is_number_integer()) {
+    state.pid = json["pid"].get<pid_t>();
+  }
+  return state;
+}
+
+absl::StatusOr<ExecResult> OciRuntime::ExecSync(const std::string& id, const std::string& bundle,
+                                                const std::vector<std::string>& command,
+                                                absl::Duration timeout) {
+  RETURN_IF_ERROR(CheckId(id));
+  if (command.empty()) return absl::InvalidArgumentError("exec in " + id + ": empty command");
+  std::string dir = bundle + "/exec-XXXXXX";
+  if (::mkdtemp(&dir[0]) == nullptr) return absl::ErrnoToStatus(errno, "make a dir in " + bundle);
+  auto remove_dir = absl::MakeCleanup([&dir] { RemoveAll(dir).IgnoreError(); });
+  RETURN_IF_ERROR(WriteExecProcess(bundle + "/config.json", command, dir + "/process.json"));
+  std::vector<std::string> argv =
+      ConmonExecArgs(conmon_, handler_, runroot_ + "/conmon-sockets", id, dir, timeout);
+  ASSIGN_OR_RETURN(SyncMessage message, RunConmonExec(argv, timeout));
+  ExecResult result;
+  result.exit_code = message.value;
+  if (message.value < 0) {
+    if (message.message != kTimedOutMessage) {
+      std::string why = RuntimeMessage(message.message);
+      return absl::InternalError(
+          absl::StrCat("exec in ", id, ": ", why.empty() ? "the runtime failed" : why));
+    }
+    result.timed_out = true;
+  }
+  ASSIGN_OR_RETURN(CriLogStreams streams, oci_internal::ReadCriLog(dir + "/log", kMaxExecOutput));
+  result.stdout_data = std::move(streams.stdout_data);
+  result.stderr_data = std::move(streams.stderr_data);
+  return result;
+}
+
+absl::Status OciRuntime::ReopenLog(const std::string& bundle) {
+  const std::string path = bundle + "/ctl";
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!fd.valid() && errno == ENXIO) {
+    return absl::FailedPreconditionError("no conmon reads " + path);
+  }
+  if (!fd.valid()) return absl::ErrnoToStatus(errno, "open " + path);
+  constexpr absl::string_view kReopen = "2 0 0\n";  // REOPEN_LOGS_EVENT
+  ssize_t n;
+  do {
+    n = ::write(fd.get(), kReopen.data(), kReopen.size());
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return absl::ErrnoToStatus(errno, "write " + path);
+  if (static_cast<size_t>(n) != kReopen.size()) {
+    return absl::InternalError("short write to " + path);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ContainerExit> ReadExitFile(const std::string& exit_dir, const std::string& id,
+                                           const std::string& persist_dir) {
+  RETURN_IF_ERROR(CheckId(id));
+  const std::string path = exit_dir + "/" + id;
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) return absl::ErrnoToStatus(errno, "open exit file " + path);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return absl::ErrnoToStatus(errno, "stat " + path);
+  char buffer[32];
+  ssize_t n;
+  do {
+    n = ::read(fd.get(), buffer, sizeof(buffer));
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return absl::ErrnoToStatus(errno, "read " + path);
+  absl::string_view text(buffer, static_cast<size_t>(n));
+  ContainerExit exit;
+  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &exit.exit_code)) {
+    return absl::InternalError(absl::StrCat("no exit code in ", path, ": ", text));
+  }
+  exit.finished_at = absl::TimeFromTimespec(st.st_mtim);
+  exit.oom_killed = ::access((persist_dir + "/oom").c_str(), F_OK) == 0;
+  return exit;
+}
+
+// The watcher's thread. Exit files appear as IN_MOVED_TO (conmon writes a
+// temp file and renames it) or IN_CLOSE_WRITE (a writer that writes in
+// place); a name is reported only while it exists as a regular file, which
+// drops conmon's already renamed temp files. `on_exit` may see a name twice
+// and must ignore names that are no container of its, and must not destroy
+// the watcher.
+struct ExitWatcher::Impl {
+  UniqueFd inotify;
+  UniqueFd wake;  // an eventfd the destructor writes to stop the thread
+  UniqueFd dir;
+  std::function<void(const std::string& id)> on_exit;
+  std::thread thread;
+
+  void Run();
+  void ReadEvents();
+  void Report(const char* name);
+  void ReportAll();  // after the kernel's event queue overflowed
+};
+
+void ExitWatcher::Impl::Run() {
+  struct pollfd fds[2] = {{inotify.get(), POLLIN, 0}, {wake.get(), POLLIN, 0}};
+  while (true) {
+    int n = ::poll(fds, 2, -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 || fds[1].revents != 0) return;
+    if (fds[0].revents != 0) ReadEvents();
+  }
+}
+
+void ExitWatcher::Impl::ReadEvents() {
+  alignas(struct inotify_event) char buffer[16384];
+  while (true) {
+    ssize_t n = ::read(inotify.get(), buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // EAGAIN: all read
+    for (char* p = buffer; p < buffer + n;) {
+      const auto* event = reinterpret_cast<const struct inotify_event*>(p);
+      if ((event->mask & IN_Q_OVERFLOW) != 0) {
+        ReportAll();
+      } else if (event->len > 0) {
+        Report(event->name);
+      }
+      p += sizeof(struct inotify_event) + event->len;
+    }
+  }
+}
+
+void ExitWatcher::Impl::Report(const char* name) {
+  struct stat st;
+  if (name[0] == '.' || ::fstatat(dir.get(), name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+      !S_ISREG(st.st_mode)) {
+    return;
+  }
+  on_exit(name);
+}
+
+void ExitWatcher::Impl::ReportAll() {
+  int fd = ::openat(dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  DIR* entries = ::fdopendir(fd);
+  if (entries == nullptr) {
+    ::close(fd);
+    return;
+  }
+  while (struct dirent* entry = ::readdir(entries)) Report(entry->d_name);
+  ::closedir(entries);
+}
+
+absl::StatusOr<std::unique_ptr<ExitWatcher>> ExitWatcher::Start(
+    const std::string& exit_dir, std::function<void(const std::string& id)> on_exit) {
+  auto impl = std::make_unique<Impl>();
+  impl->inotify.Reset(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+  if (!impl->inotify.valid()) return absl::ErrnoToStatus(errno, "inotify_init1");
+  if (::inotify_add_watch(impl->inotify.get(), exit_dir.c_str(),
+                          IN_CLOSE_WRITE | IN_MOVED_TO | IN_ONLYDIR) < 0) {
+    return absl::ErrnoToStatus(errno, "watch " + exit_dir);
+  }
+  impl->dir.Reset(::open(exit_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!impl->dir.valid()) return absl::ErrnoToStatus(errno, "open " + exit_dir);
+  impl->wake.Reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!impl->wake.valid()) return absl::ErrnoToStatus(errno, "eventfd");
+  impl->on_exit = std::move(on_exit);
+  Impl* raw = impl.get();
+  impl->thread = std::thread([raw] { raw->Run(); });
+  std::unique_ptr<ExitWatcher> watcher(new ExitWatcher());
+  watcher->impl_ = std::move(impl);
+  return watcher;
+}
+
+ExitWatcher::~ExitWatcher() {
+  if (impl_ == nullptr) return;
+  uint64_t one = 1;
+  if (::write(impl_->wake.get(), &one, sizeof(one)) < 0) {
+    // Only fails if the counter would overflow: the thread is woken anyway.
+  }
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+}  // namespace ocid

@@ -1,0 +1,62 @@
+// The OCI runtime spec (config.json) of a container, built from the CRI
+// request, the image config and what the sandbox provides.
+#ifndef OCID_PKG_OCI_SPEC_H_
+#define OCID_PKG_OCI_SPEC_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "api/runtime/v1/api.pb.h"
+#include "nlohmann/json.hpp"
+#include "pkg/image/manifest.h"
+
+namespace ocid {
+
+// What the pod gives each of its containers. An empty namespace path means
+// the host's namespace of that kind (host network, host IPC, ...).
+struct SandboxContext {
+  std::string id;
+  std::string hostname;
+  std::string net_ns_path;  // "/run/ocid/netns/<id>"
+  std::string ipc_ns_path;
+  std::string uts_ns_path;
+  // Set when the pod shares one PID namespace (NamespaceMode POD): the infra
+  // process's /proc/<pid>/ns/pid. Empty with NamespaceMode CONTAINER (own
+  // namespace) and NODE (host, see host_pid).
+  std::string pid_ns_path;
+  bool host_pid = false;
+  std::string resolv_conf_path;  // files bind-mounted into each container
+  std::string hosts_path;
+  std::string hostname_path;
+  std::string shm_path;          // the pod's /dev/shm (a sized tmpfs)
+  std::string cgroup_parent;     // from LinuxPodSandboxConfig, may be ""
+};
+
+struct ContainerSpecInputs {
+  std::string container_id;
+  const runtime::v1::ContainerConfig* config = nullptr;
+  const ImageConfig* image = nullptr;
+  const SandboxContext* sandbox = nullptr;
+  std::string rootfs;  // the mounted root file system (overlay)
+  // The lowest oom_score_adj this host lets us set (0 when root lacks
+  // CAP_SYS_RESOURCE); lower requested values are raised to it.
+  int min_oom_score_adj = -1000;
+  // "cgroupfs" or "systemd": the form of linux.cgroupsPath.
+  std::string cgroup_manager = "cgroupfs";
+};
+
+// Builds config.json. Process args follow kubelet's rules: command replaces
+// the image's Entrypoint (and drops its Cmd), args replace Cmd. Env is the
+// image's with the request's on top. The user comes from
+// run_as_user/run_as_username/run_as_group or the image's User, names
+// resolved in the rootfs's /etc/passwd and /etc/group (read inside rootfs,
+// never following links out of it); supplemental groups from /etc/group plus
+// the request's. CRI mounts (readonly, propagation, selinux_relabel ignored),
+// devices, resources, security context (privileged, capabilities add/drop,
+// no_new_privs, readonly rootfs, masked/readonly paths), tty. InvalidArgument
+// names the field at fault ("config.mounts[1].container_path: not absolute").
+absl::StatusOr<nlohmann::json> BuildContainerSpec(const ContainerSpecInputs& inputs);
+
+}  // namespace ocid
+
+#endif  // OCID_PKG_OCI_SPEC_H_

@@ -1,0 +1,70 @@
+// A pod's namespaces, pinned by bind mounts so they outlive any process:
+//   <pin_dir>/{net,ipc,uts}/<pod id>
+// made by a small helper of ours (ocid-pinns) that unshares them and bind
+// mounts /proc/self/ns/* before it exits. When the pod shares one PID
+// namespace, an infra process of ours (ocid-infra) holds it as PID 1 and
+// reaps zombies.
+#ifndef OCID_PKG_SANDBOX_NAMESPACES_H_
+#define OCID_PKG_SANDBOX_NAMESPACES_H_
+
+#include <sys/types.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace ocid {
+
+struct PinnedNamespaces {
+  std::string net;  // "" when not pinned (host namespace)
+  std::string ipc;
+  std::string uts;
+};
+
+struct PinRequest {
+  std::string pod_id;
+  std::string pin_dir;        // e.g. /run/ocid/ns
+  std::string pinns_binary;   // absolute path of ocid-pinns
+  bool net = true;            // false for host network
+  bool ipc = true;
+  bool uts = true;
+  std::string hostname;       // set in the new UTS namespace
+  // Sysctls for the new namespaces ("net.ipv4.ip_forward" -> "1").
+  std::vector<std::pair<std::string, std::string>> sysctls;
+};
+
+// Creates and pins the namespaces; brings up loopback in the new network
+// namespace. On failure nothing is left pinned.
+absl::StatusOr<PinnedNamespaces> PinNamespaces(const PinRequest& request);
+
+// Unmounts and removes the pins. Idempotent: missing pins are fine.
+absl::Status UnpinNamespaces(const PinnedNamespaces& pinned);
+
+// Starts ocid-infra (absolute path) in the pod's pinned namespaces with a new
+// PID namespace; returns its pid on the host. It runs until killed.
+absl::StatusOr<pid_t> StartInfraProcess(const std::string& infra_binary,
+                                        const PinnedNamespaces& pinned,
+                                        const std::string& cgroup_parent);
+
+// Writes the pod's resolv.conf (from DNSConfig; the host's when empty),
+// hosts (localhost + the pod's hostname) and hostname files into `dir`.
+struct PodFiles {
+  std::string resolv_conf;
+  std::string hosts;
+  std::string hostname;
+};
+absl::StatusOr<PodFiles> WritePodFiles(const std::string& dir, const std::string& hostname,
+                                       const std::vector<std::string>& dns_servers,
+                                       const std::vector<std::string>& dns_searches,
+                                       const std::vector<std::string>& dns_options);
+
+// Mounts a tmpfs of `size_bytes` (64 MiB when 0) at `path` for the pod's
+// /dev/shm. UnmountShm is idempotent.
+absl::Status MountShm(const std::string& path, int64_t size_bytes);
+absl::Status UnmountShm(const std::string& path);
+
+}  // namespace ocid
+
+#endif  // OCID_PKG_SANDBOX_NAMESPACES_H_

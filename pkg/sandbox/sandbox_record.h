@@ -1,0 +1,42 @@
+// What ocid remembers of a pod sandbox, persisted so that a restarted ocid
+// manages the pods that run.
+#ifndef OCID_PKG_SANDBOX_SANDBOX_RECORD_H_
+#define OCID_PKG_SANDBOX_SANDBOX_RECORD_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "pkg/sandbox/namespaces.h"
+
+namespace ocid {
+
+struct SandboxRecord {
+  std::string id;
+  std::string name, pod_namespace, uid;
+  uint32_t attempt = 0;
+  bool ready = true;  // SANDBOX_READY until stopped
+  int64_t created_at = 0;
+  std::map<std::string, std::string> labels, annotations;
+  std::string runtime_handler;
+  std::string config_json;  // the PodSandboxConfig as proto3 JSON
+  PinnedNamespaces namespaces;
+  pid_t infra_pid = 0;      // 0: no shared PID namespace
+  std::string files_dir;    // resolv.conf, hosts, hostname, shm
+  std::string shm_path;     // "" when the pod uses the host's IPC
+  std::string log_directory;
+  std::string cgroup_parent;
+
+  // kubelet's name for the pod, unique among live sandboxes.
+  std::string ReservedName() const;
+
+  std::string Serialize() const;
+  static absl::StatusOr<SandboxRecord> Parse(const std::string& text);
+};
+
+}  // namespace ocid
+
+#endif  // OCID_PKG_SANDBOX_SANDBOX_RECORD_H_
