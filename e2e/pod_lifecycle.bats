@@ -240,3 +240,31 @@ wait_for_state() {
   [[ "$output" == *"in use"* ]]
   "$OCIC_BIN" pod remove --id "$pod"
 }
+
+@test "kubelet's retry of RunPodSandbox gets the same pod; a different pod with its name is refused" {
+  config=$(pod_config retry)
+  first=$("$OCIC_BIN" pod run --config "$config")
+  second=$("$OCIC_BIN" pod run --config "$config")
+  [ "$first" = "$second" ]
+  sed -i 's|"hostname": "ocid_sandbox"|"hostname": "other"|' "$config"
+  run "$OCIC_BIN" pod run --config "$config"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"ALREADY_EXISTS"*"is reserved for $first"* ]]
+  "$OCIC_BIN" pod remove --id "$first"
+}
+
+@test "containers of a pod with a shared PID namespace see each other, under our infra process" {
+  config=$(pod_config shared)
+  sed -i 's|"pid": 1|"pid": 0|' "$config"
+  pod=$("$OCIC_BIN" pod run --config "$config")
+  one=$("$OCIC_BIN" ctr create --pod "$pod" --config "$(container_config one 'exec sleep 3601')")
+  two=$("$OCIC_BIN" ctr create --pod "$pod" --config "$(container_config two 'exec sleep 3602')")
+  "$OCIC_BIN" ctr start --id "$one"
+  "$OCIC_BIN" ctr start --id "$two"
+  run "$OCIC_BIN" ctr exec --id "$two" -- ps
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"sleep 3601"* ]]
+  [[ "$output" == *"ocid-infra"* ]]
+  "$OCIC_BIN" pod remove --id "$pod"
+  ! pgrep -f "sleep 360[12]"
+}
