@@ -14,10 +14,20 @@ if [[ $(id -u) != 0 ]]; then
 fi
 
 "$top/ci/setup.sh"
-bazel build -c opt //cmd/ocid //cmd/ocic
+bazel build -c opt //cmd/ocid:all //cmd/ocic
 bin=$(bazel info -c opt bazel-bin)
-install -m 0755 "$bin/cmd/ocid/ocid" /usr/local/bin/ocid
+# ocid finds ocid-pinns and ocid-infra beside itself.
+for tool in ocid ocid-pinns ocid-infra; do
+  install -m 0755 "$bin/cmd/ocid/$tool" "/usr/local/bin/$tool"
+done
 install -m 0755 "$bin/cmd/ocic/ocic" /usr/local/bin/ocic
+
+# crun (the second runtime handler) refuses a hybrid cgroup layout unless the
+# hugetlb controller is mounted as v1 at exactly this path.
+if [[ -d /sys/fs/cgroup/unified && ! -d /sys/fs/cgroup/hugetlb ]]; then
+  mkdir -p /sys/fs/cgroup/hugetlb
+  mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb || true
+fi
 
 if [[ "${1:-}" == "--foreground" ]]; then
   exec /usr/local/bin/ocid --debug
