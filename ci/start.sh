@@ -29,6 +29,14 @@ if [[ -d /sys/fs/cgroup/unified && ! -d /sys/fs/cgroup/hugetlb ]]; then
   mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb || true
 fi
 
+# A default pod network when the machine has none: a bridge with host-local
+# addresses, port mappings and loopback, and no masquerading to the outside.
+if ! ls /etc/cni/net.d/*.conf /etc/cni/net.d/*.conflist /etc/cni/net.d/*.json >/dev/null 2>&1; then
+  mkdir -p /etc/cni/net.d
+  install -m 0644 "$top/ci/cni/10-ocid-bridge.conflist" /etc/cni/net.d/10-ocid-bridge.conflist
+  echo "start: installed the default pod network /etc/cni/net.d/10-ocid-bridge.conflist"
+fi
+
 if [[ "${1:-}" == "--foreground" ]]; then
   exec /usr/local/bin/ocid --debug
 fi

@@ -14,6 +14,9 @@ setup_file() {
   export REGISTRY REGISTRY_PID REGISTRY_DIR
   "$E2E_DIR/registry/build_images.sh" "$REGISTRY" >"$TEST_ROOT/build.log" 2>&1
   printf '[[registry]]\nlocation = "%s"\ninsecure = true\n' "$REGISTRY" >"$TEST_ROOT/registries.conf"
+  # Networking is pod_network.bats's subject: here pods get loopback only.
+  printf '{"cniVersion": "1.0.0", "name": "lo-only", "plugins": [{"type": "loopback"}]}' \
+    >"$TEST_ROOT/net.d/10-lo.conflist"
   # crun refuses this host's hybrid cgroup layout unless hugetlb is a v1
   # controller at exactly this path (MACHINE-NOTES).
   if [[ ! -d /sys/fs/cgroup/hugetlb ]]; then

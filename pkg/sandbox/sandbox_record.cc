@@ -28,7 +28,8 @@ std::string SandboxRecord::Serialize() const {
                         {"files_dir", files_dir},
                         {"shm_path", shm_path},
                         {"log_directory", log_directory},
-                        {"cgroup_parent", cgroup_parent}}
+                        {"cgroup_parent", cgroup_parent},
+                        {"ips", ips}}
       .dump();
 }
 
@@ -56,6 +57,7 @@ absl::StatusOr<SandboxRecord> SandboxRecord::Parse(const std::string& text) {
     r.shm_path = json.at("shm_path").get<std::string>();
     r.log_directory = json.at("log_directory").get<std::string>();
     r.cgroup_parent = json.at("cgroup_parent").get<std::string>();
+    r.ips = json.at("ips").get<std::vector<std::string>>();
   } catch (const nlohmann::json::exception& error) {
     // Our own file, but read back from disk: a damaged one is reported.
     return absl::DataLossError(absl::StrCat("bad sandbox record: ", error.what()));

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "pkg/sandbox/namespaces.h"
@@ -29,6 +30,7 @@ struct SandboxRecord {
   std::string shm_path;     // "" when the pod uses the host's IPC
   std::string log_directory;
   std::string cgroup_parent;
+  std::vector<std::string> ips;  // from CNI, IPv4 first; empty for host network
 
   // kubelet's name for the pod, unique among live sandboxes.
   std::string ReservedName() const;

@@ -40,12 +40,13 @@ int MinOomScoreAdj() {
 }  // namespace
 
 RuntimeService::RuntimeService(const Config& config, RuntimePaths paths, BlobStore& blobs,
-                               LayerStore& layers, ImageStore& images)
+                               LayerStore& layers, ImageStore& images, CniManager& cni)
     : config_(config),
       paths_(std::move(paths)),
       blobs_(blobs),
       layers_(layers),
       images_(images),
+      cni_(cni),
       sandboxes_(paths_.sandbox_records),
       containers_(paths_.container_records),
       min_oom_score_adj_(MinOomScoreAdj()) {

@@ -13,6 +13,7 @@
 #include "pkg/base/record_store.h"
 #include "pkg/config/config.h"
 #include "pkg/container/container_record.h"
+#include "pkg/network/cni.h"
 #include "pkg/oci/runtime.h"
 #include "pkg/sandbox/sandbox_record.h"
 #include "pkg/storage/blob_store.h"
@@ -38,7 +39,7 @@ struct RuntimePaths {
 class RuntimeService final : public runtime::v1::RuntimeService::Service {
  public:
   RuntimeService(const Config& config, RuntimePaths paths, BlobStore& blobs, LayerStore& layers,
-                 ImageStore& images);
+                 ImageStore& images, CniManager& cni);
   ~RuntimeService() override;
 
   // Loads the records, reconciles them with what really runs (exits while
@@ -52,6 +53,9 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
                       runtime::v1::StatusResponse*) override;
   grpc::Status RuntimeConfig(grpc::ServerContext*, const runtime::v1::RuntimeConfigRequest*,
                              runtime::v1::RuntimeConfigResponse*) override;
+  grpc::Status UpdateRuntimeConfig(grpc::ServerContext*,
+                                   const runtime::v1::UpdateRuntimeConfigRequest*,
+                                   runtime::v1::UpdateRuntimeConfigResponse*) override;
 
   // sandbox_service.cc
   grpc::Status RunPodSandbox(grpc::ServerContext*, const runtime::v1::RunPodSandboxRequest*,
@@ -92,6 +96,8 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
   absl::Status StopPod(const std::string& id);
   absl::Status RemovePod(const std::string& id);
   absl::StatusOr<SandboxRecord> FindPod(const std::string& id) const;
+  PodNetworkRequest NetworkRequest(const SandboxRecord& pod,
+                                   const runtime::v1::PodSandboxConfig& config) const;
 
   // Containers (container_service.cc).
   absl::StatusOr<std::string> Create(const runtime::v1::CreateContainerRequest& request);
@@ -113,6 +119,7 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
   BlobStore& blobs_;
   LayerStore& layers_;
   ImageStore& images_;
+  CniManager& cni_;
   RecordStore<SandboxRecord> sandboxes_;
   RecordStore<ContainerRecord> containers_;
   std::map<std::string, std::unique_ptr<OciRuntime>> runtimes_;  // by handler name

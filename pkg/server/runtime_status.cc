@@ -5,7 +5,6 @@
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "pkg/base/version.h"
-#include "pkg/network/cni_config.h"
 #include "pkg/server/rpc.h"
 #include "pkg/server/runtime_service.h"
 
@@ -33,21 +32,14 @@ runtime::v1::RuntimeCondition RuntimeReadyCondition(const Config& config) {
   return condition;
 }
 
-// Pods get loopback only until CNI plugin execution lands, so the network is
-// never ready yet; the message still says what the config dir holds.
-runtime::v1::RuntimeCondition NetworkReadyCondition(const Config& config) {
+runtime::v1::RuntimeCondition NetworkReadyCondition(const CniManager& cni) {
   runtime::v1::RuntimeCondition condition;
   condition.set_type("NetworkReady");
-  condition.set_status(false);
-  condition.set_reason("NetworkPluginNotReady");
-  absl::StatusOr<CniNetwork> network =
-      FindDefaultNetwork(config.network_dir, config.default_network);
-  if (!network.ok()) {
-    condition.set_message(std::string(network.status().message()));
-  } else {
-    condition.set_message(absl::StrCat("CNI network \"", network->name, "\" (", network->file,
-                                       ") is configured, but ocid does not run CNI plugins "
-                                       "yet: pods get loopback only"));
+  absl::Status ready = cni.Ready();
+  condition.set_status(ready.ok());
+  if (!ready.ok()) {
+    condition.set_reason("NetworkPluginNotReady");
+    condition.set_message(std::string(ready.message()));
   }
   return condition;
 }
@@ -98,7 +90,7 @@ grpc::Status RuntimeService::Status(grpc::ServerContext*,
   return ServeRpc("Status", [&] {
     runtime::v1::RuntimeStatus* status = response->mutable_status();
     *status->add_conditions() = RuntimeReadyCondition(config_);
-    *status->add_conditions() = NetworkReadyCondition(config_);
+    *status->add_conditions() = NetworkReadyCondition(cni_);
     for (const auto& [name, handler] : config_.runtimes) {
       runtime::v1::RuntimeHandler* described = response->add_runtime_handlers();
       described->set_name(name);
@@ -119,6 +111,16 @@ grpc::Status RuntimeService::RuntimeConfig(grpc::ServerContext*,
     response->mutable_linux()->set_cgroup_driver(config_.cgroup_manager == "systemd"
                                                      ? runtime::v1::CgroupDriver::SYSTEMD
                                                      : runtime::v1::CgroupDriver::CGROUPFS);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RuntimeService::UpdateRuntimeConfig(
+    grpc::ServerContext*, const runtime::v1::UpdateRuntimeConfigRequest* request,
+    runtime::v1::UpdateRuntimeConfigResponse*) {
+  return ServeRpc("UpdateRuntimeConfig", [&] {
+    const std::string& cidr = request->runtime_config().network_config().pod_cidr();
+    if (!cidr.empty()) cni_.SetPodCidr(cidr);
     return absl::OkStatus();
   });
 }

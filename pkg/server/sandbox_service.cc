@@ -59,6 +59,31 @@ absl::StatusOr<SandboxRecord> RuntimeService::FindPod(const std::string& id) con
   return *pod;
 }
 
+PodNetworkRequest RuntimeService::NetworkRequest(const SandboxRecord& pod,
+                                                 const cri::PodSandboxConfig& config) const {
+  PodNetworkRequest request;
+  request.pod_id = pod.id;
+  request.netns_path = pod.namespaces.net;
+  request.pod_name = pod.name;
+  request.pod_namespace = pod.pod_namespace;
+  request.pod_uid = pod.uid;
+  for (const cri::PortMapping& port : config.port_mappings()) {
+    CniPortMapping mapping;
+    mapping.host_port = port.host_port();
+    mapping.container_port = port.container_port();
+    mapping.protocol = port.protocol() == cri::UDP    ? "udp"
+                       : port.protocol() == cri::SCTP ? "sctp"
+                                                      : "tcp";
+    mapping.host_ip = port.host_ip();
+    request.port_mappings.push_back(mapping);
+  }
+  const cri::DNSConfig& dns = config.dns_config();
+  request.dns_servers.assign(dns.servers().begin(), dns.servers().end());
+  request.dns_searches.assign(dns.searches().begin(), dns.searches().end());
+  request.dns_options.assign(dns.options().begin(), dns.options().end());
+  return request;
+}
+
 absl::StatusOr<std::string> RuntimeService::RunPod(const cri::RunPodSandboxRequest& request) {
   const cri::PodSandboxConfig& config = request.config();
   RETURN_IF_ERROR(ValidatePodConfig(config));
@@ -106,6 +131,13 @@ absl::StatusOr<std::string> RuntimeService::RunPod(const cri::RunPodSandboxReque
   ASSIGN_OR_RETURN(pod.namespaces, PinNamespaces(pin));
   rollback.push_back([&] { UnpinNamespaces(pod.namespaces).IgnoreError(); });
 
+  if (!host_network) {
+    // SetUp undoes its own partial work when a plugin fails.
+    ASSIGN_OR_RETURN(PodNetworkResult network, cni_.SetUp(NetworkRequest(pod, config)));
+    pod.ips = network.ips;
+    rollback.push_back([&] { cni_.TearDown(NetworkRequest(pod, config)).IgnoreError(); });
+  }
+
   pod.files_dir = absl::StrCat(paths_.pods, "/", pod.id);
   RETURN_IF_ERROR(MakeDirs(pod.files_dir, 0755));
   rollback.push_back([&] { RemoveAll(pod.files_dir).IgnoreError(); });
@@ -138,8 +170,14 @@ absl::Status RuntimeService::StopPod(const std::string& id) {
   }
   if (pod.infra_pid > 0) ::kill(pod.infra_pid, SIGKILL);
   if (!pod.shm_path.empty()) RETURN_IF_ERROR(UnmountShm(pod.shm_path));
-  // The network goes with the pod's stop (kubelet's contract); the pins
-  // are dropped here so nothing of the network outlives a stopped pod.
+  // The network goes with the pod's stop (kubelet's contract): DEL while
+  // the netns still exists, then drop the pins, so nothing of the network
+  // outlives a stopped pod. Both are idempotent.
+  if (pod.ready && !pod.namespaces.net.empty()) {
+    cri::PodSandboxConfig config;
+    (void)google::protobuf::util::JsonStringToMessage(pod.config_json, &config);
+    RETURN_IF_ERROR(cni_.TearDown(NetworkRequest(pod, config)));
+  }
   RETURN_IF_ERROR(UnpinNamespaces(pod.namespaces));
   return sandboxes_.Update(pod.id, [](SandboxRecord& r) {
                       r.ready = false;
@@ -201,7 +239,12 @@ grpc::Status RuntimeService::PodSandboxStatus(grpc::ServerContext*,
     *status.mutable_metadata() = config.metadata();
     status.set_state(pod.ready ? cri::SANDBOX_READY : cri::SANDBOX_NOTREADY);
     status.set_created_at(pod.created_at);
-    status.mutable_network();  // no pod IP until CNI networking lands
+    if (!pod.ips.empty() && pod.ready) {
+      status.mutable_network()->set_ip(pod.ips[0]);
+      for (size_t i = 1; i < pod.ips.size(); ++i) {
+        status.mutable_network()->add_additional_ips()->set_ip(pod.ips[i]);
+      }
+    }
     *status.mutable_linux()->mutable_namespaces()->mutable_options() =
         config.linux().security_context().namespace_options();
     status.mutable_labels()->insert(pod.labels.begin(), pod.labels.end());

@@ -108,8 +108,15 @@ absl::Status CriServer::OpenStores() {
   paths.default_log_dir = config_.log_dir;
   paths.pinns = BesideOcid("ocid-pinns");
   paths.infra = BesideOcid("ocid-infra");
+  CniOptions cni;
+  cni.config_dir = config_.network_dir;
+  cni.plugin_dirs = config_.plugin_dirs;
+  // Results must outlive an ocid restart: DEL needs them.
+  cni.cache_dir = config_.root + "/cni/results";
+  cni.default_network = config_.default_network;
+  ASSIGN_OR_RETURN(cni_, CniManager::Start(cni));
   runtime_service_ =
-      std::make_unique<RuntimeService>(config_, paths, *blobs_, *layers_, *images_);
+      std::make_unique<RuntimeService>(config_, paths, *blobs_, *layers_, *images_, *cni_);
   return runtime_service_->Recover();
 }
 

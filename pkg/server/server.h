@@ -43,6 +43,7 @@ class CriServer {
   std::unique_ptr<LayerStore> layers_;
   std::unique_ptr<ImageStore> images_;
   std::unique_ptr<ImagePuller> puller_;
+  std::unique_ptr<CniManager> cni_;
   std::unique_ptr<RuntimeService> runtime_service_;
   std::unique_ptr<ImageService> image_service_;
   std::unique_ptr<grpc::Server> server_;

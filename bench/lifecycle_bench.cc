@@ -1,0 +1,884 @@
+// Pod and container lifecycle benchmark (run it with bench/lifecycle_bench.sh,
+// which starts a local registry holding busybox). A private ocid on fresh
+// dirs pulls REGISTRY/busybox:latest once, then per runtime (runc, crun) and
+// per iteration, timed separately:
+//   (a) RunPodSandbox: pod network (CNI loopback only) and IPC, own PID
+//       namespace per container
+//   (b) CreateContainer + StartContainer of `sh -c 'exec sleep 3600'`
+//   (c) StopContainer(0) + RemoveContainer + StopPodSandbox + RemovePodSandbox
+// The floor, interleaved with ocid's iterations in the same run:
+//   (a) ocid-pinns --net --ipc --uts (what every pod costs at least)
+//   (b) OciRuntime::Create + Start under conmon, a plain-dir busybox rootfs
+//       and the config.json BuildContainerSpec makes for the same request
+//   (c) Kill SIGKILL + wait for conmon's exit file + Delete, and the unpin
+//       (ocid unpins in StopPodSandbox, so the unpin is counted in (c))
+// Then ocid's VmRSS with --rss-pods pods of one running container each, and
+// ListContainers (no filter) over --list-pods x --list-containers containers.
+// Reports p50/p99 per phase, ocid's overhead over the floor, and the targets.
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "api/runtime/v1/api.grpc.pb.h"
+#include "nlohmann/json.hpp"
+#include "pkg/base/child_process.h"
+#include "pkg/base/fs.h"
+#include "pkg/base/random_id.h"
+#include "pkg/base/status_macros.h"
+#include "pkg/config/config.h"
+#include "pkg/oci/runtime.h"
+#include "pkg/oci/spec.h"
+
+namespace ocid {
+namespace {
+
+namespace cri = ::runtime::v1;
+
+constexpr absl::Duration kRpcTimeout = absl::Seconds(60);
+constexpr absl::Duration kPullTimeout = absl::Seconds(120);
+constexpr absl::Duration kBulkRemoveTimeout = absl::Seconds(300);  // a pod of 50 containers
+constexpr absl::Duration kExitTimeout = absl::Seconds(10);
+constexpr char kFloorCgroupParent[] = "ocid-bench-floor";
+constexpr char kOcidCgroupParent[] = "ocid";  // ocid's cgroupsPath without a cgroup_parent
+constexpr double kOverheadTargetMs = 10;
+constexpr long kRssTargetKb = 30 * 1024;
+constexpr double kListTargetMs = 2;
+
+struct Options {
+  std::string registry;  // 127.0.0.1:PORT
+  std::string ocid = "cmd/ocid/ocid";  // runfiles paths
+  std::string pinns = "cmd/ocid/ocid-pinns";
+  std::vector<std::string> runtimes = {"runc", "crun"};
+  int iterations = 50;
+  int rss_pods = 50;
+  int list_pods = 10;
+  int list_containers = 50;  // per pod
+  int list_calls = 200;
+  bool list_started = false;  // start the ListContainers containers too
+};
+
+// Set by SIGINT/SIGTERM so that every loop stops and the teardown still runs
+// (a signal handler can only reach a global).
+volatile std::sig_atomic_t interrupted = 0;
+
+absl::Status CheckInterrupted() {
+  return interrupted ? absl::CancelledError("interrupted") : absl::OkStatus();
+}
+
+double MillisSince(absl::Time start) { return absl::ToDoubleMilliseconds(absl::Now() - start); }
+
+// Nearest-rank percentile (p in (0, 100]).
+double Percentile(std::vector<double> values, double p) {
+  if (values.empty()) return NAN;
+  std::sort(values.begin(), values.end());
+  size_t rank = static_cast<size_t>(std::ceil(p / 100 * values.size()));
+  return values[std::min(values.size(), std::max<size_t>(rank, 1)) - 1];
+}
+
+long VmField(pid_t pid, const std::string& field) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field + ":", 0) == 0) return std::atol(line.c_str() + field.size() + 1);
+  }
+  return -1;
+}
+
+// ---- host resources: temp dir, cgroup parents, hugetlb for crun ----
+
+// A fresh dir under /tmp; on destruction every mount under it is detached
+// (deepest first) and the tree removed.
+class BenchDir {
+ public:
+  static absl::StatusOr<std::unique_ptr<BenchDir>> Make() {
+    char pattern[] = "/tmp/ocid-bench-lifecycle.XXXXXX";
+    if (::mkdtemp(pattern) == nullptr) return absl::ErrnoToStatus(errno, "mkdtemp");
+    return std::unique_ptr<BenchDir>(new BenchDir(pattern));
+  }
+  ~BenchDir() {
+    UnmountAllUnder(path_);
+    RemoveAll(path_).IgnoreError();
+  }
+  const std::string& path() const { return path_; }
+
+  static void UnmountAllUnder(const std::string& dir) {
+    std::vector<std::string> targets;
+    std::ifstream in("/proc/self/mountinfo");
+    std::string line;
+    while (std::getline(in, line)) {
+      std::vector<std::string> fields = absl::StrSplit(line, ' ');
+      if (fields.size() > 4 && fields[4].rfind(dir + "/", 0) == 0) targets.push_back(fields[4]);
+    }
+    std::sort(targets.rbegin(), targets.rend());  // children before parents
+    for (const std::string& target : targets) ::umount2(target.c_str(), MNT_DETACH);
+  }
+
+ private:
+  explicit BenchDir(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+};
+
+// Removes /sys/fs/cgroup/*/NAME on destruction (the runtimes leave the
+// parents of a cgroupsPath behind); only when this run made them.
+class CgroupParents {
+ public:
+  explicit CgroupParents(std::vector<std::string> names) {
+    for (std::string& name : names) {
+      if (!AnyExists(name)) names_.push_back(std::move(name));
+    }
+  }
+  ~CgroupParents() {
+    std::error_code error;
+    for (const auto& controller : std::filesystem::directory_iterator("/sys/fs/cgroup", error)) {
+      for (const std::string& name : names_) {
+        ::rmdir((controller.path() / name).c_str());  // fails harmlessly when in use
+      }
+    }
+  }
+
+ private:
+  static bool AnyExists(const std::string& name) {
+    std::error_code error;
+    for (const auto& controller : std::filesystem::directory_iterator("/sys/fs/cgroup", error)) {
+      if (std::filesystem::exists(controller.path() / name, error)) return true;
+    }
+    return false;
+  }
+  std::vector<std::string> names_;
+};
+
+// crun refuses this host's hybrid cgroups unless hugetlb is a v1 controller
+// at exactly /sys/fs/cgroup/hugetlb (MACHINE-NOTES); mounted here only if
+// missing, and then unmounted again.
+class HugetlbForCrun {
+ public:
+  absl::Status Ensure() {
+    const std::string dir = "/sys/fs/cgroup/hugetlb";
+    std::ifstream in("/proc/self/mounts");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.find(" " + dir + " cgroup ") != std::string::npos) return absl::OkStatus();
+    }
+    if (::mkdir(dir.c_str(), 0755) == 0) made_dir_ = true;
+    else if (errno != EEXIST) return absl::ErrnoToStatus(errno, "mkdir " + dir);
+    if (::mount("cgroup", dir.c_str(), "cgroup", 0, "hugetlb") != 0) {
+      return absl::ErrnoToStatus(errno, "mount the hugetlb cgroup on " + dir);
+    }
+    mount_ = ScopedMount(dir);
+    return absl::OkStatus();
+  }
+  ~HugetlbForCrun() {
+    mount_.Unmount().IgnoreError();
+    if (made_dir_) ::rmdir("/sys/fs/cgroup/hugetlb");
+  }
+
+ private:
+  ScopedMount mount_;
+  bool made_dir_ = false;
+};
+
+// Kills (by pid) every conmon whose command line names a path under `dir`:
+// the ones a crashed ocid or a failed floor iteration left behind.
+void KillConmonsUnder(const std::string& dir) {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
+    int pid = 0;
+    if (!absl::SimpleAtoi(entry.path().filename().string(), &pid) || pid <= 1) continue;
+    absl::StatusOr<std::string> cmdline =
+        ReadFileToString(entry.path().string() + "/cmdline", 1 << 16);
+    if (!cmdline.ok()) continue;
+    std::vector<std::string> args = absl::StrSplit(*cmdline, '\0');
+    if (args.empty() || args[0].find("conmon") == std::string::npos) continue;
+    if (cmdline->find(dir + "/") != std::string::npos) ::kill(pid, SIGKILL);
+  }
+}
+
+// ---- the CRI client side ----
+
+// A private ocid and its CRI client. On destruction: every pod still known
+// is removed over CRI, ocid gets SIGTERM (SIGKILL after 15 s), and anything
+// a dead ocid could not remove is removed behind its back.
+class OcidSession {
+ public:
+  static absl::StatusOr<std::unique_ptr<OcidSession>> Start(const Options& options,
+                                                            const std::string& dir);
+  ~OcidSession();
+
+  pid_t pid() const { return process_.pid(); }
+  absl::Status Pull(const std::string& image);
+  absl::StatusOr<std::string> RunPod(const cri::PodSandboxConfig& config,
+                                     const std::string& handler);
+  absl::StatusOr<std::string> CreateContainer(const std::string& pod_id,
+                                              const cri::PodSandboxConfig& pod,
+                                              const cri::ContainerConfig& config);
+  absl::Status StartContainer(const std::string& id);
+  absl::Status ExpectRunning(const std::string& id);
+  absl::Status StopContainer(const std::string& id);
+  absl::Status RemoveContainer(const std::string& id);
+  absl::Status StopPod(const std::string& id);
+  absl::Status RemovePod(const std::string& id, absl::Duration timeout = kRpcTimeout);
+  absl::StatusOr<int> ListContainers();
+
+ private:
+  OcidSession(ChildProcess process, std::string dir) : process_(std::move(process)), dir_(dir) {}
+  absl::Status WaitUntilServing();
+  void Shutdown();
+
+  template <typename Stub, typename Request, typename Response>
+  static absl::Status Call(Stub& stub,
+                           grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
+                                                        Response*),
+                           const char* name, const Request& request, Response* response,
+                           absl::Duration timeout = kRpcTimeout) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    grpc::Status status = (stub.*method)(&context, request, response);
+    if (status.ok()) return absl::OkStatus();
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                        absl::StrCat(name, ": ", status.error_message()));
+  }
+
+  ChildProcess process_;
+  std::string dir_;
+  std::unique_ptr<cri::RuntimeService::Stub> runtime_;
+  std::unique_ptr<cri::ImageService::Stub> images_;
+  std::set<std::string> pods_;  // not yet removed
+  // Containers not yet removed, with their handlers: the fallback teardown
+  // deletes them from the runtime if ocid could not.
+  std::map<std::string, std::string> containers_;
+  std::map<std::string, std::vector<std::string>> containers_of_pod_;
+  std::map<std::string, std::string> handler_of_pod_;
+};
+
+absl::StatusOr<std::unique_ptr<OcidSession>> OcidSession::Start(const Options& options,
+                                                                const std::string& dir) {
+  RETURN_IF_ERROR(WriteFileAtomically(
+      dir + "/registries.conf",
+      absl::StrCat("[[registry]]\nlocation = \"", options.registry, "\"\ninsecure = true\n")));
+  // Pods get a loopback-only CNI network (as in e2e/pod_lifecycle.bats):
+  // a bridge would need host-wide setup.
+  RETURN_IF_ERROR(MakeDirs(dir + "/net.d", 0755));
+  RETURN_IF_ERROR(WriteFileAtomically(
+      dir + "/net.d/10-lo.conflist",
+      R"({"cniVersion": "1.0.0", "name": "lo-only", "plugins": [{"type": "loopback"}]})"));
+  ASSIGN_OR_RETURN(
+      ChildProcess process,
+      ChildProcess::Spawn({std::filesystem::absolute(options.ocid).string(), "--config",
+                           dir + "/none.conf", "--config-dir", dir + "/none.d", "--listen",
+                           dir + "/ocid.sock", "--root", dir + "/root", "--runroot", dir + "/run",
+                           "--log-dir", dir + "/logs", "--cni-config-dir", dir + "/net.d",
+                           "--registries-conf", dir + "/registries.conf"},
+                          dir + "/ocid.log"));
+  std::unique_ptr<OcidSession> session(new OcidSession(std::move(process), dir));
+  RETURN_IF_ERROR(session->WaitUntilServing());
+  return session;
+}
+
+absl::Status OcidSession::WaitUntilServing() {
+  const std::string socket = dir_ + "/ocid.sock";
+  struct stat st;
+  for (int i = 0; ::stat(socket.c_str(), &st) != 0; ++i) {
+    if (i >= 2000) return absl::DeadlineExceededError("ocid made no socket within 10 s");
+    if (!process_.Running()) return absl::InternalError("ocid exited; see " + dir_ + "/ocid.log");
+    ::usleep(5000);
+  }
+  auto channel = grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials());
+  runtime_ = cri::RuntimeService::NewStub(channel);
+  images_ = cri::ImageService::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_wait_for_ready(true);
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  cri::VersionResponse version;
+  grpc::Status status = runtime_->Version(&context, cri::VersionRequest(), &version);
+  if (!status.ok()) return absl::InternalError("Version: " + status.error_message());
+  return absl::OkStatus();
+}
+
+OcidSession::~OcidSession() {
+  for (const std::string& pod : std::set<std::string>(pods_)) {
+    absl::Status removed = RemovePod(pod, kBulkRemoveTimeout);
+    if (!removed.ok()) std::fprintf(stderr, "teardown: %s\n", removed.ToString().c_str());
+  }
+  Shutdown();
+  // What ocid could not remove (it died, or a call failed): by the runtime.
+  for (const auto& [id, handler] : containers_) {
+    std::string binary = handler == "crun" ? "/usr/bin/crun" : "/usr/sbin/runc";
+    auto child = ChildProcess::Spawn({binary, "--root", "/run/" + handler, "delete", "--force", id});
+    if (child.ok()) (void)child->Wait();
+  }
+  KillConmonsUnder(dir_);
+}
+
+void OcidSession::Shutdown() {
+  if (!process_.Running()) return;
+  (void)process_.Signal(SIGTERM);
+  for (int i = 0; i < 1500 && process_.Running(); ++i) ::usleep(10000);
+  // ChildProcess's destructor sends SIGKILL if it is still running.
+}
+
+absl::Status OcidSession::Pull(const std::string& image) {
+  cri::PullImageRequest request;
+  request.mutable_image()->set_image(image);
+  cri::PullImageResponse response;
+  return Call(*images_, &cri::ImageService::Stub::PullImage, "PullImage", request, &response,
+              kPullTimeout);
+}
+
+absl::StatusOr<std::string> OcidSession::RunPod(const cri::PodSandboxConfig& config,
+                                                const std::string& handler) {
+  cri::RunPodSandboxRequest request;
+  *request.mutable_config() = config;
+  request.set_runtime_handler(handler);
+  cri::RunPodSandboxResponse response;
+  RETURN_IF_ERROR(Call(*runtime_, &cri::RuntimeService::Stub::RunPodSandbox, "RunPodSandbox",
+                       request, &response));
+  pods_.insert(response.pod_sandbox_id());
+  handler_of_pod_[response.pod_sandbox_id()] = handler.empty() ? "runc" : handler;
+  return response.pod_sandbox_id();
+}
+
+absl::StatusOr<std::string> OcidSession::CreateContainer(const std::string& pod_id,
+                                                         const cri::PodSandboxConfig& pod,
+                                                         const cri::ContainerConfig& config) {
+  cri::CreateContainerRequest request;
+  request.set_pod_sandbox_id(pod_id);
+  *request.mutable_config() = config;
+  *request.mutable_sandbox_config() = pod;
+  cri::CreateContainerResponse response;
+  RETURN_IF_ERROR(Call(*runtime_, &cri::RuntimeService::Stub::CreateContainer, "CreateContainer",
+                       request, &response));
+  containers_[response.container_id()] = handler_of_pod_[pod_id];
+  containers_of_pod_[pod_id].push_back(response.container_id());
+  return response.container_id();
+}
+
+absl::Status OcidSession::StartContainer(const std::string& id) {
+  cri::StartContainerRequest request;
+  request.set_container_id(id);
+  cri::StartContainerResponse response;
+  return Call(*runtime_, &cri::RuntimeService::Stub::StartContainer, "StartContainer", request,
+              &response);
+}
+
+absl::Status OcidSession::ExpectRunning(const std::string& id) {
+  cri::ContainerStatusRequest request;
+  request.set_container_id(id);
+  cri::ContainerStatusResponse response;
+  RETURN_IF_ERROR(Call(*runtime_, &cri::RuntimeService::Stub::ContainerStatus, "ContainerStatus",
+                       request, &response));
+  if (response.status().state() == cri::CONTAINER_RUNNING) return absl::OkStatus();
+  return absl::InternalError(absl::StrCat("container ", id, " is ",
+                                          cri::ContainerState_Name(response.status().state()),
+                                          " after StartContainer"));
+}
+
+absl::Status OcidSession::StopContainer(const std::string& id) {
+  cri::StopContainerRequest request;
+  request.set_container_id(id);
+  request.set_timeout(0);
+  cri::StopContainerResponse response;
+  return Call(*runtime_, &cri::RuntimeService::Stub::StopContainer, "StopContainer", request,
+              &response);
+}
+
+absl::Status OcidSession::RemoveContainer(const std::string& id) {
+  cri::RemoveContainerRequest request;
+  request.set_container_id(id);
+  cri::RemoveContainerResponse response;
+  RETURN_IF_ERROR(Call(*runtime_, &cri::RuntimeService::Stub::RemoveContainer, "RemoveContainer",
+                       request, &response));
+  containers_.erase(id);
+  return absl::OkStatus();
+}
+
+absl::Status OcidSession::StopPod(const std::string& id) {
+  cri::StopPodSandboxRequest request;
+  request.set_pod_sandbox_id(id);
+  cri::StopPodSandboxResponse response;
+  return Call(*runtime_, &cri::RuntimeService::Stub::StopPodSandbox, "StopPodSandbox", request,
+              &response);
+}
+
+absl::Status OcidSession::RemovePod(const std::string& id, absl::Duration timeout) {
+  cri::RemovePodSandboxRequest request;
+  request.set_pod_sandbox_id(id);
+  cri::RemovePodSandboxResponse response;
+  RETURN_IF_ERROR(Call(*runtime_, &cri::RuntimeService::Stub::RemovePodSandbox,
+                       "RemovePodSandbox", request, &response, timeout));
+  pods_.erase(id);
+  for (const std::string& container : containers_of_pod_[id]) containers_.erase(container);
+  containers_of_pod_.erase(id);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> OcidSession::ListContainers() {
+  cri::ListContainersResponse response;
+  RETURN_IF_ERROR(Call(*runtime_, &cri::RuntimeService::Stub::ListContainers, "ListContainers",
+                       cri::ListContainersRequest(), &response));
+  return response.containers_size();
+}
+
+// ---- requests ----
+
+cri::PodSandboxConfig PodConfig(const std::string& name, const std::string& log_root) {
+  cri::PodSandboxConfig config;
+  config.mutable_metadata()->set_name(name);
+  config.mutable_metadata()->set_namespace_("ocid-bench");
+  config.mutable_metadata()->set_uid("uid-" + NewRandomId().substr(0, 16));
+  config.set_hostname(name);
+  config.set_log_directory(log_root + "/" + name);
+  auto* namespaces = config.mutable_linux()->mutable_security_context()->mutable_namespace_options();
+  namespaces->set_network(cri::POD);
+  namespaces->set_ipc(cri::POD);
+  namespaces->set_pid(cri::CONTAINER);
+  return config;
+}
+
+cri::ContainerConfig SleepConfig(const std::string& name, const std::string& image) {
+  cri::ContainerConfig config;
+  config.mutable_metadata()->set_name(name);
+  config.mutable_image()->set_image(image);
+  for (const char* arg : {"/bin/sh", "-c", "exec sleep 3600"}) config.add_command(arg);
+  cri::KeyValue* path = config.add_envs();
+  path->set_key("PATH");
+  path->set_value("/usr/sbin:/usr/bin:/sbin:/bin");
+  config.set_log_path(name + ".log");
+  config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(
+      cri::CONTAINER);
+  return config;
+}
+
+// ---- phases ----
+
+struct PhaseTimes {
+  std::vector<double> a, b, c;  // milliseconds
+};
+
+// One pod with one running sleep container through ocid, then gone again.
+absl::Status OcidIteration(OcidSession& ocid, const Options& options, const std::string& handler,
+                           const std::string& dir, int i, PhaseTimes* times) {
+  cri::PodSandboxConfig pod = PodConfig(absl::StrCat("lc-", handler, "-", i), dir + "/podlogs");
+  absl::Time start = absl::Now();
+  ASSIGN_OR_RETURN(std::string pod_id, ocid.RunPod(pod, handler));
+  if (times) times->a.push_back(MillisSince(start));
+
+  cri::ContainerConfig container =
+      SleepConfig("sleeper", options.registry + "/busybox:latest");
+  start = absl::Now();
+  ASSIGN_OR_RETURN(std::string id, ocid.CreateContainer(pod_id, pod, container));
+  RETURN_IF_ERROR(ocid.StartContainer(id));
+  if (times) times->b.push_back(MillisSince(start));
+  RETURN_IF_ERROR(ocid.ExpectRunning(id));  // StartContainer answers once it runs
+
+  start = absl::Now();
+  RETURN_IF_ERROR(ocid.StopContainer(id));
+  RETURN_IF_ERROR(ocid.RemoveContainer(id));
+  RETURN_IF_ERROR(ocid.StopPod(pod_id));
+  RETURN_IF_ERROR(ocid.RemovePod(pod_id));
+  if (times) times->c.push_back(MillisSince(start));
+  return absl::OkStatus();
+}
+
+// Collects conmon's exit files as its ExitWatcher reports them.
+class ExitWaiter {
+ public:
+  static absl::StatusOr<std::unique_ptr<ExitWaiter>> Start(const std::string& dir) {
+    std::unique_ptr<ExitWaiter> waiter(new ExitWaiter);
+    ExitWaiter* raw = waiter.get();
+    ASSIGN_OR_RETURN(waiter->watcher_, ExitWatcher::Start(dir, [raw](const std::string& id) {
+                       absl::MutexLock lock(&raw->mu_);
+                       raw->exited_.insert(id);
+                     }));
+    return waiter;
+  }
+  absl::Status WaitFor(const std::string& id, absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    auto seen = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return exited_.count(id) > 0; };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&seen), timeout)) {
+      return absl::DeadlineExceededError("no exit file for " + id);
+    }
+    exited_.erase(id);
+    return absl::OkStatus();
+  }
+
+ private:
+  ExitWaiter() = default;
+  absl::Mutex mu_;
+  std::set<std::string> exited_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<ExitWatcher> watcher_;  // last: stops before the set goes
+};
+
+// The floor's fixed parts: a busybox rootfs, conmon dirs, the pin dir.
+struct FloorEnv {
+  std::string dir;  // <bench>/floor
+  std::string rootfs, bundles, exits, pins, logs;
+  std::string pinns;
+  std::unique_ptr<ExitWaiter> exits_waiter;
+};
+
+absl::StatusOr<FloorEnv> MakeFloorEnv(const Options& options, const std::string& bench_dir) {
+  FloorEnv env;
+  env.dir = bench_dir + "/floor";
+  env.rootfs = env.dir + "/rootfs";
+  env.bundles = env.dir + "/bundles";
+  env.exits = env.dir + "/exits";
+  env.pins = env.dir + "/ns";
+  env.logs = env.dir + "/logs";
+  env.pinns = std::filesystem::absolute(options.pinns).string();
+  for (const char* sub : {"/bin", "/etc", "/proc", "/dev", "/sys", "/tmp"}) {
+    RETURN_IF_ERROR(MakeDirs(env.rootfs + sub, 0755));
+  }
+  for (const std::string* d : {&env.bundles, &env.exits, &env.logs}) {
+    RETURN_IF_ERROR(MakeDirs(*d, 0700));
+  }
+  std::error_code error;
+  std::filesystem::copy_file("/bin/busybox", env.rootfs + "/bin/busybox", error);
+  if (error) return absl::InternalError("copy /bin/busybox: " + error.message());
+  for (const char* applet : {"sh", "sleep"}) {
+    std::filesystem::create_symlink("busybox", env.rootfs + "/bin/" + applet, error);
+    if (error) return absl::InternalError("symlink " + std::string(applet) + ": " + error.message());
+  }
+  RETURN_IF_ERROR(WriteFileAtomically(env.rootfs + "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"));
+  RETURN_IF_ERROR(WriteFileAtomically(env.rootfs + "/etc/group", "root:x:0:\n"));
+  ASSIGN_OR_RETURN(env.exits_waiter, ExitWaiter::Start(env.exits));
+  return env;
+}
+
+// config.json for the floor container: the spec ocid would build for the
+// same request, in the host's network/IPC/UTS, under /ocid-bench-floor.
+absl::Status WriteFloorBundle(const FloorEnv& env, const std::string& id,
+                              const std::string& bundle) {
+  cri::ContainerConfig config = SleepConfig("sleeper", "busybox");
+  SandboxContext sandbox;
+  sandbox.id = id;
+  ContainerSpecInputs inputs{id, &config, nullptr, &sandbox, env.rootfs, 0, "cgroupfs"};
+  ASSIGN_OR_RETURN(nlohmann::json spec, BuildContainerSpec(inputs));
+  spec["linux"]["cgroupsPath"] = absl::StrCat("/", kFloorCgroupParent, "/", id);
+  RETURN_IF_ERROR(MakeDirs(bundle + "/persist", 0700));
+  return WriteFileAtomically(bundle + "/config.json", spec.dump(), 0600);
+}
+
+void Unpin(const FloorEnv& env, const std::string& id) {
+  for (const char* kind : {"net", "ipc", "uts"}) {
+    std::string pin = absl::StrCat(env.pins, "/", kind, "/", id);
+    ::umount2(pin.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
+    ::unlink(pin.c_str());
+  }
+}
+
+absl::Status RunPinns(const FloorEnv& env, const std::string& id) {
+  ASSIGN_OR_RETURN(ChildProcess pinns, ChildProcess::Spawn({env.pinns, "--dir", env.pins, "--name",
+                                                            id, "--net", "--ipc", "--uts"}));
+  ASSIGN_OR_RETURN(int status, pinns.Wait());
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return absl::InternalError("ocid-pinns failed for " + id);
+  }
+  return absl::OkStatus();
+}
+
+// The floor of one iteration; everything it made is gone again on return.
+absl::Status FloorIteration(FloorEnv& env, OciRuntime& runtime, PhaseTimes* times) {
+  const std::string id = NewRandomId();
+  absl::Time start = absl::Now();
+  RETURN_IF_ERROR(RunPinns(env, id));
+  if (times) times->a.push_back(MillisSince(start));
+  absl::Cleanup unpin = [&] { Unpin(env, id); };
+
+  const std::string bundle = env.bundles + "/" + id;
+  absl::Cleanup remove_bundle = [&] {
+    RemoveAll(bundle).IgnoreError();
+    ::unlink((env.exits + "/" + id).c_str());
+  };
+  RETURN_IF_ERROR(WriteFloorBundle(env, id, bundle));
+  ContainerLaunch launch{id, "sleeper", bundle, env.logs + "/" + id + ".log", env.exits,
+                         bundle + "/persist"};
+  start = absl::Now();
+  RETURN_IF_ERROR(runtime.Create(launch).status());
+  absl::Cleanup remove_container = [&] { runtime.Delete(id, /*force=*/true).IgnoreError(); };
+  RETURN_IF_ERROR(runtime.Start(id));
+  if (times) times->b.push_back(MillisSince(start));
+
+  start = absl::Now();
+  RETURN_IF_ERROR(runtime.Kill(id, SIGKILL));
+  RETURN_IF_ERROR(env.exits_waiter->WaitFor(id, kExitTimeout));
+  RETURN_IF_ERROR(runtime.Delete(id, /*force=*/false));
+  std::move(remove_container).Cancel();
+  std::move(unpin).Cancel();
+  Unpin(env, id);
+  if (times) times->c.push_back(MillisSince(start));
+  ::unlink((env.logs + "/" + id + ".log").c_str());
+  return absl::OkStatus();
+}
+
+struct RuntimeResult {
+  std::string handler;
+  PhaseTimes ocid, floor;
+};
+
+// One warm-up round each (not counted), then ocid and floor alternate.
+absl::StatusOr<RuntimeResult> MeasureLifecycle(OcidSession& ocid, FloorEnv& env,
+                                               const Options& options, const std::string& handler,
+                                               const std::string& dir) {
+  RuntimeResult result{handler, {}, {}};
+  RuntimeHandler runtime_handler{handler == "crun" ? "/usr/bin/crun" : "/usr/sbin/runc",
+                                 "/run/" + handler, "oci"};
+  OciRuntime runtime(handler, runtime_handler, "/usr/bin/conmon", env.dir);
+  RETURN_IF_ERROR(OcidIteration(ocid, options, handler, dir, -1, nullptr));
+  RETURN_IF_ERROR(FloorIteration(env, runtime, nullptr));
+  for (int i = 0; i < options.iterations; ++i) {
+    RETURN_IF_ERROR(CheckInterrupted());
+    RETURN_IF_ERROR(OcidIteration(ocid, options, handler, dir, i, &result.ocid));
+    RETURN_IF_ERROR(FloorIteration(env, runtime, &result.floor));
+  }
+  return result;
+}
+
+struct ManyPods {
+  std::vector<std::string> pods;
+  int containers = 0;
+};
+
+// `pods` pods of `per_pod` sleep containers each (started or only created).
+absl::Status StartManyPods(OcidSession& ocid, const Options& options, const std::string& dir,
+                           const std::string& prefix, int pods, int per_pod, bool start,
+                           ManyPods* made) {
+  cri::ContainerConfig container = SleepConfig("c", options.registry + "/busybox:latest");
+  for (int p = 0; p < pods; ++p) {
+    cri::PodSandboxConfig pod = PodConfig(absl::StrCat(prefix, "-", p), dir + "/podlogs");
+    ASSIGN_OR_RETURN(std::string pod_id, ocid.RunPod(pod, ""));
+    made->pods.push_back(pod_id);
+    for (int c = 0; c < per_pod; ++c) {
+      RETURN_IF_ERROR(CheckInterrupted());
+      container.mutable_metadata()->set_name(absl::StrCat("c", c));
+      container.set_log_path(absl::StrCat("c", c, ".log"));
+      ASSIGN_OR_RETURN(std::string id, ocid.CreateContainer(pod_id, pod, container));
+      if (start) RETURN_IF_ERROR(ocid.StartContainer(id));
+      ++made->containers;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RemoveManyPods(OcidSession& ocid, const ManyPods& made) {
+  for (const std::string& pod : made.pods) RETURN_IF_ERROR(ocid.RemovePod(pod, kBulkRemoveTimeout));
+  return absl::OkStatus();
+}
+
+struct RssResult {
+  long idle_kb = -1, loaded_kb = -1, peak_kb = -1;
+  double setup_seconds = 0, teardown_seconds = 0;
+};
+
+absl::StatusOr<RssResult> MeasureRss(OcidSession& ocid, const Options& options,
+                                     const std::string& dir, long idle_kb) {
+  RssResult result;
+  result.idle_kb = idle_kb;
+  ManyPods made;
+  absl::Time start = absl::Now();
+  RETURN_IF_ERROR(StartManyPods(ocid, options, dir, "rss", options.rss_pods, 1, true, &made));
+  result.setup_seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  ::sleep(1);  // settle
+  result.loaded_kb = VmField(ocid.pid(), "VmRSS");
+  result.peak_kb = VmField(ocid.pid(), "VmHWM");
+  start = absl::Now();
+  RETURN_IF_ERROR(RemoveManyPods(ocid, made));
+  result.teardown_seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  return result;
+}
+
+struct ListResult {
+  int containers = 0;
+  std::vector<double> millis;
+  long rss_kb = -1;
+  double setup_seconds = 0, teardown_seconds = 0;
+};
+
+absl::StatusOr<ListResult> MeasureList(OcidSession& ocid, const Options& options,
+                                       const std::string& dir) {
+  ListResult result;
+  ManyPods made;
+  absl::Time start = absl::Now();
+  RETURN_IF_ERROR(StartManyPods(ocid, options, dir, "list", options.list_pods,
+                                options.list_containers, options.list_started, &made));
+  result.setup_seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  result.rss_kb = VmField(ocid.pid(), "VmRSS");
+  for (int i = 0; i < options.list_calls; ++i) {
+    RETURN_IF_ERROR(CheckInterrupted());
+    start = absl::Now();
+    ASSIGN_OR_RETURN(int listed, ocid.ListContainers());
+    result.millis.push_back(MillisSince(start));
+    if (listed != made.containers) {
+      return absl::InternalError(
+          absl::StrCat("ListContainers returned ", listed, " of ", made.containers));
+    }
+  }
+  result.containers = made.containers;
+  start = absl::Now();
+  RETURN_IF_ERROR(RemoveManyPods(ocid, made));
+  result.teardown_seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  return result;
+}
+
+// ---- report ----
+
+class Report {
+ public:
+  void Lifecycle(const RuntimeResult& r) {
+    std::printf("\n%s: %zu iterations (+1 warm-up), ms\n", r.handler.c_str(), r.ocid.a.size());
+    std::printf("  %-44s %8s %8s   %8s %8s   %9s\n", "phase", "ocid p50", "p99", "floor p50",
+                "p99", "overhead");
+    Phase(r.handler, "(a) RunPodSandbox", "pinns", r.ocid.a, r.floor.a);
+    Phase(r.handler, "(b) CreateContainer + StartContainer", "conmon+create+start", r.ocid.b,
+          r.floor.b);
+    Phase(r.handler, "(c) Stop/RemoveContainer + Stop/RemovePod", "kill+exit+delete+unpin",
+          r.ocid.c, r.floor.c);
+  }
+  void Rss(const RssResult& r, int pods) {
+    std::printf("\nocid VmRSS: idle after pull %ld kB; with %d pods x 1 running container %ld kB "
+                "(VmHWM %ld kB; set up in %.1f s, torn down in %.1f s)\n",
+                r.idle_kb, pods, r.loaded_kb, r.peak_kb, r.setup_seconds, r.teardown_seconds);
+    Target(absl::StrCat("ocid VmRSS with ", pods, " pods < 30 MB"),
+           r.loaded_kb >= 0 && r.loaded_kb < kRssTargetKb, absl::StrCat(r.loaded_kb, " kB"));
+  }
+  void List(const ListResult& r, const Options& options) {
+    double p50 = Percentile(r.millis, 50);
+    std::printf("\nListContainers, no filter, %d containers (%s) in %d pods, %d calls: "
+                "p50 %.3f ms, p99 %.3f ms (ocid VmRSS %ld kB; set up in %.1f s, torn down in "
+                "%.1f s)\n",
+                r.containers, options.list_started ? "running" : "created", options.list_pods,
+                options.list_calls, p50, Percentile(r.millis, 99), r.rss_kb, r.setup_seconds,
+                r.teardown_seconds);
+    Target(absl::StrCat("ListContainers p50 with ", r.containers, " containers < 2 ms"),
+           p50 < kListTargetMs, absl::StrFormat("%.3f ms", p50));
+  }
+  void Summary() const {
+    std::printf("\ntargets:\n");
+    for (const std::string& line : targets_) std::printf("  %s\n", line.c_str());
+    std::printf("targets: %d met, %d MISSED\n", met_, missed_);
+  }
+
+ private:
+  void Phase(const std::string& handler, const char* name, const char* floor,
+             const std::vector<double>& ocid, const std::vector<double>& base) {
+    double overhead = Percentile(ocid, 50) - Percentile(base, 50);
+    std::printf("  %-44s %8.2f %8.2f   %8.2f %8.2f   %9.2f   (floor: %s)\n", name,
+                Percentile(ocid, 50), Percentile(ocid, 99), Percentile(base, 50),
+                Percentile(base, 99), overhead, floor);
+    Target(absl::StrCat(handler, " ", name, ": ocid p50 - floor p50 < 10 ms"),
+           overhead < kOverheadTargetMs, absl::StrFormat("%.2f ms", overhead));
+  }
+  void Target(const std::string& name, bool ok, const std::string& value) {
+    (ok ? met_ : missed_)++;
+    targets_.push_back(absl::StrFormat("%-76s %10s  %s", name, value, ok ? "met" : "MISSED"));
+  }
+
+  std::vector<std::string> targets_;
+  int met_ = 0, missed_ = 0;
+};
+
+// ---- main ----
+
+void OnSignal(int) { interrupted = 1; }
+
+bool ParseFlags(int argc, char** argv, Options* options) {
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string flag = argv[i], value = argv[i + 1];
+    auto positive = [&](int* out) { return absl::SimpleAtoi(value, out) && *out > 0; };
+    if (flag == "--registry") options->registry = value;
+    else if (flag == "--ocid") options->ocid = value;
+    else if (flag == "--pinns") options->pinns = value;
+    else if (flag == "--runtimes") options->runtimes = absl::StrSplit(value, ',');
+    else if (flag == "--iterations" && positive(&options->iterations)) {}
+    else if (flag == "--rss-pods" && positive(&options->rss_pods)) {}
+    else if (flag == "--list-pods" && positive(&options->list_pods)) {}
+    else if (flag == "--list-containers" && positive(&options->list_containers)) {}
+    else if (flag == "--list-calls" && positive(&options->list_calls)) {}
+    else if (flag == "--list-started") options->list_started = value == "true";
+    else return false;
+  }
+  if (argc % 2 == 0) return false;
+  for (const std::string& runtime : options->runtimes) {
+    if (runtime != "runc" && runtime != "crun") return false;
+  }
+  return options->registry.rfind("127.0.0.1:", 0) == 0;
+}
+
+absl::Status RunBench(const Options& options, Report& report) {
+  ASSIGN_OR_RETURN(std::unique_ptr<BenchDir> dir, BenchDir::Make());
+  HugetlbForCrun hugetlb;
+  if (std::count(options.runtimes.begin(), options.runtimes.end(), "crun")) {
+    RETURN_IF_ERROR(hugetlb.Ensure());
+  }
+  CgroupParents cgroup_parents({kFloorCgroupParent, kOcidCgroupParent});
+  // Destroyed before the dir: kills what the floor left, then unmounts.
+  absl::Cleanup kill_floor = [&] { KillConmonsUnder(dir->path() + "/floor"); };
+  ASSIGN_OR_RETURN(FloorEnv floor, MakeFloorEnv(options, dir->path()));
+  ASSIGN_OR_RETURN(std::unique_ptr<OcidSession> ocid, OcidSession::Start(options, dir->path()));
+  RETURN_IF_ERROR(ocid->Pull(options.registry + "/busybox:latest"));
+  ::sleep(1);
+  long idle_kb = VmField(ocid->pid(), "VmRSS");
+
+  for (const std::string& handler : options.runtimes) {
+    ASSIGN_OR_RETURN(RuntimeResult result,
+                     MeasureLifecycle(*ocid, floor, options, handler, dir->path()));
+    report.Lifecycle(result);
+  }
+  ASSIGN_OR_RETURN(RssResult rss, MeasureRss(*ocid, options, dir->path(), idle_kb));
+  report.Rss(rss, options.rss_pods);
+  ASSIGN_OR_RETURN(ListResult list, MeasureList(*ocid, options, dir->path()));
+  report.List(list, options);
+  return absl::OkStatus();
+}
+
+int Run(int argc, char** argv) {
+  Options options;
+  if (!ParseFlags(argc, argv, &options)) {
+    std::fprintf(stderr,
+                 "usage: lifecycle_bench --registry 127.0.0.1:PORT [--iterations 50] "
+                 "[--runtimes runc,crun] [--rss-pods 50] [--list-pods 10] "
+                 "[--list-containers 50] [--list-calls 200] [--list-started false]\n");
+    return 2;
+  }
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  std::printf("lifecycle bench: %s/busybox:latest, runtimes %s under conmon, a private ocid; "
+              "p99 is nearest-rank (of 50 samples: the slowest)\n",
+              options.registry.c_str(), absl::StrJoin(options.runtimes, ", ").c_str());
+  Report report;
+  absl::Status status = RunBench(options, report);
+  if (!status.ok()) {
+    std::fprintf(stderr, "lifecycle_bench: %s\n", status.ToString().c_str());
+    return 1;
+  }
+  report.Summary();
+  return 0;
+}
+
+}  // namespace
+}  // namespace ocid
+
+int main(int argc, char** argv) { return ocid::Run(argc, argv); }
