@@ -843,12 +843,17 @@ absl::Status RunBench(const Options& options, Report& report) {
   long idle_kb = VmField(ocid->pid(), "VmRSS");
 
   for (const std::string& handler : options.runtimes) {
+    std::fprintf(stderr, "lifecycle_bench: %d pod lifecycles with %s, ocid and floor\n",
+                 options.iterations, handler.c_str());
     ASSIGN_OR_RETURN(RuntimeResult result,
                      MeasureLifecycle(*ocid, floor, options, handler, dir->path()));
     report.Lifecycle(result);
   }
+  std::fprintf(stderr, "lifecycle_bench: RSS with %d pods\n", options.rss_pods);
   ASSIGN_OR_RETURN(RssResult rss, MeasureRss(*ocid, options, dir->path(), idle_kb));
   report.Rss(rss, options.rss_pods);
+  std::fprintf(stderr, "lifecycle_bench: ListContainers over %d containers\n",
+               options.list_pods * options.list_containers);
   ASSIGN_OR_RETURN(ListResult list, MeasureList(*ocid, options, dir->path()));
   report.List(list, options);
   return absl::OkStatus();
@@ -863,6 +868,7 @@ int Run(int argc, char** argv) {
                  "[--list-containers 50] [--list-calls 200] [--list-started false]\n");
     return 2;
   }
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // the report as it comes, also into a file
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
   std::printf("lifecycle bench: %s/busybox:latest, runtimes %s under conmon, a private ocid; "

@@ -53,3 +53,51 @@ ocid_teardown() {
     rm -rf "$TEST_ROOT"
   fi
 }
+
+# Starts a local registry with the test images and points a registries.conf
+# ($TEST_ROOT/registries.conf) at it; exports REGISTRY*.
+registry_setup() {
+  local out
+  out=$("$E2E_DIR/registry/start_registry.sh" 3>&-)
+  eval "$out"
+  export REGISTRY REGISTRY_PID REGISTRY_DIR
+  "$E2E_DIR/registry/build_images.sh" "$REGISTRY" >"$TEST_ROOT/build.log" 2>&1
+  printf '[[registry]]\nlocation = "%s"\ninsecure = true\n' "$REGISTRY" >"$TEST_ROOT/registries.conf"
+}
+
+registry_teardown() {
+  if [[ -n "${REGISTRY_PID:-}" ]]; then
+    "$E2E_DIR/registry/stop_registry.sh" "$REGISTRY_PID" "$REGISTRY_DIR" || true
+  fi
+}
+
+# The seed's pod and container configs, pointed at this test's log dir,
+# cgroup parent and registry: $TEST_ROOT/sandbox.json, container.json.
+seed_configs() {
+  local cgroup_parent=$1
+  sed -e "s|/var/log/ocid/pods/redhat-test-ocid|$TEST_ROOT/logs|" \
+    -e "s|\"cgroup_parent\": \"/ocid-test\"|\"cgroup_parent\": \"$cgroup_parent\"|" \
+    "$E2E_DIR/testdata/sandbox_config.json" >"$TEST_ROOT/sandbox.json"
+  sed -e "s|\"busybox:latest\"|\"$REGISTRY/busybox:latest\"|" \
+    "$E2E_DIR/testdata/container_busybox.json" >"$TEST_ROOT/container.json"
+}
+
+# A copy of sandbox.json with its own name and uid; prints its path.
+pod_config() {
+  local name=$1 file="$TEST_ROOT/pod-$1.json"
+  sed -e "s|\"name\": \"podsandbox1\"|\"name\": \"$name\"|" \
+    -e "s|\"uid\": \"redhat-test-ocid\"|\"uid\": \"uid-$name\"|" \
+    "$TEST_ROOT/sandbox.json" >"$file"
+  echo "$file"
+}
+
+# The value of "Key: value" in ocic's status output on stdin.
+field() { grep "^$1: " | head -n 1 | sed 's/^[^:]*: //'; }
+
+# Removes every pod a failed test left (and with them their containers).
+remove_all_pods() {
+  local pod
+  for pod in $("$OCIC_BIN" --output json pod list 2>/dev/null | grep -o '"id": "[0-9a-f]*"' | cut -d'"' -f4); do
+    "$OCIC_BIN" pod remove --id "$pod" >/dev/null 2>&1 || true
+  done
+}

@@ -8,16 +8,7 @@ load helpers
 setup_file() {
   ocid_setup
   export TEST_ROOT OCID_SOCKET OCIC_CONNECT
-  local out
-  out=$("$E2E_DIR/registry/start_registry.sh" 3>&-)
-  eval "$out"
-  export REGISTRY REGISTRY_PID REGISTRY_DIR
-  "$E2E_DIR/registry/build_images.sh" "$REGISTRY" >"$TEST_ROOT/build.log" 2>&1
-  cat >"$TEST_ROOT/registries.conf" <<CONF
-[[registry]]
-location = "$REGISTRY"
-insecure = true
-CONF
+  registry_setup
   ocid_start --registries-conf "$TEST_ROOT/registries.conf"
   export OCID_PID
   # One mount point for the tests that look at an image's root file system.
@@ -27,10 +18,8 @@ CONF
 teardown_file() {
   umount "$TEST_ROOT/mnt" 2>/dev/null || true
   ocid_stop
-  if [[ -n "${REGISTRY_PID:-}" ]]; then
-    "$E2E_DIR/registry/stop_registry.sh" "$REGISTRY_PID" "$REGISTRY_DIR" || true
-  fi
-  rm -rf "$TEST_ROOT"
+  registry_teardown
+  ocid_teardown
 }
 
 teardown() { umount "$TEST_ROOT/mnt" 2>/dev/null || true; }

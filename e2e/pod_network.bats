@@ -12,12 +12,7 @@ SUBNET_PREFIX=10.212.0.
 setup_file() {
   ocid_setup
   export TEST_ROOT OCID_SOCKET OCIC_CONNECT
-  local out
-  out=$("$E2E_DIR/registry/start_registry.sh" 3>&-)
-  eval "$out"
-  export REGISTRY REGISTRY_PID REGISTRY_DIR
-  "$E2E_DIR/registry/build_images.sh" "$REGISTRY" >"$TEST_ROOT/build.log" 2>&1
-  printf '[[registry]]\nlocation = "%s"\ninsecure = true\n' "$REGISTRY" >"$TEST_ROOT/registries.conf"
+  registry_setup
   cat >"$TEST_ROOT/net.d/10-e2e.conflist" <<CONF
 {
   "cniVersion": "1.0.0",
@@ -34,35 +29,16 @@ CONF
   ocid_start --registries-conf "$TEST_ROOT/registries.conf"
   export OCID_PID
   "$OCIC_BIN" image pull "$REGISTRY/busybox:latest" >/dev/null
-  sed -e "s|/var/log/ocid/pods/redhat-test-ocid|$TEST_ROOT/logs|" \
-    -e 's|"cgroup_parent": "/ocid-test"|"cgroup_parent": "/ocid-e2e-net"|' \
-    "$E2E_DIR/testdata/sandbox_config.json" >"$TEST_ROOT/sandbox.json"
-  sed -e "s|\"busybox:latest\"|\"$REGISTRY/busybox:latest\"|" \
-    "$E2E_DIR/testdata/container_busybox.json" >"$TEST_ROOT/container.json"
+  seed_configs /ocid-e2e-net
 }
 
 teardown_file() {
-  local pod
-  for pod in $("$OCIC_BIN" --output json pod list 2>/dev/null | grep -o '"id": "[0-9a-f]*"' | cut -d'"' -f4); do
-    "$OCIC_BIN" pod remove --id "$pod" >/dev/null 2>&1 || true
-  done
+  remove_all_pods
   ocid_stop
   ip link del "$BRIDGE" 2>/dev/null || true
-  if [[ -n "${REGISTRY_PID:-}" ]]; then
-    "$E2E_DIR/registry/stop_registry.sh" "$REGISTRY_PID" "$REGISTRY_DIR" || true
-  fi
+  registry_teardown
   rmdir /sys/fs/cgroup/*/ocid-e2e-net 2>/dev/null || true
   ocid_teardown
-}
-
-field() { grep "^$1: " | head -n 1 | sed 's/^[^:]*: //'; }
-
-pod_config() {
-  local name=$1 file="$TEST_ROOT/pod-$1.json"
-  sed -e "s|\"name\": \"podsandbox1\"|\"name\": \"$name\"|" \
-    -e "s|\"uid\": \"redhat-test-ocid\"|\"uid\": \"uid-$name\"|" \
-    "$TEST_ROOT/sandbox.json" >"$file"
-  echo "$file"
 }
 
 # A pod running busybox httpd on :8080 serving "hello from NAME".

@@ -20,6 +20,7 @@
 #include "pkg/image/manifest.h"
 #include "pkg/oci/spec.h"
 #include "pkg/server/image_service.h"
+#include "pkg/server/filters.h"
 #include "pkg/server/rpc.h"
 #include "pkg/server/runtime_service.h"
 
@@ -62,15 +63,6 @@ absl::StatusOr<std::string> LogPathFor(const std::string& log_dir, const std::st
 
 cri::ContainerState ToCri(ContainerState state) {
   return static_cast<cri::ContainerState>(static_cast<int>(state));
-}
-
-bool LabelsMatch(const google::protobuf::Map<std::string, std::string>& selector,
-                 const std::map<std::string, std::string>& labels) {
-  for (const auto& [key, value] : selector) {
-    auto it = labels.find(key);
-    if (it == labels.end() || it->second != value) return false;
-  }
-  return true;
 }
 
 SandboxContext ContextOf(const SandboxRecord& pod, const cri::PodSandboxConfig& config) {

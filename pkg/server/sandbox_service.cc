@@ -1,6 +1,7 @@
 // RunPodSandbox, StopPodSandbox, RemovePodSandbox, PodSandboxStatus,
 // ListPodSandbox.
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/message_differencer.h>
 #include <signal.h>
 
 #include <vector>
@@ -12,6 +13,7 @@
 #include "pkg/base/log.h"
 #include "pkg/base/random_id.h"
 #include "pkg/base/status_macros.h"
+#include "pkg/server/filters.h"
 #include "pkg/server/rpc.h"
 #include "pkg/server/runtime_service.h"
 
@@ -39,15 +41,6 @@ std::string ToJson(const google::protobuf::Message& message) {
   std::string json;
   (void)google::protobuf::util::MessageToJsonString(message, &json);
   return json;
-}
-
-bool LabelsMatch(const google::protobuf::Map<std::string, std::string>& selector,
-                 const std::map<std::string, std::string>& labels) {
-  for (const auto& [key, value] : selector) {
-    auto it = labels.find(key);
-    if (it == labels.end() || it->second != value) return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -103,7 +96,14 @@ absl::StatusOr<std::string> RuntimeService::RunPod(const cri::RunPodSandboxReque
   std::string holder = NameHolder(pod.ReservedName());
   if (!holder.empty()) {
     std::optional<SandboxRecord> existing = sandboxes_.Get(holder);
-    if (existing && existing->config_json == pod.config_json) return existing->id;
+    cri::PodSandboxConfig existing_config;
+    // Compared as messages: proto maps serialize in no fixed order.
+    if (existing &&
+        google::protobuf::util::JsonStringToMessage(existing->config_json, &existing_config)
+            .ok() &&
+        google::protobuf::util::MessageDifferencer::Equivalent(existing_config, config)) {
+      return existing->id;
+    }
     return absl::AlreadyExistsError(absl::StrCat("pod sandbox name \"", pod.ReservedName(),
                                                  "\" is reserved for ", holder));
   }
