@@ -43,7 +43,7 @@ absl::Status WriteAll(int fd, absl::string_view data, const std::string& what) {
 }  // namespace
 
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents,
-                                 mode_t mode) {
+                                 mode_t mode, bool durable) {
   std::string temp = path + ".tmp-XXXXXX";
   UniqueFd fd(::mkostemp(temp.data(), O_CLOEXEC));
   if (!fd.valid()) return absl::ErrnoToStatus(errno, "create temp file for " + path);
@@ -59,11 +59,12 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
   absl::Status status = WriteAll(fd.get(), contents, temp);
   if (!status.ok()) return status;
   if (::fchmod(fd.get(), mode) != 0) return absl::ErrnoToStatus(errno, "chmod " + temp);
-  if (::fsync(fd.get()) != 0) return absl::ErrnoToStatus(errno, "fsync " + temp);
+  if (durable && ::fsync(fd.get()) != 0) return absl::ErrnoToStatus(errno, "fsync " + temp);
   if (::rename(temp.c_str(), path.c_str()) != 0) {
     return absl::ErrnoToStatus(errno, absl::StrCat("rename ", temp, " to ", path));
   }
   committed = true;
+  if (!durable) return absl::OkStatus();
   std::string dir = path.substr(0, path.rfind('/'));
   UniqueFd dir_fd(::open(dir.empty() ? "/" : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir_fd.valid()) ::fsync(dir_fd.get());

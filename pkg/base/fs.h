@@ -19,9 +19,10 @@ absl::Status MakeDirs(const std::string& path, mode_t mode);
 
 // Replaces `path` with `contents` so that a crash leaves either the old or the
 // new file, never a mix: write a temp file beside it, fsync, rename, fsync
-// the dir.
+// the dir. Volatile files (under the runroot, remade after a reboot) pass
+// durable = false: the rename alone keeps readers from a half file.
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents,
-                                 mode_t mode = 0644);
+                                 mode_t mode = 0644, bool durable = true);
 
 // The whole file, refusing files over `max_bytes`.
 absl::StatusOr<std::string> ReadFileToString(const std::string& path, size_t max_bytes);

@@ -179,7 +179,8 @@ absl::StatusOr<std::string> RuntimeService::Create(const cri::CreateContainerReq
   ContainerSpecInputs inputs{c.id,   &config, &image_config, &sandbox, c.rootfs,
                              min_oom_score_adj_, config_.cgroup_manager};
   ASSIGN_OR_RETURN(nlohmann::json spec, BuildContainerSpec(inputs));
-  RETURN_IF_ERROR(WriteFileAtomically(c.bundle + "/config.json", spec.dump(), 0600));
+  RETURN_IF_ERROR(WriteFileAtomically(c.bundle + "/config.json", spec.dump(), 0600,
+                                      /*durable=*/false));  // runroot: volatile
 
   ContainerLaunch launch{c.id, c.name, c.bundle, c.log_path, c.exit_dir, c.persist_dir,
                          config.tty(), config.stdin()};
