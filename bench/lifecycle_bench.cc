@@ -28,7 +28,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -244,7 +243,7 @@ class OcidSession {
   absl::StatusOr<int> ListContainers();
 
  private:
-  OcidSession(ChildProcess process, std::string dir) : process_(std::move(process)), dir_(dir) {}
+  OcidSession(ChildProcess process, std::string dir) : process_(std::move(process)), dir_(std::move(dir)) {}
   absl::Status WaitUntilServing();
   void Shutdown();
 

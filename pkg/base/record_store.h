@@ -84,6 +84,13 @@ class RecordStore {
     return records;
   }
 
+  // Calls `visit` for each record under the read lock: no copies, for the
+  // list calls. `visit` must not call back into the store.
+  void ForEach(const std::function<void(const Record&)>& visit) const {
+    absl::ReaderMutexLock lock(&mu_);
+    for (const auto& [id, record] : records_) visit(record);
+  }
+
   // Applies `change` to a copy and persists it; NotFound for an unknown ID.
   // The stored record changes only once the file is written.
   absl::StatusOr<Record> Update(const std::string& id, const std::function<void(Record&)>& change) {

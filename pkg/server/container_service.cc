@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -201,7 +202,11 @@ absl::Status RuntimeService::Start(const std::string& id) {
   }
   ASSIGN_OR_RETURN(OciRuntime * runtime, RuntimeFor(c.runtime_handler));
   RETURN_IF_ERROR(runtime->Start(c.id));
-  absl::StatusOr<RuntimeState> state = runtime->State(c.id);
+  // The runtime wrote the init pid at create: no `state` call (a process
+  // start, ~25 ms for runc) is needed.
+  pid_t pid = 0;
+  absl::StatusOr<std::string> pidfile = ReadFileToString(c.bundle + "/pidfile", 64);
+  if (pidfile.ok()) (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(*pidfile), &pid);
   int64_t now = absl::ToUnixNanos(absl::Now());
   return containers_
       .Update(c.id,
@@ -210,7 +215,7 @@ absl::Status RuntimeService::Start(const std::string& id) {
                 // The exit watcher may have seen a quick exit already.
                 if (r.state != ContainerState::kCreated) return;
                 r.state = ContainerState::kRunning;
-                if (state.ok()) r.pid = state->pid;
+                r.pid = pid;
               })
       .status();
 }
@@ -357,14 +362,14 @@ grpc::Status RuntimeService::ListContainers(grpc::ServerContext*,
                                             cri::ListContainersResponse* response) {
   return ServeRpc("ListContainers", [&] {
     const cri::ContainerFilter& filter = request->filter();
-    for (const ContainerRecord& c : containers_.List()) {
-      if (!filter.id().empty() && c.id.rfind(filter.id(), 0) != 0) continue;
+    containers_.ForEach([&](const ContainerRecord& c) {
+      if (!filter.id().empty() && c.id.rfind(filter.id(), 0) != 0) return;
       if (!filter.pod_sandbox_id().empty() &&
           c.sandbox_id.rfind(filter.pod_sandbox_id(), 0) != 0) {
-        continue;
+        return;
       }
-      if (filter.has_state() && filter.state().state() != ToCri(c.state)) continue;
-      if (!LabelsMatch(filter.label_selector(), c.labels)) continue;
+      if (filter.has_state() && filter.state().state() != ToCri(c.state)) return;
+      if (!LabelsMatch(filter.label_selector(), c.labels)) return;
       cri::Container& item = *response->add_containers();
       item.set_id(c.id);
       item.set_pod_sandbox_id(c.sandbox_id);
@@ -377,7 +382,7 @@ grpc::Status RuntimeService::ListContainers(grpc::ServerContext*,
       item.set_created_at(c.created_at);
       item.mutable_labels()->insert(c.labels.begin(), c.labels.end());
       item.mutable_annotations()->insert(c.annotations.begin(), c.annotations.end());
-    }
+    });
     return absl::OkStatus();
   });
 }

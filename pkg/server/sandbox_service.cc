@@ -261,11 +261,11 @@ grpc::Status RuntimeService::ListPodSandbox(grpc::ServerContext*,
                                             cri::ListPodSandboxResponse* response) {
   return ServeRpc("ListPodSandbox", [&] {
     const cri::PodSandboxFilter& filter = request->filter();
-    for (const SandboxRecord& pod : sandboxes_.List()) {
-      if (!filter.id().empty() && pod.id.rfind(filter.id(), 0) != 0) continue;
+    sandboxes_.ForEach([&](const SandboxRecord& pod) {
+      if (!filter.id().empty() && pod.id.rfind(filter.id(), 0) != 0) return;
       cri::PodSandboxState state = pod.ready ? cri::SANDBOX_READY : cri::SANDBOX_NOTREADY;
-      if (filter.has_state() && filter.state().state() != state) continue;
-      if (!LabelsMatch(filter.label_selector(), pod.labels)) continue;
+      if (filter.has_state() && filter.state().state() != state) return;
+      if (!LabelsMatch(filter.label_selector(), pod.labels)) return;
       cri::PodSandboxConfig config;
       (void)google::protobuf::util::JsonStringToMessage(pod.config_json, &config);
       cri::PodSandbox& item = *response->add_items();
@@ -276,7 +276,7 @@ grpc::Status RuntimeService::ListPodSandbox(grpc::ServerContext*,
       item.mutable_labels()->insert(pod.labels.begin(), pod.labels.end());
       item.mutable_annotations()->insert(pod.annotations.begin(), pod.annotations.end());
       item.set_runtime_handler(pod.runtime_handler);
-    }
+    });
     return absl::OkStatus();
   });
 }
