@@ -1,9 +1,19 @@
-"""The test and fuzz targets every pkg/<area> has, from its file names.
+"""The library, test and fuzz targets of a pkg/<area>, from its file names.
 
+- one cc_library of every *.cc and *.h but tests and fuzzers;
 - one cc_test per *_test.cc, with the area's library and googletest;
 - one fuzz binary per *_fuzzer.cc (LLVMFuzzerTestOneInput, built with our gcc
   driver) and a `<name>_smoke_test` replaying testdata/fuzz/<name>/.
 """
+
+def area_library(name, deps):
+    """The area's one library: its sources and headers, tests excluded."""
+    native.cc_library(
+        name = name,
+        srcs = native.glob(["*.cc"], exclude = ["*_test.cc", "*_fuzzer.cc"]),
+        hdrs = native.glob(["*.h"]),
+        deps = deps,
+    )
 
 def package_tests(library, deps = [], data = [], tags = []):
     """Declares the tests of the package whose library is `library`."""
