@@ -44,6 +44,7 @@
 #include "absl/time/clock.h"
 #include "api/runtime/v1/api.grpc.pb.h"
 #include "nlohmann/json.hpp"
+#include "bench/bench_support.h"
 #include "pkg/base/child_process.h"
 #include "pkg/base/fs.h"
 #include "pkg/base/random_id.h"
@@ -88,58 +89,8 @@ absl::Status CheckInterrupted() {
   return interrupted ? absl::CancelledError("interrupted") : absl::OkStatus();
 }
 
-double MillisSince(absl::Time start) { return absl::ToDoubleMilliseconds(absl::Now() - start); }
-
-// Nearest-rank percentile (p in (0, 100]).
-double Percentile(std::vector<double> values, double p) {
-  if (values.empty()) return NAN;
-  std::sort(values.begin(), values.end());
-  size_t rank = static_cast<size_t>(std::ceil(p / 100 * values.size()));
-  return values[std::min(values.size(), std::max<size_t>(rank, 1)) - 1];
-}
-
-long VmField(pid_t pid, const std::string& field) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(field + ":", 0) == 0) return std::atol(line.c_str() + field.size() + 1);
-  }
-  return -1;
-}
 
 // ---- host resources: temp dir, cgroup parents, hugetlb for crun ----
-
-// A fresh dir under /tmp; on destruction every mount under it is detached
-// (deepest first) and the tree removed.
-class BenchDir {
- public:
-  static absl::StatusOr<std::unique_ptr<BenchDir>> Make() {
-    char pattern[] = "/tmp/ocid-bench-lifecycle.XXXXXX";
-    if (::mkdtemp(pattern) == nullptr) return absl::ErrnoToStatus(errno, "mkdtemp");
-    return std::unique_ptr<BenchDir>(new BenchDir(pattern));
-  }
-  ~BenchDir() {
-    UnmountAllUnder(path_);
-    RemoveAll(path_).IgnoreError();
-  }
-  const std::string& path() const { return path_; }
-
-  static void UnmountAllUnder(const std::string& dir) {
-    std::vector<std::string> targets;
-    std::ifstream in("/proc/self/mountinfo");
-    std::string line;
-    while (std::getline(in, line)) {
-      std::vector<std::string> fields = absl::StrSplit(line, ' ');
-      if (fields.size() > 4 && fields[4].rfind(dir + "/", 0) == 0) targets.push_back(fields[4]);
-    }
-    std::sort(targets.rbegin(), targets.rend());  // children before parents
-    for (const std::string& target : targets) ::umount2(target.c_str(), MNT_DETACH);
-  }
-
- private:
-  explicit BenchDir(std::string path) : path_(std::move(path)) {}
-  std::string path_;
-};
 
 // Removes /sys/fs/cgroup/*/NAME on destruction (the runtimes leave the
 // parents of a cgroupsPath behind); only when this run made them.
@@ -701,8 +652,8 @@ absl::StatusOr<RssResult> MeasureRss(OcidSession& ocid, const Options& options,
   RETURN_IF_ERROR(StartManyPods(ocid, options, dir, "rss", options.rss_pods, 1, true, &made));
   result.setup_seconds = absl::ToDoubleSeconds(absl::Now() - start);
   ::sleep(1);  // settle
-  result.loaded_kb = VmField(ocid.pid(), "VmRSS");
-  result.peak_kb = VmField(ocid.pid(), "VmHWM");
+  result.loaded_kb = ProcStatusKb(ocid.pid(), "VmRSS");
+  result.peak_kb = ProcStatusKb(ocid.pid(), "VmHWM");
   start = absl::Now();
   RETURN_IF_ERROR(RemoveManyPods(ocid, made));
   result.teardown_seconds = absl::ToDoubleSeconds(absl::Now() - start);
@@ -724,7 +675,7 @@ absl::StatusOr<ListResult> MeasureList(OcidSession& ocid, const Options& options
   RETURN_IF_ERROR(StartManyPods(ocid, options, dir, "list", options.list_pods,
                                 options.list_containers, options.list_started, &made));
   result.setup_seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  result.rss_kb = VmField(ocid.pid(), "VmRSS");
+  result.rss_kb = ProcStatusKb(ocid.pid(), "VmRSS");
   for (int i = 0; i < options.list_calls; ++i) {
     RETURN_IF_ERROR(CheckInterrupted());
     start = absl::Now();
@@ -827,7 +778,7 @@ bool ParseFlags(int argc, char** argv, Options* options) {
 }
 
 absl::Status RunBench(const Options& options, Report& report) {
-  ASSIGN_OR_RETURN(std::unique_ptr<BenchDir> dir, BenchDir::Make());
+  ASSIGN_OR_RETURN(std::unique_ptr<BenchDir> dir, BenchDir::Make("lifecycle"));
   HugetlbForCrun hugetlb;
   if (std::count(options.runtimes.begin(), options.runtimes.end(), "crun")) {
     RETURN_IF_ERROR(hugetlb.Ensure());
@@ -839,7 +790,7 @@ absl::Status RunBench(const Options& options, Report& report) {
   ASSIGN_OR_RETURN(std::unique_ptr<OcidSession> ocid, OcidSession::Start(options, dir->path()));
   RETURN_IF_ERROR(ocid->Pull(options.registry + "/busybox:latest"));
   ::sleep(1);
-  long idle_kb = VmField(ocid->pid(), "VmRSS");
+  long idle_kb = ProcStatusKb(ocid->pid(), "VmRSS");
 
   for (const std::string& handler : options.runtimes) {
     std::fprintf(stderr, "lifecycle_bench: %d pod lifecycles with %s, ocid and floor\n",

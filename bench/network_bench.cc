@@ -45,6 +45,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "api/runtime/v1/api.grpc.pb.h"
+#include "bench/bench_support.h"
 #include "pkg/base/child_process.h"
 #include "pkg/base/fs.h"
 #include "pkg/base/random_id.h"
@@ -82,15 +83,6 @@ struct Options {
 // (a signal handler can only reach a global).
 volatile std::sig_atomic_t interrupted = 0;
 
-double MillisSince(absl::Time start) { return absl::ToDoubleMilliseconds(absl::Now() - start); }
-
-// Nearest-rank percentile (p in (0, 100]).
-double Percentile(std::vector<double> values, double p) {
-  if (values.empty()) return NAN;
-  std::sort(values.begin(), values.end());
-  size_t rank = static_cast<size_t>(std::ceil(p / 100 * values.size()));
-  return values[std::min(values.size(), std::max<size_t>(rank, 1)) - 1];
-}
 
 absl::Status RunQuietly(const std::vector<std::string>& argv) {
   ASSIGN_OR_RETURN(ChildProcess child, ChildProcess::Spawn(argv));
@@ -101,35 +93,6 @@ absl::Status RunQuietly(const std::vector<std::string>& argv) {
 }
 
 // ---- host resources ----
-
-// A fresh dir under /tmp; on destruction every mount under it (the pin dirs
-// are mount points of their own) is detached, deepest first, and the tree
-// removed.
-class BenchDir {
- public:
-  static absl::StatusOr<std::unique_ptr<BenchDir>> Make() {
-    char pattern[] = "/tmp/ocid-bench-network.XXXXXX";
-    if (::mkdtemp(pattern) == nullptr) return absl::ErrnoToStatus(errno, "mkdtemp");
-    return std::unique_ptr<BenchDir>(new BenchDir(pattern));
-  }
-  ~BenchDir() {
-    std::vector<std::string> targets;
-    std::ifstream in("/proc/self/mountinfo");
-    std::string line;
-    while (std::getline(in, line)) {
-      std::vector<std::string> fields = absl::StrSplit(line, ' ');
-      if (fields.size() > 4 && fields[4].rfind(path_ + "/", 0) == 0) targets.push_back(fields[4]);
-    }
-    std::sort(targets.rbegin(), targets.rend());  // children before parents
-    for (const std::string& target : targets) ::umount2(target.c_str(), MNT_DETACH);
-    RemoveAll(path_).IgnoreError();
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  explicit BenchDir(std::string path) : path_(std::move(path)) {}
-  std::string path_;
-};
 
 // The host state the bridge plugin touches: the bridge itself (refused when
 // it exists already, deleted at the end) and net.ipv4.ip_forward, which
@@ -461,7 +424,7 @@ absl::Status TearDownAll(OcidSession& ocid, FloorPods& floor, Samples* samples) 
 
 absl::Status RunBench(const Options& options, Samples* samples) {
   ASSIGN_OR_RETURN(std::unique_ptr<HostNetwork> host, HostNetwork::Claim());
-  ASSIGN_OR_RETURN(std::unique_ptr<BenchDir> bench, BenchDir::Make());
+  ASSIGN_OR_RETURN(std::unique_ptr<BenchDir> bench, BenchDir::Make("network"));
   const std::string& dir = bench->path();
   std::string conflist = Conflist(dir + "/ipam");
   for (const char* side : {"/ocid", "/floor"}) {

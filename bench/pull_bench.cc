@@ -23,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "api/runtime/v1/api.grpc.pb.h"
+#include "bench/bench_support.h"
 #include "pkg/base/child_process.h"
 #include "pkg/base/fs.h"
 #include "pkg/base/status_macros.h"
@@ -40,11 +41,6 @@ struct Options {
   std::string ocid = "cmd/ocid/ocid";
   int runs = 3;
 };
-
-double Median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values[values.size() / 2];
-}
 
 std::string TempDir(const std::string& what) {
   std::string pattern = "/tmp/ocid-bench-" + what + ".XXXXXX";
@@ -111,15 +107,6 @@ absl::StatusOr<double> TarFloor(const std::vector<std::string>& layer_paths,
   return total;
 }
 
-long VmHwmKb(pid_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
-  }
-  return -1;
-}
-
 // A fresh ocid (own root) pulls the image; returns seconds and its peak RSS.
 absl::StatusOr<std::pair<double, long>> OcidPull(const Options& options, const std::string& dir) {
   RETURN_IF_ERROR(WriteFileAtomically(
@@ -146,7 +133,7 @@ absl::StatusOr<std::pair<double, long>> OcidPull(const Options& options, const s
   grpc::Status status = images->PullImage(&context, request, &response);
   double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   if (!status.ok()) return absl::InternalError("PullImage: " + status.error_message());
-  long peak = VmHwmKb(ocid.pid());
+  long peak = ProcStatusKb(ocid.pid(), "VmHWM");
   (void)ocid.Signal(SIGTERM);
   (void)ocid.Wait();
   return std::make_pair(seconds, peak);
@@ -201,8 +188,8 @@ int Run(int argc, char** argv) {
       return 1;
     }
   }
-  double download = Median(results[0]), skopeo = Median(results[1]), pull = Median(results[2]),
-         tar = Median(results[3]);
+  double download = Percentile(results[0], 50), skopeo = Percentile(results[1], 50), pull = Percentile(results[2], 50),
+         tar = Percentile(results[3], 50);
   std::printf("image %s/%s:%s, %d runs, medians:\n", options.registry.c_str(),
               options.image.c_str(), options.tag.c_str(), options.runs);
   std::printf("  download (ocid client)   %.3f s   vs skopeo copy %.3f s: ratio %.2f (target <= 1)\n",

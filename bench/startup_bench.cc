@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "api/runtime/v1/api.grpc.pb.h"
+#include "bench/bench_support.h"
 #include "pkg/base/child_process.h"
 
 namespace ocid {
@@ -29,22 +30,6 @@ struct Options {
   std::string ocid = "cmd/ocid/ocid";  // runfiles path under bazel run
   int runs = 20;
 };
-
-double Median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  size_t n = values.size();
-  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
-
-// "VmRSS" etc. from /proc/PID/status or smaps_rollup, in kB.
-long ProcField(pid_t pid, const std::string& file, const std::string& field) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/", file));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(field + ":", 0) == 0) return std::atol(line.c_str() + field.size() + 1);
-  }
-  return -1;
-}
 
 struct StartupSample {
   double millis;
@@ -88,9 +73,9 @@ absl::StatusOr<StartupSample> MeasureOnce(const Options& options, bool measure_r
 
   if (measure_rss) {
     ::sleep(1);  // idle
-    sample.rss_kb = ProcField(ocid->pid(), "status", "VmRSS");
-    sample.anon_kb = ProcField(ocid->pid(), "status", "RssAnon");
-    sample.file_kb = ProcField(ocid->pid(), "status", "RssFile");
+    sample.rss_kb = ProcStatusKb(ocid->pid(), "VmRSS");
+    sample.anon_kb = ProcStatusKb(ocid->pid(), "RssAnon");
+    sample.file_kb = ProcStatusKb(ocid->pid(), "RssFile");
   }
   (void)ocid->Signal(SIGTERM);
   (void)ocid->Wait();
@@ -130,7 +115,7 @@ int Run(int argc, char** argv) {
     last = *sample;
     floor.push_back(ExecFloorMillis());
   }
-  double median = Median(startup), floor_median = Median(floor);
+  double median = Percentile(startup, 50), floor_median = Percentile(floor, 50);
   std::printf("startup to first Version: median %.2f ms, min %.2f, max %.2f (%d runs)\n",
               median, *std::min_element(startup.begin(), startup.end()),
               *std::max_element(startup.begin(), startup.end()), options.runs);

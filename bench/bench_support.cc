@@ -1,0 +1,59 @@
+#include "bench/bench_support.h"
+
+#include <stdlib.h>
+#include <sys/mount.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "pkg/base/fs.h"
+
+namespace ocid {
+
+double MillisSince(absl::Time start) { return absl::ToDoubleMilliseconds(absl::Now() - start); }
+
+double Percentile(std::vector<double> values, double p) {
+  if (values.empty()) return NAN;
+  std::sort(values.begin(), values.end());
+  size_t rank = static_cast<size_t>(std::ceil(p / 100 * values.size()));
+  return values[std::min(values.size(), std::max<size_t>(rank, 1)) - 1];
+}
+
+long ProcStatusKb(pid_t pid, const std::string& field) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field + ":", 0) == 0) return std::atol(line.c_str() + field.size() + 1);
+  }
+  return -1;
+}
+
+absl::StatusOr<std::unique_ptr<BenchDir>> BenchDir::Make(const std::string& what) {
+  std::string pattern = absl::StrCat("/tmp/ocid-bench-", what, ".XXXXXX");
+  if (::mkdtemp(pattern.data()) == nullptr) return absl::ErrnoToStatus(errno, "mkdtemp");
+  return std::unique_ptr<BenchDir>(new BenchDir(pattern));
+}
+
+BenchDir::~BenchDir() {
+  UnmountAllUnder(path_);
+  RemoveAll(path_).IgnoreError();
+}
+
+void BenchDir::UnmountAllUnder(const std::string& dir) {
+  std::vector<std::string> targets;
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> fields = absl::StrSplit(line, ' ');
+    if (fields.size() > 4 && fields[4].rfind(dir + "/", 0) == 0) targets.push_back(fields[4]);
+  }
+  std::sort(targets.rbegin(), targets.rend());  // children before parents
+  for (const std::string& target : targets) ::umount2(target.c_str(), MNT_DETACH);
+}
+
+}  // namespace ocid

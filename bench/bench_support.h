@@ -1,0 +1,43 @@
+// What the benchmarks share: percentiles, /proc readings, and a scratch dir
+// that takes its mounts with it.
+#ifndef OCID_BENCH_BENCH_SUPPORT_H_
+#define OCID_BENCH_BENCH_SUPPORT_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace ocid {
+
+double MillisSince(absl::Time start);
+
+// Nearest-rank percentile, p in (0, 100]; NaN for no values.
+double Percentile(std::vector<double> values, double p);
+
+// A "Name:" field of /proc/PID/status in kB (VmRSS, VmHWM, RssAnon, ...);
+// -1 when absent.
+long ProcStatusKb(pid_t pid, const std::string& field);
+
+// A fresh dir /tmp/ocid-bench-<what>.XXXXXX; on destruction every mount
+// under it is detached (deepest first) and the tree removed.
+class BenchDir {
+ public:
+  static absl::StatusOr<std::unique_ptr<BenchDir>> Make(const std::string& what);
+  ~BenchDir();
+  const std::string& path() const { return path_; }
+
+  static void UnmountAllUnder(const std::string& dir);
+
+ private:
+  explicit BenchDir(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+};
+
+}  // namespace ocid
+
+#endif  // OCID_BENCH_BENCH_SUPPORT_H_
