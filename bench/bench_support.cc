@@ -2,10 +2,13 @@
 
 #include <stdlib.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
@@ -31,6 +34,29 @@ long ProcStatusKb(pid_t pid, const std::string& field) {
     if (line.rfind(field + ":", 0) == 0) return std::atol(line.c_str() + field.size() + 1);
   }
   return -1;
+}
+
+absl::StatusOr<ChildProcess> StartPrivateOcid(const std::string& binary, const std::string& dir,
+                                              const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {std::filesystem::absolute(binary).string(),
+                                   "--config", dir + "/none.conf",
+                                   "--config-dir", dir + "/none.d",
+                                   "--listen", dir + "/ocid.sock",
+                                   "--root", dir + "/root",
+                                   "--runroot", dir + "/run",
+                                   "--log-dir", dir + "/logs",
+                                   "--cni-config-dir", dir + "/net.d"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  absl::StatusOr<ChildProcess> ocid = ChildProcess::Spawn(argv, dir + "/ocid.log");
+  if (!ocid.ok()) return ocid.status();
+  const std::string socket = dir + "/ocid.sock";
+  struct stat st;
+  for (int i = 0; ::stat(socket.c_str(), &st) != 0; ++i) {
+    if (i >= 2000) return absl::DeadlineExceededError("ocid made no socket within 10 s");
+    if (!ocid->Running()) return absl::InternalError("ocid exited; see " + dir + "/ocid.log");
+    ::usleep(5000);
+  }
+  return ocid;
 }
 
 absl::StatusOr<std::unique_ptr<BenchDir>> BenchDir::Make(const std::string& what) {

@@ -235,14 +235,9 @@ absl::StatusOr<std::unique_ptr<OcidSession>> OcidSession::Start(const Options& o
   RETURN_IF_ERROR(WriteFileAtomically(
       dir + "/net.d/10-lo.conflist",
       R"({"cniVersion": "1.0.0", "name": "lo-only", "plugins": [{"type": "loopback"}]})"));
-  ASSIGN_OR_RETURN(
-      ChildProcess process,
-      ChildProcess::Spawn({std::filesystem::absolute(options.ocid).string(), "--config",
-                           dir + "/none.conf", "--config-dir", dir + "/none.d", "--listen",
-                           dir + "/ocid.sock", "--root", dir + "/root", "--runroot", dir + "/run",
-                           "--log-dir", dir + "/logs", "--cni-config-dir", dir + "/net.d",
-                           "--registries-conf", dir + "/registries.conf"},
-                          dir + "/ocid.log"));
+  ASSIGN_OR_RETURN(ChildProcess process,
+                   StartPrivateOcid(options.ocid, dir,
+                                    {"--registries-conf", dir + "/registries.conf"}));
   std::unique_ptr<OcidSession> session(new OcidSession(std::move(process), dir));
   RETURN_IF_ERROR(session->WaitUntilServing());
   return session;
@@ -250,12 +245,6 @@ absl::StatusOr<std::unique_ptr<OcidSession>> OcidSession::Start(const Options& o
 
 absl::Status OcidSession::WaitUntilServing() {
   const std::string socket = dir_ + "/ocid.sock";
-  struct stat st;
-  for (int i = 0; ::stat(socket.c_str(), &st) != 0; ++i) {
-    if (i >= 2000) return absl::DeadlineExceededError("ocid made no socket within 10 s");
-    if (!process_.Running()) return absl::InternalError("ocid exited; see " + dir_ + "/ocid.log");
-    ::usleep(5000);
-  }
   auto channel = grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials());
   runtime_ = cri::RuntimeService::NewStub(channel);
   images_ = cri::ImageService::NewStub(channel);
