@@ -208,6 +208,36 @@ wait_for_state() {
   "$OCIC_BIN" pod remove --id "$pod"
 }
 
+@test "a pod without a hostname gets the node's, even with a name longer than 64 bytes" {
+  # critest's pod names are 74 characters: too long for sethostname.
+  name="PodSandbox-for-hostname-test-0123456789abcdef0123456789abcdef0123456789"
+  config=$(pod_config "$name")
+  sed -i '/"hostname": "ocid_sandbox",/d' "$config"
+  pod=$("$OCIC_BIN" pod run --config "$config")
+  ctr=$("$OCIC_BIN" ctr create --pod "$pod" --config "$(container_config nohost 'exec sleep 3600')")
+  "$OCIC_BIN" ctr start --id "$ctr"
+  node=$(uname -n)
+  run "$OCIC_BIN" ctr exec --id "$ctr" -- sh -c 'hostname; cat /etc/hostname; grep 127.0.1.1 /etc/hosts; echo $HOSTNAME'
+  [ "$status" -eq 0 ]
+  [ "$output" = "$(printf '%s\n%s\n127.0.1.1 %s\n%s' "$node" "$node" "$node" "$node")" ]
+  "$OCIC_BIN" pod remove --id "$pod"
+}
+
+@test "a hostname over 64 bytes is refused before anything is made" {
+  config=$(pod_config longhost)
+  sed -i "s|\"hostname\": \"ocid_sandbox\"|\"hostname\": \"$(printf 'h%.0s' $(seq 65))\"|" "$config"
+  run "$OCIC_BIN" pod run --config "$config"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"INVALID_ARGUMENT"*"config.hostname"*"longer than 64 bytes"* ]]
+  run "$OCIC_BIN" pod list
+  [[ "$output" != *"longhost"* ]]
+  [ -z "$(ls "$TEST_ROOT/run/ns/uts" 2>/dev/null)" ]
+  # Its name is not held either: the same pod with a good hostname runs.
+  sed -i "s|\"hostname\": \"h*\"|\"hostname\": \"longhost\"|" "$config"
+  pod=$("$OCIC_BIN" pod run --config "$config")
+  "$OCIC_BIN" pod remove --id "$pod"
+}
+
 @test "an image in use by a container cannot be removed" {
   pod=$("$OCIC_BIN" pod run --config "$(pod_config holder)")
   ctr=$("$OCIC_BIN" ctr create --pod "$pod" --config "$(container_config holder 'exec sleep 3600')")

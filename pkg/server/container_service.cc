@@ -69,7 +69,9 @@ cri::ContainerState ToCri(ContainerState state) {
 SandboxContext ContextOf(const SandboxRecord& pod, const cri::PodSandboxConfig& config) {
   SandboxContext context;
   context.id = pod.id;
-  context.hostname = config.hostname().empty() ? pod.name : config.hostname();
+  context.hostname = !pod.hostname.empty()        ? pod.hostname
+                     : !config.hostname().empty() ? config.hostname()
+                                                  : pod.name;
   context.net_ns_path = pod.namespaces.net;
   context.ipc_ns_path = pod.namespaces.ipc;
   context.uts_ns_path = pod.namespaces.uts;
