@@ -36,6 +36,17 @@ absl::Status ValidatePodConfig(const cri::PodSandboxConfig& config) {
                                                    "\" is longer than ", kMaxHostnameBytes,
                                                    " bytes"));
   }
+  for (int i = 0; i < config.port_mappings_size(); ++i) {
+    const cri::PortMapping& port = config.port_mappings(i);
+    for (const auto& [field, value] :
+         {std::pair("host_port", port.host_port()), {"container_port", port.container_port()}}) {
+      // 0 is allowed: a host port of 0 means "no forwarding".
+      if (value < 0 || value > 65535) {
+        return absl::InvalidArgumentError(absl::StrCat("config.port_mappings[", i, "].", field,
+                                                       ": ", value, " is not a port (0-65535)"));
+      }
+    }
+  }
   if (!config.log_directory().empty() && config.log_directory()[0] != '/') {
     return absl::InvalidArgumentError(
         absl::StrCat("config.log_directory: \"", config.log_directory(), "\" is not absolute"));
