@@ -164,6 +164,31 @@ image_id() {
   [ -z "$(ls "$TEST_ROOT/root/storage/content/ingest")" ]
 }
 
+@test "layers without end-of-archive records or final padding unpack (umoci 0.4.7)" {
+  run "$OCIC_BIN" image pull "$REGISTRY/unpadded:latest"
+  [ "$status" -eq 0 ]
+  mount_image "$(image_id "$REGISTRY/unpadded:latest")"
+  [ "$(stat -c %s "$TEST_ROOT/mnt/unpadded/eoa")" = 1000 ]
+  [ "$(stat -c %s "$TEST_ROOT/mnt/unpadded/file")" = 1000 ]
+  [ "$(tr -d x <"$TEST_ROOT/mnt/unpadded/file" | wc -c)" = 0 ]
+  [ -x "$TEST_ROOT/mnt/bin/busybox" ]
+}
+
+@test "a layer whose data is cut short is DATA_LOSS and stores nothing" {
+  local layers_before
+  layers_before=$(ls "$(layers_dir)" | wc -l)
+  run "$OCIC_BIN" image pull "$REGISTRY/truncated:latest"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"DATA_LOSS"* ]]
+  [[ "$output" == *"truncated"* ]]
+  [ "$(ls "$(layers_dir)" | wc -l)" -eq "$layers_before" ]
+  run "$OCIC_BIN" image list
+  [[ "$output" != *"truncated"* ]]
+  run "$OCIC_BIN" image status "$REGISTRY/truncated:latest"
+  [ "$status" -ne 0 ]
+  ! grep -l '"truncated' "$TEST_ROOT/root/storage/images/"*.json
+}
+
 @test "images survive an ocid restart" {
   ocid_stop
   ocid_start --registries-conf "$TEST_ROOT/registries.conf"
