@@ -9,6 +9,16 @@ setup_file() {
   ocid_setup
   export TEST_ROOT OCID_SOCKET OCIC_CONNECT
   registry_setup
+  # Short names are searched for in the test registry; Docker Hub's official
+  # images (docker.io/library/...) are served by it too. Nothing leaves
+  # loopback.
+  {
+    printf 'unqualified-search-registries = ["%s"]\n' "$REGISTRY"
+    cat "$TEST_ROOT/registries.conf"
+    printf '[[registry]]\nprefix = "docker.io/library"\nlocation = "%s"\ninsecure = true\n' \
+      "$REGISTRY"
+  } >"$TEST_ROOT/registries-short.conf"
+  mv "$TEST_ROOT/registries-short.conf" "$TEST_ROOT/registries.conf"
   ocid_start --registries-conf "$TEST_ROOT/registries.conf"
   export OCID_PID
   # One mount point for the tests that look at an image's root file system.
@@ -187,6 +197,51 @@ image_id() {
   run "$OCIC_BIN" image status "$REGISTRY/truncated:latest"
   [ "$status" -ne 0 ]
   ! grep -l '"truncated' "$TEST_ROOT/root/storage/images/"*.json
+}
+
+@test "a short name pulled through a search registry is found again by that name" {
+  run "$OCIC_BIN" image pull busybox:zstd
+  [ "$status" -eq 0 ]
+  # Recorded under the registry it came from.
+  run "$OCIC_BIN" image status "$REGISTRY/busybox:zstd"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"Tags: $REGISTRY/busybox:zstd"* ]]
+  local id
+  id=$(image_id "$REGISTRY/busybox:zstd")
+  [ "$(image_id busybox:zstd)" = "$id" ]
+  run "$OCIC_BIN" image list busybox:zstd
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"$REGISTRY/busybox"*"zstd"* ]]
+  run "$OCIC_BIN" image status busybox:no-such-tag
+  [ "$status" -ne 0 ]
+
+  run "$OCIC_BIN" image remove busybox:zstd
+  [ "$status" -eq 0 ]
+  run "$OCIC_BIN" image status "$REGISTRY/busybox:zstd"
+  [ "$status" -ne 0 ]
+  [ ! -e "$TEST_ROOT/root/storage/images/${id#sha256:}.json" ]
+}
+
+@test "docker.io names are normalised: busybox, library/busybox, docker.io/busybox" {
+  run "$OCIC_BIN" image pull docker.io/busybox:oci
+  [ "$status" -eq 0 ]
+  run "$OCIC_BIN" image status docker.io/library/busybox:oci
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"docker.io/library/busybox:oci"* ]]
+  [[ "$output" == *"Digests: "*"docker.io/library/busybox@sha256:"* ]]
+  local id
+  id=$(image_id docker.io/library/busybox:oci)
+  for name in busybox:oci library/busybox:oci docker.io/busybox:oci index.docker.io/busybox:oci; do
+    [ "$(image_id "$name")" = "$id" ]
+  done
+  # The Docker Hub form comes first, before the search registries: the one
+  # image has both names, and untagging one keeps the other.
+  [ "$(image_id "$REGISTRY/busybox:oci")" = "$id" ]
+  run "$OCIC_BIN" image remove busybox:oci
+  [ "$status" -eq 0 ]
+  run "$OCIC_BIN" image status docker.io/library/busybox:oci
+  [ "$status" -ne 0 ]
+  [ "$(image_id "$REGISTRY/busybox:oci")" = "$id" ]
 }
 
 @test "images survive an ocid restart" {

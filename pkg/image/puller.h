@@ -52,6 +52,8 @@ class ImagePuller {
   // The progress of a pull of `image` (as given to Pull) running now.
   std::optional<PullProgress> Progress(const std::string& image);
 
+  const RegistriesConf& registries() const { return registries_; }
+
  private:
   struct ProgressState {
     std::atomic<int> layers_total{0};

@@ -63,14 +63,10 @@ Usage MeasureTree(const std::string& root) {
 
 }  // namespace
 
-std::optional<ImageRecord> LookupImage(const ImageStore& images, const std::string& name) {
-  if (auto found = images.Find(name)) return found;
-  absl::StatusOr<ImageReference> reference = ParseImageReference(name);
-  if (!reference.ok()) return std::nullopt;
-  if (!reference->digest.empty()) {
-    return images.Find(reference->Name() + "@" + reference->digest);
-  }
-  return images.Find(reference->Name() + ":" + reference->tag);
+// A short name is found where a pull of it may have put it: see LookupNames.
+std::optional<ImageMatch> ImageService::Lookup(const std::string& name) const {
+  return LookupImage(stores_.images, stores_.puller.registries().unqualified_search_registries,
+                     name);
 }
 
 grpc::Status ImageService::ListImages(grpc::ServerContext*,
@@ -79,7 +75,7 @@ grpc::Status ImageService::ListImages(grpc::ServerContext*,
   return ServeRpc("ListImages", [&] {
     const std::string& wanted = request->filter().image().image();
     if (!wanted.empty()) {
-      if (auto image = LookupImage(stores_.images, wanted)) ToCri(*image, *response->add_images());
+      if (auto match = Lookup(wanted)) ToCri(match->image, *response->add_images());
       return absl::OkStatus();
     }
     for (const ImageRecord& image : stores_.images.List()) ToCri(image, *response->add_images());
@@ -104,8 +100,9 @@ grpc::Status ImageService::ImageStatus(grpc::ServerContext*,
                 .dump();
       }
     }
-    std::optional<ImageRecord> image = LookupImage(stores_.images, name);
-    if (!image.has_value()) return absl::OkStatus();  // CRI: no image, no error
+    std::optional<ImageMatch> match = Lookup(name);
+    if (!match.has_value()) return absl::OkStatus();  // CRI: no image, no error
+    const ImageRecord* image = &match->image;
     ToCri(*image, *response->mutable_image());
     if (request->verbose()) {
       absl::StatusOr<std::string> config = stores_.blobs.ReadBlob(image->id, kMaxConfigBytes);
@@ -165,16 +162,12 @@ grpc::Status ImageService::RemoveImage(grpc::ServerContext*,
   return ServeRpc("RemoveImage", [&]() -> absl::Status {
     const std::string& name = request->image().image();
     if (name.empty()) return absl::InvalidArgumentError("image.image is empty");
-    std::optional<ImageRecord> image = LookupImage(stores_.images, name);
-    if (!image.has_value()) return absl::OkStatus();  // idempotent
-    // By a tag of several: untag only. By ID or its last name: remove it all.
-    bool by_id = name == image->id.String() || name == image->id.hex ||
-                 image->repo_tags.size() <= 1;
-    std::string key = by_id ? image->id.String() : name;
-    if (!by_id) {
-      absl::StatusOr<ImageReference> reference = ParseImageReference(name);
-      if (reference.ok() && reference->digest.empty()) key = reference->Name() + ":" + reference->tag;
-    }
+    std::optional<ImageMatch> match = Lookup(name);
+    if (!match.has_value()) return absl::OkStatus();  // idempotent
+    // By one tag of several: untag only (the stored tag the name matched).
+    // By ID, digest or its last tag: remove it all.
+    bool untag_only = match->by_tag && match->image.repo_tags.size() > 1;
+    std::string key = untag_only ? match->name : match->image.id.String();
     ASSIGN_OR_RETURN(std::optional<ImageRecord> removed, stores_.images.Remove(key));
     if (!removed.has_value()) return absl::OkStatus();
     RETURN_IF_ERROR(stores_.blobs.Delete(removed->id));

@@ -1,0 +1,43 @@
+// Finding a stored image by what a user or kubelet calls it: an ID, an ID
+// prefix, or a name as typed ("busybox", "library/busybox:1.36",
+// "quay.io/a/b@sha256:...").
+#ifndef OCID_PKG_IMAGE_IMAGE_LOOKUP_H_
+#define OCID_PKG_IMAGE_IMAGE_LOOKUP_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "pkg/storage/image_store.h"
+
+namespace ocid {
+
+// The stored names (repo tags "registry/repo:tag" or repo digests
+// "registry/repo@sha256:...") that `user_input` may stand for, in the order
+// they are tried. A qualified name yields itself, normalized. A short name
+// yields its Docker Hub form first (docker.io/library/...), as docker and
+// kubelet mean it, then one name per unqualified-search registry, in order:
+// where a pull of that short name may have found it (cri-o looks up the same
+// candidates). A digest wins over a tag given with it, since a pull records
+// the digest with the name only. Empty for an invalid reference.
+std::vector<std::string> LookupNames(absl::string_view user_input,
+                                     const std::vector<std::string>& search_registries);
+
+struct ImageMatch {
+  ImageRecord image;
+  // The repo tag or repo digest that matched; "" when matched by ID.
+  std::string name;
+  bool by_tag = false;
+};
+
+// The image `name_or_id` names: by ID ("sha256:<hex>", "<hex>" or an
+// unambiguous prefix, see ImageStore::Find) first, then by the names of
+// LookupNames, the first that is stored.
+std::optional<ImageMatch> LookupImage(const ImageStore& images,
+                                      const std::vector<std::string>& search_registries,
+                                      const std::string& name_or_id);
+
+}  // namespace ocid
+
+#endif  // OCID_PKG_IMAGE_IMAGE_LOOKUP_H_
