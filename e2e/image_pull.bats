@@ -244,6 +244,56 @@ image_id() {
   [ "$(image_id "$REGISTRY/busybox:oci")" = "$id" ]
 }
 
+# The digest the registry gives for NAME's manifest REF, fetched as MEDIA_TYPE.
+registry_digest() {
+  curl -sf -o /dev/null -D - -H "Accept: $3" "http://$REGISTRY/v2/$1/manifests/$2" |
+    tr -d '\r' | grep -i '^docker-content-digest:' | cut -d' ' -f2
+}
+
+# The image IDs ListImages returns for the filter $1, one per line.
+listed_ids() {
+  "$OCIC_BIN" --output json image list "$1" | grep -o '"id": "sha256:[0-9a-f]*"' | cut -d'"' -f4
+}
+
+@test "a manifest list pull records both digests; either digest, the ID and an ID prefix find it" {
+  local list platform id
+  list=$(registry_digest busybox multiarch application/vnd.oci.image.index.v1+json)
+  platform=$(registry_digest busybox oci application/vnd.oci.image.manifest.v1+json)
+  [[ "$list" == sha256:* && "$platform" == sha256:* && "$list" != "$platform" ]]
+
+  run "$OCIC_BIN" image pull "$REGISTRY/busybox:multiarch"
+  [ "$status" -eq 0 ]
+  run "$OCIC_BIN" image status "$REGISTRY/busybox:multiarch"
+  [[ "$output" == *"Digests: "*"$REGISTRY/busybox@$list"* ]]
+  [[ "$output" == *"Digests: "*"$REGISTRY/busybox@$platform"* ]]
+  id=$(image_id "$REGISTRY/busybox:multiarch")
+  for name in "$REGISTRY/busybox@$list" "$REGISTRY/busybox@$platform" "busybox@$list" \
+    "busybox@$platform" "$id" "${id#sha256:}" "${id:0:19}" "${id:7:12}"; do
+    [ "$(image_id "$name")" = "$id" ]
+    [ "$(listed_ids "$name")" = "$id" ]
+  done
+  run "$OCIC_BIN" image status "$REGISTRY/busybox@sha256:$(printf '0%.0s' {1..64})"
+  [ "$status" -ne 0 ]
+
+  # Pulled by the list's digest alone: no tag, both digests.
+  "$OCIC_BIN" image remove "$id"
+  run "$OCIC_BIN" image status "$id"
+  [ "$status" -ne 0 ]
+  run "$OCIC_BIN" image pull "$REGISTRY/busybox@$list"
+  [ "$status" -eq 0 ]
+  [ "$(image_id "$REGISTRY/busybox@$platform")" = "$id" ]
+  run "$OCIC_BIN" image status "$id"
+  [ -z "$(field Tags <<<"$output")" ]
+  [[ "$output" == *"$REGISTRY/busybox@$list"* ]]
+  [[ "$output" == *"$REGISTRY/busybox@$platform"* ]]
+  # Removing it drops its platform manifest blob too: nothing is left of it.
+  "$OCIC_BIN" image remove "busybox@$list"
+  [ ! -e "$TEST_ROOT/root/storage/content/blobs/sha256/${platform#sha256:}" ]
+  [ -z "$(find "$TEST_ROOT/root/storage/content" -name "${platform#sha256:}*")" ]
+  # What the other tests pulled under these names, back again.
+  for tag in latest oci multiarch; do "$OCIC_BIN" image pull "$REGISTRY/busybox:$tag" >/dev/null; done
+}
+
 @test "images survive an ocid restart" {
   ocid_stop
   ocid_start --registries-conf "$TEST_ROOT/registries.conf"

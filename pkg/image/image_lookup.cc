@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "pkg/image/reference.h"
 
 namespace ocid {
@@ -50,15 +51,22 @@ std::vector<std::string> LookupNames(absl::string_view user_input,
   return names;
 }
 
-std::optional<ImageMatch> LookupImage(const ImageStore& images,
-                                      const std::vector<std::string>& search_registries,
-                                      const std::string& name_or_id) {
+absl::StatusOr<std::optional<ImageMatch>> LookupImage(
+    const ImageStore& images, const std::vector<std::string>& search_registries,
+    const std::string& name_or_id) {
   // As typed first: an ID, an ID prefix, or a stored name written out in full.
   if (std::optional<ImageMatch> match = Match(images, name_or_id)) return match;
   for (const std::string& name : LookupNames(name_or_id, search_registries)) {
     if (std::optional<ImageMatch> match = Match(images, name)) return match;
   }
-  return std::nullopt;
+  std::vector<Digest> ids = images.IdsWithPrefix(name_or_id);
+  if (ids.size() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "image ID prefix \"", name_or_id, "\" is ambiguous: it matches ",
+        absl::StrJoin(ids, ", ",
+                      [](std::string* out, const Digest& id) { out->append(id.String()); })));
+  }
+  return std::optional<ImageMatch>();
 }
 
 }  // namespace ocid

@@ -31,12 +31,20 @@ struct ImageMatch {
   bool by_tag = false;
 };
 
-// The image `name_or_id` names: by ID ("sha256:<hex>", "<hex>" or an
-// unambiguous prefix, see ImageStore::Find) first, then by the names of
-// LookupNames, the first that is stored.
-std::optional<ImageMatch> LookupImage(const ImageStore& images,
-                                      const std::vector<std::string>& search_registries,
-                                      const std::string& name_or_id);
+// The image `name_or_id` names, nullopt if none: by ID ("sha256:<hex>",
+// "<hex>" or an unambiguous prefix of 3 or more digits, see ImageStore::Find)
+// first, then by the names of LookupNames, the first that is stored.
+//
+// An ID prefix that several images share, and that is no stored name either,
+// is InvalidArgument listing the IDs it matches (the caller prefixes the
+// field). Not "no such image": RemoveImage would then report success having
+// removed nothing, and ImageStatus would tell a user with two images that
+// he has none. containerd also fails such a lookup (its digest set says
+// "ambiguous"); cri-o (containers/storage) finds nothing and tries the text
+// as a name, which we do first.
+absl::StatusOr<std::optional<ImageMatch>> LookupImage(
+    const ImageStore& images, const std::vector<std::string>& search_registries,
+    const std::string& name_or_id);
 
 }  // namespace ocid
 

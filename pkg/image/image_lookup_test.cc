@@ -1,7 +1,9 @@
 #include "pkg/image/image_lookup.h"
 
 #include <cstdlib>
+#include <map>
 #include <memory>
+#include <utility>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -10,6 +12,7 @@ namespace ocid {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 
 const std::vector<std::string> kSearch = {"127.0.0.1:5000", "quay.io", "docker.io"};
 
@@ -65,45 +68,125 @@ class LookupImageTest : public ::testing::Test {
     return image;
   }
 
+  // The lookup, which must not fail.
+  std::optional<ImageMatch> Found(const std::vector<std::string>& search, const std::string& name) {
+    absl::StatusOr<std::optional<ImageMatch>> match = LookupImage(*store_, search, name);
+    EXPECT_TRUE(match.ok()) << match.status();
+    return match.ok() ? *match : std::nullopt;
+  }
+
   std::unique_ptr<ImageStore> store_;
 };
 
 TEST_F(LookupImageTest, ShortNamePulledFromASearchRegistryIsFoundByIt) {
   ImageRecord busybox = Put("busybox", {"127.0.0.1:5000/busybox:latest"});
   for (const char* name : {"busybox", "busybox:latest", "127.0.0.1:5000/busybox"}) {
-    std::optional<ImageMatch> match = LookupImage(*store_, kSearch, name);
+    std::optional<ImageMatch> match = Found(kSearch, name);
     ASSERT_TRUE(match.has_value()) << name;
     EXPECT_EQ(match->image.id, busybox.id);
     EXPECT_EQ(match->name, "127.0.0.1:5000/busybox:latest");
     EXPECT_TRUE(match->by_tag);
   }
   // Without that search registry the short name means Docker Hub's only.
-  EXPECT_FALSE(LookupImage(*store_, {"docker.io"}, "busybox:latest").has_value());
-  EXPECT_FALSE(LookupImage(*store_, kSearch, "busybox:other").has_value());
-  EXPECT_FALSE(LookupImage(*store_, kSearch, "quay.io/busybox").has_value());
+  EXPECT_FALSE(Found({"docker.io"}, "busybox:latest").has_value());
+  EXPECT_FALSE(Found(kSearch, "busybox:other").has_value());
+  EXPECT_FALSE(Found(kSearch, "quay.io/busybox").has_value());
 }
 
 TEST_F(LookupImageTest, DockerHubFormComesFirst) {
   ImageRecord hub = Put("hub", {"docker.io/library/busybox:latest"});
   ImageRecord local = Put("local", {"127.0.0.1:5000/busybox:latest"});
-  EXPECT_EQ(LookupImage(*store_, kSearch, "busybox")->image.id, hub.id);
-  EXPECT_EQ(LookupImage(*store_, kSearch, "library/busybox")->image.id, hub.id);
-  EXPECT_EQ(LookupImage(*store_, kSearch, "docker.io/busybox")->image.id, hub.id);
-  EXPECT_EQ(LookupImage(*store_, kSearch, "127.0.0.1:5000/busybox")->image.id, local.id);
+  EXPECT_EQ(Found(kSearch, "busybox")->image.id, hub.id);
+  EXPECT_EQ(Found(kSearch, "library/busybox")->image.id, hub.id);
+  EXPECT_EQ(Found(kSearch, "docker.io/busybox")->image.id, hub.id);
+  EXPECT_EQ(Found(kSearch, "127.0.0.1:5000/busybox")->image.id, local.id);
 }
 
 TEST_F(LookupImageTest, ByIdAndByDigest) {
   ImageRecord busybox = Put("busybox", {"127.0.0.1:5000/busybox:latest"});
-  std::optional<ImageMatch> match = LookupImage(*store_, kSearch, busybox.id.String());
+  std::optional<ImageMatch> match = Found(kSearch, busybox.id.String());
   ASSERT_TRUE(match.has_value());
   EXPECT_EQ(match->name, "");
   EXPECT_FALSE(match->by_tag);
-  EXPECT_EQ(LookupImage(*store_, kSearch, busybox.id.hex)->image.id, busybox.id);
+  EXPECT_EQ(Found(kSearch, busybox.id.hex)->image.id, busybox.id);
 
-  match = LookupImage(*store_, kSearch, "busybox@" + busybox.manifest_digest.String());
+  match = Found(kSearch, "busybox@" + busybox.manifest_digest.String());
   ASSERT_TRUE(match.has_value());
   EXPECT_EQ(match->name, "127.0.0.1:5000/busybox@" + busybox.manifest_digest.String());
   EXPECT_FALSE(match->by_tag);
+}
+
+TEST_F(LookupImageTest, EitherDigestOfAManifestListPull) {
+  ImageRecord image = Put("multi", {"127.0.0.1:5000/busybox:multiarch"});
+  const std::string list = Sha256Of("index-multi").String();
+  image.repo_digests = {"127.0.0.1:5000/busybox@" + list,
+                        "127.0.0.1:5000/busybox@" + image.manifest_digest.String()};
+  ASSERT_TRUE(store_->Put(image).ok());
+  for (const std::string& digest : {list, image.manifest_digest.String()}) {
+    for (const std::string& name :
+         {"busybox@" + digest, "127.0.0.1:5000/busybox@" + digest, "busybox:multiarch@" + digest}) {
+      std::optional<ImageMatch> match = Found(kSearch, name);
+      ASSERT_TRUE(match.has_value()) << name;
+      EXPECT_EQ(match->image.id, image.id);
+    }
+  }
+  EXPECT_FALSE(Found(kSearch, "busybox@" + Sha256Of("other").String()).has_value());
+}
+
+// Two IDs that share their first hex digits: made by trying seeds.
+std::pair<std::string, std::string> SeedsSharingAPrefix(size_t digits) {
+  std::map<std::string, std::string> by_prefix;
+  for (int i = 0;; ++i) {
+    std::string seed = "s" + std::to_string(i);
+    std::string prefix = Sha256Of("config-" + seed).hex.substr(0, digits);
+    auto [it, added] = by_prefix.emplace(prefix, seed);
+    if (!added) return {it->second, seed};
+  }
+}
+
+TEST_F(LookupImageTest, IdsFullPrefixedOrNotAndUnambiguousPrefixes) {
+  auto [first, second] = SeedsSharingAPrefix(3);
+  ImageRecord a = Put(first, {"127.0.0.1:5000/a:latest"});
+  ImageRecord b = Put(second, {"127.0.0.1:5000/b:latest"});
+  ASSERT_EQ(a.id.hex.substr(0, 3), b.id.hex.substr(0, 3));
+  size_t common = 3;
+  while (a.id.hex[common] == b.id.hex[common]) ++common;
+  for (const ImageRecord& image : {a, b}) {
+    for (const std::string& id :
+         {image.id.String(), image.id.hex, image.id.hex.substr(0, common + 1),
+          "sha256:" + image.id.hex.substr(0, common + 1)}) {
+      std::optional<ImageMatch> match = Found(kSearch, id);
+      ASSERT_TRUE(match.has_value()) << id;
+      EXPECT_EQ(match->image.id, image.id) << id;
+      EXPECT_EQ(match->name, "");
+    }
+  }
+  // Shared by both: an error naming both, for ImageStatus and RemoveImage
+  // alike, rather than "no such image".
+  for (const std::string& prefix :
+       {a.id.hex.substr(0, common), "sha256:" + a.id.hex.substr(0, 3)}) {
+    absl::StatusOr<std::optional<ImageMatch>> match = LookupImage(*store_, kSearch, prefix);
+    ASSERT_FALSE(match.ok()) << prefix;
+    EXPECT_EQ(match.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(match.status().message(), HasSubstr("is ambiguous"));
+    EXPECT_THAT(match.status().message(), HasSubstr(a.id.String()));
+    EXPECT_THAT(match.status().message(), HasSubstr(b.id.String()));
+  }
+  // Too short to be an ID prefix, or not hex: a name, not found.
+  EXPECT_FALSE(Found(kSearch, a.id.hex.substr(0, 2)).has_value());
+  EXPECT_FALSE(Found(kSearch, "xyz").has_value());
+}
+
+TEST_F(LookupImageTest, AStoredNameWinsOverAnAmbiguousPrefix) {
+  auto [first, second] = SeedsSharingAPrefix(3);
+  ImageRecord a = Put(first, {});
+  ImageRecord b = Put(second, {});
+  std::string prefix = a.id.hex.substr(0, 3);
+  // A digit-only prefix is a valid repository name too.
+  ImageRecord named = Put("named", {"127.0.0.1:5000/" + prefix + ":latest"});
+  std::optional<ImageMatch> match = Found(kSearch, prefix);
+  ASSERT_TRUE(match.has_value());
+  EXPECT_EQ(match->image.id, named.id);
 }
 
 }  // namespace

@@ -112,13 +112,17 @@ absl::StatusOr<std::string> RuntimeService::Create(const cri::CreateContainerReq
     return absl::InvalidArgumentError("config.metadata.name is empty");
   }
   if (config.image().image().empty()) return absl::InvalidArgumentError("config.image.image is empty");
-  std::optional<ImageMatch> match =
+  absl::StatusOr<std::optional<ImageMatch>> match =
       LookupImage(images_, search_registries_, config.image().image());
-  if (!match) {
+  if (!match.ok()) {
+    return absl::Status(match.status().code(),
+                        absl::StrCat("config.image.image: ", match.status().message()));
+  }
+  if (!match->has_value()) {
     return absl::NotFoundError(absl::StrCat("config.image.image: image \"",
                                             config.image().image(), "\" is not pulled"));
   }
-  const ImageRecord* image = &match->image;
+  const ImageRecord* image = &(*match)->image;
   std::string log_dir = pod.log_directory.empty()
                             ? absl::StrCat(paths_.default_log_dir, "/", pod.id)
                             : pod.log_directory;

@@ -64,18 +64,24 @@ Usage MeasureTree(const std::string& root) {
 }  // namespace
 
 // A short name is found where a pull of it may have put it: see LookupNames.
-std::optional<ImageMatch> ImageService::Lookup(const std::string& name) const {
-  return LookupImage(stores_.images, stores_.puller.registries().unqualified_search_registries,
-                     name);
+absl::StatusOr<std::optional<ImageMatch>> ImageService::Lookup(const std::string& name,
+                                                               absl::string_view field) const {
+  absl::StatusOr<std::optional<ImageMatch>> match = LookupImage(
+      stores_.images, stores_.puller.registries().unqualified_search_registries, name);
+  if (!match.ok()) {
+    return absl::Status(match.status().code(), absl::StrCat(field, ": ", match.status().message()));
+  }
+  return match;
 }
 
 grpc::Status ImageService::ListImages(grpc::ServerContext*,
                                       const cri::ListImagesRequest* request,
                                       cri::ListImagesResponse* response) {
-  return ServeRpc("ListImages", [&] {
+  return ServeRpc("ListImages", [&]() -> absl::Status {
     const std::string& wanted = request->filter().image().image();
     if (!wanted.empty()) {
-      if (auto match = Lookup(wanted)) ToCri(match->image, *response->add_images());
+      ASSIGN_OR_RETURN(std::optional<ImageMatch> match, Lookup(wanted, "filter.image.image"));
+      if (match.has_value()) ToCri(match->image, *response->add_images());
       return absl::OkStatus();
     }
     for (const ImageRecord& image : stores_.images.List()) ToCri(image, *response->add_images());
@@ -100,7 +106,7 @@ grpc::Status ImageService::ImageStatus(grpc::ServerContext*,
                 .dump();
       }
     }
-    std::optional<ImageMatch> match = Lookup(name);
+    ASSIGN_OR_RETURN(std::optional<ImageMatch> match, Lookup(name, "image.image"));
     if (!match.has_value()) return absl::OkStatus();  // CRI: no image, no error
     const ImageRecord* image = &match->image;
     ToCri(*image, *response->mutable_image());
@@ -162,7 +168,7 @@ grpc::Status ImageService::RemoveImage(grpc::ServerContext*,
   return ServeRpc("RemoveImage", [&]() -> absl::Status {
     const std::string& name = request->image().image();
     if (name.empty()) return absl::InvalidArgumentError("image.image is empty");
-    std::optional<ImageMatch> match = Lookup(name);
+    ASSIGN_OR_RETURN(std::optional<ImageMatch> match, Lookup(name, "image.image"));
     if (!match.has_value()) return absl::OkStatus();  // idempotent
     // By one tag of several: untag only (the stored tag the name matched).
     // By ID, digest or its last tag: remove it all.

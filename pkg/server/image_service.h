@@ -44,7 +44,9 @@ class ImageService final : public runtime::v1::ImageService::Service {
 
  private:
   absl::Status CollectUnusedLayers();
-  std::optional<ImageMatch> Lookup(const std::string& name) const;
+  // `field` names the request's field in errors.
+  absl::StatusOr<std::optional<ImageMatch>> Lookup(const std::string& name,
+                                                   absl::string_view field) const;
 
   ImageStores stores_;
 };
