@@ -70,6 +70,9 @@ wait_for_state() {
   [ "$status" -eq 0 ]
   ctr=$output
   [ "$("$OCIC_BIN" ctr status --id "$ctr" | field State)" = CONTAINER_CREATED ]
+  # What kubelet shows: the repo tag the short name found, and a repo digest.
+  [ "$("$OCIC_BIN" ctr status --id "$ctr" | field Image)" = "$REGISTRY/busybox:latest" ]
+  [[ "$("$OCIC_BIN" ctr status --id "$ctr" | field ImageRef)" == "$REGISTRY/busybox@sha256:"* ]]
   run "$OCIC_BIN" ctr start --id "$ctr"
   [ "$status" -eq 0 ]
   [ "$("$OCIC_BIN" ctr status --id "$ctr" | field State)" = CONTAINER_RUNNING ]
@@ -213,6 +216,23 @@ wait_for_state() {
   [[ "$output" == *"NOT_FOUND"* ]]
   run "$OCIC_BIN" ctr list --pod "$pod"
   [[ "$output" != *"escape"* ]]
+  "$OCIC_BIN" pod remove --id "$pod"
+}
+
+@test "a container created by image ID, as kubelet does, reports a repo tag and digest" {
+  local id
+  id=$("$OCIC_BIN" --output json image status busybox:latest | grep -o '"id": "sha256:[0-9a-f]*"' | cut -d'"' -f4)
+  pod=$("$OCIC_BIN" pod run --config "$(pod_config byid)")
+  config=$(container_config byid 'exec sleep 3600')
+  sed -i "s|\"busybox:latest\"|\"$id\"|" "$config"
+  ctr=$("$OCIC_BIN" ctr create --pod "$pod" --config "$config")
+  run "$OCIC_BIN" ctr status --id "$ctr"
+  [ "$(field Image <<<"$output")" = "$REGISTRY/busybox:latest" ]
+  [[ "$(field ImageRef <<<"$output")" == "$REGISTRY/busybox@sha256:"* ]]
+  run "$OCIC_BIN" --output json ctr status --id "$ctr"
+  [[ "$output" == *"\"image_id\": \"$id\""* ]]
+  run "$OCIC_BIN" ctr list --pod "$pod"
+  [ "$status" -eq 0 ]
   "$OCIC_BIN" pod remove --id "$pod"
 }
 

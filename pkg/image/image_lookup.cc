@@ -51,6 +51,24 @@ std::vector<std::string> LookupNames(absl::string_view user_input,
   return names;
 }
 
+std::string ContainerImageName(const ImageMatch& match) {
+  if (match.by_tag) return match.name;
+  if (!match.image.repo_tags.empty()) return match.image.repo_tags.front();
+  return match.image.id.String();
+}
+
+std::string ContainerImageRef(const ImageRecord& image, const std::string& image_name) {
+  if (image.repo_digests.empty()) return image.id.String();
+  absl::StatusOr<ImageReference> name = ParseImageReference(image_name);
+  if (name.ok()) {
+    for (const std::string& digest : image.repo_digests) {
+      absl::StatusOr<ImageReference> ref = ParseImageReference(digest);
+      if (ref.ok() && ref->Name() == name->Name()) return digest;
+    }
+  }
+  return image.repo_digests.front();
+}
+
 absl::StatusOr<std::optional<ImageMatch>> LookupImage(
     const ImageStore& images, const std::vector<std::string>& search_registries,
     const std::string& name_or_id) {

@@ -46,6 +46,17 @@ absl::StatusOr<std::optional<ImageMatch>> LookupImage(
     const ImageStore& images, const std::vector<std::string>& search_registries,
     const std::string& name_or_id);
 
+// What ContainerStatus and ListContainers report as a container's image
+// (kubelet shows it in the pod's status): a repo tag of the image, the one
+// the name matched, else (created by ID or digest, as kubelet creates them)
+// the image's first repo tag, else its ID.
+std::string ContainerImageName(const ImageMatch& match);
+
+// The container's image_ref: a repo digest of the image ("name@sha256:..."),
+// of `image_name`'s repository when the image has one, else the first; the
+// image ID when it has none.
+std::string ContainerImageRef(const ImageRecord& image, const std::string& image_name);
+
 }  // namespace ocid
 
 #endif  // OCID_PKG_IMAGE_IMAGE_LOOKUP_H_

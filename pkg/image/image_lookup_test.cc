@@ -189,5 +189,48 @@ TEST_F(LookupImageTest, AStoredNameWinsOverAnAmbiguousPrefix) {
   EXPECT_EQ(match->image.id, named.id);
 }
 
+TEST_F(LookupImageTest, ContainerImageIsARepoTagAndImageRefARepoDigest) {
+  ImageRecord image;
+  image.id = Sha256Of("config-busybox");
+  image.manifest_digest = Sha256Of("manifest-busybox");
+  const std::string list = Sha256Of("index-busybox").String();
+  image.repo_tags = {"docker.io/library/busybox:1", "127.0.0.1:5000/busybox:latest"};
+  image.repo_digests = {"docker.io/library/busybox@" + list,
+                        "127.0.0.1:5000/busybox@" + image.manifest_digest.String()};
+  ASSERT_TRUE(store_->Put(image).ok());
+
+  // By a short name: the repo tag it matched, and that repository's digest.
+  std::optional<ImageMatch> match = Found(kSearch, "busybox:latest");
+  ASSERT_TRUE(match.has_value());
+  EXPECT_EQ(ContainerImageName(*match), "127.0.0.1:5000/busybox:latest");
+  EXPECT_EQ(ContainerImageRef(match->image, ContainerImageName(*match)),
+            "127.0.0.1:5000/busybox@" + image.manifest_digest.String());
+  // By ID, as kubelet creates containers: the first repo tag.
+  match = Found(kSearch, image.id.String());
+  ASSERT_TRUE(match.has_value());
+  EXPECT_EQ(ContainerImageName(*match), "docker.io/library/busybox:1");
+  EXPECT_EQ(ContainerImageRef(match->image, ContainerImageName(*match)),
+            "docker.io/library/busybox@" + list);
+  // By digest: a repo tag too, not the digest reference.
+  match = Found(kSearch, "127.0.0.1:5000/busybox@" + image.manifest_digest.String());
+  ASSERT_TRUE(match.has_value());
+  EXPECT_EQ(ContainerImageName(*match), "docker.io/library/busybox:1");
+}
+
+TEST_F(LookupImageTest, ContainerImageOfAnUntaggedImageIsItsId) {
+  ImageRecord image = Put("bare", {});
+  std::optional<ImageMatch> match = Found(kSearch, image.id.hex);
+  ASSERT_TRUE(match.has_value());
+  EXPECT_EQ(ContainerImageName(*match), image.id.String());
+  EXPECT_EQ(ContainerImageRef(match->image, ContainerImageName(*match)), image.id.String());
+  // Digests but no tag (pulled by digest): image_ref is still a repo digest.
+  image.repo_digests = {"127.0.0.1:5000/bare@" + image.manifest_digest.String()};
+  ASSERT_TRUE(store_->Put(image).ok());
+  match = Found(kSearch, image.id.hex);
+  ASSERT_TRUE(match.has_value());
+  EXPECT_EQ(ContainerImageName(*match), image.id.String());
+  EXPECT_EQ(ContainerImageRef(match->image, ContainerImageName(*match)), image.repo_digests[0]);
+}
+
 }  // namespace
 }  // namespace ocid

@@ -145,8 +145,8 @@ absl::StatusOr<std::string> RuntimeService::Create(const cri::CreateContainerReq
   c.annotations.insert(config.annotations().begin(), config.annotations().end());
   (void)google::protobuf::util::MessageToJsonString(config, &c.config_json);
   c.image_id = image->id.String();
-  c.image_name = config.image().image();
-  c.image_ref = image->repo_digests.empty() ? c.image_id : image->repo_digests[0];
+  c.image_name = ContainerImageName(**match);
+  c.image_ref = ContainerImageRef(*image, c.image_name);
   c.runtime_handler = pod.runtime_handler;
   c.bundle = absl::StrCat(paths_.bundles, "/", c.id);
   c.rootfs = c.bundle + "/rootfs";
