@@ -114,11 +114,17 @@ absl::StatusOr<std::string> RuntimeService::Create(const cri::CreateContainerReq
     return absl::InvalidArgumentError("config.metadata.name is empty");
   }
   if (config.image().image().empty()) return absl::InvalidArgumentError("config.image.image is empty");
-  std::optional<ImageRecord> image = LookupImage(images_, config.image().image());
-  if (!image) {
+  absl::StatusOr<std::optional<ImageMatch>> match =
+      LookupImage(images_, search_registries_, config.image().image());
+  if (!match.ok()) {
+    return absl::Status(match.status().code(),
+                        absl::StrCat("config.image.image: ", match.status().message()));
+  }
+  if (!match->has_value()) {
     return absl::NotFoundError(absl::StrCat("config.image.image: image \"",
                                             config.image().image(), "\" is not pulled"));
   }
+  const ImageRecord* image = &(*match)->image;
   std::string log_dir = pod.log_directory.empty()
                             ? absl::StrCat(paths_.default_log_dir, "/", pod.id)
                             : pod.log_directory;
@@ -141,8 +147,8 @@ absl::StatusOr<std::string> RuntimeService::Create(const cri::CreateContainerReq
   c.annotations.insert(config.annotations().begin(), config.annotations().end());
   (void)google::protobuf::util::MessageToJsonString(config, &c.config_json);
   c.image_id = image->id.String();
-  c.image_name = config.image().image();
-  c.image_ref = image->repo_digests.empty() ? c.image_id : image->repo_digests[0];
+  c.image_name = ContainerImageName(**match);
+  c.image_ref = ContainerImageRef(*image, c.image_name);
   c.runtime_handler = pod.runtime_handler;
   c.bundle = absl::StrCat(paths_.bundles, "/", c.id);
   c.rootfs = c.bundle + "/rootfs";
