@@ -1,19 +1,55 @@
 #!/usr/bin/env bash
 # Installs exactly the Debian packages pinned in third_party/debian-packages.lock.
-# Idempotent: when every pinned version is already installed it only checks
+# Entries marked "fetch" are not installed: their .deb is downloaded and
+# unpacked under $OCID_DEB_CACHE/NAME/root (for files that test images need
+# but that conflict with an installed package, e.g. the dynamic busybox).
+# Idempotent: when every pinned version is already there it only checks
 # (well under 5 s) and touches nothing.
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 lock="$top/third_party/debian-packages.lock"
 
+cache=${OCID_DEB_CACHE:-/var/cache/ocid-debs}
+
 declare -A want=()
 order=()
-while read -r name version _; do
+fetch=()
+while read -r name version mode _; do
   [[ -z "$name" || "$name" == \#* ]] && continue
   want[$name]=$version
-  order+=("$name")
+  if [[ "$mode" == fetch ]]; then fetch+=("$name"); else order+=("$name"); fi
 done <"$lock"
+
+# fetch_deb NAME: downloads NAME=want[NAME] and unpacks it (not installs it)
+# into $cache/NAME/root, stamped with its version.
+fetch_deb() {
+  local name=$1 version=${want[$1]} dir=$cache/$1 deb
+  rm -rf -- "$dir"
+  mkdir -p -- "$dir"
+  # As root, apt would try to drop to _apt, who cannot write here.
+  if ! (cd "$dir" && apt-get download -qq -o APT::Sandbox::User=root "$name=$version" 2>/dev/null); then
+    apt-get update -qq
+    (cd "$dir" && apt-get download -qq -o APT::Sandbox::User=root "$name=$version") || {
+      echo "setup: cannot download $name=$version; update third_party/debian-packages.lock" >&2
+      return 1
+    }
+  fi
+  deb=$(ls "$dir"/*.deb)
+  dpkg-deb -x "$deb" "$dir/root"
+  printf '%s\n' "$version" >"$dir/version"
+}
+
+for name in "${fetch[@]}"; do
+  if [[ $(cat "$cache/$name/version" 2>/dev/null) != "${want[$name]}" ]]; then
+    if [[ $(id -u) != 0 ]]; then
+      echo "setup: must run as root to fetch $name into $cache" >&2
+      exit 1
+    fi
+    echo "setup: fetching $name=${want[$name]} into $cache/$name"
+    fetch_deb "$name"
+  fi
+done
 
 missing=()
 for name in "${order[@]}"; do
@@ -24,7 +60,7 @@ for name in "${order[@]}"; do
 done
 
 if ((${#missing[@]} == 0)); then
-  echo "setup: all ${#order[@]} pinned packages are installed"
+  echo "setup: all ${#order[@]} pinned packages are installed${fetch[*]:+, ${#fetch[@]} fetched}"
   exit 0
 fi
 

@@ -231,10 +231,14 @@ oci_image_reuse_layer() {
 # oci_image_commit DIR TAG ARCH OS [VARIANT]
 # Writes config + manifest for the layers added since oci_image_begin.
 # TAG may be "" to not tag it in index.json (e.g. an index child).
-# OCI_IMG_CMD / OCI_IMG_ENV (arrays) override the default config.
+# OCI_IMG_CMD / OCI_IMG_ENV (arrays) override the default config. Optional,
+# left out of the config when unset: OCI_IMG_ENTRYPOINT (array),
+# OCI_IMG_USER, OCI_IMG_STOPSIGNAL (e.g. SIGQUIT), OCI_IMG_PORTS (array of
+# "80/tcp").
 oci_image_commit() {
   local dir=$1 tag=$2 arch=$3 os=$4 variant=${5:-}
   local i sep json diffids="" history="" layers="" cmd="" env="" mt dg sz
+  local user="" entry="" stop="" ports=""
   local -a c e
   if declare -p OCI_IMG_CMD >/dev/null 2>&1; then c=("${OCI_IMG_CMD[@]}"); else c=(sh); fi
   if declare -p OCI_IMG_ENV >/dev/null 2>&1; then
@@ -244,6 +248,16 @@ oci_image_commit() {
   fi
   sep=""; for i in "${c[@]}"; do cmd+=$sep$(oci_json_str "$i"); sep=,; done
   sep=""; for i in "${e[@]}"; do env+=$sep$(oci_json_str "$i"); sep=,; done
+  [[ -z ${OCI_IMG_USER:-} ]] || user='"User":'$(oci_json_str "$OCI_IMG_USER")','
+  if declare -p OCI_IMG_PORTS >/dev/null 2>&1; then
+    sep=""; for i in "${OCI_IMG_PORTS[@]}"; do ports+=$sep$(oci_json_str "$i")':{}'; sep=,; done
+    ports='"ExposedPorts":{'$ports'},'
+  fi
+  if declare -p OCI_IMG_ENTRYPOINT >/dev/null 2>&1; then
+    sep=""; for i in "${OCI_IMG_ENTRYPOINT[@]}"; do entry+=$sep$(oci_json_str "$i"); sep=,; done
+    entry='"Entrypoint":['$entry'],'
+  fi
+  [[ -z ${OCI_IMG_STOPSIGNAL:-} ]] || stop=',"StopSignal":'$(oci_json_str "$OCI_IMG_STOPSIGNAL")
   sep=""; for i in "${OCI_IMG_DIFFIDS[@]}"; do diffids+=$sep\"$i\"; sep=,; done
   sep=""
   for i in "${OCI_IMG_HISTORY[@]}"; do
@@ -253,7 +267,7 @@ oci_image_commit() {
   json='{"created":"'$OCI_CREATED'","architecture":'$(oci_json_str "$arch")
   [[ -n $variant ]] && json+=',"variant":'$(oci_json_str "$variant")
   json+=',"os":'$(oci_json_str "$os")
-  json+=',"config":{"Env":['$env'],"Cmd":['$cmd'],"WorkingDir":"/"}'
+  json+=',"config":{'$user$ports'"Env":['$env'],'$entry'"Cmd":['$cmd'],"WorkingDir":"/"'$stop'}'
   json+=',"rootfs":{"type":"layers","diff_ids":['$diffids']}'
   json+=',"history":['$history']}'
   oci_put_string "$dir" "$json"
@@ -392,6 +406,70 @@ reg_get_manifest() {
 reg_get_blob() {
   REG_STATUS=$(curl -s -L --max-time 300 -o "$4" -w '%{http_code}' \
     "http://$1/v2/$2/blobs/$3") || REG_STATUS=000
+}
+
+# --- pushing a layout's images with curl ----------------------------------------
+# Faster than one `skopeo copy` per tag (~0.4 s each): a blob goes up once and
+# other repositories mount it; a manifest is PUT with its exact bytes, so the
+# registry's digest is the layout's.
+
+# What this shell pushed: digest -> the first repository that got it, and
+# "NAME@digest" -> 1 for every repository that has it.
+declare -gA REG_BLOB_HOME=() REG_BLOB_IN=()
+
+# reg_push_blob REGISTRY NAME FILE DIGEST: makes blob DIGEST (the contents of
+# FILE) exist in repository NAME, by a cross-repository mount from where it
+# was pushed before, else by a monolithic upload.
+reg_push_blob() {
+  local reg=$1 name=$2 file=$3 digest=$4 from=${REG_BLOB_HOME[$4]:-} hdr w loc
+  [[ -z ${REG_BLOB_IN[$name@$digest]:-} ]] || return 0
+  hdr=$(mktemp "${TMPDIR:-/tmp}/reg-hdr.XXXXXX")
+  local url="http://$reg/v2/$name/blobs/uploads/"
+  [[ -z $from ]] || url+="?mount=$digest&from=$from"
+  w=$(curl -s --max-time 30 -X POST -o /dev/null -D "$hdr" -w '%{http_code}' "$url") || w=000
+  if [[ $w == 201 ]]; then
+    rm -f -- "$hdr"
+    REG_BLOB_IN[$name@$digest]=1
+    return 0
+  fi
+  loc=$(tr -d '\r' <"$hdr" | sed -n 's/^[Ll]ocation: *//p' | head -n 1)
+  rm -f -- "$hdr"
+  if [[ $w != 202 || -z $loc ]]; then
+    oci_die "POST $url: HTTP $w (no upload session)"
+    return 1
+  fi
+  [[ $loc == http* ]] || loc=http://$reg$loc
+  [[ $loc == *\?* ]] && loc+="&digest=$digest" || loc+="?digest=$digest"
+  w=$(curl -s --max-time 120 -X PUT -o /dev/null -w '%{http_code}' \
+        -H 'Content-Type: application/octet-stream' --data-binary "@$file" "$loc") || w=000
+  if [[ $w != 201 ]]; then
+    oci_die "uploading blob $digest to $reg/$name: HTTP $w"
+    return 1
+  fi
+  REG_BLOB_HOME[$digest]=$name
+  REG_BLOB_IN[$name@$digest]=1
+}
+
+# reg_push_manifest REGISTRY NAME REF FILE MEDIATYPE: PUTs a manifest.
+reg_push_manifest() {
+  local w
+  w=$(curl -s --max-time 30 -X PUT -o /dev/null -w '%{http_code}' \
+        -H "Content-Type: $5" --data-binary "@$4" "http://$1/v2/$2/manifests/$3") || w=000
+  [[ $w == 201 ]] || oci_die "PUT manifest $1/$2:$3: HTTP $w"
+}
+
+# reg_push_image LAYOUT REGISTRY NAME MANIFEST_DIGEST TAG...: pushes an image
+# manifest of LAYOUT (config and layers first) under NAME with every TAG.
+# (Image manifests only; an index would need its children pushed first.)
+reg_push_image() {
+  local dir=$1 reg=$2 name=$3 mdigest=$4 d tag blobs=$1/blobs/sha256
+  shift 4
+  for d in $(json_digests "$blobs/${mdigest#sha256:}"); do
+    reg_push_blob "$reg" "$name" "$blobs/${d#sha256:}" "$d" || return 1
+  done
+  for tag in "$@"; do
+    reg_push_manifest "$reg" "$name" "$tag" "$blobs/${mdigest#sha256:}" "$OCI_MT_MANIFEST" || return 1
+  done
 }
 
 # json_digests FILE: prints every "digest" value of a manifest/index, in
