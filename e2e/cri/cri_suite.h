@@ -13,15 +13,18 @@
 #ifndef OCID_E2E_CRI_CRI_SUITE_H_
 #define OCID_E2E_CRI_CRI_SUITE_H_
 
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "api/runtime/v1/api.grpc.pb.h"
 
@@ -44,21 +47,21 @@ inline constexpr char kHostNetNginxImage[] = "gcr.io/k8s-staging-cri-tools/hostn
 // spec must be listed in e2e/cri/not_yet.txt (checked: an unlisted skip fails
 // the test, and a listed spec that is not skipped fails too, so the list
 // stays true). Use as the first statement: `OCID_NOT_YET("streaming");`.
-#define OCID_NOT_YET(feature)                                                 \
-  do {                                                                        \
-    ::ocid::e2e::CheckNotYetListed(feature);                                  \
-    if (::testing::Test::HasFailure()) return;                                \
-    GTEST_SKIP() << "not built yet: " << (feature);                           \
+#define OCID_NOT_YET(feature)                       \
+  do {                                              \
+    ::ocid::e2e::CheckNotYetListed(feature);        \
+    if (::testing::Test::HasFailure()) return;      \
+    GTEST_SKIP() << "not built yet: " << (feature); \
   } while (false)
 
 // Fails the test (fatally) unless `expr` (absl::Status or StatusOr) is OK.
-#define OCID_ASSERT_OK(expr)                                                  \
-  do {                                                                        \
-    const auto& ocid_e2e_s_ = (expr);                                         \
-    ASSERT_TRUE(::ocid::e2e::StatusOf(ocid_e2e_s_).ok())                      \
-        << #expr << ": " << ::ocid::e2e::StatusOf(ocid_e2e_s_);               \
+#define OCID_ASSERT_OK(expr)                                    \
+  do {                                                          \
+    const auto& ocid_e2e_s_ = (expr);                           \
+    ASSERT_TRUE(::ocid::e2e::StatusOf(ocid_e2e_s_).ok())        \
+        << #expr << ": " << ::ocid::e2e::StatusOf(ocid_e2e_s_); \
   } while (false)
-#define OCID_EXPECT_OK(expr)                                                  \
+#define OCID_EXPECT_OK(expr) \
   EXPECT_TRUE(::ocid::e2e::StatusOf(expr).ok()) << #expr << ": " << ::ocid::e2e::StatusOf(expr)
 
 #define OCID_E2E_CONCAT_INNER_(a, b) a##b
@@ -66,8 +69,8 @@ inline constexpr char kHostNetNginxImage[] = "gcr.io/k8s-staging-cri-tools/hostn
 // `OCID_ASSERT_OK_AND_ASSIGN(auto pod, RunDefaultPod("x"));`
 #define OCID_ASSERT_OK_AND_ASSIGN(lhs, expr) \
   OCID_ASSERT_OK_AND_ASSIGN_IMPL_(OCID_E2E_CONCAT_(ocid_e2e_so_, __LINE__), lhs, expr)
-#define OCID_ASSERT_OK_AND_ASSIGN_IMPL_(so, lhs, expr) \
-  auto so = (expr);                                    \
+#define OCID_ASSERT_OK_AND_ASSIGN_IMPL_(so, lhs, expr)  \
+  auto so = (expr);                                     \
   ASSERT_TRUE(so.ok()) << #expr << ": " << so.status(); \
   lhs = std::move(so).value()
 
@@ -96,17 +99,18 @@ struct Pod {
 
 // What the booted environment knows; valid from the first test on.
 struct SuiteInfo {
-  std::string socket;          // ocid's CRI socket
-  std::string registry;        // 127.0.0.1:PORT of the stand-in registry
-  std::string scratch_dir;     // a temp dir of this run, removed at the end
-  std::string pod_log_root;    // where tests put pod log dirs
-  std::string cni_bridge;      // the test bridge's name
-  std::string pod_cidr;        // the bridge network's subnet
+  std::string socket;        // ocid's CRI socket
+  std::string registry;      // 127.0.0.1:PORT of the stand-in registry
+  std::string scratch_dir;   // a temp dir of this run, removed at the end
+  std::string pod_log_root;  // where tests put pod log dirs
+  std::string cni_bridge;    // the test bridge's name
+  std::string pod_cidr;      // the bridge network's subnet
 };
 
 class CriTest : public ::testing::Test {
  protected:
-  void TearDown() override;  // removes every pod/container/image a test made
+  void SetUp() override;     // fails the test if the environment did not boot
+  void TearDown() override;  // removes every pod and container a test made
 
   static const SuiteInfo& Info();
   v1::RuntimeService::Stub& Runtime();
@@ -129,7 +133,7 @@ class CriTest : public ::testing::Test {
   absl::Status StopPod(const std::string& pod_id);
   absl::Status RemovePod(const std::string& pod_id);
   absl::StatusOr<v1::PodSandboxStatusResponse> PodStatus(const std::string& pod_id,
-                                                        bool verbose = false);
+                                                         bool verbose = false);
   absl::StatusOr<std::vector<v1::PodSandbox>> ListPods(const v1::PodSandboxFilter& filter = {});
 
   // framework.CreateDefaultContainer: default image, command {"top"};
@@ -144,15 +148,13 @@ class CriTest : public ::testing::Test {
                              int64_t timeout_s = kDefaultStopTimeout);
   absl::Status RemoveContainer(const std::string& container_id);
   absl::StatusOr<v1::ContainerStatusResponse> ContainerStatus(const std::string& container_id,
-                                                             bool verbose = false);
-  absl::StatusOr<std::vector<v1::Container>> ListContainers(
-      const v1::ContainerFilter& filter = {});
+                                                              bool verbose = false);
+  absl::StatusOr<std::vector<v1::Container>> ListContainers(const v1::ContainerFilter& filter = {});
   // Polls ContainerStatus until its state is `state` (or the timeout).
   absl::Status WaitForContainerState(const std::string& container_id, v1::ContainerState state,
                                      absl::Duration timeout = absl::Minutes(1));
   absl::StatusOr<ExecResult> ExecSync(const std::string& container_id,
-                                      const std::vector<std::string>& cmd,
-                                      int64_t timeout_s = 0);
+                                      const std::vector<std::string>& cmd, int64_t timeout_s = 0);
 
   // Images: names as critest gives them (registry.k8s.io/..., short names),
   // resolved by ocid through the suite's registries.conf.
@@ -175,9 +177,26 @@ class CriTest : public ::testing::Test {
   absl::Status RestartOcid(bool kill = false);
 
  private:
+  static absl::Status Finish(const grpc::Status& status);
+
+  bool not_yet_listed_ = false;
   std::vector<std::string> pods_;        // removed (with their containers) in TearDown
   std::vector<std::string> containers_;  // removed in TearDown
 };
+
+template <typename Request, typename Response, typename Method>
+absl::Status CriTest::Call(Method method, const Request& request, Response* response,
+                           absl::Duration timeout) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  // The method belongs to one of the two stubs; pick the one it fits.
+  if constexpr (std::is_invocable_v<Method, v1::RuntimeService::Stub&, grpc::ClientContext*,
+                                    const Request&, Response*>) {
+    return Finish((Runtime().*method)(&context, request, response));
+  } else {
+    return Finish((Images().*method)(&context, request, response));
+  }
+}
 
 }  // namespace ocid::e2e
 
