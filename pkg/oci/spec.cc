@@ -199,6 +199,11 @@ absl::StatusOr<std::pair<std::string, std::string>> UserSpec(
   }
   if (sc.has_run_as_group()) {
     if (sc.run_as_group().value() < 0) return Invalid(prefix + "run_as_group", "negative");
+    // kubelet validates this too: a group alone would silently pair with
+    // the image's user, which the pod spec never asked for.
+    if (!sc.has_run_as_user() && sc.run_as_username().empty()) {
+      return Invalid(prefix + "run_as_group", "set without run_as_user or run_as_username");
+    }
     user = absl::StrCat(user.substr(0, user.find(':')), ":", sc.run_as_group().value());
     field += " and " + prefix + "run_as_group";
   }

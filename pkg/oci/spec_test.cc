@@ -222,7 +222,8 @@ TEST_F(SpecTest, UserResolution) {
       {"run_as_username", "root", "alice", -1, -1, 1000, 1000, {44, 7}},
       {"run_as_user wins", "alice", "alice", 0, -1, 0, 0, {7}},
       {"unknown uid", "", "", 4000, -1, 4000, 0, {7}},
-      {"run_as_group", "alice", "", -1, 55, 1000, 55, {44, 7}},
+      {"run_as_group with run_as_username", "", "alice", -1, 55, 1000, 55, {44, 7}},
+      {"run_as_group with run_as_user", "", "", 1000, 55, 1000, 55, {44, 7}},
   };
   for (const Case& c : cases) {
     image_.user = c.image_user;
@@ -238,6 +239,13 @@ TEST_F(SpecTest, UserResolution) {
     EXPECT_EQ(user["gid"], c.want_gid) << c.name;
     EXPECT_EQ(user["additionalGids"].get<std::vector<uint32_t>>(), c.want_gids) << c.name;
   }
+}
+
+TEST_F(SpecTest, RunAsGroupWithoutAUserIsRefused) {
+  image_.user = "alice";
+  Security()->mutable_run_as_group()->set_value(55);
+  std::string error = BuildError();
+  EXPECT_TRUE(absl::StartsWith(error, "config.linux.security_context.run_as_group: ")) << error;
 }
 
 TEST_F(SpecTest, UnknownUserNamesTheFieldAndUser) {

@@ -66,16 +66,15 @@ Usage MeasureTree(const std::string& root) {
 // A short name is found where a pull of it may have put it: see LookupNames.
 absl::StatusOr<std::optional<ImageMatch>> ImageService::Lookup(const std::string& name,
                                                                absl::string_view field) const {
-  absl::StatusOr<std::optional<ImageMatch>> match = LookupImage(
-      stores_.images, stores_.puller.registries().unqualified_search_registries, name);
+  absl::StatusOr<std::optional<ImageMatch>> match =
+      LookupImage(stores_.images, stores_.puller.registries().unqualified_search_registries, name);
   if (!match.ok()) {
     return absl::Status(match.status().code(), absl::StrCat(field, ": ", match.status().message()));
   }
   return match;
 }
 
-grpc::Status ImageService::ListImages(grpc::ServerContext*,
-                                      const cri::ListImagesRequest* request,
+grpc::Status ImageService::ListImages(grpc::ServerContext*, const cri::ListImagesRequest* request,
                                       cri::ListImagesResponse* response) {
   return ServeRpc("ListImages", [&]() -> absl::Status {
     const std::string& wanted = request->filter().image().image();
@@ -89,8 +88,7 @@ grpc::Status ImageService::ListImages(grpc::ServerContext*,
   });
 }
 
-grpc::Status ImageService::ImageStatus(grpc::ServerContext*,
-                                       const cri::ImageStatusRequest* request,
+grpc::Status ImageService::ImageStatus(grpc::ServerContext*, const cri::ImageStatusRequest* request,
                                        cri::ImageStatusResponse* response) {
   return ServeRpc("ImageStatus", [&]() -> absl::Status {
     const std::string& name = request->image().image();
@@ -98,12 +96,11 @@ grpc::Status ImageService::ImageStatus(grpc::ServerContext*,
     if (request->verbose()) {
       if (std::optional<PullProgress> pull = stores_.puller.Progress(name)) {
         // Not CRI: ocic shows this as its progress bar while it pulls.
-        (*response->mutable_info())["pullProgress"] =
-            nlohmann::json{{"layersTotal", pull->layers_total},
-                           {"layersDone", pull->layers_done},
-                           {"bytesTotal", pull->bytes_total},
-                           {"bytesDone", pull->bytes_done}}
-                .dump();
+        (*response->mutable_info())["pullProgress"] = nlohmann::json{
+            {"layersTotal", pull->layers_total},
+            {"layersDone", pull->layers_done},
+            {"bytesTotal", pull->bytes_total},
+            {"bytesDone", pull->bytes_done}}.dump();
       }
     }
     ASSIGN_OR_RETURN(std::optional<ImageMatch> match, Lookup(name, "image.image"));
@@ -129,7 +126,9 @@ grpc::Status ImageService::PullImage(grpc::ServerContext*, const cri::PullImageR
   return ServeRpc("PullImage", [&]() -> absl::Status {
     const std::string& name = request->image().image();
     if (name.empty()) return absl::InvalidArgumentError("image.image is empty");
-    RETURN_IF_ERROR(ParseImageReference(name).status());
+    if (absl::Status parsed = ParseImageReference(name).status(); !parsed.ok()) {
+      return absl::Status(parsed.code(), absl::StrCat("image.image: ", parsed.message()));
+    }
     RegistryAuth auth;
     const cri::AuthConfig& given = request->auth();
     auth.username = given.username();
@@ -162,8 +161,7 @@ absl::Status ImageService::CollectUnusedLayers() {
   return absl::OkStatus();
 }
 
-grpc::Status ImageService::RemoveImage(grpc::ServerContext*,
-                                       const cri::RemoveImageRequest* request,
+grpc::Status ImageService::RemoveImage(grpc::ServerContext*, const cri::RemoveImageRequest* request,
                                        cri::RemoveImageResponse*) {
   return ServeRpc("RemoveImage", [&]() -> absl::Status {
     const std::string& name = request->image().image();

@@ -1,9 +1,17 @@
 // Version, Status and RuntimeConfig: what the runtime is and whether it can
 // run pods now.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "nlohmann/json.hpp"
+#include "pkg/base/status_macros.h"
 #include "pkg/base/version.h"
 #include "pkg/server/rpc.h"
 #include "pkg/server/runtime_service.h"
@@ -84,8 +92,7 @@ grpc::Status RuntimeService::Version(grpc::ServerContext*, const runtime::v1::Ve
   });
 }
 
-grpc::Status RuntimeService::Status(grpc::ServerContext*,
-                                    const runtime::v1::StatusRequest* request,
+grpc::Status RuntimeService::Status(grpc::ServerContext*, const runtime::v1::StatusRequest* request,
                                     runtime::v1::StatusResponse* response) {
   return ServeRpc("Status", [&] {
     runtime::v1::RuntimeStatus* status = response->mutable_status();
@@ -115,11 +122,39 @@ grpc::Status RuntimeService::RuntimeConfig(grpc::ServerContext*,
   });
 }
 
+namespace {
+
+// kubelet sends one CIDR or, dual-stack, "v4/len,v6/len".
+absl::Status ValidatePodCidr(const std::string& cidrs) {
+  const char* field = "runtime_config.network_config.pod_cidr";
+  if (cidrs.empty()) return absl::OkStatus();
+  for (absl::string_view cidr : absl::StrSplit(cidrs, ',')) {
+    std::vector<std::string> parts = absl::StrSplit(cidr, absl::MaxSplits('/', 1));
+    unsigned char address[sizeof(in6_addr)];
+    int max_length = 0;
+    if (parts.size() == 2 && inet_pton(AF_INET, parts[0].c_str(), address) == 1) {
+      max_length = 32;
+    } else if (parts.size() == 2 && inet_pton(AF_INET6, parts[0].c_str(), address) == 1) {
+      max_length = 128;
+    }
+    int length = -1;
+    if (max_length == 0 || !absl::SimpleAtoi(parts[1], &length) || length < 0 ||
+        length > max_length) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": \"", cidr, "\" is not an address/prefix-length CIDR"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 grpc::Status RuntimeService::UpdateRuntimeConfig(
     grpc::ServerContext*, const runtime::v1::UpdateRuntimeConfigRequest* request,
     runtime::v1::UpdateRuntimeConfigResponse*) {
   return ServeRpc("UpdateRuntimeConfig", [&] {
     const std::string& cidr = request->runtime_config().network_config().pod_cidr();
+    RETURN_IF_ERROR(ValidatePodCidr(cidr));
     if (!cidr.empty()) cni_.SetPodCidr(cidr);
     return absl::OkStatus();
   });

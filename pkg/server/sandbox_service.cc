@@ -116,13 +116,12 @@ absl::StatusOr<std::string> RuntimeService::RunPod(const cri::RunPodSandboxReque
     cri::PodSandboxConfig existing_config;
     // Compared as messages: proto maps serialize in no fixed order.
     if (existing &&
-        google::protobuf::util::JsonStringToMessage(existing->config_json, &existing_config)
-            .ok() &&
+        google::protobuf::util::JsonStringToMessage(existing->config_json, &existing_config).ok() &&
         google::protobuf::util::MessageDifferencer::Equivalent(existing_config, config)) {
       return existing->id;
     }
-    return absl::AlreadyExistsError(absl::StrCat("pod sandbox name \"", pod.ReservedName(),
-                                                 "\" is reserved for ", holder));
+    return absl::AlreadyExistsError(
+        absl::StrCat("pod sandbox name \"", pod.ReservedName(), "\" is reserved for ", holder));
   }
   RETURN_IF_ERROR(ReserveName(pod.ReservedName(), pod.id));
   std::vector<std::function<void()>> rollback;
@@ -196,10 +195,12 @@ absl::Status RuntimeService::StopPod(const std::string& id) {
     RETURN_IF_ERROR(cni_.TearDown(NetworkRequest(pod, config)));
   }
   RETURN_IF_ERROR(UnpinNamespaces(pod.namespaces));
-  return sandboxes_.Update(pod.id, [](SandboxRecord& r) {
-                      r.ready = false;
-                      r.infra_pid = 0;
-                    })
+  return sandboxes_
+      .Update(pod.id,
+              [](SandboxRecord& r) {
+                r.ready = false;
+                r.infra_pid = 0;
+              })
       .status();
 }
 
@@ -230,7 +231,12 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*,
 grpc::Status RuntimeService::StopPodSandbox(grpc::ServerContext*,
                                             const cri::StopPodSandboxRequest* request,
                                             cri::StopPodSandboxResponse*) {
-  return ServeRpc("StopPodSandbox", [&] { return StopPod(request->pod_sandbox_id()); });
+  return ServeRpc("StopPodSandbox", [&]() -> absl::Status {
+    // The CRI makes Stop idempotent: a pod already removed has nothing left
+    // to reclaim (kubelet stops pods it may have removed before a restart).
+    absl::Status stopped = StopPod(request->pod_sandbox_id());
+    return absl::IsNotFound(stopped) ? absl::OkStatus() : stopped;
+  });
 }
 
 grpc::Status RuntimeService::RemovePodSandbox(grpc::ServerContext*,
