@@ -73,12 +73,14 @@ registry_teardown() {
 
 # The seed's pod and container configs, pointed at this test's log dir,
 # cgroup parent and registry: $TEST_ROOT/sandbox.json, container.json.
+# The image becomes $REGISTRY/busybox:latest unless `image` says otherwise
+# ("busybox:latest" keeps the seed's short name).
 seed_configs() {
-  local cgroup_parent=$1
+  local cgroup_parent=$1 image=${2:-$REGISTRY/busybox:latest}
   sed -e "s|/var/log/ocid/pods/redhat-test-ocid|$TEST_ROOT/logs|" \
     -e "s|\"cgroup_parent\": \"/ocid-test\"|\"cgroup_parent\": \"$cgroup_parent\"|" \
     "$E2E_DIR/testdata/sandbox_config.json" >"$TEST_ROOT/sandbox.json"
-  sed -e "s|\"busybox:latest\"|\"$REGISTRY/busybox:latest\"|" \
+  sed -e "s|\"busybox:latest\"|\"$image\"|" \
     "$E2E_DIR/testdata/container_busybox.json" >"$TEST_ROOT/container.json"
 }
 

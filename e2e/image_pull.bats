@@ -9,6 +9,16 @@ setup_file() {
   ocid_setup
   export TEST_ROOT OCID_SOCKET OCIC_CONNECT
   registry_setup
+  # Short names are searched for in the test registry; Docker Hub's official
+  # images (docker.io/library/...) are served by it too. Nothing leaves
+  # loopback.
+  {
+    printf 'unqualified-search-registries = ["%s"]\n' "$REGISTRY"
+    cat "$TEST_ROOT/registries.conf"
+    printf '[[registry]]\nprefix = "docker.io/library"\nlocation = "%s"\ninsecure = true\n' \
+      "$REGISTRY"
+  } >"$TEST_ROOT/registries-short.conf"
+  mv "$TEST_ROOT/registries-short.conf" "$TEST_ROOT/registries.conf"
   ocid_start --registries-conf "$TEST_ROOT/registries.conf"
   export OCID_PID
   # One mount point for the tests that look at an image's root file system.
@@ -162,6 +172,126 @@ image_id() {
   run "$OCIC_BIN" image list
   [[ "$output" != *"many-layers"* ]]
   [ -z "$(ls "$TEST_ROOT/root/storage/content/ingest")" ]
+}
+
+@test "layers without end-of-archive records or final padding unpack (umoci 0.4.7)" {
+  run "$OCIC_BIN" image pull "$REGISTRY/unpadded:latest"
+  [ "$status" -eq 0 ]
+  mount_image "$(image_id "$REGISTRY/unpadded:latest")"
+  [ "$(stat -c %s "$TEST_ROOT/mnt/unpadded/eoa")" = 1000 ]
+  [ "$(stat -c %s "$TEST_ROOT/mnt/unpadded/file")" = 1000 ]
+  [ "$(tr -d x <"$TEST_ROOT/mnt/unpadded/file" | wc -c)" = 0 ]
+  [ -x "$TEST_ROOT/mnt/bin/busybox" ]
+}
+
+@test "a layer whose data is cut short is DATA_LOSS and stores nothing" {
+  local layers_before
+  layers_before=$(ls "$(layers_dir)" | wc -l)
+  run "$OCIC_BIN" image pull "$REGISTRY/truncated:latest"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"DATA_LOSS"* ]]
+  [[ "$output" == *"truncated"* ]]
+  [ "$(ls "$(layers_dir)" | wc -l)" -eq "$layers_before" ]
+  run "$OCIC_BIN" image list
+  [[ "$output" != *"truncated"* ]]
+  run "$OCIC_BIN" image status "$REGISTRY/truncated:latest"
+  [ "$status" -ne 0 ]
+  ! grep -l '"truncated' "$TEST_ROOT/root/storage/images/"*.json
+}
+
+@test "a short name pulled through a search registry is found again by that name" {
+  run "$OCIC_BIN" image pull busybox:zstd
+  [ "$status" -eq 0 ]
+  # Recorded under the registry it came from.
+  run "$OCIC_BIN" image status "$REGISTRY/busybox:zstd"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"Tags: $REGISTRY/busybox:zstd"* ]]
+  local id
+  id=$(image_id "$REGISTRY/busybox:zstd")
+  [ "$(image_id busybox:zstd)" = "$id" ]
+  run "$OCIC_BIN" image list busybox:zstd
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"$REGISTRY/busybox"*"zstd"* ]]
+  run "$OCIC_BIN" image status busybox:no-such-tag
+  [ "$status" -ne 0 ]
+
+  run "$OCIC_BIN" image remove busybox:zstd
+  [ "$status" -eq 0 ]
+  run "$OCIC_BIN" image status "$REGISTRY/busybox:zstd"
+  [ "$status" -ne 0 ]
+  [ ! -e "$TEST_ROOT/root/storage/images/${id#sha256:}.json" ]
+}
+
+@test "docker.io names are normalised: busybox, library/busybox, docker.io/busybox" {
+  run "$OCIC_BIN" image pull docker.io/busybox:oci
+  [ "$status" -eq 0 ]
+  run "$OCIC_BIN" image status docker.io/library/busybox:oci
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"docker.io/library/busybox:oci"* ]]
+  [[ "$output" == *"Digests: "*"docker.io/library/busybox@sha256:"* ]]
+  local id
+  id=$(image_id docker.io/library/busybox:oci)
+  for name in busybox:oci library/busybox:oci docker.io/busybox:oci index.docker.io/busybox:oci; do
+    [ "$(image_id "$name")" = "$id" ]
+  done
+  # The Docker Hub form comes first, before the search registries: the one
+  # image has both names, and untagging one keeps the other.
+  [ "$(image_id "$REGISTRY/busybox:oci")" = "$id" ]
+  run "$OCIC_BIN" image remove busybox:oci
+  [ "$status" -eq 0 ]
+  run "$OCIC_BIN" image status docker.io/library/busybox:oci
+  [ "$status" -ne 0 ]
+  [ "$(image_id "$REGISTRY/busybox:oci")" = "$id" ]
+}
+
+# The digest the registry gives for NAME's manifest REF, fetched as MEDIA_TYPE.
+registry_digest() {
+  curl -sf -o /dev/null -D - -H "Accept: $3" "http://$REGISTRY/v2/$1/manifests/$2" |
+    tr -d '\r' | grep -i '^docker-content-digest:' | cut -d' ' -f2
+}
+
+# The image IDs ListImages returns for the filter $1, one per line.
+listed_ids() {
+  "$OCIC_BIN" --output json image list "$1" | grep -o '"id": "sha256:[0-9a-f]*"' | cut -d'"' -f4
+}
+
+@test "a manifest list pull records both digests; either digest, the ID and an ID prefix find it" {
+  local list platform id
+  list=$(registry_digest busybox multiarch application/vnd.oci.image.index.v1+json)
+  platform=$(registry_digest busybox oci application/vnd.oci.image.manifest.v1+json)
+  [[ "$list" == sha256:* && "$platform" == sha256:* && "$list" != "$platform" ]]
+
+  run "$OCIC_BIN" image pull "$REGISTRY/busybox:multiarch"
+  [ "$status" -eq 0 ]
+  run "$OCIC_BIN" image status "$REGISTRY/busybox:multiarch"
+  [[ "$output" == *"Digests: "*"$REGISTRY/busybox@$list"* ]]
+  [[ "$output" == *"Digests: "*"$REGISTRY/busybox@$platform"* ]]
+  id=$(image_id "$REGISTRY/busybox:multiarch")
+  for name in "$REGISTRY/busybox@$list" "$REGISTRY/busybox@$platform" "busybox@$list" \
+    "busybox@$platform" "$id" "${id#sha256:}" "${id:0:19}" "${id:7:12}"; do
+    [ "$(image_id "$name")" = "$id" ]
+    [ "$(listed_ids "$name")" = "$id" ]
+  done
+  run "$OCIC_BIN" image status "$REGISTRY/busybox@sha256:$(printf '0%.0s' {1..64})"
+  [ "$status" -ne 0 ]
+
+  # Pulled by the list's digest alone: no tag, both digests.
+  "$OCIC_BIN" image remove "$id"
+  run "$OCIC_BIN" image status "$id"
+  [ "$status" -ne 0 ]
+  run "$OCIC_BIN" image pull "$REGISTRY/busybox@$list"
+  [ "$status" -eq 0 ]
+  [ "$(image_id "$REGISTRY/busybox@$platform")" = "$id" ]
+  run "$OCIC_BIN" image status "$id"
+  [ -z "$(field Tags <<<"$output")" ]
+  [[ "$output" == *"$REGISTRY/busybox@$list"* ]]
+  [[ "$output" == *"$REGISTRY/busybox@$platform"* ]]
+  # Removing it drops its platform manifest blob too: nothing is left of it.
+  "$OCIC_BIN" image remove "busybox@$list"
+  [ ! -e "$TEST_ROOT/root/storage/content/blobs/sha256/${platform#sha256:}" ]
+  [ -z "$(find "$TEST_ROOT/root/storage/content" -name "${platform#sha256:}*")" ]
+  # What the other tests pulled under these names, back again.
+  for tag in latest oci multiarch; do "$OCIC_BIN" image pull "$REGISTRY/busybox:$tag" >/dev/null; done
 }
 
 @test "images survive an ocid restart" {

@@ -18,10 +18,17 @@ setup_file() {
     mkdir -p /sys/fs/cgroup/hugetlb
     mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb
   fi
+  # The walkthrough's short name, busybox:latest, is searched for in the test
+  # registry, as a newcomer's registries.conf would have it.
+  {
+    printf 'unqualified-search-registries = ["%s"]\n' "$REGISTRY"
+    cat "$TEST_ROOT/registries.conf"
+  } >"$TEST_ROOT/registries-short.conf"
+  mv "$TEST_ROOT/registries-short.conf" "$TEST_ROOT/registries.conf"
   ocid_start --registries-conf "$TEST_ROOT/registries.conf"
   export OCID_PID
-  "$OCIC_BIN" image pull "$REGISTRY/busybox:latest" >/dev/null
-  seed_configs /ocid-e2e
+  "$OCIC_BIN" image pull busybox:latest >/dev/null
+  seed_configs /ocid-e2e busybox:latest
 }
 
 teardown_file() {
@@ -58,10 +65,14 @@ wait_for_state() {
   pod=$output
   [ "$("$OCIC_BIN" pod status --id "$pod" | field State)" = SANDBOX_READY ]
 
+  grep -q '"image": "busybox:latest"' "$TEST_ROOT/container.json"  # the short name, verbatim
   run "$OCIC_BIN" ctr create --pod "$pod" --config "$TEST_ROOT/container.json"
   [ "$status" -eq 0 ]
   ctr=$output
   [ "$("$OCIC_BIN" ctr status --id "$ctr" | field State)" = CONTAINER_CREATED ]
+  # What kubelet shows: the repo tag the short name found, and a repo digest.
+  [ "$("$OCIC_BIN" ctr status --id "$ctr" | field Image)" = "$REGISTRY/busybox:latest" ]
+  [[ "$("$OCIC_BIN" ctr status --id "$ctr" | field ImageRef)" == "$REGISTRY/busybox@sha256:"* ]]
   run "$OCIC_BIN" ctr start --id "$ctr"
   [ "$status" -eq 0 ]
   [ "$("$OCIC_BIN" ctr status --id "$ctr" | field State)" = CONTAINER_RUNNING ]
@@ -196,7 +207,7 @@ wait_for_state() {
   [[ "$output" == *"config.log_path"* ]]
 
   config=$(container_config noimage 'true')
-  sed -i "s|$REGISTRY/busybox:latest|$REGISTRY/not-pulled:latest|" "$config"
+  sed -i 's|"busybox:latest"|"not-pulled:latest"|' "$config"
   run "$OCIC_BIN" ctr create --pod "$pod" --config "$config"
   [ "$status" -ne 0 ]
   [[ "$output" == *"NOT_FOUND"*"is not pulled"* ]]
@@ -208,12 +219,61 @@ wait_for_state() {
   "$OCIC_BIN" pod remove --id "$pod"
 }
 
+@test "a pod without a hostname gets the node's, even with a name longer than 64 bytes" {
+  # critest's pod names are 74 characters: too long for sethostname.
+  name="PodSandbox-for-hostname-test-0123456789abcdef0123456789abcdef0123456789"
+  config=$(pod_config "$name")
+  sed -i '/"hostname": "ocid_sandbox",/d' "$config"
+  pod=$("$OCIC_BIN" pod run --config "$config")
+  ctr=$("$OCIC_BIN" ctr create --pod "$pod" --config "$(container_config nohost 'exec sleep 3600')")
+  "$OCIC_BIN" ctr start --id "$ctr"
+  node=$(uname -n)
+  run "$OCIC_BIN" ctr exec --id "$ctr" -- sh -c 'hostname; cat /etc/hostname; grep 127.0.1.1 /etc/hosts; echo $HOSTNAME'
+  [ "$status" -eq 0 ]
+  [ "$output" = "$(printf '%s\n%s\n127.0.1.1 %s\n%s' "$node" "$node" "$node" "$node")" ]
+  "$OCIC_BIN" pod remove --id "$pod"
+}
+
+@test "a hostname over 64 bytes is refused before anything is made" {
+  config=$(pod_config longhost)
+  sed -i "s|\"hostname\": \"ocid_sandbox\"|\"hostname\": \"$(printf 'h%.0s' $(seq 65))\"|" "$config"
+  run "$OCIC_BIN" pod run --config "$config"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"INVALID_ARGUMENT"*"config.hostname"*"longer than 64 bytes"* ]]
+  run "$OCIC_BIN" pod list
+  [[ "$output" != *"longhost"* ]]
+  [ -z "$(ls "$TEST_ROOT/run/ns/uts" 2>/dev/null)" ]
+  # Its name is not held either: the same pod with a good hostname runs.
+  sed -i "s|\"hostname\": \"h*\"|\"hostname\": \"longhost\"|" "$config"
+  pod=$("$OCIC_BIN" pod run --config "$config")
+  "$OCIC_BIN" pod remove --id "$pod"
+}
+
+@test "a container created by image ID, as kubelet does, reports a repo tag and digest" {
+  local id
+  id=$("$OCIC_BIN" --output json image status busybox:latest | grep -o '"id": "sha256:[0-9a-f]*"' | cut -d'"' -f4)
+  pod=$("$OCIC_BIN" pod run --config "$(pod_config byid)")
+  config=$(container_config byid 'exec sleep 3600')
+  sed -i "s|\"busybox:latest\"|\"$id\"|" "$config"
+  ctr=$("$OCIC_BIN" ctr create --pod "$pod" --config "$config")
+  run "$OCIC_BIN" ctr status --id "$ctr"
+  [ "$(field Image <<<"$output")" = "$REGISTRY/busybox:latest" ]
+  [[ "$(field ImageRef <<<"$output")" == "$REGISTRY/busybox@sha256:"* ]]
+  run "$OCIC_BIN" --output json ctr status --id "$ctr"
+  [[ "$output" == *"\"image_id\": \"$id\""* ]]
+  run "$OCIC_BIN" ctr list --pod "$pod"
+  [ "$status" -eq 0 ]
+  "$OCIC_BIN" pod remove --id "$pod"
+}
+
 @test "an image in use by a container cannot be removed" {
   pod=$("$OCIC_BIN" pod run --config "$(pod_config holder)")
   ctr=$("$OCIC_BIN" ctr create --pod "$pod" --config "$(container_config holder 'exec sleep 3600')")
-  run "$OCIC_BIN" image remove "$REGISTRY/busybox:latest"
-  [ "$status" -ne 0 ]
-  [[ "$output" == *"in use"* ]]
+  for name in "$REGISTRY/busybox:latest" busybox:latest; do
+    run "$OCIC_BIN" image remove "$name"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"in use"* ]]
+  done
   "$OCIC_BIN" pod remove --id "$pod"
 }
 

@@ -105,6 +105,25 @@ wait_http() {
   [ "$status" -ne 0 ]
 }
 
+@test "a mapping with only a container port runs the pod; a port out of range is refused" {
+  config=$(pod_config portonly)
+  sed -i 's|"port_mappings": \[\]|"port_mappings": [{"protocol": 0, "container_port": 8080}, {"protocol": 1, "container_port": 53, "host_port": 0}]|' "$config"
+  read -r pod ctr < <(web_pod portonly "$config")
+  [ -n "$pod" ]
+  run wait_http "http://$(pod_ip "$pod"):8080/"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"hello from portonly"* ]]
+  "$OCIC_BIN" pod remove --id "$pod"
+
+  config=$(pod_config badport)
+  sed -i 's|"port_mappings": \[\]|"port_mappings": [{"container_port": 8080, "host_port": 70000}]|' "$config"
+  run "$OCIC_BIN" pod run --config "$config"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"INVALID_ARGUMENT"*"config.port_mappings[0].host_port"* ]]
+  run "$OCIC_BIN" pod list
+  [[ "$output" != *"badport"* ]]
+}
+
 @test "a hostNetwork pod sees the host's interfaces and gets no CNI address" {
   config=$(pod_config hostnet)
   sed -i 's|"network": 0|"network": 2|' "$config"

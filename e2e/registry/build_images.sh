@@ -14,6 +14,12 @@
 #                      (on an arm64 host the dummy is linux/amd64)
 #   whiteouts:latest   OCI: busybox + populate + file/dir whiteouts + opaque dir
 #   many-layers:latest OCI: busybox + 110 layers adding /layers/1../layers/110
+#   unpadded:latest    OCI: busybox + a layer without end-of-archive records
+#                      (/unpadded/eoa, 1000 bytes) + a layer that ends right
+#                      after its last data byte (/unpadded/file, 1000 bytes),
+#                      as umoci 0.4.7 writes them
+#   truncated:latest   OCI: one layer whose last file's data is cut short
+#                      (digests and diff ID match the cut bytes): bad input
 #   big:latest         OCI: busybox + 8 x 25 MiB incompressible layers (gzip),
 #                      only with --with-big
 # OCI images are pushed with --preserve-digests, so their registry digests
@@ -183,6 +189,36 @@ for ((n = 1; n <= 110; n++)); do
 done
 oci_image_commit "$L" many-layers "$ARCH" linux
 push many-layers many-layers:latest oci
+
+# --- unpadded:latest, truncated:latest ----------------------------------------------
+# Each layer: the directory "unpadded" and one file of 1000 bytes, in GNU
+# format with short names, so the file's data starts at byte 1024 and the
+# tar can be cut at a known place with head -c.
+unpadded_layer() { # unpadded_layer FILE-NAME BYTES-TO-KEEP OUT
+  stage unpadded-$1; d=$D
+  mkdir -p "$d/unpadded"
+  head -c 1000 /dev/zero | tr '\0' x >"$d/unpadded/$1"
+  oci_tar_dir "$d" "$work/unpadded-$1.full.tar"
+  head -c "$2" "$work/unpadded-$1.full.tar" >"$3"
+  rm -f -- "$work/unpadded-$1.full.tar"
+}
+oci_image_begin
+oci_image_reuse_layer "${BASE[@]}" "busybox rootfs"
+unpadded_layer eoa $((1024 + 1024)) "$work/unpadded-eoa.tar"
+oci_add_layer_tar "$L" "$work/unpadded-eoa.tar" gzip
+oci_image_push_last_layer "no end-of-archive records"
+unpadded_layer file $((1024 + 1000)) "$work/unpadded-file.tar"
+oci_add_layer_tar "$L" "$work/unpadded-file.tar" gzip
+oci_image_push_last_layer "no padding after the last data"
+oci_image_commit "$L" unpadded "$ARCH" linux
+push unpadded unpadded:latest oci
+
+oci_image_begin
+unpadded_layer cut $((1024 + 990)) "$work/truncated.tar"
+oci_add_layer_tar "$L" "$work/truncated.tar" gzip
+oci_image_push_last_layer "last file's data cut short by 10 bytes"
+oci_image_commit "$L" truncated "$ARCH" linux
+push truncated truncated:latest oci
 
 # --- big:latest ----------------------------------------------------------------------
 if [[ $with_big == 1 ]]; then

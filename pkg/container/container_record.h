@@ -27,7 +27,7 @@ struct ContainerRecord {
   std::map<std::string, std::string> labels, annotations;
   std::string config_json;  // the ContainerConfig as proto3 JSON
   std::string image_id;     // "sha256:..." (the config digest)
-  std::string image_name;   // as the request named it
+  std::string image_name;   // a repo tag of the image (ContainerImageName), or its ID
   std::string image_ref;    // a repo digest of the image, or its ID
   std::string runtime_handler;
   std::string bundle;       // config.json, conmon's files

@@ -123,10 +123,10 @@ absl::StatusOr<ImageRecord> ImagePuller::PullFrom(const Source& source,
                                                   ProgressState& progress) {
   RegistryClient client(source.endpoint, source.auth);
   const std::string& repository = source.repository;
-  ASSIGN_OR_RETURN(auto fetched,
+  ASSIGN_OR_RETURN(ResolvedManifest resolved,
                    FetchManifest(client, repository,
                                  reference.digest.empty() ? reference.tag : reference.digest));
-  const auto& [manifest, manifest_digest] = fetched;
+  const ImageManifest& manifest = resolved.manifest;
 
   RETURN_IF_ERROR(FetchBlob(client, repository, manifest.config, nullptr));
   ASSIGN_OR_RETURN(std::string config_text,
@@ -149,8 +149,15 @@ absl::StatusOr<ImageRecord> ImagePuller::PullFrom(const Source& source,
   ImageRecord record;
   record.id = manifest.config.digest;
   if (!reference.tag.empty()) record.repo_tags.push_back(reference.Name() + ":" + reference.tag);
-  record.repo_digests.push_back(reference.Name() + "@" + manifest_digest.String());
-  record.manifest_digest = manifest_digest;
+  // The list's digest first: it is what the tag names (as docker and
+  // containerd report it); the platform manifest's too, so that the image is
+  // found by either (cri-o records both).
+  if (resolved.list_digest.has_value()) {
+    record.repo_digests.push_back(reference.Name() + "@" + resolved.list_digest->String());
+  }
+  record.repo_digests.push_back(reference.Name() + "@" + resolved.digest.String());
+  // The blob the store holds (RemoveImage deletes it).
+  record.manifest_digest = resolved.digest;
   record.layers = chain_ids;
   record.size = static_cast<int64_t>(config_text.size());
   for (const Digest& chain_id : chain_ids) {
@@ -163,13 +170,14 @@ absl::StatusOr<ImageRecord> ImagePuller::PullFrom(const Source& source,
 }
 
 // The manifest the tag or digest names; an index is resolved to the entry
-// for our platform. Returns it with the digest the reference pointed at.
-absl::StatusOr<std::pair<ImageManifest, Digest>> ImagePuller::FetchManifest(
+// for our platform. Returns it with its digest and the index's.
+absl::StatusOr<ImagePuller::ResolvedManifest> ImagePuller::FetchManifest(
     RegistryClient& client, const std::string& repository, const std::string& reference) {
   ASSIGN_OR_RETURN(FetchedManifest top, client.GetManifest(repository, reference));
   ASSIGN_OR_RETURN(ParsedManifest parsed, ParseManifest(top.media_type, top.body));
   FetchedManifest chosen = top;
-  if (parsed.index.has_value()) {
+  const bool from_list = parsed.index.has_value();
+  if (from_list) {
     ASSIGN_OR_RETURN(Descriptor entry,
                      SelectPlatform(*parsed.index, options_.os, options_.architecture));
     ASSIGN_OR_RETURN(chosen, client.GetManifest(repository, entry.digest.String()));
@@ -179,7 +187,9 @@ absl::StatusOr<std::pair<ImageManifest, Digest>> ImagePuller::FetchManifest(
     return absl::InvalidArgumentError("the index entry for this platform is not an image manifest");
   }
   if (!blobs_.Has(chosen.digest)) RETURN_IF_ERROR(blobs_.WriteBlob(chosen.digest, chosen.body));
-  return std::make_pair(*parsed.manifest, top.digest);
+  ResolvedManifest resolved{*parsed.manifest, chosen.digest, std::nullopt};
+  if (from_list) resolved.list_digest = top.digest;
+  return resolved;
 }
 
 // Downloads `blob` unless the store has it; a concurrent pull of the same

@@ -52,6 +52,8 @@ class ImagePuller {
   // The progress of a pull of `image` (as given to Pull) running now.
   std::optional<PullProgress> Progress(const std::string& image);
 
+  const RegistriesConf& registries() const { return registries_; }
+
  private:
   struct ProgressState {
     std::atomic<int> layers_total{0};
@@ -60,6 +62,12 @@ class ImagePuller {
     std::atomic<int64_t> bytes_done{0};
   };
   struct Source;  // one registry endpoint to pull a reference from
+  // The image manifest a tag or digest led to.
+  struct ResolvedManifest {
+    ImageManifest manifest;
+    Digest digest;                      // the image manifest's own digest
+    std::optional<Digest> list_digest;  // the index / manifest list's, if one led to it
+  };
   struct InflightBlob {
     absl::Notification done;
     absl::Status status;
@@ -69,9 +77,9 @@ class ImagePuller {
                                             const RegistryAuth& auth, ProgressState& progress);
   absl::StatusOr<ImageRecord> PullFrom(const Source& source, const ImageReference& reference,
                                        ProgressState& progress);
-  absl::StatusOr<std::pair<ImageManifest, Digest>> FetchManifest(RegistryClient& client,
-                                                                 const std::string& repository,
-                                                                 const std::string& reference);
+  absl::StatusOr<ResolvedManifest> FetchManifest(RegistryClient& client,
+                                                 const std::string& repository,
+                                                 const std::string& reference);
   absl::Status FetchBlob(RegistryClient& client, const std::string& repository,
                          const Descriptor& blob, ProgressState* progress);
   absl::Status DownloadBlob(RegistryClient& client, const std::string& repository,

@@ -101,17 +101,19 @@ absl::StatusOr<CniNetworkList> LoadDefaultNetwork(const std::string& dir,
 
 nlohmann::json CapabilityArgs(const PodNetworkRequest& request, const std::string& pod_cidr) {
   nlohmann::json args = nlohmann::json::object();
-  if (!request.port_mappings.empty()) {
-    nlohmann::json mappings = nlohmann::json::array();
-    for (const CniPortMapping& port : request.port_mappings) {
-      nlohmann::json mapping = {{"hostPort", port.host_port},
-                                {"containerPort", port.container_port},
-                                {"protocol", absl::AsciiStrToLower(port.protocol)}};
-      if (!port.host_ip.empty()) mapping["hostIP"] = port.host_ip;
-      mappings.push_back(std::move(mapping));
-    }
-    args["portMappings"] = std::move(mappings);
+  nlohmann::json mappings = nlohmann::json::array();
+  for (const CniPortMapping& port : request.port_mappings) {
+    // A mapping without a host port only documents the container's port
+    // (kubelet sends one per declared containerPort): nothing to forward,
+    // and portmap refuses host port 0.
+    if (port.host_port <= 0) continue;
+    nlohmann::json mapping = {{"hostPort", port.host_port},
+                              {"containerPort", port.container_port},
+                              {"protocol", absl::AsciiStrToLower(port.protocol)}};
+    if (!port.host_ip.empty()) mapping["hostIP"] = port.host_ip;
+    mappings.push_back(std::move(mapping));
   }
+  if (!mappings.empty()) args["portMappings"] = std::move(mappings);
   if (request.ingress_bps > 0 || request.egress_bps > 0) {
     nlohmann::json bandwidth = nlohmann::json::object();
     if (request.ingress_bps > 0) {

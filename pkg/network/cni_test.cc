@@ -224,6 +224,28 @@ TEST_F(CniFakePluginTest, AddChainsResultsAndPassesOnlyDeclaredCapabilities) {
   EXPECT_THAT(cached->ips, ElementsAre("10.88.0.5", "fd00::5"));
 }
 
+TEST_F(CniFakePluginTest, PortMappingsWithoutAHostPortAreNotHandedToPlugins) {
+  WriteTwoPluginList();
+  auto manager = StartManager();
+  PodNetworkRequest request = Request();
+  request.port_mappings = {{0, 80, "tcp", ""}, {8080, 81, "udp", ""}};
+  ASSERT_TRUE(manager->SetUp(request).ok());
+  std::vector<Call> calls = Calls();
+  ASSERT_THAT(Summary(calls), ElementsAre("ADD fakea", "ADD fakeb"));
+  EXPECT_EQ(calls[0].stdin_json["runtimeConfig"], json::parse(R"({"portMappings":[
+      {"hostPort":8080,"containerPort":81,"protocol":"udp"}]})"));
+  ASSERT_TRUE(manager->TearDown(request).ok());
+
+  // Only container ports: no portMappings at all, as if none were given.
+  request.pod_id = "pod2";
+  request.port_mappings = {{0, 80, "tcp", ""}, {0, 53, "udp", ""}};
+  ASSERT_TRUE(manager->SetUp(request).ok());
+  calls = Calls();
+  ASSERT_EQ(calls.size(), 6u);
+  EXPECT_EQ(calls[4].plugin, "fakea");
+  EXPECT_FALSE(calls[4].stdin_json.contains("runtimeConfig")) << calls[4].stdin_json;
+}
+
 TEST_F(CniFakePluginTest, FailedAddReportsPluginErrorAndDeletesInReverse) {
   WriteTwoPluginList();
   Respond("fakeb", "ADD", "error",

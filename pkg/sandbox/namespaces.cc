@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -283,6 +284,13 @@ absl::StatusOr<pid_t> StartInfraProcess(const std::string& infra_binary,
   while (::waitpid(middle, nullptr, 0) < 0 && errno == EINTR) {
   }
   return ReadInfraReports(read_end.get(), infra_binary);
+}
+
+absl::StatusOr<std::string> PodHostname(const std::string& requested) {
+  if (!requested.empty()) return requested;
+  struct utsname node;
+  if (::uname(&node) != 0) return absl::ErrnoToStatus(errno, "uname");
+  return std::string(node.nodename);
 }
 
 absl::StatusOr<PodFiles> WritePodFiles(const std::string& dir, const std::string& hostname,

@@ -48,6 +48,15 @@ absl::StatusOr<pid_t> StartInfraProcess(const std::string& infra_binary,
                                         const PinnedNamespaces& pinned,
                                         const std::string& cgroup_parent);
 
+// The kernel's limit on a UTS hostname (HOST_NAME_MAX): sethostname refuses
+// longer ones with EINVAL.
+inline constexpr size_t kMaxHostnameBytes = 64;
+
+// The hostname a pod gets: the requested one, or the node's own when the
+// request leaves it empty (what kubelet expects, and what containerd and
+// cri-o do; a pod's metadata name can be longer than the kernel allows).
+absl::StatusOr<std::string> PodHostname(const std::string& requested);
+
 // Writes the pod's resolv.conf (from DNSConfig; the host's when empty),
 // hosts (localhost + the pod's hostname) and hostname files into `dir`.
 struct PodFiles {

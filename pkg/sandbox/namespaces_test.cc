@@ -380,6 +380,21 @@ TEST_F(NamespacesTest, WritesPodFiles) {
   EXPECT_FALSE(WritePodFiles(dir_ + "/files", "pod host", {}, {}, {}).ok());
 }
 
+TEST(PodHostnameTest, EmptyRequestGivesTheNodesHostname) {
+  char node[HOST_NAME_MAX + 1] = {};
+  ASSERT_EQ(::gethostname(node, sizeof(node) - 1), 0);
+  absl::StatusOr<std::string> hostname = PodHostname("");
+  ASSERT_TRUE(hostname.ok()) << hostname.status();
+  EXPECT_EQ(*hostname, node);
+  EXPECT_FALSE(hostname->empty());
+  EXPECT_LE(hostname->size(), kMaxHostnameBytes);
+  EXPECT_EQ(kMaxHostnameBytes, static_cast<size_t>(HOST_NAME_MAX));
+
+  hostname = PodHostname("podhost");
+  ASSERT_TRUE(hostname.ok());
+  EXPECT_EQ(*hostname, "podhost");
+}
+
 TEST_F(NamespacesTest, MountsShmWithSizeAndFlags) {
   std::string shm = dir_ + "/shm";
   ASSERT_TRUE(MountShm(shm, 1 << 20).ok());

@@ -25,6 +25,7 @@ std::string SandboxRecord::Serialize() const {
                         {"ipc_ns", namespaces.ipc},
                         {"uts_ns", namespaces.uts},
                         {"infra_pid", infra_pid},
+                        {"hostname", hostname},
                         {"files_dir", files_dir},
                         {"shm_path", shm_path},
                         {"log_directory", log_directory},
@@ -53,6 +54,9 @@ absl::StatusOr<SandboxRecord> SandboxRecord::Parse(const std::string& text) {
     r.namespaces.ipc = json.at("ipc_ns").get<std::string>();
     r.namespaces.uts = json.at("uts_ns").get<std::string>();
     r.infra_pid = json.at("infra_pid").get<pid_t>();
+    // Records written before the hostname was kept have none: "" makes
+    // new containers fall back to the config's hostname.
+    r.hostname = json.value("hostname", std::string());
     r.files_dir = json.at("files_dir").get<std::string>();
     r.shm_path = json.at("shm_path").get<std::string>();
     r.log_directory = json.at("log_directory").get<std::string>();

@@ -26,6 +26,7 @@ struct SandboxRecord {
   std::string config_json;  // the PodSandboxConfig as proto3 JSON
   PinnedNamespaces namespaces;
   pid_t infra_pid = 0;      // 0: no shared PID namespace
+  std::string hostname;     // the config's, or the node's when it was empty
   std::string files_dir;    // resolv.conf, hosts, hostname, shm
   std::string shm_path;     // "" when the pod uses the host's IPC
   std::string log_directory;

@@ -69,7 +69,9 @@ cri::ContainerState ToCri(ContainerState state) {
 SandboxContext ContextOf(const SandboxRecord& pod, const cri::PodSandboxConfig& config) {
   SandboxContext context;
   context.id = pod.id;
-  context.hostname = config.hostname().empty() ? pod.name : config.hostname();
+  context.hostname = !pod.hostname.empty()        ? pod.hostname
+                     : !config.hostname().empty() ? config.hostname()
+                                                  : pod.name;
   context.net_ns_path = pod.namespaces.net;
   context.ipc_ns_path = pod.namespaces.ipc;
   context.uts_ns_path = pod.namespaces.uts;
@@ -112,11 +114,17 @@ absl::StatusOr<std::string> RuntimeService::Create(const cri::CreateContainerReq
     return absl::InvalidArgumentError("config.metadata.name is empty");
   }
   if (config.image().image().empty()) return absl::InvalidArgumentError("config.image.image is empty");
-  std::optional<ImageRecord> image = LookupImage(images_, config.image().image());
-  if (!image) {
+  absl::StatusOr<std::optional<ImageMatch>> match =
+      LookupImage(images_, search_registries_, config.image().image());
+  if (!match.ok()) {
+    return absl::Status(match.status().code(),
+                        absl::StrCat("config.image.image: ", match.status().message()));
+  }
+  if (!match->has_value()) {
     return absl::NotFoundError(absl::StrCat("config.image.image: image \"",
                                             config.image().image(), "\" is not pulled"));
   }
+  const ImageRecord* image = &(*match)->image;
   std::string log_dir = pod.log_directory.empty()
                             ? absl::StrCat(paths_.default_log_dir, "/", pod.id)
                             : pod.log_directory;
@@ -139,8 +147,8 @@ absl::StatusOr<std::string> RuntimeService::Create(const cri::CreateContainerReq
   c.annotations.insert(config.annotations().begin(), config.annotations().end());
   (void)google::protobuf::util::MessageToJsonString(config, &c.config_json);
   c.image_id = image->id.String();
-  c.image_name = config.image().image();
-  c.image_ref = image->repo_digests.empty() ? c.image_id : image->repo_digests[0];
+  c.image_name = ContainerImageName(**match);
+  c.image_ref = ContainerImageRef(*image, c.image_name);
   c.runtime_handler = pod.runtime_handler;
   c.bundle = absl::StrCat(paths_.bundles, "/", c.id);
   c.rootfs = c.bundle + "/rootfs";

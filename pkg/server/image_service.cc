@@ -63,23 +63,25 @@ Usage MeasureTree(const std::string& root) {
 
 }  // namespace
 
-std::optional<ImageRecord> LookupImage(const ImageStore& images, const std::string& name) {
-  if (auto found = images.Find(name)) return found;
-  absl::StatusOr<ImageReference> reference = ParseImageReference(name);
-  if (!reference.ok()) return std::nullopt;
-  if (!reference->digest.empty()) {
-    return images.Find(reference->Name() + "@" + reference->digest);
+// A short name is found where a pull of it may have put it: see LookupNames.
+absl::StatusOr<std::optional<ImageMatch>> ImageService::Lookup(const std::string& name,
+                                                               absl::string_view field) const {
+  absl::StatusOr<std::optional<ImageMatch>> match = LookupImage(
+      stores_.images, stores_.puller.registries().unqualified_search_registries, name);
+  if (!match.ok()) {
+    return absl::Status(match.status().code(), absl::StrCat(field, ": ", match.status().message()));
   }
-  return images.Find(reference->Name() + ":" + reference->tag);
+  return match;
 }
 
 grpc::Status ImageService::ListImages(grpc::ServerContext*,
                                       const cri::ListImagesRequest* request,
                                       cri::ListImagesResponse* response) {
-  return ServeRpc("ListImages", [&] {
+  return ServeRpc("ListImages", [&]() -> absl::Status {
     const std::string& wanted = request->filter().image().image();
     if (!wanted.empty()) {
-      if (auto image = LookupImage(stores_.images, wanted)) ToCri(*image, *response->add_images());
+      ASSIGN_OR_RETURN(std::optional<ImageMatch> match, Lookup(wanted, "filter.image.image"));
+      if (match.has_value()) ToCri(match->image, *response->add_images());
       return absl::OkStatus();
     }
     for (const ImageRecord& image : stores_.images.List()) ToCri(image, *response->add_images());
@@ -104,8 +106,9 @@ grpc::Status ImageService::ImageStatus(grpc::ServerContext*,
                 .dump();
       }
     }
-    std::optional<ImageRecord> image = LookupImage(stores_.images, name);
-    if (!image.has_value()) return absl::OkStatus();  // CRI: no image, no error
+    ASSIGN_OR_RETURN(std::optional<ImageMatch> match, Lookup(name, "image.image"));
+    if (!match.has_value()) return absl::OkStatus();  // CRI: no image, no error
+    const ImageRecord* image = &match->image;
     ToCri(*image, *response->mutable_image());
     if (request->verbose()) {
       absl::StatusOr<std::string> config = stores_.blobs.ReadBlob(image->id, kMaxConfigBytes);
@@ -165,16 +168,12 @@ grpc::Status ImageService::RemoveImage(grpc::ServerContext*,
   return ServeRpc("RemoveImage", [&]() -> absl::Status {
     const std::string& name = request->image().image();
     if (name.empty()) return absl::InvalidArgumentError("image.image is empty");
-    std::optional<ImageRecord> image = LookupImage(stores_.images, name);
-    if (!image.has_value()) return absl::OkStatus();  // idempotent
-    // By a tag of several: untag only. By ID or its last name: remove it all.
-    bool by_id = name == image->id.String() || name == image->id.hex ||
-                 image->repo_tags.size() <= 1;
-    std::string key = by_id ? image->id.String() : name;
-    if (!by_id) {
-      absl::StatusOr<ImageReference> reference = ParseImageReference(name);
-      if (reference.ok() && reference->digest.empty()) key = reference->Name() + ":" + reference->tag;
-    }
+    ASSIGN_OR_RETURN(std::optional<ImageMatch> match, Lookup(name, "image.image"));
+    if (!match.has_value()) return absl::OkStatus();  // idempotent
+    // By one tag of several: untag only (the stored tag the name matched).
+    // By ID, digest or its last tag: remove it all.
+    bool untag_only = match->by_tag && match->image.repo_tags.size() > 1;
+    std::string key = untag_only ? match->name : match->image.id.String();
     ASSIGN_OR_RETURN(std::optional<ImageRecord> removed, stores_.images.Remove(key));
     if (!removed.has_value()) return absl::OkStatus();
     RETURN_IF_ERROR(stores_.blobs.Delete(removed->id));

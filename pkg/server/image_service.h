@@ -6,6 +6,7 @@
 #include <string>
 
 #include "api/runtime/v1/api.grpc.pb.h"
+#include "pkg/image/image_lookup.h"
 #include "pkg/image/puller.h"
 #include "pkg/storage/blob_store.h"
 #include "pkg/storage/image_store.h"
@@ -20,10 +21,6 @@ struct ImageStores {
   ImageStore& images;
   ImagePuller& puller;
 };
-
-// Finds an image by ID or by a name as a user writes it ("busybox",
-// "busybox:1.36", "registry/repo@sha256:...").
-std::optional<ImageRecord> LookupImage(const ImageStore& images, const std::string& name);
 
 class ImageService final : public runtime::v1::ImageService::Service {
  public:
@@ -47,6 +44,9 @@ class ImageService final : public runtime::v1::ImageService::Service {
 
  private:
   absl::Status CollectUnusedLayers();
+  // `field` names the request's field in errors.
+  absl::StatusOr<std::optional<ImageMatch>> Lookup(const std::string& name,
+                                                   absl::string_view field) const;
 
   ImageStores stores_;
 };

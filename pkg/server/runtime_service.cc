@@ -40,13 +40,15 @@ int MinOomScoreAdj() {
 }  // namespace
 
 RuntimeService::RuntimeService(const Config& config, RuntimePaths paths, BlobStore& blobs,
-                               LayerStore& layers, ImageStore& images, CniManager& cni)
+                               LayerStore& layers, ImageStore& images, CniManager& cni,
+                               std::vector<std::string> search_registries)
     : config_(config),
       paths_(std::move(paths)),
       blobs_(blobs),
       layers_(layers),
       images_(images),
       cni_(cni),
+      search_registries_(std::move(search_registries)),
       sandboxes_(paths_.sandbox_records),
       containers_(paths_.container_records),
       min_oom_score_adj_(MinOomScoreAdj()) {

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -39,7 +40,8 @@ struct RuntimePaths {
 class RuntimeService final : public runtime::v1::RuntimeService::Service {
  public:
   RuntimeService(const Config& config, RuntimePaths paths, BlobStore& blobs, LayerStore& layers,
-                 ImageStore& images, CniManager& cni);
+                 ImageStore& images, CniManager& cni,
+                 std::vector<std::string> search_registries);
   ~RuntimeService() override;
 
   // Loads the records, reconciles them with what really runs (exits while
@@ -120,6 +122,9 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
   LayerStore& layers_;
   ImageStore& images_;
   CniManager& cni_;
+  // registries.conf's unqualified-search registries: where CreateContainer
+  // looks for an image given by a short name.
+  const std::vector<std::string> search_registries_;
   RecordStore<SandboxRecord> sandboxes_;
   RecordStore<ContainerRecord> containers_;
   std::map<std::string, std::unique_ptr<OciRuntime>> runtimes_;  // by handler name

@@ -13,6 +13,7 @@
 #include "pkg/base/log.h"
 #include "pkg/base/random_id.h"
 #include "pkg/base/status_macros.h"
+#include "pkg/sandbox/namespaces.h"
 #include "pkg/server/filters.h"
 #include "pkg/server/rpc.h"
 #include "pkg/server/runtime_service.h"
@@ -30,6 +31,22 @@ absl::Status ValidatePodConfig(const cri::PodSandboxConfig& config) {
     return absl::InvalidArgumentError("config.metadata.namespace is empty");
   }
   if (metadata.uid().empty()) return absl::InvalidArgumentError("config.metadata.uid is empty");
+  if (config.hostname().size() > kMaxHostnameBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("config.hostname: \"", config.hostname(),
+                                                   "\" is longer than ", kMaxHostnameBytes,
+                                                   " bytes"));
+  }
+  for (int i = 0; i < config.port_mappings_size(); ++i) {
+    const cri::PortMapping& port = config.port_mappings(i);
+    for (const auto& [field, value] :
+         {std::pair("host_port", port.host_port()), {"container_port", port.container_port()}}) {
+      // 0 is allowed: a host port of 0 means "no forwarding".
+      if (value < 0 || value > 65535) {
+        return absl::InvalidArgumentError(absl::StrCat("config.port_mappings[", i, "].", field,
+                                                       ": ", value, " is not a port (0-65535)"));
+      }
+    }
+  }
   if (!config.log_directory().empty() && config.log_directory()[0] != '/') {
     return absl::InvalidArgumentError(
         absl::StrCat("config.log_directory: \"", config.log_directory(), "\" is not absolute"));
@@ -123,10 +140,10 @@ absl::StatusOr<std::string> RuntimeService::RunPod(const cri::RunPodSandboxReque
   pod.annotations.insert(config.annotations().begin(), config.annotations().end());
   pod.log_directory = config.log_directory();
   pod.cgroup_parent = config.linux().cgroup_parent();
-  std::string hostname = config.hostname().empty() ? pod.name : config.hostname();
+  ASSIGN_OR_RETURN(pod.hostname, PodHostname(config.hostname()));
 
-  PinRequest pin{pod.id, paths_.pins, paths_.pinns, !host_network, !host_ipc, !host_network,
-                 hostname, {}};
+  PinRequest pin{pod.id,    paths_.pins,   paths_.pinns, !host_network,
+                 !host_ipc, !host_network, pod.hostname, {}};
   for (const auto& [key, value] : config.linux().sysctls()) pin.sysctls.emplace_back(key, value);
   ASSIGN_OR_RETURN(pod.namespaces, PinNamespaces(pin));
   rollback.push_back([&] { UnpinNamespaces(pod.namespaces).IgnoreError(); });
@@ -142,7 +159,7 @@ absl::StatusOr<std::string> RuntimeService::RunPod(const cri::RunPodSandboxReque
   RETURN_IF_ERROR(MakeDirs(pod.files_dir, 0755));
   rollback.push_back([&] { RemoveAll(pod.files_dir).IgnoreError(); });
   const cri::DNSConfig& dns = config.dns_config();
-  RETURN_IF_ERROR(WritePodFiles(pod.files_dir, hostname,
+  RETURN_IF_ERROR(WritePodFiles(pod.files_dir, pod.hostname,
                                 {dns.servers().begin(), dns.servers().end()},
                                 {dns.searches().begin(), dns.searches().end()},
                                 {dns.options().begin(), dns.options().end()})

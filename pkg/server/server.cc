@@ -116,7 +116,8 @@ absl::Status CriServer::OpenStores() {
   cni.default_network = config_.default_network;
   ASSIGN_OR_RETURN(cni_, CniManager::Start(cni));
   runtime_service_ =
-      std::make_unique<RuntimeService>(config_, paths, *blobs_, *layers_, *images_, *cni_);
+      std::make_unique<RuntimeService>(config_, paths, *blobs_, *layers_, *images_, *cni_,
+                                       puller_->registries().unqualified_search_registries);
   return runtime_service_->Recover();
 }
 

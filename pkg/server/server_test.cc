@@ -217,5 +217,69 @@ TEST_F(ServerTest, ImageCallsValidateAndAnswerForMissingImages) {
   }
 }
 
+TEST_F(ServerTest, OverlongHostnameIsRefusedBeforeAnythingIsMade) {
+  auto server = CriServer::Start(config_);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = RuntimeStub();
+  runtime::v1::RunPodSandboxRequest request;
+  runtime::v1::PodSandboxConfig& config = *request.mutable_config();
+  config.mutable_metadata()->set_name("pod");
+  config.mutable_metadata()->set_namespace_("default");
+  config.mutable_metadata()->set_uid("uid-1");
+  config.set_hostname(std::string(65, 'h'));
+  {
+    grpc::ClientContext context;
+    runtime::v1::RunPodSandboxResponse response;
+    grpc::Status status = stub->RunPodSandbox(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(status.error_message(), HasSubstr("config.hostname"));
+    EXPECT_THAT(status.error_message(), HasSubstr("64 bytes"));
+  }
+  {
+    grpc::ClientContext context;
+    runtime::v1::ListPodSandboxResponse response;
+    ASSERT_TRUE(
+        stub->ListPodSandbox(&context, runtime::v1::ListPodSandboxRequest(), &response).ok());
+    EXPECT_EQ(response.items_size(), 0);
+  }
+}
+
+TEST_F(ServerTest, PortsOutOfRangeAreRefusedNamingTheField) {
+  auto server = CriServer::Start(config_);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = RuntimeStub();
+  runtime::v1::RunPodSandboxRequest request;
+  runtime::v1::PodSandboxConfig& config = *request.mutable_config();
+  config.mutable_metadata()->set_name("pod");
+  config.mutable_metadata()->set_namespace_("default");
+  config.mutable_metadata()->set_uid("uid-1");
+  config.add_port_mappings()->set_container_port(80);  // host_port 0: fine
+  runtime::v1::PortMapping& bad = *config.add_port_mappings();
+  bad.set_container_port(80);
+  bad.set_host_port(65536);
+  {
+    grpc::ClientContext context;
+    runtime::v1::RunPodSandboxResponse response;
+    grpc::Status status = stub->RunPodSandbox(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(status.error_message(),
+              "config.port_mappings[1].host_port: 65536 is not a port (0-65535)");
+  }
+  bad.set_host_port(8080);
+  bad.set_container_port(-1);
+  {
+    grpc::ClientContext context;
+    runtime::v1::RunPodSandboxResponse response;
+    grpc::Status status = stub->RunPodSandbox(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(status.error_message(),
+              "config.port_mappings[1].container_port: -1 is not a port (0-65535)");
+  }
+  grpc::ClientContext context;
+  runtime::v1::ListPodSandboxResponse response;
+  ASSERT_TRUE(stub->ListPodSandbox(&context, runtime::v1::ListPodSandboxRequest(), &response).ok());
+  EXPECT_EQ(response.items_size(), 0);
+}
+
 }  // namespace
 }  // namespace ocid

@@ -6,7 +6,9 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "pkg/base/fs.h"
@@ -81,6 +83,18 @@ std::string RepositoryOf(const std::string& name) {
              : name;
 }
 
+// The hex digits of an ID or ID prefix ("sha256:" optional); "" when
+// `text` is none (too short to mean one image, or not lowercase hex).
+std::string IdPrefixOf(const std::string& text) {
+  absl::string_view hex = text;
+  absl::ConsumePrefix(&hex, "sha256:");
+  if (hex.size() < 3 || hex.size() > 64) return "";
+  for (char c : hex) {
+    if (!absl::ascii_isdigit(c) && (c < 'a' || c > 'f')) return "";
+  }
+  return std::string(hex);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ImageStore>> ImageStore::Open(const std::string& root) {
@@ -142,8 +156,7 @@ absl::Status ImageStore::Put(const ImageRecord& record) {
 const ImageRecord* ImageStore::FindLocked(const std::string& name_or_id) const {
   auto exact = images_.find(name_or_id);
   if (exact != images_.end()) return &exact->second;
-  std::string hex = name_or_id;
-  if (absl::StartsWith(hex, "sha256:")) hex = hex.substr(7);
+  std::string hex = IdPrefixOf(name_or_id);
   const ImageRecord* by_prefix = nullptr;
   int prefix_matches = 0;
   for (const auto& [id, image] : images_) {
@@ -151,7 +164,7 @@ const ImageRecord* ImageStore::FindLocked(const std::string& name_or_id) const {
         std::count(image.repo_digests.begin(), image.repo_digests.end(), name_or_id)) {
       return &image;
     }
-    if (hex.size() >= 3 && absl::StartsWith(image.id.hex, hex)) {
+    if (!hex.empty() && absl::StartsWith(image.id.hex, hex)) {
       by_prefix = &image;
       ++prefix_matches;
     }
@@ -164,6 +177,17 @@ std::optional<ImageRecord> ImageStore::Find(const std::string& name_or_id) const
   const ImageRecord* image = FindLocked(name_or_id);
   if (image == nullptr) return std::nullopt;
   return *image;
+}
+
+std::vector<Digest> ImageStore::IdsWithPrefix(const std::string& prefix) const {
+  std::vector<Digest> ids;
+  std::string hex = IdPrefixOf(prefix);
+  if (hex.empty()) return ids;
+  absl::ReaderMutexLock lock(&mu_);
+  for (const auto& [id, image] : images_) {
+    if (absl::StartsWith(image.id.hex, hex)) ids.push_back(image.id);
+  }
+  return ids;
 }
 
 std::vector<ImageRecord> ImageStore::List() const {

@@ -39,8 +39,12 @@ class ImageStore {
   absl::Status Put(const ImageRecord& record);
 
   // By ID ("sha256:<hex>", "<hex>", or an unambiguous hex prefix of at least
-  // 3 digits), by repo tag or by repo digest (names fully qualified).
+  // 3 digits, "sha256:" optional), by repo tag or by repo digest (names fully
+  // qualified). An ambiguous prefix finds nothing: IdsWithPrefix tells why.
   std::optional<ImageRecord> Find(const std::string& name_or_id) const;
+  // The IDs `prefix` (as Find takes it) matches; empty when it is no ID
+  // prefix (too short, or not hex).
+  std::vector<Digest> IdsWithPrefix(const std::string& prefix) const;
   std::vector<ImageRecord> List() const;
 
   // Removes the image `name_or_id` names. Given a tag of an image that has

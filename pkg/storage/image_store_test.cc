@@ -1,5 +1,7 @@
 #include "pkg/storage/image_store.h"
 
+#include <map>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -48,6 +50,33 @@ TEST_F(ImageStoreTest, FindsByIdPrefixTagAndDigestAndSurvivesReopen) {
   ASSERT_TRUE(found.has_value());
   EXPECT_EQ(found->layers, busybox.layers);
   EXPECT_EQ(found->size, 1234);
+}
+
+TEST_F(ImageStoreTest, AmbiguousIdPrefixFindsNothingAndIdsWithPrefixSaysWhy) {
+  // Seeds whose IDs share 3 hex digits.
+  std::map<std::string, std::string> by_prefix;
+  std::string first, second;
+  for (int i = 0; second.empty(); ++i) {
+    std::string seed = "s" + std::to_string(i);
+    auto [it, added] = by_prefix.emplace(Sha256Of("config-" + seed).hex.substr(0, 3), seed);
+    if (!added) first = it->second, second = seed;
+  }
+  ImageRecord a = MakeImage(first, {});
+  ImageRecord b = MakeImage(second, {});
+  ASSERT_TRUE(store_->Put(a).ok());
+  ASSERT_TRUE(store_->Put(b).ok());
+  std::string prefix = a.id.hex.substr(0, 3);
+  EXPECT_FALSE(store_->Find(prefix).has_value());
+  EXPECT_FALSE(store_->Find("sha256:" + prefix).has_value());
+  // In ID order.
+  const Digest& low = a.id.hex < b.id.hex ? a.id : b.id;
+  const Digest& high = a.id.hex < b.id.hex ? b.id : a.id;
+  EXPECT_THAT(store_->IdsWithPrefix(prefix), ElementsAre(low, high));
+  EXPECT_THAT(store_->IdsWithPrefix("sha256:" + prefix), ElementsAre(low, high));
+  EXPECT_THAT(store_->IdsWithPrefix(a.id.hex), ElementsAre(a.id));
+  EXPECT_TRUE(store_->IdsWithPrefix(prefix.substr(0, 2)).empty()) << "too short";
+  EXPECT_TRUE(store_->IdsWithPrefix("xyz").empty()) << "not hex";
+  EXPECT_EQ(store_->Find("sha256:" + a.id.hex.substr(0, 20))->id, a.id);
 }
 
 TEST_F(ImageStoreTest, ATagMovesToTheNewestImage) {

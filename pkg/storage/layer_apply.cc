@@ -11,6 +11,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdint>
@@ -39,6 +40,8 @@ namespace ocid {
 namespace {
 
 constexpr size_t kReadBlockSize = 64 * 1024;
+// A tar is a sequence of 512-byte records; an entry's data is padded to one.
+constexpr size_t kTarRecordSize = 512;
 // PATH_MAX: longer names can't be opened by path by anything after us.
 constexpr size_t kMaxPathBytes = 4096;
 constexpr char kWhiteoutPrefix[] = ".wh.";
@@ -84,6 +87,16 @@ absl::Status BadEntry(const std::string& entry, absl::string_view problem) {
 // tar reader pulls them through ReadCallback, which hashes each block, so the
 // digest covers exactly the bytes the tar reader saw, plus what Finish()
 // drains after the tar's end.
+//
+// Some writers (umoci 0.4.7, among others) end the tar right after the last
+// entry's data: no padding to the record size, no end-of-archive records.
+// Go's archive/tar, and so containerd and cri-o, accept such a layer, and the
+// diff ID still proves its bytes. libarchive takes a missing end-of-archive
+// as the end, but fails on the missing padding. So while the tar reader is
+// past the last data byte of an entry (AllowShortPadding), an end of stream
+// inside a record is completed with zeros, which are not hashed. Anywhere
+// else (data or a header cut short) the stream ends where it ends and
+// libarchive reports the truncation.
 class LayerStream {
  public:
   static absl::StatusOr<std::unique_ptr<LayerStream>> Open(int layer_fd);
@@ -98,6 +111,10 @@ class LayerStream {
   // What went wrong in `tar` (a reader from OpenTar) while it did `doing`.
   absl::Status TarError(archive* tar, absl::string_view doing) const;
 
+  // Whether the tar reader is now only past an entry's padding, which the
+  // stream may then lack (see the class comment).
+  void AllowShortPadding(bool allow) { short_padding_allowed_ = allow; }
+
  private:
   LayerStream() : buffer_(kReadBlockSize) {}
   static la_ssize_t ReadCallback(archive* tar, void* self, const void** block);
@@ -107,6 +124,8 @@ class LayerStream {
   Sha256 hasher_;
   std::vector<char> buffer_;
   bool at_end_ = false;
+  bool short_padding_allowed_ = false;
+  uint64_t delivered_ = 0;    // bytes handed to the tar reader, zeros included
   std::string stream_error_;  // the decompressor's error, once it failed
 };
 
@@ -163,13 +182,25 @@ la_ssize_t LayerStream::Read(const void** block) {
     stream_error_ = ArchiveError(decompressor_.get());
     return ARCHIVE_FATAL;
   }
-  if (size == 0) at_end_ = true;
-  hasher_.Update(absl::string_view(buffer_.data(), static_cast<size_t>(size)));
   *block = buffer_.data();
+  if (size == 0) {
+    at_end_ = true;
+    size_t missing = (kTarRecordSize - delivered_ % kTarRecordSize) % kTarRecordSize;
+    if (short_padding_allowed_ && missing > 0) {
+      // Not part of the layer's bytes: not hashed.
+      std::fill_n(buffer_.begin(), missing, '\0');
+      delivered_ += missing;
+      return static_cast<la_ssize_t>(missing);
+    }
+    return 0;
+  }
+  hasher_.Update(absl::string_view(buffer_.data(), static_cast<size_t>(size)));
+  delivered_ += static_cast<uint64_t>(size);
   return size;
 }
 
 absl::StatusOr<Digest> LayerStream::Finish() {
+  short_padding_allowed_ = false;
   const void* block = nullptr;
   for (;;) {
     la_ssize_t size = Read(&block);
@@ -424,11 +455,49 @@ absl::Status WriteAt(int fd, const char* data, size_t size, int64_t offset,
   return absl::OkStatus();
 }
 
+// The number of data bytes the tar holds for `e`: its size, or for a sparse
+// file the sum of its data blocks (the holes are not stored).
+uint64_t StoredDataSize(archive_entry* e) {
+  la_int64_t size = archive_entry_size(e);
+  if (archive_entry_sparse_reset(e) > 0) {
+    size = 0;
+    la_int64_t offset = 0;
+    la_int64_t length = 0;
+    while (archive_entry_sparse_next(e, &offset, &length) == ARCHIVE_OK) size += length;
+  }
+  return size > 0 ? static_cast<uint64_t>(size) : 0;
+}
+
+// Reads the data of entry `e` block by block and hands each to `sink` with
+// its offset in the file (a sparse file's blocks skip its holes). Once every
+// stored byte has come, the reader only skips the entry's padding, which the
+// last entry of a layer may lack.
+template <typename Sink>
+absl::Status ReadEntryData(archive* tar, archive_entry* e, LayerStream& stream,
+                           const std::string& entry, Sink sink) {
+  const uint64_t expected = StoredDataSize(e);
+  uint64_t received = 0;
+  for (;;) {
+    stream.AllowShortPadding(received == expected);
+    const void* block = nullptr;
+    size_t size = 0;
+    la_int64_t offset = 0;
+    int result = archive_read_data_block(tar, &block, &size, &offset);
+    stream.AllowShortPadding(false);
+    if (result == ARCHIVE_EOF) return absl::OkStatus();
+    if (result != ARCHIVE_OK) {
+      return stream.TarError(tar, absl::StrCat("read the data of layer entry ", entry));
+    }
+    received += size;
+    RETURN_IF_ERROR(sink(block, size, offset));
+  }
+}
+
 // Unpacks the entries into the layer root. A directory entry may come after
 // its children, so directories' times are set by Finish().
 class LayerWriter {
  public:
-  LayerWriter(int root_fd, const LayerStream& stream) : root_fd_(root_fd), stream_(stream) {}
+  LayerWriter(int root_fd, LayerStream& stream) : root_fd_(root_fd), stream_(stream) {}
 
   absl::Status Apply(archive* tar, archive_entry* e);
   absl::Status Finish();
@@ -457,12 +526,11 @@ class LayerWriter {
   absl::Status ApplyDirectory(archive_entry* e, const EntryPath& path, const std::string& entry);
   absl::Status ApplyRegular(archive* tar, archive_entry* e, const EntryPath& path,
                             const std::string& entry);
-  absl::Status CopyData(archive* tar, int fd, const std::string& entry);
   absl::Status ApplySymlink(archive_entry* e, const EntryPath& path, const std::string& entry);
   absl::Status ApplyFifo(archive_entry* e, const EntryPath& path, const std::string& entry);
 
   int root_fd_;
-  const LayerStream& stream_;
+  LayerStream& stream_;
   int64_t unpacked_size_ = 0;
   std::map<std::string, DirTimes> dir_times_;  // by path: the last entry wins
 };
@@ -641,7 +709,10 @@ absl::Status LayerWriter::ApplyRegular(archive* tar, archive_entry* e, const Ent
   RETURN_IF_ERROR(ClearSlot(parent.dir.get(), parent.name, false, entry).status());
   UniqueFd file(OpenBeneath(parent.dir.get(), parent.name, O_WRONLY | O_CREAT | O_EXCL, 0600));
   if (!file.valid()) return SysError(errno, "create file", entry);
-  RETURN_IF_ERROR(CopyData(tar, file.get(), entry));
+  RETURN_IF_ERROR(
+      ReadEntryData(tar, e, stream_, entry, [&](const void* block, size_t size, int64_t offset) {
+        return WriteAt(file.get(), static_cast<const char*>(block), size, offset, entry);
+      }));
   // Sets the size a sparse file's trailing hole leaves unwritten.
   if (ftruncate(file.get(), static_cast<off_t>(size)) != 0) {
     return SysError(errno, "ftruncate", entry);
@@ -649,22 +720,6 @@ absl::Status LayerWriter::ApplyRegular(archive* tar, archive_entry* e, const Ent
   RETURN_IF_ERROR(SetMetadata(file.get(), meta, /*set_times=*/true, entry));
   unpacked_size_ += size;
   return absl::OkStatus();
-}
-
-// Streams the entry's data block by block; a sparse file's blocks come with
-// offsets past its holes.
-absl::Status LayerWriter::CopyData(archive* tar, int fd, const std::string& entry) {
-  for (;;) {
-    const void* block = nullptr;
-    size_t size = 0;
-    la_int64_t offset = 0;
-    int result = archive_read_data_block(tar, &block, &size, &offset);
-    if (result == ARCHIVE_EOF) return absl::OkStatus();
-    if (result != ARCHIVE_OK) {
-      return stream_.TarError(tar, absl::StrCat("read the data of layer entry ", entry));
-    }
-    RETURN_IF_ERROR(WriteAt(fd, static_cast<const char*>(block), size, offset, entry));
-  }
 }
 
 absl::Status LayerWriter::ApplySymlink(archive_entry* e, const EntryPath& path,
@@ -725,7 +780,7 @@ absl::StatusOr<UniqueFd> OpenEmptyDir(const std::string& path) {
   return dir;
 }
 
-absl::Status ExtractEntries(archive* tar, const LayerStream& stream, LayerWriter& writer) {
+absl::Status ExtractEntries(archive* tar, LayerStream& stream, LayerWriter& writer) {
   for (;;) {
     archive_entry* entry = nullptr;
     int result = archive_read_next_header(tar, &entry);
@@ -736,6 +791,12 @@ absl::Status ExtractEntries(archive* tar, const LayerStream& stream, LayerWriter
       return stream.TarError(tar, "read an entry header");
     }
     RETURN_IF_ERROR(writer.Apply(tar, entry));
+    // What Apply did not read (data of a hard link, a whiteout, a socket, or
+    // a regular file's data after the fact: then nothing) is skipped here
+    // rather than by the next header read, so that a last entry without
+    // padding is accepted whatever its type.
+    RETURN_IF_ERROR(ReadEntryData(tar, entry, stream, Quote(archive_entry_pathname(entry)),
+                                  [](const void*, size_t, int64_t) { return absl::OkStatus(); }));
   }
 }
 

@@ -530,6 +530,106 @@ TEST_F(LayerApplyTest, RejectsTruncatedTar) {
       << applied.status();
 }
 
+// The tar cut right after the last data byte: what umoci 0.4.7 writes.
+std::string WithoutPaddingOrEnd(const std::string& tar) {
+  size_t end = tar.find_last_not_of('\0');
+  return end == std::string::npos ? "" : tar.substr(0, end + 1);
+}
+
+// The tar cut at the end of the last entry's padded data: no end-of-archive.
+std::string WithoutEndOfArchive(const std::string& tar) {
+  size_t size = WithoutPaddingOrEnd(tar).size();
+  return tar.substr(0, (size + 511) / 512 * 512);
+}
+
+std::vector<TarEntry> EndsWithOddSizedFile() {
+  return {Dir("etc"), File("etc/hostname", "box\n"), Dir("bin"),
+          File("bin/tool", std::string(1000, 'x'))};
+}
+
+TEST_F(LayerApplyTest, AcceptsTarWithoutEndOfArchiveRecords) {
+  std::string tar = WithoutEndOfArchive(Tar(EndsWithOddSizedFile()));
+  ASSERT_EQ(tar.size() % 512, 0u);
+  ASSERT_NE(tar.substr(tar.size() - 512), std::string(512, '\0'));
+  absl::StatusOr<AppliedLayer> applied = Apply(tar);
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_EQ(applied->diff_id.String(), Sha256Of(tar).String());
+  EXPECT_EQ(ReadFile(target() / "bin/tool"), std::string(1000, 'x'));
+  EXPECT_EQ(ReadFile(target() / "etc/hostname"), "box\n");
+  EXPECT_EQ(applied->unpacked_size, 1004);
+}
+
+TEST_F(LayerApplyTest, AcceptsTarEndingRightAfterTheLastData) {
+  std::string full = Tar(EndsWithOddSizedFile());
+  std::string tar = WithoutPaddingOrEnd(full);
+  ASSERT_NE(tar.size() % 512, 0u);
+  ASSERT_EQ(tar.back(), 'x');
+  absl::StatusOr<AppliedLayer> applied = Apply(tar);
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  // The diff ID is the hash of the bytes as they are, no padding added.
+  EXPECT_EQ(applied->diff_id.String(), Sha256Of(tar).String());
+  EXPECT_EQ(ReadFile(target() / "bin/tool"), std::string(1000, 'x'));
+  EXPECT_EQ(applied->unpacked_size, 1004);
+  std::map<std::string, std::string> listing = Listing(target());
+
+  // The same tree as the complete tar gives, and the same when gzipped.
+  fs::remove_all(target());
+  fs::create_directories(target());
+  ASSERT_TRUE(Apply(full).ok());
+  EXPECT_EQ(Listing(target()), listing);
+  fs::remove_all(target());
+  fs::create_directories(target());
+  applied = Apply(Compress(tar, Compression::kGzip));
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_EQ(applied->diff_id.String(), Sha256Of(tar).String());
+  EXPECT_EQ(Listing(target()), listing);
+}
+
+TEST_F(LayerApplyTest, AcceptsUnpaddedLastEntryThatIsNotARegularFile) {
+  // A last entry without data ends on a record anyway; one whose data
+  // ApplyLayer skips (a whiteout carrying bytes) may lack its padding too.
+  TarEntry whiteout = File("etc/.wh.old", "junk");
+  std::string tar = WithoutPaddingOrEnd(Tar({Dir("etc"), whiteout}));
+  ASSERT_EQ(tar.back(), 'k');
+  absl::StatusOr<AppliedLayer> applied = Apply(tar);
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_EQ(applied->diff_id.String(), Sha256Of(tar).String());
+  struct stat st;
+  ASSERT_EQ(lstat((target() / "etc/old").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+}
+
+TEST_F(LayerApplyTest, RejectsTarWhoseLastDataIsCutShort) {
+  std::string tar = WithoutPaddingOrEnd(Tar(EndsWithOddSizedFile()));
+  // 1000 data bytes announced, 990 there: within the last record, where
+  // zeros would otherwise complete it.
+  for (size_t cut : {1u, 10u, 600u}) {
+    fs::remove_all(target());
+    fs::create_directories(target());
+    absl::StatusOr<AppliedLayer> applied = Apply(tar.substr(0, tar.size() - cut));
+    ASSERT_FALSE(applied.ok()) << "cut " << cut;
+    EXPECT_EQ(applied.status().code(), absl::StatusCode::kDataLoss) << applied.status();
+    EXPECT_NE(applied.status().message().find("truncated"), absl::string_view::npos)
+        << applied.status();
+    ExpectNothingOutsideTarget();
+    // Gzipped the same.
+    fs::remove_all(target());
+    fs::create_directories(target());
+    applied = Apply(Compress(tar.substr(0, tar.size() - cut), Compression::kGzip));
+    ASSERT_FALSE(applied.ok()) << "cut " << cut;
+    EXPECT_EQ(applied.status().code(), absl::StatusCode::kDataLoss) << applied.status();
+  }
+}
+
+TEST_F(LayerApplyTest, RejectsTarCutInsideAHeader) {
+  std::string tar = WithoutEndOfArchive(Tar(EndsWithOddSizedFile()));
+  // Cut 100 bytes into a header record following a complete, padded entry.
+  std::string cut = WithoutEndOfArchive(Tar({File("a", "1")})) + tar.substr(0, 100);
+  absl::StatusOr<AppliedLayer> applied = Apply(cut);
+  ASSERT_FALSE(applied.ok());
+  EXPECT_EQ(applied.status().code(), absl::StatusCode::kDataLoss) << applied.status();
+}
+
 TEST_F(LayerApplyTest, RejectsGarbageAndEmptyInput) {
   std::mt19937 random(42);
   std::string garbage(4096, '\0');

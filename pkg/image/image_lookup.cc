@@ -1,0 +1,90 @@
+#include "pkg/image/image_lookup.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "pkg/image/reference.h"
+
+namespace ocid {
+namespace {
+
+std::string StoredName(const ImageReference& ref) {
+  return ref.digest.empty() ? absl::StrCat(ref.Name(), ":", ref.tag)
+                            : absl::StrCat(ref.Name(), "@", ref.digest);
+}
+
+void AddUnique(std::vector<std::string>& names, std::string name) {
+  if (std::find(names.begin(), names.end(), name) == names.end()) {
+    names.push_back(std::move(name));
+  }
+}
+
+std::optional<ImageMatch> Match(const ImageStore& images, const std::string& key) {
+  std::optional<ImageRecord> found = images.Find(key);
+  if (!found.has_value()) return std::nullopt;
+  const auto& tags = found->repo_tags;
+  const auto& digests = found->repo_digests;
+  bool by_tag = std::find(tags.begin(), tags.end(), key) != tags.end();
+  bool by_digest = std::find(digests.begin(), digests.end(), key) != digests.end();
+  std::string name = by_tag || by_digest ? key : "";
+  return ImageMatch{*std::move(found), std::move(name), by_tag};
+}
+
+}  // namespace
+
+std::vector<std::string> LookupNames(absl::string_view user_input,
+                                     const std::vector<std::string>& search_registries) {
+  std::vector<std::string> names;
+  absl::StatusOr<ImageReference> normalized = ParseImageReference(user_input);
+  if (!normalized.ok()) return names;
+  names.push_back(StoredName(*normalized));
+  if (!IsShortName(user_input)) return names;
+  for (const std::string& registry : search_registries) {
+    std::string qualified = absl::StrCat(registry, "/", user_input);
+    // A search entry that is no host would turn the name into another short
+    // one; registries.conf refuses those, this only guards a conf from code.
+    if (IsShortName(qualified)) continue;
+    absl::StatusOr<ImageReference> candidate = ParseImageReference(qualified);
+    if (candidate.ok()) AddUnique(names, StoredName(*candidate));
+  }
+  return names;
+}
+
+std::string ContainerImageName(const ImageMatch& match) {
+  if (match.by_tag) return match.name;
+  if (!match.image.repo_tags.empty()) return match.image.repo_tags.front();
+  return match.image.id.String();
+}
+
+std::string ContainerImageRef(const ImageRecord& image, const std::string& image_name) {
+  if (image.repo_digests.empty()) return image.id.String();
+  absl::StatusOr<ImageReference> name = ParseImageReference(image_name);
+  if (name.ok()) {
+    for (const std::string& digest : image.repo_digests) {
+      absl::StatusOr<ImageReference> ref = ParseImageReference(digest);
+      if (ref.ok() && ref->Name() == name->Name()) return digest;
+    }
+  }
+  return image.repo_digests.front();
+}
+
+absl::StatusOr<std::optional<ImageMatch>> LookupImage(
+    const ImageStore& images, const std::vector<std::string>& search_registries,
+    const std::string& name_or_id) {
+  // As typed first: an ID, an ID prefix, or a stored name written out in full.
+  if (std::optional<ImageMatch> match = Match(images, name_or_id)) return match;
+  for (const std::string& name : LookupNames(name_or_id, search_registries)) {
+    if (std::optional<ImageMatch> match = Match(images, name)) return match;
+  }
+  std::vector<Digest> ids = images.IdsWithPrefix(name_or_id);
+  if (ids.size() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "image ID prefix \"", name_or_id, "\" is ambiguous: it matches ",
+        absl::StrJoin(ids, ", ",
+                      [](std::string* out, const Digest& id) { out->append(id.String()); })));
+  }
+  return std::optional<ImageMatch>();
+}
+
+}  // namespace ocid

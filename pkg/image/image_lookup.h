@@ -1,0 +1,62 @@
+// Finding a stored image by what a user or kubelet calls it: an ID, an ID
+// prefix, or a name as typed ("busybox", "library/busybox:1.36",
+// "quay.io/a/b@sha256:...").
+#ifndef OCID_PKG_IMAGE_IMAGE_LOOKUP_H_
+#define OCID_PKG_IMAGE_IMAGE_LOOKUP_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "pkg/storage/image_store.h"
+
+namespace ocid {
+
+// The stored names (repo tags "registry/repo:tag" or repo digests
+// "registry/repo@sha256:...") that `user_input` may stand for, in the order
+// they are tried. A qualified name yields itself, normalized. A short name
+// yields its Docker Hub form first (docker.io/library/...), as docker and
+// kubelet mean it, then one name per unqualified-search registry, in order:
+// where a pull of that short name may have found it (cri-o looks up the same
+// candidates). A digest wins over a tag given with it, since a pull records
+// the digest with the name only. Empty for an invalid reference.
+std::vector<std::string> LookupNames(absl::string_view user_input,
+                                     const std::vector<std::string>& search_registries);
+
+struct ImageMatch {
+  ImageRecord image;
+  // The repo tag or repo digest that matched; "" when matched by ID.
+  std::string name;
+  bool by_tag = false;
+};
+
+// The image `name_or_id` names, nullopt if none: by ID ("sha256:<hex>",
+// "<hex>" or an unambiguous prefix of 3 or more digits, see ImageStore::Find)
+// first, then by the names of LookupNames, the first that is stored.
+//
+// An ID prefix that several images share, and that is no stored name either,
+// is InvalidArgument listing the IDs it matches (the caller prefixes the
+// field). Not "no such image": RemoveImage would then report success having
+// removed nothing, and ImageStatus would tell a user with two images that
+// he has none. containerd also fails such a lookup (its digest set says
+// "ambiguous"); cri-o (containers/storage) finds nothing and tries the text
+// as a name, which we do first.
+absl::StatusOr<std::optional<ImageMatch>> LookupImage(
+    const ImageStore& images, const std::vector<std::string>& search_registries,
+    const std::string& name_or_id);
+
+// What ContainerStatus and ListContainers report as a container's image
+// (kubelet shows it in the pod's status): a repo tag of the image, the one
+// the name matched, else (created by ID or digest, as kubelet creates them)
+// the image's first repo tag, else its ID.
+std::string ContainerImageName(const ImageMatch& match);
+
+// The container's image_ref: a repo digest of the image ("name@sha256:..."),
+// of `image_name`'s repository when the image has one, else the first; the
+// image ID when it has none.
+std::string ContainerImageRef(const ImageRecord& image, const std::string& image_name);
+
+}  // namespace ocid
+
+#endif  // OCID_PKG_IMAGE_IMAGE_LOOKUP_H_
