@@ -662,10 +662,15 @@ TEST_F(CriContractRetry, RunPodSandboxRetriedAfterItsDeadlineGivesThePodItMade) 
   // deadline does on a loaded node.
   absl::Status first =
       Call(&v1::RuntimeService::Stub::RunPodSandbox, request, &response, absl::Milliseconds(20));
-  EXPECT_TRUE(HasCode(first, StatusCode::kDeadlineExceeded)) << "the pod was too quick";
+  // Either way ocid made the pod once (a quick machine may beat the deadline).
+  EXPECT_TRUE(first.ok() || HasCode(first, StatusCode::kDeadlineExceeded)) << first;
+  RecordProperty("first_call_timed_out", first.ok() ? "no" : "yes");
   // ocid finishes the call the client gave up on.
   std::vector<std::string> made = WaitForOne([&] { return PodsNamed(config); }, absl::Seconds(30));
-  ASSERT_EQ(made.size(), 1u) << "the timed-out RunPodSandbox made no pod";
+  ASSERT_EQ(made.size(), 1u) << "the first RunPodSandbox made no pod";
+  if (first.ok()) {
+    EXPECT_EQ(response.pod_sandbox_id(), made[0]);
+  }
   // kubelet's retry: the same request.
   OCID_ASSERT_OK_AND_ASSIGN(Pod retried, RunPod(config));
   EXPECT_EQ(retried.id, made[0]);
@@ -703,10 +708,14 @@ TEST_F(CriContractRetry, CreateContainerRetriedAfterItsDeadlineGivesTheContainer
   v1::CreateContainerResponse response;
   absl::Status first =
       Call(&v1::RuntimeService::Stub::CreateContainer, request, &response, absl::Milliseconds(20));
-  EXPECT_TRUE(HasCode(first, StatusCode::kDeadlineExceeded)) << "the create was too quick";
+  EXPECT_TRUE(first.ok() || HasCode(first, StatusCode::kDeadlineExceeded)) << first;
+  RecordProperty("first_call_timed_out", first.ok() ? "no" : "yes");
   std::vector<std::string> made =
       WaitForOne([&] { return ContainersNamed(pod.id, config); }, absl::Seconds(30));
-  ASSERT_EQ(made.size(), 1u) << "the timed-out CreateContainer made no container";
+  ASSERT_EQ(made.size(), 1u) << "the first CreateContainer made no container";
+  if (first.ok()) {
+    EXPECT_EQ(response.container_id(), made[0]);
+  }
   // kubelet retries with the same name and attempt. cri-o hands back the
   // container the timed-out call made (as ocid does for pods); refusing it
   // with "name is reserved" leaves kubelet to fail the attempt.
