@@ -701,6 +701,9 @@ TEST_F(CriContractRetry, CreateContainerRetriedAfterItsDeadlineGivesTheContainer
   OCID_ASSERT_OK_AND_ASSIGN(Pod pod, RunDefaultPod("retry-ctr-"));
   OCID_ASSERT_OK(PullImage(kDefaultImage).status());
   v1::ContainerConfig config = DefaultContainerConfig("retry-ctr-");
+  // The retry below goes through CreateContainer(), which names the image
+  // as the user gave it; kubelet's retry is the identical request.
+  config.mutable_image()->set_user_specified_image(kDefaultImage);
   v1::CreateContainerRequest request;
   request.set_pod_sandbox_id(pod.id);
   *request.mutable_config() = config;

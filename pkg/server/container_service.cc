@@ -1,6 +1,7 @@
 // CreateContainer, StartContainer, StopContainer, RemoveContainer,
 // ContainerStatus, ListContainers, ExecSync, ReopenContainerLog.
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/message_differencer.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <unistd.h>
@@ -20,8 +21,8 @@
 #include "pkg/base/status_macros.h"
 #include "pkg/image/manifest.h"
 #include "pkg/oci/spec.h"
-#include "pkg/server/image_service.h"
 #include "pkg/server/filters.h"
+#include "pkg/server/image_service.h"
 #include "pkg/server/rpc.h"
 #include "pkg/server/runtime_service.h"
 
@@ -113,7 +114,8 @@ absl::StatusOr<std::string> RuntimeService::Create(const cri::CreateContainerReq
   if (!config.has_metadata() || config.metadata().name().empty()) {
     return absl::InvalidArgumentError("config.metadata.name is empty");
   }
-  if (config.image().image().empty()) return absl::InvalidArgumentError("config.image.image is empty");
+  if (config.image().image().empty())
+    return absl::InvalidArgumentError("config.image.image is empty");
   absl::StatusOr<std::optional<ImageMatch>> match =
       LookupImage(images_, search_registries_, config.image().image());
   if (!match.ok()) {
@@ -121,17 +123,17 @@ absl::StatusOr<std::string> RuntimeService::Create(const cri::CreateContainerReq
                         absl::StrCat("config.image.image: ", match.status().message()));
   }
   if (!match->has_value()) {
-    return absl::NotFoundError(absl::StrCat("config.image.image: image \"",
-                                            config.image().image(), "\" is not pulled"));
+    return absl::NotFoundError(
+        absl::StrCat("config.image.image: image \"", config.image().image(), "\" is not pulled"));
   }
   const ImageRecord* image = &(*match)->image;
   std::string log_dir = pod.log_directory.empty()
                             ? absl::StrCat(paths_.default_log_dir, "/", pod.id)
                             : pod.log_directory;
-  std::string relative_log = config.log_path().empty()
-                                 ? absl::StrCat(config.metadata().name(), "_",
-                                                config.metadata().attempt(), ".log")
-                                 : config.log_path();
+  std::string relative_log =
+      config.log_path().empty()
+          ? absl::StrCat(config.metadata().name(), "_", config.metadata().attempt(), ".log")
+          : config.log_path();
   ASSIGN_OR_RETURN(std::string log_path, LogPathFor(log_dir, relative_log));
   ASSIGN_OR_RETURN(std::string image_config_text, blobs_.ReadBlob(image->id, kMaxConfigBytes));
   ASSIGN_OR_RETURN(ImageConfig image_config, ParseImageConfig(image_config_text));
@@ -164,6 +166,19 @@ absl::StatusOr<std::string> RuntimeService::Create(const cri::CreateContainerReq
   }
   RETURN_IF_ERROR(SignalNumber(c.stop_signal).status());
 
+  // kubelet retries a CreateContainer that timed out with the same request:
+  // hand back the container made for it (as for pods). While the first call
+  // is still running, the name stays reserved and the retry is refused.
+  std::string holder = NameHolder(c.ReservedName());
+  if (!holder.empty()) {
+    std::optional<ContainerRecord> existing = containers_.Get(holder);
+    cri::ContainerConfig existing_config;
+    if (existing && existing->sandbox_id == pod.id &&
+        google::protobuf::util::JsonStringToMessage(existing->config_json, &existing_config).ok() &&
+        google::protobuf::util::MessageDifferencer::Equivalent(existing_config, config)) {
+      return existing->id;
+    }
+  }
   RETURN_IF_ERROR(ReserveName(c.ReservedName(), c.id));
   std::vector<std::function<void()>> rollback;
   absl::Cleanup undo = [&] {
@@ -174,25 +189,25 @@ absl::StatusOr<std::string> RuntimeService::Create(const cri::CreateContainerReq
     RemoveAll(c.bundle).IgnoreError();
     RemoveAll(c.overlay_dir).IgnoreError();
   });
-  for (const std::string& dir : {c.rootfs, c.persist_dir, c.overlay_dir + "/upper",
-                                 c.overlay_dir + "/work"}) {
+  for (const std::string& dir :
+       {c.rootfs, c.persist_dir, c.overlay_dir + "/upper", c.overlay_dir + "/work"}) {
     RETURN_IF_ERROR(MakeDirs(dir, 0755));
   }
   RETURN_IF_ERROR(MakeDirs(log_path.substr(0, log_path.rfind('/')), 0755));
   ASSIGN_OR_RETURN(ScopedMount rootfs, layers_.Mount(image->layers, c.overlay_dir + "/upper",
-                                                      c.overlay_dir + "/work", c.rootfs));
+                                                     c.overlay_dir + "/work", c.rootfs));
 
   cri::PodSandboxConfig pod_config;
   (void)google::protobuf::util::JsonStringToMessage(pod.config_json, &pod_config);
   SandboxContext sandbox = ContextOf(pod, pod_config);
-  ContainerSpecInputs inputs{c.id,   &config, &image_config, &sandbox, c.rootfs,
-                             min_oom_score_adj_, config_.cgroup_manager};
+  ContainerSpecInputs inputs{
+      c.id, &config, &image_config, &sandbox, c.rootfs, min_oom_score_adj_, config_.cgroup_manager};
   ASSIGN_OR_RETURN(nlohmann::json spec, BuildContainerSpec(inputs));
   RETURN_IF_ERROR(WriteFileAtomically(c.bundle + "/config.json", spec.dump(), 0600,
                                       /*durable=*/false));  // runroot: volatile
 
-  ContainerLaunch launch{c.id, c.name, c.bundle, c.log_path, c.exit_dir, c.persist_dir,
-                         config.tty(), config.stdin()};
+  ContainerLaunch launch{c.id,       c.name,        c.bundle,     c.log_path,
+                         c.exit_dir, c.persist_dir, config.tty(), config.stdin()};
   ASSIGN_OR_RETURN(c.conmon_pid, runtime->Create(launch));
   rollback.push_back([&] { runtime->Delete(c.id, /*force=*/true).IgnoreError(); });
   RETURN_IF_ERROR(containers_.Add(c));
@@ -233,20 +248,19 @@ void RuntimeService::OnExit(const std::string& id) {
   if (!c || c->id != id || c->state == ContainerState::kExited) return;
   absl::StatusOr<ContainerExit> exit = ReadExitFile(c->exit_dir, id, c->persist_dir);
   if (!exit.ok()) return;
-  absl::Status updated =
-      containers_
-          .Update(id,
-                  [&](ContainerRecord& r) {
-                    r.state = ContainerState::kExited;
-                    r.exit_code = exit->exit_code;
-                    r.finished_at = absl::ToUnixNanos(exit->finished_at);
-                    if (r.started_at == 0) r.started_at = r.finished_at;
-                    r.reason = exit->oom_killed        ? "OOMKilled"
-                               : exit->exit_code == 0 ? "Completed"
-                                                      : "Error";
-                    r.pid = 0;
-                  })
-          .status();
+  absl::Status updated = containers_
+                             .Update(id,
+                                     [&](ContainerRecord& r) {
+                                       r.state = ContainerState::kExited;
+                                       r.exit_code = exit->exit_code;
+                                       r.finished_at = absl::ToUnixNanos(exit->finished_at);
+                                       if (r.started_at == 0) r.started_at = r.finished_at;
+                                       r.reason = exit->oom_killed       ? "OOMKilled"
+                                                  : exit->exit_code == 0 ? "Completed"
+                                                                         : "Error";
+                                       r.pid = 0;
+                                     })
+                             .status();
   if (!updated.ok()) OCID_LOG(kError) << "container " << id << ": record exit: " << updated;
 }
 
@@ -258,8 +272,9 @@ absl::Status RuntimeService::Stop(const std::string& id, int64_t timeout_seconds
     return absl::OkStatus();
   }
   ASSIGN_OR_RETURN(OciRuntime * runtime, RuntimeFor(c.runtime_handler));
-  auto exited = [](const ContainerRecord& r) { return r.state != ContainerState::kRunning &&
-                                                      r.state != ContainerState::kCreated; };
+  auto exited = [](const ContainerRecord& r) {
+    return r.state != ContainerState::kRunning && r.state != ContainerState::kCreated;
+  };
   if (timeout_seconds > 0 && c.state == ContainerState::kRunning) {
     ASSIGN_OR_RETURN(int signal, SignalNumber(c.stop_signal));
     absl::Status sent = runtime->Kill(c.id, signal);
@@ -372,8 +387,7 @@ grpc::Status RuntimeService::ListContainers(grpc::ServerContext*,
     const cri::ContainerFilter& filter = request->filter();
     containers_.ForEach([&](const ContainerRecord& c) {
       if (!filter.id().empty() && c.id.rfind(filter.id(), 0) != 0) return;
-      if (!filter.pod_sandbox_id().empty() &&
-          c.sandbox_id.rfind(filter.pod_sandbox_id(), 0) != 0) {
+      if (!filter.pod_sandbox_id().empty() && c.sandbox_id.rfind(filter.pod_sandbox_id(), 0) != 0) {
         return;
       }
       if (filter.has_state() && filter.state().state() != ToCri(c.state)) return;
@@ -405,8 +419,8 @@ grpc::Status RuntimeService::ExecSync(grpc::ServerContext*, const cri::ExecSyncR
     }
     ASSIGN_OR_RETURN(OciRuntime * runtime, RuntimeFor(c.runtime_handler));
     std::vector<std::string> command(request->cmd().begin(), request->cmd().end());
-    ASSIGN_OR_RETURN(ExecResult result, runtime->ExecSync(c.id, c.bundle, command,
-                                                          absl::Seconds(request->timeout())));
+    ASSIGN_OR_RETURN(ExecResult result,
+                     runtime->ExecSync(c.id, c.bundle, command, absl::Seconds(request->timeout())));
     if (result.timed_out) {
       return absl::DeadlineExceededError(
           absl::StrCat("command timed out after ", request->timeout(), "s"));
