@@ -238,6 +238,28 @@ wait_for_state() {
   "$OCIC_BIN" pod remove --id "$pod"
 }
 
+@test "an exec that times out is killed and reaped, not left in the container" {
+  # critest's pods share one PID namespace (POD is the default mode).
+  config=$(pod_config exectimeout)
+  sed -i 's|"pid": 1|"pid": 0|' "$config"
+  pod=$("$OCIC_BIN" pod run --config "$config")
+  ctr=$("$OCIC_BIN" ctr create --pod "$pod" --config "$(container_config exectimeout 'exec sleep 3600')")
+  "$OCIC_BIN" ctr start --id "$ctr"
+  start=$(date +%s)
+  run "$OCIC_BIN" ctr exec --timeout 1 --id "$ctr" -- sleep 31337
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"DEADLINE_EXCEEDED"* ]]
+  [ $(($(date +%s) - start)) -lt 10 ]
+  # critest checks with pgrep, which sees zombies too: read every stat.
+  run "$OCIC_BIN" ctr exec --id "$ctr" -- sh -c 'cat /proc/[0-9]*/stat'
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"(sleep)"* ]]  # the container's own sleep 3600
+  [[ "$output" != *"(sleep) Z"* ]]
+  [ "$(grep -c '(sleep)' <<<"$output")" -eq 1 ]
+  ! pgrep -f "sleep 31337"
+  "$OCIC_BIN" pod remove --id "$pod"
+}
+
 @test "an image in use by a container cannot be removed" {
   pod=$("$OCIC_BIN" pod run --config "$(pod_config holder)")
   ctr=$("$OCIC_BIN" ctr create --pod "$pod" --config "$(container_config holder 'exec sleep 3600')")

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -98,6 +100,14 @@ class RuntimeTest : public ::testing::Test {
 
   void TearDown() override {
     for (const Tracked& tracked : tracked_) CleanUp(tracked);
+    if (subreaper_) {
+      // Orphans (conmons, exec'd processes) were reparented to us: reap
+      // them, or they would stay zombies of init once the test exits. The
+      // test starts no other children that it waits for.
+      WaitFor([] { return ::waitpid(-1, nullptr, WNOHANG) < 0 && errno == ECHILD; },
+              absl::Seconds(5));
+      ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+    }
     for (const auto& entry : std::filesystem::directory_iterator(kCgroupRoot)) {
       ::rmdir((entry.path().string() + "/" + kCgroupParent).c_str());
     }
@@ -194,6 +204,13 @@ class RuntimeTest : public ::testing::Test {
     return exit;
   }
 
+  // Orphans get reparented to this process, as to ocid (a subreaper).
+  void BecomeSubreaper() {
+    ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    subreaper_ = true;
+  }
+
+  bool subreaper_ = false;
   std::string root_;
   std::string exit_dir_;
   std::map<std::string, RuntimeHandler> handlers_;
@@ -258,14 +275,28 @@ TEST_F(RuntimeTest, ExecSyncCollectsOutputAndExitCode) {
 TEST_F(RuntimeTest, ExecSyncTimesOut) {
   OciRuntime runtime = MakeRuntime("runc", kRunc);
   ContainerLaunch launch = MakeBundle("exectimeout", {"/bin/busybox", "sleep", "1000"});
+  std::filesystem::create_symlink("busybox", launch.bundle + "/rootfs/bin/sleep");
+  // As in ocid: conmon's orphans come to us, and nobody else reaps them.
+  ASSERT_NO_FATAL_FAILURE(BecomeSubreaper());
   ASSERT_NO_FATAL_FAILURE(CreateAndStart(runtime, launch));
 
   absl::Time start = absl::Now();
   absl::StatusOr<ExecResult> result =
-      runtime.ExecSync(launch.id, launch.bundle, {"/bin/busybox", "sleep", "10"}, absl::Seconds(1));
+      runtime.ExecSync(launch.id, launch.bundle, {"/bin/sleep", "31337"}, absl::Seconds(1));
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_TRUE(result->timed_out);
   EXPECT_LT(absl::Now() - start, absl::Seconds(8));
+  // critest's check (pgrep sleep, which matches zombies too): the exec'd
+  // process is gone from the container, neither running nor a zombie.
+  result = runtime.ExecSync(launch.id, launch.bundle, {"/bin/sh", "-c", "cat /proc/[0-9]*/stat"},
+                            absl::Seconds(10));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(absl::StrContains(result->stdout_data, "(busybox)")) << result->stdout_data;
+  EXPECT_FALSE(absl::StrContains(result->stdout_data, "(sleep)")) << result->stdout_data;
+  // The container itself still runs.
+  absl::StatusOr<RuntimeState> state = runtime.State(launch.id);
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_EQ(state->status, "running");
 }
 
 TEST_F(RuntimeTest, KillWakesTheExitWatcher) {
