@@ -53,6 +53,8 @@ constexpr absl::Duration kConmonForkTimeout = absl::Seconds(30);
 constexpr absl::Duration kCreateTimeout = absl::Seconds(60);
 // How much longer than an exec's own timeout we wait for conmon's report.
 constexpr absl::Duration kExecGrace = absl::Seconds(30);
+// How long conmon may take to open the new log after a reopen request.
+constexpr absl::Duration kReopenTimeout = absl::Seconds(5);
 // How long a timed-out exec's killed process may take to be reaped.
 constexpr absl::Duration kExecReapTimeout = absl::Seconds(5);
 constexpr size_t kMaxExecOutput = 16 << 20;  // per stream
@@ -435,7 +437,7 @@ absl::StatusOr<ExecResult> OciRuntime::ExecSync(const std::string& id, const std
   return result;
 }
 
-absl::Status OciRuntime::ReopenLog(const std::string& bundle) {
+absl::Status OciRuntime::ReopenLog(const std::string& bundle, const std::string& log_path) {
   const std::string path = bundle + "/ctl";
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
   if (!fd.valid() && errno == ENXIO) {
@@ -450,6 +452,18 @@ absl::Status OciRuntime::ReopenLog(const std::string& bundle) {
   if (n < 0) return absl::ErrnoToStatus(errno, "write " + path);
   if (static_cast<size_t>(n) != kReopen.size()) {
     return absl::InternalError("short write to " + path);
+  }
+  // kubelet's log rotation renames, reopens, then compresses the renamed
+  // file: output written before conmon has the new file would go there.
+  // A few polls; conmon reopens within milliseconds.
+  absl::Time deadline = absl::Now() + kReopenTimeout;
+  while (::access(log_path.c_str(), F_OK) != 0) {
+    if (errno != ENOENT) return absl::ErrnoToStatus(errno, "stat " + log_path);
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "conmon did not reopen ", log_path, " within ", absl::FormatDuration(kReopenTimeout)));
+    }
+    absl::SleepFor(absl::Milliseconds(5));
   }
   return absl::OkStatus();
 }

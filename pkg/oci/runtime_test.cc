@@ -382,7 +382,10 @@ TEST_F(RuntimeTest, ReopenLogAfterRename) {
 
   const std::string rotated = launch.log_path + ".1";
   ASSERT_EQ(::rename(launch.log_path.c_str(), rotated.c_str()), 0);
-  ASSERT_TRUE(runtime.ReopenLog(launch.bundle).ok());
+  absl::Status reopened = runtime.ReopenLog(launch.bundle, launch.log_path);
+  ASSERT_TRUE(reopened.ok()) << reopened;
+  // The new file is there when the call returns, and gets the new output.
+  EXPECT_TRUE(std::filesystem::exists(launch.log_path));
   ASSERT_TRUE(WaitFor([&] { return absl::StrContains(ReadOrEmpty(launch.log_path), "\n"); },
                       absl::Seconds(5)));
 
@@ -403,6 +406,12 @@ TEST_F(RuntimeTest, ReopenLogAfterRename) {
   ASSERT_FALSE(old_numbers.empty());
   ASSERT_FALSE(new_numbers.empty());
   EXPECT_GT(new_numbers.front(), old_numbers.back());
+
+  // A log path conmon does not write: the reopen is reported as not done.
+  absl::Time start = absl::Now();
+  reopened = runtime.ReopenLog(launch.bundle, root_ + "/not-the-log");
+  EXPECT_TRUE(absl::IsDeadlineExceeded(reopened)) << reopened;
+  EXPECT_GE(absl::Now() - start, absl::Seconds(4));
   EXPECT_TRUE(runtime.Kill(launch.id, SIGKILL).ok());
 }
 
@@ -438,7 +447,7 @@ TEST_F(RuntimeTest, UnknownContainers) {
   EXPECT_TRUE(absl::IsNotFound(runtime.Kill("never-created", SIGTERM)));
   EXPECT_TRUE(absl::IsNotFound(runtime.Start("never-created")));
   EXPECT_TRUE(absl::IsNotFound(ReadExitFile(exit_dir_, "never-created", root_).status()));
-  EXPECT_FALSE(runtime.ReopenLog(root_ + "/no-bundle").ok());
+  EXPECT_FALSE(runtime.ReopenLog(root_ + "/no-bundle", root_ + "/no-log").ok());
   for (const char* bad : {"", "..", "a/b", "--help"}) {
     EXPECT_TRUE(absl::IsInvalidArgument(runtime.State(bad).status())) << bad;
     EXPECT_TRUE(absl::IsInvalidArgument(ReadExitFile(exit_dir_, bad, root_).status())) << bad;

@@ -421,7 +421,7 @@ grpc::Status RuntimeService::ReopenContainerLog(grpc::ServerContext*,
       return absl::FailedPreconditionError(absl::StrCat("container ", c.id, " is not running"));
     }
     ASSIGN_OR_RETURN(OciRuntime * runtime, RuntimeFor(c.runtime_handler));
-    return runtime->ReopenLog(c.bundle);
+    return runtime->ReopenLog(c.bundle, c.log_path);
   });
 }
 
