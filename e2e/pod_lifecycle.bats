@@ -201,6 +201,15 @@ wait_for_state() {
   [ "$status" -ne 0 ]
   [[ "$output" == *"NOT_FOUND"*"is not pulled"* ]]
 
+  config=$(container_config grouponly 'true')
+  sed -i 's|"readonly_rootfs": false|"readonly_rootfs": false, "run_as_group": {"value": 55}|' "$config"
+  run "$OCIC_BIN" ctr create --pod "$pod" --config "$config"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"INVALID_ARGUMENT"*"config.linux.security_context.run_as_group: set without run_as_user"* ]]
+  run "$OCIC_BIN" ctr list --pod "$pod"
+  [[ "$output" != *"grouponly"* ]]
+  ! grep -q grouponly /proc/mounts
+
   run "$OCIC_BIN" ctr start --id does-not-exist
   [[ "$output" == *"NOT_FOUND"* ]]
   run "$OCIC_BIN" ctr list --pod "$pod"

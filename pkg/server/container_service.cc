@@ -113,6 +113,7 @@ absl::StatusOr<std::string> RuntimeService::Create(const cri::CreateContainerReq
   if (!config.has_metadata() || config.metadata().name().empty()) {
     return absl::InvalidArgumentError("config.metadata.name is empty");
   }
+  RETURN_IF_ERROR(ValidateUserFields(config.linux().security_context()));
   if (config.image().image().empty()) return absl::InvalidArgumentError("config.image.image is empty");
   std::optional<ImageRecord> image = LookupImage(images_, config.image().image());
   if (!image) {
