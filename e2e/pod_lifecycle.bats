@@ -212,6 +212,15 @@ wait_for_state() {
   [ "$status" -ne 0 ]
   [[ "$output" == *"NOT_FOUND"*"is not pulled"* ]]
 
+  config=$(container_config grouponly 'true')
+  sed -i 's|"readonly_rootfs": false|"readonly_rootfs": false, "run_as_group": {"value": 55}|' "$config"
+  run "$OCIC_BIN" ctr create --pod "$pod" --config "$config"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"INVALID_ARGUMENT"*"config.linux.security_context.run_as_group: set without run_as_user"* ]]
+  run "$OCIC_BIN" ctr list --pod "$pod"
+  [[ "$output" != *"grouponly"* ]]
+  ! grep -q grouponly /proc/mounts
+
   run "$OCIC_BIN" ctr start --id does-not-exist
   [[ "$output" == *"NOT_FOUND"* ]]
   run "$OCIC_BIN" ctr list --pod "$pod"
@@ -263,6 +272,28 @@ wait_for_state() {
   [[ "$output" == *"\"image_id\": \"$id\""* ]]
   run "$OCIC_BIN" ctr list --pod "$pod"
   [ "$status" -eq 0 ]
+  "$OCIC_BIN" pod remove --id "$pod"
+}
+
+@test "an exec that times out is killed and reaped, not left in the container" {
+  # critest's pods share one PID namespace (POD is the default mode).
+  config=$(pod_config exectimeout)
+  sed -i 's|"pid": 1|"pid": 0|' "$config"
+  pod=$("$OCIC_BIN" pod run --config "$config")
+  ctr=$("$OCIC_BIN" ctr create --pod "$pod" --config "$(container_config exectimeout 'exec sleep 3600')")
+  "$OCIC_BIN" ctr start --id "$ctr"
+  start=$(date +%s)
+  run "$OCIC_BIN" ctr exec --timeout 1 --id "$ctr" -- sleep 31337
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"DEADLINE_EXCEEDED"* ]]
+  [ $(($(date +%s) - start)) -lt 10 ]
+  # critest checks with pgrep, which sees zombies too: read every stat.
+  run "$OCIC_BIN" ctr exec --id "$ctr" -- sh -c 'cat /proc/[0-9]*/stat'
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"(sleep)"* ]]  # the container's own sleep 3600
+  [[ "$output" != *"(sleep) Z"* ]]
+  [ "$(grep -c '(sleep)' <<<"$output")" -eq 1 ]
+  ! pgrep -f "sleep 31337"
   "$OCIC_BIN" pod remove --id "$pod"
 }
 

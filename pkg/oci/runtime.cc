@@ -10,6 +10,7 @@
 #include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
 #include "pkg/base/fs.h"
 #include "pkg/base/status_macros.h"
@@ -51,6 +53,10 @@ constexpr absl::Duration kConmonForkTimeout = absl::Seconds(30);
 constexpr absl::Duration kCreateTimeout = absl::Seconds(60);
 // How much longer than an exec's own timeout we wait for conmon's report.
 constexpr absl::Duration kExecGrace = absl::Seconds(30);
+// How long conmon may take to open the new log after a reopen request.
+constexpr absl::Duration kReopenTimeout = absl::Seconds(5);
+// How long a timed-out exec's killed process may take to be reaped.
+constexpr absl::Duration kExecReapTimeout = absl::Seconds(5);
 constexpr size_t kMaxExecOutput = 16 << 20;  // per stream
 // conmon counts timestamps and tags too; leave room for both streams.
 constexpr int64_t kExecLogMax = 3 * static_cast<int64_t>(kMaxExecOutput);
@@ -274,6 +280,45 @@ std::vector<std::string> ConmonExecArgs(const std::string& conmon, const Runtime
   return argv;
 }
 
+// conmon's -T kills the exec'd process's group and exits without reaping
+// it: the zombie, reparented to ocid (a subreaper), stays visible in the
+// container (critest's `pgrep sleep` finds it). Kill it for sure and wait
+// until it is reaped, by us here or by whoever it was reparented to, so that
+// a timed-out exec leaves nothing. The pidfd keeps a reused pid out of it.
+absl::Status KillTimedOutExec(const std::string& pid_file, const std::string& id) {
+  absl::StatusOr<std::string> text = ReadFileToString(pid_file, 64);
+  if (absl::IsNotFound(text.status())) return absl::OkStatus();  // it never started
+  RETURN_IF_ERROR(text.status());
+  int pid = 0;
+  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &pid) || pid <= 0) {
+    return absl::InternalError(absl::StrCat("no pid in ", pid_file, ": ", *text));
+  }
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!pidfd.valid() && errno == ESRCH) return absl::OkStatus();  // reaped already
+  if (!pidfd.valid()) return absl::ErrnoToStatus(errno, "pidfd_open");
+  ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+  absl::Time deadline = absl::Now() + kExecReapTimeout;
+  while (true) {
+    siginfo_t info = {};
+    // Reaps it only if it is our child (reparented to us): P_PIDFD names
+    // exactly this process, never another child that reused the pid.
+    if (::waitid(static_cast<idtype_t>(P_PIDFD), pidfd.get(), &info, WEXITED | WNOHANG) == 0 &&
+        info.si_pid != 0) {
+      return absl::OkStatus();
+    }
+    // Signal 0 fails with ESRCH only once the process is reaped (a zombie
+    // still takes signals).
+    if (::syscall(SYS_pidfd_send_signal, pidfd.get(), 0, nullptr, 0) != 0 && errno == ESRCH) {
+      return absl::OkStatus();
+    }
+    if (absl::Now() > deadline) {
+      return absl::InternalError(absl::StrCat("exec in ", id, ": process ", pid,
+                                              " timed out and was killed but is not reaped"));
+    }
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+}
+
 // Runs conmon in exec mode (it stays our child) and returns its report.
 absl::StatusOr<SyncMessage> RunConmonExec(const std::vector<std::string>& argv,
                                           absl::Duration timeout) {
@@ -384,6 +429,7 @@ absl::StatusOr<ExecResult> OciRuntime::ExecSync(const std::string& id, const std
           absl::StrCat("exec in ", id, ": ", why.empty() ? "the runtime failed" : why));
     }
     result.timed_out = true;
+    RETURN_IF_ERROR(KillTimedOutExec(dir + "/pid", id));
   }
   ASSIGN_OR_RETURN(CriLogStreams streams, oci_internal::ReadCriLog(dir + "/log", kMaxExecOutput));
   result.stdout_data = std::move(streams.stdout_data);
@@ -391,7 +437,7 @@ absl::StatusOr<ExecResult> OciRuntime::ExecSync(const std::string& id, const std
   return result;
 }
 
-absl::Status OciRuntime::ReopenLog(const std::string& bundle) {
+absl::Status OciRuntime::ReopenLog(const std::string& bundle, const std::string& log_path) {
   const std::string path = bundle + "/ctl";
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
   if (!fd.valid() && errno == ENXIO) {
@@ -406,6 +452,18 @@ absl::Status OciRuntime::ReopenLog(const std::string& bundle) {
   if (n < 0) return absl::ErrnoToStatus(errno, "write " + path);
   if (static_cast<size_t>(n) != kReopen.size()) {
     return absl::InternalError("short write to " + path);
+  }
+  // kubelet's log rotation renames, reopens, then compresses the renamed
+  // file: output written before conmon has the new file would go there.
+  // A few polls; conmon reopens within milliseconds.
+  absl::Time deadline = absl::Now() + kReopenTimeout;
+  while (::access(log_path.c_str(), F_OK) != 0) {
+    if (errno != ENOENT) return absl::ErrnoToStatus(errno, "stat " + log_path);
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "conmon did not reopen ", log_path, " within ", absl::FormatDuration(kReopenTimeout)));
+    }
+    absl::SleepFor(absl::Milliseconds(5));
   }
   return absl::OkStatus();
 }

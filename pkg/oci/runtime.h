@@ -65,8 +65,10 @@ class OciRuntime {
                                       const std::vector<std::string>& command,
                                       absl::Duration timeout);
 
-  // Makes conmon reopen the container's log file (after it was renamed).
-  absl::Status ReopenLog(const std::string& bundle);
+  // Makes conmon reopen the container's log file (after it was renamed) and
+  // returns once the new file exists at `log_path` (conmon reopens
+  // asynchronously); DeadlineExceeded if it does not appear within 5 s.
+  absl::Status ReopenLog(const std::string& bundle, const std::string& log_path);
 
   const std::string& handler_name() const { return handler_name_; }
 

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -98,6 +100,14 @@ class RuntimeTest : public ::testing::Test {
 
   void TearDown() override {
     for (const Tracked& tracked : tracked_) CleanUp(tracked);
+    if (subreaper_) {
+      // Orphans (conmons, exec'd processes) were reparented to us: reap
+      // them, or they would stay zombies of init once the test exits. The
+      // test starts no other children that it waits for.
+      WaitFor([] { return ::waitpid(-1, nullptr, WNOHANG) < 0 && errno == ECHILD; },
+              absl::Seconds(5));
+      ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+    }
     for (const auto& entry : std::filesystem::directory_iterator(kCgroupRoot)) {
       ::rmdir((entry.path().string() + "/" + kCgroupParent).c_str());
     }
@@ -194,6 +204,13 @@ class RuntimeTest : public ::testing::Test {
     return exit;
   }
 
+  // Orphans get reparented to this process, as to ocid (a subreaper).
+  void BecomeSubreaper() {
+    ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    subreaper_ = true;
+  }
+
+  bool subreaper_ = false;
   std::string root_;
   std::string exit_dir_;
   std::map<std::string, RuntimeHandler> handlers_;
@@ -258,14 +275,28 @@ TEST_F(RuntimeTest, ExecSyncCollectsOutputAndExitCode) {
 TEST_F(RuntimeTest, ExecSyncTimesOut) {
   OciRuntime runtime = MakeRuntime("runc", kRunc);
   ContainerLaunch launch = MakeBundle("exectimeout", {"/bin/busybox", "sleep", "1000"});
+  std::filesystem::create_symlink("busybox", launch.bundle + "/rootfs/bin/sleep");
+  // As in ocid: conmon's orphans come to us, and nobody else reaps them.
+  ASSERT_NO_FATAL_FAILURE(BecomeSubreaper());
   ASSERT_NO_FATAL_FAILURE(CreateAndStart(runtime, launch));
 
   absl::Time start = absl::Now();
   absl::StatusOr<ExecResult> result =
-      runtime.ExecSync(launch.id, launch.bundle, {"/bin/busybox", "sleep", "10"}, absl::Seconds(1));
+      runtime.ExecSync(launch.id, launch.bundle, {"/bin/sleep", "31337"}, absl::Seconds(1));
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_TRUE(result->timed_out);
   EXPECT_LT(absl::Now() - start, absl::Seconds(8));
+  // critest's check (pgrep sleep, which matches zombies too): the exec'd
+  // process is gone from the container, neither running nor a zombie.
+  result = runtime.ExecSync(launch.id, launch.bundle, {"/bin/sh", "-c", "cat /proc/[0-9]*/stat"},
+                            absl::Seconds(10));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(absl::StrContains(result->stdout_data, "(busybox)")) << result->stdout_data;
+  EXPECT_FALSE(absl::StrContains(result->stdout_data, "(sleep)")) << result->stdout_data;
+  // The container itself still runs.
+  absl::StatusOr<RuntimeState> state = runtime.State(launch.id);
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_EQ(state->status, "running");
 }
 
 TEST_F(RuntimeTest, KillWakesTheExitWatcher) {
@@ -351,7 +382,10 @@ TEST_F(RuntimeTest, ReopenLogAfterRename) {
 
   const std::string rotated = launch.log_path + ".1";
   ASSERT_EQ(::rename(launch.log_path.c_str(), rotated.c_str()), 0);
-  ASSERT_TRUE(runtime.ReopenLog(launch.bundle).ok());
+  absl::Status reopened = runtime.ReopenLog(launch.bundle, launch.log_path);
+  ASSERT_TRUE(reopened.ok()) << reopened;
+  // The new file is there when the call returns, and gets the new output.
+  EXPECT_TRUE(std::filesystem::exists(launch.log_path));
   ASSERT_TRUE(WaitFor([&] { return absl::StrContains(ReadOrEmpty(launch.log_path), "\n"); },
                       absl::Seconds(5)));
 
@@ -372,6 +406,12 @@ TEST_F(RuntimeTest, ReopenLogAfterRename) {
   ASSERT_FALSE(old_numbers.empty());
   ASSERT_FALSE(new_numbers.empty());
   EXPECT_GT(new_numbers.front(), old_numbers.back());
+
+  // A log path conmon does not write: the reopen is reported as not done.
+  absl::Time start = absl::Now();
+  reopened = runtime.ReopenLog(launch.bundle, root_ + "/not-the-log");
+  EXPECT_TRUE(absl::IsDeadlineExceeded(reopened)) << reopened;
+  EXPECT_GE(absl::Now() - start, absl::Seconds(4));
   EXPECT_TRUE(runtime.Kill(launch.id, SIGKILL).ok());
 }
 
@@ -407,7 +447,7 @@ TEST_F(RuntimeTest, UnknownContainers) {
   EXPECT_TRUE(absl::IsNotFound(runtime.Kill("never-created", SIGTERM)));
   EXPECT_TRUE(absl::IsNotFound(runtime.Start("never-created")));
   EXPECT_TRUE(absl::IsNotFound(ReadExitFile(exit_dir_, "never-created", root_).status()));
-  EXPECT_FALSE(runtime.ReopenLog(root_ + "/no-bundle").ok());
+  EXPECT_FALSE(runtime.ReopenLog(root_ + "/no-bundle", root_ + "/no-log").ok());
   for (const char* bad : {"", "..", "a/b", "--help"}) {
     EXPECT_TRUE(absl::IsInvalidArgument(runtime.State(bad).status())) << bad;
     EXPECT_TRUE(absl::IsInvalidArgument(ReadExitFile(exit_dir_, bad, root_).status())) << bad;

@@ -182,6 +182,20 @@ absl::StatusOr<std::string> BuildCwd(const ContainerConfig& config, const ImageC
   return std::string("/");
 }
 
+absl::Status ValidateUserFieldsIn(const LinuxContainerSecurityContext& sc) {
+  const std::string prefix = "config.linux.security_context.";
+  if (sc.has_run_as_user() && sc.run_as_user().value() < 0) {
+    return Invalid(prefix + "run_as_user", "negative");
+  }
+  if (sc.has_run_as_group()) {
+    if (sc.run_as_group().value() < 0) return Invalid(prefix + "run_as_group", "negative");
+    if (!sc.has_run_as_user() && sc.run_as_username().empty()) {
+      return Invalid(prefix + "run_as_group", "set without run_as_user or run_as_username");
+    }
+  }
+  return absl::OkStatus();
+}
+
 // The user string kubelet's fields make ("uid", "name", "user:gid", ...) and
 // the field it came from, for errors.
 absl::StatusOr<std::pair<std::string, std::string>> UserSpec(
@@ -189,8 +203,8 @@ absl::StatusOr<std::pair<std::string, std::string>> UserSpec(
   const std::string prefix = "config.linux.security_context.";
   std::string user = image.user;
   std::string field = "image config User";
+  RETURN_IF_ERROR(ValidateUserFieldsIn(sc));
   if (sc.has_run_as_user()) {
-    if (sc.run_as_user().value() < 0) return Invalid(prefix + "run_as_user", "negative");
     user = absl::StrCat(sc.run_as_user().value());
     field = prefix + "run_as_user";
   } else if (!sc.run_as_username().empty()) {
@@ -198,12 +212,6 @@ absl::StatusOr<std::pair<std::string, std::string>> UserSpec(
     field = prefix + "run_as_username";
   }
   if (sc.has_run_as_group()) {
-    if (sc.run_as_group().value() < 0) return Invalid(prefix + "run_as_group", "negative");
-    // kubelet validates this too: a group alone would silently pair with
-    // the image's user, which the pod spec never asked for.
-    if (!sc.has_run_as_user() && sc.run_as_username().empty()) {
-      return Invalid(prefix + "run_as_group", "set without run_as_user or run_as_username");
-    }
     user = absl::StrCat(user.substr(0, user.find(':')), ":", sc.run_as_group().value());
     field += " and " + prefix + "run_as_group";
   }
@@ -710,6 +718,10 @@ absl::StatusOr<nlohmann::json> BuildContainerSpec(const ContainerSpecInputs& inp
     spec["hostname"] = inputs.sandbox->hostname;
   }
   return spec;
+}
+
+absl::Status ValidateUserFields(const LinuxContainerSecurityContext& sc) {
+  return ValidateUserFieldsIn(sc);
 }
 
 }  // namespace ocid

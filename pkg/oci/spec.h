@@ -57,6 +57,13 @@ struct ContainerSpecInputs {
 // names the field at fault ("config.mounts[1].container_path: not absolute").
 absl::StatusOr<nlohmann::json> BuildContainerSpec(const ContainerSpecInputs& inputs);
 
+// The checks of config.linux.security_context's user fields that need no
+// rootfs, so that CreateContainer can refuse bad ones before it makes
+// anything: negative ids, and run_as_group without run_as_user or
+// run_as_username (a group alone would pair with the image's user, which
+// kubelet never means; containerd and cri-o refuse it too).
+absl::Status ValidateUserFields(const runtime::v1::LinuxContainerSecurityContext& sc);
+
 }  // namespace ocid
 
 #endif  // OCID_PKG_OCI_SPEC_H_

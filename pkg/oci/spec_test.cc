@@ -223,7 +223,7 @@ TEST_F(SpecTest, UserResolution) {
       {"run_as_user wins", "alice", "alice", 0, -1, 0, 0, {7}},
       {"unknown uid", "", "", 4000, -1, 4000, 0, {7}},
       {"run_as_group with run_as_username", "", "alice", -1, 55, 1000, 55, {44, 7}},
-      {"run_as_group with run_as_user", "", "", 1000, 55, 1000, 55, {44, 7}},
+      {"run_as_group with run_as_user", "alice", "", 1000, 55, 1000, 55, {44, 7}},
   };
   for (const Case& c : cases) {
     image_.user = c.image_user;
@@ -242,10 +242,17 @@ TEST_F(SpecTest, UserResolution) {
 }
 
 TEST_F(SpecTest, RunAsGroupWithoutAUserIsRefused) {
-  image_.user = "alice";
+  image_.user = "alice";  // the image's user does not count
   Security()->mutable_run_as_group()->set_value(55);
-  std::string error = BuildError();
-  EXPECT_TRUE(absl::StartsWith(error, "config.linux.security_context.run_as_group: ")) << error;
+  EXPECT_EQ(BuildError(),
+            "config.linux.security_context.run_as_group: set without run_as_user or "
+            "run_as_username");
+  EXPECT_FALSE(ValidateUserFields(*Security()).ok());
+  Security()->mutable_run_as_user()->set_value(0);
+  EXPECT_TRUE(ValidateUserFields(*Security()).ok());
+  Security()->mutable_run_as_group()->set_value(-1);
+  EXPECT_EQ(ValidateUserFields(*Security()).message(),
+            "config.linux.security_context.run_as_group: negative");
 }
 
 TEST_F(SpecTest, UnknownUserNamesTheFieldAndUser) {

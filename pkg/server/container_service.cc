@@ -114,6 +114,7 @@ absl::StatusOr<std::string> RuntimeService::Create(const cri::CreateContainerReq
   if (!config.has_metadata() || config.metadata().name().empty()) {
     return absl::InvalidArgumentError("config.metadata.name is empty");
   }
+  RETURN_IF_ERROR(ValidateUserFields(config.linux().security_context()));
   if (config.image().image().empty())
     return absl::InvalidArgumentError("config.image.image is empty");
   absl::StatusOr<std::optional<ImageMatch>> match =
@@ -441,7 +442,7 @@ grpc::Status RuntimeService::ReopenContainerLog(grpc::ServerContext*,
       return absl::FailedPreconditionError(absl::StrCat("container ", c.id, " is not running"));
     }
     ASSIGN_OR_RETURN(OciRuntime * runtime, RuntimeFor(c.runtime_handler));
-    return runtime->ReopenLog(c.bundle);
+    return runtime->ReopenLog(c.bundle, c.log_path);
   });
 }
 
