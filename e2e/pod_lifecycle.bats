@@ -80,6 +80,9 @@ wait_for_state() {
 
   run "$OCIC_BIN" ctr list
   [[ "$output" == *"CONTAINER_RUNNING"* ]]
+  # The daemonized conmon was reparented to ocid, a subreaper.
+  conmon=$(pgrep -f "conmon --syslog -b .* -c $ctr")
+  [ "$(ps -o ppid= -p "$conmon" | tr -d ' ')" = "$OCID_PID" ]
   run "$OCIC_BIN" ctr stop --id "$ctr" --timeout 1
   [ "$status" -eq 0 ]
   [ "$("$OCIC_BIN" ctr status --id "$ctr" | field State)" = CONTAINER_EXITED ]
@@ -106,6 +109,13 @@ wait_for_state() {
   [ -z "$(ls "$TEST_ROOT/run/ns/net" 2>/dev/null)" ]
   [ ! -e "$TEST_ROOT/run/containers/$ctr" ]
   [ ! -e "$TEST_ROOT/root/containers/$ctr" ]
+  # ocid is a subreaper: the exited conmon (and ocid-infra) came back to it
+  # and were reaped, none is left a zombie.
+  for _ in $(seq 1 20); do
+    [ -z "$(ps -o stat= --ppid "$OCID_PID" | grep Z)" ] && break
+    sleep 0.1
+  done
+  [ -z "$(ps -o pid=,stat=,comm= --ppid "$OCID_PID" | grep Z)" ]
 }
 
 @test "a container that ignores SIGTERM is killed after the stop timeout" {
