@@ -279,6 +279,25 @@ wait_for_state() {
   "$OCIC_BIN" pod remove --id "$pod"
 }
 
+@test "verbose ContainerStatus carries what crictl inspect reads" {
+  pod=$("$OCIC_BIN" pod run --config "$(pod_config inspect)")
+  ctr=$("$OCIC_BIN" ctr create --pod "$pod" --config "$(container_config inspect 'exec sleep 3600')")
+  "$OCIC_BIN" ctr start --id "$ctr"
+  run "$OCIC_BIN" --output json ctr status --id "$ctr"
+  [ "$status" -eq 0 ]
+  # info.info is a JSON string: its quotes come escaped.
+  [[ "$output" == *'\"sandboxID\":\"'"$pod"'\"'* ]]
+  [[ "$output" == *'\"pid\":'[1-9]* ]]
+  [[ "$output" == *'\"privileged\":false'* ]]
+  [[ "$output" == *'\"runtimeSpec\":{'*'\"ociVersion\":'* ]]
+  [[ "$output" == *'\"args\":[\"/bin/sh\",\"-c\",\"exec sleep 3600\"]'* ]]
+  [[ "$output" == *'\"runtimeType\":\"runc\"'* ]]
+  # Not verbose: no info.
+  run "$OCIC_BIN" ctr status --id "$ctr"
+  [[ "$output" != *"runtimeSpec"* ]]
+  "$OCIC_BIN" pod remove --id "$pod"
+}
+
 @test "an image in use by a container cannot be removed" {
   pod=$("$OCIC_BIN" pod run --config "$(pod_config holder)")
   ctr=$("$OCIC_BIN" ctr create --pod "$pod" --config "$(container_config holder 'exec sleep 3600')")
