@@ -91,6 +91,9 @@ wait_for_state() {
 
   run "$OCIC_BIN" ctr list
   [[ "$output" == *"CONTAINER_RUNNING"* ]]
+  # The daemonized conmon was reparented to ocid, a subreaper.
+  conmon=$(pgrep -f "conmon --syslog -b .* -c $ctr")
+  [ "$(ps -o ppid= -p "$conmon" | tr -d ' ')" = "$OCID_PID" ]
   run "$OCIC_BIN" ctr stop --id "$ctr" --timeout 1
   [ "$status" -eq 0 ]
   [ "$("$OCIC_BIN" ctr status --id "$ctr" | field State)" = CONTAINER_EXITED ]
@@ -117,6 +120,13 @@ wait_for_state() {
   [ -z "$(ls "$TEST_ROOT/run/ns/net" 2>/dev/null)" ]
   [ ! -e "$TEST_ROOT/run/containers/$ctr" ]
   [ ! -e "$TEST_ROOT/root/containers/$ctr" ]
+  # ocid is a subreaper: the exited conmon (and ocid-infra) came back to it
+  # and were reaped, none is left a zombie.
+  for _ in $(seq 1 20); do
+    [ -z "$(ps -o stat= --ppid "$OCID_PID" | grep Z)" ] && break
+    sleep 0.1
+  done
+  [ -z "$(ps -o pid=,stat=,comm= --ppid "$OCID_PID" | grep Z)" ]
 }
 
 @test "a container that ignores SIGTERM is killed after the stop timeout" {
@@ -294,6 +304,25 @@ wait_for_state() {
   [[ "$output" != *"(sleep) Z"* ]]
   [ "$(grep -c '(sleep)' <<<"$output")" -eq 1 ]
   ! pgrep -f "sleep 31337"
+  "$OCIC_BIN" pod remove --id "$pod"
+}
+
+@test "verbose ContainerStatus carries what crictl inspect reads" {
+  pod=$("$OCIC_BIN" pod run --config "$(pod_config inspect)")
+  ctr=$("$OCIC_BIN" ctr create --pod "$pod" --config "$(container_config inspect 'exec sleep 3600')")
+  "$OCIC_BIN" ctr start --id "$ctr"
+  run "$OCIC_BIN" --output json ctr status --id "$ctr"
+  [ "$status" -eq 0 ]
+  # info.info is a JSON string: its quotes come escaped.
+  [[ "$output" == *'\"sandboxID\":\"'"$pod"'\"'* ]]
+  [[ "$output" == *'\"pid\":'[1-9]* ]]
+  [[ "$output" == *'\"privileged\":false'* ]]
+  [[ "$output" == *'\"runtimeSpec\":{'*'\"ociVersion\":'* ]]
+  [[ "$output" == *'\"args\":[\"/bin/sh\",\"-c\",\"exec sleep 3600\"]'* ]]
+  [[ "$output" == *'\"runtimeType\":\"runc\"'* ]]
+  # Not verbose: no info.
+  run "$OCIC_BIN" ctr status --id "$ctr"
+  [[ "$output" != *"runtimeSpec"* ]]
   "$OCIC_BIN" pod remove --id "$pod"
 }
 

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "pkg/base/build_features.h"
+#include "pkg/base/child_reaper.h"
 #include "pkg/base/fs.h"
 #include "pkg/base/log.h"
 #include "pkg/base/version.h"
@@ -70,6 +71,11 @@ int Run(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+
+  // Before anything starts children: the daemonized conmons and ocid-infra
+  // are reparented to us and reaped here, whatever PID 1 does.
+  auto reaper = OrphanReaper::Start();
+  if (!reaper.ok()) return Fail(std::string(reaper.status().message()));
 
   auto server = CriServer::Start(config);
   if (!server.ok()) return Fail(std::string(server.status().message()));

@@ -235,7 +235,9 @@ TEST_F(CriContractExec, ExecSyncTimeoutKillsTheProcess) {
   absl::Duration took = absl::Now() - start;
   EXPECT_FALSE(timed_out.ok()) << "an ExecSync past its timeout succeeded";
   EXPECT_LT(took, absl::Seconds(10)) << "ExecSync waited for the command, not the timeout";
-  EXPECT_GE(took, absl::Seconds(2));
+  // conmon's -T timer has one-second granularity (it may fire up to a
+  // second early): the call must not return before the timeout less that.
+  EXPECT_GE(took, absl::Seconds(1));
 
   // By the time the call returned the command must be gone (not left
   // running, nor a zombie).

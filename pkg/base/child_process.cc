@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "pkg/base/child_reaper.h"
 
 namespace ocid {
 
@@ -30,7 +31,12 @@ absl::StatusOr<ChildProcess> ChildProcess::Spawn(const std::vector<std::string>&
                                    O_WRONLY | O_CREAT | O_APPEND, 0640);
   posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
   pid_t pid = -1;
-  int error = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  int error = 0;
+  // Registered: the orphan reaper leaves it to our waits.
+  SpawnOwnedChild([&] {
+    error = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+    return error == 0 ? pid : -1;
+  });
   posix_spawn_file_actions_destroy(&actions);
   if (error != 0) return absl::ErrnoToStatus(error, absl::StrCat("spawn ", argv[0]));
   return ChildProcess(pid);
@@ -55,7 +61,7 @@ void ChildProcess::KillAndReap() {
   ::kill(pid_, SIGKILL);
   while (::waitpid(pid_, &wait_status_, 0) < 0 && errno == EINTR) {
   }
-  pid_ = -1;
+  ReleaseOwnedChild(std::exchange(pid_, -1));
 }
 
 absl::Status ChildProcess::Signal(int signal) {
@@ -71,14 +77,14 @@ absl::StatusOr<int> ChildProcess::Wait() {
   while (::waitpid(pid_, &wait_status_, 0) < 0) {
     if (errno != EINTR) return absl::ErrnoToStatus(errno, absl::StrCat("wait for ", pid_));
   }
-  pid_ = -1;
+  ReleaseOwnedChild(std::exchange(pid_, -1));
   return wait_status_;
 }
 
 bool ChildProcess::Running() {
   if (pid_ <= 0) return false;
   if (::waitpid(pid_, &wait_status_, WNOHANG) == pid_) {
-    pid_ = -1;
+    ReleaseOwnedChild(std::exchange(pid_, -1));
     return false;
   }
   return true;

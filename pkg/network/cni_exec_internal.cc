@@ -16,6 +16,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "pkg/base/child_reaper.h"
 #include "pkg/base/status_macros.h"
 #include "pkg/base/unique_fd.h"
 
@@ -78,7 +79,12 @@ absl::StatusOr<pid_t> Spawn(const std::string& path, const std::vector<std::stri
   posix_spawnattr_setflags(&attr,
                            POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   pid_t pid = -1;
-  int error = ::posix_spawn(&pid, path.c_str(), &actions, &attr, argv.data(), envp.data());
+  int error = 0;
+  // Registered: the orphan reaper leaves it to Reap.
+  SpawnOwnedChild([&] {
+    error = ::posix_spawn(&pid, path.c_str(), &actions, &attr, argv.data(), envp.data());
+    return error == 0 ? pid : -1;
+  });
   posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&actions);
   if (error != 0) return absl::ErrnoToStatus(error, absl::StrCat("spawn CNI plugin ", path));
@@ -106,8 +112,12 @@ absl::StatusOr<bool> WaitForExit(pid_t pid, absl::Duration timeout) {
 absl::StatusOr<int> Reap(pid_t pid) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return absl::ErrnoToStatus(errno, absl::StrCat("wait for plugin ", pid));
+    if (errno != EINTR) {
+      ReleaseOwnedChild(pid);
+      return absl::ErrnoToStatus(errno, absl::StrCat("wait for plugin ", pid));
+    }
   }
+  ReleaseOwnedChild(pid);
   return status;
 }
 

@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
+#include "pkg/base/child_reaper.h"
 #include "pkg/base/status_macros.h"
 
 namespace ocid {
@@ -135,7 +136,11 @@ absl::StatusOr<Subprocess> Subprocess::Spawn(const Options& options) {
   std::vector<char*> argv = CStrings(options.argv);
   std::vector<char*> envp = CStrings(env);
   pid_t pid = -1;
-  error = ::posix_spawn(&pid, argv[0], &setup.actions, &setup.attr, argv.data(), envp.data());
+  // Registered: the orphan reaper leaves it to our waits.
+  SpawnOwnedChild([&] {
+    error = ::posix_spawn(&pid, argv[0], &setup.actions, &setup.attr, argv.data(), envp.data());
+    return error == 0 ? pid : -1;
+  });
   if (error != 0) return absl::ErrnoToStatus(error, "spawn " + options.argv[0]);
   UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
   if (!pidfd.valid()) {
@@ -143,6 +148,7 @@ absl::StatusOr<Subprocess> Subprocess::Spawn(const Options& options) {
     ::kill(pid, SIGKILL);
     while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
     }
+    ReleaseOwnedChild(pid);
     return status;
   }
   return Subprocess(pid, std::move(pidfd));
@@ -170,7 +176,7 @@ void Subprocess::KillAndReap() {
   ::kill(pid_, SIGKILL);
   while (::waitpid(pid_, &wait_status_, 0) < 0 && errno == EINTR) {
   }
-  pid_ = -1;
+  ReleaseOwnedChild(std::exchange(pid_, -1));
   pidfd_.Reset();
 }
 
@@ -187,7 +193,7 @@ absl::StatusOr<int> Subprocess::Wait(absl::Duration timeout) {
   while (::waitpid(pid_, &wait_status_, 0) < 0) {
     if (errno != EINTR) return absl::ErrnoToStatus(errno, absl::StrCat("wait for ", pid_));
   }
-  pid_ = -1;
+  ReleaseOwnedChild(std::exchange(pid_, -1));
   pidfd_.Reset();
   return wait_status_;
 }

@@ -22,6 +22,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "pkg/base/child_process.h"
+#include "pkg/base/child_reaper.h"
 #include "pkg/base/fs.h"
 #include "pkg/base/status_macros.h"
 #include "pkg/base/unique_fd.h"
@@ -277,12 +278,20 @@ absl::StatusOr<pid_t> StartInfraProcess(const std::string& infra_binary,
   UniqueFd write_end(pipe_fds[1]);
   launch.report_fd = write_end.get();
 
-  pid_t middle = ::fork();
-  if (middle < 0) return absl::ErrnoToStatus(errno, "fork to start " + infra_binary);
-  if (middle == 0) RunInfraMiddleChild(launch);
+  // Registered: the orphan reaper leaves the middle child to our wait (the
+  // infra it forks is reparented to ocid, and reaped by the reaper).
+  int fork_errno = 0;
+  pid_t middle = SpawnOwnedChild([&] {
+    pid_t pid = ::fork();
+    if (pid == 0) RunInfraMiddleChild(launch);  // does not return
+    fork_errno = errno;
+    return pid;
+  });
+  if (middle < 0) return absl::ErrnoToStatus(fork_errno, "fork to start " + infra_binary);
   write_end.Reset();
   while (::waitpid(middle, nullptr, 0) < 0 && errno == EINTR) {
   }
+  ReleaseOwnedChild(middle);
   return ReadInfraReports(read_end.get(), infra_binary);
 }
 

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "nlohmann/json.hpp"
 #include "pkg/base/fs.h"
 #include "pkg/base/log.h"
 #include "pkg/base/random_id.h"
@@ -85,6 +86,27 @@ SandboxContext ContextOf(const SandboxRecord& pod, const cri::PodSandboxConfig& 
   context.shm_path = pod.shm_path;
   context.cgroup_parent = pod.cgroup_parent;
   return context;
+}
+
+// What ContainerStatus(verbose) puts in info["info"]: the keys containerd
+// and cri-o give and crictl inspect reads (pid, sandboxID, runtimeSpec,
+// privileged), plus the request's config and the runtime handler.
+std::string VerboseInfo(const ContainerRecord& c, const cri::ContainerConfig& config,
+                        const std::string& runtime_type) {
+  nlohmann::json info = {
+      {"sandboxID", c.sandbox_id},
+      {"pid", c.state == ContainerState::kRunning ? c.pid : 0},
+      {"privileged", config.linux().security_context().privileged()},
+      {"runtimeType", runtime_type},
+      {"config", nlohmann::json::parse(c.config_json, nullptr, /*allow_exceptions=*/false)},
+  };
+  // The spec as written to the bundle; gone once the container is removed
+  // or the runroot was wiped by a reboot.
+  absl::StatusOr<std::string> spec = ReadFileToString(c.bundle + "/config.json", 64 << 20);
+  if (spec.ok()) {
+    info["runtimeSpec"] = nlohmann::json::parse(*spec, nullptr, /*allow_exceptions=*/false);
+  }
+  return info.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace
@@ -376,7 +398,12 @@ grpc::Status RuntimeService::ContainerStatus(grpc::ServerContext*,
     status.mutable_annotations()->insert(c.annotations.begin(), c.annotations.end());
     *status.mutable_mounts() = config.mounts();
     status.set_log_path(c.log_path);
-    if (request->verbose()) (*response->mutable_info())["info"] = c.Serialize();
+    if (request->verbose()) {
+      // The handler's name, also when the request left it to the default.
+      absl::StatusOr<OciRuntime*> runtime = RuntimeFor(c.runtime_handler);
+      (*response->mutable_info())["info"] =
+          VerboseInfo(c, config, runtime.ok() ? (*runtime)->handler_name() : c.runtime_handler);
+    }
     return absl::OkStatus();
   });
 }

@@ -87,9 +87,13 @@ absl::Status RuntimeService::Recover() {
         runtime.ok() ? (*runtime)->State(c.id) : absl::StatusOr<RuntimeState>(runtime.status());
     if (!state.ok() || state->status == "stopped") {
       // Gone without an exit file (e.g. a reboot): its fate is unknown.
+      // Unless the exit watcher has recorded the exit meanwhile (conmon
+      // writes the file just after the runtime sees the process gone):
+      // that exit wins, and one that lands later still turns it EXITED.
       RETURN_IF_ERROR(containers_
                           .Update(c.id,
                                   [](ContainerRecord& r) {
+                                    if (r.state == ContainerState::kExited) return;
                                     r.state = ContainerState::kUnknown;
                                     r.reason = "Unknown";
                                     r.pid = 0;

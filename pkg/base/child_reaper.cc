@@ -1,0 +1,127 @@
+#include "pkg/base/child_reaper.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "pkg/base/fs.h"
+
+namespace ocid {
+namespace {
+
+constexpr absl::Duration kReapInterval = absl::Milliseconds(50);
+
+struct Registry {
+  absl::Mutex mu;
+  // A count: a pid an owner has reaped but not released yet may come back
+  // as another child of ours.
+  absl::flat_hash_map<pid_t, int> owned ABSL_GUARDED_BY(mu);
+};
+
+Registry& TheRegistry() {
+  static Registry* registry = new Registry;
+  return *registry;
+}
+
+// The pids of our children, from every thread's children list (a child
+// belongs to the thread that forked it; orphans to the main thread).
+std::vector<pid_t> Children() {
+  std::vector<pid_t> children;
+  DIR* tasks = ::opendir("/proc/self/task");
+  if (tasks == nullptr) return children;
+  while (struct dirent* task = ::readdir(tasks)) {
+    if (task->d_name[0] == '.') continue;
+    absl::StatusOr<std::string> text =
+        ReadFileToString(absl::StrCat("/proc/self/task/", task->d_name, "/children"), 1 << 20);
+    if (!text.ok()) continue;
+    for (absl::string_view word : absl::StrSplit(*text, ' ', absl::SkipEmpty())) {
+      int pid = 0;
+      if (absl::SimpleAtoi(word, &pid) && pid > 0) children.push_back(pid);
+    }
+  }
+  ::closedir(tasks);
+  return children;
+}
+
+bool IsZombie(pid_t pid) {
+  absl::StatusOr<std::string> stat = ReadFileToString(absl::StrCat("/proc/", pid, "/stat"), 4096);
+  if (!stat.ok()) return false;
+  size_t close = stat->rfind(')');
+  return close != std::string::npos && close + 2 < stat->size() && (*stat)[close + 2] == 'Z';
+}
+
+}  // namespace
+
+pid_t SpawnOwnedChild(absl::FunctionRef<pid_t()> spawn) {
+  Registry& registry = TheRegistry();
+  absl::MutexLock lock(&registry.mu);
+  pid_t pid = spawn();
+  if (pid > 0) ++registry.owned[pid];
+  return pid;
+}
+
+void ReleaseOwnedChild(pid_t pid) {
+  Registry& registry = TheRegistry();
+  absl::MutexLock lock(&registry.mu);
+  auto it = registry.owned.find(pid);
+  if (it != registry.owned.end() && --it->second <= 0) registry.owned.erase(it);
+}
+
+int ReapOrphans() {
+  Registry& registry = TheRegistry();
+  // Held throughout: a child spawned meanwhile is registered before the
+  // scan can see it.
+  absl::MutexLock lock(&registry.mu);
+  int reaped = 0;
+  for (pid_t pid : Children()) {
+    if (registry.owned.contains(pid) || !IsZombie(pid)) continue;
+    // A zombie child no owner waits for: only we can reap it, so the pid
+    // cannot have been reused since the scan.
+    if (::waitpid(pid, nullptr, WNOHANG) == pid) ++reaped;
+  }
+  return reaped;
+}
+
+struct OrphanReaper::Impl {
+  absl::Notification stop;
+  std::thread thread;
+};
+
+OrphanReaper::OrphanReaper(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+absl::StatusOr<std::unique_ptr<OrphanReaper>> OrphanReaper::Start() {
+  if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
+    return absl::ErrnoToStatus(errno, "prctl(PR_SET_CHILD_SUBREAPER)");
+  }
+  auto impl = std::make_unique<Impl>();
+  Impl* raw = impl.get();
+  // Polled rather than driven by SIGCHLD: a handler would interrupt every
+  // thread's blocking calls, and a scan of our children costs little.
+  impl->thread = std::thread([raw] {
+    do {
+      ReapOrphans();
+    } while (!raw->stop.WaitForNotificationWithTimeout(kReapInterval));
+  });
+  return std::unique_ptr<OrphanReaper>(new OrphanReaper(std::move(impl)));
+}
+
+OrphanReaper::~OrphanReaper() {
+  impl_->stop.Notify();
+  impl_->thread.join();
+  ReapOrphans();
+}
+
+}  // namespace ocid

@@ -1,0 +1,52 @@
+// ocid is a child subreaper: every orphan below it (the daemonized conmons,
+// ocid-infra, what a killed runtime leaves) is reparented to it, and this
+// machine's PID 1 need not reap. This is the one place that reaps them.
+//
+// Code that starts a child and waits for it itself (ChildProcess, conmon's
+// Subprocess, CNI plugins, the infra launcher) starts it through
+// SpawnOwnedChild, which registers the pid before anyone can reap it, and
+// calls ReleaseOwnedChild once its own wait has reaped it. The reaper reaps
+// only zombie children of ours that are not registered: never a blind
+// waitpid(-1), so no owner loses its child's exit status.
+#ifndef OCID_PKG_BASE_CHILD_REAPER_H_
+#define OCID_PKG_BASE_CHILD_REAPER_H_
+
+#include <sys/types.h>
+
+#include <memory>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+
+namespace ocid {
+
+// Runs `spawn` (which starts one child and returns its pid, or a value <= 0
+// on failure) with the registry locked, and registers the pid it returns.
+// A forking `spawn` must not return in the child.
+pid_t SpawnOwnedChild(absl::FunctionRef<pid_t()> spawn);
+
+// Unregisters `pid` once its owner has reaped it (or given it up).
+void ReleaseOwnedChild(pid_t pid);
+
+// Reaps every zombie child of this process that no owner registered;
+// returns how many it reaped.
+int ReapOrphans();
+
+// Makes this process a child subreaper and reaps orphans on a thread of its
+// own (every 50 ms) until destroyed.
+class OrphanReaper {
+ public:
+  static absl::StatusOr<std::unique_ptr<OrphanReaper>> Start();
+  ~OrphanReaper();
+  OrphanReaper(const OrphanReaper&) = delete;
+  OrphanReaper& operator=(const OrphanReaper&) = delete;
+
+ private:
+  struct Impl;
+  explicit OrphanReaper(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ocid
+
+#endif  // OCID_PKG_BASE_CHILD_REAPER_H_

@@ -1,0 +1,97 @@
+#include "pkg/base/child_reaper.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+
+namespace ocid {
+namespace {
+
+// True once `pid` no longer exists, not even as a zombie (reaped).
+bool Reaped(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }
+
+bool WaitUntilReaped(pid_t pid, absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (!Reaped(pid)) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return true;
+}
+
+class ChildReaperTest : public ::testing::Test {
+ protected:
+  void TearDown() override { ::prctl(PR_SET_CHILD_SUBREAPER, 0); }
+};
+
+TEST_F(ChildReaperTest, ReapsOrphansAndLeavesOwnedChildrenToTheirOwners) {
+  auto reaper = OrphanReaper::Start();
+  ASSERT_TRUE(reaper.ok()) << reaper.status();
+  int subreaper = 0;
+  ASSERT_EQ(::prctl(PR_GET_CHILD_SUBREAPER, &subreaper), 0);
+  EXPECT_EQ(subreaper, 1);
+
+  // A daemonizing child (as conmon is): its grandchild is reparented to us
+  // and must be reaped by the reaper; the child, ours, keeps its status.
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  pid_t child = SpawnOwnedChild([&] {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      pid_t grandchild = ::fork();
+      if (grandchild == 0) {
+        ::usleep(200 * 1000);
+        ::_exit(0);
+      }
+      (void)!::write(fds[1], &grandchild, sizeof(grandchild));
+      ::_exit(3);
+    }
+    return pid;
+  });
+  ASSERT_GT(child, 0);
+  ::close(fds[1]);
+  pid_t grandchild = -1;
+  ASSERT_EQ(::read(fds[0], &grandchild, sizeof(grandchild)), sizeof(grandchild));
+  ::close(fds[0]);
+
+  // Let the reaper run a few rounds while the child is a zombie of ours.
+  absl::SleepFor(absl::Milliseconds(300));
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child) << "the reaper took an owned child";
+  ReleaseOwnedChild(child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 3);
+
+  EXPECT_TRUE(WaitUntilReaped(grandchild, absl::Seconds(5))) << "orphan " << grandchild;
+}
+
+TEST_F(ChildReaperTest, ReapOrphansSkipsRegisteredZombies) {
+  ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  pid_t owned = SpawnOwnedChild([] {
+    pid_t pid = ::fork();
+    if (pid == 0) ::_exit(7);
+    return pid;
+  });
+  ASSERT_GT(owned, 0);
+  pid_t stray = ::fork();  // nobody's: the reaper's to take
+  if (stray == 0) ::_exit(0);
+  ASSERT_GT(stray, 0);
+  absl::SleepFor(absl::Milliseconds(100));  // both are zombies by now
+
+  EXPECT_EQ(ReapOrphans(), 1);
+  EXPECT_TRUE(Reaped(stray));
+  EXPECT_FALSE(Reaped(owned));
+  int status = 0;
+  ASSERT_EQ(::waitpid(owned, &status, 0), owned);
+  ReleaseOwnedChild(owned);
+  EXPECT_EQ(WEXITSTATUS(status), 7);
+  EXPECT_EQ(ReapOrphans(), 0);
+}
+
+}  // namespace
+}  // namespace ocid
