@@ -61,8 +61,14 @@ inline constexpr char kHostNetNginxImage[] = "gcr.io/k8s-staging-cri-tools/hostn
     ASSERT_TRUE(::ocid::e2e::StatusOf(ocid_e2e_s_).ok())        \
         << #expr << ": " << ::ocid::e2e::StatusOf(ocid_e2e_s_); \
   } while (false)
-#define OCID_EXPECT_OK(expr) \
-  EXPECT_TRUE(::ocid::e2e::StatusOf(expr).ok()) << #expr << ": " << ::ocid::e2e::StatusOf(expr)
+// Evaluates `expr` once (a cleanup call run twice would report the second,
+// idempotent answer instead of the failure).
+#define OCID_EXPECT_OK(expr)                                    \
+  do {                                                          \
+    const auto& ocid_e2e_s_ = (expr);                           \
+    EXPECT_TRUE(::ocid::e2e::StatusOf(ocid_e2e_s_).ok())        \
+        << #expr << ": " << ::ocid::e2e::StatusOf(ocid_e2e_s_); \
+  } while (false)
 
 #define OCID_E2E_CONCAT_INNER_(a, b) a##b
 #define OCID_E2E_CONCAT_(a, b) OCID_E2E_CONCAT_INNER_(a, b)

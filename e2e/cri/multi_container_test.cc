@@ -97,13 +97,10 @@ class MultipleContainers : public CriTest {
   }
 
   void TearDown() override {
-    // critest wants the pod's stop and removal to succeed. (Statuses are
-    // kept: OCID_EXPECT_OK would call again to print a failure.)
+    // critest wants the pod's stop and removal to succeed.
     if (!pod_.id.empty()) {
-      absl::Status stopped = StopPod(pod_.id);
-      EXPECT_TRUE(stopped.ok()) << "StopPodSandbox: " << stopped;
-      absl::Status removed = RemovePod(pod_.id);
-      EXPECT_TRUE(removed.ok()) << "RemovePodSandbox: " << removed;
+      OCID_EXPECT_OK(StopPod(pod_.id));
+      OCID_EXPECT_OK(RemovePod(pod_.id));
     }
     CriTest::TearDown();
     if (!log_dir_.empty()) {
