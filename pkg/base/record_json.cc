@@ -10,7 +10,9 @@ namespace ocid {
 
 absl::StatusOr<RecordReader> RecordReader::Parse(absl::string_view text, absl::string_view kind) {
   nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!json.is_object()) return absl::DataLossError(absl::StrCat(kind, " record: not a JSON object"));
+  if (!json.is_object()) {
+    return absl::DataLossError(absl::StrCat(kind, " record: not a JSON object"));
+  }
   RecordReader reader(std::move(json), std::string(kind));
   reader.Integer("version", 0, std::numeric_limits<int64_t>::max(), reader.version_);
   if (!reader.status_.ok()) return reader.status_;
@@ -29,8 +31,8 @@ const nlohmann::json* RecordReader::Find(const char* key) {
 }
 
 void RecordReader::WrongType(const char* key, absl::string_view expected) {
-  status_ = absl::DataLossError(
-      absl::StrCat(kind_, " record: key \"", key, "\" is not ", expected));
+  status_ =
+      absl::DataLossError(absl::StrCat(kind_, " record: key \"", key, "\" is not ", expected));
 }
 
 void RecordReader::Require(const char* key, std::string& out) {
@@ -60,9 +62,10 @@ void RecordReader::Integer(const char* key, int64_t min, int64_t max, int64_t& o
   if (value == nullptr) return;
   // nlohmann keeps non-negative numbers as unsigned: above int64's range
   // they are out of every range we read.
-  bool fits = value->is_number_integer() &&
-              !(value->is_number_unsigned() &&
-                value->get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()));
+  bool fits =
+      value->is_number_integer() &&
+      !(value->is_number_unsigned() &&
+        value->get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()));
   if (fits) {
     int64_t n = value->get<int64_t>();
     fits = n >= min && n <= max;

@@ -91,13 +91,12 @@ TEST(RecordStoreTest, ReadersAndOtherRecordsDoNotWaitForAChangeInFlight) {
   ASSERT_TRUE(store.Add({"b", 1}).ok());
 
   absl::Notification changing, release;
-  std::thread slow([&] {
-    ASSERT_TRUE(store.Update("a", [&](Counter& c) {
-                       changing.Notify();
-                       release.WaitForNotification();
-                       c.n = 2;
-                     }).ok());
-  });
+  auto slow_change = [&](Counter& c) {
+    changing.Notify();
+    release.WaitForNotification();
+    c.n = 2;
+  };
+  std::thread slow([&] { EXPECT_TRUE(store.Update("a", slow_change).ok()); });
   changing.WaitForNotification();
 
   absl::Notification others_done;

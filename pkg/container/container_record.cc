@@ -77,8 +77,8 @@ absl::StatusOr<ContainerRecord> ContainerRecord::Parse(const std::string& text) 
   in.Read("stop_signal", r.stop_signal);
   RETURN_IF_ERROR(in.status());
   if (state < 0 || state > 3) {
-    return absl::DataLossError(absl::StrCat("container record: key \"state\" is ", state,
-                                            ", not a container state"));
+    return absl::DataLossError(
+        absl::StrCat("container record: key \"state\" is ", state, ", not a container state"));
   }
   r.state = static_cast<ContainerState>(state);
   return r;

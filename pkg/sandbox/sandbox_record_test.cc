@@ -48,8 +48,7 @@ TEST(SandboxRecordTest, ARecordWithOnlyAnIdLoadsWithDefaults) {
   EXPECT_EQ(r->infra_pid, 0);
   EXPECT_TRUE(r->ips.empty());
   EXPECT_EQ(r->hostname, "");
-  EXPECT_EQ(SandboxRecord::Parse(R"({"name": "x"})").status().code(),
-            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(SandboxRecord::Parse(R"({"name": "x"})").status().code(), absl::StatusCode::kDataLoss);
 }
 
 TEST(SandboxRecordTest, AWrongTypedKeyIsDataLossNamingIt) {

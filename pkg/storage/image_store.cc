@@ -7,8 +7,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "nlohmann/json.hpp"
 #include "pkg/base/fs.h"
 #include "pkg/base/record_files.h"
@@ -23,14 +23,14 @@ constexpr size_t kMaxRecordBytes = 1 << 20;
 std::string ToJson(const ImageRecord& image) {
   std::vector<std::string> layers;
   for (const Digest& layer : image.layers) layers.push_back(layer.String());
+  // A record loaded without a manifest digest writes back "", not ":".
+  std::string manifest =
+      image.manifest_digest.hex.empty() ? std::string() : image.manifest_digest.String();
   return nlohmann::json{{"version", kRecordVersion},
                         {"id", image.id.String()},
                         {"repo_tags", image.repo_tags},
                         {"repo_digests", image.repo_digests},
-                        // "" for a record loaded without one (no digest ":").
-                        {"manifest_digest", image.manifest_digest.hex.empty()
-                                                ? std::string()
-                                                : image.manifest_digest.String()},
+                        {"manifest_digest", manifest},
                         {"layers", layers},
                         {"size", image.size},
                         {"user", image.user},

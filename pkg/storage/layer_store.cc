@@ -76,8 +76,9 @@ absl::Status LayerStore::Load() {
   ASSIGN_OR_RETURN(std::vector<RecordFile> files, ReadRecordFiles(root_, layout));
   absl::MutexLock lock(&mu_);
   for (const RecordFile& file : files) {
-    absl::StatusOr<LayerRecord> record =
-        file.text.ok() ? RecordFromJson(*file.text) : absl::StatusOr<LayerRecord>(file.text.status());
+    absl::StatusOr<LayerRecord> record = file.text.ok()
+                                             ? RecordFromJson(*file.text)
+                                             : absl::StatusOr<LayerRecord>(file.text.status());
     if (!record.ok() || record->chain_id.hex != file.entry) {
       // A layer whose record was never written (or a stray entry): removed,
       // so that the next pull unpacks it again.
