@@ -31,9 +31,9 @@ std::string RecordToJson(const LayerRecord& record) {
       .dump();
 }
 
-// Missing keys keep the defaults (record_json.h); the chain ID is required
-// (it names the layer) and the diff ID too (it is what the layer unpacked
-// to, checked against every image that uses it).
+// Missing keys keep the defaults (record_json.h); the chain ID (it names the
+// layer) and the diff ID (what its files hash to) are required: a layer
+// without them is unpacked again rather than trusted.
 absl::StatusOr<LayerRecord> RecordFromJson(const std::string& text) {
   ASSIGN_OR_RETURN(RecordReader in, RecordReader::Parse(text, "layer"));
   std::string chain_id, diff_id;
