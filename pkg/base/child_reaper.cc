@@ -1,6 +1,5 @@
 #include "pkg/base/child_reaper.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -40,19 +39,17 @@ Registry& TheRegistry() {
 // belongs to the thread that forked it; orphans to the main thread).
 std::vector<pid_t> Children() {
   std::vector<pid_t> children;
-  DIR* tasks = ::opendir("/proc/self/task");
-  if (tasks == nullptr) return children;
-  while (struct dirent* task = ::readdir(tasks)) {
-    if (task->d_name[0] == '.') continue;
+  absl::StatusOr<std::vector<std::string>> tasks = ListDir("/proc/self/task");
+  if (!tasks.ok()) return children;
+  for (const std::string& task : *tasks) {
     absl::StatusOr<std::string> text =
-        ReadFileToString(absl::StrCat("/proc/self/task/", task->d_name, "/children"), 1 << 20);
+        ReadFileToString(absl::StrCat("/proc/self/task/", task, "/children"), 1 << 20);
     if (!text.ok()) continue;
     for (absl::string_view word : absl::StrSplit(*text, ' ', absl::SkipEmpty())) {
       int pid = 0;
       if (absl::SimpleAtoi(word, &pid) && pid > 0) children.push_back(pid);
     }
   }
-  ::closedir(tasks);
   return children;
 }
 

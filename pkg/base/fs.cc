@@ -1,5 +1,6 @@
 #include "pkg/base/fs.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -26,6 +27,24 @@ absl::Status MakeDirs(const std::string& path, mode_t mode) {
     return absl::ErrnoToStatus(errno, absl::StrCat("create dir ", path));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> ListDir(const std::string& path) {
+  DIR* dir = ::opendir(path.c_str());
+  if (dir == nullptr) return absl::ErrnoToStatus(errno, "open dir " + path);
+  std::vector<std::string> names;
+  while (true) {
+    // readdir returns nullptr both at the end and on error: only errno tells.
+    errno = 0;
+    const dirent* entry = ::readdir(dir);
+    if (entry == nullptr) break;
+    absl::string_view name = entry->d_name;
+    if (name != "." && name != "..") names.emplace_back(name);
+  }
+  int read_errno = errno;
+  ::closedir(dir);
+  if (read_errno != 0) return absl::ErrnoToStatus(read_errno, "read dir " + path);
+  return names;
 }
 
 namespace {

@@ -6,6 +6,7 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -26,6 +27,11 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
 
 // The whole file, refusing files over `max_bytes`.
 absl::StatusOr<std::string> ReadFileToString(const std::string& path, size_t max_bytes);
+
+// The names of the entries in the dir `path` (not "." and ".."), in the
+// order readdir gives them. Errors from opening or reading the dir are
+// returned (NotFound for a missing dir, so callers can treat that as empty).
+absl::StatusOr<std::vector<std::string>> ListDir(const std::string& path);
 
 // rm -rf: removes `path` and everything under it, not following symlinks.
 // A missing path is fine.

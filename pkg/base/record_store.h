@@ -1,19 +1,26 @@
 // A locked, persisted index of records (pods, containers): each record is
 // <dir>/<id>.json, written atomically on every change. Get() returns a copy;
-// Update() changes a record under the lock and persists it before the change
-// is visible to others.
+// Update() changes a record and persists it before the change is visible to
+// others.
+//
+// Locking: the file of a change is written and fsynced holding only that
+// record's writer lock, so readers (List, Get, ForEach) never wait on a disk
+// flush; the change is then published under the store's mutex. The writer
+// lock serialises Add, Update and Remove of one ID, so concurrent updates of
+// a record each see the one before and are published in the order they were
+// written. Lock order: a writer lock, then mu_.
 //
 // Record needs: `std::string id;`, `std::string Serialize() const;` and
 // `static absl::StatusOr<Record> Parse(const std::string&);`.
 #ifndef OCID_PKG_BASE_RECORD_STORE_H_
 #define OCID_PKG_BASE_RECORD_STORE_H_
 
-#include <dirent.h>
 #include <errno.h>
 #include <unistd.h>
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,6 +31,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "pkg/base/fs.h"
+#include "pkg/base/record_files.h"
 
 namespace ocid {
 
@@ -35,38 +43,39 @@ class RecordStore {
   // Reads every record in the dir (creating it if missing). A record that
   // does not parse is an error naming its file.
   absl::Status Load() {
-    absl::Status made = MakeDirs(dir_, 0700);
-    if (!made.ok()) return made;
-    DIR* dir = ::opendir(dir_.c_str());
-    if (dir == nullptr) return absl::ErrnoToStatus(errno, "open " + dir_);
-    std::vector<std::string> names;
-    while (const dirent* entry = ::readdir(dir)) {
-      if (absl::EndsWith(entry->d_name, ".json")) names.push_back(entry->d_name);
-    }
-    ::closedir(dir);
-    absl::MutexLock lock(&mu_);
-    for (const std::string& name : names) {
-      std::string path = absl::StrCat(dir_, "/", name);
-      absl::StatusOr<std::string> text = ReadFileToString(path, kMaxRecordBytes);
-      if (!text.ok()) return text.status();
-      absl::StatusOr<Record> record = Record::Parse(*text);
+    RecordDirLayout layout;
+    layout.suffix = ".json";
+    layout.max_bytes = kMaxRecordBytes;
+    absl::StatusOr<std::vector<RecordFile>> files = ReadRecordFiles(dir_, layout);
+    if (!files.ok()) return files.status();
+    std::map<std::string, Record> loaded;
+    for (const RecordFile& file : *files) {
+      if (!file.text.ok()) return file.text.status();
+      absl::StatusOr<Record> record = Record::Parse(*file.text);
       if (!record.ok()) {
-        return absl::DataLossError(absl::StrCat(path, ": ", record.status().message()));
+        return absl::DataLossError(absl::StrCat(file.path, ": ", record.status().message()));
       }
-      records_[record->id] = *record;
+      loaded[record->id] = *std::move(record);
     }
+    absl::MutexLock lock(&mu_);
+    records_ = std::move(loaded);
     return absl::OkStatus();
   }
 
   // AlreadyExists if the ID is taken.
   absl::Status Add(const Record& record) {
-    absl::MutexLock lock(&mu_);
-    if (records_.count(record.id)) {
-      return absl::AlreadyExistsError(absl::StrCat("ID ", record.id, " is taken"));
+    WriterLock writer(this, record.id);
+    {
+      absl::ReaderMutexLock lock(&mu_);
+      if (records_.count(record.id)) {
+        return absl::AlreadyExistsError(absl::StrCat("ID ", record.id, " is taken"));
+      }
     }
     absl::Status persisted = Persist(record);
-    if (persisted.ok()) records_[record.id] = record;
-    return persisted;
+    if (!persisted.ok()) return persisted;
+    absl::MutexLock lock(&mu_);
+    records_[record.id] = record;
+    return absl::OkStatus();
   }
 
   // By full ID or a unique ID prefix.
@@ -91,27 +100,37 @@ class RecordStore {
     for (const auto& [id, record] : records_) visit(record);
   }
 
-  // Applies `change` to a copy and persists it; NotFound for an unknown ID.
-  // The stored record changes only once the file is written.
+  // Applies `change` to a copy of the newest record and persists it;
+  // NotFound for an unknown ID. The stored record changes only once the file
+  // is written. `change` runs without the store's mutex (it may read the
+  // store) but holding the record's writer lock: it must not Add, Update or
+  // Remove the same ID.
   absl::StatusOr<Record> Update(const std::string& id, const std::function<void(Record&)>& change) {
-    absl::MutexLock lock(&mu_);
-    auto it = records_.find(id);
-    if (it == records_.end()) return absl::NotFoundError(absl::StrCat("no record ", id));
-    Record updated = it->second;
+    WriterLock writer(this, id);
+    Record updated;
+    {
+      absl::ReaderMutexLock lock(&mu_);
+      auto it = records_.find(id);
+      if (it == records_.end()) return absl::NotFoundError(absl::StrCat("no record ", id));
+      updated = it->second;
+    }
     change(updated);
     absl::Status persisted = Persist(updated);
     if (!persisted.ok()) return persisted;
-    it->second = updated;
+    absl::MutexLock lock(&mu_);
+    // Still there: a Remove of this ID waits for our writer lock.
+    records_[id] = updated;
     return updated;
   }
 
   // Idempotent.
   absl::Status Remove(const std::string& id) {
-    absl::MutexLock lock(&mu_);
+    WriterLock writer(this, id);
     std::string path = absl::StrCat(dir_, "/", id, ".json");
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
       return absl::ErrnoToStatus(errno, "remove " + path);
     }
+    absl::MutexLock lock(&mu_);
     records_.erase(id);
     return absl::OkStatus();
   }
@@ -130,6 +149,40 @@ class RecordStore {
 
  private:
   static constexpr size_t kMaxRecordBytes = 4 << 20;
+
+  // One per ID with a change in flight; dropped when its last user leaves.
+  struct Writer {
+    absl::Mutex mu;
+    int users = 0;  // guarded by the store's mu_
+  };
+
+  // Holds the writer lock of one ID for the scope. Waits for it without
+  // holding mu_, so readers and writers of other IDs go on.
+  class WriterLock {
+   public:
+    WriterLock(RecordStore* store, const std::string& id) : store_(store), id_(id) {
+      {
+        absl::MutexLock lock(&store_->mu_);
+        std::unique_ptr<Writer>& writer = store_->writers_[id_];
+        if (writer == nullptr) writer = std::make_unique<Writer>();
+        ++writer->users;
+        writer_ = writer.get();
+      }
+      writer_->mu.Lock();
+    }
+    ~WriterLock() {
+      writer_->mu.Unlock();
+      absl::MutexLock lock(&store_->mu_);
+      if (--writer_->users == 0) store_->writers_.erase(id_);
+    }
+    WriterLock(const WriterLock&) = delete;
+    WriterLock& operator=(const WriterLock&) = delete;
+
+   private:
+    RecordStore* const store_;
+    const std::string id_;
+    Writer* writer_;
+  };
 
   absl::Status Persist(const Record& record) const {
     return WriteFileAtomically(absl::StrCat(dir_, "/", record.id, ".json"), record.Serialize(),
@@ -153,6 +206,7 @@ class RecordStore {
   const std::string dir_;
   mutable absl::Mutex mu_;
   std::map<std::string, Record> records_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::unique_ptr<Writer>> writers_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace ocid

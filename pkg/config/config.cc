@@ -1,6 +1,5 @@
 #include "pkg/config/config.h"
 
-#include <dirent.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -223,17 +222,13 @@ absl::Status MergeFiles(const std::string& main_file, const std::string& dropin_
     return absl::ErrnoToStatus(errno, absl::StrCat("stat config file ", main_file));
   }
 
-  DIR* dir = ::opendir(dropin_dir.c_str());
-  if (dir == nullptr) {
-    if (errno == ENOENT) return absl::OkStatus();
-    return absl::ErrnoToStatus(errno, absl::StrCat("open config dir ", dropin_dir));
-  }
+  absl::StatusOr<std::vector<std::string>> entries = ListDir(dropin_dir);
+  if (absl::IsNotFound(entries.status())) return absl::OkStatus();
+  if (!entries.ok()) return entries.status();
   std::vector<std::string> names;
-  while (const dirent* entry = ::readdir(dir)) {
-    std::string name = entry->d_name;
+  for (const std::string& name : *entries) {
     if (absl::EndsWith(name, ".conf") && name[0] != '.') names.push_back(name);
   }
-  ::closedir(dir);
   std::sort(names.begin(), names.end());
   for (const std::string& name : names) {
     RETURN_IF_ERROR(MergeFile(absl::StrCat(dropin_dir, "/", name), config));

@@ -2,6 +2,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "pkg/base/record_json.h"
+#include "pkg/base/status_macros.h"
 
 namespace ocid {
 
@@ -10,7 +12,8 @@ std::string ContainerRecord::ReservedName() const {
 }
 
 std::string ContainerRecord::Serialize() const {
-  return nlohmann::json{{"id", id},
+  return nlohmann::json{{"version", kRecordVersion},
+                        {"id", id},
                         {"sandbox_id", sandbox_id},
                         {"name", name},
                         {"attempt", attempt},
@@ -40,43 +43,44 @@ std::string ContainerRecord::Serialize() const {
       .dump();
 }
 
+// Missing keys keep the defaults (record_json.h); only the ID is required.
 absl::StatusOr<ContainerRecord> ContainerRecord::Parse(const std::string& text) {
-  nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!json.is_object()) return absl::DataLossError("not a JSON object");
+  ASSIGN_OR_RETURN(RecordReader in, RecordReader::Parse(text, "container"));
   ContainerRecord r;
-  try {
-    r.id = json.at("id").get<std::string>();
-    r.sandbox_id = json.at("sandbox_id").get<std::string>();
-    r.name = json.at("name").get<std::string>();
-    r.attempt = json.at("attempt").get<uint32_t>();
-    int state = json.at("state").get<int>();
-    if (state < 0 || state > 3) return absl::DataLossError("bad container state");
-    r.state = static_cast<ContainerState>(state);
-    r.created_at = json.at("created_at").get<int64_t>();
-    r.started_at = json.at("started_at").get<int64_t>();
-    r.finished_at = json.at("finished_at").get<int64_t>();
-    r.exit_code = json.at("exit_code").get<int32_t>();
-    r.reason = json.at("reason").get<std::string>();
-    r.message = json.at("message").get<std::string>();
-    r.labels = json.at("labels").get<std::map<std::string, std::string>>();
-    r.annotations = json.at("annotations").get<std::map<std::string, std::string>>();
-    r.config_json = json.at("config").get<std::string>();
-    r.image_id = json.at("image_id").get<std::string>();
-    r.image_name = json.at("image_name").get<std::string>();
-    r.image_ref = json.at("image_ref").get<std::string>();
-    r.runtime_handler = json.at("runtime_handler").get<std::string>();
-    r.bundle = json.at("bundle").get<std::string>();
-    r.rootfs = json.at("rootfs").get<std::string>();
-    r.overlay_dir = json.at("overlay_dir").get<std::string>();
-    r.log_path = json.at("log_path").get<std::string>();
-    r.exit_dir = json.at("exit_dir").get<std::string>();
-    r.persist_dir = json.at("persist_dir").get<std::string>();
-    r.conmon_pid = json.at("conmon_pid").get<pid_t>();
-    r.pid = json.at("pid").get<pid_t>();
-    r.stop_signal = json.at("stop_signal").get<std::string>();
-  } catch (const nlohmann::json::exception& error) {
-    return absl::DataLossError(absl::StrCat("bad container record: ", error.what()));
+  in.Require("id", r.id);
+  in.Read("sandbox_id", r.sandbox_id);
+  in.Read("name", r.name);
+  in.Read("attempt", r.attempt);
+  int32_t state = static_cast<int32_t>(r.state);
+  in.Read("state", state);
+  in.Read("created_at", r.created_at);
+  in.Read("started_at", r.started_at);
+  in.Read("finished_at", r.finished_at);
+  in.Read("exit_code", r.exit_code);
+  in.Read("reason", r.reason);
+  in.Read("message", r.message);
+  in.Read("labels", r.labels);
+  in.Read("annotations", r.annotations);
+  in.Read("config", r.config_json);
+  in.Read("image_id", r.image_id);
+  in.Read("image_name", r.image_name);
+  in.Read("image_ref", r.image_ref);
+  in.Read("runtime_handler", r.runtime_handler);
+  in.Read("bundle", r.bundle);
+  in.Read("rootfs", r.rootfs);
+  in.Read("overlay_dir", r.overlay_dir);
+  in.Read("log_path", r.log_path);
+  in.Read("exit_dir", r.exit_dir);
+  in.Read("persist_dir", r.persist_dir);
+  in.Read("conmon_pid", r.conmon_pid);
+  in.Read("pid", r.pid);
+  in.Read("stop_signal", r.stop_signal);
+  RETURN_IF_ERROR(in.status());
+  if (state < 0 || state > 3) {
+    return absl::DataLossError(
+        absl::StrCat("container record: key \"state\" is ", state, ", not a container state"));
   }
+  r.state = static_cast<ContainerState>(state);
   return r;
 }
 

@@ -1,9 +1,6 @@
 #include "pkg/network/cni_config.h"
 
-#include <dirent.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <fstream>
 #include <sstream>
 
@@ -11,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
+#include "pkg/base/fs.h"
 
 namespace ocid {
 namespace {
@@ -47,16 +45,13 @@ std::string Problem(const nlohmann::json& config, bool is_list) {
 
 absl::StatusOr<CniConfigScan> ScanCniConfigDir(const std::string& dir) {
   CniConfigScan scan;
-  DIR* handle = ::opendir(dir.c_str());
-  if (handle == nullptr) {
-    if (errno == ENOENT) return scan;
-    return absl::ErrnoToStatus(errno, absl::StrCat("open CNI config dir ", dir));
-  }
+  absl::StatusOr<std::vector<std::string>> entries = ListDir(dir);
+  if (absl::IsNotFound(entries.status())) return scan;
+  if (!entries.ok()) return entries.status();
   std::vector<std::string> names;
-  while (const dirent* entry = ::readdir(handle)) {
-    if (IsConfigFileName(entry->d_name)) names.push_back(entry->d_name);
+  for (const std::string& name : *entries) {
+    if (IsConfigFileName(name)) names.push_back(name);
   }
-  ::closedir(handle);
   std::sort(names.begin(), names.end());
 
   for (const std::string& name : names) {

@@ -1,6 +1,5 @@
 #include "pkg/oci/runtime.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -502,6 +501,7 @@ struct ExitWatcher::Impl {
   UniqueFd inotify;
   UniqueFd wake;  // an eventfd the destructor writes to stop the thread
   UniqueFd dir;
+  std::string dir_path;
   std::function<void(const std::string& id)> on_exit;
   std::thread thread;
 
@@ -549,15 +549,11 @@ void ExitWatcher::Impl::Report(const char* name) {
 }
 
 void ExitWatcher::Impl::ReportAll() {
-  int fd = ::openat(dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  DIR* entries = ::fdopendir(fd);
-  if (entries == nullptr) {
-    ::close(fd);
-    return;
-  }
-  while (struct dirent* entry = ::readdir(entries)) Report(entry->d_name);
-  ::closedir(entries);
+  // Nothing to return an error to on this thread: an exit missed here is
+  // still read from its exit file by the next ContainerStatus or Stop.
+  absl::StatusOr<std::vector<std::string>> names = ListDir(dir_path);
+  if (!names.ok()) return;
+  for (const std::string& name : *names) Report(name.c_str());
 }
 
 absl::StatusOr<std::unique_ptr<ExitWatcher>> ExitWatcher::Start(
@@ -569,6 +565,7 @@ absl::StatusOr<std::unique_ptr<ExitWatcher>> ExitWatcher::Start(
                           IN_CLOSE_WRITE | IN_MOVED_TO | IN_ONLYDIR) < 0) {
     return absl::ErrnoToStatus(errno, "watch " + exit_dir);
   }
+  impl->dir_path = exit_dir;
   impl->dir.Reset(::open(exit_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!impl->dir.valid()) return absl::ErrnoToStatus(errno, "open " + exit_dir);
   impl->wake.Reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));

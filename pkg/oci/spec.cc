@@ -1,6 +1,5 @@
 #include "pkg/oci/spec.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -608,27 +607,27 @@ absl::Status CriDevices(const ContainerConfig& config, json& devices, json& rule
 }
 
 // Every char and block device under `dir` (a privileged container gets the
-// host's), skipping what the runtime makes itself, as containerd does.
-void AddHostDevices(const std::string& dir, json& devices) {
-  std::unique_ptr<DIR, int (*)(DIR*)> stream(opendir(dir.c_str()), closedir);
-  if (stream == nullptr) return;
+// host's), skipping what the runtime makes itself, as containerd does. A dir
+// that goes away while we walk (udev renaming) is skipped; other errors are
+// returned rather than giving a privileged container part of /dev silently.
+absl::Status AddHostDevices(const std::string& dir, json& devices) {
+  absl::StatusOr<std::vector<std::string>> names = ListDir(dir);
+  if (absl::IsNotFound(names.status())) return absl::OkStatus();
+  if (!names.ok()) return names.status();
   static constexpr const char* kSkip[] = {"pts",  "shm",         "fd",    "mqueue",
                                           ".lxc", ".lxd-mounts", ".udev", "console"};
-  while (struct dirent* entry = readdir(stream.get())) {
-    std::string name = entry->d_name;
-    if (name == "." || name == ".." ||
-        std::find(std::begin(kSkip), std::end(kSkip), name) != std::end(kSkip)) {
-      continue;
-    }
+  for (const std::string& name : *names) {
+    if (std::find(std::begin(kSkip), std::end(kSkip), name) != std::end(kSkip)) continue;
     std::string path = dir + "/" + name;
     struct stat st;
     if (lstat(path.c_str(), &st) != 0) continue;
     if (S_ISDIR(st.st_mode)) {
-      AddHostDevices(path, devices);
+      RETURN_IF_ERROR(AddHostDevices(path, devices));
     } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
       devices.push_back(Device(path, st));
     }
   }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<json> BuildDevices(const ContainerConfig& config, bool privileged, json& rules) {
@@ -638,7 +637,7 @@ absl::StatusOr<json> BuildDevices(const ContainerConfig& config, bool privileged
   if (!privileged) return devices;
   rules = json::array({{{"allow", true}, {"access", "rwm"}}});
   json host = json::array();
-  AddHostDevices("/dev", host);
+  RETURN_IF_ERROR(AddHostDevices("/dev", host));
   for (json& device : host) {
     bool requested = std::any_of(devices.begin(), devices.end(),
                                  [&](const json& d) { return d["path"] == device["path"]; });

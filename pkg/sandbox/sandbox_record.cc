@@ -2,6 +2,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "pkg/base/record_json.h"
+#include "pkg/base/status_macros.h"
 
 namespace ocid {
 
@@ -10,7 +12,8 @@ std::string SandboxRecord::ReservedName() const {
 }
 
 std::string SandboxRecord::Serialize() const {
-  return nlohmann::json{{"id", id},
+  return nlohmann::json{{"version", kRecordVersion},
+                        {"id", id},
                         {"name", name},
                         {"namespace", pod_namespace},
                         {"uid", uid},
@@ -34,38 +37,34 @@ std::string SandboxRecord::Serialize() const {
       .dump();
 }
 
+// Missing keys keep the defaults (record_json.h); only the ID is required.
+// Records written before the hostname was kept have none: "" makes new
+// containers fall back to the config's hostname.
 absl::StatusOr<SandboxRecord> SandboxRecord::Parse(const std::string& text) {
-  nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!json.is_object()) return absl::DataLossError("not a JSON object");
+  ASSIGN_OR_RETURN(RecordReader in, RecordReader::Parse(text, "sandbox"));
   SandboxRecord r;
-  try {
-    r.id = json.at("id").get<std::string>();
-    r.name = json.at("name").get<std::string>();
-    r.pod_namespace = json.at("namespace").get<std::string>();
-    r.uid = json.at("uid").get<std::string>();
-    r.attempt = json.at("attempt").get<uint32_t>();
-    r.ready = json.at("ready").get<bool>();
-    r.created_at = json.at("created_at").get<int64_t>();
-    r.labels = json.at("labels").get<std::map<std::string, std::string>>();
-    r.annotations = json.at("annotations").get<std::map<std::string, std::string>>();
-    r.runtime_handler = json.at("runtime_handler").get<std::string>();
-    r.config_json = json.at("config").get<std::string>();
-    r.namespaces.net = json.at("net_ns").get<std::string>();
-    r.namespaces.ipc = json.at("ipc_ns").get<std::string>();
-    r.namespaces.uts = json.at("uts_ns").get<std::string>();
-    r.infra_pid = json.at("infra_pid").get<pid_t>();
-    // Records written before the hostname was kept have none: "" makes
-    // new containers fall back to the config's hostname.
-    r.hostname = json.value("hostname", std::string());
-    r.files_dir = json.at("files_dir").get<std::string>();
-    r.shm_path = json.at("shm_path").get<std::string>();
-    r.log_directory = json.at("log_directory").get<std::string>();
-    r.cgroup_parent = json.at("cgroup_parent").get<std::string>();
-    r.ips = json.at("ips").get<std::vector<std::string>>();
-  } catch (const nlohmann::json::exception& error) {
-    // Our own file, but read back from disk: a damaged one is reported.
-    return absl::DataLossError(absl::StrCat("bad sandbox record: ", error.what()));
-  }
+  in.Require("id", r.id);
+  in.Read("name", r.name);
+  in.Read("namespace", r.pod_namespace);
+  in.Read("uid", r.uid);
+  in.Read("attempt", r.attempt);
+  in.Read("ready", r.ready);
+  in.Read("created_at", r.created_at);
+  in.Read("labels", r.labels);
+  in.Read("annotations", r.annotations);
+  in.Read("runtime_handler", r.runtime_handler);
+  in.Read("config", r.config_json);
+  in.Read("net_ns", r.namespaces.net);
+  in.Read("ipc_ns", r.namespaces.ipc);
+  in.Read("uts_ns", r.namespaces.uts);
+  in.Read("infra_pid", r.infra_pid);
+  in.Read("hostname", r.hostname);
+  in.Read("files_dir", r.files_dir);
+  in.Read("shm_path", r.shm_path);
+  in.Read("log_directory", r.log_directory);
+  in.Read("cgroup_parent", r.cgroup_parent);
+  in.Read("ips", r.ips);
+  RETURN_IF_ERROR(in.status());
   return r;
 }
 

@@ -1,6 +1,5 @@
 #include "pkg/storage/image_store.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <unistd.h>
 
@@ -8,10 +7,12 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "nlohmann/json.hpp"
 #include "pkg/base/fs.h"
+#include "pkg/base/record_files.h"
+#include "pkg/base/record_json.h"
 #include "pkg/base/status_macros.h"
 
 namespace ocid {
@@ -22,10 +23,14 @@ constexpr size_t kMaxRecordBytes = 1 << 20;
 std::string ToJson(const ImageRecord& image) {
   std::vector<std::string> layers;
   for (const Digest& layer : image.layers) layers.push_back(layer.String());
-  return nlohmann::json{{"id", image.id.String()},
+  // A record loaded without a manifest digest writes back "", not ":".
+  std::string manifest =
+      image.manifest_digest.hex.empty() ? std::string() : image.manifest_digest.String();
+  return nlohmann::json{{"version", kRecordVersion},
+                        {"id", image.id.String()},
                         {"repo_tags", image.repo_tags},
                         {"repo_digests", image.repo_digests},
-                        {"manifest_digest", image.manifest_digest.String()},
+                        {"manifest_digest", manifest},
                         {"layers", layers},
                         {"size", image.size},
                         {"user", image.user},
@@ -33,31 +38,29 @@ std::string ToJson(const ImageRecord& image) {
       .dump();
 }
 
-bool IsStringArray(const nlohmann::json& json) {
-  return json.is_array() &&
-         std::all_of(json.begin(), json.end(), [](const auto& e) { return e.is_string(); });
-}
-
+// Missing keys keep the defaults (record_json.h); only the ID is required.
 absl::StatusOr<ImageRecord> FromJson(const std::string& text) {
-  nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!json.is_object() || !json["id"].is_string() || !IsStringArray(json["repo_tags"]) ||
-      !IsStringArray(json["repo_digests"]) || !json["manifest_digest"].is_string() ||
-      !IsStringArray(json["layers"]) || !json["size"].is_number_integer() ||
-      !json["user"].is_string() || !json["pulled_at_nanos"].is_number_integer()) {
-    return absl::DataLossError("malformed image record");
-  }
+  ASSIGN_OR_RETURN(RecordReader in, RecordReader::Parse(text, "image"));
+  std::string id, manifest_digest;
+  std::vector<std::string> layers;
   ImageRecord image;
-  ASSIGN_OR_RETURN(image.id, ParseDigest(json["id"].get<std::string>()));
-  ASSIGN_OR_RETURN(image.manifest_digest, ParseDigest(json["manifest_digest"].get<std::string>()));
-  for (const auto& layer : json["layers"]) {
-    ASSIGN_OR_RETURN(Digest digest, ParseDigest(layer.get<std::string>()));
+  in.Require("id", id);
+  in.Read("repo_tags", image.repo_tags);
+  in.Read("repo_digests", image.repo_digests);
+  in.Read("manifest_digest", manifest_digest);
+  in.Read("layers", layers);
+  in.Read("size", image.size);
+  in.Read("user", image.user);
+  in.Read("pulled_at_nanos", image.pulled_at_nanos);
+  RETURN_IF_ERROR(in.status());
+  ASSIGN_OR_RETURN(image.id, ParseDigest(id));
+  if (!manifest_digest.empty()) {
+    ASSIGN_OR_RETURN(image.manifest_digest, ParseDigest(manifest_digest));
+  }
+  for (const std::string& layer : layers) {
+    ASSIGN_OR_RETURN(Digest digest, ParseDigest(layer));
     image.layers.push_back(digest);
   }
-  image.repo_tags = json["repo_tags"].get<std::vector<std::string>>();
-  image.repo_digests = json["repo_digests"].get<std::vector<std::string>>();
-  image.size = json["size"].get<int64_t>();
-  image.user = json["user"].get<std::string>();
-  image.pulled_at_nanos = json["pulled_at_nanos"].get<int64_t>();
   return image;
 }
 
@@ -98,28 +101,22 @@ std::string IdPrefixOf(const std::string& text) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ImageStore>> ImageStore::Open(const std::string& root) {
-  RETURN_IF_ERROR(MakeDirs(root, 0700));
   std::unique_ptr<ImageStore> store(new ImageStore(root));
   RETURN_IF_ERROR(store->Load());
   return store;
 }
 
 absl::Status ImageStore::Load() {
-  DIR* dir = ::opendir(root_.c_str());
-  if (dir == nullptr) return absl::ErrnoToStatus(errno, "open image dir " + root_);
-  std::vector<std::string> names;
-  while (const dirent* entry = ::readdir(dir)) {
-    std::string name = entry->d_name;
-    if (absl::EndsWith(name, ".json")) names.push_back(name);
-  }
-  ::closedir(dir);
+  RecordDirLayout layout;
+  layout.suffix = ".json";
+  layout.max_bytes = kMaxRecordBytes;
+  ASSIGN_OR_RETURN(std::vector<RecordFile> files, ReadRecordFiles(root_, layout));
   absl::MutexLock lock(&mu_);
-  for (const std::string& name : names) {
-    std::string path = absl::StrCat(root_, "/", name);
-    ASSIGN_OR_RETURN(std::string text, ReadFileToString(path, kMaxRecordBytes));
-    absl::StatusOr<ImageRecord> image = FromJson(text);
+  for (const RecordFile& file : files) {
+    RETURN_IF_ERROR(file.text.status());
+    absl::StatusOr<ImageRecord> image = FromJson(*file.text);
     if (!image.ok()) {
-      return absl::DataLossError(absl::StrCat(path, ": ", image.status().message()));
+      return absl::DataLossError(absl::StrCat(file.path, ": ", image.status().message()));
     }
     images_[image->id.String()] = *image;
   }

@@ -4,6 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "pkg/base/fs.h"
 
 namespace ocid {
 namespace {
@@ -113,6 +114,68 @@ TEST_F(ImageStoreTest, RemoveUntagsThenDeletesAndRefusesWhileInUse) {
   EXPECT_TRUE(store_->LayersInUse().empty());
   EXPECT_TRUE(store_->Remove(image.id.String()).ok()) << "idempotent";
   EXPECT_TRUE((*ImageStore::Open(root_))->List().empty());
+}
+
+// An image record as written before records had a version (commit fa19ce9).
+TEST_F(ImageStoreTest, LoadsARecordInTheLayoutBeforeVersions) {
+  absl::StatusOr<std::string> old =
+      ReadFileToString("pkg/storage/testdata/image_record_v0.json", 1 << 20);
+  ASSERT_TRUE(old.ok()) << old.status();
+  ASSERT_EQ(old->find("version"), std::string::npos);
+  std::string hex = "b79606fb3afea5bd1609ed40b622142f1c98125abcfe89a76a661b0e8e343910";
+  ASSERT_TRUE(WriteFileAtomically(root_ + "/" + hex + ".json", *old).ok());
+  auto reopened = ImageStore::Open(root_);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  std::optional<ImageRecord> image = (*reopened)->Find("docker.io/library/busybox:latest");
+  ASSERT_TRUE(image.has_value());
+  EXPECT_EQ(image->id.hex, hex);
+  EXPECT_EQ(image->manifest_digest.String(),
+            "sha256:05b3abf2579a5eb66403cd78be557fd860633a1fe2103c7642030defe32c657f");
+  EXPECT_THAT(image->repo_digests,
+              ElementsAre("docker.io/library/busybox@sha256:"
+                          "05b3abf2579a5eb66403cd78be557fd860633a1fe2103c7642030defe32c657f"));
+  ASSERT_EQ(image->layers.size(), 2u);
+  EXPECT_EQ(image->layers[1].String(),
+            "sha256:922badbaf192e1a4a5af64df422de6d73e96e70d0ab52245bd3d692bcea9cfad");
+  EXPECT_EQ(image->size, 1234);
+  EXPECT_EQ(image->user, "nobody");
+  EXPECT_EQ(image->pulled_at_nanos, 1700000000000000000);
+}
+
+TEST_F(ImageStoreTest, ARecordWithOnlyAnIdLoadsWithDefaults) {
+  Digest id = Sha256Of("bare");
+  ASSERT_TRUE(
+      WriteFileAtomically(root_ + "/" + id.hex + ".json", R"({"id": ")" + id.String() + R"("})")
+          .ok());
+  auto reopened = ImageStore::Open(root_);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  std::optional<ImageRecord> image = (*reopened)->Find(id.String());
+  ASSERT_TRUE(image.has_value());
+  EXPECT_TRUE(image->repo_tags.empty());
+  EXPECT_TRUE(image->layers.empty());
+  EXPECT_EQ(image->size, 0);
+  // Written back with its defaults, it still loads.
+  ASSERT_TRUE((*reopened)->Put(*image).ok());
+  auto again = ImageStore::Open(root_);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE((*again)->Find(id.String()).has_value());
+}
+
+TEST_F(ImageStoreTest, AWrongTypedKeyIsDataLossNamingItAndNewRecordsCarryTheVersion) {
+  ASSERT_TRUE(store_->Put(MakeImage("busybox", {"docker.io/library/busybox:latest"})).ok());
+  Digest id = Sha256Of("config-busybox");
+  absl::StatusOr<std::string> written = ReadFileToString(root_ + "/" + id.hex + ".json", 1 << 20);
+  ASSERT_TRUE(written.ok());
+  EXPECT_THAT(*written, HasSubstr(R"("version":1)"));
+
+  Digest bad = Sha256Of("bad");
+  ASSERT_TRUE(WriteFileAtomically(root_ + "/" + bad.hex + ".json",
+                                  R"({"id": ")" + bad.String() + R"(", "size": "large"})")
+                  .ok());
+  auto reopened = ImageStore::Open(root_);
+  EXPECT_EQ(reopened.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(reopened.status().message(), HasSubstr("\"size\""));
+  EXPECT_THAT(reopened.status().message(), HasSubstr(bad.hex + ".json"));
 }
 
 }  // namespace

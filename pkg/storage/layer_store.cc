@@ -1,6 +1,5 @@
 #include "pkg/storage/layer_store.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -12,6 +11,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "pkg/base/record_files.h"
+#include "pkg/base/record_json.h"
 #include "pkg/base/status_macros.h"
 #include "pkg/base/unique_fd.h"
 #include "pkg/storage/layer_apply.h"
@@ -22,24 +23,28 @@ namespace {
 constexpr size_t kMaxRecordBytes = 64 * 1024;
 
 std::string RecordToJson(const LayerRecord& record) {
-  return nlohmann::json{{"chain_id", record.chain_id.String()},
+  return nlohmann::json{{"version", kRecordVersion},
+                        {"chain_id", record.chain_id.String()},
                         {"diff_id", record.diff_id.String()},
                         {"parent", record.parent},
                         {"unpacked_size", record.unpacked_size}}
       .dump();
 }
 
+// Missing keys keep the defaults (record_json.h); the chain ID (it names the
+// layer) and the diff ID (what its files hash to) are required: a layer
+// without them is unpacked again rather than trusted.
 absl::StatusOr<LayerRecord> RecordFromJson(const std::string& text) {
-  nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!json.is_object() || !json["chain_id"].is_string() || !json["diff_id"].is_string() ||
-      !json["parent"].is_string() || !json["unpacked_size"].is_number_integer()) {
-    return absl::DataLossError("malformed layer record");
-  }
+  ASSIGN_OR_RETURN(RecordReader in, RecordReader::Parse(text, "layer"));
+  std::string chain_id, diff_id;
   LayerRecord record;
-  ASSIGN_OR_RETURN(record.chain_id, ParseDigest(json["chain_id"].get<std::string>()));
-  ASSIGN_OR_RETURN(record.diff_id, ParseDigest(json["diff_id"].get<std::string>()));
-  record.parent = json["parent"].get<std::string>();
-  record.unpacked_size = json["unpacked_size"].get<int64_t>();
+  in.Require("chain_id", chain_id);
+  in.Require("diff_id", diff_id);
+  in.Read("parent", record.parent);
+  in.Read("unpacked_size", record.unpacked_size);
+  RETURN_IF_ERROR(in.status());
+  ASSIGN_OR_RETURN(record.chain_id, ParseDigest(chain_id));
+  ASSIGN_OR_RETURN(record.diff_id, ParseDigest(diff_id));
   return record;
 }
 
@@ -60,22 +65,24 @@ absl::StatusOr<std::unique_ptr<LayerStore>> LayerStore::Open(const std::string& 
 }
 
 absl::Status LayerStore::Load() {
-  DIR* dir = ::opendir(root_.c_str());
-  if (dir == nullptr) return absl::ErrnoToStatus(errno, "open layer dir " + root_);
-  std::vector<std::string> names;
-  while (const dirent* entry = ::readdir(dir)) {
-    if (entry->d_name[0] != '.') names.push_back(entry->d_name);
-  }
-  ::closedir(dir);
-  absl::MutexLock lock(&mu_);
+  // An unpack cut short leaves only its hidden temp dir: start it over.
+  ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(root_));
   for (const std::string& name : names) {
-    std::string path = absl::StrCat(root_, "/", name);
-    absl::StatusOr<std::string> text = ReadFileToString(path + "/layer.json", kMaxRecordBytes);
-    absl::StatusOr<LayerRecord> record =
-        text.ok() ? RecordFromJson(*text) : absl::StatusOr<LayerRecord>(text.status());
-    if (!record.ok() || record->chain_id.hex != name) {
-      // An unpack that never finished (or a stray entry): start it over.
-      RETURN_IF_ERROR(RemoveAll(path));
+    if (absl::StartsWith(name, ".unpack-")) RETURN_IF_ERROR(RemoveAll(root_ + "/" + name));
+  }
+  RecordDirLayout layout;
+  layout.file_in_entry = "layer.json";
+  layout.max_bytes = kMaxRecordBytes;
+  ASSIGN_OR_RETURN(std::vector<RecordFile> files, ReadRecordFiles(root_, layout));
+  absl::MutexLock lock(&mu_);
+  for (const RecordFile& file : files) {
+    absl::StatusOr<LayerRecord> record = file.text.ok()
+                                             ? RecordFromJson(*file.text)
+                                             : absl::StatusOr<LayerRecord>(file.text.status());
+    if (!record.ok() || record->chain_id.hex != file.entry) {
+      // A layer whose record was never written (or a stray entry): removed,
+      // so that the next pull unpacks it again.
+      RETURN_IF_ERROR(RemoveAll(absl::StrCat(root_, "/", file.entry)));
       continue;
     }
     layers_[record->chain_id.String()] = *record;

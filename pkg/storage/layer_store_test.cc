@@ -165,5 +165,51 @@ TEST_F(LayerStoreTest, DeleteIsIdempotentAndMountNeedsKnownLayers) {
             absl::StatusCode::kNotFound);
 }
 
+// A layer.json as written before records had a version (commit fa19ce9).
+TEST_F(LayerStoreTest, LoadsARecordInTheLayoutBeforeVersionsAndDropsTempDirs) {
+  std::string old = Slurp("pkg/storage/testdata/layer_record_v0.json");
+  ASSERT_EQ(old.find("version"), std::string::npos);
+  std::string chain_hex = "922badbaf192e1a4a5af64df422de6d73e96e70d0ab52245bd3d692bcea9cfad";
+  ASSERT_TRUE(MakeDirs(dir_ + "/layers/" + chain_hex + "/diff", 0755).ok());
+  ASSERT_TRUE(WriteFileAtomically(dir_ + "/layers/" + chain_hex + "/layer.json", old).ok());
+  // An unpack cut short by a crash.
+  ASSERT_TRUE(MakeDirs(dir_ + "/layers/.unpack-" + chain_hex + "-abcdef/diff", 0755).ok());
+  // A layer whose record has only what a layer cannot do without.
+  Digest minimal = Sha256Of("minimal");
+  ASSERT_TRUE(MakeDirs(dir_ + "/layers/" + minimal.hex + "/diff", 0755).ok());
+  ASSERT_TRUE(WriteFileAtomically(dir_ + "/layers/" + minimal.hex + "/layer.json",
+                                  absl::StrCat(R"({"chain_id": ")", minimal.String(),
+                                               R"(", "diff_id": ")", minimal.String(), R"("})"))
+                  .ok());
+
+  auto reopened = LayerStore::Open(dir_ + "/layers");
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  std::optional<LayerRecord> layer = (*reopened)->Get(*ParseDigest("sha256:" + chain_hex));
+  ASSERT_TRUE(layer.has_value());
+  EXPECT_EQ(layer->diff_id.String(),
+            "sha256:ff5eba71a8188ea1e1d463b58f6ad20fb3736ae6e2fe50bc84a5a2c672c95e35");
+  EXPECT_EQ(layer->parent,
+            "sha256:ff5eba71a8188ea1e1d463b58f6ad20fb3736ae6e2fe50bc84a5a2c672c95e35");
+  EXPECT_EQ(layer->unpacked_size, 4096);
+  std::optional<LayerRecord> defaults = (*reopened)->Get(minimal);
+  ASSERT_TRUE(defaults.has_value());
+  EXPECT_EQ(defaults->parent, "");
+  EXPECT_EQ(defaults->unpacked_size, 0);
+  struct stat st;
+  EXPECT_NE(stat((dir_ + "/layers/.unpack-" + chain_hex + "-abcdef").c_str(), &st), 0);
+}
+
+TEST_F(LayerStoreTest, NewRecordsCarryTheVersionAndADamagedOneIsUnpackedAgain) {
+  Digest base = AddLayer(std::nullopt, {{"x", "y"}});
+  std::string path = dir_ + "/layers/" + base.hex + "/layer.json";
+  EXPECT_THAT(Slurp(path), HasSubstr(R"("version":1)"));
+  std::string text = Slurp(path);
+  text.replace(text.find(R"("unpacked_size":)"), 16, R"("unpacked_size":"big",)");
+  ASSERT_TRUE(WriteFileAtomically(path, text).ok());
+  auto reopened = LayerStore::Open(dir_ + "/layers");
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_FALSE((*reopened)->Get(base).has_value());
+}
+
 }  // namespace
 }  // namespace ocid

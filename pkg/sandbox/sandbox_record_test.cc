@@ -1,0 +1,61 @@
+#include "pkg/sandbox/sandbox_record.h"
+
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "pkg/base/fs.h"
+
+namespace ocid {
+namespace {
+
+// What Serialize wrote before records had a version (commit fa19ce9).
+TEST(SandboxRecordTest, LoadsARecordInTheLayoutBeforeVersions) {
+  absl::StatusOr<std::string> text =
+      ReadFileToString("pkg/sandbox/testdata/sandbox_record_v0.json", 1 << 20);
+  ASSERT_TRUE(text.ok()) << text.status();
+  ASSERT_EQ(text->find("version"), std::string::npos);
+  absl::StatusOr<SandboxRecord> r = SandboxRecord::Parse(*text);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->id, "5e7a9c1b3d2f");
+  EXPECT_EQ(r->name, "nginx");
+  EXPECT_EQ(r->pod_namespace, "default");
+  EXPECT_EQ(r->uid, "uid-1");
+  EXPECT_EQ(r->attempt, 1u);
+  EXPECT_FALSE(r->ready);
+  EXPECT_EQ(r->created_at, 1700000000000000000);
+  EXPECT_EQ(r->labels.at("app"), "nginx");
+  EXPECT_EQ(r->annotations.at("note"), "y");
+  EXPECT_EQ(r->runtime_handler, "runc");
+  EXPECT_EQ(r->config_json, "{\"metadata\":{\"name\":\"nginx\"}}");
+  EXPECT_EQ(r->namespaces.net, "/run/ocid/ns/net/5e7a9c1b3d2f");
+  EXPECT_EQ(r->namespaces.ipc, "/run/ocid/ns/ipc/5e7a9c1b3d2f");
+  EXPECT_EQ(r->namespaces.uts, "/run/ocid/ns/uts/5e7a9c1b3d2f");
+  EXPECT_EQ(r->infra_pid, 777);
+  EXPECT_EQ(r->hostname, "nginx-host");
+  EXPECT_EQ(r->files_dir, "/run/ocid/pods/5e7a9c1b3d2f");
+  EXPECT_EQ(r->shm_path, "/run/ocid/pods/5e7a9c1b3d2f/shm");
+  EXPECT_EQ(r->log_directory, "/var/log/pods/default_nginx_uid-1");
+  EXPECT_EQ(r->cgroup_parent, "/kubepods/pod-uid-1");
+  EXPECT_EQ(r->ips, std::vector<std::string>{"10.216.0.5"});
+  EXPECT_EQ(nlohmann::json::parse(r->Serialize()).at("version"), 1);
+  EXPECT_EQ(SandboxRecord::Parse(r->Serialize())->Serialize(), r->Serialize());
+}
+
+TEST(SandboxRecordTest, ARecordWithOnlyAnIdLoadsWithDefaults) {
+  absl::StatusOr<SandboxRecord> r = SandboxRecord::Parse(R"({"id": "pod"})");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->id, "pod");
+  EXPECT_TRUE(r->ready);
+  EXPECT_EQ(r->infra_pid, 0);
+  EXPECT_TRUE(r->ips.empty());
+  EXPECT_EQ(r->hostname, "");
+  EXPECT_EQ(SandboxRecord::Parse(R"({"name": "x"})").status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST(SandboxRecordTest, AWrongTypedKeyIsDataLossNamingIt) {
+  absl::StatusOr<SandboxRecord> r = SandboxRecord::Parse(R"({"id": "pod", "ips": "10.0.0.1"})");
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(r.status().message().find("\"ips\""), std::string::npos) << r.status();
+}
+
+}  // namespace
+}  // namespace ocid
