@@ -268,6 +268,17 @@ absl::StatusOr<Subprocess> Subprocess::Spawn(Options options) {
                     std::move(err), options.max_capture);
 }
 
+absl::StatusOr<Subprocess> Subprocess::SpawnLogged(std::vector<std::string> argv,
+                                                   const std::string& output_path) {
+  Options options;
+  options.argv = std::move(argv);
+  if (!output_path.empty()) {
+    options.stdout_io = Stdio::File(output_path);
+    options.stderr_io = Stdio::File(output_path);
+  }
+  return Spawn(std::move(options));
+}
+
 Subprocess::Subprocess(Subprocess&& other) noexcept
     : pid_(std::exchange(other.pid_, -1)),
       pidfd_(std::move(other.pidfd_)),
@@ -364,6 +375,13 @@ absl::StatusOr<CommandResult> RunCommand(Subprocess::Options options, absl::Dura
                         absl::StrCat(command, ": ", status.status().message()));
   }
   return CommandResult{*status, child.Stdout(), child.Stderr()};
+}
+
+absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
+                                         absl::Duration timeout) {
+  Subprocess::Options options;
+  options.argv = argv;
+  return RunCommand(std::move(options), timeout);
 }
 
 bool ExitedZero(int wait_status) { return WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0; }

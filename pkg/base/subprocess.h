@@ -77,6 +77,10 @@ class Subprocess {
   // default signal dispositions. It is registered with the orphan reaper
   // (child_reaper.h), which leaves its exit status to us.
   static absl::StatusOr<Subprocess> Spawn(Options options);
+  // The common case: `argv` with our environment, stdin /dev/null, stdout and
+  // stderr appended to `output_path` ("" means /dev/null).
+  static absl::StatusOr<Subprocess> SpawnLogged(std::vector<std::string> argv,
+                                                const std::string& output_path = "");
 
   Subprocess(Subprocess&& other) noexcept;
   Subprocess& operator=(Subprocess&& other) noexcept;
@@ -142,6 +146,8 @@ struct CommandResult {
 // options says for them). A command still running after `timeout` is
 // killed: DeadlineExceeded naming the command.
 absl::StatusOr<CommandResult> RunCommand(Subprocess::Options options, absl::Duration timeout);
+absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
+                                         absl::Duration timeout);
 
 // True if the wait status is a normal exit with code 0.
 bool ExitedZero(int wait_status);
