@@ -477,9 +477,9 @@ std::vector<std::string> SuiteEnvironment::LeakCensus() {
     if (cgroup_parents_before_.count(parent) == 0) rmdir(parent.c_str());
   }
   // Processes of the run: started after boot and either naming the run's
-  // dirs (conmon, the runtimes), running one of our binaries (ocid,
-  // ocid-infra, whose command line is its path alone), or rooted in a
-  // rootfs of ours (a container's processes). Killed once reported.
+  // dirs (conmon, the runtimes, ocid-infra), running one of our binaries
+  // (ocid, ocid-infra), or rooted in a rootfs of ours (a container's
+  // processes). Killed once reported.
   for (const auto& [pid, start] : Processes()) {
     if (pid == std::to_string(getpid())) continue;
     auto before = procs_before_.find(pid);
