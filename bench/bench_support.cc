@@ -36,7 +36,7 @@ long ProcStatusKb(pid_t pid, const std::string& field) {
   return -1;
 }
 
-absl::StatusOr<ChildProcess> StartPrivateOcid(const std::string& binary, const std::string& dir,
+absl::StatusOr<Subprocess> StartPrivateOcid(const std::string& binary, const std::string& dir,
                                               const std::vector<std::string>& extra) {
   std::vector<std::string> argv = {std::filesystem::absolute(binary).string(),
                                    "--config", dir + "/none.conf",
@@ -47,7 +47,7 @@ absl::StatusOr<ChildProcess> StartPrivateOcid(const std::string& binary, const s
                                    "--log-dir", dir + "/logs",
                                    "--cni-config-dir", dir + "/net.d"};
   argv.insert(argv.end(), extra.begin(), extra.end());
-  absl::StatusOr<ChildProcess> ocid = ChildProcess::Spawn(argv, dir + "/ocid.log");
+  absl::StatusOr<Subprocess> ocid = Subprocess::SpawnLogged(argv, dir + "/ocid.log");
   if (!ocid.ok()) return ocid.status();
   const std::string socket = dir + "/ocid.sock";
   struct stat st;

@@ -11,7 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "pkg/base/child_process.h"
+#include "pkg/base/subprocess.h"
 
 namespace ocid {
 
@@ -27,7 +27,7 @@ long ProcStatusKb(pid_t pid, const std::string& field);
 // Starts the ocid at `binary` on private state under `dir` (socket
 // dir/ocid.sock, no config files, log dir/ocid.log) with `extra` flags, and
 // waits (up to 10 s) for its socket.
-absl::StatusOr<ChildProcess> StartPrivateOcid(const std::string& binary, const std::string& dir,
+absl::StatusOr<Subprocess> StartPrivateOcid(const std::string& binary, const std::string& dir,
                                               const std::vector<std::string>& extra);
 
 // A fresh dir /tmp/ocid-bench-<what>.XXXXXX; on destruction every mount

@@ -45,7 +45,7 @@
 #include "api/runtime/v1/api.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "bench/bench_support.h"
-#include "pkg/base/child_process.h"
+#include "pkg/base/subprocess.h"
 #include "pkg/base/fs.h"
 #include "pkg/base/random_id.h"
 #include "pkg/base/status_macros.h"
@@ -194,7 +194,7 @@ class OcidSession {
   absl::StatusOr<int> ListContainers();
 
  private:
-  OcidSession(ChildProcess process, std::string dir) : process_(std::move(process)), dir_(std::move(dir)) {}
+  OcidSession(Subprocess process, std::string dir) : process_(std::move(process)), dir_(std::move(dir)) {}
   absl::Status WaitUntilServing();
   void Shutdown();
 
@@ -212,7 +212,7 @@ class OcidSession {
                         absl::StrCat(name, ": ", status.error_message()));
   }
 
-  ChildProcess process_;
+  Subprocess process_;
   std::string dir_;
   std::unique_ptr<cri::RuntimeService::Stub> runtime_;
   std::unique_ptr<cri::ImageService::Stub> images_;
@@ -235,7 +235,7 @@ absl::StatusOr<std::unique_ptr<OcidSession>> OcidSession::Start(const Options& o
   RETURN_IF_ERROR(WriteFileAtomically(
       dir + "/net.d/10-lo.conflist",
       R"({"cniVersion": "1.0.0", "name": "lo-only", "plugins": [{"type": "loopback"}]})"));
-  ASSIGN_OR_RETURN(ChildProcess process,
+  ASSIGN_OR_RETURN(Subprocess process,
                    StartPrivateOcid(options.ocid, dir,
                                     {"--registries-conf", dir + "/registries.conf"}));
   std::unique_ptr<OcidSession> session(new OcidSession(std::move(process), dir));
@@ -266,7 +266,7 @@ OcidSession::~OcidSession() {
   // What ocid could not remove (it died, or a call failed): by the runtime.
   for (const auto& [id, handler] : containers_) {
     std::string binary = handler == "crun" ? "/usr/bin/crun" : "/usr/sbin/runc";
-    auto child = ChildProcess::Spawn({binary, "--root", "/run/" + handler, "delete", "--force", id});
+    auto child = Subprocess::SpawnLogged({binary, "--root", "/run/" + handler, "delete", "--force", id});
     if (child.ok()) (void)child->Wait();
   }
   KillConmonsUnder(dir_);
@@ -276,7 +276,7 @@ void OcidSession::Shutdown() {
   if (!process_.Running()) return;
   (void)process_.Signal(SIGTERM);
   for (int i = 0; i < 1500 && process_.Running(); ++i) ::usleep(10000);
-  // ChildProcess's destructor sends SIGKILL if it is still running.
+  // Subprocess's destructor sends SIGKILL if it is still running.
 }
 
 absl::Status OcidSession::Pull(const std::string& image) {
@@ -530,7 +530,7 @@ void Unpin(const FloorEnv& env, const std::string& id) {
 }
 
 absl::Status RunPinns(const FloorEnv& env, const std::string& id) {
-  ASSIGN_OR_RETURN(ChildProcess pinns, ChildProcess::Spawn({env.pinns, "--dir", env.pins, "--name",
+  ASSIGN_OR_RETURN(Subprocess pinns, Subprocess::SpawnLogged({env.pinns, "--dir", env.pins, "--name",
                                                             id, "--net", "--ipc", "--uts"}));
   ASSIGN_OR_RETURN(int status, pinns.Wait());
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {

@@ -46,7 +46,7 @@
 #include "absl/time/clock.h"
 #include "api/runtime/v1/api.grpc.pb.h"
 #include "bench/bench_support.h"
-#include "pkg/base/child_process.h"
+#include "pkg/base/subprocess.h"
 #include "pkg/base/fs.h"
 #include "pkg/base/random_id.h"
 #include "pkg/base/status_macros.h"
@@ -85,7 +85,7 @@ volatile std::sig_atomic_t interrupted = 0;
 
 
 absl::Status RunQuietly(const std::vector<std::string>& argv) {
-  ASSIGN_OR_RETURN(ChildProcess child, ChildProcess::Spawn(argv));
+  ASSIGN_OR_RETURN(Subprocess child, Subprocess::SpawnLogged(argv));
   ASSIGN_OR_RETURN(int status, child.Wait());
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return absl::OkStatus();
   return absl::InternalError(
@@ -159,7 +159,7 @@ class OcidSession {
   const std::set<std::string>& pods() const { return pods_; }
 
  private:
-  OcidSession(ChildProcess process, std::string dir)
+  OcidSession(Subprocess process, std::string dir)
       : process_(std::move(process)), dir_(std::move(dir)) {}
   absl::Status WaitUntilServing();
   absl::Status ExpectNetworkReady();
@@ -176,7 +176,7 @@ class OcidSession {
                         absl::StrCat(name, ": ", status.error_message()));
   }
 
-  ChildProcess process_;
+  Subprocess process_;
   std::string dir_;
   std::unique_ptr<cri::RuntimeService::Stub> runtime_;
   std::set<std::string> pods_;  // not yet removed
@@ -184,7 +184,7 @@ class OcidSession {
 
 absl::StatusOr<std::unique_ptr<OcidSession>> OcidSession::Start(const Options& options,
                                                                 const std::string& dir) {
-  ASSIGN_OR_RETURN(ChildProcess process, StartPrivateOcid(options.ocid, dir, {}));
+  ASSIGN_OR_RETURN(Subprocess process, StartPrivateOcid(options.ocid, dir, {}));
   std::unique_ptr<OcidSession> session(new OcidSession(std::move(process), dir));
   RETURN_IF_ERROR(session->WaitUntilServing());
   RETURN_IF_ERROR(session->ExpectNetworkReady());
@@ -225,7 +225,7 @@ OcidSession::~OcidSession() {
     (void)process_.Signal(SIGTERM);
     for (int i = 0; i < 1500 && process_.Running(); ++i) ::usleep(10000);
   }
-  // ChildProcess's destructor sends SIGKILL if it is still running.
+  // Subprocess's destructor sends SIGKILL if it is still running.
 }
 
 absl::StatusOr<std::string> OcidSession::RunPod(const cri::PodSandboxConfig& config) {
@@ -330,8 +330,8 @@ absl::StatusOr<FloorSample> FloorPods::Add(const std::string& name) {
   std::string id = NewRandomId();
   FloorSample sample;
   absl::Time start = absl::Now();
-  ASSIGN_OR_RETURN(ChildProcess pinns,
-                   ChildProcess::Spawn({pinns_, "--dir", pins_, "--name", id, "--net", "--ipc",
+  ASSIGN_OR_RETURN(Subprocess pinns,
+                   Subprocess::SpawnLogged({pinns_, "--dir", pins_, "--name", id, "--net", "--ipc",
                                         "--uts", "--hostname", name},
                                        log_));
   ASSIGN_OR_RETURN(int status, pinns.Wait());

@@ -24,7 +24,7 @@
 #include "absl/time/clock.h"
 #include "api/runtime/v1/api.grpc.pb.h"
 #include "bench/bench_support.h"
-#include "pkg/base/child_process.h"
+#include "pkg/base/subprocess.h"
 #include "pkg/base/fs.h"
 #include "pkg/base/status_macros.h"
 #include "pkg/image/manifest.h"
@@ -89,7 +89,7 @@ absl::StatusOr<double> Download(const Options& options, const std::string& dir,
 
 absl::StatusOr<double> TimeCommand(const std::vector<std::string>& argv) {
   absl::Time start = absl::Now();
-  ASSIGN_OR_RETURN(ChildProcess child, ChildProcess::Spawn(argv));
+  ASSIGN_OR_RETURN(Subprocess child, Subprocess::SpawnLogged(argv));
   ASSIGN_OR_RETURN(int status, child.Wait());
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     return absl::InternalError(absl::StrCat(argv[0], " failed"));
@@ -113,8 +113,8 @@ absl::StatusOr<std::pair<double, long>> OcidPull(const Options& options, const s
       dir + "/registries.conf",
       absl::StrCat("[[registry]]\nlocation = \"", options.registry, "\"\ninsecure = true\n")));
   std::string socket = dir + "/ocid.sock";
-  ASSIGN_OR_RETURN(ChildProcess ocid,
-                   ChildProcess::Spawn({std::filesystem::absolute(options.ocid).string(),
+  ASSIGN_OR_RETURN(Subprocess ocid,
+                   Subprocess::SpawnLogged({std::filesystem::absolute(options.ocid).string(),
                                         "--config", dir + "/none", "--config-dir", dir + "/none",
                                         "--listen", socket, "--root", dir + "/root", "--runroot",
                                         dir + "/run", "--registries-conf", dir + "/registries.conf"},

@@ -21,7 +21,7 @@
 #include "absl/time/clock.h"
 #include "api/runtime/v1/api.grpc.pb.h"
 #include "bench/bench_support.h"
-#include "pkg/base/child_process.h"
+#include "pkg/base/subprocess.h"
 
 namespace ocid {
 namespace {
@@ -48,7 +48,7 @@ absl::StatusOr<StartupSample> MeasureOnce(const Options& options, bool measure_r
   } cleanup{dir};
 
   absl::Time start = absl::Now();
-  auto ocid = ChildProcess::Spawn(
+  auto ocid = Subprocess::SpawnLogged(
       {std::filesystem::absolute(options.ocid).string(), "--config", dir + "/none.conf",
        "--config-dir", dir + "/none.d", "--listen", socket, "--root", dir + "/root",
        "--runroot", dir + "/run", "--cni-config-dir", dir + "/net.d"},
@@ -84,7 +84,7 @@ absl::StatusOr<StartupSample> MeasureOnce(const Options& options, bool measure_r
 
 double ExecFloorMillis() {
   absl::Time start = absl::Now();
-  auto child = ChildProcess::Spawn({"/bin/true"});
+  auto child = Subprocess::SpawnLogged({"/bin/true"});
   if (child.ok()) (void)child->Wait();
   return absl::ToDoubleMilliseconds(absl::Now() - start);
 }

@@ -26,7 +26,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "pkg/base/child_process.h"
+#include "pkg/base/subprocess.h"
 #include "pkg/base/fs.h"
 #include "pkg/base/status_macros.h"
 #include "pkg/base/unique_fd.h"
@@ -80,10 +80,10 @@ std::vector<std::string> ListDir(const std::string& path) {
   return names;
 }
 
-// Runs a command through ChildProcess and returns its output (stdout and
+// Runs a command through Subprocess and returns its output (stdout and
 // stderr together); a non-zero exit is an error carrying the output.
 absl::StatusOr<std::string> Run(const std::vector<std::string>& argv, const std::string& log) {
-  auto child = ChildProcess::Spawn(argv, log);
+  auto child = Subprocess::SpawnLogged(argv, log);
   if (!child.ok()) return child.status();
   auto status = child->Wait();
   if (!status.ok()) return status.status();
@@ -203,7 +203,7 @@ class SuiteEnvironment : public ::testing::Environment {
   std::map<std::string, std::string> procs_before_;
   std::set<std::string> our_binaries_;  // realpaths of ocid and its helpers
   std::string cgroup_parent_;
-  std::unique_ptr<ChildProcess> ocid_;
+  std::unique_ptr<Subprocess> ocid_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::RuntimeService::Stub> runtime_;
   std::unique_ptr<v1::ImageService::Stub> images_;
@@ -338,8 +338,8 @@ std::vector<std::string> SuiteEnvironment::OcidArgv() const {
 }
 
 absl::Status SuiteEnvironment::StartOcid() {
-  ASSIGN_OR_RETURN(ChildProcess child, ChildProcess::Spawn(OcidArgv(), state_dir_ + "/ocid.log"));
-  ocid_ = std::make_unique<ChildProcess>(std::move(child));
+  ASSIGN_OR_RETURN(Subprocess child, Subprocess::SpawnLogged(OcidArgv(), state_dir_ + "/ocid.log"));
+  ocid_ = std::make_unique<Subprocess>(std::move(child));
   return WaitForOcid();
 }
 
@@ -404,8 +404,8 @@ absl::Status SuiteEnvironment::StopOcid(int signal) {
 
 absl::Status SuiteEnvironment::RestartOcid(bool kill) {
   RETURN_IF_ERROR(StopOcid(kill ? SIGKILL : SIGTERM));
-  ASSIGN_OR_RETURN(ChildProcess child, ChildProcess::Spawn(OcidArgv(), state_dir_ + "/ocid.log"));
-  ocid_ = std::make_unique<ChildProcess>(std::move(child));
+  ASSIGN_OR_RETURN(Subprocess child, Subprocess::SpawnLogged(OcidArgv(), state_dir_ + "/ocid.log"));
+  ocid_ = std::make_unique<Subprocess>(std::move(child));
   return WaitForOcid();
 }
 
@@ -477,9 +477,9 @@ std::vector<std::string> SuiteEnvironment::LeakCensus() {
     if (cgroup_parents_before_.count(parent) == 0) rmdir(parent.c_str());
   }
   // Processes of the run: started after boot and either naming the run's
-  // dirs (conmon, the runtimes), running one of our binaries (ocid,
-  // ocid-infra, whose command line is its path alone), or rooted in a
-  // rootfs of ours (a container's processes). Killed once reported.
+  // dirs (conmon, the runtimes, ocid-infra), running one of our binaries
+  // (ocid, ocid-infra), or rooted in a rootfs of ours (a container's
+  // processes). Killed once reported.
   for (const auto& [pid, start] : Processes()) {
     if (pid == std::to_string(getpid())) continue;
     auto before = procs_before_.find(pid);

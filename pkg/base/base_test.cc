@@ -6,7 +6,6 @@
 
 #include "gtest/gtest.h"
 #include "pkg/base/build_features.h"
-#include "pkg/base/child_process.h"
 #include "pkg/base/fs.h"
 #include "pkg/base/log.h"
 #include "pkg/base/status_macros.h"
@@ -62,40 +61,6 @@ TEST(LogTest, ParsesLevelsAndFilters) {
   EXPECT_TRUE(LogEnabled(LogLevel::kError));
   EXPECT_FALSE(LogEnabled(LogLevel::kInfo));
   SetLogLevel(LogLevel::kInfo);
-}
-
-TEST(ChildProcessTest, WaitReportsTheExitAndOutputIsCaptured) {
-  std::string log = std::string(getenv("TEST_TMPDIR")) + "/child.log";
-  auto child = ChildProcess::Spawn({"/bin/sh", "-c", "echo out; echo err >&2; exit 3"}, log);
-  ASSERT_TRUE(child.ok()) << child.status();
-  auto status = child->Wait();
-  ASSERT_TRUE(status.ok());
-  EXPECT_TRUE(WIFEXITED(*status));
-  EXPECT_EQ(WEXITSTATUS(*status), 3);
-  EXPECT_FALSE(child->Running());
-  char buffer[64] = {};
-  int fd = ::open(log.c_str(), O_RDONLY | O_CLOEXEC);
-  ASSERT_GE(fd, 0);
-  EXPECT_GT(::read(fd, buffer, sizeof(buffer) - 1), 0);
-  ::close(fd);
-  EXPECT_STREQ(buffer, "out\nerr\n");
-}
-
-TEST(ChildProcessTest, DestructorKillsAndReapsARunningChild) {
-  pid_t pid = -1;
-  {
-    auto child = ChildProcess::Spawn({"/bin/sleep", "60"});
-    ASSERT_TRUE(child.ok());
-    pid = child->pid();
-    EXPECT_TRUE(child->Running());
-  }
-  // Reaped: the pid is no longer our child.
-  EXPECT_EQ(::waitpid(pid, nullptr, WNOHANG), -1);
-  EXPECT_EQ(errno, ECHILD);
-
-  EXPECT_FALSE(ChildProcess::Spawn({"sleep", "1"}).ok()) << "relative paths are refused";
-  EXPECT_EQ(ChildProcess::Spawn({"/no/such/binary"}).status().code(),
-            absl::StatusCode::kNotFound);
 }
 
 TEST(BuildFeaturesTest, AMissingFeatureSaysHowToBuildIt) {

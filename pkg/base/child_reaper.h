@@ -2,8 +2,8 @@
 // ocid-infra, what a killed runtime leaves) is reparented to it, and this
 // machine's PID 1 need not reap. This is the one place that reaps them.
 //
-// Code that starts a child and waits for it itself (ChildProcess, conmon's
-// Subprocess, CNI plugins, the infra launcher) starts it through
+// Code that starts a child and waits for it itself (Subprocess, in
+// subprocess.h, the one place that starts processes) starts it through
 // SpawnOwnedChild, which registers the pid before anyone can reap it, and
 // calls ReleaseOwnedChild once its own wait has reaped it. The reaper reaps
 // only zombie children of ours that are not registered: never a blind

@@ -28,18 +28,15 @@
 #include "nlohmann/json.hpp"
 #include "pkg/base/fs.h"
 #include "pkg/base/status_macros.h"
+#include "pkg/base/subprocess.h"
 #include "pkg/base/unique_fd.h"
 #include "pkg/oci/conmon_internal.h"
 
 namespace ocid {
 namespace {
 
-using oci_internal::CommandOutput;
 using oci_internal::CriLogStreams;
-using oci_internal::MakeCaptureFd;
-using oci_internal::ReadCaptureFd;
 using oci_internal::RuntimeMessage;
-using oci_internal::Subprocess;
 using oci_internal::SyncMessage;
 
 // runc/crun state, kill, start, delete: quick unless something is wedged.
@@ -101,19 +98,17 @@ absl::StatusOr<std::string> RunRuntime(const RuntimeHandler& handler,
                                        const std::vector<std::string>& args) {
   std::vector<std::string> argv = {handler.path, "--root", handler.root};
   argv.insert(argv.end(), args.begin(), args.end());
-  ASSIGN_OR_RETURN(CommandOutput output, oci_internal::RunCommand(argv, kRuntimeCommandTimeout));
-  if (WIFEXITED(output.wait_status) && WEXITSTATUS(output.wait_status) == 0) {
-    return std::move(output.stdout_data);
-  }
+  ASSIGN_OR_RETURN(CommandResult output, RunCommand(argv, kRuntimeCommandTimeout));
+  if (ExitedZero(output.wait_status)) return std::move(output.stdout_data);
   std::string message = RuntimeMessage(output.stderr_data);
-  if (message.empty()) message = oci_internal::DescribeWaitStatus(output.wait_status);
+  if (message.empty()) message = DescribeWaitStatus(output.wait_status);
   std::string text = absl::StrCat(handler.path, " ", absl::StrJoin(args, " "), ": ", message);
   return MeansGone(message) ? absl::NotFoundError(text) : absl::InternalError(text);
 }
 
 // Adds what conmon printed before it detached (its argument and setup errors).
-absl::Status WithConmonOutput(const absl::Status& status, int output_fd) {
-  std::string output(absl::StripAsciiWhitespace(ReadCaptureFd(output_fd, kMaxConmonOutput)));
+absl::Status WithConmonOutput(const absl::Status& status, const Subprocess& conmon) {
+  std::string output(absl::StripAsciiWhitespace(absl::StrCat(conmon.Stdout(), conmon.Stderr())));
   if (output.empty()) return status;
   return absl::Status(status.code(), absl::StrCat(status.message(), " (conmon: ", output, ")"));
 }
@@ -127,16 +122,12 @@ absl::StatusOr<pid_t> ReadPidFile(const std::string& path) {
   return pid;
 }
 
-// True if `pid` is a conmon that has not exited (a guard against pid reuse).
-bool IsLiveConmon(pid_t pid) {
-  absl::StatusOr<std::string> stat = ReadFileToString(absl::StrCat("/proc/", pid, "/stat"), 4096);
-  if (!stat.ok()) return false;
-  size_t open = stat->find('(');
-  size_t close = stat->rfind(')');
-  if (open == std::string::npos || close == std::string::npos || close + 2 >= stat->size()) {
-    return false;
-  }
-  return stat->substr(open + 1, close - open - 1) == "conmon" && (*stat)[close + 2] != 'Z';
+// SIGKILLs `pid` if it is a live conmon. The start time read with its name
+// goes with the signal: a process that reused the pid since is left alone.
+void KillIfConmon(pid_t pid) {
+  absl::StatusOr<ProcStat> stat = ReadProcStat(pid);
+  if (!stat.ok() || stat->comm != "conmon" || stat->state == 'Z') return;
+  SignalIfSame(ProcessIdentity{pid, stat->start_time}, SIGKILL).IgnoreError();
 }
 
 absl::Status UnlinkIfPresent(const std::string& path) {
@@ -208,7 +199,7 @@ absl::StatusOr<pid_t> AwaitConmonCreate(Subprocess& conmon, int sync_fd, int sta
   ASSIGN_OR_RETURN(int status, conmon.Wait(kConmonForkTimeout));
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     return absl::InternalError(
-        absl::StrCat("conmon for ", launch.id, ": ", oci_internal::DescribeWaitStatus(status)));
+        absl::StrCat("conmon for ", launch.id, ": ", DescribeWaitStatus(status)));
   }
   ASSIGN_OR_RETURN(SyncMessage message,
                    oci_internal::ReadSyncMessage(sync_fd, "pid", kCreateTimeout));
@@ -224,7 +215,7 @@ absl::StatusOr<pid_t> AwaitConmonCreate(Subprocess& conmon, int sync_fd, int sta
 // the runtime's state (which kills a created init).
 void AbortCreate(const RuntimeHandler& handler, const ContainerLaunch& launch) {
   absl::StatusOr<pid_t> conmon = ReadPidFile(launch.bundle + "/conmon.pid");
-  if (conmon.ok() && IsLiveConmon(*conmon)) ::kill(*conmon, SIGKILL);
+  if (conmon.ok()) KillIfConmon(*conmon);
   RunRuntime(handler, {"delete", "--force", launch.id}).status().IgnoreError();
 }
 
@@ -322,20 +313,20 @@ absl::Status KillTimedOutExec(const std::string& pid_file, const std::string& id
 absl::StatusOr<SyncMessage> RunConmonExec(const std::vector<std::string>& argv,
                                           absl::Duration timeout) {
   ASSIGN_OR_RETURN(SocketPair sync, MakeSocketPair());
-  ASSIGN_OR_RETURN(UniqueFd output, MakeCaptureFd());
   Subprocess::Options options;
   options.argv = argv;
   options.env = {"_OCI_SYNCPIPE=3"};
-  options.stdout_fd = output.get();
-  options.stderr_fd = output.get();
+  options.stdout_io = Stdio::Capture();
+  options.stderr_io = Stdio::Capture();
+  options.max_capture = kMaxConmonOutput;
   options.extra_fds = {sync.theirs.get()};
-  ASSIGN_OR_RETURN(Subprocess conmon, Subprocess::Spawn(options));
+  ASSIGN_OR_RETURN(Subprocess conmon, Subprocess::Spawn(std::move(options)));
   sync.theirs.Reset();
   absl::Duration limit =
       timeout > absl::ZeroDuration() ? timeout + kExecGrace : absl::InfiniteDuration();
   absl::StatusOr<SyncMessage> message =
       oci_internal::ReadSyncMessage(sync.ours.get(), "exit_code", limit);
-  if (!message.ok()) return WithConmonOutput(message.status(), output.get());
+  if (!message.ok()) return WithConmonOutput(message.status(), conmon);
   conmon.Wait(kExecGrace).IgnoreError();  // it exits right after reporting
   return message;
 }
@@ -355,20 +346,23 @@ absl::StatusOr<pid_t> OciRuntime::Create(const ContainerLaunch& launch) {
   RETURN_IF_ERROR(PrepareCreateDirs(launch, socket_dir));
   ASSIGN_OR_RETURN(SocketPair sync, MakeSocketPair());
   ASSIGN_OR_RETURN(SocketPair start, MakeSocketPair());
-  ASSIGN_OR_RETURN(UniqueFd output, MakeCaptureFd());
+  // conmon daemonises: this child forks the conmon that stays (it writes that
+  // one's pid to conmon.pid and is reparented to us, a subreaper) and exits.
+  // We wait for this one; the daemon is named by its pid file from then on.
   Subprocess::Options options;
   options.argv = ConmonCreateArgs(conmon_, handler_, socket_dir, launch);
   options.env = {"_OCI_SYNCPIPE=3", "_OCI_STARTPIPE=4"};
-  options.stdout_fd = output.get();
-  options.stderr_fd = output.get();
+  options.stdout_io = Stdio::Capture();
+  options.stderr_io = Stdio::Capture();
+  options.max_capture = kMaxConmonOutput;
   options.extra_fds = {sync.theirs.get(), start.theirs.get()};
-  ASSIGN_OR_RETURN(Subprocess conmon, Subprocess::Spawn(options));
+  ASSIGN_OR_RETURN(Subprocess conmon, Subprocess::Spawn(std::move(options)));
   // Only conmon may hold the other ends, so that its death reads as EOF.
   sync.theirs.Reset();
   start.theirs.Reset();
   auto undo = absl::MakeCleanup([&] { AbortCreate(handler_, launch); });
   absl::StatusOr<pid_t> pid = AwaitConmonCreate(conmon, sync.ours.get(), start.ours.get(), launch);
-  if (!pid.ok()) return WithConmonOutput(pid.status(), output.get());
+  if (!pid.ok()) return WithConmonOutput(pid.status(), conmon);
   std::move(undo).Cancel();
   return *pid;
 }

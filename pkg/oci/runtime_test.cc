@@ -28,6 +28,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "pkg/base/fs.h"
+#include "pkg/base/subprocess.h"
 #include "pkg/oci/conmon_internal.h"
 
 namespace ocid {
@@ -119,9 +120,8 @@ class RuntimeTest : public ::testing::Test {
   // The runtime's state, conmon and the cgroups of one container.
   static void CleanUp(const Tracked& tracked) {
     const std::string& id = tracked.launch.id;
-    oci_internal::RunCommand(
-        {tracked.handler.path, "--root", tracked.handler.root, "delete", "--force", id},
-        absl::Seconds(30))
+    RunCommand({tracked.handler.path, "--root", tracked.handler.root, "delete", "--force", id},
+               absl::Seconds(30))
         .status()
         .IgnoreError();
     int conmon = 0;
@@ -163,8 +163,7 @@ class RuntimeTest : public ::testing::Test {
     EXPECT_TRUE(MakeDirs(bin, 0755).ok());
     std::filesystem::copy_file(kBusybox, bin + "/busybox");
     std::filesystem::create_symlink("busybox", bin + "/sh");
-    auto spec =
-        oci_internal::RunCommand({kRunc, "spec", "--bundle", launch.bundle}, absl::Seconds(30));
+    auto spec = RunCommand({kRunc, "spec", "--bundle", launch.bundle}, absl::Seconds(30));
     EXPECT_TRUE(spec.ok() && spec->wait_status == 0) << spec.status();
     WriteConfig(launch, args);
     return launch;
@@ -526,24 +525,6 @@ TEST(RuntimeMessageTest, TakesLogrusMessage) {
                 "time=\"2024\" level=error msg=\"exec: \\\"/nope\\\": not found\"\n"),
             "exec: \"/nope\": not found");
   EXPECT_EQ(oci_internal::RuntimeMessage("  plain crun error\n"), "plain crun error");
-}
-
-TEST(SubprocessTest, WaitTimesOutAndKillsOnDestruction) {
-  oci_internal::Subprocess::Options options;
-  options.argv = {kBusybox, "sleep", "100"};
-  auto child = oci_internal::Subprocess::Spawn(options);
-  ASSERT_TRUE(child.ok()) << child.status();
-  pid_t pid = child->pid();
-  EXPECT_TRUE(absl::IsDeadlineExceeded(child->Wait(absl::Milliseconds(50)).status()));
-  { oci_internal::Subprocess gone = std::move(*child); }
-  EXPECT_EQ(::kill(pid, 0), -1);
-
-  auto run = oci_internal::RunCommand({kBusybox, "sh", "-c", "echo out; echo err >&2; exit 7"},
-                                      absl::Seconds(10));
-  ASSERT_TRUE(run.ok()) << run.status();
-  EXPECT_EQ(run->stdout_data, "out\n");
-  EXPECT_EQ(run->stderr_data, "err\n");
-  EXPECT_EQ(WEXITSTATUS(run->wait_status), 7);
 }
 
 }  // namespace

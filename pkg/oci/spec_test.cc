@@ -20,8 +20,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "pkg/base/child_process.h"
 #include "pkg/base/fs.h"
+#include "pkg/base/subprocess.h"
 
 namespace ocid {
 namespace {
@@ -532,9 +532,9 @@ TEST_F(SpecTest, MissingInputsAreInvalid) {
 // dirs below `cgroup_parent`.
 void CleanUpRunc(const std::string& runc_root, const std::string& id,
                  const std::string& cgroup_parent) {
-  absl::StatusOr<ChildProcess> del =
-      ChildProcess::Spawn({"/usr/sbin/runc", "--root", runc_root, "delete", "-f", id});
-  if (del.ok()) del->Wait().IgnoreError();
+  RunCommand({"/usr/sbin/runc", "--root", runc_root, "delete", "-f", id}, absl::Seconds(60))
+      .status()
+      .IgnoreError();
   std::error_code ec;
   for (const auto& hierarchy : std::filesystem::directory_iterator("/sys/fs/cgroup", ec)) {
     std::string parent = hierarchy.path().string() + cgroup_parent;
@@ -585,11 +585,10 @@ runtime::v1::ContainerConfig RuncTestConfig(const std::string& dir) {
 
 // Runs `argv` to its end, killing it after a minute; its wait status.
 absl::StatusOr<int> RunWithDeadline(const std::vector<std::string>& argv, const std::string& log) {
-  absl::StatusOr<ChildProcess> child = ChildProcess::Spawn(argv, log);
+  absl::StatusOr<Subprocess> child = Subprocess::SpawnLogged(argv, log);
   if (!child.ok()) return child.status();
-  absl::Time deadline = absl::Now() + absl::Seconds(60);
-  while (child->Running() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(20));
-  if (child->Running()) child->Signal(SIGKILL).IgnoreError();
+  absl::StatusOr<int> status = child->Wait(absl::Seconds(60));
+  if (absl::IsDeadlineExceeded(status.status())) child->Signal(SIGKILL).IgnoreError();
   return child->Wait();
 }
 

@@ -2,9 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
-#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -18,13 +16,13 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
-#include "pkg/base/child_process.h"
-#include "pkg/base/child_reaper.h"
 #include "pkg/base/fs.h"
 #include "pkg/base/status_macros.h"
+#include "pkg/base/subprocess.h"
 #include "pkg/base/unique_fd.h"
 
 namespace ocid {
@@ -32,6 +30,8 @@ namespace {
 
 constexpr int kPinnsUsageExit = 2;  // ocid-pinns: bad arguments, nothing made
 constexpr size_t kMaxPinnsOutput = 4096;
+// ocid-pinns and ocid-infra's launcher do a few syscalls and exit.
+constexpr absl::Duration kHelperTimeout = absl::Seconds(30);
 constexpr int64_t kDefaultShmBytes = 64 << 20;
 
 absl::Status ValidatePinRequest(const PinRequest& request) {
@@ -68,27 +68,20 @@ std::vector<std::string> PinnsArgv(const PinRequest& request) {
   return argv;
 }
 
-// What the helper wrote, from the memfd its stdout and stderr went to.
-std::string ReadOutput(int fd) {
-  std::string output(kMaxPinnsOutput, '\0');
-  ssize_t n = ::pread(fd, output.data(), output.size(), 0);
-  output.resize(n > 0 ? static_cast<size_t>(n) : 0);
-  return std::string(absl::StripAsciiWhitespace(output));
-}
-
 // Runs ocid-pinns; its one-line message becomes the error.
 absl::Status RunPinns(const PinRequest& request) {
-  UniqueFd output(::memfd_create("ocid-pinns-output", MFD_CLOEXEC));
-  if (!output.valid()) return absl::ErrnoToStatus(errno, "memfd_create for ocid-pinns output");
-  // The spawned child opens this path before it execs, while it still holds
-  // a copy of our (close-on-exec) fd table.
-  std::string output_path = absl::StrCat("/proc/self/fd/", output.get());
-  ASSIGN_OR_RETURN(ChildProcess pinns, ChildProcess::Spawn(PinnsArgv(request), output_path));
-  ASSIGN_OR_RETURN(int wait_status, pinns.Wait());
-  if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0) return absl::OkStatus();
+  Subprocess::Options options;
+  options.argv = PinnsArgv(request);
+  options.stdout_io = Stdio::Capture();
+  options.stderr_io = Stdio::Capture();
+  options.max_capture = kMaxPinnsOutput;
+  ASSIGN_OR_RETURN(Subprocess pinns, Subprocess::Spawn(std::move(options)));
+  ASSIGN_OR_RETURN(int wait_status, pinns.Wait(kHelperTimeout));
+  if (ExitedZero(wait_status)) return absl::OkStatus();
 
   std::string message =
-      absl::StrCat("pin namespaces of pod ", request.pod_id, ": ", ReadOutput(output.get()));
+      absl::StrCat("pin namespaces of pod ", request.pod_id, ": ",
+                   absl::StripAsciiWhitespace(absl::StrCat(pinns.Stdout(), pinns.Stderr())));
   if (WIFSIGNALED(wait_status)) {
     // It could not clean up after itself.
     UnpinNamespaces(PinPaths(request)).IgnoreError();
@@ -112,85 +105,6 @@ absl::Status RemovePin(const std::string& path) {
     return absl::ErrnoToStatus(errno, "remove pin " + path);
   }
   return absl::OkStatus();
-}
-
-// StartInfraProcess forks twice: the middle child joins the pod's namespaces
-// and unshares a PID namespace, so its child (the infra) is PID 1 there. ocid
-// is multithreaded: between fork and exec the children only make
-// async-signal-safe calls on data prepared before the fork.
-struct InfraLaunch {
-  const char* binary = nullptr;
-  std::vector<std::pair<int, int>> namespaces;  // fd of a pin, CLONE_NEW* type
-  int null_fd = -1;
-  int report_fd = -1;  // write end of the pipe to the parent
-  // Blocked across the exec: a signal that PID 1 of a namespace gets before
-  // it has a handler would be dropped, so a SIGTERM sent right after we
-  // return stays pending until ocid-infra takes it.
-  sigset_t infra_signals;
-};
-
-// One message from a child: the infra's pid, or the step that failed + errno.
-enum InfraStep : int32_t { kInfraPid = 0, kSetns, kUnshare, kFork, kDetach, kExec };
-struct InfraReport {
-  int32_t step;
-  int32_t value;
-};
-
-[[noreturn]] void ReportAndExit(int fd, InfraStep step, int32_t value) {
-  InfraReport report = {step, value};
-  ssize_t ignored = ::write(fd, &report, sizeof(report));  // atomic: < PIPE_BUF
-  (void)ignored;
-  ::_exit(step == kInfraPid ? 0 : 1);
-}
-
-[[noreturn]] void RunInfraGrandchild(const InfraLaunch& launch) {
-  // Its own session, so ocid's terminal and process group signals miss it;
-  // "/" as cwd, so it pins no mount.
-  if (::setsid() < 0 || ::chdir("/") != 0) ReportAndExit(launch.report_fd, kDetach, errno);
-  for (int fd = 0; fd < 3; ++fd) {
-    if (::dup2(launch.null_fd, fd) < 0) ReportAndExit(launch.report_fd, kDetach, errno);
-  }
-  char* const argv[] = {const_cast<char*>(launch.binary), nullptr};
-  char* const envp[] = {nullptr};
-  ::execve(launch.binary, argv, envp);
-  ReportAndExit(launch.report_fd, kExec, errno);
-}
-
-[[noreturn]] void RunInfraMiddleChild(const InfraLaunch& launch) {
-  for (const auto& [fd, type] : launch.namespaces) {
-    if (::setns(fd, type) != 0) ReportAndExit(launch.report_fd, kSetns, errno);
-  }
-  if (::unshare(CLONE_NEWPID) != 0) ReportAndExit(launch.report_fd, kUnshare, errno);
-  ::sigprocmask(SIG_BLOCK, &launch.infra_signals, nullptr);
-  pid_t pid = ::_Fork();  // unlike fork(), async-signal-safe
-  if (pid < 0) ReportAndExit(launch.report_fd, kFork, errno);
-  if (pid == 0) RunInfraGrandchild(launch);
-  ReportAndExit(launch.report_fd, kInfraPid, pid);  // pid in our (the host's) namespace
-}
-
-// Reads the children's reports until both have closed the pipe (the infra's
-// end closes on its exec).
-absl::StatusOr<pid_t> ReadInfraReports(int fd, const std::string& binary) {
-  static const char* const kSteps[] = {"",     "join namespace", "unshare pid namespace",
-                                       "fork", "detach",         "exec"};
-  pid_t pid = -1;
-  InfraReport report;
-  while (true) {
-    ssize_t n = ::read(fd, &report, sizeof(report));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return absl::ErrnoToStatus(errno, "read infra start reports");
-    if (n == 0) break;
-    if (n != sizeof(report) || report.step < kInfraPid || report.step > kExec) {
-      return absl::InternalError("garbled infra start report");
-    }
-    if (report.step != kInfraPid) {
-      return absl::ErrnoToStatus(report.value,
-                                 absl::StrCat("start ", binary, ": ", kSteps[report.step]));
-    }
-    pid = report.value;
-  }
-  if (pid <= 0) return absl::InternalError("start " + binary + ": its launcher died");
-  return pid;
 }
 
 // A DNS or host name entry goes on a line of its own: no whitespace inside.
@@ -253,46 +167,28 @@ absl::StatusOr<pid_t> StartInfraProcess(const std::string& infra_binary,
                                         const PinnedNamespaces& pinned,
                                         const std::string& cgroup_parent) {
   // cgroup_parent is not used yet: the infra stays in ocid's cgroups.
-  if (infra_binary.empty() || infra_binary[0] != '/') {
-    return absl::InvalidArgumentError("infra binary must be an absolute path: " + infra_binary);
+  // ocid-infra joins the pins, unshares a PID namespace and forks the infra
+  // (PID 1 there), then exits: the infra is reparented to us, a subreaper,
+  // and the orphan reaper reaps it once it is killed.
+  Subprocess::Options options;
+  options.argv = {infra_binary};
+  for (const auto& [flag, path] : {std::pair("--net", &pinned.net), std::pair("--ipc", &pinned.ipc),
+                                   std::pair("--uts", &pinned.uts)}) {
+    if (!path->empty()) options.argv.insert(options.argv.end(), {flag, *path});
   }
-  std::vector<UniqueFd> fds;
-  InfraLaunch launch;
-  launch.binary = infra_binary.c_str();
-  sigemptyset(&launch.infra_signals);
-  for (int signal : {SIGCHLD, SIGTERM, SIGINT}) sigaddset(&launch.infra_signals, signal);
-  for (const auto& [path, type] :
-       {std::pair(&pinned.net, CLONE_NEWNET), std::pair(&pinned.ipc, CLONE_NEWIPC),
-        std::pair(&pinned.uts, CLONE_NEWUTS)}) {
-    if (path->empty()) continue;
-    fds.emplace_back(::open(path->c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fds.back().valid()) return absl::ErrnoToStatus(errno, "open namespace pin " + *path);
-    launch.namespaces.emplace_back(fds.back().get(), type);
+  options.stdout_io = Stdio::Capture();
+  options.stderr_io = Stdio::Capture();
+  options.max_capture = kMaxPinnsOutput;
+  ASSIGN_OR_RETURN(Subprocess launcher, Subprocess::Spawn(std::move(options)));
+  ASSIGN_OR_RETURN(int wait_status, launcher.Wait(kHelperTimeout));
+  std::string output(absl::StripAsciiWhitespace(launcher.Stdout()));
+  int pid = 0;
+  if (!ExitedZero(wait_status) || !absl::SimpleAtoi(output, &pid) || pid <= 0) {
+    std::string why(absl::StripAsciiWhitespace(launcher.Stderr()));
+    if (why.empty()) why = DescribeWaitStatus(wait_status);
+    return absl::InternalError(absl::StrCat("start ", infra_binary, ": ", why));
   }
-  UniqueFd null_fd(::open("/dev/null", O_RDWR | O_CLOEXEC));
-  if (!null_fd.valid()) return absl::ErrnoToStatus(errno, "open /dev/null");
-  launch.null_fd = null_fd.get();
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "pipe");
-  UniqueFd read_end(pipe_fds[0]);
-  UniqueFd write_end(pipe_fds[1]);
-  launch.report_fd = write_end.get();
-
-  // Registered: the orphan reaper leaves the middle child to our wait (the
-  // infra it forks is reparented to ocid, and reaped by the reaper).
-  int fork_errno = 0;
-  pid_t middle = SpawnOwnedChild([&] {
-    pid_t pid = ::fork();
-    if (pid == 0) RunInfraMiddleChild(launch);  // does not return
-    fork_errno = errno;
-    return pid;
-  });
-  if (middle < 0) return absl::ErrnoToStatus(fork_errno, "fork to start " + infra_binary);
-  write_end.Reset();
-  while (::waitpid(middle, nullptr, 0) < 0 && errno == EINTR) {
-  }
-  ReleaseOwnedChild(middle);
-  return ReadInfraReports(read_end.get(), infra_binary);
+  return pid;
 }
 
 absl::StatusOr<std::string> PodHostname(const std::string& requested) {

@@ -31,8 +31,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
-#include "pkg/base/child_process.h"
 #include "pkg/base/fs.h"
+#include "pkg/base/subprocess.h"
 #include "pkg/base/unique_fd.h"
 
 namespace ocid {
@@ -255,10 +255,10 @@ TEST_F(NamespacesTest, PinnsRollsBackItsPinsWhenALaterOneFails) {
   std::string foreign = request_.pin_dir + "/uts/pod-1234";
   ASSERT_TRUE(WriteFileAtomically(foreign, "").ok());
   std::string output = dir_ + "/pinns.out";
-  absl::StatusOr<ChildProcess> pinns =
-      ChildProcess::Spawn({request_.pinns_binary, "--dir", request_.pin_dir, "--name", "pod-1234",
-                           "--net", "--ipc", "--uts"},
-                          output);
+  absl::StatusOr<Subprocess> pinns =
+      Subprocess::SpawnLogged({request_.pinns_binary, "--dir", request_.pin_dir, "--name",
+                               "pod-1234", "--net", "--ipc", "--uts"},
+                              output);
   ASSERT_TRUE(pinns.ok()) << pinns.status();
   absl::StatusOr<int> status = pinns->Wait();
   ASSERT_TRUE(status.ok()) << status.status();
@@ -342,7 +342,7 @@ TEST_F(NamespacesTest, InfraReapsOrphans) {
 TEST_F(NamespacesTest, InfraStartFailuresAreReported) {
   absl::StatusOr<pid_t> pid = StartInfraProcess(dir_ + "/no-such-infra", {}, "");
   EXPECT_EQ(pid.status().code(), absl::StatusCode::kNotFound) << pid.status();
-  EXPECT_NE(pid.status().message().find("exec"), std::string::npos) << pid.status();
+  EXPECT_NE(pid.status().message().find("no-such-infra"), std::string::npos) << pid.status();
 
   PinnedNamespaces missing{dir_ + "/no-such-pin", "", ""};
   pid = StartInfraProcess(Runfile("cmd/ocid/ocid-infra"), missing, "");

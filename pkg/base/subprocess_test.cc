@@ -1,0 +1,257 @@
+#include "pkg/base/subprocess.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "pkg/base/fs.h"
+
+namespace ocid {
+namespace {
+
+Subprocess::Options Shell(const std::string& script) {
+  Subprocess::Options options;
+  options.argv = {"/bin/sh", "-c", script};
+  options.stdout_io = Stdio::Capture();
+  options.stderr_io = Stdio::Capture();
+  return options;
+}
+
+// True once `pid` is no process of ours, not even a zombie: it was reaped.
+bool IsReaped(pid_t pid) { return ::waitpid(pid, nullptr, WNOHANG) == -1 && errno == ECHILD; }
+
+// True once `pid` is gone or a zombie (dead, whoever reaps it).
+bool WaitUntilDead(pid_t pid, absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    absl::StatusOr<ProcStat> stat = ReadProcStat(pid);
+    if (!stat.ok() || stat->state == 'Z') return true;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return false;
+}
+
+TEST(SubprocessTest, WaitReportsTheExitAndCapturesEachStream) {
+  auto child = Subprocess::Spawn(Shell("echo out; echo err >&2; exit 3"));
+  ASSERT_TRUE(child.ok()) << child.status();
+  absl::StatusOr<int> status = child->Wait();
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_TRUE(WIFEXITED(*status));
+  EXPECT_EQ(WEXITSTATUS(*status), 3);
+  EXPECT_EQ(DescribeWaitStatus(*status), "exit status 3");
+  EXPECT_FALSE(child->Running());
+  EXPECT_EQ(*child->Wait(), *status) << "a reaped child reports the same status again";
+  EXPECT_EQ(child->Stdout(), "out\n");
+  EXPECT_EQ(child->Stderr(), "err\n");
+}
+
+TEST(SubprocessTest, CaptureIsBounded) {
+  Subprocess::Options options = Shell("printf 0123456789");
+  options.max_capture = 4;
+  auto result = RunCommand(options, absl::Seconds(30));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(ExitedZero(result->wait_status));
+  EXPECT_EQ(result->stdout_data, "0123");
+}
+
+TEST(SubprocessTest, PassesArgvAsIs) {
+  Subprocess::Options options = Shell("printf '%s|' \"$@\"");
+  options.argv.insert(options.argv.end(), {"sh", "a b", "", "c'd", "$HOME"});
+  auto result = RunCommand(options, absl::Seconds(30));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->stdout_data, "a b||c'd|$HOME|");
+}
+
+TEST(SubprocessTest, ExactEnvironmentWithClearEnv) {
+  Subprocess::Options options;
+  options.argv = {"/usr/bin/env"};
+  options.env = {"A=1", "B=two words"};
+  options.clear_env = true;
+  auto result = RunCommand(options, absl::Seconds(30));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->stdout_data, "A=1\nB=two words\n");
+}
+
+TEST(SubprocessTest, EnvEntriesReplaceOursOnce) {
+  ASSERT_EQ(::setenv("OCID_SUBPROCESS_TEST", "old", 1), 0);
+  ASSERT_EQ(::setenv("OCID_SUBPROCESS_KEPT", "kept", 1), 0);
+  Subprocess::Options options = Shell("env | grep ^OCID_SUBPROCESS_ | sort");
+  options.env = {"OCID_SUBPROCESS_TEST=new"};
+  auto result = RunCommand(options, absl::Seconds(30));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->stdout_data, "OCID_SUBPROCESS_KEPT=kept\nOCID_SUBPROCESS_TEST=new\n");
+}
+
+TEST(SubprocessTest, StdinDataFilesAndExtraFds) {
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe2(pipe_fds, O_CLOEXEC), 0);
+  UniqueFd read_end(pipe_fds[0]);
+  UniqueFd write_end(pipe_fds[1]);
+  std::string log = std::string(::getenv("TEST_TMPDIR")) + "/stdio.log";
+  ASSERT_TRUE(WriteFileAtomically(log, "before\n", 0644, false).ok());
+
+  Subprocess::Options options;
+  // fd 3 is the pipe; no fd but 0-3 is open in the child.
+  options.argv = {"/bin/sh", "-c", "cat; echo err >&2; echo three >&3; ls /proc/self/fd >&3"};
+  options.stdin_io = Stdio::Data("from stdin\n");
+  options.stdout_io = Stdio::File(log);
+  options.stderr_io = Stdio::File(log);
+  options.extra_fds = {write_end.get()};
+  auto child = Subprocess::Spawn(options);
+  ASSERT_TRUE(child.ok()) << child.status();
+  write_end.Reset();
+  ASSERT_TRUE(child->Wait(absl::Seconds(30)).ok());
+
+  std::string piped;
+  char buffer[256];
+  ssize_t n;
+  while ((n = ::read(read_end.get(), buffer, sizeof(buffer))) > 0) piped.append(buffer, n);
+  // ls opens one more fd for the listing itself.
+  EXPECT_TRUE(piped.rfind("three\n0\n1\n2\n3\n", 0) == 0) << piped;
+  EXPECT_LE(piped.size(), std::string("three\n0\n1\n2\n3\n4\n").size()) << piped;
+  EXPECT_EQ(*ReadFileToString(log, 4096), "before\nfrom stdin\nerr\n");
+  EXPECT_EQ(child->Stdout(), "") << "not captured";
+}
+
+TEST(SubprocessTest, WaitTimesOutAndTheDestructorKillsAndReaps) {
+  pid_t pid = -1;
+  {
+    Subprocess::Options options;
+    options.argv = {"/bin/sleep", "60"};
+    auto child = Subprocess::Spawn(options);
+    ASSERT_TRUE(child.ok()) << child.status();
+    pid = child->pid();
+    absl::Time start = absl::Now();
+    absl::StatusOr<int> status = child->Wait(absl::Milliseconds(100));
+    EXPECT_EQ(status.status().code(), absl::StatusCode::kDeadlineExceeded) << status.status();
+    EXPECT_GE(absl::Now() - start, absl::Milliseconds(100));
+    EXPECT_TRUE(child->Running());
+    Subprocess moved = std::move(*child);  // the moved-from one owns nothing
+    EXPECT_EQ(moved.pid(), pid);
+  }
+  EXPECT_TRUE(IsReaped(pid));
+}
+
+TEST(SubprocessTest, TheDestructorKillsTheProcessGroup) {
+  pid_t grandchild = -1;
+  {
+    Subprocess::Options options = Shell("sleep 60 & echo $!; wait");
+    options.new_process_group = true;
+    auto child = Subprocess::Spawn(options);
+    ASSERT_TRUE(child.ok()) << child.status();
+    absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (child->Stdout().empty() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+    ASSERT_TRUE(absl::SimpleAtoi(child->Stdout(), &grandchild)) << child->Stdout();
+    EXPECT_EQ(::getpgid(grandchild), child->pid());
+  }
+  EXPECT_TRUE(WaitUntilDead(grandchild, absl::Seconds(10)));
+}
+
+TEST(SubprocessTest, SignalAndRelease) {
+  Subprocess::Options options;
+  options.argv = {"/bin/sleep", "60"};
+  auto child = Subprocess::Spawn(options);
+  ASSERT_TRUE(child.ok()) << child.status();
+  ASSERT_TRUE(child->Signal(SIGTERM).ok());
+  absl::StatusOr<int> status = child->Wait(absl::Seconds(30));
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_TRUE(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGTERM);
+  EXPECT_EQ(child->Signal(SIGTERM).code(), absl::StatusCode::kFailedPrecondition);
+
+  pid_t released = -1;
+  {
+    auto kept = Subprocess::Spawn(options);
+    ASSERT_TRUE(kept.ok()) << kept.status();
+    released = kept->Release();
+  }
+  EXPECT_EQ(::kill(released, 0), 0) << "a released child is not killed";
+  ::kill(released, SIGKILL);
+  ::waitpid(released, nullptr, 0);
+}
+
+TEST(SubprocessTest, RefusesRelativePathsAndReportsMissingBinaries) {
+  Subprocess::Options options;
+  options.argv = {"sleep", "1"};
+  EXPECT_EQ(Subprocess::Spawn(options).status().code(), absl::StatusCode::kInvalidArgument);
+  options.argv = {"/no/such/binary"};
+  EXPECT_EQ(Subprocess::Spawn(options).status().code(), absl::StatusCode::kNotFound);
+  options.argv = {"/bin/true"};
+  options.stdout_io = Stdio::File("/no/such/dir/log");
+  EXPECT_EQ(Subprocess::Spawn(options).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(SubprocessTest, RunCommandKillsACommandPastItsTimeout) {
+  absl::StatusOr<CommandResult> result = RunCommand(Shell("sleep 60"), absl::Milliseconds(50));
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_NE(result.status().message().find("/bin/sh -c sleep 60"), absl::string_view::npos)
+      << result.status();
+}
+
+// A stat line as the kernel writes it, with `comm` and start time `start`.
+std::string StatLine(const std::string& comm, uint64_t start) {
+  std::string line = absl::StrCat("4242 (", comm, ") S 1 4242 4242 0 -1 4194560");
+  for (int field = 10; field < 22; ++field) absl::StrAppend(&line, " ", field);
+  absl::StrAppend(&line, " ", start, " 1234567 300 18446744073709551615 1 1 0 0 0 0\n");
+  return line;
+}
+
+TEST(ProcStatTest, ParsesANastyComm) {
+  for (const std::string comm : {"sh", "a) S 1 2 3 (", ") ) )", "two words", "(", ""}) {
+    absl::StatusOr<ProcStat> stat = ParseProcStat(StatLine(comm, 987654321));
+    ASSERT_TRUE(stat.ok()) << comm << ": " << stat.status();
+    EXPECT_EQ(stat->comm, comm);
+    EXPECT_EQ(stat->state, 'S');
+    EXPECT_EQ(stat->ppid, 1);
+    EXPECT_EQ(stat->start_time, 987654321u) << comm;
+  }
+  EXPECT_FALSE(ParseProcStat("4242 (sh S 1").ok());
+  EXPECT_FALSE(ParseProcStat("4242 (sh) S 1 2 3").ok()) << "too few fields";
+  EXPECT_FALSE(ParseProcStat(StatLine("x", 1).replace(0, 12, "4242 (x) S y")).ok());
+}
+
+TEST(ProcStatTest, ReadsOurOwn) {
+  absl::StatusOr<ProcStat> stat = ReadProcStat(::getpid());
+  ASSERT_TRUE(stat.ok()) << stat.status();
+  EXPECT_EQ(stat->ppid, ::getppid());
+  EXPECT_GT(stat->start_time, 0u);
+  EXPECT_EQ(IdentifyProcess(::getpid())->start_time, stat->start_time);
+}
+
+TEST(SignalIfSameTest, SignalsOnlyTheProcessTheIdentityNames) {
+  Subprocess::Options options;
+  options.argv = {"/bin/sleep", "60"};
+  auto child = Subprocess::Spawn(options);
+  ASSERT_TRUE(child.ok()) << child.status();
+  absl::StatusOr<ProcessIdentity> identity = IdentifyProcess(child->pid());
+  ASSERT_TRUE(identity.ok()) << identity.status();
+
+  // The same pid with another start time: another process, left alone.
+  ProcessIdentity stale = *identity;
+  stale.start_time += 1;
+  EXPECT_EQ(SignalIfSame(stale, SIGKILL).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(OpenPidfd(stale).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(child->Wait(absl::Milliseconds(100)).status().code(),
+            absl::StatusCode::kDeadlineExceeded)
+      << "a stale identity signalled the process";
+
+  ASSERT_TRUE(SignalIfSame(*identity, SIGTERM).ok());
+  absl::StatusOr<int> status = child->Wait(absl::Seconds(30));
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_TRUE(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGTERM);
+  // Reaped: the identity names no process any more.
+  EXPECT_EQ(SignalIfSame(*identity, SIGKILL).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(SignalIfSame(ProcessIdentity{0, 1}, SIGKILL).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace ocid
