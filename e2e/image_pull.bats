@@ -4,6 +4,8 @@
 # zstd, a multi-arch index, whiteouts, 111 layers.
 
 load helpers
+# `run !` (a negated command that fails the test; a bare `! cmd` never does).
+bats_require_minimum_version 1.5.0
 
 setup_file() {
   ocid_setup
@@ -196,7 +198,7 @@ image_id() {
   [[ "$output" != *"truncated"* ]]
   run "$OCIC_BIN" image status "$REGISTRY/truncated:latest"
   [ "$status" -ne 0 ]
-  ! grep -l '"truncated' "$TEST_ROOT/root/storage/images/"*.json
+  run ! grep -l '"truncated' "$TEST_ROOT/root/storage/images/"*.json
 }
 
 @test "a short name pulled through a search registry is found again by that name" {

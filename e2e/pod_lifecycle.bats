@@ -4,6 +4,8 @@
 # conmon. Images come from a local registry (e2e/registry).
 
 load helpers
+# `run !` (a negated command that fails the test; a bare `! cmd` never does).
+bats_require_minimum_version 1.5.0
 
 setup_file() {
   ocid_setup
@@ -114,9 +116,9 @@ wait_for_state() {
   [[ "$output" != *"${pod:0:13}"* ]]
 
   # Nothing of the pod is left: mounts, pins, conmon, files.
-  ! grep -q "$pod" /proc/mounts
-  ! grep -q "$ctr" /proc/mounts
-  ! pgrep -f "conmon.*$ctr"
+  run ! grep -q "$pod" /proc/mounts
+  run ! grep -q "$ctr" /proc/mounts
+  run ! pgrep -f "conmon.*$ctr"
   [ -z "$(ls "$TEST_ROOT/run/ns/net" 2>/dev/null)" ]
   [ ! -e "$TEST_ROOT/run/containers/$ctr" ]
   [ ! -e "$TEST_ROOT/root/containers/$ctr" ]
@@ -183,7 +185,7 @@ wait_for_state() {
   [ "$status" -eq 0 ]
   run "$OCIC_BIN" pod remove --id "$pod"
   [ "$status" -eq 0 ]
-  ! pgrep -f "conmon.*$long"
+  run ! pgrep -f "conmon.*$long"
 }
 
 @test "pods run with crun as a second runtime handler" {
@@ -229,7 +231,7 @@ wait_for_state() {
   [[ "$output" == *"INVALID_ARGUMENT"*"config.linux.security_context.run_as_group: set without run_as_user"* ]]
   run "$OCIC_BIN" ctr list --pod "$pod"
   [[ "$output" != *"grouponly"* ]]
-  ! grep -q grouponly /proc/mounts
+  run ! grep -q grouponly /proc/mounts
 
   run "$OCIC_BIN" ctr start --id does-not-exist
   [[ "$output" == *"NOT_FOUND"* ]]
@@ -303,7 +305,7 @@ wait_for_state() {
   [[ "$output" == *"(sleep)"* ]]  # the container's own sleep 3600
   [[ "$output" != *"(sleep) Z"* ]]
   [ "$(grep -c '(sleep)' <<<"$output")" -eq 1 ]
-  ! pgrep -f "sleep 31337"
+  run ! pgrep -f "sleep 31337"
   "$OCIC_BIN" pod remove --id "$pod"
 }
 
@@ -362,5 +364,5 @@ wait_for_state() {
   [[ "$output" == *"sleep 3601"* ]]
   [[ "$output" == *"ocid-infra"* ]]
   "$OCIC_BIN" pod remove --id "$pod"
-  ! pgrep -f "sleep 360[12]"
+  run ! pgrep -f "sleep 360[12]"
 }

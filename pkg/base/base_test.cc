@@ -4,6 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
 #include "pkg/base/build_features.h"
 #include "pkg/base/fs.h"
@@ -63,13 +68,29 @@ TEST(LogTest, ParsesLevelsAndFilters) {
   SetLogLevel(LogLevel::kInfo);
 }
 
-TEST(BuildFeaturesTest, AMissingFeatureSaysHowToBuildIt) {
-  // The default test build has none of the optional features.
-  EXPECT_FALSE(IsBuiltWith(BuildFeature::kSeccomp));
-  EXPECT_EQ(DescribeBuildFeatures(), "none");
-  absl::Status status = RequireBuildFeature(BuildFeature::kAppArmor);
-  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(status.message(), "ocid was built without apparmor (bazel build --config=apparmor)");
+// Holds for whichever --config the test is built with: a built feature is
+// required without error and named in the description; a missing one fails
+// with how to build it in.
+TEST(BuildFeaturesTest, RequireAndDescribeAgreeWithWhatIsBuilt) {
+  const struct {
+    BuildFeature feature;
+    const char* name;
+  } features[] = {{BuildFeature::kSeccomp, "seccomp"},
+                  {BuildFeature::kAppArmor, "apparmor"},
+                  {BuildFeature::kSelinux, "selinux"}};
+  std::vector<std::string> built;
+  for (const auto& [feature, name] : features) {
+    absl::Status status = RequireBuildFeature(feature);
+    if (IsBuiltWith(feature)) {
+      EXPECT_TRUE(status.ok()) << name << ": " << status;
+      built.push_back(name);
+    } else {
+      EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << name;
+      EXPECT_EQ(status.message(), absl::StrCat("ocid was built without ", name,
+                                               " (bazel build --config=", name, ")"));
+    }
+  }
+  EXPECT_EQ(DescribeBuildFeatures(), built.empty() ? "none" : absl::StrJoin(built, " "));
 }
 
 TEST(FsTest, AtomicWriteReplacesWholeFilesAndLeavesNoTemp) {
