@@ -56,8 +56,7 @@ class ContainerRuntimes {
   // "" is the default handler; InvalidArgument for one not configured.
   virtual absl::StatusOr<ContainerRuntime*> For(const std::string& handler) = 0;
   // conmon's exit file for `id`; NotFound while it runs.
-  virtual absl::StatusOr<ContainerExit> ReadExit(const std::string& exit_dir,
-                                                 const std::string& id,
+  virtual absl::StatusOr<ContainerExit> ReadExit(const std::string& exit_dir, const std::string& id,
                                                  const std::string& persist_dir) = 0;
   // Calls `on_exit(id)` (from another thread) for each exit file written.
   virtual absl::StatusOr<std::unique_ptr<ExitWatch>> WatchExits(

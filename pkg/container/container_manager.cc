@@ -108,8 +108,9 @@ absl::Status ContainerManager::Recover() {
   }
   RETURN_IF_ERROR(records_.Load());
   // Watch first, then reconcile: no exit falls between the two.
-  ASSIGN_OR_RETURN(exit_watch_, runtimes_.WatchExits(options_.exits_dir,
-                                                     [this](const std::string& id) { OnExit(id); }));
+  ASSIGN_OR_RETURN(
+      exit_watch_,
+      runtimes_.WatchExits(options_.exits_dir, [this](const std::string& id) { OnExit(id); }));
   for (const ContainerRecord& c : records_.List()) {
     RETURN_IF_ERROR(names_.Reserve(c.ReservedName(), c.id));
     if (absl::StatusOr<Digest> image = ParseDigest(c.image_id); image.ok()) {
@@ -239,8 +240,13 @@ absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan
   undo.Push([&] { images_.UnmountRootfs(c.rootfs).IgnoreError(); });
 
   SandboxContext sandbox = ContextOf(*plan.pod, *plan.pod_config);
-  ContainerSpecInputs inputs{c.id,     plan.config, plan.image_config,         &sandbox,
-                             c.rootfs, options_.min_oom_score_adj, options_.cgroup_manager};
+  ContainerSpecInputs inputs{c.id,
+                             plan.config,
+                             plan.image_config,
+                             &sandbox,
+                             c.rootfs,
+                             options_.min_oom_score_adj,
+                             options_.cgroup_manager};
   ASSIGN_OR_RETURN(nlohmann::json spec, BuildContainerSpec(inputs));
   RETURN_IF_ERROR(WriteFileAtomically(c.bundle + "/config.json", spec.dump(), 0600,
                                       /*durable=*/false));  // runroot: volatile
@@ -314,20 +320,19 @@ void ContainerManager::OnExit(const std::string& id) {
   if (!c || c->id != id || c->state == ContainerState::kExited) return;
   absl::StatusOr<ContainerExit> exit = runtimes_.ReadExit(c->exit_dir, id, c->persist_dir);
   if (!exit.ok()) return;
-  absl::Status updated =
-      records_
-      .Update(id,
-              [&](ContainerRecord& r) {
-                r.state = ContainerState::kExited;
-                r.exit_code = exit->exit_code;
-                r.finished_at = absl::ToUnixNanos(exit->finished_at);
-                if (r.started_at == 0) r.started_at = r.finished_at;
-                r.reason = exit->oom_killed       ? "OOMKilled"
-                           : exit->exit_code == 0 ? "Completed"
-                                                  : "Error";
-                r.pid = 0;
-              })
-      .status();
+  absl::Status updated = records_
+                             .Update(id,
+                                     [&](ContainerRecord& r) {
+                                       r.state = ContainerState::kExited;
+                                       r.exit_code = exit->exit_code;
+                                       r.finished_at = absl::ToUnixNanos(exit->finished_at);
+                                       if (r.started_at == 0) r.started_at = r.finished_at;
+                                       r.reason = exit->oom_killed       ? "OOMKilled"
+                                                  : exit->exit_code == 0 ? "Completed"
+                                                                         : "Error";
+                                       r.pid = 0;
+                                     })
+                             .status();
   // No caller to return it to (the exit watch's thread): log it. The
   // record stays RUNNING; the next Status or Stop reads the exit file again.
   if (!updated.ok()) OCID_LOG(kError) << "container " << id << ": record exit: " << updated;

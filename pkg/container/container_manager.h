@@ -46,8 +46,8 @@ struct ContainerView {
 
 class ContainerManager final : public PodContainers {
  public:
-  ContainerManager(ContainerManagerOptions options, SandboxManager& pods,
-                   ContainerImages& images, ContainerRuntimes& runtimes);
+  ContainerManager(ContainerManagerOptions options, SandboxManager& pods, ContainerImages& images,
+                   ContainerRuntimes& runtimes);
   ~ContainerManager() override;
 
   // Loads the records, starts watching exits, then reconciles each running

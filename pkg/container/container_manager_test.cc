@@ -319,8 +319,7 @@ TEST_F(ContainerManagerTest, CreateNeedsAReadyPodAndAPulledImage) {
   absl::Status missing = containers_->Create(pod_, other).status();
   EXPECT_TRUE(absl::IsNotFound(missing)) << missing;
   ASSERT_TRUE(pods_->StopPod(pod_).ok());
-  EXPECT_TRUE(
-      absl::IsFailedPrecondition(containers_->Create(pod_, ContainerConfig()).status()));
+  EXPECT_TRUE(absl::IsFailedPrecondition(containers_->Create(pod_, ContainerConfig()).status()));
   ExpectNothingLeft("refused creates");
 }
 
@@ -392,9 +391,9 @@ TEST_F(ContainerManagerTest, UnparsableStoredConfigIsDataLoss) {
   std::string id = containers_->Create(pod_, ContainerConfig()).value();
   ContainerRecord broken = containers_->Get(id).value();
   broken.config_json = "[";
-  ASSERT_TRUE(WriteFileAtomically(dir_ + "/records/containers/" + id + ".json",
-                                  broken.Serialize(), 0600)
-                  .ok());
+  ASSERT_TRUE(
+      WriteFileAtomically(dir_ + "/records/containers/" + id + ".json", broken.Serialize(), 0600)
+          .ok());
   Boot();
   EXPECT_TRUE(absl::IsDataLoss(containers_->Status(id).status()));
 }

@@ -28,9 +28,7 @@ class OciContainerRuntime final : public ContainerRuntime {
   absl::Status Delete(const std::string& id, bool force) override {
     return runtime_.Delete(id, force);
   }
-  absl::StatusOr<RuntimeState> State(const std::string& id) override {
-    return runtime_.State(id);
-  }
+  absl::StatusOr<RuntimeState> State(const std::string& id) override { return runtime_.State(id); }
   absl::StatusOr<ExecResult> ExecSync(const std::string& id, const std::string& bundle,
                                       const std::vector<std::string>& command,
                                       absl::Duration timeout) override {

@@ -51,15 +51,18 @@ absl::StatusOr<cri::PodSandboxConfig> StoredPodConfig(const SandboxRecord& pod) 
   cri::PodSandboxConfig config;
   auto parsed = google::protobuf::util::JsonStringToMessage(pod.config_json, &config);
   if (!parsed.ok()) {
-    return absl::DataLossError(absl::StrCat("pod sandbox ", pod.id, ": stored config: ",
-                                            std::string(parsed.message())));
+    return absl::DataLossError(
+        absl::StrCat("pod sandbox ", pod.id, ": stored config: ", std::string(parsed.message())));
   }
   return config;
 }
 
 SandboxManager::SandboxManager(SandboxManagerOptions options, SandboxHost& host,
                                PodNetwork& network)
-    : options_(std::move(options)), host_(host), network_(network), records_(options_.records_dir) {}
+    : options_(std::move(options)),
+      host_(host),
+      network_(network),
+      records_(options_.records_dir) {}
 
 absl::Status SandboxManager::Recover() {
   RETURN_IF_ERROR(MakeDirs(options_.pods_dir, 0700));

@@ -289,7 +289,8 @@ TEST_F(SandboxManagerTest, UnparsableStoredConfigFailsStopWithoutDel) {
   std::string id = manager_->RunPod(PodConfig("web"), "").value();
   SandboxRecord broken = manager_->Get(id).value();
   broken.config_json = "{not json";
-  ASSERT_TRUE(WriteFileAtomically(dir_ + "/records/" + id + ".json", broken.Serialize(), 0600).ok());
+  ASSERT_TRUE(
+      WriteFileAtomically(dir_ + "/records/" + id + ".json", broken.Serialize(), 0600).ok());
   manager_.reset();
   manager_ = NewManager();
 
@@ -347,6 +348,60 @@ TEST_F(SandboxManagerTest, CallsOnDifferentPodsRunTogether) {
   stop_a.join();
   stop_b.join();
   EXPECT_TRUE(both);
+}
+
+// 50 RunPods at once, with one name and with distinct names: each succeeds
+// or fails cleanly, and what is left is exactly the pods that were made.
+TEST_F(SandboxManagerTest, ParallelRunPodsWithOneNameMakeOnePod) {
+  std::vector<std::thread> threads;
+  absl::Mutex mu;
+  std::set<std::string> ids;
+  int refused = 0;
+  for (int i = 0; i < 50; ++i) {
+    threads.emplace_back([&] {
+      absl::StatusOr<std::string> id = manager_->RunPod(PodConfig("same"), "");
+      absl::MutexLock lock(&mu);
+      if (id.ok()) {
+        ids.insert(*id);
+      } else {
+        EXPECT_TRUE(absl::IsAlreadyExists(id.status())) << id.status();
+        ++refused;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  ASSERT_EQ(ids.size(), 1u);
+  EXPECT_EQ(Records(), 1u);
+  EXPECT_EQ(host_.pinned.size(), 1u) << "a refused RunPod left its pins";
+  EXPECT_EQ(network_.up.size(), 1u);
+  ASSERT_TRUE(manager_->RemovePod(*ids.begin()).ok());
+  EXPECT_TRUE(host_.Empty());
+}
+
+TEST_F(SandboxManagerTest, ParallelRunPodsWithDistinctNames) {
+  std::vector<std::thread> threads;
+  absl::Mutex mu;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 50; ++i) {
+    threads.emplace_back([&, i] {
+      absl::StatusOr<std::string> id = manager_->RunPod(PodConfig(absl::StrCat("pod", i)), "");
+      ASSERT_TRUE(id.ok()) << id.status();
+      absl::MutexLock lock(&mu);
+      ids.push_back(*id);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(Records(), 50u);
+  EXPECT_EQ(host_.pinned.size(), 50u);
+  threads.clear();
+  for (const std::string& id : ids) {
+    threads.emplace_back([&, id] { EXPECT_TRUE(manager_->RemovePod(id).ok()); });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_TRUE(host_.Empty());
+  EXPECT_TRUE(network_.up.empty());
+  EXPECT_EQ(Records(), 0u);
+  EXPECT_EQ(PodDirs(), 0u);
 }
 
 }  // namespace

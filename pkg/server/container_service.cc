@@ -117,8 +117,7 @@ grpc::Status RuntimeService::ContainerStatus(grpc::ServerContext*,
     status.set_log_path(c.log_path);
     if (request->verbose()) {
       // The handler's name, also when the request left it to the default.
-      (*response->mutable_info())["info"] =
-          VerboseInfo(c, view.config, containers_.HandlerName(c));
+      (*response->mutable_info())["info"] = VerboseInfo(c, view.config, containers_.HandlerName(c));
     }
     return absl::OkStatus();
   });

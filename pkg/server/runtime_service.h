@@ -37,11 +37,9 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
                              runtime::v1::RunPodSandboxResponse*) override;
   grpc::Status StopPodSandbox(grpc::ServerContext*, const runtime::v1::StopPodSandboxRequest*,
                               runtime::v1::StopPodSandboxResponse*) override;
-  grpc::Status RemovePodSandbox(grpc::ServerContext*,
-                                const runtime::v1::RemovePodSandboxRequest*,
+  grpc::Status RemovePodSandbox(grpc::ServerContext*, const runtime::v1::RemovePodSandboxRequest*,
                                 runtime::v1::RemovePodSandboxResponse*) override;
-  grpc::Status PodSandboxStatus(grpc::ServerContext*,
-                                const runtime::v1::PodSandboxStatusRequest*,
+  grpc::Status PodSandboxStatus(grpc::ServerContext*, const runtime::v1::PodSandboxStatusRequest*,
                                 runtime::v1::PodSandboxStatusResponse*) override;
   grpc::Status ListPodSandbox(grpc::ServerContext*, const runtime::v1::ListPodSandboxRequest*,
                               runtime::v1::ListPodSandboxResponse*) override;

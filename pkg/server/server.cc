@@ -40,8 +40,7 @@ absl::StatusOr<bool> SocketIsLive(const std::string& path) {
 absl::Status PrepareSocketPath(const std::string& path) {
   if (path.size() >= sizeof(sockaddr_un::sun_path)) {
     return absl::InvalidArgumentError(absl::StrCat("socket path ", path, " is longer than ",
-                                                   sizeof(sockaddr_un::sun_path) - 1,
-                                                   " bytes"));
+                                                   sizeof(sockaddr_un::sun_path) - 1, " bytes"));
   }
   std::string dir = path.substr(0, path.rfind('/'));
   RETURN_IF_ERROR(MakeDirs(dir, 0755));
@@ -96,10 +95,10 @@ absl::Status CriServer::OpenStores() {
   ASSIGN_OR_RETURN(RegistriesConf registries, LoadRegistriesConf(config_.registries_conf));
   PullOptions options;
   options.auth_file = config_.global_auth_file;
-  puller_ = std::make_unique<ImagePuller>(*blobs_, *layers_, *images_, std::move(registries),
-                                          options);
-  image_service_ = std::make_unique<ImageService>(
-      ImageStores{storage, *blobs_, *layers_, *images_, *puller_});
+  puller_ =
+      std::make_unique<ImagePuller>(*blobs_, *layers_, *images_, std::move(registries), options);
+  image_service_ =
+      std::make_unique<ImageService>(ImageStores{storage, *blobs_, *layers_, *images_, *puller_});
 
   return StartManagers();
 }
@@ -186,8 +185,7 @@ absl::StatusOr<std::unique_ptr<CriServer>> CriServer::Start(const Config& config
   RETURN_IF_ERROR(cri->OpenStores());
   grpc::ServerBuilder builder;
   int bound_port = -1;
-  builder.AddListeningPort("unix:" + config.listen, grpc::InsecureServerCredentials(),
-                           &bound_port);
+  builder.AddListeningPort("unix:" + config.listen, grpc::InsecureServerCredentials(), &bound_port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.grpc_max_recv_msg_size));
   builder.SetMaxSendMessageSize(static_cast<int>(config.grpc_max_send_msg_size));
   // A CRI runtime serves one kubelet: a small poller pool keeps ocid lean.
