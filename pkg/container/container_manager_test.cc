@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -117,6 +118,7 @@ class FakeRuntime : public ContainerRuntime, public ContainerRuntimes {
     return absl::OkStatus();
   }
   absl::Status Kill(const std::string& id, int signal) override {
+    if (kill_hook) kill_hook();
     std::function<void(const std::string&)> notify;
     {
       absl::MutexLock lock(&mu);
@@ -168,6 +170,7 @@ class FakeRuntime : public ContainerRuntime, public ContainerRuntimes {
   }
 
   bool fail_create = false;
+  std::function<void()> kill_hook;  // runs first in Kill, unlocked
   absl::Mutex mu;
   std::map<std::string, std::string> states;
   std::map<std::string, ContainerExit> exits;
@@ -431,6 +434,36 @@ TEST_F(ContainerManagerTest, StopPodStopsItsContainers) {
   ASSERT_TRUE(pods_->StopPod(pod_).ok());
   EXPECT_EQ(containers_->Get(id)->state, ContainerState::kExited);
   EXPECT_EQ(runtime_.signals, std::vector<int>{SIGKILL}) << "a pod's stop kills at once";
+}
+
+TEST_F(ContainerManagerTest, CallsOnOneContainerAreSerialised) {
+  std::string id = containers_->Create(pod_, ContainerConfig()).value();
+  ASSERT_TRUE(containers_->Start(id).ok());
+  absl::Notification in_kill, release_kill;
+  std::atomic<int> kills{0};
+  runtime_.kill_hook = [&] {
+    if (kills++ == 0) {
+      in_kill.Notify();
+      release_kill.WaitForNotification();
+    }
+  };
+  std::thread stop([&] { EXPECT_TRUE(containers_->Stop(id, 30).ok()); });
+  in_kill.WaitForNotification();
+  absl::Notification removed;
+  std::thread remove([&] {
+    EXPECT_TRUE(containers_->Remove(id).ok());
+    removed.Notify();
+  });
+  EXPECT_FALSE(removed.WaitForNotificationWithTimeout(absl::Milliseconds(300)))
+      << "RemoveContainer ran while StopContainer was stopping it";
+  EXPECT_EQ(kills.load(), 1);
+  // Another container is not held up meanwhile.
+  std::string other = containers_->Create(pod_, ContainerConfig("other")).value();
+  EXPECT_TRUE(containers_->Start(other).ok());
+  release_kill.Notify();
+  stop.join();
+  remove.join();
+  EXPECT_TRUE(absl::IsNotFound(containers_->Get(id).status()));
 }
 
 }  // namespace
