@@ -162,6 +162,11 @@ absl::StatusOr<std::string> ContainerManager::Create(const std::string& pod_id,
         absl::StrCat("config.image.image: image \"", config.image().image(), "\" is not pulled"));
   }
   const ImageRecord& image = (*match)->image;
+  // Held from the lookup on, so that RemoveImage refuses it while this
+  // create runs (not yet atomic with the lookup itself: issue 9's leases).
+  UndoStack undo;
+  images_.Acquire(image.id);
+  undo.Push([&] { images_.Release(image.id); });
   std::string log_dir = pod.log_directory.empty()
                             ? absl::StrCat(options_.default_log_dir, "/", pod.id)
                             : pod.log_directory;
@@ -218,7 +223,10 @@ absl::StatusOr<std::string> ContainerManager::Create(const std::string& pod_id,
       return existing->id;
     }
   }
-  return Make(std::move(c), Plan{&pod, &pod_config, &config, &image, &image_config, runtime});
+  ASSIGN_OR_RETURN(std::string id, Make(std::move(c), Plan{&pod, &pod_config, &config, &image,
+                                                           &image_config, runtime}));
+  undo.Dismiss();  // the container keeps the image
+  return id;
 }
 
 // The steps of Create that make something; each pushes its undo.
@@ -256,7 +264,6 @@ absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan
   ASSIGN_OR_RETURN(c.conmon_pid, plan.runtime->Create(launch));
   undo.Push([&] { plan.runtime->Delete(c.id, /*force=*/true).IgnoreError(); });
   RETURN_IF_ERROR(records_.Add(c));
-  images_.Acquire(plan.image->id);
   undo.Dismiss();
   return c.id;
 }

@@ -466,5 +466,16 @@ TEST_F(ContainerManagerTest, CallsOnOneContainerAreSerialised) {
   EXPECT_TRUE(absl::IsNotFound(containers_->Get(id).status()));
 }
 
+TEST_F(ContainerManagerTest, CreateHoldsTheImageFromItsLookupOn) {
+  int users_while_mounting = -1;
+  images_.mount_hook = [&] {
+    absl::MutexLock lock(&images_.mu);
+    users_while_mounting = images_.users[kImageId];
+  };
+  ASSERT_TRUE(containers_->Create(pod_, ContainerConfig()).ok());
+  EXPECT_EQ(users_while_mounting, 1) << "RemoveImage could take the image mid-create";
+  EXPECT_EQ(images_.users[kImageId], 1);
+}
+
 }  // namespace
 }  // namespace ocid
