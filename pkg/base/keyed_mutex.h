@@ -1,6 +1,8 @@
-// One mutex per key (a pod or container ID), made on first use and dropped
-// when nobody holds or waits for it: calls on one object are serialised,
-// calls on different objects are not.
+// One reader/writer mutex per key (a pod or container ID), made on first
+// use and dropped when nobody holds or waits for it: calls on one object are
+// serialised, calls on different objects are not. Shared holders of one key
+// run together but exclude an exclusive one (CreateContainer calls in one
+// pod, against RemovePodSandbox).
 #ifndef OCID_PKG_BASE_KEYED_MUTEX_H_
 #define OCID_PKG_BASE_KEYED_MUTEX_H_
 
@@ -18,7 +20,8 @@ class KeyedMutex {
   // Holds the key's mutex until destroyed (movable, not copyable).
   class Lock {
    public:
-    Lock(Lock&& other) noexcept : owner_(other.owner_), key_(std::move(other.key_)) {
+    Lock(Lock&& other) noexcept
+        : owner_(other.owner_), key_(std::move(other.key_)), shared_(other.shared_) {
       other.owner_ = nullptr;
     }
     Lock(const Lock&) = delete;
@@ -28,9 +31,11 @@ class KeyedMutex {
 
    private:
     friend class KeyedMutex;
-    Lock(KeyedMutex* owner, std::string key) : owner_(owner), key_(std::move(key)) {}
+    Lock(KeyedMutex* owner, std::string key, bool shared)
+        : owner_(owner), key_(std::move(key)), shared_(shared) {}
     KeyedMutex* owner_;
     std::string key_;
+    bool shared_;
   };
 
   KeyedMutex() = default;
@@ -40,6 +45,8 @@ class KeyedMutex {
   // Blocks until `key` is free. Not reentrant: a thread holding `key` that
   // asks for it again deadlocks.
   [[nodiscard]] Lock Acquire(const std::string& key);
+  // Blocks while `key` is held exclusively.
+  [[nodiscard]] Lock AcquireShared(const std::string& key);
 
   // How many keys have a mutex now (for tests: entries do not pile up).
   size_t size() const;
@@ -49,7 +56,8 @@ class KeyedMutex {
     absl::Mutex mu;
     int users = 0;  // holders and waiters
   };
-  void Release(const std::string& key);
+  Entry* Enter(const std::string& key);
+  void Release(const std::string& key, bool shared);
 
   mutable absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<Entry>> entries_ ABSL_GUARDED_BY(mu_);

@@ -52,5 +52,28 @@ TEST(KeyedMutexTest, MovedLockReleasesOnce) {
   KeyedMutex::Lock again = locks.Acquire("x");  // would deadlock if still held
 }
 
+TEST(KeyedMutexTest, SharedHoldersRunTogetherAndExcludeAnExclusiveOne) {
+  KeyedMutex locks;
+  KeyedMutex::Lock first = locks.AcquireShared("pod");
+  absl::Notification second_in;
+  std::thread second([&] {
+    KeyedMutex::Lock lock = locks.AcquireShared("pod");
+    second_in.Notify();
+  });
+  EXPECT_TRUE(second_in.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  second.join();
+  std::atomic<bool> exclusive_in{false};
+  std::thread exclusive([&] {
+    KeyedMutex::Lock lock = locks.Acquire("pod");
+    exclusive_in = true;
+  });
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_FALSE(exclusive_in) << "an exclusive holder got in beside a shared one";
+  { KeyedMutex::Lock released = std::move(first); }
+  exclusive.join();
+  EXPECT_TRUE(exclusive_in);
+  EXPECT_EQ(locks.size(), 0u);
+}
+
 }  // namespace
 }  // namespace ocid

@@ -146,8 +146,8 @@ absl::StatusOr<std::string> ContainerManager::Create(const std::string& pod_id,
                                                      const cri::ContainerConfig& config) {
   ASSIGN_OR_RETURN(SandboxRecord found, pods_.Get(pod_id));
   // Held until the record is stored: RemovePod waits, then removes this
-  // container with the pod.
-  KeyedMutex::Lock pod_lock = pods_.LockPod(found.id);
+  // container with the pod. Shared: creates in one pod run together.
+  KeyedMutex::Lock pod_lock = pods_.SharePod(found.id);
   ASSIGN_OR_RETURN(SandboxRecord pod, pods_.Get(found.id));  // gone while we waited?
   if (!pod.ready) {
     return absl::FailedPreconditionError(absl::StrCat("pod sandbox ", pod.id, " is not ready"));

@@ -2,8 +2,8 @@
 // their records, exits reported by conmon, and Recover after a restart.
 // Owns the container records and one lock per container: Start, Stop and
 // Remove of one container are serialised, calls on different containers are
-// not. Create holds its pod's lock (SandboxManager::LockPod) from the pod
-// lookup to the record, so RemovePod cannot run in between. ExecSync and
+// not. Create holds its pod's lock shared (SandboxManager::SharePod) from
+// the pod lookup to the record, so RemovePod cannot run in between. ExecSync and
 // ReopenLog take no lock: a probe running for its timeout must not hold up
 // StopContainer. Lock order: pod, container, the record store's mutex.
 #ifndef OCID_PKG_CONTAINER_CONTAINER_MANAGER_H_

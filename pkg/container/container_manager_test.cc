@@ -477,5 +477,27 @@ TEST_F(ContainerManagerTest, CreateHoldsTheImageFromItsLookupOn) {
   EXPECT_EQ(images_.users[kImageId], 1);
 }
 
+TEST_F(ContainerManagerTest, CreatesInOnePodRunTogether) {
+  absl::Mutex mu;
+  int mounting = 0;
+  bool together = true;
+  images_.mount_hook = [&] {
+    absl::MutexLock lock(&mu);
+    ++mounting;
+    // Each create waits for the other to be mounting too: serialised, the
+    // first one times out.
+    bool met = mu.AwaitWithTimeout(absl::Condition(
+                                       +[](int* n) { return *n >= 2; }, &mounting),
+                                   absl::Seconds(5));
+    together = together && met;
+  };
+  std::thread a([&] { EXPECT_TRUE(containers_->Create(pod_, ContainerConfig("a")).ok()); });
+  std::thread b([&] { EXPECT_TRUE(containers_->Create(pod_, ContainerConfig("b")).ok()); });
+  a.join();
+  b.join();
+  EXPECT_TRUE(together);
+  EXPECT_EQ(Records(), 2u);
+}
+
 }  // namespace
 }  // namespace ocid

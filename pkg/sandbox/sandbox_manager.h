@@ -1,9 +1,10 @@
 // Pod sandboxes' lifecycle: RunPod, StopPod, RemovePod, their records, and
 // Recover after a restart. Owns the pod records and one lock per pod: calls
 // that change one pod are serialised, calls on different pods are not, and
-// CreateContainer holds its pod's lock (LockPod) so that RemovePod waits for
-// it. Lock order: pod lock, then a container's lock, then the record stores'
-// own mutexes. No lock but a pod's is held across a process or CNI call.
+// CreateContainer holds its pod's lock shared (SharePod) so that RemovePod
+// waits for it while creates in one pod still run together. Lock order: pod
+// lock, then a container's lock, then the record stores' own mutexes; only
+// the pod and container locks are held across a process or CNI call.
 #ifndef OCID_PKG_SANDBOX_SANDBOX_MANAGER_H_
 #define OCID_PKG_SANDBOX_SANDBOX_MANAGER_H_
 
@@ -66,12 +67,16 @@ class SandboxManager {
   // back into the manager.
   void ForEach(const std::function<void(const SandboxRecord&)>& visit) const;
 
-  // Holds pod `id` (a full ID) against changes until destroyed.
-  [[nodiscard]] KeyedMutex::Lock LockPod(const std::string& id) { return locks_.Acquire(id); }
+  // Holds pod `id` (a full ID) against StopPod and RemovePod until
+  // destroyed; other shared holders may hold it too.
+  [[nodiscard]] KeyedMutex::Lock SharePod(const std::string& id) {
+    return locks_.AcquireShared(id);
+  }
 
  private:
   absl::StatusOr<std::string> Make(SandboxRecord pod, const runtime::v1::PodSandboxConfig& config);
   absl::Status StopLocked(const SandboxRecord& pod);
+  KeyedMutex::Lock LockPod(const std::string& id) { return locks_.Acquire(id); }
 
   const SandboxManagerOptions options_;
   SandboxHost& host_;

@@ -333,15 +333,16 @@ TEST_F(SandboxManagerTest, CallsOnDifferentPodsRunTogether) {
   std::string b = manager_->RunPod(PodConfig("b"), "").value();
   absl::Mutex mu;
   int inside = 0;
-  bool both = false;
+  bool both = true;
   host_.unpin_hook = [&] {
     absl::MutexLock lock(&mu);
     ++inside;
-    // Both stops must be inside Unpin at once; serialised, this times out.
-    both = mu.AwaitWithTimeout(absl::Condition(
-                                   +[](int* n) { return *n >= 2; }, &inside),
-                               absl::Seconds(10)) ||
-           both;
+    // Each stop waits for the other to be inside Unpin too: serialised, the
+    // first one times out.
+    bool met = mu.AwaitWithTimeout(absl::Condition(
+                                       +[](int* n) { return *n >= 2; }, &inside),
+                                   absl::Seconds(5));
+    both = both && met;
   };
   std::thread stop_a([&] { EXPECT_TRUE(manager_->StopPod(a).ok()); });
   std::thread stop_b([&] { EXPECT_TRUE(manager_->StopPod(b).ok()); });
