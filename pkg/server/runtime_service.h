@@ -1,52 +1,25 @@
-// CRI RuntimeService: runtime status, pod sandboxes and containers. Calls not
-// handled here answer UNIMPLEMENTED (the generated base class).
+// CRI RuntimeService: the gRPC edge for runtime status, pod sandboxes and
+// containers. It validates request fields, converts between the protos and
+// the managers' types, and runs each call through ServeRpc; the lifecycles
+// themselves live in SandboxManager and ContainerManager. Calls not handled
+// here answer UNIMPLEMENTED (the generated base class).
 #ifndef OCID_PKG_SERVER_RUNTIME_SERVICE_H_
 #define OCID_PKG_SERVER_RUNTIME_SERVICE_H_
 
-#include <map>
-#include <memory>
-#include <string>
-#include <vector>
-
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "api/runtime/v1/api.grpc.pb.h"
-#include "pkg/base/record_store.h"
 #include "pkg/config/config.h"
-#include "pkg/container/container_record.h"
+#include "pkg/container/container_manager.h"
 #include "pkg/network/cni.h"
-#include "pkg/oci/runtime.h"
-#include "pkg/sandbox/sandbox_record.h"
-#include "pkg/storage/blob_store.h"
-#include "pkg/storage/image_store.h"
-#include "pkg/storage/layer_store.h"
+#include "pkg/sandbox/sandbox_manager.h"
 
 namespace ocid {
 
-// Where ocid keeps pods' and containers' things (see docs/ARCHITECTURE.md).
-struct RuntimePaths {
-  std::string sandbox_records;    // <root>/records/sandboxes
-  std::string container_records;  // <root>/records/containers
-  std::string overlay;            // <root>/containers: upper/work per container
-  std::string bundles;            // <runroot>/containers: bundle + rootfs
-  std::string pods;               // <runroot>/pods: resolv.conf, hosts, shm
-  std::string pins;               // <runroot>/ns
-  std::string exits;              // <runroot>/exits
-  std::string default_log_dir;    // logs of pods that name no log_directory
-  std::string pinns;              // ocid-pinns
-  std::string infra;              // ocid-infra
-};
-
 class RuntimeService final : public runtime::v1::RuntimeService::Service {
  public:
-  RuntimeService(const Config& config, RuntimePaths paths, BlobStore& blobs, LayerStore& layers,
-                 ImageStore& images, CniManager& cni,
-                 std::vector<std::string> search_registries);
-  ~RuntimeService() override;
-
-  // Loads the records, reconciles them with what really runs (exits while
-  // ocid was down), and starts watching exits.
-  absl::Status Recover();
+  // All must outlive the service.
+  RuntimeService(const Config& config, CniManager& cni, SandboxManager& pods,
+                 ContainerManager& containers)
+      : config_(config), cni_(cni), pods_(pods), containers_(containers) {}
 
   // runtime_status.cc
   grpc::Status Version(grpc::ServerContext*, const runtime::v1::VersionRequest*,
@@ -64,11 +37,9 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
                              runtime::v1::RunPodSandboxResponse*) override;
   grpc::Status StopPodSandbox(grpc::ServerContext*, const runtime::v1::StopPodSandboxRequest*,
                               runtime::v1::StopPodSandboxResponse*) override;
-  grpc::Status RemovePodSandbox(grpc::ServerContext*,
-                                const runtime::v1::RemovePodSandboxRequest*,
+  grpc::Status RemovePodSandbox(grpc::ServerContext*, const runtime::v1::RemovePodSandboxRequest*,
                                 runtime::v1::RemovePodSandboxResponse*) override;
-  grpc::Status PodSandboxStatus(grpc::ServerContext*,
-                                const runtime::v1::PodSandboxStatusRequest*,
+  grpc::Status PodSandboxStatus(grpc::ServerContext*, const runtime::v1::PodSandboxStatusRequest*,
                                 runtime::v1::PodSandboxStatusResponse*) override;
   grpc::Status ListPodSandbox(grpc::ServerContext*, const runtime::v1::ListPodSandboxRequest*,
                               runtime::v1::ListPodSandboxResponse*) override;
@@ -93,46 +64,10 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
                                   runtime::v1::ReopenContainerLogResponse*) override;
 
  private:
-  // Pods (sandbox_service.cc).
-  absl::StatusOr<std::string> RunPod(const runtime::v1::RunPodSandboxRequest& request);
-  absl::Status StopPod(const std::string& id);
-  absl::Status RemovePod(const std::string& id);
-  absl::StatusOr<SandboxRecord> FindPod(const std::string& id) const;
-  PodNetworkRequest NetworkRequest(const SandboxRecord& pod,
-                                   const runtime::v1::PodSandboxConfig& config) const;
-
-  // Containers (container_service.cc).
-  absl::StatusOr<std::string> Create(const runtime::v1::CreateContainerRequest& request);
-  absl::Status Start(const std::string& id);
-  absl::Status Stop(const std::string& id, int64_t timeout_seconds);
-  absl::Status Remove(const std::string& id);
-  absl::StatusOr<ContainerRecord> FindContainer(const std::string& id) const;
-  // Records the exit conmon reported for `id` (the exit watcher calls it).
-  void OnExit(const std::string& id);
-  absl::StatusOr<OciRuntime*> RuntimeFor(const std::string& handler);
-
-  // kubelet's names for pods and containers, each held by one ID.
-  absl::Status ReserveName(const std::string& name, const std::string& id);
-  void ReleaseName(const std::string& name);
-  std::string NameHolder(const std::string& name);
-
   const Config& config_;
-  const RuntimePaths paths_;
-  BlobStore& blobs_;
-  LayerStore& layers_;
-  ImageStore& images_;
   CniManager& cni_;
-  // registries.conf's unqualified-search registries: where CreateContainer
-  // looks for an image given by a short name.
-  const std::vector<std::string> search_registries_;
-  RecordStore<SandboxRecord> sandboxes_;
-  RecordStore<ContainerRecord> containers_;
-  std::map<std::string, std::unique_ptr<OciRuntime>> runtimes_;  // by handler name
-  std::unique_ptr<ExitWatcher> exit_watcher_;
-  int min_oom_score_adj_ = -1000;
-
-  absl::Mutex names_mu_;
-  std::map<std::string, std::string> names_ ABSL_GUARDED_BY(names_mu_);
+  SandboxManager& pods_;
+  ContainerManager& containers_;
 };
 
 }  // namespace ocid

@@ -1,17 +1,7 @@
 // RunPodSandbox, StopPodSandbox, RemovePodSandbox, PodSandboxStatus,
-// ListPodSandbox.
-#include <google/protobuf/util/json_util.h>
-#include <google/protobuf/util/message_differencer.h>
-#include <signal.h>
-
-#include <vector>
-
-#include "absl/cleanup/cleanup.h"
+// ListPodSandbox: request checks and proto conversion around SandboxManager.
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "pkg/base/fs.h"
-#include "pkg/base/log.h"
-#include "pkg/base/random_id.h"
 #include "pkg/base/status_macros.h"
 #include "pkg/sandbox/namespaces.h"
 #include "pkg/server/filters.h"
@@ -54,175 +44,22 @@ absl::Status ValidatePodConfig(const cri::PodSandboxConfig& config) {
   return absl::OkStatus();
 }
 
-std::string ToJson(const google::protobuf::Message& message) {
-  std::string json;
-  (void)google::protobuf::util::MessageToJsonString(message, &json);
-  return json;
+// The record holds the metadata's fields: List needs no config parsing.
+void SetMetadata(const SandboxRecord& pod, cri::PodSandboxMetadata& metadata) {
+  metadata.set_name(pod.name);
+  metadata.set_namespace_(pod.pod_namespace);
+  metadata.set_uid(pod.uid);
+  metadata.set_attempt(pod.attempt);
 }
 
 }  // namespace
-
-absl::StatusOr<SandboxRecord> RuntimeService::FindPod(const std::string& id) const {
-  if (id.empty()) return absl::InvalidArgumentError("pod_sandbox_id is empty");
-  std::optional<SandboxRecord> pod = sandboxes_.Get(id);
-  if (!pod.has_value()) return absl::NotFoundError(absl::StrCat("pod sandbox ", id, " not found"));
-  return *pod;
-}
-
-PodNetworkRequest RuntimeService::NetworkRequest(const SandboxRecord& pod,
-                                                 const cri::PodSandboxConfig& config) const {
-  PodNetworkRequest request;
-  request.pod_id = pod.id;
-  request.netns_path = pod.namespaces.net;
-  request.pod_name = pod.name;
-  request.pod_namespace = pod.pod_namespace;
-  request.pod_uid = pod.uid;
-  for (const cri::PortMapping& port : config.port_mappings()) {
-    CniPortMapping mapping;
-    mapping.host_port = port.host_port();
-    mapping.container_port = port.container_port();
-    mapping.protocol = port.protocol() == cri::UDP    ? "udp"
-                       : port.protocol() == cri::SCTP ? "sctp"
-                                                      : "tcp";
-    mapping.host_ip = port.host_ip();
-    request.port_mappings.push_back(mapping);
-  }
-  const cri::DNSConfig& dns = config.dns_config();
-  request.dns_servers.assign(dns.servers().begin(), dns.servers().end());
-  request.dns_searches.assign(dns.searches().begin(), dns.searches().end());
-  request.dns_options.assign(dns.options().begin(), dns.options().end());
-  return request;
-}
-
-absl::StatusOr<std::string> RuntimeService::RunPod(const cri::RunPodSandboxRequest& request) {
-  const cri::PodSandboxConfig& config = request.config();
-  RETURN_IF_ERROR(ValidatePodConfig(config));
-  std::string handler = request.runtime_handler();
-  RETURN_IF_ERROR(RuntimeFor(handler).status());
-
-  SandboxRecord pod;
-  pod.id = NewRandomId();
-  pod.name = config.metadata().name();
-  pod.pod_namespace = config.metadata().namespace_();
-  pod.uid = config.metadata().uid();
-  pod.attempt = config.metadata().attempt();
-  pod.config_json = ToJson(config);
-
-  // kubelet retries a RunPodSandbox that timed out with the same request:
-  // hand back the pod made for it.
-  std::string holder = NameHolder(pod.ReservedName());
-  if (!holder.empty()) {
-    std::optional<SandboxRecord> existing = sandboxes_.Get(holder);
-    cri::PodSandboxConfig existing_config;
-    // Compared as messages: proto maps serialize in no fixed order.
-    if (existing &&
-        google::protobuf::util::JsonStringToMessage(existing->config_json, &existing_config).ok() &&
-        google::protobuf::util::MessageDifferencer::Equivalent(existing_config, config)) {
-      return existing->id;
-    }
-    return absl::AlreadyExistsError(
-        absl::StrCat("pod sandbox name \"", pod.ReservedName(), "\" is reserved for ", holder));
-  }
-  RETURN_IF_ERROR(ReserveName(pod.ReservedName(), pod.id));
-  std::vector<std::function<void()>> rollback;
-  absl::Cleanup undo = [&] {
-    for (auto it = rollback.rbegin(); it != rollback.rend(); ++it) (*it)();
-  };
-  rollback.push_back([&] { ReleaseName(pod.ReservedName()); });
-
-  const auto& options = config.linux().security_context().namespace_options();
-  bool host_network = options.network() == cri::NamespaceMode::NODE;
-  bool host_ipc = options.ipc() == cri::NamespaceMode::NODE;
-  pod.created_at = absl::ToUnixNanos(absl::Now());
-  pod.runtime_handler = handler;
-  pod.labels.insert(config.labels().begin(), config.labels().end());
-  pod.annotations.insert(config.annotations().begin(), config.annotations().end());
-  pod.log_directory = config.log_directory();
-  pod.cgroup_parent = config.linux().cgroup_parent();
-  ASSIGN_OR_RETURN(pod.hostname, PodHostname(config.hostname()));
-
-  PinRequest pin{pod.id,    paths_.pins,   paths_.pinns, !host_network,
-                 !host_ipc, !host_network, pod.hostname, {}};
-  for (const auto& [key, value] : config.linux().sysctls()) pin.sysctls.emplace_back(key, value);
-  ASSIGN_OR_RETURN(pod.namespaces, PinNamespaces(pin));
-  rollback.push_back([&] { UnpinNamespaces(pod.namespaces).IgnoreError(); });
-
-  if (!host_network) {
-    // SetUp undoes its own partial work when a plugin fails.
-    ASSIGN_OR_RETURN(PodNetworkResult network, cni_.SetUp(NetworkRequest(pod, config)));
-    pod.ips = network.ips;
-    rollback.push_back([&] { cni_.TearDown(NetworkRequest(pod, config)).IgnoreError(); });
-  }
-
-  pod.files_dir = absl::StrCat(paths_.pods, "/", pod.id);
-  RETURN_IF_ERROR(MakeDirs(pod.files_dir, 0755));
-  rollback.push_back([&] { RemoveAll(pod.files_dir).IgnoreError(); });
-  const cri::DNSConfig& dns = config.dns_config();
-  RETURN_IF_ERROR(WritePodFiles(pod.files_dir, pod.hostname,
-                                {dns.servers().begin(), dns.servers().end()},
-                                {dns.searches().begin(), dns.searches().end()},
-                                {dns.options().begin(), dns.options().end()})
-                      .status());
-  if (!host_ipc) {
-    pod.shm_path = pod.files_dir + "/shm";
-    RETURN_IF_ERROR(MakeDirs(pod.shm_path, 0755));
-    RETURN_IF_ERROR(MountShm(pod.shm_path, 0));
-    rollback.push_back([&] { UnmountShm(pod.shm_path).IgnoreError(); });
-  }
-  if (options.pid() == cri::NamespaceMode::POD) {
-    ASSIGN_OR_RETURN(pod.infra_pid,
-                     StartInfraProcess(paths_.infra, pod.namespaces, pod.cgroup_parent));
-    rollback.push_back([&] { ::kill(pod.infra_pid, SIGKILL); });
-  }
-  RETURN_IF_ERROR(sandboxes_.Add(pod));
-  std::move(undo).Cancel();
-  return pod.id;
-}
-
-absl::Status RuntimeService::StopPod(const std::string& id) {
-  ASSIGN_OR_RETURN(SandboxRecord pod, FindPod(id));
-  for (const ContainerRecord& container : containers_.List()) {
-    if (container.sandbox_id == pod.id) RETURN_IF_ERROR(Stop(container.id, 0));
-  }
-  if (pod.infra_pid > 0) ::kill(pod.infra_pid, SIGKILL);
-  if (!pod.shm_path.empty()) RETURN_IF_ERROR(UnmountShm(pod.shm_path));
-  // The network goes with the pod's stop (kubelet's contract): DEL while
-  // the netns still exists, then drop the pins, so nothing of the network
-  // outlives a stopped pod. Both are idempotent.
-  if (pod.ready && !pod.namespaces.net.empty()) {
-    cri::PodSandboxConfig config;
-    (void)google::protobuf::util::JsonStringToMessage(pod.config_json, &config);
-    RETURN_IF_ERROR(cni_.TearDown(NetworkRequest(pod, config)));
-  }
-  RETURN_IF_ERROR(UnpinNamespaces(pod.namespaces));
-  return sandboxes_
-      .Update(pod.id,
-              [](SandboxRecord& r) {
-                r.ready = false;
-                r.infra_pid = 0;
-              })
-      .status();
-}
-
-absl::Status RuntimeService::RemovePod(const std::string& id) {
-  absl::StatusOr<SandboxRecord> pod = FindPod(id);
-  if (absl::IsNotFound(pod.status())) return absl::OkStatus();  // already gone
-  RETURN_IF_ERROR(pod.status());
-  RETURN_IF_ERROR(StopPod(pod->id));
-  for (const ContainerRecord& container : containers_.List()) {
-    if (container.sandbox_id == pod->id) RETURN_IF_ERROR(Remove(container.id));
-  }
-  RETURN_IF_ERROR(RemoveAll(pod->files_dir));
-  RETURN_IF_ERROR(sandboxes_.Remove(pod->id));
-  ReleaseName(pod->ReservedName());
-  return absl::OkStatus();
-}
 
 grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*,
                                            const cri::RunPodSandboxRequest* request,
                                            cri::RunPodSandboxResponse* response) {
   return ServeRpc("RunPodSandbox", [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(std::string id, RunPod(*request));
+    RETURN_IF_ERROR(ValidatePodConfig(request->config()));
+    ASSIGN_OR_RETURN(std::string id, pods_.RunPod(request->config(), request->runtime_handler()));
     response->set_pod_sandbox_id(id);
     return absl::OkStatus();
   });
@@ -234,7 +71,7 @@ grpc::Status RuntimeService::StopPodSandbox(grpc::ServerContext*,
   return ServeRpc("StopPodSandbox", [&]() -> absl::Status {
     // The CRI makes Stop idempotent: a pod already removed has nothing left
     // to reclaim (kubelet stops pods it may have removed before a restart).
-    absl::Status stopped = StopPod(request->pod_sandbox_id());
+    absl::Status stopped = pods_.StopPod(request->pod_sandbox_id());
     return absl::IsNotFound(stopped) ? absl::OkStatus() : stopped;
   });
 }
@@ -246,7 +83,7 @@ grpc::Status RuntimeService::RemovePodSandbox(grpc::ServerContext*,
     if (request->pod_sandbox_id().empty()) {
       return absl::InvalidArgumentError("pod_sandbox_id is empty");
     }
-    return RemovePod(request->pod_sandbox_id());
+    return pods_.RemovePod(request->pod_sandbox_id());
   });
 }
 
@@ -254,12 +91,11 @@ grpc::Status RuntimeService::PodSandboxStatus(grpc::ServerContext*,
                                               const cri::PodSandboxStatusRequest* request,
                                               cri::PodSandboxStatusResponse* response) {
   return ServeRpc("PodSandboxStatus", [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(SandboxRecord pod, FindPod(request->pod_sandbox_id()));
-    cri::PodSandboxConfig config;
-    (void)google::protobuf::util::JsonStringToMessage(pod.config_json, &config);
+    ASSIGN_OR_RETURN(PodView view, pods_.Status(request->pod_sandbox_id()));
+    const SandboxRecord& pod = view.record;
     cri::PodSandboxStatus& status = *response->mutable_status();
     status.set_id(pod.id);
-    *status.mutable_metadata() = config.metadata();
+    *status.mutable_metadata() = view.config.metadata();
     status.set_state(pod.ready ? cri::SANDBOX_READY : cri::SANDBOX_NOTREADY);
     status.set_created_at(pod.created_at);
     if (!pod.ips.empty() && pod.ready) {
@@ -269,7 +105,7 @@ grpc::Status RuntimeService::PodSandboxStatus(grpc::ServerContext*,
       }
     }
     *status.mutable_linux()->mutable_namespaces()->mutable_options() =
-        config.linux().security_context().namespace_options();
+        view.config.linux().security_context().namespace_options();
     status.mutable_labels()->insert(pod.labels.begin(), pod.labels.end());
     status.mutable_annotations()->insert(pod.annotations.begin(), pod.annotations.end());
     status.set_runtime_handler(pod.runtime_handler);
@@ -284,16 +120,14 @@ grpc::Status RuntimeService::ListPodSandbox(grpc::ServerContext*,
                                             cri::ListPodSandboxResponse* response) {
   return ServeRpc("ListPodSandbox", [&] {
     const cri::PodSandboxFilter& filter = request->filter();
-    sandboxes_.ForEach([&](const SandboxRecord& pod) {
+    pods_.ForEach([&](const SandboxRecord& pod) {
       if (!filter.id().empty() && pod.id.rfind(filter.id(), 0) != 0) return;
       cri::PodSandboxState state = pod.ready ? cri::SANDBOX_READY : cri::SANDBOX_NOTREADY;
       if (filter.has_state() && filter.state().state() != state) return;
       if (!LabelsMatch(filter.label_selector(), pod.labels)) return;
-      cri::PodSandboxConfig config;
-      (void)google::protobuf::util::JsonStringToMessage(pod.config_json, &config);
       cri::PodSandbox& item = *response->add_items();
       item.set_id(pod.id);
-      *item.mutable_metadata() = config.metadata();
+      SetMetadata(pod, *item.mutable_metadata());
       item.set_state(state);
       item.set_created_at(pod.created_at);
       item.mutable_labels()->insert(pod.labels.begin(), pod.labels.end());
@@ -302,27 +136,6 @@ grpc::Status RuntimeService::ListPodSandbox(grpc::ServerContext*,
     });
     return absl::OkStatus();
   });
-}
-
-absl::Status RuntimeService::ReserveName(const std::string& name, const std::string& id) {
-  absl::MutexLock lock(&names_mu_);
-  auto [it, added] = names_.emplace(name, id);
-  if (!added && it->second != id) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("name \"", name, "\" is reserved for ", it->second));
-  }
-  return absl::OkStatus();
-}
-
-void RuntimeService::ReleaseName(const std::string& name) {
-  absl::MutexLock lock(&names_mu_);
-  names_.erase(name);
-}
-
-std::string RuntimeService::NameHolder(const std::string& name) {
-  absl::MutexLock lock(&names_mu_);
-  auto it = names_.find(name);
-  return it == names_.end() ? "" : it->second;
 }
 
 }  // namespace ocid

@@ -7,7 +7,11 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
+#include <string>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "pkg/base/fs.h"
 #include "pkg/base/log.h"
@@ -36,8 +40,7 @@ absl::StatusOr<bool> SocketIsLive(const std::string& path) {
 absl::Status PrepareSocketPath(const std::string& path) {
   if (path.size() >= sizeof(sockaddr_un::sun_path)) {
     return absl::InvalidArgumentError(absl::StrCat("socket path ", path, " is longer than ",
-                                                   sizeof(sockaddr_un::sun_path) - 1,
-                                                   " bytes"));
+                                                   sizeof(sockaddr_un::sun_path) - 1, " bytes"));
   }
   std::string dir = path.substr(0, path.rfind('/'));
   RETURN_IF_ERROR(MakeDirs(dir, 0755));
@@ -92,22 +95,42 @@ absl::Status CriServer::OpenStores() {
   ASSIGN_OR_RETURN(RegistriesConf registries, LoadRegistriesConf(config_.registries_conf));
   PullOptions options;
   options.auth_file = config_.global_auth_file;
-  puller_ = std::make_unique<ImagePuller>(*blobs_, *layers_, *images_, std::move(registries),
-                                          options);
-  image_service_ = std::make_unique<ImageService>(
-      ImageStores{storage, *blobs_, *layers_, *images_, *puller_});
+  puller_ =
+      std::make_unique<ImagePuller>(*blobs_, *layers_, *images_, std::move(registries), options);
+  image_service_ =
+      std::make_unique<ImageService>(ImageStores{storage, *blobs_, *layers_, *images_, *puller_});
 
-  RuntimePaths paths;
-  paths.sandbox_records = config_.root + "/records/sandboxes";
-  paths.container_records = config_.root + "/records/containers";
-  paths.overlay = config_.root + "/containers";
-  paths.bundles = config_.runroot + "/containers";
-  paths.pods = config_.runroot + "/pods";
-  paths.pins = config_.runroot + "/ns";
-  paths.exits = config_.runroot + "/exits";
-  paths.default_log_dir = config_.log_dir;
-  paths.pinns = BesideOcid("ocid-pinns");
-  paths.infra = BesideOcid("ocid-infra");
+  return StartManagers();
+}
+
+namespace {
+
+constexpr int kCapSysResource = 24;
+
+// The lowest oom_score_adj containers may get. Without CAP_SYS_RESOURCE the
+// runtimes cannot set a value below ocid's own (kubelet asks for -997 for
+// Guaranteed pods): clamp instead of failing the pod, as containerd's
+// restrict_oom_score_adj does.
+int MinOomScoreAdj() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  uint64_t effective = ~uint64_t{0};
+  while (std::getline(status, line)) {
+    if (line.rfind("CapEff:", 0) == 0) {
+      absl::SimpleHexAtoi(absl::StripAsciiWhitespace(line.substr(7)), &effective);
+    }
+  }
+  if (effective & (uint64_t{1} << kCapSysResource)) return -1000;
+  int own = 0;
+  std::ifstream("/proc/self/oom_score_adj") >> own;
+  OCID_LOG(kWarn) << "no CAP_SYS_RESOURCE: containers' oom_score_adj below " << own
+                  << " is raised to " << own;
+  return own;
+}
+
+}  // namespace
+
+absl::Status CriServer::StartManagers() {
   CniOptions cni;
   cni.config_dir = config_.network_dir;
   cni.plugin_dirs = config_.plugin_dirs;
@@ -115,10 +138,44 @@ absl::Status CriServer::OpenStores() {
   cni.cache_dir = config_.root + "/cni/results";
   cni.default_network = config_.default_network;
   ASSIGN_OR_RETURN(cni_, CniManager::Start(cni));
-  runtime_service_ =
-      std::make_unique<RuntimeService>(config_, paths, *blobs_, *layers_, *images_, *cni_,
-                                       puller_->registries().unqualified_search_registries);
-  return runtime_service_->Recover();
+
+  sandbox_host_ = std::make_unique<LinuxSandboxHost>(BesideOcid("ocid-infra"));
+  pod_network_ = std::make_unique<CniPodNetwork>(*cni_);
+  runtimes_ = std::make_unique<OciContainerRuntimes>(config_);
+  container_images_ = std::make_unique<StoreImages>(
+      *images_, *blobs_, *layers_, puller_->registries().unqualified_search_registries);
+
+  SandboxManagerOptions pods;
+  pods.records_dir = config_.root + "/records/sandboxes";
+  pods.pods_dir = config_.runroot + "/pods";
+  pods.pins_dir = config_.runroot + "/ns";
+  pods.pinns_binary = BesideOcid("ocid-pinns");
+  pods.check_handler = [this](const std::string& handler) {
+    return runtimes_->For(handler).status();
+  };
+  pods_ = std::make_unique<SandboxManager>(std::move(pods), *sandbox_host_, *pod_network_);
+
+  ContainerManagerOptions containers;
+  containers.records_dir = config_.root + "/records/containers";
+  containers.overlay_dir = config_.root + "/containers";
+  containers.bundles_dir = config_.runroot + "/containers";
+  containers.exits_dir = config_.runroot + "/exits";
+  containers.default_log_dir = config_.log_dir;
+  containers.min_oom_score_adj = MinOomScoreAdj();
+  containers.cgroup_manager = config_.cgroup_manager;
+  containers_ = std::make_unique<ContainerManager>(std::move(containers), *pods_,
+                                                   *container_images_, *runtimes_);
+  pods_->SetContainers(containers_.get());
+
+  RETURN_IF_ERROR(pods_->Recover());
+  RETURN_IF_ERROR(containers_->Recover());
+  size_t pod_count = 0, container_count = 0;
+  pods_->ForEach([&](const SandboxRecord&) { ++pod_count; });
+  containers_->ForEach([&](const ContainerRecord&) { ++container_count; });
+  OCID_LOG(kInfo) << "recovered " << pod_count << " pod(s) and " << container_count
+                  << " container(s)";
+  runtime_service_ = std::make_unique<RuntimeService>(config_, *cni_, *pods_, *containers_);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<CriServer>> CriServer::Start(const Config& config) {
@@ -128,8 +185,7 @@ absl::StatusOr<std::unique_ptr<CriServer>> CriServer::Start(const Config& config
   RETURN_IF_ERROR(cri->OpenStores());
   grpc::ServerBuilder builder;
   int bound_port = -1;
-  builder.AddListeningPort("unix:" + config.listen, grpc::InsecureServerCredentials(),
-                           &bound_port);
+  builder.AddListeningPort("unix:" + config.listen, grpc::InsecureServerCredentials(), &bound_port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.grpc_max_recv_msg_size));
   builder.SetMaxSendMessageSize(static_cast<int>(config.grpc_max_send_msg_size));
   // A CRI runtime serves one kubelet: a small poller pool keeps ocid lean.

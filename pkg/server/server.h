@@ -10,7 +10,11 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "pkg/config/config.h"
+#include "pkg/container/container_manager.h"
+#include "pkg/container/real_deps.h"
 #include "pkg/image/puller.h"
+#include "pkg/sandbox/linux_sandbox_host.h"
+#include "pkg/sandbox/sandbox_manager.h"
 #include "pkg/server/image_service.h"
 #include "pkg/server/runtime_service.h"
 #include "pkg/storage/blob_store.h"
@@ -37,6 +41,8 @@ class CriServer {
   CriServer(const Config& config);
 
   absl::Status OpenStores();
+  // Makes the pod and container managers and recovers their records.
+  absl::Status StartManagers();
 
   const Config& config_;
   std::unique_ptr<BlobStore> blobs_;
@@ -44,6 +50,14 @@ class CriServer {
   std::unique_ptr<ImageStore> images_;
   std::unique_ptr<ImagePuller> puller_;
   std::unique_ptr<CniManager> cni_;
+  // The managers and what they are given; destroyed before the stores (in
+  // reverse order), after the services that call them.
+  std::unique_ptr<LinuxSandboxHost> sandbox_host_;
+  std::unique_ptr<CniPodNetwork> pod_network_;
+  std::unique_ptr<OciContainerRuntimes> runtimes_;
+  std::unique_ptr<StoreImages> container_images_;
+  std::unique_ptr<SandboxManager> pods_;
+  std::unique_ptr<ContainerManager> containers_;
   std::unique_ptr<RuntimeService> runtime_service_;
   std::unique_ptr<ImageService> image_service_;
   std::unique_ptr<grpc::Server> server_;

@@ -1,0 +1,85 @@
+// What ContainerManager asks of the rest of the system, behind small
+// interfaces so that its tests can fake each step (and make any one fail):
+// - ContainerRuntimes / ContainerRuntime: the OCI runtime under conmon, one
+//   per handler, and its exit files (OciContainerRuntimes for real);
+// - ContainerImages: finding a pulled image, its config, mounting its layers
+//   as a root file system, and holding it while a container uses it
+//   (StoreImages for real).
+#ifndef OCID_PKG_CONTAINER_CONTAINER_DEPS_H_
+#define OCID_PKG_CONTAINER_CONTAINER_DEPS_H_
+
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "pkg/image/image_lookup.h"
+#include "pkg/oci/runtime.h"
+#include "pkg/storage/digest.h"
+
+namespace ocid {
+
+// One runtime handler (OciRuntime's calls).
+class ContainerRuntime {
+ public:
+  virtual ~ContainerRuntime() = default;
+  // The handler's configured name (also when asked for as "").
+  virtual const std::string& handler_name() const = 0;
+  // Returns conmon's pid; on failure nothing of it is left running.
+  virtual absl::StatusOr<pid_t> Create(const ContainerLaunch& launch) = 0;
+  virtual absl::Status Start(const std::string& id) = 0;
+  // NotFound if the process is gone.
+  virtual absl::Status Kill(const std::string& id, int signal) = 0;
+  // Idempotent.
+  virtual absl::Status Delete(const std::string& id, bool force) = 0;
+  virtual absl::StatusOr<RuntimeState> State(const std::string& id) = 0;
+  virtual absl::StatusOr<ExecResult> ExecSync(const std::string& id, const std::string& bundle,
+                                              const std::vector<std::string>& command,
+                                              absl::Duration timeout) = 0;
+  virtual absl::Status ReopenLog(const std::string& bundle, const std::string& log_path) = 0;
+};
+
+// Watching exit files stops when this is destroyed.
+class ExitWatch {
+ public:
+  virtual ~ExitWatch() = default;
+};
+
+class ContainerRuntimes {
+ public:
+  virtual ~ContainerRuntimes() = default;
+  // "" is the default handler; InvalidArgument for one not configured.
+  virtual absl::StatusOr<ContainerRuntime*> For(const std::string& handler) = 0;
+  // conmon's exit file for `id`; NotFound while it runs.
+  virtual absl::StatusOr<ContainerExit> ReadExit(const std::string& exit_dir, const std::string& id,
+                                                 const std::string& persist_dir) = 0;
+  // Calls `on_exit(id)` (from another thread) for each exit file written.
+  virtual absl::StatusOr<std::unique_ptr<ExitWatch>> WatchExits(
+      const std::string& exit_dir, std::function<void(const std::string& id)> on_exit) = 0;
+};
+
+class ContainerImages {
+ public:
+  virtual ~ContainerImages() = default;
+  // As LookupImage: nullopt when no such image is pulled.
+  virtual absl::StatusOr<std::optional<ImageMatch>> Lookup(const std::string& name_or_id) = 0;
+  // The image's config blob (JSON).
+  virtual absl::StatusOr<std::string> ReadConfig(const Digest& image_id) = 0;
+  // An overlay of `layers` (bottom first) under `upper`/`work` at `target`,
+  // left mounted. UnmountRootfs is idempotent.
+  virtual absl::Status MountRootfs(const std::vector<Digest>& layers, const std::string& upper,
+                                   const std::string& work, const std::string& target) = 0;
+  virtual absl::Status UnmountRootfs(const std::string& target) = 0;
+  // An image held by a container cannot be removed.
+  virtual void Acquire(const Digest& image_id) = 0;
+  virtual void Release(const Digest& image_id) = 0;
+};
+
+}  // namespace ocid
+
+#endif  // OCID_PKG_CONTAINER_CONTAINER_DEPS_H_

@@ -1,0 +1,457 @@
+#include "pkg/container/container_manager.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/message_differencer.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <optional>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "nlohmann/json.hpp"
+#include "pkg/base/fs.h"
+#include "pkg/base/log.h"
+#include "pkg/base/random_id.h"
+#include "pkg/base/status_macros.h"
+#include "pkg/base/undo_stack.h"
+#include "pkg/oci/spec.h"
+
+namespace ocid {
+namespace {
+
+namespace cri = ::runtime::v1;
+
+// After SIGKILL conmon reports the exit within moments; past this the
+// container is taken as gone.
+constexpr absl::Duration kKillGrace = absl::Seconds(10);
+
+// The log file under the pod's log dir; the CRI path may not leave it.
+absl::StatusOr<std::string> LogPathFor(const std::string& log_dir, const std::string& relative) {
+  if (relative.empty() || relative[0] == '/') {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config.log_path: \"", relative, "\" must be relative to the pod's log dir"));
+  }
+  for (absl::string_view part : absl::StrSplit(relative, '/')) {
+    if (part == "..") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("config.log_path: \"", relative, "\" leaves the pod's log dir"));
+    }
+  }
+  return absl::StrCat(log_dir, "/", relative);
+}
+
+SandboxContext ContextOf(const SandboxRecord& pod, const cri::PodSandboxConfig& config) {
+  SandboxContext context;
+  context.id = pod.id;
+  context.hostname = !pod.hostname.empty()        ? pod.hostname
+                     : !config.hostname().empty() ? config.hostname()
+                                                  : pod.name;
+  context.net_ns_path = pod.namespaces.net;
+  context.ipc_ns_path = pod.namespaces.ipc;
+  context.uts_ns_path = pod.namespaces.uts;
+  if (pod.infra_pid > 0) context.pid_ns_path = absl::StrCat("/proc/", pod.infra_pid, "/ns/pid");
+  context.host_pid =
+      config.linux().security_context().namespace_options().pid() == cri::NamespaceMode::NODE;
+  context.resolv_conf_path = pod.files_dir + "/resolv.conf";
+  context.hosts_path = pod.files_dir + "/hosts";
+  context.hostname_path = pod.files_dir + "/hostname";
+  context.shm_path = pod.shm_path;
+  context.cgroup_parent = pod.cgroup_parent;
+  return context;
+}
+
+bool Exited(const ContainerRecord& r) {
+  return r.state != ContainerState::kRunning && r.state != ContainerState::kCreated;
+}
+
+absl::StatusOr<cri::ContainerConfig> StoredConfig(const ContainerRecord& c) {
+  cri::ContainerConfig config;
+  auto parsed = google::protobuf::util::JsonStringToMessage(c.config_json, &config);
+  if (!parsed.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("container ", c.id, ": stored config: ", std::string(parsed.message())));
+  }
+  return config;
+}
+
+}  // namespace
+
+absl::StatusOr<int> SignalNumber(const std::string& name) {
+  int number = 0;
+  if (absl::SimpleAtoi(name, &number) && number > 0 && number < 65) return number;
+  std::string bare = name.rfind("SIG", 0) == 0 ? name.substr(3) : name;
+  for (int signal = 1; signal < 32; ++signal) {
+    const char* abbrev = sigabbrev_np(signal);
+    if (abbrev != nullptr && bare == abbrev) return signal;
+  }
+  return absl::InvalidArgumentError(absl::StrCat("unknown stop signal \"", name, "\""));
+}
+
+ContainerManager::ContainerManager(ContainerManagerOptions options, SandboxManager& pods,
+                                   ContainerImages& images, ContainerRuntimes& runtimes)
+    : options_(std::move(options)),
+      pods_(pods),
+      images_(images),
+      runtimes_(runtimes),
+      records_(options_.records_dir) {}
+
+ContainerManager::~ContainerManager() { exit_watch_.reset(); }
+
+absl::Status ContainerManager::Recover() {
+  for (const std::string& dir : {options_.overlay_dir, options_.bundles_dir, options_.exits_dir}) {
+    RETURN_IF_ERROR(MakeDirs(dir, 0700));
+  }
+  RETURN_IF_ERROR(records_.Load());
+  // Watch first, then reconcile: no exit falls between the two.
+  ASSIGN_OR_RETURN(
+      exit_watch_,
+      runtimes_.WatchExits(options_.exits_dir, [this](const std::string& id) { OnExit(id); }));
+  for (const ContainerRecord& c : records_.List()) {
+    RETURN_IF_ERROR(names_.Reserve(c.ReservedName(), c.id));
+    if (absl::StatusOr<Digest> image = ParseDigest(c.image_id); image.ok()) {
+      images_.Acquire(*image);
+    }
+    if (c.state != ContainerState::kRunning && c.state != ContainerState::kCreated) continue;
+    OnExit(c.id);  // exited while ocid was down
+    std::optional<ContainerRecord> now = records_.Get(c.id);
+    if (!now || now->state == ContainerState::kExited) continue;
+    absl::StatusOr<ContainerRuntime*> runtime = runtimes_.For(c.runtime_handler);
+    absl::StatusOr<RuntimeState> state =
+        runtime.ok() ? (*runtime)->State(c.id) : absl::StatusOr<RuntimeState>(runtime.status());
+    if (!state.ok() || state->status == "stopped") {
+      // Gone without an exit file (e.g. a reboot): its fate is unknown.
+      // Unless the exit watch has recorded the exit meanwhile (conmon
+      // writes the file just after the runtime sees the process gone):
+      // that exit wins, and one that lands later still turns it EXITED.
+      RETURN_IF_ERROR(records_
+                          .Update(c.id,
+                                  [](ContainerRecord& r) {
+                                    if (r.state == ContainerState::kExited) return;
+                                    r.state = ContainerState::kUnknown;
+                                    r.reason = "Unknown";
+                                    r.pid = 0;
+                                  })
+                          .status());
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ContainerManager::Create(const std::string& pod_id,
+                                                     const cri::ContainerConfig& config) {
+  ASSIGN_OR_RETURN(SandboxRecord found, pods_.Get(pod_id));
+  // Held until the record is stored: RemovePod waits, then removes this
+  // container with the pod. Shared: creates in one pod run together.
+  KeyedMutex::Lock pod_lock = pods_.SharePod(found.id);
+  ASSIGN_OR_RETURN(SandboxRecord pod, pods_.Get(found.id));  // gone while we waited?
+  if (!pod.ready) {
+    return absl::FailedPreconditionError(absl::StrCat("pod sandbox ", pod.id, " is not ready"));
+  }
+  absl::StatusOr<std::optional<ImageMatch>> match = images_.Lookup(config.image().image());
+  if (!match.ok()) {
+    return absl::Status(match.status().code(),
+                        absl::StrCat("config.image.image: ", match.status().message()));
+  }
+  if (!match->has_value()) {
+    return absl::NotFoundError(
+        absl::StrCat("config.image.image: image \"", config.image().image(), "\" is not pulled"));
+  }
+  const ImageRecord& image = (*match)->image;
+  // Held from the lookup on, so that RemoveImage refuses it while this
+  // create runs (not yet atomic with the lookup itself: issue 9's leases).
+  UndoStack undo;
+  images_.Acquire(image.id);
+  undo.Push([&] { images_.Release(image.id); });
+  std::string log_dir = pod.log_directory.empty()
+                            ? absl::StrCat(options_.default_log_dir, "/", pod.id)
+                            : pod.log_directory;
+  std::string relative_log =
+      config.log_path().empty()
+          ? absl::StrCat(config.metadata().name(), "_", config.metadata().attempt(), ".log")
+          : config.log_path();
+  ASSIGN_OR_RETURN(std::string log_path, LogPathFor(log_dir, relative_log));
+  ASSIGN_OR_RETURN(std::string image_config_text, images_.ReadConfig(image.id));
+  ASSIGN_OR_RETURN(ImageConfig image_config, ParseImageConfig(image_config_text));
+  ASSIGN_OR_RETURN(ContainerRuntime * runtime, runtimes_.For(pod.runtime_handler));
+  ASSIGN_OR_RETURN(cri::PodSandboxConfig pod_config, StoredPodConfig(pod));
+
+  ContainerRecord c;
+  c.id = NewRandomId();
+  c.sandbox_id = pod.id;
+  c.name = config.metadata().name();
+  c.attempt = config.metadata().attempt();
+  c.created_at = absl::ToUnixNanos(absl::Now());
+  c.labels.insert(config.labels().begin(), config.labels().end());
+  c.annotations.insert(config.annotations().begin(), config.annotations().end());
+  auto encoded = google::protobuf::util::MessageToJsonString(config, &c.config_json);
+  if (!encoded.ok()) {
+    return absl::InternalError(absl::StrCat("encode config: ", std::string(encoded.message())));
+  }
+  c.image_id = image.id.String();
+  c.image_name = ContainerImageName(**match);
+  c.image_ref = ContainerImageRef(image, c.image_name);
+  c.runtime_handler = pod.runtime_handler;
+  c.bundle = absl::StrCat(options_.bundles_dir, "/", c.id);
+  c.rootfs = c.bundle + "/rootfs";
+  c.overlay_dir = absl::StrCat(options_.overlay_dir, "/", c.id);
+  c.log_path = log_path;
+  c.exit_dir = options_.exits_dir;
+  c.persist_dir = c.bundle + "/persist";
+  c.stop_signal = "SIGTERM";
+  if (config.stop_signal() != cri::SIGNAL_RUNTIME_DEFAULT) {
+    c.stop_signal = cri::Signal_Name(config.stop_signal()).substr(strlen("SIGNAL_"));
+  } else if (!image_config.stop_signal.empty()) {
+    c.stop_signal = image_config.stop_signal;
+  }
+  RETURN_IF_ERROR(SignalNumber(c.stop_signal).status());
+
+  // kubelet retries a CreateContainer that timed out with the same request:
+  // hand back the container made for it (as for pods). While the first call
+  // is still running, the name stays reserved and the retry is refused.
+  std::string holder = names_.Holder(c.ReservedName());
+  if (!holder.empty()) {
+    std::optional<ContainerRecord> existing = records_.Get(holder);
+    cri::ContainerConfig existing_config;
+    if (existing && existing->sandbox_id == pod.id &&
+        google::protobuf::util::JsonStringToMessage(existing->config_json, &existing_config).ok() &&
+        google::protobuf::util::MessageDifferencer::Equivalent(existing_config, config)) {
+      return existing->id;
+    }
+  }
+  ASSIGN_OR_RETURN(std::string id, Make(std::move(c), Plan{&pod, &pod_config, &config, &image,
+                                                           &image_config, runtime}));
+  undo.Dismiss();  // the container keeps the image
+  return id;
+}
+
+// The steps of Create that make something; each pushes its undo.
+absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan& plan) {
+  RETURN_IF_ERROR(names_.Reserve(c.ReservedName(), c.id));
+  UndoStack undo;
+  undo.Push([&] { names_.Release(c.ReservedName()); });
+  undo.Push([&] {
+    RemoveAll(c.bundle).IgnoreError();
+    RemoveAll(c.overlay_dir).IgnoreError();
+  });
+  for (const std::string& dir :
+       {c.rootfs, c.persist_dir, c.overlay_dir + "/upper", c.overlay_dir + "/work"}) {
+    RETURN_IF_ERROR(MakeDirs(dir, 0755));
+  }
+  RETURN_IF_ERROR(MakeDirs(c.log_path.substr(0, c.log_path.rfind('/')), 0755));
+  RETURN_IF_ERROR(images_.MountRootfs(plan.image->layers, c.overlay_dir + "/upper",
+                                      c.overlay_dir + "/work", c.rootfs));
+  undo.Push([&] { images_.UnmountRootfs(c.rootfs).IgnoreError(); });
+
+  SandboxContext sandbox = ContextOf(*plan.pod, *plan.pod_config);
+  ContainerSpecInputs inputs{c.id,
+                             plan.config,
+                             plan.image_config,
+                             &sandbox,
+                             c.rootfs,
+                             options_.min_oom_score_adj,
+                             options_.cgroup_manager};
+  ASSIGN_OR_RETURN(nlohmann::json spec, BuildContainerSpec(inputs));
+  RETURN_IF_ERROR(WriteFileAtomically(c.bundle + "/config.json", spec.dump(), 0600,
+                                      /*durable=*/false));  // runroot: volatile
+
+  ContainerLaunch launch{c.id,       c.name,        c.bundle,           c.log_path,
+                         c.exit_dir, c.persist_dir, plan.config->tty(), plan.config->stdin()};
+  ASSIGN_OR_RETURN(c.conmon_pid, plan.runtime->Create(launch));
+  undo.Push([&] { plan.runtime->Delete(c.id, /*force=*/true).IgnoreError(); });
+  RETURN_IF_ERROR(records_.Add(c));
+  undo.Dismiss();
+  return c.id;
+}
+
+absl::StatusOr<ContainerRecord> ContainerManager::Get(const std::string& id) const {
+  if (id.empty()) return absl::InvalidArgumentError("container_id is empty");
+  std::optional<ContainerRecord> container = records_.Get(id);
+  if (!container) return absl::NotFoundError(absl::StrCat("container ", id, " not found"));
+  return *container;
+}
+
+absl::StatusOr<ContainerView> ContainerManager::Status(const std::string& id) {
+  ASSIGN_OR_RETURN(ContainerRecord c, Get(id));
+  if (c.state == ContainerState::kRunning) {
+    OnExit(c.id);
+    c = records_.Get(c.id).value_or(c);
+  }
+  ASSIGN_OR_RETURN(cri::ContainerConfig config, StoredConfig(c));
+  return ContainerView{std::move(c), std::move(config)};
+}
+
+void ContainerManager::ForEach(const std::function<void(const ContainerRecord&)>& visit) const {
+  records_.ForEach(visit);
+}
+
+std::string ContainerManager::HandlerName(const ContainerRecord& container) {
+  absl::StatusOr<ContainerRuntime*> runtime = runtimes_.For(container.runtime_handler);
+  return runtime.ok() ? (*runtime)->handler_name() : container.runtime_handler;
+}
+
+absl::Status ContainerManager::Start(const std::string& id) {
+  ASSIGN_OR_RETURN(ContainerRecord found, Get(id));
+  KeyedMutex::Lock lock = locks_.Acquire(found.id);
+  ASSIGN_OR_RETURN(ContainerRecord c, Get(found.id));
+  if (c.state != ContainerState::kCreated) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("container ", c.id, " is not in the created state"));
+  }
+  ASSIGN_OR_RETURN(ContainerRuntime * runtime, runtimes_.For(c.runtime_handler));
+  RETURN_IF_ERROR(runtime->Start(c.id));
+  // The runtime wrote the init pid at create: no `state` call (a process
+  // start, ~25 ms for runc) is needed.
+  pid_t pid = 0;
+  absl::StatusOr<std::string> pidfile = ReadFileToString(c.bundle + "/pidfile", 64);
+  if (pidfile.ok()) (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(*pidfile), &pid);
+  int64_t now = absl::ToUnixNanos(absl::Now());
+  return records_
+      .Update(c.id,
+              [&](ContainerRecord& r) {
+                r.started_at = now;
+                // The exit watch may have seen a quick exit already.
+                if (r.state != ContainerState::kCreated) return;
+                r.state = ContainerState::kRunning;
+                r.pid = pid;
+              })
+      .status();
+}
+
+void ContainerManager::OnExit(const std::string& id) {
+  std::optional<ContainerRecord> c = records_.Get(id);
+  if (!c || c->id != id || c->state == ContainerState::kExited) return;
+  absl::StatusOr<ContainerExit> exit = runtimes_.ReadExit(c->exit_dir, id, c->persist_dir);
+  if (!exit.ok()) return;
+  absl::Status updated = records_
+                             .Update(id,
+                                     [&](ContainerRecord& r) {
+                                       r.state = ContainerState::kExited;
+                                       r.exit_code = exit->exit_code;
+                                       r.finished_at = absl::ToUnixNanos(exit->finished_at);
+                                       if (r.started_at == 0) r.started_at = r.finished_at;
+                                       r.reason = exit->oom_killed       ? "OOMKilled"
+                                                  : exit->exit_code == 0 ? "Completed"
+                                                                         : "Error";
+                                       r.pid = 0;
+                                     })
+                             .status();
+  // No caller to return it to (the exit watch's thread): log it. The
+  // record stays RUNNING; the next Status or Stop reads the exit file again.
+  if (!updated.ok()) OCID_LOG(kError) << "container " << id << ": record exit: " << updated;
+}
+
+absl::Status ContainerManager::Stop(const std::string& id, int64_t timeout_seconds) {
+  ASSIGN_OR_RETURN(ContainerRecord found, Get(id));
+  KeyedMutex::Lock lock = locks_.Acquire(found.id);
+  return StopLocked(found.id, timeout_seconds);
+}
+
+absl::Status ContainerManager::StopLocked(const std::string& id, int64_t timeout_seconds) {
+  OnExit(id);  // an exit the watch has not delivered yet
+  std::optional<ContainerRecord> found = records_.Get(id);
+  if (!found) return absl::NotFoundError(absl::StrCat("container ", id, " not found"));
+  const ContainerRecord& c = *found;
+  if (c.state == ContainerState::kExited || c.state == ContainerState::kUnknown) {
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(ContainerRuntime * runtime, runtimes_.For(c.runtime_handler));
+  if (timeout_seconds > 0 && c.state == ContainerState::kRunning) {
+    ASSIGN_OR_RETURN(int signal, SignalNumber(c.stop_signal));
+    absl::Status sent = runtime->Kill(c.id, signal);
+    if (!sent.ok() && !absl::IsNotFound(sent)) return sent;
+    if (records_.WaitFor(c.id, Exited, absl::Seconds(timeout_seconds))) return absl::OkStatus();
+  }
+  absl::Status killed = runtime->Kill(c.id, SIGKILL);
+  if (!killed.ok() && !absl::IsNotFound(killed)) return killed;
+  if (records_.WaitFor(c.id, Exited, kKillGrace)) return absl::OkStatus();
+  // No exit file (a created container that never ran): say so.
+  return records_
+      .Update(c.id,
+              [](ContainerRecord& r) {
+                if (r.state == ContainerState::kExited) return;
+                r.state = ContainerState::kExited;
+                r.exit_code = 128 + SIGKILL;
+                r.finished_at = absl::ToUnixNanos(absl::Now());
+                r.reason = "Error";
+              })
+      .status();
+}
+
+absl::Status ContainerManager::Remove(const std::string& id) {
+  if (id.empty()) return absl::InvalidArgumentError("container_id is empty");
+  std::optional<ContainerRecord> found = records_.Get(id);
+  if (!found) return absl::OkStatus();  // already gone
+  KeyedMutex::Lock lock = locks_.Acquire(found->id);
+  return RemoveLocked(found->id);
+}
+
+absl::Status ContainerManager::RemoveLocked(const std::string& id) {
+  std::optional<ContainerRecord> found = records_.Get(id);
+  if (!found) return absl::OkStatus();  // removed while we waited
+  const ContainerRecord c = *found;
+  RETURN_IF_ERROR(StopLocked(c.id, 0));
+  ASSIGN_OR_RETURN(ContainerRuntime * runtime, runtimes_.For(c.runtime_handler));
+  RETURN_IF_ERROR(runtime->Delete(c.id, /*force=*/true));
+  RETURN_IF_ERROR(images_.UnmountRootfs(c.rootfs));
+  RETURN_IF_ERROR(RemoveAll(c.bundle));
+  RETURN_IF_ERROR(RemoveAll(c.overlay_dir));
+  ::unlink(absl::StrCat(c.exit_dir, "/", c.id).c_str());
+  RETURN_IF_ERROR(records_.Remove(c.id));
+  absl::StatusOr<Digest> image = ParseDigest(c.image_id);
+  if (image.ok()) images_.Release(*image);
+  names_.Release(c.ReservedName());
+  return absl::OkStatus();
+}
+
+absl::Status ContainerManager::StopAllOf(const std::string& pod_id) {
+  for (const ContainerRecord& c : records_.List()) {
+    if (c.sandbox_id != pod_id) continue;
+    KeyedMutex::Lock lock = locks_.Acquire(c.id);
+    absl::Status stopped = StopLocked(c.id, 0);
+    if (!stopped.ok() && !absl::IsNotFound(stopped)) return stopped;  // NotFound: removed meanwhile
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ContainerManager::RemoveAllOf(const std::string& pod_id) {
+  for (const ContainerRecord& c : records_.List()) {
+    if (c.sandbox_id != pod_id) continue;
+    KeyedMutex::Lock lock = locks_.Acquire(c.id);
+    RETURN_IF_ERROR(RemoveLocked(c.id));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ExecResult> ContainerManager::ExecSync(const std::string& id,
+                                                      const std::vector<std::string>& command,
+                                                      int64_t timeout_seconds) {
+  ASSIGN_OR_RETURN(ContainerRecord c, Get(id));
+  if (command.empty()) return absl::InvalidArgumentError("cmd is empty");
+  if (c.state != ContainerState::kRunning) {
+    return absl::FailedPreconditionError(absl::StrCat("container ", c.id, " is not running"));
+  }
+  ASSIGN_OR_RETURN(ContainerRuntime * runtime, runtimes_.For(c.runtime_handler));
+  ASSIGN_OR_RETURN(ExecResult result,
+                   runtime->ExecSync(c.id, c.bundle, command, absl::Seconds(timeout_seconds)));
+  if (result.timed_out) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("command timed out after ", timeout_seconds, "s"));
+  }
+  return result;
+}
+
+absl::Status ContainerManager::ReopenLog(const std::string& id) {
+  ASSIGN_OR_RETURN(ContainerRecord c, Get(id));
+  if (c.state != ContainerState::kRunning) {
+    return absl::FailedPreconditionError(absl::StrCat("container ", c.id, " is not running"));
+  }
+  ASSIGN_OR_RETURN(ContainerRuntime * runtime, runtimes_.For(c.runtime_handler));
+  return runtime->ReopenLog(c.bundle, c.log_path);
+}
+
+}  // namespace ocid

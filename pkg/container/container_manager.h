@@ -1,0 +1,125 @@
+// Containers' lifecycle: Create, Start, Stop, Remove, ExecSync, ReopenLog,
+// their records, exits reported by conmon, and Recover after a restart.
+// Owns the container records and one lock per container: Start, Stop and
+// Remove of one container are serialised, calls on different containers are
+// not. Create holds its pod's lock shared (SandboxManager::SharePod) from
+// the pod lookup to the record, so RemovePod cannot run in between. ExecSync and
+// ReopenLog take no lock: a probe running for its timeout must not hold up
+// StopContainer. Lock order: pod, container, the record store's mutex.
+#ifndef OCID_PKG_CONTAINER_CONTAINER_MANAGER_H_
+#define OCID_PKG_CONTAINER_CONTAINER_MANAGER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "api/runtime/v1/api.pb.h"
+#include "pkg/base/keyed_mutex.h"
+#include "pkg/base/name_registry.h"
+#include "pkg/base/record_store.h"
+#include "pkg/container/container_deps.h"
+#include "pkg/container/container_record.h"
+#include "pkg/image/manifest.h"
+#include "pkg/sandbox/sandbox_manager.h"
+
+namespace ocid {
+
+struct ContainerManagerOptions {
+  std::string records_dir;      // <root>/records/containers
+  std::string overlay_dir;      // <root>/containers: upper/work per container
+  std::string bundles_dir;      // <runroot>/containers: bundle + rootfs
+  std::string exits_dir;        // <runroot>/exits
+  std::string default_log_dir;  // logs of pods that name no log_directory
+  // The lowest oom_score_adj this host lets containers have.
+  int min_oom_score_adj = -1000;
+  std::string cgroup_manager = "cgroupfs";
+};
+
+// A container with its config as sent to CreateContainer.
+struct ContainerView {
+  ContainerRecord record;
+  runtime::v1::ContainerConfig config;
+};
+
+class ContainerManager final : public PodContainers {
+ public:
+  ContainerManager(ContainerManagerOptions options, SandboxManager& pods, ContainerImages& images,
+                   ContainerRuntimes& runtimes);
+  ~ContainerManager() override;
+
+  // Loads the records, starts watching exits, then reconciles each running
+  // container with what really runs (exits while ocid was down; gone
+  // without an exit: UNKNOWN). Call after the pods' Recover.
+  absl::Status Recover();
+
+  // Makes the container (request fields validated by the caller) in pod
+  // `pod_id` and returns its ID; the same config again returns the one made
+  // for it. NotFound if the image is not pulled or the pod is gone,
+  // FailedPrecondition if the pod is stopped. On failure everything made so
+  // far is undone and no record is left.
+  absl::StatusOr<std::string> Create(const std::string& pod_id,
+                                     const runtime::v1::ContainerConfig& config);
+  // FailedPrecondition unless CREATED.
+  absl::Status Start(const std::string& id);
+  // The stop signal, then SIGKILL after `timeout_seconds`. Idempotent.
+  absl::Status Stop(const std::string& id, int64_t timeout_seconds);
+  // Stops and removes everything of the container. One already gone is fine.
+  absl::Status Remove(const std::string& id);
+
+  // By ID or unique prefix: NotFound, InvalidArgument for "".
+  absl::StatusOr<ContainerRecord> Get(const std::string& id) const;
+  // Get with an exit not yet delivered taken in, and the stored config
+  // parsed (DataLoss if it does not parse).
+  absl::StatusOr<ContainerView> Status(const std::string& id);
+  // Visits each record under the store's read lock; `visit` must not call
+  // back into the manager.
+  void ForEach(const std::function<void(const ContainerRecord&)>& visit) const;
+  // The configured name of a record's handler ("" resolved to the default).
+  std::string HandlerName(const ContainerRecord& container);
+
+  // DeadlineExceeded when the command outlives `timeout_seconds` (0: none).
+  absl::StatusOr<ExecResult> ExecSync(const std::string& id,
+                                      const std::vector<std::string>& command,
+                                      int64_t timeout_seconds);
+  absl::Status ReopenLog(const std::string& id);
+
+  // PodContainers, called by SandboxManager with the pod's lock held.
+  absl::Status StopAllOf(const std::string& pod_id) override;
+  absl::Status RemoveAllOf(const std::string& pod_id) override;
+
+ private:
+  // What Create has looked up and checked before it makes anything.
+  struct Plan {
+    const SandboxRecord* pod;
+    const runtime::v1::PodSandboxConfig* pod_config;
+    const runtime::v1::ContainerConfig* config;
+    const ImageRecord* image;
+    const ImageConfig* image_config;
+    ContainerRuntime* runtime;
+  };
+  absl::StatusOr<std::string> Make(ContainerRecord c, const Plan& plan);
+  absl::Status StopLocked(const std::string& id, int64_t timeout_seconds);
+  absl::Status RemoveLocked(const std::string& id);
+  // Records the exit conmon reported for `id` (the exit watch calls it).
+  void OnExit(const std::string& id);
+
+  const ContainerManagerOptions options_;
+  SandboxManager& pods_;
+  ContainerImages& images_;
+  ContainerRuntimes& runtimes_;
+  RecordStore<ContainerRecord> records_;
+  NameRegistry names_;
+  KeyedMutex locks_;  // by container ID
+  // Last: stopped first, before what its callback uses.
+  std::unique_ptr<ExitWatch> exit_watch_;
+};
+
+// "SIGTERM", "TERM" or "15" -> 15.
+absl::StatusOr<int> SignalNumber(const std::string& name);
+
+}  // namespace ocid
+
+#endif  // OCID_PKG_CONTAINER_CONTAINER_MANAGER_H_

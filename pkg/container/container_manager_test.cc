@@ -1,0 +1,503 @@
+#include "pkg/container/container_manager.h"
+
+#include <signal.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "gtest/gtest.h"
+#include "pkg/base/fs.h"
+#include "pkg/sandbox/sandbox_host.h"
+
+namespace ocid {
+namespace {
+
+namespace cri = ::runtime::v1;
+
+// Pods need a host; these tests are about containers, so it never fails.
+class QuietHost : public SandboxHost {
+ public:
+  absl::StatusOr<PinnedNamespaces> Pin(const PinRequest& r) override {
+    return PinnedNamespaces{"/ns/net/" + r.pod_id, "/ns/ipc/" + r.pod_id, "/ns/uts/" + r.pod_id};
+  }
+  absl::Status Unpin(const PinnedNamespaces&) override { return absl::OkStatus(); }
+  absl::Status WriteFiles(const std::string&, const std::string&, const std::vector<std::string>&,
+                          const std::vector<std::string>&,
+                          const std::vector<std::string>&) override {
+    return absl::OkStatus();
+  }
+  absl::Status MountShm(const std::string&) override { return absl::OkStatus(); }
+  absl::Status UnmountShm(const std::string&) override { return absl::OkStatus(); }
+  absl::StatusOr<pid_t> StartInfra(const PinnedNamespaces&, const std::string&) override {
+    return 77;
+  }
+  void StopInfra(pid_t) override {}
+};
+
+class QuietNetwork : public PodNetwork {
+ public:
+  absl::StatusOr<PodNetworkResult> SetUp(const PodNetworkRequest&) override {
+    return PodNetworkResult{{"10.0.0.9"}, "{}"};
+  }
+  absl::Status TearDown(const PodNetworkRequest&) override { return absl::OkStatus(); }
+};
+
+const char kImageId[] = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+
+class FakeImages : public ContainerImages {
+ public:
+  absl::StatusOr<std::optional<ImageMatch>> Lookup(const std::string& name) override {
+    if (fail_at == "lookup") return absl::InvalidArgumentError("ambiguous");
+    if (name != "busybox") return std::optional<ImageMatch>();
+    ImageMatch match;
+    match.image.id = ParseDigest(kImageId).value();
+    match.image.repo_tags = {"docker.io/library/busybox:latest"};
+    match.name = "docker.io/library/busybox:latest";
+    match.by_tag = true;
+    return std::optional<ImageMatch>(match);
+  }
+  absl::StatusOr<std::string> ReadConfig(const Digest&) override {
+    if (fail_at == "config") return absl::NotFoundError("blob gone");
+    return std::string(
+        R"({"architecture":"amd64","os":"linux","config":{"Cmd":["sh"],"StopSignal":"SIGQUIT"},)"
+        R"("rootfs":{"type":"layers","diff_ids":[]}})");
+  }
+  absl::Status MountRootfs(const std::vector<Digest>&, const std::string&, const std::string&,
+                           const std::string& target) override {
+    if (mount_hook) mount_hook();
+    absl::MutexLock lock(&mu);
+    if (fail_at == "mount") return absl::InternalError("mount failed");
+    std::filesystem::create_directories(target + "/etc");
+    std::ofstream(target + "/etc/passwd") << "root:x:0:0:root:/root:/bin/sh\n";
+    std::ofstream(target + "/etc/group") << "root:x:0:\n";
+    mounted.insert(target);
+    return absl::OkStatus();
+  }
+  absl::Status UnmountRootfs(const std::string& target) override {
+    absl::MutexLock lock(&mu);
+    mounted.erase(target);
+    return absl::OkStatus();
+  }
+  void Acquire(const Digest& id) override {
+    absl::MutexLock lock(&mu);
+    ++users[id.String()];
+  }
+  void Release(const Digest& id) override {
+    absl::MutexLock lock(&mu);
+    --users[id.String()];
+  }
+
+  std::string fail_at;
+  std::function<void()> mount_hook;
+  absl::Mutex mu;
+  std::set<std::string> mounted;
+  std::map<std::string, int> users;
+};
+
+// One handler, "runc"; containers "run" as entries in a map.
+class FakeRuntime : public ContainerRuntime, public ContainerRuntimes {
+ public:
+  const std::string& handler_name() const override { return name_; }
+  absl::StatusOr<pid_t> Create(const ContainerLaunch& launch) override {
+    absl::MutexLock lock(&mu);
+    if (fail_create) return absl::InternalError("runc create failed");
+    states[launch.id] = "created";
+    std::ofstream(launch.bundle + "/pidfile") << "4242\n";
+    return 4241;
+  }
+  absl::Status Start(const std::string& id) override {
+    absl::MutexLock lock(&mu);
+    states[id] = "running";
+    return absl::OkStatus();
+  }
+  absl::Status Kill(const std::string& id, int signal) override {
+    if (kill_hook) kill_hook();
+    std::function<void(const std::string&)> notify;
+    {
+      absl::MutexLock lock(&mu);
+      signals.push_back(signal);
+      if (states[id] != "running" && states[id] != "created") return absl::NotFoundError("gone");
+      states[id] = "stopped";
+      exits[id] = ContainerExit{128 + signal, absl::Now(), false};
+      notify = on_exit;
+    }
+    if (notify) notify(id);  // as conmon's exit file would
+    return absl::OkStatus();
+  }
+  absl::Status Delete(const std::string& id, bool) override {
+    absl::MutexLock lock(&mu);
+    states.erase(id);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<RuntimeState> State(const std::string& id) override {
+    absl::MutexLock lock(&mu);
+    auto it = states.find(id);
+    if (it == states.end()) return absl::NotFoundError("no such container");
+    return RuntimeState{it->second, 0};
+  }
+  absl::StatusOr<ExecResult> ExecSync(const std::string&, const std::string&,
+                                      const std::vector<std::string>& command,
+                                      absl::Duration) override {
+    return ExecResult{command[0], "", 0, command[0] == "hang"};
+  }
+  absl::Status ReopenLog(const std::string&, const std::string&) override {
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<ContainerRuntime*> For(const std::string& handler) override {
+    if (!handler.empty() && handler != name_) return absl::InvalidArgumentError("not configured");
+    return this;
+  }
+  absl::StatusOr<ContainerExit> ReadExit(const std::string&, const std::string& id,
+                                         const std::string&) override {
+    absl::MutexLock lock(&mu);
+    auto it = exits.find(id);
+    if (it == exits.end()) return absl::NotFoundError("running");
+    return it->second;
+  }
+  absl::StatusOr<std::unique_ptr<ExitWatch>> WatchExits(
+      const std::string&, std::function<void(const std::string&)> callback) override {
+    absl::MutexLock lock(&mu);
+    on_exit = std::move(callback);
+    return std::make_unique<ExitWatch>();
+  }
+
+  bool fail_create = false;
+  std::function<void()> kill_hook;  // runs first in Kill, unlocked
+  absl::Mutex mu;
+  std::map<std::string, std::string> states;
+  std::map<std::string, ContainerExit> exits;
+  std::vector<int> signals;
+  std::function<void(const std::string&)> on_exit;
+  std::string name_ = "runc";
+};
+
+cri::PodSandboxConfig PodConfig() {
+  cri::PodSandboxConfig config;
+  config.mutable_metadata()->set_name("pod");
+  config.mutable_metadata()->set_namespace_("default");
+  config.mutable_metadata()->set_uid("uid-1");
+  config.set_hostname("pod");
+  return config;
+}
+
+cri::ContainerConfig ContainerConfig(const std::string& name = "app") {
+  cri::ContainerConfig config;
+  config.mutable_metadata()->set_name(name);
+  config.mutable_image()->set_image("busybox");
+  config.add_command("sleep");
+  return config;
+}
+
+class ContainerManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = absl::StrCat(getenv("TEST_TMPDIR"), "/",
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    Boot();
+    pod_ = pods_->RunPod(PodConfig(), "").value();
+  }
+
+  void TearDown() override {
+    containers_.reset();
+    pods_.reset();
+  }
+
+  // A fresh pair of managers over the same dirs, as after an ocid restart.
+  void Boot() {
+    containers_.reset();
+    pods_.reset();
+    SandboxManagerOptions pod_options;
+    pod_options.records_dir = dir_ + "/records/sandboxes";
+    pod_options.pods_dir = dir_ + "/pods";
+    pod_options.pins_dir = dir_ + "/ns";
+    pod_options.check_handler = [this](const std::string& h) { return runtime_.For(h).status(); };
+    pods_ = std::make_unique<SandboxManager>(pod_options, host_, network_);
+    ContainerManagerOptions options;
+    options.records_dir = dir_ + "/records/containers";
+    options.overlay_dir = dir_ + "/containers";
+    options.bundles_dir = dir_ + "/run/containers";
+    options.exits_dir = dir_ + "/run/exits";
+    options.default_log_dir = dir_ + "/logs";
+    containers_ = std::make_unique<ContainerManager>(options, *pods_, images_, runtime_);
+    pods_->SetContainers(containers_.get());
+    ASSERT_TRUE(pods_->Recover().ok());
+    ASSERT_TRUE(containers_->Recover().ok());
+  }
+
+  size_t Entries(const std::string& dir) {
+    if (!std::filesystem::exists(dir)) return 0;
+    auto entries = std::filesystem::directory_iterator(dir);
+    return static_cast<size_t>(std::distance(begin(entries), end(entries)));
+  }
+
+  size_t Records() {
+    size_t n = 0;
+    containers_->ForEach([&](const ContainerRecord&) { ++n; });
+    return n;
+  }
+
+  // Nothing of any container is left anywhere.
+  void ExpectNothingLeft(const std::string& why) {
+    EXPECT_EQ(Records(), 0u) << why;
+    EXPECT_TRUE(images_.mounted.empty()) << "rootfs still mounted: " << why;
+    EXPECT_TRUE(runtime_.states.empty()) << "runtime still has a container: " << why;
+    EXPECT_EQ(images_.users[kImageId], 0) << "image still held: " << why;
+    EXPECT_EQ(Entries(dir_ + "/run/containers"), 0u) << "bundle left: " << why;
+    EXPECT_EQ(Entries(dir_ + "/containers"), 0u) << "overlay dirs left: " << why;
+  }
+
+  std::string dir_;
+  QuietHost host_;
+  QuietNetwork network_;
+  FakeImages images_;
+  FakeRuntime runtime_;
+  std::unique_ptr<SandboxManager> pods_;
+  std::unique_ptr<ContainerManager> containers_;
+  std::string pod_;
+};
+
+TEST_F(ContainerManagerTest, CreateStartStopRemove) {
+  absl::StatusOr<std::string> id = containers_->Create(pod_, ContainerConfig());
+  ASSERT_TRUE(id.ok()) << id.status();
+  ContainerRecord c = containers_->Get(*id).value();
+  EXPECT_EQ(c.state, ContainerState::kCreated);
+  EXPECT_EQ(c.image_name, "docker.io/library/busybox:latest");
+  EXPECT_EQ(c.stop_signal, "SIGQUIT") << "the image's stop signal";
+  EXPECT_EQ(c.conmon_pid, 4241);
+  EXPECT_EQ(images_.mounted.count(c.rootfs), 1u);
+  EXPECT_EQ(images_.users[kImageId], 1);
+  EXPECT_TRUE(std::filesystem::exists(c.bundle + "/config.json"));
+
+  ASSERT_TRUE(containers_->Start(*id).ok());
+  c = containers_->Get(*id).value();
+  EXPECT_EQ(c.state, ContainerState::kRunning);
+  EXPECT_EQ(c.pid, 4242);
+  EXPECT_TRUE(absl::IsFailedPrecondition(containers_->Start(*id)));
+
+  absl::StatusOr<ExecResult> exec = containers_->ExecSync(*id, {"echo"}, 5);
+  ASSERT_TRUE(exec.ok()) << exec.status();
+  EXPECT_EQ(exec->stdout_data, "echo");
+  EXPECT_TRUE(absl::IsDeadlineExceeded(containers_->ExecSync(*id, {"hang"}, 1).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(containers_->ExecSync(*id, {}, 1).status()));
+
+  ASSERT_TRUE(containers_->Stop(*id, 10).ok());
+  EXPECT_EQ(runtime_.signals, std::vector<int>{SIGQUIT});
+  absl::StatusOr<ContainerView> view = containers_->Status(*id);
+  ASSERT_TRUE(view.ok()) << view.status();
+  EXPECT_EQ(view->record.state, ContainerState::kExited);
+  EXPECT_EQ(view->record.exit_code, 128 + SIGQUIT);
+  EXPECT_EQ(view->record.reason, "Error");
+  EXPECT_EQ(view->config.metadata().name(), "app");
+  EXPECT_TRUE(containers_->Stop(*id, 10).ok()) << "stop is idempotent";
+  EXPECT_TRUE(absl::IsFailedPrecondition(containers_->ExecSync(*id, {"echo"}, 1).status()));
+
+  ASSERT_TRUE(containers_->Remove(*id).ok());
+  ExpectNothingLeft("after Remove");
+  EXPECT_TRUE(containers_->Remove(*id).ok()) << "removing a removed container is fine";
+  EXPECT_TRUE(absl::IsNotFound(containers_->Stop(*id, 0)));
+  absl::StatusOr<std::string> again = containers_->Create(pod_, ContainerConfig());
+  ASSERT_TRUE(again.ok()) << "the name was not released: " << again.status();
+  EXPECT_NE(*again, *id);
+}
+
+TEST_F(ContainerManagerTest, SameConfigAgainReturnsTheContainer) {
+  std::string id = containers_->Create(pod_, ContainerConfig()).value();
+  EXPECT_EQ(containers_->Create(pod_, ContainerConfig()).value(), id);
+  EXPECT_EQ(Records(), 1u);
+}
+
+TEST_F(ContainerManagerTest, CreateNeedsAReadyPodAndAPulledImage) {
+  EXPECT_TRUE(absl::IsNotFound(containers_->Create("nope", ContainerConfig()).status()));
+  cri::ContainerConfig other = ContainerConfig();
+  other.mutable_image()->set_image("nginx");
+  absl::Status missing = containers_->Create(pod_, other).status();
+  EXPECT_TRUE(absl::IsNotFound(missing)) << missing;
+  ASSERT_TRUE(pods_->StopPod(pod_).ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(containers_->Create(pod_, ContainerConfig()).status()));
+  ExpectNothingLeft("refused creates");
+}
+
+class ContainerRollbackTest : public ContainerManagerTest,
+                              public ::testing::WithParamInterface<std::string> {};
+
+// Each step of Create fails in turn: whatever was made before it is undone,
+// no record is left, the image is not held and the name is free again.
+TEST_P(ContainerRollbackTest, FailureAtStepLeavesNothing) {
+  const std::string step = GetParam();
+  cri::ContainerConfig config = ContainerConfig();
+  if (step == "spec") {
+    config.add_mounts()->set_container_path("relative/path");  // refused by the spec builder
+  } else if (step == "create") {
+    runtime_.fail_create = true;
+  } else if (step == "record") {
+    std::filesystem::remove_all(dir_ + "/records/containers");
+    std::ofstream(dir_ + "/records/containers") << "";
+  } else {
+    images_.fail_at = step;
+  }
+  ASSERT_FALSE(containers_->Create(pod_, config).ok());
+  ExpectNothingLeft("failure at " + step);
+
+  images_.fail_at = "";
+  runtime_.fail_create = false;
+  if (step == "record") {
+    std::filesystem::remove(dir_ + "/records/containers");
+    std::filesystem::create_directories(dir_ + "/records/containers");
+  }
+  absl::StatusOr<std::string> id = containers_->Create(pod_, ContainerConfig());
+  EXPECT_TRUE(id.ok()) << id.status();
+}
+
+INSTANTIATE_TEST_SUITE_P(Steps, ContainerRollbackTest,
+                         ::testing::Values("lookup", "config", "mount", "spec", "create",
+                                           "record"));
+
+TEST_F(ContainerManagerTest, RecoverReconcilesWhatRuns) {
+  std::string exited = containers_->Create(pod_, ContainerConfig("exited")).value();
+  std::string vanished = containers_->Create(pod_, ContainerConfig("vanished")).value();
+  std::string running = containers_->Create(pod_, ContainerConfig("running")).value();
+  for (const std::string& id : {exited, vanished, running}) {
+    ASSERT_TRUE(containers_->Start(id).ok());
+  }
+  // While "ocid is down": one exits (its exit file is there), one vanishes
+  // without a trace (a reboot), one keeps running.
+  runtime_.on_exit = nullptr;
+  {
+    absl::MutexLock lock(&runtime_.mu);
+    runtime_.states[exited] = "stopped";
+    runtime_.exits[exited] = ContainerExit{0, absl::Now(), false};
+    runtime_.states.erase(vanished);
+  }
+  Boot();
+  EXPECT_EQ(containers_->Get(exited)->state, ContainerState::kExited);
+  EXPECT_EQ(containers_->Get(exited)->reason, "Completed");
+  EXPECT_EQ(containers_->Get(vanished)->state, ContainerState::kUnknown);
+  EXPECT_EQ(containers_->Get(running)->state, ContainerState::kRunning);
+  EXPECT_EQ(images_.users[kImageId], 6) << "held once per container per boot";
+  // The names came back with the records.
+  EXPECT_EQ(containers_->Create(pod_, ContainerConfig("running")).value(), running);
+  // And the watch was started again: a stop is seen.
+  ASSERT_TRUE(containers_->Stop(running, 0).ok());
+  EXPECT_EQ(containers_->Get(running)->state, ContainerState::kExited);
+}
+
+TEST_F(ContainerManagerTest, UnparsableStoredConfigIsDataLoss) {
+  std::string id = containers_->Create(pod_, ContainerConfig()).value();
+  ContainerRecord broken = containers_->Get(id).value();
+  broken.config_json = "[";
+  ASSERT_TRUE(
+      WriteFileAtomically(dir_ + "/records/containers/" + id + ".json", broken.Serialize(), 0600)
+          .ok());
+  Boot();
+  EXPECT_TRUE(absl::IsDataLoss(containers_->Status(id).status()));
+}
+
+// RemovePodSandbox racing CreateContainer on one pod: RemovePod waits for
+// the create, then removes the new container with the pod.
+TEST_F(ContainerManagerTest, RemovePodWaitsForCreateInIt) {
+  absl::Notification in_mount, release_mount;
+  images_.mount_hook = [&] {
+    in_mount.Notify();
+    release_mount.WaitForNotification();
+  };
+  absl::StatusOr<std::string> created;
+  std::thread create([&] { created = containers_->Create(pod_, ContainerConfig()); });
+  in_mount.WaitForNotification();
+  absl::Notification removed;
+  std::thread remove([&] {
+    EXPECT_TRUE(pods_->RemovePod(pod_).ok());
+    removed.Notify();
+  });
+  EXPECT_FALSE(removed.WaitForNotificationWithTimeout(absl::Milliseconds(300)))
+      << "RemovePod ran while CreateContainer was making a container in the pod";
+  images_.mount_hook = nullptr;
+  release_mount.Notify();
+  create.join();
+  remove.join();
+  EXPECT_TRUE(created.ok()) << created.status();
+  ExpectNothingLeft("after RemovePod");
+  EXPECT_TRUE(absl::IsNotFound(containers_->Create(pod_, ContainerConfig()).status()));
+}
+
+TEST_F(ContainerManagerTest, StopPodStopsItsContainers) {
+  std::string id = containers_->Create(pod_, ContainerConfig()).value();
+  ASSERT_TRUE(containers_->Start(id).ok());
+  ASSERT_TRUE(pods_->StopPod(pod_).ok());
+  EXPECT_EQ(containers_->Get(id)->state, ContainerState::kExited);
+  EXPECT_EQ(runtime_.signals, std::vector<int>{SIGKILL}) << "a pod's stop kills at once";
+}
+
+TEST_F(ContainerManagerTest, CallsOnOneContainerAreSerialised) {
+  std::string id = containers_->Create(pod_, ContainerConfig()).value();
+  ASSERT_TRUE(containers_->Start(id).ok());
+  absl::Notification in_kill, release_kill;
+  std::atomic<int> kills{0};
+  runtime_.kill_hook = [&] {
+    if (kills++ == 0) {
+      in_kill.Notify();
+      release_kill.WaitForNotification();
+    }
+  };
+  std::thread stop([&] { EXPECT_TRUE(containers_->Stop(id, 30).ok()); });
+  in_kill.WaitForNotification();
+  absl::Notification removed;
+  std::thread remove([&] {
+    EXPECT_TRUE(containers_->Remove(id).ok());
+    removed.Notify();
+  });
+  EXPECT_FALSE(removed.WaitForNotificationWithTimeout(absl::Milliseconds(300)))
+      << "RemoveContainer ran while StopContainer was stopping it";
+  EXPECT_EQ(kills.load(), 1);
+  // Another container is not held up meanwhile.
+  std::string other = containers_->Create(pod_, ContainerConfig("other")).value();
+  EXPECT_TRUE(containers_->Start(other).ok());
+  release_kill.Notify();
+  stop.join();
+  remove.join();
+  EXPECT_TRUE(absl::IsNotFound(containers_->Get(id).status()));
+}
+
+TEST_F(ContainerManagerTest, CreateHoldsTheImageFromItsLookupOn) {
+  int users_while_mounting = -1;
+  images_.mount_hook = [&] {
+    absl::MutexLock lock(&images_.mu);
+    users_while_mounting = images_.users[kImageId];
+  };
+  ASSERT_TRUE(containers_->Create(pod_, ContainerConfig()).ok());
+  EXPECT_EQ(users_while_mounting, 1) << "RemoveImage could take the image mid-create";
+  EXPECT_EQ(images_.users[kImageId], 1);
+}
+
+TEST_F(ContainerManagerTest, CreatesInOnePodRunTogether) {
+  absl::Mutex mu;
+  int mounting = 0;
+  bool together = true;
+  images_.mount_hook = [&] {
+    absl::MutexLock lock(&mu);
+    ++mounting;
+    // Each create waits for the other to be mounting too: serialised, the
+    // first one times out.
+    bool met = mu.AwaitWithTimeout(absl::Condition(
+                                       +[](int* n) { return *n >= 2; }, &mounting),
+                                   absl::Seconds(5));
+    together = together && met;
+  };
+  std::thread a([&] { EXPECT_TRUE(containers_->Create(pod_, ContainerConfig("a")).ok()); });
+  std::thread b([&] { EXPECT_TRUE(containers_->Create(pod_, ContainerConfig("b")).ok()); });
+  a.join();
+  b.join();
+  EXPECT_TRUE(together);
+  EXPECT_EQ(Records(), 2u);
+}
+
+}  // namespace
+}  // namespace ocid

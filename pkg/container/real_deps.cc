@@ -1,0 +1,109 @@
+#include "pkg/container/real_deps.h"
+
+#include <errno.h>
+#include <sys/mount.h>
+
+#include "absl/strings/str_cat.h"
+#include "pkg/base/status_macros.h"
+
+namespace ocid {
+namespace {
+
+constexpr size_t kMaxConfigBytes = 8 << 20;
+
+class OciContainerRuntime final : public ContainerRuntime {
+ public:
+  OciContainerRuntime(std::string name, RuntimeHandler handler, std::string conmon,
+                      std::string runroot)
+      : runtime_(std::move(name), std::move(handler), std::move(conmon), std::move(runroot)) {}
+
+  const std::string& handler_name() const override { return runtime_.handler_name(); }
+  absl::StatusOr<pid_t> Create(const ContainerLaunch& launch) override {
+    return runtime_.Create(launch);
+  }
+  absl::Status Start(const std::string& id) override { return runtime_.Start(id); }
+  absl::Status Kill(const std::string& id, int signal) override {
+    return runtime_.Kill(id, signal);
+  }
+  absl::Status Delete(const std::string& id, bool force) override {
+    return runtime_.Delete(id, force);
+  }
+  absl::StatusOr<RuntimeState> State(const std::string& id) override { return runtime_.State(id); }
+  absl::StatusOr<ExecResult> ExecSync(const std::string& id, const std::string& bundle,
+                                      const std::vector<std::string>& command,
+                                      absl::Duration timeout) override {
+    return runtime_.ExecSync(id, bundle, command, timeout);
+  }
+  absl::Status ReopenLog(const std::string& bundle, const std::string& log_path) override {
+    return runtime_.ReopenLog(bundle, log_path);
+  }
+
+ private:
+  OciRuntime runtime_;
+};
+
+class OciExitWatch final : public ExitWatch {
+ public:
+  explicit OciExitWatch(std::unique_ptr<ExitWatcher> watcher) : watcher_(std::move(watcher)) {}
+
+ private:
+  std::unique_ptr<ExitWatcher> watcher_;
+};
+
+}  // namespace
+
+OciContainerRuntimes::OciContainerRuntimes(const Config& config)
+    : default_runtime_(config.default_runtime) {
+  for (const auto& [name, handler] : config.runtimes) {
+    runtimes_[name] =
+        std::make_unique<OciContainerRuntime>(name, handler, config.conmon, config.runroot);
+  }
+}
+
+OciContainerRuntimes::~OciContainerRuntimes() = default;
+
+absl::StatusOr<ContainerRuntime*> OciContainerRuntimes::For(const std::string& handler) {
+  auto it = runtimes_.find(handler.empty() ? default_runtime_ : handler);
+  if (it == runtimes_.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("runtime_handler \"", handler, "\" is not configured"));
+  }
+  return it->second.get();
+}
+
+absl::StatusOr<ContainerExit> OciContainerRuntimes::ReadExit(const std::string& exit_dir,
+                                                             const std::string& id,
+                                                             const std::string& persist_dir) {
+  return ReadExitFile(exit_dir, id, persist_dir);
+}
+
+absl::StatusOr<std::unique_ptr<ExitWatch>> OciContainerRuntimes::WatchExits(
+    const std::string& exit_dir, std::function<void(const std::string& id)> on_exit) {
+  ASSIGN_OR_RETURN(std::unique_ptr<ExitWatcher> watcher,
+                   ExitWatcher::Start(exit_dir, std::move(on_exit)));
+  return std::unique_ptr<ExitWatch>(std::make_unique<OciExitWatch>(std::move(watcher)));
+}
+
+absl::StatusOr<std::optional<ImageMatch>> StoreImages::Lookup(const std::string& name_or_id) {
+  return LookupImage(images_, search_registries_, name_or_id);
+}
+
+absl::StatusOr<std::string> StoreImages::ReadConfig(const Digest& image_id) {
+  return blobs_.ReadBlob(image_id, kMaxConfigBytes);
+}
+
+absl::Status StoreImages::MountRootfs(const std::vector<Digest>& layers, const std::string& upper,
+                                      const std::string& work, const std::string& target) {
+  ASSIGN_OR_RETURN(ScopedMount mount, layers_.Mount(layers, upper, work, target));
+  mount.Release();  // the container keeps its root file system mounted
+  return absl::OkStatus();
+}
+
+absl::Status StoreImages::UnmountRootfs(const std::string& target) {
+  if (::umount2(target.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT) {
+    return absl::ErrnoToStatus(errno, "unmount " + target);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ocid

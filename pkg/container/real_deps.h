@@ -1,0 +1,64 @@
+// The real ContainerRuntimes (OciRuntime per configured handler, conmon's
+// exit files) and ContainerImages (the image, blob and layer stores).
+#ifndef OCID_PKG_CONTAINER_REAL_DEPS_H_
+#define OCID_PKG_CONTAINER_REAL_DEPS_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pkg/config/config.h"
+#include "pkg/container/container_deps.h"
+#include "pkg/storage/blob_store.h"
+#include "pkg/storage/image_store.h"
+#include "pkg/storage/layer_store.h"
+
+namespace ocid {
+
+class OciContainerRuntimes final : public ContainerRuntimes {
+ public:
+  // One OciRuntime per config.runtimes entry; `config` must outlive this.
+  explicit OciContainerRuntimes(const Config& config);
+  ~OciContainerRuntimes() override;
+
+  absl::StatusOr<ContainerRuntime*> For(const std::string& handler) override;
+  absl::StatusOr<ContainerExit> ReadExit(const std::string& exit_dir, const std::string& id,
+                                         const std::string& persist_dir) override;
+  absl::StatusOr<std::unique_ptr<ExitWatch>> WatchExits(
+      const std::string& exit_dir, std::function<void(const std::string& id)> on_exit) override;
+
+ private:
+  const std::string default_runtime_;
+  std::map<std::string, std::unique_ptr<ContainerRuntime>> runtimes_;  // by handler name
+};
+
+class StoreImages final : public ContainerImages {
+ public:
+  // `search_registries`: registries.conf's unqualified-search registries,
+  // where a short image name may have been pulled from.
+  StoreImages(ImageStore& images, BlobStore& blobs, LayerStore& layers,
+              std::vector<std::string> search_registries)
+      : images_(images),
+        blobs_(blobs),
+        layers_(layers),
+        search_registries_(std::move(search_registries)) {}
+
+  absl::StatusOr<std::optional<ImageMatch>> Lookup(const std::string& name_or_id) override;
+  absl::StatusOr<std::string> ReadConfig(const Digest& image_id) override;
+  absl::Status MountRootfs(const std::vector<Digest>& layers, const std::string& upper,
+                           const std::string& work, const std::string& target) override;
+  absl::Status UnmountRootfs(const std::string& target) override;
+  void Acquire(const Digest& image_id) override { images_.Acquire(image_id); }
+  void Release(const Digest& image_id) override { images_.Release(image_id); }
+
+ private:
+  ImageStore& images_;
+  BlobStore& blobs_;
+  LayerStore& layers_;
+  const std::vector<std::string> search_registries_;
+};
+
+}  // namespace ocid
+
+#endif  // OCID_PKG_CONTAINER_REAL_DEPS_H_

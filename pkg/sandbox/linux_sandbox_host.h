@@ -1,0 +1,50 @@
+// The real SandboxHost (ocid-pinns, ocid-infra, tmpfs mounts) and the real
+// PodNetwork (CniManager).
+#ifndef OCID_PKG_SANDBOX_LINUX_SANDBOX_HOST_H_
+#define OCID_PKG_SANDBOX_LINUX_SANDBOX_HOST_H_
+
+#include <string>
+
+#include "pkg/network/cni.h"
+#include "pkg/sandbox/sandbox_host.h"
+
+namespace ocid {
+
+class LinuxSandboxHost final : public SandboxHost {
+ public:
+  // `infra_binary`: absolute path of ocid-infra.
+  explicit LinuxSandboxHost(std::string infra_binary) : infra_binary_(std::move(infra_binary)) {}
+
+  absl::StatusOr<PinnedNamespaces> Pin(const PinRequest& request) override;
+  absl::Status Unpin(const PinnedNamespaces& pinned) override;
+  absl::Status WriteFiles(const std::string& dir, const std::string& hostname,
+                          const std::vector<std::string>& dns_servers,
+                          const std::vector<std::string>& dns_searches,
+                          const std::vector<std::string>& dns_options) override;
+  absl::Status MountShm(const std::string& path) override;
+  absl::Status UnmountShm(const std::string& path) override;
+  absl::StatusOr<pid_t> StartInfra(const PinnedNamespaces& pinned,
+                                   const std::string& cgroup_parent) override;
+  void StopInfra(pid_t pid) override;
+
+ private:
+  const std::string infra_binary_;
+};
+
+class CniPodNetwork final : public PodNetwork {
+ public:
+  explicit CniPodNetwork(CniManager& cni) : cni_(cni) {}
+  absl::StatusOr<PodNetworkResult> SetUp(const PodNetworkRequest& request) override {
+    return cni_.SetUp(request);
+  }
+  absl::Status TearDown(const PodNetworkRequest& request) override {
+    return cni_.TearDown(request);
+  }
+
+ private:
+  CniManager& cni_;
+};
+
+}  // namespace ocid
+
+#endif  // OCID_PKG_SANDBOX_LINUX_SANDBOX_HOST_H_

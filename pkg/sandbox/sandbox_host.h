@@ -1,0 +1,62 @@
+// What SandboxManager asks of the host, behind small interfaces so that its
+// tests can fake each step (and make any one of them fail):
+// - SandboxHost: namespace pins, the pod's files and /dev/shm, the infra
+//   process (LinuxSandboxHost does it for real);
+// - PodNetwork: CNI ADD and DEL (CniPodNetwork);
+// - PodContainers: the containers of a pod, which StopPod and RemovePod stop
+//   and remove first (ContainerManager).
+#ifndef OCID_PKG_SANDBOX_SANDBOX_HOST_H_
+#define OCID_PKG_SANDBOX_SANDBOX_HOST_H_
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "pkg/network/cni.h"
+#include "pkg/sandbox/namespaces.h"
+
+namespace ocid {
+
+class SandboxHost {
+ public:
+  virtual ~SandboxHost() = default;
+  // On failure nothing is left pinned. Unpin is idempotent.
+  virtual absl::StatusOr<PinnedNamespaces> Pin(const PinRequest& request) = 0;
+  virtual absl::Status Unpin(const PinnedNamespaces& pinned) = 0;
+  // resolv.conf, hosts and hostname in `dir` (which exists).
+  virtual absl::Status WriteFiles(const std::string& dir, const std::string& hostname,
+                                  const std::vector<std::string>& dns_servers,
+                                  const std::vector<std::string>& dns_searches,
+                                  const std::vector<std::string>& dns_options) = 0;
+  // A tmpfs at `path` (which exists). UnmountShm is idempotent.
+  virtual absl::Status MountShm(const std::string& path) = 0;
+  virtual absl::Status UnmountShm(const std::string& path) = 0;
+  // The pod's PID 1 holding its shared PID namespace; its pid on the host.
+  virtual absl::StatusOr<pid_t> StartInfra(const PinnedNamespaces& pinned,
+                                           const std::string& cgroup_parent) = 0;
+  // Idempotent: an infra already gone is fine.
+  virtual void StopInfra(pid_t pid) = 0;
+};
+
+class PodNetwork {
+ public:
+  virtual ~PodNetwork() = default;
+  // On failure undoes what it added.
+  virtual absl::StatusOr<PodNetworkResult> SetUp(const PodNetworkRequest& request) = 0;
+  // Idempotent.
+  virtual absl::Status TearDown(const PodNetworkRequest& request) = 0;
+};
+
+class PodContainers {
+ public:
+  virtual ~PodContainers() = default;
+  // Called with the pod's lock held.
+  virtual absl::Status StopAllOf(const std::string& pod_id) = 0;
+  virtual absl::Status RemoveAllOf(const std::string& pod_id) = 0;
+};
+
+}  // namespace ocid
+
+#endif  // OCID_PKG_SANDBOX_SANDBOX_HOST_H_

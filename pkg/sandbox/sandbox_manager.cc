@@ -1,0 +1,226 @@
+#include "pkg/sandbox/sandbox_manager.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/message_differencer.h>
+
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "pkg/base/fs.h"
+#include "pkg/base/random_id.h"
+#include "pkg/base/status_macros.h"
+#include "pkg/base/undo_stack.h"
+
+namespace ocid {
+namespace {
+
+namespace cri = ::runtime::v1;
+
+std::vector<std::string> Strings(const google::protobuf::RepeatedPtrField<std::string>& field) {
+  return {field.begin(), field.end()};
+}
+
+}  // namespace
+
+PodNetworkRequest NetworkRequestFor(const SandboxRecord& pod, const cri::PodSandboxConfig& config) {
+  PodNetworkRequest request;
+  request.pod_id = pod.id;
+  request.netns_path = pod.namespaces.net;
+  request.pod_name = pod.name;
+  request.pod_namespace = pod.pod_namespace;
+  request.pod_uid = pod.uid;
+  for (const cri::PortMapping& port : config.port_mappings()) {
+    CniPortMapping mapping;
+    mapping.host_port = port.host_port();
+    mapping.container_port = port.container_port();
+    mapping.protocol = port.protocol() == cri::UDP    ? "udp"
+                       : port.protocol() == cri::SCTP ? "sctp"
+                                                      : "tcp";
+    mapping.host_ip = port.host_ip();
+    request.port_mappings.push_back(mapping);
+  }
+  const cri::DNSConfig& dns = config.dns_config();
+  request.dns_servers = Strings(dns.servers());
+  request.dns_searches = Strings(dns.searches());
+  request.dns_options = Strings(dns.options());
+  return request;
+}
+
+absl::StatusOr<cri::PodSandboxConfig> StoredPodConfig(const SandboxRecord& pod) {
+  cri::PodSandboxConfig config;
+  auto parsed = google::protobuf::util::JsonStringToMessage(pod.config_json, &config);
+  if (!parsed.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("pod sandbox ", pod.id, ": stored config: ", std::string(parsed.message())));
+  }
+  return config;
+}
+
+SandboxManager::SandboxManager(SandboxManagerOptions options, SandboxHost& host,
+                               PodNetwork& network)
+    : options_(std::move(options)),
+      host_(host),
+      network_(network),
+      records_(options_.records_dir) {}
+
+absl::Status SandboxManager::Recover() {
+  RETURN_IF_ERROR(MakeDirs(options_.pods_dir, 0700));
+  RETURN_IF_ERROR(MakeDirs(options_.pins_dir, 0700));
+  RETURN_IF_ERROR(records_.Load());
+  for (const SandboxRecord& pod : records_.List()) {
+    RETURN_IF_ERROR(names_.Reserve(pod.ReservedName(), pod.id));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> SandboxManager::RunPod(const cri::PodSandboxConfig& config,
+                                                   const std::string& handler) {
+  RETURN_IF_ERROR(options_.check_handler(handler));
+  SandboxRecord pod;
+  pod.id = NewRandomId();
+  pod.name = config.metadata().name();
+  pod.pod_namespace = config.metadata().namespace_();
+  pod.uid = config.metadata().uid();
+  pod.attempt = config.metadata().attempt();
+  pod.runtime_handler = handler;
+  auto encoded = google::protobuf::util::MessageToJsonString(config, &pod.config_json);
+  if (!encoded.ok()) {
+    return absl::InternalError(absl::StrCat("encode config: ", std::string(encoded.message())));
+  }
+
+  // kubelet retries a RunPodSandbox that timed out with the same request:
+  // hand back the pod made for it.
+  std::string holder = names_.Holder(pod.ReservedName());
+  if (!holder.empty()) {
+    std::optional<SandboxRecord> existing = records_.Get(holder);
+    cri::PodSandboxConfig existing_config;
+    // Compared as messages: proto maps serialize in no fixed order.
+    if (existing &&
+        google::protobuf::util::JsonStringToMessage(existing->config_json, &existing_config).ok() &&
+        google::protobuf::util::MessageDifferencer::Equivalent(existing_config, config)) {
+      return existing->id;
+    }
+    return absl::AlreadyExistsError(
+        absl::StrCat("pod sandbox name \"", pod.ReservedName(), "\" is reserved for ", holder));
+  }
+  return Make(std::move(pod), config);
+}
+
+// The steps of RunPod after the name check; each pushes its undo.
+absl::StatusOr<std::string> SandboxManager::Make(SandboxRecord pod,
+                                                 const cri::PodSandboxConfig& config) {
+  RETURN_IF_ERROR(names_.Reserve(pod.ReservedName(), pod.id));
+  UndoStack undo;
+  undo.Push([&] { names_.Release(pod.ReservedName()); });
+
+  const auto& options = config.linux().security_context().namespace_options();
+  bool host_network = options.network() == cri::NamespaceMode::NODE;
+  bool host_ipc = options.ipc() == cri::NamespaceMode::NODE;
+  pod.created_at = absl::ToUnixNanos(absl::Now());
+  pod.labels.insert(config.labels().begin(), config.labels().end());
+  pod.annotations.insert(config.annotations().begin(), config.annotations().end());
+  pod.log_directory = config.log_directory();
+  pod.cgroup_parent = config.linux().cgroup_parent();
+  ASSIGN_OR_RETURN(pod.hostname, PodHostname(config.hostname()));
+
+  PinRequest pin{pod.id,    options_.pins_dir, options_.pinns_binary, !host_network,
+                 !host_ipc, !host_network,     pod.hostname,          {}};
+  for (const auto& [key, value] : config.linux().sysctls()) pin.sysctls.emplace_back(key, value);
+  ASSIGN_OR_RETURN(pod.namespaces, host_.Pin(pin));
+  undo.Push([&] { host_.Unpin(pod.namespaces).IgnoreError(); });
+
+  if (!host_network) {
+    // SetUp undoes its own partial work when a plugin fails.
+    ASSIGN_OR_RETURN(PodNetworkResult network, network_.SetUp(NetworkRequestFor(pod, config)));
+    pod.ips = network.ips;
+    undo.Push([&] { network_.TearDown(NetworkRequestFor(pod, config)).IgnoreError(); });
+  }
+
+  pod.files_dir = absl::StrCat(options_.pods_dir, "/", pod.id);
+  RETURN_IF_ERROR(MakeDirs(pod.files_dir, 0755));
+  undo.Push([&] { RemoveAll(pod.files_dir).IgnoreError(); });
+  const cri::DNSConfig& dns = config.dns_config();
+  RETURN_IF_ERROR(host_.WriteFiles(pod.files_dir, pod.hostname, Strings(dns.servers()),
+                                   Strings(dns.searches()), Strings(dns.options())));
+  if (!host_ipc) {
+    pod.shm_path = pod.files_dir + "/shm";
+    RETURN_IF_ERROR(MakeDirs(pod.shm_path, 0755));
+    RETURN_IF_ERROR(host_.MountShm(pod.shm_path));
+    undo.Push([&] { host_.UnmountShm(pod.shm_path).IgnoreError(); });
+  }
+  if (options.pid() == cri::NamespaceMode::POD) {
+    ASSIGN_OR_RETURN(pod.infra_pid, host_.StartInfra(pod.namespaces, pod.cgroup_parent));
+    undo.Push([&] { host_.StopInfra(pod.infra_pid); });
+  }
+  RETURN_IF_ERROR(records_.Add(pod));
+  undo.Dismiss();
+  return pod.id;
+}
+
+absl::StatusOr<SandboxRecord> SandboxManager::Get(const std::string& id) const {
+  if (id.empty()) return absl::InvalidArgumentError("pod_sandbox_id is empty");
+  std::optional<SandboxRecord> pod = records_.Get(id);
+  if (!pod.has_value()) return absl::NotFoundError(absl::StrCat("pod sandbox ", id, " not found"));
+  return *pod;
+}
+
+absl::StatusOr<PodView> SandboxManager::Status(const std::string& id) const {
+  ASSIGN_OR_RETURN(SandboxRecord pod, Get(id));
+  ASSIGN_OR_RETURN(cri::PodSandboxConfig config, StoredPodConfig(pod));
+  return PodView{std::move(pod), std::move(config)};
+}
+
+void SandboxManager::ForEach(const std::function<void(const SandboxRecord&)>& visit) const {
+  records_.ForEach(visit);
+}
+
+absl::Status SandboxManager::StopPod(const std::string& id) {
+  ASSIGN_OR_RETURN(SandboxRecord found, Get(id));
+  KeyedMutex::Lock lock = LockPod(found.id);
+  std::optional<SandboxRecord> pod = records_.Get(found.id);  // as of now we hold it
+  if (!pod) return absl::NotFoundError(absl::StrCat("pod sandbox ", id, " not found"));
+  return StopLocked(*pod);
+}
+
+absl::Status SandboxManager::StopLocked(const SandboxRecord& pod) {
+  // The network goes with the pod's stop (kubelet's contract): DEL while
+  // the netns still exists, then drop the pins, so nothing of the network
+  // outlives a stopped pod. Both are idempotent. DEL needs the pod's ports
+  // and names: a config that does not parse stops the stop before anything
+  // is torn down, rather than DEL with an empty config.
+  bool tear_down_network = pod.ready && !pod.namespaces.net.empty();
+  cri::PodSandboxConfig config;
+  if (tear_down_network) {
+    ASSIGN_OR_RETURN(config, StoredPodConfig(pod));
+  }
+  if (containers_ != nullptr) RETURN_IF_ERROR(containers_->StopAllOf(pod.id));
+  if (pod.infra_pid > 0) host_.StopInfra(pod.infra_pid);
+  if (!pod.shm_path.empty()) RETURN_IF_ERROR(host_.UnmountShm(pod.shm_path));
+  if (tear_down_network) RETURN_IF_ERROR(network_.TearDown(NetworkRequestFor(pod, config)));
+  RETURN_IF_ERROR(host_.Unpin(pod.namespaces));
+  return records_
+      .Update(pod.id,
+              [](SandboxRecord& r) {
+                r.ready = false;
+                r.infra_pid = 0;
+              })
+      .status();
+}
+
+absl::Status SandboxManager::RemovePod(const std::string& id) {
+  absl::StatusOr<SandboxRecord> found = Get(id);
+  if (absl::IsNotFound(found.status())) return absl::OkStatus();  // already gone
+  RETURN_IF_ERROR(found.status());
+  KeyedMutex::Lock lock = LockPod(found->id);
+  std::optional<SandboxRecord> pod = records_.Get(found->id);
+  if (!pod) return absl::OkStatus();  // removed while we waited
+  RETURN_IF_ERROR(StopLocked(*pod));
+  if (containers_ != nullptr) RETURN_IF_ERROR(containers_->RemoveAllOf(pod->id));
+  RETURN_IF_ERROR(RemoveAll(pod->files_dir));
+  RETURN_IF_ERROR(records_.Remove(pod->id));
+  names_.Release(pod->ReservedName());
+  return absl::OkStatus();
+}
+
+}  // namespace ocid

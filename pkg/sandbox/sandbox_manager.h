@@ -1,0 +1,99 @@
+// Pod sandboxes' lifecycle: RunPod, StopPod, RemovePod, their records, and
+// Recover after a restart. Owns the pod records and one lock per pod: calls
+// that change one pod are serialised, calls on different pods are not, and
+// CreateContainer holds its pod's lock shared (SharePod) so that RemovePod
+// waits for it while creates in one pod still run together. Lock order: pod
+// lock, then a container's lock, then the record stores' own mutexes; only
+// the pod and container locks are held across a process or CNI call.
+#ifndef OCID_PKG_SANDBOX_SANDBOX_MANAGER_H_
+#define OCID_PKG_SANDBOX_SANDBOX_MANAGER_H_
+
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "api/runtime/v1/api.pb.h"
+#include "pkg/base/keyed_mutex.h"
+#include "pkg/base/name_registry.h"
+#include "pkg/base/record_store.h"
+#include "pkg/sandbox/sandbox_host.h"
+#include "pkg/sandbox/sandbox_record.h"
+
+namespace ocid {
+
+struct SandboxManagerOptions {
+  std::string records_dir;   // <root>/records/sandboxes
+  std::string pods_dir;      // <runroot>/pods: resolv.conf, hosts, shm per pod
+  std::string pins_dir;      // <runroot>/ns
+  std::string pinns_binary;  // ocid-pinns
+  // OK when the runtime handler is configured ("" names the default).
+  std::function<absl::Status(const std::string& handler)> check_handler;
+};
+
+// A pod with its config as sent to RunPodSandbox.
+struct PodView {
+  SandboxRecord record;
+  runtime::v1::PodSandboxConfig config;
+};
+
+class SandboxManager {
+ public:
+  SandboxManager(SandboxManagerOptions options, SandboxHost& host, PodNetwork& network);
+
+  // Set once, before Recover: who stops and removes a pod's containers.
+  void SetContainers(PodContainers* containers) { containers_ = containers; }
+
+  // Loads the pod records and reserves their names.
+  absl::Status Recover();
+
+  // Makes the pod (`config` validated by the caller) and returns its ID. The
+  // same config again, as kubelet retries after a timeout, returns the pod
+  // made for it; another config under the same name is AlreadyExists. On
+  // failure everything made so far is undone and no record is left.
+  absl::StatusOr<std::string> RunPod(const runtime::v1::PodSandboxConfig& config,
+                                     const std::string& handler);
+  // Stops the pod's containers, the infra, /dev/shm, the network, the pins;
+  // keeps the record (not ready). NotFound for an unknown ID.
+  absl::Status StopPod(const std::string& id);
+  // Stops, removes the containers, the files and the record. A pod already
+  // gone is fine.
+  absl::Status RemovePod(const std::string& id);
+
+  // By ID or unique prefix: NotFound, InvalidArgument for "".
+  absl::StatusOr<SandboxRecord> Get(const std::string& id) const;
+  // Get, with the stored config parsed (DataLoss if it does not parse).
+  absl::StatusOr<PodView> Status(const std::string& id) const;
+  // Visits each record under the store's read lock; `visit` must not call
+  // back into the manager.
+  void ForEach(const std::function<void(const SandboxRecord&)>& visit) const;
+
+  // Holds pod `id` (a full ID) against StopPod and RemovePod until
+  // destroyed; other shared holders may hold it too.
+  [[nodiscard]] KeyedMutex::Lock SharePod(const std::string& id) {
+    return locks_.AcquireShared(id);
+  }
+
+ private:
+  absl::StatusOr<std::string> Make(SandboxRecord pod, const runtime::v1::PodSandboxConfig& config);
+  absl::Status StopLocked(const SandboxRecord& pod);
+  KeyedMutex::Lock LockPod(const std::string& id) { return locks_.Acquire(id); }
+
+  const SandboxManagerOptions options_;
+  SandboxHost& host_;
+  PodNetwork& network_;
+  PodContainers* containers_ = nullptr;
+  RecordStore<SandboxRecord> records_;
+  NameRegistry names_;
+  KeyedMutex locks_;  // by pod ID
+};
+
+// What CNI is told about the pod (ports, DNS, kubelet's names).
+PodNetworkRequest NetworkRequestFor(const SandboxRecord& pod,
+                                    const runtime::v1::PodSandboxConfig& config);
+
+// The stored config of `pod`; DataLoss when it does not parse.
+absl::StatusOr<runtime::v1::PodSandboxConfig> StoredPodConfig(const SandboxRecord& pod);
+
+}  // namespace ocid
+
+#endif  // OCID_PKG_SANDBOX_SANDBOX_MANAGER_H_

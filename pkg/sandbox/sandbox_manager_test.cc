@@ -1,0 +1,409 @@
+#include "pkg/sandbox/sandbox_manager.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "gtest/gtest.h"
+#include "pkg/base/fs.h"
+
+namespace ocid {
+namespace {
+
+namespace cri = ::runtime::v1;
+
+// Remembers what is "made" on the host; `fail_at` names the step that fails.
+class FakeHost : public SandboxHost {
+ public:
+  absl::StatusOr<PinnedNamespaces> Pin(const PinRequest& request) override {
+    absl::MutexLock lock(&mu_);
+    if (fail_at == "pin") return absl::InternalError("pin failed");
+    pinned.insert(request.pod_id);
+    return PinnedNamespaces{request.net ? "net/" + request.pod_id : "",
+                            request.ipc ? "ipc/" + request.pod_id : "",
+                            request.uts ? "uts/" + request.pod_id : ""};
+  }
+  absl::Status Unpin(const PinnedNamespaces& pins) override {
+    std::string id = pins.uts.substr(pins.uts.find('/') + 1);
+    {
+      absl::MutexLock lock(&mu_);
+      ++in_unpin[id];
+      max_in_unpin = std::max(max_in_unpin, in_unpin[id]);
+      ++unpin_callers;
+    }
+    if (unpin_hook) unpin_hook();
+    absl::MutexLock lock(&mu_);
+    --in_unpin[id];
+    pinned.erase(id);
+    return absl::OkStatus();
+  }
+  absl::Status WriteFiles(const std::string& dir, const std::string&,
+                          const std::vector<std::string>&, const std::vector<std::string>&,
+                          const std::vector<std::string>&) override {
+    if (fail_at == "files") return absl::InternalError("files failed");
+    std::ofstream(dir + "/hosts") << "127.0.0.1 localhost\n";
+    return absl::OkStatus();
+  }
+  absl::Status MountShm(const std::string& path) override {
+    absl::MutexLock lock(&mu_);
+    if (fail_at == "shm") return absl::InternalError("shm failed");
+    shm.insert(path);
+    return absl::OkStatus();
+  }
+  absl::Status UnmountShm(const std::string& path) override {
+    absl::MutexLock lock(&mu_);
+    shm.erase(path);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<pid_t> StartInfra(const PinnedNamespaces&, const std::string&) override {
+    absl::MutexLock lock(&mu_);
+    if (fail_at == "infra") return absl::InternalError("infra failed");
+    infra.insert(++next_pid_);
+    return next_pid_;
+  }
+  void StopInfra(pid_t pid) override {
+    absl::MutexLock lock(&mu_);
+    infra.erase(pid);
+  }
+
+  bool Empty() {
+    absl::MutexLock lock(&mu_);
+    return pinned.empty() && shm.empty() && infra.empty();
+  }
+
+  std::string fail_at;
+  std::function<void()> unpin_hook;  // runs inside Unpin, unlocked
+  absl::Mutex mu_;
+  std::set<std::string> pinned, shm;
+  std::set<pid_t> infra;
+  std::map<std::string, int> in_unpin;
+  int max_in_unpin = 0, unpin_callers = 0;
+  pid_t next_pid_ = 1000;
+};
+
+class FakeNetwork : public PodNetwork {
+ public:
+  absl::StatusOr<PodNetworkResult> SetUp(const PodNetworkRequest& request) override {
+    absl::MutexLock lock(&mu_);
+    if (fail) return absl::UnavailableError("plugin bridge failed");
+    up.insert(request.pod_id);
+    return PodNetworkResult{{"10.0.0.2"}, "{}"};
+  }
+  absl::Status TearDown(const PodNetworkRequest& request) override {
+    absl::MutexLock lock(&mu_);
+    ++teardowns;
+    last_teardown = request;
+    up.erase(request.pod_id);
+    return absl::OkStatus();
+  }
+  bool fail = false;
+  absl::Mutex mu_;
+  std::set<std::string> up;
+  int teardowns = 0;
+  PodNetworkRequest last_teardown;
+};
+
+class FakeContainers : public PodContainers {
+ public:
+  absl::Status StopAllOf(const std::string& pod_id) override {
+    stopped.push_back(pod_id);
+    return absl::OkStatus();
+  }
+  absl::Status RemoveAllOf(const std::string& pod_id) override {
+    removed.push_back(pod_id);
+    return absl::OkStatus();
+  }
+  std::vector<std::string> stopped, removed;
+};
+
+cri::PodSandboxConfig PodConfig(const std::string& name) {
+  cri::PodSandboxConfig config;
+  config.mutable_metadata()->set_name(name);
+  config.mutable_metadata()->set_namespace_("default");
+  config.mutable_metadata()->set_uid("uid-" + name);
+  config.set_hostname(name);
+  cri::PortMapping* port = config.add_port_mappings();
+  port->set_container_port(80);
+  port->set_host_port(8080);
+  // Network, IPC and (here) PID are the pod's own: every step runs.
+  config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(
+      cri::NamespaceMode::POD);
+  return config;
+}
+
+class SandboxManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = absl::StrCat(getenv("TEST_TMPDIR"), "/",
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    manager_ = NewManager();
+  }
+
+  std::unique_ptr<SandboxManager> NewManager() {
+    SandboxManagerOptions options;
+    options.records_dir = dir_ + "/records";
+    options.pods_dir = dir_ + "/pods";
+    options.pins_dir = dir_ + "/ns";
+    options.pinns_binary = "/bin/false";
+    options.check_handler = [](const std::string& handler) {
+      return handler.empty() || handler == "runc"
+                 ? absl::OkStatus()
+                 : absl::InvalidArgumentError("runtime_handler \"" + handler +
+                                              "\" is not configured");
+    };
+    auto manager = std::make_unique<SandboxManager>(options, host_, network_);
+    manager->SetContainers(&containers_);
+    EXPECT_TRUE(manager->Recover().ok());
+    return manager;
+  }
+
+  size_t PodDirs() {
+    auto entries = std::filesystem::directory_iterator(dir_ + "/pods");
+    return static_cast<size_t>(std::distance(begin(entries), end(entries)));
+  }
+
+  size_t Records() {
+    size_t n = 0;
+    manager_->ForEach([&](const SandboxRecord&) { ++n; });
+    return n;
+  }
+
+  std::string dir_;
+  FakeHost host_;
+  FakeNetwork network_;
+  FakeContainers containers_;
+  std::unique_ptr<SandboxManager> manager_;
+};
+
+TEST_F(SandboxManagerTest, RunPodMakesEachPartAndStopPodUndoesThem) {
+  absl::StatusOr<std::string> id = manager_->RunPod(PodConfig("web"), "");
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(host_.pinned.size(), 1u);
+  EXPECT_EQ(host_.shm.size(), 1u);
+  EXPECT_EQ(host_.infra.size(), 1u);
+  EXPECT_EQ(network_.up.count(*id), 1u);
+  absl::StatusOr<PodView> pod = manager_->Status(*id);
+  ASSERT_TRUE(pod.ok()) << pod.status();
+  EXPECT_TRUE(pod->record.ready);
+  EXPECT_EQ(pod->record.ips, std::vector<std::string>{"10.0.0.2"});
+  EXPECT_EQ(pod->config.metadata().name(), "web");
+
+  ASSERT_TRUE(manager_->StopPod(*id).ok());
+  EXPECT_TRUE(host_.Empty());
+  EXPECT_TRUE(network_.up.empty());
+  ASSERT_EQ(network_.last_teardown.port_mappings.size(), 1u);  // DEL had the ports
+  EXPECT_EQ(network_.last_teardown.port_mappings[0].host_port, 8080);
+  EXPECT_EQ(containers_.stopped, std::vector<std::string>{*id});
+  EXPECT_FALSE(manager_->Get(*id)->ready);
+  EXPECT_TRUE(manager_->StopPod(*id).ok()) << "stop is idempotent";
+  EXPECT_EQ(network_.teardowns, 1) << "a stopped pod has no network to DEL";
+}
+
+TEST_F(SandboxManagerTest, RemovePodRemovesContainersFilesAndRecord) {
+  std::string id = manager_->RunPod(PodConfig("web"), "").value();
+  ASSERT_TRUE(manager_->RemovePod(id.substr(0, 12)).ok());  // a prefix names it
+  EXPECT_TRUE(host_.Empty());
+  EXPECT_TRUE(network_.up.empty());
+  EXPECT_EQ(containers_.removed, std::vector<std::string>{id});
+  EXPECT_EQ(PodDirs(), 0u);
+  EXPECT_TRUE(absl::IsNotFound(manager_->Get(id).status()));
+  EXPECT_TRUE(manager_->RemovePod(id).ok()) << "removing a removed pod is fine";
+  // The name is free again.
+  EXPECT_TRUE(manager_->RunPod(PodConfig("web"), "").ok());
+}
+
+TEST_F(SandboxManagerTest, SameRequestAgainReturnsThePodOtherConfigIsRefused) {
+  std::string id = manager_->RunPod(PodConfig("web"), "").value();
+  EXPECT_EQ(manager_->RunPod(PodConfig("web"), "").value(), id);
+  cri::PodSandboxConfig other = PodConfig("web");
+  other.set_hostname("other");
+  EXPECT_TRUE(absl::IsAlreadyExists(manager_->RunPod(other, "").status()));
+  EXPECT_EQ(host_.pinned.size(), 1u);
+}
+
+TEST_F(SandboxManagerTest, UnknownHandlerMakesNothing) {
+  EXPECT_TRUE(absl::IsInvalidArgument(manager_->RunPod(PodConfig("web"), "kata").status()));
+  EXPECT_TRUE(host_.Empty());
+  EXPECT_EQ(Records(), 0u);
+}
+
+TEST_F(SandboxManagerTest, StopAndStatusOfUnknownPodAreNotFound) {
+  EXPECT_TRUE(absl::IsNotFound(manager_->StopPod("nope")));
+  EXPECT_TRUE(absl::IsNotFound(manager_->Status("nope").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(manager_->Get("").status()));
+}
+
+// Each step of RunPod fails in turn: whatever was made before it is undone,
+// no record is left, and the name can be used again.
+class SandboxRollbackTest : public SandboxManagerTest,
+                            public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(SandboxRollbackTest, FailureAtStepLeavesNothing) {
+  const std::string step = GetParam();
+  if (step == "network") {
+    network_.fail = true;
+  } else if (step == "record") {
+    // The record cannot be written: its dir is now a file.
+    std::filesystem::remove_all(dir_ + "/records");
+    std::ofstream(dir_ + "/records") << "";
+  } else {
+    host_.fail_at = step;
+  }
+  absl::StatusOr<std::string> id = manager_->RunPod(PodConfig("web"), "");
+  ASSERT_FALSE(id.ok());
+  EXPECT_TRUE(host_.Empty()) << "pins, shm or infra left after a failure at " << step;
+  EXPECT_TRUE(network_.up.empty()) << "network left after a failure at " << step;
+  EXPECT_EQ(PodDirs(), 0u) << "pod files left after a failure at " << step;
+  EXPECT_EQ(Records(), 0u);
+
+  host_.fail_at = "";
+  network_.fail = false;
+  if (step == "record") {
+    std::filesystem::remove(dir_ + "/records");
+    std::filesystem::create_directories(dir_ + "/records");
+  }
+  EXPECT_TRUE(manager_->RunPod(PodConfig("web"), "").ok()) << "the name stayed reserved";
+}
+
+INSTANTIATE_TEST_SUITE_P(Steps, SandboxRollbackTest,
+                         ::testing::Values("pin", "network", "files", "shm", "infra", "record"));
+
+TEST_F(SandboxManagerTest, RecoverFindsPodsAndTheirNames) {
+  std::string id = manager_->RunPod(PodConfig("web"), "").value();
+  manager_.reset();
+  manager_ = NewManager();
+  ASSERT_TRUE(manager_->Get(id).ok());
+  EXPECT_EQ(manager_->RunPod(PodConfig("web"), "").value(), id) << "the name came back";
+  ASSERT_TRUE(manager_->RemovePod(id).ok());
+  EXPECT_TRUE(host_.Empty());
+}
+
+TEST_F(SandboxManagerTest, UnparsableStoredConfigFailsStopWithoutDel) {
+  std::string id = manager_->RunPod(PodConfig("web"), "").value();
+  SandboxRecord broken = manager_->Get(id).value();
+  broken.config_json = "{not json";
+  ASSERT_TRUE(
+      WriteFileAtomically(dir_ + "/records/" + id + ".json", broken.Serialize(), 0600).ok());
+  manager_.reset();
+  manager_ = NewManager();
+
+  absl::Status stopped = manager_->StopPod(id);
+  EXPECT_TRUE(absl::IsDataLoss(stopped)) << stopped;
+  EXPECT_EQ(network_.teardowns, 0) << "CNI DEL ran with an empty config";
+  EXPECT_EQ(network_.up.count(id), 1u);
+  EXPECT_TRUE(absl::IsDataLoss(manager_->Status(id).status()));
+}
+
+TEST_F(SandboxManagerTest, CallsOnOnePodAreSerialised) {
+  std::string id = manager_->RunPod(PodConfig("web"), "").value();
+  absl::Notification in_first, release_first;
+  std::atomic<int> entered{0};
+  host_.unpin_hook = [&] {
+    if (entered++ == 0) {
+      in_first.Notify();
+      release_first.WaitForNotification();
+    }
+  };
+  std::thread stop([&] { EXPECT_TRUE(manager_->StopPod(id).ok()); });
+  in_first.WaitForNotification();
+  absl::Notification removed;
+  std::thread remove([&] {
+    EXPECT_TRUE(manager_->RemovePod(id).ok());
+    removed.Notify();
+  });
+  // RemovePod must wait for the pod's lock.
+  EXPECT_FALSE(removed.WaitForNotificationWithTimeout(absl::Milliseconds(300)));
+  EXPECT_EQ(entered.load(), 1);
+  release_first.Notify();
+  stop.join();
+  remove.join();
+  EXPECT_EQ(host_.max_in_unpin, 1);
+  EXPECT_TRUE(absl::IsNotFound(manager_->Get(id).status()));
+}
+
+TEST_F(SandboxManagerTest, CallsOnDifferentPodsRunTogether) {
+  std::string a = manager_->RunPod(PodConfig("a"), "").value();
+  std::string b = manager_->RunPod(PodConfig("b"), "").value();
+  absl::Mutex mu;
+  int inside = 0;
+  bool both = true;
+  host_.unpin_hook = [&] {
+    absl::MutexLock lock(&mu);
+    ++inside;
+    // Each stop waits for the other to be inside Unpin too: serialised, the
+    // first one times out.
+    bool met = mu.AwaitWithTimeout(absl::Condition(
+                                       +[](int* n) { return *n >= 2; }, &inside),
+                                   absl::Seconds(5));
+    both = both && met;
+  };
+  std::thread stop_a([&] { EXPECT_TRUE(manager_->StopPod(a).ok()); });
+  std::thread stop_b([&] { EXPECT_TRUE(manager_->StopPod(b).ok()); });
+  stop_a.join();
+  stop_b.join();
+  EXPECT_TRUE(both);
+}
+
+// 50 RunPods at once, with one name and with distinct names: each succeeds
+// or fails cleanly, and what is left is exactly the pods that were made.
+TEST_F(SandboxManagerTest, ParallelRunPodsWithOneNameMakeOnePod) {
+  std::vector<std::thread> threads;
+  absl::Mutex mu;
+  std::set<std::string> ids;
+  int refused = 0;
+  for (int i = 0; i < 50; ++i) {
+    threads.emplace_back([&] {
+      absl::StatusOr<std::string> id = manager_->RunPod(PodConfig("same"), "");
+      absl::MutexLock lock(&mu);
+      if (id.ok()) {
+        ids.insert(*id);
+      } else {
+        EXPECT_TRUE(absl::IsAlreadyExists(id.status())) << id.status();
+        ++refused;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  ASSERT_EQ(ids.size(), 1u);
+  EXPECT_EQ(Records(), 1u);
+  EXPECT_EQ(host_.pinned.size(), 1u) << "a refused RunPod left its pins";
+  EXPECT_EQ(network_.up.size(), 1u);
+  ASSERT_TRUE(manager_->RemovePod(*ids.begin()).ok());
+  EXPECT_TRUE(host_.Empty());
+}
+
+TEST_F(SandboxManagerTest, ParallelRunPodsWithDistinctNames) {
+  std::vector<std::thread> threads;
+  absl::Mutex mu;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 50; ++i) {
+    threads.emplace_back([&, i] {
+      absl::StatusOr<std::string> id = manager_->RunPod(PodConfig(absl::StrCat("pod", i)), "");
+      ASSERT_TRUE(id.ok()) << id.status();
+      absl::MutexLock lock(&mu);
+      ids.push_back(*id);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(Records(), 50u);
+  EXPECT_EQ(host_.pinned.size(), 50u);
+  threads.clear();
+  for (const std::string& id : ids) {
+    threads.emplace_back([&, id] { EXPECT_TRUE(manager_->RemovePod(id).ok()); });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_TRUE(host_.Empty());
+  EXPECT_TRUE(network_.up.empty());
+  EXPECT_EQ(Records(), 0u);
+  EXPECT_EQ(PodDirs(), 0u);
+}
+
+}  // namespace
+}  // namespace ocid
