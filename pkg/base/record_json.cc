@@ -90,6 +90,12 @@ void RecordReader::Read(const char* key, uint32_t& out) {
   out = static_cast<uint32_t>(n);
 }
 
+void RecordReader::Read(const char* key, uint64_t& out) {
+  int64_t n = static_cast<int64_t>(out);
+  Integer(key, 0, std::numeric_limits<int64_t>::max(), n);
+  out = static_cast<uint64_t>(n);
+}
+
 void RecordReader::Read(const char* key, std::vector<std::string>& out) {
   const nlohmann::json* value = Find(key);
   if (value == nullptr) return;

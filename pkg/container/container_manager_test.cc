@@ -35,10 +35,11 @@ class QuietHost : public SandboxHost {
   }
   absl::Status MountShm(const std::string&) override { return absl::OkStatus(); }
   absl::Status UnmountShm(const std::string&) override { return absl::OkStatus(); }
-  absl::StatusOr<pid_t> StartInfra(const PinnedNamespaces&, const std::string&) override {
-    return 77;
+  absl::StatusOr<ProcessIdentity> StartInfra(const PinnedNamespaces&,
+                                             const std::string&) override {
+    return ProcessIdentity{77, 1};
   }
-  void StopInfra(pid_t) override {}
+  void StopInfra(const ProcessIdentity&) override {}
 };
 
 class QuietNetwork : public PodNetwork {

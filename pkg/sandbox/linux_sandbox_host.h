@@ -23,9 +23,9 @@ class LinuxSandboxHost final : public SandboxHost {
                           const std::vector<std::string>& dns_options) override;
   absl::Status MountShm(const std::string& path) override;
   absl::Status UnmountShm(const std::string& path) override;
-  absl::StatusOr<pid_t> StartInfra(const PinnedNamespaces& pinned,
-                                   const std::string& cgroup_parent) override;
-  void StopInfra(pid_t pid) override;
+  absl::StatusOr<ProcessIdentity> StartInfra(const PinnedNamespaces& pinned,
+                                             const std::string& cgroup_parent) override;
+  void StopInfra(const ProcessIdentity& infra) override;
 
  private:
   const std::string infra_binary_;

@@ -1,6 +1,7 @@
 // Needs real root (tagged local + exclusive): pins real namespaces, mounts
 // tmpfs and starts ocid-infra. Everything lives under a temp dir that the
 // fixture unmounts and removes, pass or fail.
+#include "pkg/sandbox/linux_sandbox_host.h"
 #include "pkg/sandbox/namespaces.h"
 
 #include <fcntl.h>
@@ -337,6 +338,28 @@ TEST_F(NamespacesTest, InfraReapsOrphans) {
   }
   EXPECT_TRUE(reaped) << ReadFile(absl::StrCat("/proc/", orphan, "/status"));
   EXPECT_EQ(::kill(*pid, 0), 0);  // still running
+}
+
+// StopInfra kills the infra its identity names, and nothing when the
+// identity is stale (the pid reused by another process, here simulated by a
+// wrong start time); a record without a start time is trusted only while the
+// pid runs ocid-infra.
+TEST_F(NamespacesTest, StopInfraKillsOnlyTheProcessItsIdentityNames) {
+  Pin();
+  LinuxSandboxHost host(Runfile("cmd/ocid/ocid-infra"));
+  absl::StatusOr<ProcessIdentity> infra = host.StartInfra(pinned_, "");
+  ASSERT_TRUE(infra.ok()) << infra.status();
+  pids_.push_back(infra->pid);
+  EXPECT_GT(infra->start_time, 0u);
+
+  host.StopInfra({infra->pid, infra->start_time + 1});
+  ::usleep(100000);
+  EXPECT_EQ(::kill(infra->pid, 0), 0) << "a stale identity killed the infra";
+
+  pid_t self = ::getpid();
+  host.StopInfra({self, 0});  // an old record whose pid is now ours: left alone
+  host.StopInfra({infra->pid, 0});
+  EXPECT_TRUE(WIFSIGNALED(WaitWithTimeout(infra->pid)));
 }
 
 TEST_F(NamespacesTest, InfraStartFailuresAreReported) {

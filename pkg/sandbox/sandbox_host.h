@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "pkg/base/subprocess.h"
 #include "pkg/network/cni.h"
 #include "pkg/sandbox/namespaces.h"
 
@@ -33,11 +34,12 @@ class SandboxHost {
   // A tmpfs at `path` (which exists). UnmountShm is idempotent.
   virtual absl::Status MountShm(const std::string& path) = 0;
   virtual absl::Status UnmountShm(const std::string& path) = 0;
-  // The pod's PID 1 holding its shared PID namespace; its pid on the host.
-  virtual absl::StatusOr<pid_t> StartInfra(const PinnedNamespaces& pinned,
-                                           const std::string& cgroup_parent) = 0;
+  // The pod's PID 1 holding its shared PID namespace, as a host process.
+  virtual absl::StatusOr<ProcessIdentity> StartInfra(const PinnedNamespaces& pinned,
+                                                     const std::string& cgroup_parent) = 0;
+  // Kills that process and no other (a pid reused since is left alone).
   // Idempotent: an infra already gone is fine.
-  virtual void StopInfra(pid_t pid) = 0;
+  virtual void StopInfra(const ProcessIdentity& infra) = 0;
 };
 
 class PodNetwork {

@@ -150,8 +150,10 @@ absl::StatusOr<std::string> SandboxManager::Make(SandboxRecord pod,
     undo.Push([&] { host_.UnmountShm(pod.shm_path).IgnoreError(); });
   }
   if (options.pid() == cri::NamespaceMode::POD) {
-    ASSIGN_OR_RETURN(pod.infra_pid, host_.StartInfra(pod.namespaces, pod.cgroup_parent));
-    undo.Push([&] { host_.StopInfra(pod.infra_pid); });
+    ASSIGN_OR_RETURN(ProcessIdentity infra, host_.StartInfra(pod.namespaces, pod.cgroup_parent));
+    pod.infra_pid = infra.pid;
+    pod.infra_start_time = infra.start_time;
+    undo.Push([&] { host_.StopInfra(pod.Infra()); });
   }
   RETURN_IF_ERROR(records_.Add(pod));
   undo.Dismiss();
@@ -195,7 +197,7 @@ absl::Status SandboxManager::StopLocked(const SandboxRecord& pod) {
     ASSIGN_OR_RETURN(config, StoredPodConfig(pod));
   }
   if (containers_ != nullptr) RETURN_IF_ERROR(containers_->StopAllOf(pod.id));
-  if (pod.infra_pid > 0) host_.StopInfra(pod.infra_pid);
+  if (pod.infra_pid > 0) host_.StopInfra(pod.Infra());
   if (!pod.shm_path.empty()) RETURN_IF_ERROR(host_.UnmountShm(pod.shm_path));
   if (tear_down_network) RETURN_IF_ERROR(network_.TearDown(NetworkRequestFor(pod, config)));
   RETURN_IF_ERROR(host_.Unpin(pod.namespaces));
@@ -204,6 +206,7 @@ absl::Status SandboxManager::StopLocked(const SandboxRecord& pod) {
               [](SandboxRecord& r) {
                 r.ready = false;
                 r.infra_pid = 0;
+                r.infra_start_time = 0;
               })
       .status();
 }

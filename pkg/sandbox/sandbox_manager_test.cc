@@ -61,15 +61,17 @@ class FakeHost : public SandboxHost {
     shm.erase(path);
     return absl::OkStatus();
   }
-  absl::StatusOr<pid_t> StartInfra(const PinnedNamespaces&, const std::string&) override {
+  absl::StatusOr<ProcessIdentity> StartInfra(const PinnedNamespaces&,
+                                             const std::string&) override {
     absl::MutexLock lock(&mu_);
     if (fail_at == "infra") return absl::InternalError("infra failed");
     infra.insert(++next_pid_);
-    return next_pid_;
+    return ProcessIdentity{next_pid_, 1000u + next_pid_};
   }
-  void StopInfra(pid_t pid) override {
+  void StopInfra(const ProcessIdentity& identity) override {
     absl::MutexLock lock(&mu_);
-    infra.erase(pid);
+    // Only the identity StartInfra gave stops it.
+    if (identity.start_time == 1000u + identity.pid) infra.erase(identity.pid);
   }
 
   bool Empty() {

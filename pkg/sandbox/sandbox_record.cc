@@ -28,6 +28,7 @@ std::string SandboxRecord::Serialize() const {
                         {"ipc_ns", namespaces.ipc},
                         {"uts_ns", namespaces.uts},
                         {"infra_pid", infra_pid},
+                        {"infra_start_time", infra_start_time},
                         {"hostname", hostname},
                         {"files_dir", files_dir},
                         {"shm_path", shm_path},
@@ -58,6 +59,7 @@ absl::StatusOr<SandboxRecord> SandboxRecord::Parse(const std::string& text) {
   in.Read("ipc_ns", r.namespaces.ipc);
   in.Read("uts_ns", r.namespaces.uts);
   in.Read("infra_pid", r.infra_pid);
+  in.Read("infra_start_time", r.infra_start_time);
   in.Read("hostname", r.hostname);
   in.Read("files_dir", r.files_dir);
   in.Read("shm_path", r.shm_path);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "pkg/base/subprocess.h"
 #include "pkg/sandbox/namespaces.h"
 
 namespace ocid {
@@ -26,6 +27,10 @@ struct SandboxRecord {
   std::string config_json;  // the PodSandboxConfig as proto3 JSON
   PinnedNamespaces namespaces;
   pid_t infra_pid = 0;      // 0: no shared PID namespace
+  // With infra_pid, the infra's identity: signalled only while it matches
+  // (a reused pid is another process). 0 in records written before it was
+  // kept.
+  uint64_t infra_start_time = 0;
   std::string hostname;     // the config's, or the node's when it was empty
   std::string files_dir;    // resolv.conf, hosts, hostname, shm
   std::string shm_path;     // "" when the pod uses the host's IPC
@@ -35,6 +40,7 @@ struct SandboxRecord {
 
   // kubelet's name for the pod, unique among live sandboxes.
   std::string ReservedName() const;
+  ProcessIdentity Infra() const { return {infra_pid, infra_start_time}; }
 
   std::string Serialize() const;
   static absl::StatusOr<SandboxRecord> Parse(const std::string& text);

@@ -30,6 +30,7 @@ TEST(SandboxRecordTest, LoadsARecordInTheLayoutBeforeVersions) {
   EXPECT_EQ(r->namespaces.ipc, "/run/ocid/ns/ipc/5e7a9c1b3d2f");
   EXPECT_EQ(r->namespaces.uts, "/run/ocid/ns/uts/5e7a9c1b3d2f");
   EXPECT_EQ(r->infra_pid, 777);
+  EXPECT_EQ(r->infra_start_time, 0u);  // not kept then
   EXPECT_EQ(r->hostname, "nginx-host");
   EXPECT_EQ(r->files_dir, "/run/ocid/pods/5e7a9c1b3d2f");
   EXPECT_EQ(r->shm_path, "/run/ocid/pods/5e7a9c1b3d2f/shm");
@@ -38,6 +39,16 @@ TEST(SandboxRecordTest, LoadsARecordInTheLayoutBeforeVersions) {
   EXPECT_EQ(r->ips, std::vector<std::string>{"10.216.0.5"});
   EXPECT_EQ(nlohmann::json::parse(r->Serialize()).at("version"), 1);
   EXPECT_EQ(SandboxRecord::Parse(r->Serialize())->Serialize(), r->Serialize());
+}
+
+TEST(SandboxRecordTest, TheInfraIdentityRoundTrips) {
+  SandboxRecord pod;
+  pod.id = "pod";
+  pod.infra_pid = 4242;
+  pod.infra_start_time = 987654321;
+  absl::StatusOr<SandboxRecord> back = SandboxRecord::Parse(pod.Serialize());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->Infra(), (ProcessIdentity{4242, 987654321}));
 }
 
 TEST(SandboxRecordTest, ARecordWithOnlyAnIdLoadsWithDefaults) {
