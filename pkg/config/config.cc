@@ -4,17 +4,19 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <fstream>
-#include <functional>
-#include <sstream>
+#include <type_traits>
+#include <utility>
+#include <variant>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "nlohmann/json.hpp"
 #include "pkg/base/fs.h"
 #include "pkg/base/log.h"
 #include "pkg/base/status_macros.h"
+#include "pkg/config/config_keys.h"
 #include "toml++/toml.h"
 
 namespace ocid {
@@ -24,142 +26,137 @@ bool RuntimeHandler::operator==(const RuntimeHandler& o) const {
 }
 
 bool Config::operator==(const Config& o) const {
-  return root == o.root && runroot == o.runroot && log_level == o.log_level &&
-         log_dir == o.log_dir &&
-         listen == o.listen && grpc_max_recv_msg_size == o.grpc_max_recv_msg_size &&
-         grpc_max_send_msg_size == o.grpc_max_send_msg_size &&
-         default_runtime == o.default_runtime && conmon == o.conmon &&
-         cgroup_manager == o.cgroup_manager && runtimes == o.runtimes &&
-         signature_policy == o.signature_policy && registries_conf == o.registries_conf &&
-         global_auth_file == o.global_auth_file &&
-         network_dir == o.network_dir && plugin_dirs == o.plugin_dirs &&
-         default_network == o.default_network;
+  for (const ConfigKey& key : ConfigKeys()) {
+    bool same = std::visit([&](auto field) { return this->*field == o.*field; }, key.field);
+    if (!same) return false;
+  }
+  return runtimes == o.runtimes;
 }
 
 namespace {
 
-// Reads one table of the document into a Config, refusing keys it does not
-// know and values of the wrong type. Every error names file, line and key.
+// The fields of one [ocid.runtime.runtimes.NAME] table.
+constexpr std::pair<const char*, std::string RuntimeHandler::*> kHandlerFields[] = {
+    {"runtime_path", &RuntimeHandler::path},
+    {"runtime_root", &RuntimeHandler::root},
+    {"runtime_type", &RuntimeHandler::type},
+};
+
+std::string RuntimesPath() { return absl::StrCat(kRuntimesTable, ".", kRuntimesKey); }
+
+const ConfigKey* FindKey(absl::string_view path) {
+  for (const ConfigKey& key : ConfigKeys()) {
+    if (key.Path() == path) return &key;
+  }
+  return nullptr;
+}
+
+// Whether `path` is a table that holds keys (or tables that do).
+bool IsTable(absl::string_view path) {
+  auto holds = [path](absl::string_view table) {
+    return table == path || absl::StartsWith(table, absl::StrCat(path, "."));
+  };
+  if (holds(kRuntimesTable)) return true;
+  for (const ConfigKey& key : ConfigKeys()) {
+    if (holds(key.table)) return true;
+  }
+  return false;
+}
+
+std::string Join(const std::string& path, const toml::key& name) {
+  return path.empty() ? std::string(name.str()) : absl::StrCat(path, ".", std::string(name.str()));
+}
+
+// Reads a document into a Config, refusing keys it does not know and values
+// of the wrong type. Every error names file, line and key.
 class TomlReader {
  public:
-  // Reads the node for `key` (a dotted path); `line` is where it stands.
-  using Field = std::function<absl::Status(const toml::node&, const std::string& key)>;
-  using Fields = std::map<std::string, Field>;
+  TomlReader(absl::string_view file, Config& config) : file_(file), config_(config) {}
 
-  explicit TomlReader(absl::string_view file) : file_(file) {}
-
-  absl::Status Error(const toml::node& node, const std::string& key,
-                     absl::string_view problem) const {
-    return absl::InvalidArgumentError(absl::StrCat(file_, ":", node.source().begin.line,
-                                                   ": key \"", key, "\" ", problem));
-  }
-
-  absl::Status ReadTable(const toml::node& node, const std::string& key,
-                         const Fields& fields) const {
+  // Reads the table at the dotted `path` ("" for the document).
+  absl::Status ReadTable(const toml::node& node, const std::string& path) const {
     const toml::table* table = node.as_table();
-    if (table == nullptr) return Error(node, key, "must be a table");
+    if (table == nullptr) return Error(node, path, "must be a table");
     for (const auto& [name, child] : *table) {
-      std::string child_key = key.empty() ? std::string(name.str())
-                                          : absl::StrCat(key, ".", std::string(name.str()));
-      auto field = fields.find(std::string(name.str()));
-      if (field == fields.end()) {
-        return absl::InvalidArgumentError(absl::StrCat(file_, ":", name.source().begin.line,
-                                                       ": unknown key \"", child_key, "\""));
+      std::string child_path = Join(path, name);
+      if (const ConfigKey* key = FindKey(child_path)) {
+        RETURN_IF_ERROR(std::visit(
+            [&](auto field) { return Read(child, child_path, config_.*field); }, key->field));
+      } else if (child_path == RuntimesPath()) {
+        RETURN_IF_ERROR(ReadRuntimes(child, child_path));
+      } else if (IsTable(child_path)) {
+        RETURN_IF_ERROR(ReadTable(child, child_path));
+      } else {
+        return UnknownKey(name, child_path);
       }
-      RETURN_IF_ERROR(field->second(child, child_key));
     }
     return absl::OkStatus();
   }
 
-  Field Table(Fields fields) const {
-    return [this, fields = std::move(fields)](const toml::node& node, const std::string& key) {
-      return ReadTable(node, key, fields);
-    };
+ private:
+  absl::Status Error(const toml::node& node, const std::string& key,
+                     absl::string_view problem) const {
+    return absl::InvalidArgumentError(
+        absl::StrCat(file_, ":", node.source().begin.line, ": key \"", key, "\" ", problem));
   }
 
-  Field String(std::string& out) const {
-    return [this, &out](const toml::node& node, const std::string& key) {
-      auto value = node.value<std::string>();
-      if (!node.is_string() || !value) return Error(node, key, "must be a string");
-      out = *value;
-      return absl::OkStatus();
-    };
+  absl::Status UnknownKey(const toml::key& name, const std::string& path) const {
+    return absl::InvalidArgumentError(
+        absl::StrCat(file_, ":", name.source().begin.line, ": unknown key \"", path, "\""));
   }
 
-  Field Integer(int64_t& out) const {
-    return [this, &out](const toml::node& node, const std::string& key) {
-      if (!node.is_integer()) return Error(node, key, "must be an integer");
-      out = *node.value<int64_t>();
-      return absl::OkStatus();
-    };
+  // One overload per type a ConfigKey::Field points at.
+  absl::Status Read(const toml::node& node, const std::string& key, std::string& out) const {
+    auto value = node.value<std::string>();
+    if (!node.is_string() || !value) return Error(node, key, "must be a string");
+    out = *value;
+    return absl::OkStatus();
   }
 
-  Field StringList(std::vector<std::string>& out) const {
-    return [this, &out](const toml::node& node, const std::string& key) {
-      const toml::array* array = node.as_array();
-      if (array == nullptr) return Error(node, key, "must be an array of strings");
-      std::vector<std::string> values;
-      for (const toml::node& element : *array) {
-        if (!element.is_string()) return Error(element, key, "must be an array of strings");
-        values.push_back(*element.value<std::string>());
-      }
-      out = std::move(values);
-      return absl::OkStatus();
-    };
+  absl::Status Read(const toml::node& node, const std::string& key, int64_t& out) const {
+    if (!node.is_integer()) return Error(node, key, "must be an integer");
+    out = *node.value<int64_t>();
+    return absl::OkStatus();
+  }
+
+  absl::Status Read(const toml::node& node, const std::string& key,
+                    std::vector<std::string>& out) const {
+    const toml::array* array = node.as_array();
+    if (array == nullptr) return Error(node, key, "must be an array of strings");
+    std::vector<std::string> values;
+    for (const toml::node& element : *array) {
+      if (!element.is_string()) return Error(element, key, "must be an array of strings");
+      values.push_back(*element.value<std::string>());
+    }
+    out = std::move(values);
+    return absl::OkStatus();
   }
 
   // [ocid.runtime.runtimes.NAME] tables: any name, each a handler.
-  Field Runtimes(std::map<std::string, RuntimeHandler>& out) const {
-    return [this, &out](const toml::node& node, const std::string& key) {
-      const toml::table* table = node.as_table();
-      if (table == nullptr) return Error(node, key, "must be a table of runtimes");
-      for (const auto& [name, child] : *table) {
-        RuntimeHandler& handler = out[std::string(name.str())];
-        RETURN_IF_ERROR(ReadTable(child, absl::StrCat(key, ".", std::string(name.str())),
-                                  {{"runtime_path", String(handler.path)},
-                                   {"runtime_root", String(handler.root)},
-                                   {"runtime_type", String(handler.type)}}));
+  absl::Status ReadRuntimes(const toml::node& node, const std::string& path) const {
+    const toml::table* table = node.as_table();
+    if (table == nullptr) return Error(node, path, "must be a table of runtimes");
+    for (const auto& [name, child] : *table) {
+      RuntimeHandler& handler = config_.runtimes[std::string(name.str())];
+      std::string handler_path = Join(path, name);
+      const toml::table* fields = child.as_table();
+      if (fields == nullptr) return Error(child, handler_path, "must be a table");
+      for (const auto& [field_name, value] : *fields) {
+        std::string field_path = Join(handler_path, field_name);
+        std::string* out = nullptr;
+        for (const auto& [known, member] : kHandlerFields) {
+          if (field_name.str() == known) out = &(handler.*member);
+        }
+        if (out == nullptr) return UnknownKey(field_name, field_path);
+        RETURN_IF_ERROR(Read(value, field_path, *out));
       }
-      return absl::OkStatus();
-    };
+    }
+    return absl::OkStatus();
   }
 
- private:
   std::string file_;
+  Config& config_;
 };
-
-absl::Status ReadDocument(const toml::table& document, absl::string_view file, Config& c) {
-  TomlReader r(file);
-  return r.ReadTable(
-      document, "",
-      {{"ocid", r.Table({
-                    {"root", r.String(c.root)},
-                    {"runroot", r.String(c.runroot)},
-                    {"log_level", r.String(c.log_level)},
-                    {"log_dir", r.String(c.log_dir)},
-                    {"api", r.Table({
-                                {"listen", r.String(c.listen)},
-                                {"grpc_max_recv_msg_size", r.Integer(c.grpc_max_recv_msg_size)},
-                                {"grpc_max_send_msg_size", r.Integer(c.grpc_max_send_msg_size)},
-                            })},
-                    {"runtime", r.Table({
-                                    {"default_runtime", r.String(c.default_runtime)},
-                                    {"conmon", r.String(c.conmon)},
-                                    {"cgroup_manager", r.String(c.cgroup_manager)},
-                                    {"runtimes", r.Runtimes(c.runtimes)},
-                                })},
-                    {"image", r.Table({
-                                  {"signature_policy", r.String(c.signature_policy)},
-                                  {"registries_conf", r.String(c.registries_conf)},
-                                  {"global_auth_file", r.String(c.global_auth_file)},
-                              })},
-                    {"network", r.Table({
-                                    {"network_dir", r.String(c.network_dir)},
-                                    {"plugin_dirs", r.StringList(c.plugin_dirs)},
-                                    {"default_network", r.String(c.default_network)},
-                                })},
-                })}});
-}
 
 // Far above any real config file.
 constexpr size_t kMaxConfigBytes = 1 << 20;
@@ -173,18 +170,25 @@ bool IsAbsolute(const std::string& path) { return !path.empty() && path[0] == '/
 
 absl::Status RequireAbsolute(absl::string_view key, const std::string& path) {
   if (IsAbsolute(path)) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat(key, ": \"", path, "\" must be an absolute path"));
+  return absl::InvalidArgumentError(absl::StrCat(key, ": \"", path, "\" must be an absolute path"));
 }
 
 std::string Quote(absl::string_view s) {
   std::string out = "\"";
   for (char ch : s) {
     switch (ch) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(ch) < 0x20) {
           out += absl::StrFormat("\\u%04x", ch);
@@ -196,6 +200,42 @@ std::string Quote(absl::string_view s) {
   return out + "\"";
 }
 
+// One overload per type a ConfigKey::Field points at: the TOML value.
+std::string Render(const std::string& value) { return Quote(value); }
+std::string Render(int64_t value) { return absl::StrCat(value); }
+std::string Render(const std::vector<std::string>& values) {
+  std::vector<std::string> quoted;
+  for (const std::string& value : values) quoted.push_back(Quote(value));
+  return absl::StrCat("[", absl::StrJoin(quoted, ", "), "]");
+}
+
+void AppendRuntimes(const Config& c, std::string& out) {
+  for (const auto& [name, handler] : c.runtimes) {
+    absl::StrAppend(&out, "\n[", RuntimesPath(), ".", name, "]\n");
+    for (const auto& [field, member] : kHandlerFields) {
+      absl::StrAppend(&out, field, " = ", Quote(handler.*member), "\n");
+    }
+  }
+}
+
+// The check a key asks for of its own value (of each element of a list).
+absl::Status CheckValue(const ConfigKey& key, const Config& c) {
+  if (key.check == ConfigKey::Check::kNone) return absl::OkStatus();
+  std::vector<std::string> values;
+  std::visit(
+      [&](auto field) {
+        using Value = std::decay_t<decltype(c.*field)>;
+        if constexpr (std::is_same_v<Value, std::string>) values.push_back(c.*field);
+        if constexpr (std::is_same_v<Value, std::vector<std::string>>) values = c.*field;
+      },
+      key.field);
+  for (const std::string& value : values) {
+    if (value.empty() && key.check == ConfigKey::Check::kAbsolutePathOrEmpty) continue;
+    RETURN_IF_ERROR(RequireAbsolute(key.Path(), value));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status MergeToml(absl::string_view text, absl::string_view file_name, Config& config) {
@@ -204,11 +244,11 @@ absl::Status MergeToml(absl::string_view text, absl::string_view file_name, Conf
     document = toml::parse(std::string_view(text.data(), text.size()),
                            std::string_view(file_name.data(), file_name.size()));
   } catch (const toml::parse_error& error) {
-    return absl::InvalidArgumentError(absl::StrCat(file_name, ":", error.source().begin.line,
-                                                   ": ", std::string(error.description())));
+    return absl::InvalidArgumentError(absl::StrCat(file_name, ":", error.source().begin.line, ": ",
+                                                   std::string(error.description())));
   }
   Config merged = config;  // all or nothing
-  RETURN_IF_ERROR(ReadDocument(document, file_name, merged));
+  RETURN_IF_ERROR(TomlReader(file_name, merged).ReadTable(document, ""));
   config = std::move(merged);
   return absl::OkStatus();
 }
@@ -237,26 +277,22 @@ absl::Status MergeFiles(const std::string& main_file, const std::string& dropin_
 }
 
 absl::Status Validate(const Config& c) {
-  RETURN_IF_ERROR(RequireAbsolute("ocid.root", c.root));
-  RETURN_IF_ERROR(RequireAbsolute("ocid.runroot", c.runroot));
+  for (const ConfigKey& key : ConfigKeys()) RETURN_IF_ERROR(CheckValue(key, c));
   if (absl::Status level = ParseLogLevel(c.log_level).status(); !level.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("ocid.log_level: ", level.message()));
   }
-  RETURN_IF_ERROR(RequireAbsolute("ocid.log_dir", c.log_dir));
-  RETURN_IF_ERROR(RequireAbsolute("ocid.api.listen", c.listen));
   if (c.grpc_max_recv_msg_size <= 0 || c.grpc_max_send_msg_size <= 0 ||
       c.grpc_max_recv_msg_size > INT32_MAX || c.grpc_max_send_msg_size > INT32_MAX) {
     return absl::InvalidArgumentError(
         "ocid.api.grpc_max_recv_msg_size and grpc_max_send_msg_size must be between 1 and "
         "2147483647");
   }
-  RETURN_IF_ERROR(RequireAbsolute("ocid.runtime.conmon", c.conmon));
   if (c.cgroup_manager != "cgroupfs" && c.cgroup_manager != "systemd") {
     return absl::InvalidArgumentError(absl::StrCat(
         "ocid.runtime.cgroup_manager: \"", c.cgroup_manager, "\" is not cgroupfs or systemd"));
   }
   for (const auto& [name, handler] : c.runtimes) {
-    std::string key = absl::StrCat("ocid.runtime.runtimes.", name);
+    std::string key = absl::StrCat(RuntimesPath(), ".", name);
     if (name.empty()) return absl::InvalidArgumentError(key + ": the name is empty");
     RETURN_IF_ERROR(RequireAbsolute(key + ".runtime_path", handler.path));
     RETURN_IF_ERROR(RequireAbsolute(key + ".runtime_root", handler.root));
@@ -272,62 +308,43 @@ absl::Status Validate(const Config& c) {
         "ocid.runtime.default_runtime: \"", c.default_runtime,
         "\" is not a configured runtime (configured: ", absl::StrJoin(names, ", "), ")"));
   }
-  RETURN_IF_ERROR(RequireAbsolute("ocid.image.signature_policy", c.signature_policy));
-  RETURN_IF_ERROR(RequireAbsolute("ocid.image.registries_conf", c.registries_conf));
-  if (!c.global_auth_file.empty()) {
-    RETURN_IF_ERROR(RequireAbsolute("ocid.image.global_auth_file", c.global_auth_file));
-  }
-  RETURN_IF_ERROR(RequireAbsolute("ocid.network.network_dir", c.network_dir));
   if (c.plugin_dirs.empty()) {
     return absl::InvalidArgumentError("ocid.network.plugin_dirs: at least one dir is needed");
-  }
-  for (const std::string& dir : c.plugin_dirs) {
-    RETURN_IF_ERROR(RequireAbsolute("ocid.network.plugin_dirs", dir));
   }
   return absl::OkStatus();
 }
 
 std::string ToToml(const Config& c) {
-  std::vector<std::string> dirs;
-  for (const std::string& dir : c.plugin_dirs) dirs.push_back(Quote(dir));
-  std::string out = absl::StrCat(
-      "# ocid configuration (the effective values: defaults, files, flags).\n\n",
-      "[ocid]\n",
-      "# Persistent state: images, layers, container and pod records.\n",
-      "root = ", Quote(c.root), "\n",
-      "# Volatile state: sockets, exit files, namespace pins, mounts.\n",
-      "runroot = ", Quote(c.runroot), "\n",
-      "# fatal, error, warn, info, debug or trace.\n",
-      "log_level = ", Quote(c.log_level), "\n",
-      "# Container logs of pods that name no log_directory.\n",
-      "log_dir = ", Quote(c.log_dir), "\n\n",
-      "[ocid.api]\n",
-      "listen = ", Quote(c.listen), "\n",
-      "grpc_max_recv_msg_size = ", c.grpc_max_recv_msg_size, "\n",
-      "grpc_max_send_msg_size = ", c.grpc_max_send_msg_size, "\n\n",
-      "[ocid.runtime]\n",
-      "# The handler used when a pod names none.\n",
-      "default_runtime = ", Quote(c.default_runtime), "\n",
-      "conmon = ", Quote(c.conmon), "\n",
-      "# cgroupfs or systemd.\n",
-      "cgroup_manager = ", Quote(c.cgroup_manager), "\n");
-  for (const auto& [name, handler] : c.runtimes) {
-    absl::StrAppend(&out, "\n[ocid.runtime.runtimes.", name, "]\n",
-                    "runtime_path = ", Quote(handler.path), "\n",
-                    "runtime_root = ", Quote(handler.root), "\n",
-                    "runtime_type = ", Quote(handler.type), "\n");
+  std::string out = "# ocid configuration (the effective values: defaults, files, flags).\n";
+  std::string table;
+  // The handlers' tables follow the keys of the table they sit in.
+  auto end_table = [&] {
+    if (table == kRuntimesTable) AppendRuntimes(c, out);
+  };
+  for (const ConfigKey& key : ConfigKeys()) {
+    if (key.table != table) {
+      end_table();
+      table = key.table;
+      absl::StrAppend(&out, "\n[", table, "]\n");
+    }
+    std::string value = std::visit([&](auto field) { return Render(c.*field); }, key.field);
+    absl::StrAppend(&out, "# ", key.help, "\n", key.name, " = ", value, "\n");
   }
-  absl::StrAppend(&out, "\n[ocid.image]\n",
-                  "signature_policy = ", Quote(c.signature_policy), "\n",
-                  "registries_conf = ", Quote(c.registries_conf), "\n",
-                  "# Credentials for pulls (containers auth.json); empty for none.\n",
-                  "global_auth_file = ", Quote(c.global_auth_file), "\n\n",
-                  "[ocid.network]\n",
-                  "network_dir = ", Quote(c.network_dir), "\n",
-                  "plugin_dirs = [", absl::StrJoin(dirs, ", "), "]\n",
-                  "# Empty: the lexically first valid network in network_dir.\n",
-                  "default_network = ", Quote(c.default_network), "\n");
+  end_table();
   return out;
+}
+
+std::string ConfigAsJson(const Config& c) {
+  nlohmann::json json = nlohmann::json::object();
+  for (const ConfigKey& key : ConfigKeys()) {
+    std::visit([&](auto field) { json[key.name] = c.*field; }, key.field);
+  }
+  nlohmann::json runtimes = nlohmann::json::object();
+  for (const auto& [name, handler] : c.runtimes) {
+    for (const auto& [field, member] : kHandlerFields) runtimes[name][field] = handler.*member;
+  }
+  json[kRuntimesKey] = runtimes;
+  return json.dump();
 }
 
 }  // namespace ocid

@@ -28,6 +28,8 @@ struct RuntimeHandler {
   bool operator==(const RuntimeHandler&) const;
 };
 
+// Each scalar or list field is listed in ConfigKeys() (config_keys.h), which
+// gives its TOML path, flag and help; its initialiser here is its default.
 struct Config {
   // [ocid]
   std::string root = "/var/lib/ocid";  // persistent state
@@ -60,6 +62,7 @@ struct Config {
   std::vector<std::string> plugin_dirs = {"/usr/lib/cni", "/opt/cni/bin"};
   std::string default_network;  // "" picks the lexically first valid one
 
+  // Compares every field of ConfigKeys() and the runtimes.
   bool operator==(const Config&) const;
 };
 
@@ -76,8 +79,13 @@ absl::Status MergeFiles(const std::string& main_file, const std::string& dropin_
 // Checks values that no single key can check alone, naming the key at fault.
 absl::Status Validate(const Config& config);
 
-// The effective configuration as a TOML document that MergeToml reads back.
+// The effective configuration as a TOML document that MergeToml reads back,
+// each key with its help as a comment.
 std::string ToToml(const Config& config);
+
+// The effective configuration as one JSON object, each key under its name
+// (without its table) and the handlers under "runtimes": the CRI Status info.
+std::string ConfigAsJson(const Config& config);
 
 }  // namespace ocid
 

@@ -1,68 +1,109 @@
 #include "pkg/config/flags.h"
 
+#include <algorithm>
 #include <functional>
+#include <set>
+#include <type_traits>
+#include <variant>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "pkg/base/status_macros.h"
+#include "pkg/config/config_keys.h"
 
 namespace ocid {
 namespace {
 
 struct FlagSpec {
-  const char* name;
-  const char* help;
+  std::string name;
+  std::string help;
   bool takes_value;
-  // Applies the value to the config; null for flags read by ParseCommandLine.
-  std::function<absl::Status(const std::string&, Config&)> apply;
+  // The config key the value goes to; null for the other flags.
+  const ConfigKey* key = nullptr;
+  // Applies a flag that sets no single key; null also for flags read by
+  // ParseCommandLine.
+  std::function<void(const std::string&, Config&)> apply;
 };
 
-std::function<absl::Status(const std::string&, Config&)> Set(std::string Config::*field) {
-  return [field](const std::string& value, Config& config) {
-    config.*field = value;
-    return absl::OkStatus();
-  };
+// A key's default as --help shows it; "" when it has none.
+std::string DefaultText(const ConfigKey& key) {
+  static const Config defaults;
+  return std::visit(
+      [](auto field) {
+        const auto& value = defaults.*field;
+        if constexpr (std::is_same_v<std::decay_t<decltype(value)>, int64_t>) {
+          return absl::StrCat(value);
+        } else if constexpr (std::is_same_v<std::decay_t<decltype(value)>, std::string>) {
+          return value;
+        } else {
+          return absl::StrJoin(value, " ");
+        }
+      },
+      key.field);
+}
+
+bool IsList(const ConfigKey& key) {
+  return std::holds_alternative<std::vector<std::string> Config::*>(key.field);
+}
+
+FlagSpec KeyFlag(const ConfigKey& key) {
+  std::string help = key.help;
+  if (IsList(key)) absl::StrAppend(&help, "; repeat for more (replaces the whole list)");
+  if (std::string value = DefaultText(key); !value.empty()) {
+    absl::StrAppend(&help, " (default ", value, ")");
+  }
+  return {key.flag, help, true, &key, nullptr};
 }
 
 const std::vector<FlagSpec>& Flags() {
-  static const auto* flags = new std::vector<FlagSpec>{
-      {"config", "main config file (default /etc/ocid/ocid.conf)", true, nullptr},
-      {"config-dir", "drop-in dir, *.conf read in lexical order (default /etc/ocid/ocid.conf.d)",
-       true, nullptr},
-      {"listen", "unix socket path to serve CRI on", true, Set(&Config::listen)},
-      {"root", "persistent state dir", true, Set(&Config::root)},
-      {"runroot", "volatile state dir", true, Set(&Config::runroot)},
-      {"log-level", "fatal, error, warn, info, debug or trace", true, Set(&Config::log_level)},
-      {"log-dir", "container logs of pods that name no log dir", true, Set(&Config::log_dir)},
-      {"debug", "same as --log-level=debug", false,
-       [](const std::string&, Config& c) {
-         c.log_level = "debug";
-         return absl::OkStatus();
-       }},
-      {"runtime", "path of the default runtime handler's binary", true,
-       [](const std::string& value, Config& c) {
-         c.runtimes[c.default_runtime].path = value;
-         return absl::OkStatus();
-       }},
-      {"default-runtime", "name of the default runtime handler", true,
-       Set(&Config::default_runtime)},
-      {"conmon", "path of the conmon binary", true, Set(&Config::conmon)},
-      {"cgroup-manager", "cgroupfs or systemd", true, Set(&Config::cgroup_manager)},
-      {"signature-policy", "image trust policy file (policy.json)", true,
-       Set(&Config::signature_policy)},
-      {"registries-conf", "registries.conf file", true, Set(&Config::registries_conf)},
-      {"global-auth-file", "auth.json with registry credentials for pulls", true,
-       Set(&Config::global_auth_file)},
-      {"cni-config-dir", "CNI network config dir", true, Set(&Config::network_dir)},
-      {"cni-plugin-dir", "CNI plugin dir; repeat for more (replaces the default list)", true,
-       nullptr},
-      {"cni-default-network", "CNI network to use (default: first valid in the config dir)",
-       true, Set(&Config::default_network)},
-      {"help", "print this help", false, nullptr},
-      {"version", "print the version", false, nullptr},
-  };
+  static const auto* flags = [] {
+    auto* flags = new std::vector<FlagSpec>{
+        {"config", absl::StrCat("main config file (default ", kDefaultConfigFile, ")"), true},
+        {"config-dir",
+         absl::StrCat("drop-in dir, *.conf read in lexical order (default ", kDefaultConfigDir,
+                      ")"),
+         true},
+    };
+    for (const ConfigKey& key : ConfigKeys()) flags->push_back(KeyFlag(key));
+    flags->push_back({"debug", "same as --log-level=debug", false, nullptr,
+                      [](const std::string&, Config& c) { c.log_level = "debug"; }});
+    flags->push_back(
+        {"runtime", "path of the default runtime handler's binary", true, nullptr,
+         [](const std::string& value, Config& c) { c.runtimes[c.default_runtime].path = value; }});
+    flags->push_back({"help", "print this help", false});
+    flags->push_back({"version", "print the version", false});
+    return flags;
+  }();
   return *flags;
+}
+
+// Sets the key's field from a flag's value. A list flag's first use replaces
+// the list (from the files or the default), each further use appends.
+absl::Status ApplyKey(const ConfigKey& key, const std::string& value, bool first_use,
+                      Config& config) {
+  return std::visit(
+      [&](auto field) {
+        auto& out = config.*field;
+        using Value = std::decay_t<decltype(out)>;
+        if constexpr (std::is_same_v<Value, int64_t>) {
+          int64_t parsed;
+          if (!absl::SimpleAtoi(value, &parsed)) {
+            return absl::InvalidArgumentError(
+                absl::StrCat("flag --", key.flag, ": \"", value, "\" is not an integer"));
+          }
+          out = parsed;
+        } else if constexpr (std::is_same_v<Value, std::string>) {
+          out = value;
+        } else {
+          if (first_use) out.clear();
+          out.push_back(value);
+        }
+        return absl::OkStatus();
+      },
+      key.field);
 }
 
 const FlagSpec* FindFlag(absl::string_view name) {
@@ -125,7 +166,6 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
 }
 
 absl::Status ApplyOverrides(const CommandLine& command_line, Config& config) {
-  bool plugin_dirs_replaced = false;
   // --runtime names the binary of the default handler, so it waits until
   // --default-runtime (wherever it stands) has picked that handler.
   std::vector<std::pair<std::string, std::string>> ordered;
@@ -135,18 +175,16 @@ absl::Status ApplyOverrides(const CommandLine& command_line, Config& config) {
   for (const auto& flag : command_line.overrides) {
     if (flag.first == "runtime") ordered.push_back(flag);
   }
+  std::set<const ConfigKey*> used;
   for (const auto& [name, value] : ordered) {
-    if (name == "cni-plugin-dir") {
-      if (!plugin_dirs_replaced) config.plugin_dirs.clear();
-      plugin_dirs_replaced = true;
-      config.plugin_dirs.push_back(value);
-      continue;
-    }
     const FlagSpec* flag = FindFlag(name);
-    if (flag == nullptr || !flag->apply) {
+    if (flag != nullptr && flag->key != nullptr) {
+      RETURN_IF_ERROR(ApplyKey(*flag->key, value, used.insert(flag->key).second, config));
+    } else if (flag != nullptr && flag->apply) {
+      flag->apply(value, config);
+    } else {
       return absl::InvalidArgumentError(absl::StrCat("flag --", name, " cannot be applied"));
     }
-    RETURN_IF_ERROR(flag->apply(value, config));
   }
   return absl::OkStatus();
 }
@@ -155,10 +193,14 @@ std::string FlagUsage() {
   std::string out =
       "usage: ocid [flags]          serve CRI runtime.v1 on a unix socket\n"
       "       ocid [flags] config   print the effective config as TOML\n\nflags:\n";
+  auto left = [](const FlagSpec& flag) {
+    return absl::StrCat("  --", flag.name, flag.takes_value ? " VALUE" : "");
+  };
+  size_t width = 0;  // the help column starts after the longest flag
+  for (const FlagSpec& flag : Flags()) width = std::max(width, left(flag).size() + 2);
   for (const FlagSpec& flag : Flags()) {
-    std::string left = absl::StrCat("  --", flag.name, flag.takes_value ? " VALUE" : "");
-    absl::StrAppend(&out, left, std::string(left.size() < 30 ? 30 - left.size() : 1, ' '),
-                    flag.help, "\n");
+    std::string text = left(flag);
+    absl::StrAppend(&out, text, std::string(width - text.size(), ' '), flag.help, "\n");
   }
   return out;
 }

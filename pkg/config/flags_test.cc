@@ -49,6 +49,20 @@ TEST(FlagsTest, BadFlagsAreNamed) {
             "flag --debug takes no value (got \"loud\")");
 }
 
+TEST(FlagsTest, IntegerFlagsTakeOnlyIntegers) {
+  auto command_line = ParseCommandLine({"--grpc-max-recv-msg-size=1024"});
+  ASSERT_TRUE(command_line.ok());
+  Config config;
+  ASSERT_TRUE(ApplyOverrides(*command_line, config).ok());
+  EXPECT_EQ(config.grpc_max_recv_msg_size, 1024);
+
+  command_line = ParseCommandLine({"--grpc-max-send-msg-size", "16M"});
+  ASSERT_TRUE(command_line.ok());
+  EXPECT_EQ(ApplyOverrides(*command_line, config).message(),
+            "flag --grpc-max-send-msg-size: \"16M\" is not an integer");
+  EXPECT_EQ(config.grpc_max_send_msg_size, Config{}.grpc_max_send_msg_size);
+}
+
 TEST(FlagsTest, HelpAndVersion) {
   auto command_line = ParseCommandLine({"--help", "-version"});
   ASSERT_TRUE(command_line.ok());

@@ -10,9 +10,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "nlohmann/json.hpp"
 #include "pkg/base/status_macros.h"
 #include "pkg/base/version.h"
+#include "pkg/config/config.h"
 #include "pkg/server/rpc.h"
 #include "pkg/server/runtime_service.h"
 
@@ -50,33 +50,6 @@ runtime::v1::RuntimeCondition NetworkReadyCondition(const CniManager& cni) {
     condition.set_message(std::string(ready.message()));
   }
   return condition;
-}
-
-std::string ConfigAsJson(const Config& config) {
-  nlohmann::json runtimes = nlohmann::json::object();
-  for (const auto& [name, handler] : config.runtimes) {
-    runtimes[name] = {{"runtime_path", handler.path},
-                      {"runtime_root", handler.root},
-                      {"runtime_type", handler.type}};
-  }
-  nlohmann::json json = {
-      {"root", config.root},
-      {"runroot", config.runroot},
-      {"log_level", config.log_level},
-      {"log_dir", config.log_dir},
-      {"listen", config.listen},
-      {"default_runtime", config.default_runtime},
-      {"conmon", config.conmon},
-      {"cgroup_manager", config.cgroup_manager},
-      {"runtimes", runtimes},
-      {"signature_policy", config.signature_policy},
-      {"registries_conf", config.registries_conf},
-      {"global_auth_file", config.global_auth_file},
-      {"network_dir", config.network_dir},
-      {"plugin_dirs", config.plugin_dirs},
-      {"default_network", config.default_network},
-  };
-  return json.dump();
 }
 
 }  // namespace

@@ -1,0 +1,54 @@
+#include "pkg/config/config_keys.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace ocid {
+
+std::string ConfigKey::Path() const { return absl::StrCat(table, ".", name); }
+
+const std::vector<ConfigKey>& ConfigKeys() {
+  using Check = ConfigKey::Check;
+  static const auto* keys = new std::vector<ConfigKey>{
+      {"ocid", "root", "root", "persistent state: images, layers, container and pod records",
+       &Config::root, Check::kAbsolutePath},
+      {"ocid", "runroot", "runroot", "volatile state: sockets, exit files, namespace pins, mounts",
+       &Config::runroot, Check::kAbsolutePath},
+      {"ocid", "log_level", "log-level", "fatal, error, warn, info, debug or trace",
+       &Config::log_level},
+      {"ocid", "log_dir", "log-dir", "container logs of pods that name no log_directory",
+       &Config::log_dir, Check::kAbsolutePath},
+
+      {"ocid.api", "listen", "listen", "unix socket path to serve CRI on", &Config::listen,
+       Check::kAbsolutePath},
+      {"ocid.api", "grpc_max_recv_msg_size", "grpc-max-recv-msg-size",
+       "largest gRPC message ocid accepts, in bytes", &Config::grpc_max_recv_msg_size},
+      {"ocid.api", "grpc_max_send_msg_size", "grpc-max-send-msg-size",
+       "largest gRPC message ocid sends, in bytes", &Config::grpc_max_send_msg_size},
+
+      {"ocid.runtime", "default_runtime", "default-runtime",
+       "the runtime handler used when a pod names none", &Config::default_runtime},
+      {"ocid.runtime", "conmon", "conmon", "path of the conmon binary", &Config::conmon,
+       Check::kAbsolutePath},
+      {"ocid.runtime", "cgroup_manager", "cgroup-manager", "cgroupfs or systemd",
+       &Config::cgroup_manager},
+
+      {"ocid.image", "signature_policy", "signature-policy",
+       "image trust policy file (policy.json)", &Config::signature_policy, Check::kAbsolutePath},
+      {"ocid.image", "registries_conf", "registries-conf", "registries.conf file",
+       &Config::registries_conf, Check::kAbsolutePath},
+      {"ocid.image", "global_auth_file", "global-auth-file",
+       "auth.json with registry credentials for pulls; empty for none", &Config::global_auth_file,
+       Check::kAbsolutePathOrEmpty},
+
+      {"ocid.network", "network_dir", "cni-config-dir", "CNI network config dir",
+       &Config::network_dir, Check::kAbsolutePath},
+      {"ocid.network", "plugin_dirs", "cni-plugin-dir", "CNI plugin dirs, searched in order",
+       &Config::plugin_dirs, Check::kAbsolutePath},
+      {"ocid.network", "default_network", "cni-default-network",
+       "CNI network to use; empty: the lexically first valid one in network_dir",
+       &Config::default_network},
+  };
+  return *keys;
+}
+
+}  // namespace ocid
