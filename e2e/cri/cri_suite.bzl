@@ -7,7 +7,7 @@ def cri_suite_test(name, srcs, deps = []):
         srcs = srcs,
         deps = [
             ":cri_suite",
-            "//api:runtime_v1",
+            "//api:runtime_v1_grpc",
             "//third_party:absl",
             "//third_party:gtest_main",
         ] + deps,
