@@ -152,6 +152,11 @@ absl::StatusOr<std::string> ContainerManager::Create(const std::string& pod_id,
   if (!pod.ready) {
     return absl::FailedPreconditionError(absl::StrCat("pod sandbox ", pod.id, " is not ready"));
   }
+  // The container joins /proc/<infra pid>/ns/pid: never another process's.
+  if (!pods_.InfraAlive(pod)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("pod sandbox ", pod.id, ": its infra process (PID namespace) is gone"));
+  }
   absl::StatusOr<std::optional<ImageMatch>> match = images_.Lookup(config.image().image());
   if (!match.ok()) {
     return absl::Status(match.status().code(),

@@ -40,6 +40,9 @@ class QuietHost : public SandboxHost {
     return ProcessIdentity{77, 1};
   }
   void StopInfra(const ProcessIdentity&) override {}
+  bool InfraAlive(const ProcessIdentity&) override { return infra_alive; }
+
+  std::atomic<bool> infra_alive = true;
 };
 
 class QuietNetwork : public PodNetwork {
@@ -325,6 +328,17 @@ TEST_F(ContainerManagerTest, CreateNeedsAReadyPodAndAPulledImage) {
   ASSERT_TRUE(pods_->StopPod(pod_).ok());
   EXPECT_TRUE(absl::IsFailedPrecondition(containers_->Create(pod_, ContainerConfig()).status()));
   ExpectNothingLeft("refused creates");
+}
+
+// The pod's PID namespace is joined through /proc/<infra pid>: once the
+// infra is gone that pid may be another process's, so Create refuses.
+TEST_F(ContainerManagerTest, CreateRefusesAPodWhoseInfraIsGone) {
+  host_.infra_alive = false;
+  absl::Status refused = containers_->Create(pod_, ContainerConfig()).status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused)) << refused;
+  ExpectNothingLeft("infra gone");
+  host_.infra_alive = true;
+  EXPECT_TRUE(containers_->Create(pod_, ContainerConfig()).ok());
 }
 
 class ContainerRollbackTest : public ContainerManagerTest,

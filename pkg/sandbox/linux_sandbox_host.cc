@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -45,19 +46,33 @@ absl::StatusOr<ProcessIdentity> LinuxSandboxHost::StartInfra(const PinnedNamespa
   return *infra;
 }
 
-void LinuxSandboxHost::StopInfra(const ProcessIdentity& infra) {
-  if (infra.pid <= 0) return;
-  ProcessIdentity target = infra;
-  if (target.start_time == 0) {
-    // A record from before identities were kept: trust the pid only while
-    // it still runs our infra binary.
-    absl::StatusOr<ProcStat> stat = ReadProcStat(target.pid);
-    // The kernel keeps the first 15 bytes of the binary's name as comm.
-    std::string comm = infra_binary_.substr(infra_binary_.rfind('/') + 1).substr(0, 15);
-    if (!stat.ok() || stat->comm != comm) return;
-    target.start_time = stat->start_time;
+// A record from before identities were kept has no start time: its pid is
+// trusted only while it still runs our infra binary.
+std::optional<ProcessIdentity> LinuxSandboxHost::Current(const ProcessIdentity& infra) const {
+  if (infra.pid <= 0) return std::nullopt;
+  absl::StatusOr<ProcStat> stat = ReadProcStat(infra.pid);
+  if (!stat.ok()) return std::nullopt;
+  if (infra.start_time != 0) {
+    if (stat->start_time != infra.start_time) return std::nullopt;
+    return infra;
   }
-  SignalIfSame(target, SIGKILL).IgnoreError();  // NotFound: already gone
+  // The kernel keeps the first 15 bytes of the binary's name as comm.
+  std::string comm = infra_binary_.substr(infra_binary_.rfind('/') + 1).substr(0, 15);
+  if (stat->comm != comm) return std::nullopt;
+  return ProcessIdentity{infra.pid, stat->start_time};
+}
+
+void LinuxSandboxHost::StopInfra(const ProcessIdentity& infra) {
+  std::optional<ProcessIdentity> target = Current(infra);
+  // SignalIfSame checks the identity again with a pidfd, closing the race
+  // with an exit and pid reuse since Current read /proc.
+  if (target) SignalIfSame(*target, SIGKILL).IgnoreError();  // NotFound: gone
+}
+
+bool LinuxSandboxHost::InfraAlive(const ProcessIdentity& infra) {
+  std::optional<ProcessIdentity> current = Current(infra);
+  // A zombie is dead: the infra exited and its namespace is gone.
+  return current && ReadProcStat(current->pid).value_or(ProcStat{}).state != 'Z';
 }
 
 }  // namespace ocid

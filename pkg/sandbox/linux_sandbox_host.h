@@ -3,6 +3,7 @@
 #ifndef OCID_PKG_SANDBOX_LINUX_SANDBOX_HOST_H_
 #define OCID_PKG_SANDBOX_LINUX_SANDBOX_HOST_H_
 
+#include <optional>
 #include <string>
 
 #include "pkg/network/cni.h"
@@ -26,8 +27,12 @@ class LinuxSandboxHost final : public SandboxHost {
   absl::StatusOr<ProcessIdentity> StartInfra(const PinnedNamespaces& pinned,
                                              const std::string& cgroup_parent) override;
   void StopInfra(const ProcessIdentity& infra) override;
+  bool InfraAlive(const ProcessIdentity& infra) override;
 
  private:
+  // `infra` as the process running now, if it still is that process.
+  std::optional<ProcessIdentity> Current(const ProcessIdentity& infra) const;
+
   const std::string infra_binary_;
 };
 

@@ -352,6 +352,8 @@ TEST_F(NamespacesTest, StopInfraKillsOnlyTheProcessItsIdentityNames) {
   pids_.push_back(infra->pid);
   EXPECT_GT(infra->start_time, 0u);
 
+  EXPECT_TRUE(host.InfraAlive(*infra));
+  EXPECT_FALSE(host.InfraAlive({infra->pid, infra->start_time + 1}));
   host.StopInfra({infra->pid, infra->start_time + 1});
   ::usleep(100000);
   EXPECT_EQ(::kill(infra->pid, 0), 0) << "a stale identity killed the infra";
@@ -360,6 +362,7 @@ TEST_F(NamespacesTest, StopInfraKillsOnlyTheProcessItsIdentityNames) {
   host.StopInfra({self, 0});  // an old record whose pid is now ours: left alone
   host.StopInfra({infra->pid, 0});
   EXPECT_TRUE(WIFSIGNALED(WaitWithTimeout(infra->pid)));
+  EXPECT_FALSE(host.InfraAlive(*infra));
 }
 
 TEST_F(NamespacesTest, InfraStartFailuresAreReported) {

@@ -40,6 +40,8 @@ class SandboxHost {
   // Kills that process and no other (a pid reused since is left alone).
   // Idempotent: an infra already gone is fine.
   virtual void StopInfra(const ProcessIdentity& infra) = 0;
+  // Whether that process (not merely its pid) still runs.
+  virtual bool InfraAlive(const ProcessIdentity& infra) = 0;
 };
 
 class PodNetwork {

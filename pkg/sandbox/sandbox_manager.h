@@ -69,6 +69,12 @@ class SandboxManager {
 
   // Holds pod `id` (a full ID) against StopPod and RemovePod until
   // destroyed; other shared holders may hold it too.
+  // Whether the pod's own PID namespace is still held by its infra (true
+  // for a pod without one).
+  bool InfraAlive(const SandboxRecord& pod) {
+    return pod.infra_pid <= 0 || host_.InfraAlive(pod.Infra());
+  }
+
   [[nodiscard]] KeyedMutex::Lock SharePod(const std::string& id) {
     return locks_.AcquireShared(id);
   }

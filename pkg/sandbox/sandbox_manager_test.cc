@@ -68,6 +68,10 @@ class FakeHost : public SandboxHost {
     infra.insert(++next_pid_);
     return ProcessIdentity{next_pid_, 1000u + next_pid_};
   }
+  bool InfraAlive(const ProcessIdentity& identity) override {
+    absl::MutexLock lock(&mu_);
+    return identity.start_time == 1000u + identity.pid && infra.count(identity.pid) > 0;
+  }
   void StopInfra(const ProcessIdentity& identity) override {
     absl::MutexLock lock(&mu_);
     // Only the identity StartInfra gave stops it.
