@@ -1,5 +1,6 @@
 #include "bench/bench_support.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -11,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -80,6 +82,20 @@ void BenchDir::UnmountAllUnder(const std::string& dir) {
   }
   std::sort(targets.rbegin(), targets.rend());  // children before parents
   for (const std::string& target : targets) ::umount2(target.c_str(), MNT_DETACH);
+}
+
+void KillConmonsUnder(const std::string& dir) {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
+    int pid = 0;
+    if (!absl::SimpleAtoi(entry.path().filename().string(), &pid) || pid <= 1) continue;
+    absl::StatusOr<std::string> cmdline =
+        ReadFileToString(entry.path().string() + "/cmdline", 1 << 16);
+    if (!cmdline.ok()) continue;
+    std::vector<std::string> args = absl::StrSplit(*cmdline, '\0');
+    if (args.empty() || args[0].find("conmon") == std::string::npos) continue;
+    if (cmdline->find(dir + "/") != std::string::npos) ::kill(pid, SIGKILL);
+  }
 }
 
 }  // namespace ocid

@@ -45,6 +45,10 @@ class BenchDir {
   std::string path_;
 };
 
+// Kills (by pid) every conmon whose command line names a path under `dir`:
+// the ones a crashed ocid or a failed floor iteration left behind.
+void KillConmonsUnder(const std::string& dir);
+
 }  // namespace ocid
 
 #endif  // OCID_BENCH_BENCH_SUPPORT_H_

@@ -151,22 +151,6 @@ class HugetlbForCrun {
   bool made_dir_ = false;
 };
 
-// Kills (by pid) every conmon whose command line names a path under `dir`:
-// the ones a crashed ocid or a failed floor iteration left behind.
-void KillConmonsUnder(const std::string& dir) {
-  std::error_code error;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
-    int pid = 0;
-    if (!absl::SimpleAtoi(entry.path().filename().string(), &pid) || pid <= 1) continue;
-    absl::StatusOr<std::string> cmdline =
-        ReadFileToString(entry.path().string() + "/cmdline", 1 << 16);
-    if (!cmdline.ok()) continue;
-    std::vector<std::string> args = absl::StrSplit(*cmdline, '\0');
-    if (args.empty() || args[0].find("conmon") == std::string::npos) continue;
-    if (cmdline->find(dir + "/") != std::string::npos) ::kill(pid, SIGKILL);
-  }
-}
-
 // ---- the CRI client side ----
 
 // A private ocid and its CRI client. On destruction: every pod still known

@@ -89,6 +89,11 @@ const absl::Status& StatusOf(const absl::StatusOr<T>& s) {
 // Adds a failure unless the running test's full name is in not_yet.txt.
 void CheckNotYetListed(const std::string& feature);
 
+// One HTTP/1.0 GET of "/" from `ip`:`port` (IPv4, a pod IP or loopback);
+// the response's status code. Errors are transport errors (refused, timed
+// out, no status line), which the specs retry.
+absl::StatusOr<int> HttpGetStatus(const std::string& ip, int port);
+
 // What an ExecSync returned.
 struct ExecResult {
   std::string stdout_text;

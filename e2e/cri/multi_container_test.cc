@@ -2,11 +2,7 @@
 // multi_container_linux.go, v1.29): one pod with a log directory and a
 // container port, running an httpd and a busybox container side by side;
 // each spec checks that both work at once (network, logs, exec).
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,7 +18,6 @@
 #include "absl/time/clock.h"
 #include "e2e/cri/cri_suite.h"
 #include "pkg/base/fs.h"
-#include "pkg/base/unique_fd.h"
 
 namespace ocid::e2e {
 namespace {
@@ -34,50 +29,6 @@ constexpr int32_t kHttpdContainerPort = 80;
 constexpr char kDefaultLog[] = "hello World";
 // What httpd logs at start (its "Command line: ..." notice).
 constexpr char kHttpdLog[] = "httpd -D FOREGROUND";
-
-// One HTTP/1.0 GET of "/" from `ip`:`port` (IPv4); returns the status code.
-// Errors are transport errors (refused, timed out, no status line), which
-// the spec retries.
-absl::StatusOr<int> HttpGetStatus(const std::string& ip, int port) {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (inet_pton(AF_INET, ip.c_str(), &addr.sin_addr) != 1) {
-    return absl::InvalidArgumentError("not an IPv4 address: " + ip);
-  }
-  UniqueFd sock(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!sock.valid()) return absl::ErrnoToStatus(errno, "socket");
-  timeval timeout{5, 0};
-  setsockopt(sock.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  setsockopt(sock.get(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-  const std::string target = absl::StrCat(ip, ":", port);
-  if (connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return absl::ErrnoToStatus(errno, "connect " + target);
-  }
-  const std::string request = absl::StrCat("GET / HTTP/1.0\r\nHost: ", target, "\r\n\r\n");
-  if (send(sock.get(), request.data(), request.size(), MSG_NOSIGNAL) !=
-      static_cast<ssize_t>(request.size())) {
-    return absl::ErrnoToStatus(errno, "send to " + target);
-  }
-  // The status line ("HTTP/1.x 200 OK") is all we need.
-  std::string response;
-  char buffer[1024];
-  while (response.find("\r\n") == std::string::npos && response.size() < 8192) {
-    ssize_t n = recv(sock.get(), buffer, sizeof(buffer), 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return absl::ErrnoToStatus(errno, "recv from " + target);
-    if (n == 0) break;
-    response.append(buffer, static_cast<size_t>(n));
-  }
-  int code = 0;
-  size_t space = response.find(' ');
-  if (!absl::StartsWith(response, "HTTP/") || space == std::string::npos ||
-      !absl::SimpleAtoi(response.substr(space + 1, 3), &code)) {
-    return absl::UnavailableError(
-        absl::StrCat("no HTTP status line from ", target, ": \"", response.substr(0, 80), "\""));
-  }
-  return code;
-}
 
 std::string ReadWholeFile(const std::string& path) {
   std::ifstream in(path);

@@ -2,13 +2,8 @@
 // v1.29): DNS config and hostname as the container sees them, and a web
 // server reached through a port mapping, by the host port on loopback or by
 // the container port at the pod's IP on the test bridge.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <string>
 #include <vector>
 
@@ -32,70 +27,6 @@ constexpr char kDnsOption[] = "ndots:8";
 constexpr int32_t kWebServerContainerPort = 80;
 // Must be free on the host while the spec runs (the suite is exclusive).
 constexpr int32_t kWebServerHostPortForPortMapping = 12000;
-
-// Closes a socket when it goes.
-class Socket {
- public:
-  explicit Socket(int fd) : fd_(fd) {}
-  Socket(const Socket&) = delete;
-  Socket& operator=(const Socket&) = delete;
-  ~Socket() {
-    if (fd_ >= 0) close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-// One HTTP/1.0 GET of "/" from `ip`:`port` (IPv4); returns the response's
-// status code. Errors are transport errors (refused, timed out, no status
-// line), which critest's check retries.
-absl::StatusOr<int> HttpGetStatus(const std::string& ip, int port) {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (inet_pton(AF_INET, ip.c_str(), &addr.sin_addr) != 1) {
-    return absl::InvalidArgumentError("not an IPv4 address: " + ip);
-  }
-  Socket sock(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (sock.get() < 0) return absl::ErrnoToStatus(errno, "socket");
-  timeval timeout{5, 0};
-  setsockopt(sock.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  setsockopt(sock.get(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-  const std::string target = absl::StrCat(ip, ":", port);
-  if (connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return absl::ErrnoToStatus(errno, "connect " + target);
-  }
-  const std::string request =
-      absl::StrCat("GET / HTTP/1.0\r\nHost: ", target, "\r\nConnection: close\r\n\r\n");
-  size_t sent = 0;
-  while (sent < request.size()) {
-    ssize_t n = send(sock.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return absl::ErrnoToStatus(errno, "send to " + target);
-    sent += static_cast<size_t>(n);
-  }
-  std::string response;
-  char buffer[4096];
-  while (response.find("\r\n") == std::string::npos && response.size() < 65536) {
-    ssize_t n = recv(sock.get(), buffer, sizeof(buffer), 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return absl::ErrnoToStatus(errno, "recv from " + target);
-    if (n == 0) break;
-    response.append(buffer, static_cast<size_t>(n));
-  }
-  // "HTTP/1.1 200 OK"
-  std::vector<absl::string_view> status_line =
-      absl::StrSplit(response.substr(0, response.find("\r\n")), ' ');
-  int code = 0;
-  if (status_line.size() < 2 || !absl::StartsWith(status_line[0], "HTTP/") ||
-      !absl::SimpleAtoi(status_line[1], &code)) {
-    return absl::UnavailableError(
-        absl::StrCat("no HTTP status line from ", target, ": \"", response.substr(0, 80), "\""));
-  }
-  return code;
-}
 
 class Networking : public CriTest {
  protected:
