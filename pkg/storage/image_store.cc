@@ -129,24 +129,34 @@ absl::Status ImageStore::Persist(const ImageRecord& record) const {
 }
 
 absl::Status ImageStore::Put(const ImageRecord& record) {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock writing(&write_mu_);
+  // What changes, worked out on a snapshot: only writers change images_, and
+  // we are the one writer.
   ImageRecord merged = record;
-  auto existing = images_.find(record.id.String());
-  if (existing != images_.end()) {
-    merged.repo_tags = existing->second.repo_tags;
-    merged.repo_digests = existing->second.repo_digests;
-    for (const auto& tag : record.repo_tags) AddUnique(merged.repo_tags, tag);
-    for (const auto& digest : record.repo_digests) AddUnique(merged.repo_digests, digest);
+  std::vector<ImageRecord> untagged;  // images a tag moves away from
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    auto existing = images_.find(record.id.String());
+    if (existing != images_.end()) {
+      merged.repo_tags = existing->second.repo_tags;
+      merged.repo_digests = existing->second.repo_digests;
+      for (const auto& tag : record.repo_tags) AddUnique(merged.repo_tags, tag);
+      for (const auto& digest : record.repo_digests) AddUnique(merged.repo_digests, digest);
+    }
+    // A tag names one image: move it here from whichever image had it.
+    for (const auto& [id, other] : images_) {
+      if (id == merged.id.String()) continue;
+      ImageRecord changed = other;
+      bool moved = false;
+      for (const auto& tag : record.repo_tags) moved |= Erase(changed.repo_tags, tag);
+      if (moved) untagged.push_back(std::move(changed));
+    }
   }
-  // A tag names one image: move it here from whichever image had it.
-  for (auto& [id, other] : images_) {
-    if (id == merged.id.String()) continue;
-    bool changed = false;
-    for (const auto& tag : record.repo_tags) changed |= Erase(other.repo_tags, tag);
-    if (changed) RETURN_IF_ERROR(Persist(other));
-  }
+  for (const ImageRecord& other : untagged) RETURN_IF_ERROR(Persist(other));
   RETURN_IF_ERROR(Persist(merged));
-  images_[merged.id.String()] = merged;
+  absl::MutexLock lock(&mu_);
+  for (ImageRecord& other : untagged) images_[other.id.String()] = std::move(other);
+  images_[merged.id.String()] = std::move(merged);
   return absl::OkStatus();
 }
 
@@ -195,10 +205,14 @@ std::vector<ImageRecord> ImageStore::List() const {
 }
 
 absl::StatusOr<std::optional<ImageRecord>> ImageStore::Remove(const std::string& name_or_id) {
-  absl::MutexLock lock(&mu_);
-  const ImageRecord* found = FindLocked(name_or_id);
-  if (found == nullptr) return std::optional<ImageRecord>();
-  ImageRecord image = *found;
+  absl::MutexLock writing(&write_mu_);
+  ImageRecord image;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    const ImageRecord* found = FindLocked(name_or_id);
+    if (found == nullptr) return std::optional<ImageRecord>();
+    image = *found;
+  }
   bool by_tag = std::count(image.repo_tags.begin(), image.repo_tags.end(), name_or_id) > 0;
   if (by_tag && image.repo_tags.size() > 1) {
     Erase(image.repo_tags, name_or_id);
@@ -213,20 +227,29 @@ absl::StatusOr<std::optional<ImageRecord>> ImageStore::Remove(const std::string&
           image.repo_digests.end());
     }
     RETURN_IF_ERROR(Persist(image));
+    absl::MutexLock lock(&mu_);
     images_[image.id.String()] = image;
     return std::optional<ImageRecord>();
   }
-  auto users = users_.find(image.id.String());
-  if (users != users_.end() && users->second > 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("image ", image.id.String(), " is in use by ", users->second,
-                     " container(s); remove them first"));
+  {
+    // Unpublished first, under the same lock as the in-use check, so that
+    // no Acquire can come between them; the file goes after.
+    absl::MutexLock lock(&mu_);
+    auto users = users_.find(image.id.String());
+    if (users != users_.end() && users->second > 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("image ", image.id.String(), " is in use by ", users->second,
+                       " container(s); remove them first"));
+    }
+    images_.erase(image.id.String());
   }
   std::string path = absl::StrCat(root_, "/", image.id.hex, ".json");
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-    return absl::ErrnoToStatus(errno, "remove image record " + path);
+    absl::Status failed = absl::ErrnoToStatus(errno, "remove image record " + path);
+    absl::MutexLock lock(&mu_);
+    images_[image.id.String()] = image;  // still on disk: still there
+    return failed;
   }
-  images_.erase(image.id.String());
   return std::optional<ImageRecord>(image);
 }
 

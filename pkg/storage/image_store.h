@@ -68,6 +68,10 @@ class ImageStore {
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   const std::string root_;
+  // Put and Remove hold write_mu_ throughout and write and fsync their
+  // files under it alone, then publish the change under mu_: readers (Find,
+  // List, Acquire) never wait on a disk flush. Lock order: write_mu_, mu_.
+  absl::Mutex write_mu_;
   mutable absl::Mutex mu_;
   std::map<std::string, ImageRecord> images_ ABSL_GUARDED_BY(mu_);  // by id
   std::map<std::string, int> users_ ABSL_GUARDED_BY(mu_);
