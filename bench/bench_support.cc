@@ -17,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "pkg/base/fs.h"
+#include "pkg/base/status_macros.h"
 
 namespace ocid {
 
@@ -82,6 +83,18 @@ void BenchDir::UnmountAllUnder(const std::string& dir) {
   }
   std::sort(targets.rbegin(), targets.rend());  // children before parents
   for (const std::string& target : targets) ::umount2(target.c_str(), MNT_DETACH);
+}
+
+absl::StatusOr<Subprocess> StartLoopbackOcid(const std::string& binary, const std::string& dir,
+                                             const std::string& registry) {
+  RETURN_IF_ERROR(WriteFileAtomically(
+      dir + "/registries.conf",
+      absl::StrCat("[[registry]]\nlocation = \"", registry, "\"\ninsecure = true\n")));
+  RETURN_IF_ERROR(MakeDirs(dir + "/net.d", 0755));
+  RETURN_IF_ERROR(WriteFileAtomically(
+      dir + "/net.d/10-lo.conflist",
+      R"({"cniVersion": "1.0.0", "name": "lo-only", "plugins": [{"type": "loopback"}]})"));
+  return StartPrivateOcid(binary, dir, {"--registries-conf", dir + "/registries.conf"});
 }
 
 void KillConmonsUnder(const std::string& dir) {

@@ -30,6 +30,12 @@ long ProcStatusKb(pid_t pid, const std::string& field);
 absl::StatusOr<Subprocess> StartPrivateOcid(const std::string& binary, const std::string& dir,
                                               const std::vector<std::string>& extra);
 
+// StartPrivateOcid with `registry` (plain HTTP) in its registries.conf and
+// a loopback-only CNI network in dir/net.d: pods without host-wide setup (a
+// bridge would need it), as in e2e/pod_lifecycle.bats.
+absl::StatusOr<Subprocess> StartLoopbackOcid(const std::string& binary, const std::string& dir,
+                                             const std::string& registry);
+
 // A fresh dir /tmp/ocid-bench-<what>.XXXXXX; on destruction every mount
 // under it is detached (deepest first) and the tree removed.
 class BenchDir {

@@ -210,18 +210,7 @@ class OcidSession {
 
 absl::StatusOr<std::unique_ptr<OcidSession>> OcidSession::Start(const Options& options,
                                                                 const std::string& dir) {
-  RETURN_IF_ERROR(WriteFileAtomically(
-      dir + "/registries.conf",
-      absl::StrCat("[[registry]]\nlocation = \"", options.registry, "\"\ninsecure = true\n")));
-  // Pods get a loopback-only CNI network (as in e2e/pod_lifecycle.bats):
-  // a bridge would need host-wide setup.
-  RETURN_IF_ERROR(MakeDirs(dir + "/net.d", 0755));
-  RETURN_IF_ERROR(WriteFileAtomically(
-      dir + "/net.d/10-lo.conflist",
-      R"({"cniVersion": "1.0.0", "name": "lo-only", "plugins": [{"type": "loopback"}]})"));
-  ASSIGN_OR_RETURN(Subprocess process,
-                   StartPrivateOcid(options.ocid, dir,
-                                    {"--registries-conf", dir + "/registries.conf"}));
+  ASSIGN_OR_RETURN(Subprocess process, StartLoopbackOcid(options.ocid, dir, options.registry));
   std::unique_ptr<OcidSession> session(new OcidSession(std::move(process), dir));
   RETURN_IF_ERROR(session->WaitUntilServing());
   return session;
