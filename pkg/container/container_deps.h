@@ -2,9 +2,9 @@
 // interfaces so that its tests can fake each step (and make any one fail):
 // - ContainerRuntimes / ContainerRuntime: the OCI runtime under conmon, one
 //   per handler, and its exit files (OciContainerRuntimes for real);
-// - ContainerImages: finding a pulled image, its config, mounting its layers
-//   as a root file system, and holding it while a container uses it
-//   (StoreImages for real).
+// - ContainerImages: finding a pulled image with a lease that holds it while
+//   a container uses it, its config, and mounting its layers as a root file
+//   system (StoreImages for real).
 #ifndef OCID_PKG_CONTAINER_CONTAINER_DEPS_H_
 #define OCID_PKG_CONTAINER_CONTAINER_DEPS_H_
 
@@ -66,7 +66,9 @@ class ContainerRuntimes {
 class ContainerImages {
  public:
   virtual ~ContainerImages() = default;
-  // As LookupImage: nullopt when no such image is pulled.
+  // As LeaseImage: nullopt when no such image is pulled; else the match
+  // holds a lease, taken with the lookup, and while a lease is held the
+  // image cannot be removed.
   virtual absl::StatusOr<std::optional<ImageMatch>> Lookup(const std::string& name_or_id) = 0;
   // The image's config blob (JSON).
   virtual absl::StatusOr<std::string> ReadConfig(const Digest& image_id) = 0;
@@ -75,9 +77,6 @@ class ContainerImages {
   virtual absl::Status MountRootfs(const std::vector<Digest>& layers, const std::string& upper,
                                    const std::string& work, const std::string& target) = 0;
   virtual absl::Status UnmountRootfs(const std::string& target) = 0;
-  // An image held by a container cannot be removed.
-  virtual void Acquire(const Digest& image_id) = 0;
-  virtual void Release(const Digest& image_id) = 0;
 };
 
 }  // namespace ocid

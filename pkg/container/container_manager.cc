@@ -113,8 +113,9 @@ absl::Status ContainerManager::Recover() {
       runtimes_.WatchExits(options_.exits_dir, [this](const std::string& id) { OnExit(id); }));
   for (const ContainerRecord& c : records_.List()) {
     RETURN_IF_ERROR(names_.Reserve(c.ReservedName(), c.id));
-    if (absl::StatusOr<Digest> image = ParseDigest(c.image_id); image.ok()) {
-      images_.Acquire(*image);
+    if (absl::StatusOr<std::optional<ImageMatch>> image = images_.Lookup(c.image_id);
+        image.ok() && image->has_value()) {
+      HoldImage(c.id, std::move((*image)->lease));
     }
     if (c.state != ContainerState::kRunning && c.state != ContainerState::kCreated) continue;
     OnExit(c.id);  // exited while ocid was down
@@ -166,12 +167,9 @@ absl::StatusOr<std::string> ContainerManager::Create(const std::string& pod_id,
     return absl::NotFoundError(
         absl::StrCat("config.image.image: image \"", config.image().image(), "\" is not pulled"));
   }
+  // The match's lease holds the image from the lookup on: RemoveImage
+  // refuses it while this create runs, and after if the container is made.
   const ImageRecord& image = (*match)->image;
-  // Held from the lookup on, so that RemoveImage refuses it while this
-  // create runs (not yet atomic with the lookup itself: issue 9's leases).
-  UndoStack undo;
-  images_.Acquire(image.id);
-  undo.Push([&] { images_.Release(image.id); });
   std::string log_dir = pod.log_directory.empty()
                             ? absl::StrCat(options_.default_log_dir, "/", pod.id)
                             : pod.log_directory;
@@ -230,7 +228,7 @@ absl::StatusOr<std::string> ContainerManager::Create(const std::string& pod_id,
   }
   ASSIGN_OR_RETURN(std::string id, Make(std::move(c), Plan{&pod, &pod_config, &config, &image,
                                                            &image_config, runtime}));
-  undo.Dismiss();  // the container keeps the image
+  HoldImage(id, std::move((*match)->lease));
   return id;
 }
 
@@ -407,10 +405,23 @@ absl::Status ContainerManager::RemoveLocked(const std::string& id) {
   RETURN_IF_ERROR(RemoveAll(c.overlay_dir));
   ::unlink(absl::StrCat(c.exit_dir, "/", c.id).c_str());
   RETURN_IF_ERROR(records_.Remove(c.id));
-  absl::StatusOr<Digest> image = ParseDigest(c.image_id);
-  if (image.ok()) images_.Release(*image);
+  DropImage(c.id);
   names_.Release(c.ReservedName());
   return absl::OkStatus();
+}
+
+void ContainerManager::HoldImage(const std::string& id, Lease lease) {
+  absl::MutexLock lock(&image_leases_mu_);
+  image_leases_[id] = std::move(lease);
+}
+
+void ContainerManager::DropImage(const std::string& id) {
+  Lease dropped;  // released outside our mutex
+  absl::MutexLock lock(&image_leases_mu_);
+  auto it = image_leases_.find(id);
+  if (it == image_leases_.end()) return;
+  dropped = std::move(it->second);
+  image_leases_.erase(it);
 }
 
 absl::Status ContainerManager::StopAllOf(const std::string& pod_id) {

@@ -11,11 +11,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "api/runtime/v1/api.pb.h"
 #include "pkg/base/keyed_mutex.h"
 #include "pkg/base/name_registry.h"
@@ -105,6 +108,9 @@ class ContainerManager final : public PodContainers {
   absl::Status RemoveLocked(const std::string& id);
   // Records the exit conmon reported for `id` (the exit watch calls it).
   void OnExit(const std::string& id);
+  // A container holds its image's lease from its create to its removal.
+  void HoldImage(const std::string& id, Lease lease);
+  void DropImage(const std::string& id);
 
   const ContainerManagerOptions options_;
   SandboxManager& pods_;
@@ -112,7 +118,9 @@ class ContainerManager final : public PodContainers {
   ContainerRuntimes& runtimes_;
   RecordStore<ContainerRecord> records_;
   NameRegistry names_;
-  KeyedMutex locks_;  // by container ID
+  KeyedMutex locks_;                                                             // by container ID
+  absl::Mutex image_leases_mu_;                                                  // a leaf
+  std::map<std::string, Lease> image_leases_ ABSL_GUARDED_BY(image_leases_mu_);  // by ID
   // Last: stopped first, before what its callback uses.
   std::unique_ptr<ExitWatch> exit_watch_;
 };

@@ -35,8 +35,7 @@ class QuietHost : public SandboxHost {
   }
   absl::Status MountShm(const std::string&) override { return absl::OkStatus(); }
   absl::Status UnmountShm(const std::string&) override { return absl::OkStatus(); }
-  absl::StatusOr<ProcessIdentity> StartInfra(const PinnedNamespaces&,
-                                             const std::string&) override {
+  absl::StatusOr<ProcessIdentity> StartInfra(const PinnedNamespaces&, const std::string&) override {
     return ProcessIdentity{77, 1};
   }
   void StopInfra(const ProcessIdentity&) override {}
@@ -59,13 +58,19 @@ class FakeImages : public ContainerImages {
  public:
   absl::StatusOr<std::optional<ImageMatch>> Lookup(const std::string& name) override {
     if (fail_at == "lookup") return absl::InvalidArgumentError("ambiguous");
-    if (name != "busybox") return std::optional<ImageMatch>();
+    if (name != "busybox" && name != kImageId) return std::optional<ImageMatch>();
     ImageMatch match;
     match.image.id = ParseDigest(kImageId).value();
     match.image.repo_tags = {"docker.io/library/busybox:latest"};
     match.name = "docker.io/library/busybox:latest";
-    match.by_tag = true;
-    return std::optional<ImageMatch>(match);
+    match.by_tag = name == "busybox";
+    absl::MutexLock lock(&mu);
+    ++users[kImageId];
+    match.lease = Lease([this] {
+      absl::MutexLock lock(&mu);
+      --users[kImageId];
+    });
+    return std::optional<ImageMatch>(std::move(match));
   }
   absl::StatusOr<std::string> ReadConfig(const Digest&) override {
     if (fail_at == "config") return absl::NotFoundError("blob gone");
@@ -88,14 +93,6 @@ class FakeImages : public ContainerImages {
     absl::MutexLock lock(&mu);
     mounted.erase(target);
     return absl::OkStatus();
-  }
-  void Acquire(const Digest& id) override {
-    absl::MutexLock lock(&mu);
-    ++users[id.String()];
-  }
-  void Release(const Digest& id) override {
-    absl::MutexLock lock(&mu);
-    --users[id.String()];
   }
 
   std::string fail_at;
@@ -397,7 +394,7 @@ TEST_F(ContainerManagerTest, RecoverReconcilesWhatRuns) {
   EXPECT_EQ(containers_->Get(exited)->reason, "Completed");
   EXPECT_EQ(containers_->Get(vanished)->state, ContainerState::kUnknown);
   EXPECT_EQ(containers_->Get(running)->state, ContainerState::kRunning);
-  EXPECT_EQ(images_.users[kImageId], 6) << "held once per container per boot";
+  EXPECT_EQ(images_.users[kImageId], 3) << "held once per container; the old manager's went";
   // The names came back with the records.
   EXPECT_EQ(containers_->Create(pod_, ContainerConfig("running")).value(), running);
   // And the watch was started again: a stop is seen.

@@ -85,7 +85,7 @@ absl::StatusOr<std::unique_ptr<ExitWatch>> OciContainerRuntimes::WatchExits(
 }
 
 absl::StatusOr<std::optional<ImageMatch>> StoreImages::Lookup(const std::string& name_or_id) {
-  return LookupImage(images_, search_registries_, name_or_id);
+  return LeaseImage(images_, search_registries_, name_or_id);
 }
 
 absl::StatusOr<std::string> StoreImages::ReadConfig(const Digest& image_id) {

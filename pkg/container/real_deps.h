@@ -49,8 +49,6 @@ class StoreImages final : public ContainerImages {
   absl::Status MountRootfs(const std::vector<Digest>& layers, const std::string& upper,
                            const std::string& work, const std::string& target) override;
   absl::Status UnmountRootfs(const std::string& target) override;
-  void Acquire(const Digest& image_id) override { images_.Acquire(image_id); }
-  void Release(const Digest& image_id) override { images_.Release(image_id); }
 
  private:
   ImageStore& images_;

@@ -1,6 +1,7 @@
 #include "pkg/image/image_lookup.h"
 
 #include <algorithm>
+#include <functional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -20,15 +21,36 @@ void AddUnique(std::vector<std::string>& names, std::string name) {
   }
 }
 
-std::optional<ImageMatch> Match(const ImageStore& images, const std::string& key) {
-  std::optional<ImageRecord> found = images.Find(key);
+// Finds one name or ID, with a lease when asked to.
+using Finder = std::function<std::optional<LeasedImage>(const std::string&)>;
+
+std::optional<ImageMatch> Match(const Finder& find, const std::string& key) {
+  std::optional<LeasedImage> found = find(key);
   if (!found.has_value()) return std::nullopt;
-  const auto& tags = found->repo_tags;
-  const auto& digests = found->repo_digests;
+  const auto& tags = found->image.repo_tags;
+  const auto& digests = found->image.repo_digests;
   bool by_tag = std::find(tags.begin(), tags.end(), key) != tags.end();
   bool by_digest = std::find(digests.begin(), digests.end(), key) != digests.end();
   std::string name = by_tag || by_digest ? key : "";
-  return ImageMatch{*std::move(found), std::move(name), by_tag};
+  return ImageMatch{std::move(found->image), std::move(name), by_tag, std::move(found->lease)};
+}
+
+absl::StatusOr<std::optional<ImageMatch>> Lookup(const ImageStore& images, const Finder& find,
+                                                 const std::vector<std::string>& search_registries,
+                                                 const std::string& name_or_id) {
+  // As typed first: an ID, an ID prefix, or a stored name written out in full.
+  if (std::optional<ImageMatch> match = Match(find, name_or_id)) return match;
+  for (const std::string& name : LookupNames(name_or_id, search_registries)) {
+    if (std::optional<ImageMatch> match = Match(find, name)) return match;
+  }
+  std::vector<Digest> ids = images.IdsWithPrefix(name_or_id);
+  if (ids.size() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "image ID prefix \"", name_or_id, "\" is ambiguous: it matches ",
+        absl::StrJoin(ids, ", ",
+                      [](std::string* out, const Digest& id) { out->append(id.String()); })));
+  }
+  return std::optional<ImageMatch>();
 }
 
 }  // namespace
@@ -72,19 +94,19 @@ std::string ContainerImageRef(const ImageRecord& image, const std::string& image
 absl::StatusOr<std::optional<ImageMatch>> LookupImage(
     const ImageStore& images, const std::vector<std::string>& search_registries,
     const std::string& name_or_id) {
-  // As typed first: an ID, an ID prefix, or a stored name written out in full.
-  if (std::optional<ImageMatch> match = Match(images, name_or_id)) return match;
-  for (const std::string& name : LookupNames(name_or_id, search_registries)) {
-    if (std::optional<ImageMatch> match = Match(images, name)) return match;
-  }
-  std::vector<Digest> ids = images.IdsWithPrefix(name_or_id);
-  if (ids.size() > 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "image ID prefix \"", name_or_id, "\" is ambiguous: it matches ",
-        absl::StrJoin(ids, ", ",
-                      [](std::string* out, const Digest& id) { out->append(id.String()); })));
-  }
-  return std::optional<ImageMatch>();
+  Finder find = [&](const std::string& key) -> std::optional<LeasedImage> {
+    std::optional<ImageRecord> image = images.Find(key);
+    if (!image.has_value()) return std::nullopt;
+    return LeasedImage{*std::move(image), Lease()};
+  };
+  return Lookup(images, find, search_registries, name_or_id);
+}
+
+absl::StatusOr<std::optional<ImageMatch>> LeaseImage(
+    ImageStore& images, const std::vector<std::string>& search_registries,
+    const std::string& name_or_id) {
+  Finder find = [&](const std::string& key) { return images.FindAndLease(key); };
+  return Lookup(images, find, search_registries, name_or_id);
 }
 
 }  // namespace ocid

@@ -10,6 +10,7 @@
 
 #include "absl/strings/string_view.h"
 #include "pkg/storage/image_store.h"
+#include "pkg/storage/lease.h"
 
 namespace ocid {
 
@@ -29,6 +30,8 @@ struct ImageMatch {
   // The repo tag or repo digest that matched; "" when matched by ID.
   std::string name;
   bool by_tag = false;
+  // Held only when found by LeaseImage.
+  Lease lease;
 };
 
 // The image `name_or_id` names, nullopt if none: by ID ("sha256:<hex>",
@@ -44,6 +47,13 @@ struct ImageMatch {
 // as a name, which we do first.
 absl::StatusOr<std::optional<ImageMatch>> LookupImage(
     const ImageStore& images, const std::vector<std::string>& search_registries,
+    const std::string& name_or_id);
+
+// LookupImage, and a lease on the image found, taken under the image
+// store's lock with the find (ImageStore::FindAndLease): RemoveImage either
+// removed the image before (nullopt) or refuses it while the lease is held.
+absl::StatusOr<std::optional<ImageMatch>> LeaseImage(
+    ImageStore& images, const std::vector<std::string>& search_registries,
     const std::string& name_or_id);
 
 // What ContainerStatus and ListContainers report as a container's image

@@ -72,7 +72,7 @@ class LookupImageTest : public ::testing::Test {
   std::optional<ImageMatch> Found(const std::vector<std::string>& search, const std::string& name) {
     absl::StatusOr<std::optional<ImageMatch>> match = LookupImage(*store_, search, name);
     EXPECT_TRUE(match.ok()) << match.status();
-    return match.ok() ? *match : std::nullopt;
+    return match.ok() ? *std::move(match) : std::nullopt;
   }
 
   std::unique_ptr<ImageStore> store_;
@@ -91,6 +91,26 @@ TEST_F(LookupImageTest, ShortNamePulledFromASearchRegistryIsFoundByIt) {
   EXPECT_FALSE(Found({"docker.io"}, "busybox:latest").has_value());
   EXPECT_FALSE(Found(kSearch, "busybox:other").has_value());
   EXPECT_FALSE(Found(kSearch, "quay.io/busybox").has_value());
+}
+
+TEST_F(LookupImageTest, LeaseImageHoldsWhatItFoundUntilTheLeaseEnds) {
+  ImageRecord busybox = Put("busybox", {"127.0.0.1:5000/busybox:latest"});
+  absl::StatusOr<std::optional<ImageMatch>> match = LeaseImage(*store_, kSearch, "busybox");
+  ASSERT_TRUE(match.ok()) << match.status();
+  ASSERT_TRUE(match->has_value());
+  EXPECT_EQ((*match)->image.id, busybox.id);
+  EXPECT_EQ((*match)->name, "127.0.0.1:5000/busybox:latest");
+  EXPECT_TRUE((*match)->lease.held());
+  std::optional<ImageMatch> unleased = Found(kSearch, "busybox");
+  ASSERT_TRUE(unleased.has_value());
+  EXPECT_FALSE(unleased->lease.held()) << "LookupImage takes no lease";
+  EXPECT_EQ(store_->Remove(busybox.id.String()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  (*match)->lease.Reset();
+  ASSERT_TRUE(store_->Remove(busybox.id.String()).ok());
+  match = LeaseImage(*store_, kSearch, "busybox");
+  ASSERT_TRUE(match.ok());
+  EXPECT_FALSE(match->has_value()) << "removed: nothing to lease";
 }
 
 TEST_F(LookupImageTest, DockerHubFormComesFirst) {

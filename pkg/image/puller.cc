@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "pkg/base/status_macros.h"
 #include "pkg/image/auth_file.h"
+#include "pkg/storage/image_gc.h"
 
 namespace ocid {
 namespace {
@@ -42,12 +43,10 @@ std::optional<PullProgress> ImagePuller::Progress(const std::string& image) {
   auto it = progress_.find(image);
   if (it == progress_.end()) return std::nullopt;
   const ProgressState& state = *it->second;
-  return PullProgress{state.layers_total, state.layers_done, state.bytes_total,
-                      state.bytes_done};
+  return PullProgress{state.layers_total, state.layers_done, state.bytes_total, state.bytes_done};
 }
 
-absl::StatusOr<ImageRecord> ImagePuller::Pull(const std::string& image,
-                                              const RegistryAuth& auth) {
+absl::StatusOr<ImageRecord> ImagePuller::Pull(const std::string& image, const RegistryAuth& auth) {
   ASSIGN_OR_RETURN(std::vector<ImageReference> candidates, ResolveCandidates(image, registries_));
   auto progress = std::make_shared<ProgressState>();
   {
@@ -63,13 +62,18 @@ absl::StatusOr<ImageRecord> ImagePuller::Pull(const std::string& image,
       }
     }
   };
-  absl::Status last_error = absl::NotFoundError(absl::StrCat("no registry to pull ", image, " from"));
+  // With this pull's leases gone: what a collection skipped while it held
+  // it, and what a failed pull fetched. A failure here is retried by the
+  // next collection, so it does not fail the pull.
+  absl::Cleanup collect = [&] { CollectGarbage(images_, layers_, blobs_).IgnoreError(); };
+  absl::Status last_error =
+      absl::NotFoundError(absl::StrCat("no registry to pull ", image, " from"));
   for (const ImageReference& reference : candidates) {
     absl::StatusOr<ImageRecord> pulled = PullReference(reference, auth, *progress);
     if (pulled.ok()) return pulled;
-    last_error = absl::Status(pulled.status().code(),
-                              absl::StrCat("pull ", reference.String(), ": ",
-                                           pulled.status().message()));
+    last_error =
+        absl::Status(pulled.status().code(),
+                     absl::StrCat("pull ", reference.String(), ": ", pulled.status().message()));
   }
   return last_error;
 }
@@ -103,12 +107,12 @@ absl::StatusOr<ImageRecord> ImagePuller::PullReference(const ImageReference& ref
     source.endpoint.insecure = insecure;
     source.repository = location.substr(slash + 1);
     source.auth = auth;
-    bool has_auth = !auth.username.empty() || !auth.identity_token.empty() ||
-                    !auth.registry_token.empty();
+    bool has_auth =
+        !auth.username.empty() || !auth.identity_token.empty() || !auth.registry_token.empty();
     if (!has_auth && !options_.auth_file.empty()) {
-      ASSIGN_OR_RETURN(RegistryCredentials saved,
-                       LookupAuthFile(options_.auth_file, location.substr(0, slash),
-                                      source.repository));
+      ASSIGN_OR_RETURN(
+          RegistryCredentials saved,
+          LookupAuthFile(options_.auth_file, location.substr(0, slash), source.repository));
       source.auth = {saved.username, saved.password, saved.identity_token, saved.registry_token};
     }
     absl::StatusOr<ImageRecord> pulled = PullFrom(source, reference, progress);
@@ -123,19 +127,22 @@ absl::StatusOr<ImageRecord> ImagePuller::PullFrom(const Source& source,
                                                   ProgressState& progress) {
   RegistryClient client(source.endpoint, source.auth);
   const std::string& repository = source.repository;
-  ASSIGN_OR_RETURN(ResolvedManifest resolved,
-                   FetchManifest(client, repository,
-                                 reference.digest.empty() ? reference.tag : reference.digest));
+  std::vector<Lease> leases;  // held until the image record is published
+  ASSIGN_OR_RETURN(
+      ResolvedManifest resolved,
+      FetchManifest(client, repository, reference.digest.empty() ? reference.tag : reference.digest,
+                    leases));
   const ImageManifest& manifest = resolved.manifest;
 
+  leases.push_back(blobs_.LeaseBlob(manifest.config.digest));
   RETURN_IF_ERROR(FetchBlob(client, repository, manifest.config, nullptr));
   ASSIGN_OR_RETURN(std::string config_text,
                    blobs_.ReadBlob(manifest.config.digest, kMaxConfigBytes));
   ASSIGN_OR_RETURN(ImageConfig config, ParseImageConfig(config_text));
   if (config.diff_ids.size() != manifest.layers.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the manifest has ", manifest.layers.size(), " layers but the image config lists ",
-        config.diff_ids.size(), " diff IDs"));
+    return absl::InvalidArgumentError(absl::StrCat("the manifest has ", manifest.layers.size(),
+                                                   " layers but the image config lists ",
+                                                   config.diff_ids.size(), " diff IDs"));
   }
   std::vector<Digest> chain_ids;
   for (const Digest& diff_id : config.diff_ids) {
@@ -144,7 +151,7 @@ absl::StatusOr<ImageRecord> ImagePuller::PullFrom(const Source& source,
     chain_ids.push_back(LayerStore::ChainId(parent, diff_id));
   }
   RETURN_IF_ERROR(
-      UnpackLayers(client, repository, manifest, chain_ids, config.diff_ids, progress));
+      UnpackLayers(client, repository, manifest, chain_ids, config.diff_ids, progress, leases));
 
   ImageRecord record;
   record.id = manifest.config.digest;
@@ -172,7 +179,8 @@ absl::StatusOr<ImageRecord> ImagePuller::PullFrom(const Source& source,
 // The manifest the tag or digest names; an index is resolved to the entry
 // for our platform. Returns it with its digest and the index's.
 absl::StatusOr<ImagePuller::ResolvedManifest> ImagePuller::FetchManifest(
-    RegistryClient& client, const std::string& repository, const std::string& reference) {
+    RegistryClient& client, const std::string& repository, const std::string& reference,
+    std::vector<Lease>& leases) {
   ASSIGN_OR_RETURN(FetchedManifest top, client.GetManifest(repository, reference));
   ASSIGN_OR_RETURN(ParsedManifest parsed, ParseManifest(top.media_type, top.body));
   FetchedManifest chosen = top;
@@ -186,6 +194,7 @@ absl::StatusOr<ImagePuller::ResolvedManifest> ImagePuller::FetchManifest(
   if (!parsed.manifest.has_value()) {
     return absl::InvalidArgumentError("the index entry for this platform is not an image manifest");
   }
+  leases.push_back(blobs_.LeaseBlob(chosen.digest));
   if (!blobs_.Has(chosen.digest)) RETURN_IF_ERROR(blobs_.WriteBlob(chosen.digest, chosen.body));
   ResolvedManifest resolved{*parsed.manifest, chosen.digest, std::nullopt};
   if (from_list) resolved.list_digest = top.digest;
@@ -212,8 +221,8 @@ absl::Status ImagePuller::FetchBlob(RegistryClient& client, const std::string& r
     flight->done.WaitForNotification();
     return flight->status;
   }
-  flight->status = blobs_.Has(blob.digest) ? absl::OkStatus()
-                                           : DownloadBlob(client, repository, blob, progress);
+  flight->status =
+      blobs_.Has(blob.digest) ? absl::OkStatus() : DownloadBlob(client, repository, blob, progress);
   {
     absl::MutexLock lock(&mu_);
     inflight_.erase(blob.digest.String());
@@ -243,10 +252,14 @@ absl::Status ImagePuller::DownloadBlob(RegistryClient& client, const std::string
 absl::Status ImagePuller::UnpackLayers(RegistryClient& client, const std::string& repository,
                                        const ImageManifest& manifest,
                                        const std::vector<Digest>& chain_ids,
-                                       const std::vector<Digest>& diff_ids,
-                                       ProgressState& progress) {
+                                       const std::vector<Digest>& diff_ids, ProgressState& progress,
+                                       std::vector<Lease>& leases) {
   const size_t count = manifest.layers.size();
   progress.layers_total = static_cast<int>(count);
+  for (size_t i = 0; i < count; ++i) {
+    leases.push_back(layers_.LeaseLayer(chain_ids[i]));
+    leases.push_back(blobs_.LeaseBlob(manifest.layers[i].digest));
+  }
   for (size_t i = 0; i < count; ++i) {
     if (layers_.Get(chain_ids[i]).has_value()) {
       ++progress.layers_done;

@@ -7,9 +7,10 @@
 
 #include <atomic>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -22,6 +23,7 @@
 #include "pkg/storage/blob_store.h"
 #include "pkg/storage/image_store.h"
 #include "pkg/storage/layer_store.h"
+#include "pkg/storage/lease.h"
 
 namespace ocid {
 
@@ -42,11 +44,14 @@ struct PullProgress {
 
 class ImagePuller {
  public:
-  ImagePuller(BlobStore& blobs, LayerStore& layers, ImageStore& images,
-              RegistriesConf registries, PullOptions options);
+  ImagePuller(BlobStore& blobs, LayerStore& layers, ImageStore& images, RegistriesConf registries,
+              PullOptions options);
 
   // Pulls `image` as the user wrote it. `auth` (from the CRI request) wins
   // over the auth file. Nothing is recorded unless every layer is in place.
+  // What the pull fetches is leased (storage's garbage collection skips it)
+  // until the image record is published; then a collection runs, which
+  // deletes what a failed pull left.
   absl::StatusOr<ImageRecord> Pull(const std::string& image, const RegistryAuth& auth);
 
   // The progress of a pull of `image` (as given to Pull) running now.
@@ -77,16 +82,20 @@ class ImagePuller {
                                             const RegistryAuth& auth, ProgressState& progress);
   absl::StatusOr<ImageRecord> PullFrom(const Source& source, const ImageReference& reference,
                                        ProgressState& progress);
+  // `leases` get the blobs and layers a pull fetches, each before it is
+  // looked for in the store.
   absl::StatusOr<ResolvedManifest> FetchManifest(RegistryClient& client,
                                                  const std::string& repository,
-                                                 const std::string& reference);
+                                                 const std::string& reference,
+                                                 std::vector<Lease>& leases);
   absl::Status FetchBlob(RegistryClient& client, const std::string& repository,
                          const Descriptor& blob, ProgressState* progress);
   absl::Status DownloadBlob(RegistryClient& client, const std::string& repository,
                             const Descriptor& blob, ProgressState* progress);
   absl::Status UnpackLayers(RegistryClient& client, const std::string& repository,
                             const ImageManifest& manifest, const std::vector<Digest>& chain_ids,
-                            const std::vector<Digest>& diff_ids, ProgressState& progress);
+                            const std::vector<Digest>& diff_ids, ProgressState& progress,
+                            std::vector<Lease>& leases);
   absl::Status UnpackLayer(RegistryClient& client, const std::string& repository,
                            const Descriptor& blob, const Digest& chain_id,
                            const std::string& parent, const Digest& diff_id,

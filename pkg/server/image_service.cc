@@ -12,6 +12,7 @@
 #include "pkg/base/status_macros.h"
 #include "pkg/image/reference.h"
 #include "pkg/server/rpc.h"
+#include "pkg/storage/image_gc.h"
 
 namespace ocid {
 namespace {
@@ -150,17 +151,6 @@ grpc::Status ImageService::PullImage(grpc::ServerContext*, const cri::PullImageR
   });
 }
 
-// Layers and config blobs no image uses any more.
-absl::Status ImageService::CollectUnusedLayers() {
-  std::set<std::string> in_use = stores_.images.LayersInUse();
-  for (const LayerRecord& layer : stores_.layers.List()) {
-    if (!in_use.count(layer.chain_id.String())) {
-      RETURN_IF_ERROR(stores_.layers.Delete(layer.chain_id));
-    }
-  }
-  return absl::OkStatus();
-}
-
 grpc::Status ImageService::RemoveImage(grpc::ServerContext*, const cri::RemoveImageRequest* request,
                                        cri::RemoveImageResponse*) {
   return ServeRpc("RemoveImage", [&]() -> absl::Status {
@@ -168,15 +158,10 @@ grpc::Status ImageService::RemoveImage(grpc::ServerContext*, const cri::RemoveIm
     if (name.empty()) return absl::InvalidArgumentError("image.image is empty");
     ASSIGN_OR_RETURN(std::optional<ImageMatch> match, Lookup(name, "image.image"));
     if (!match.has_value()) return absl::OkStatus();  // idempotent
-    // By one tag of several: untag only (the stored tag the name matched).
-    // By ID, digest or its last tag: remove it all.
-    bool untag_only = match->by_tag && match->image.repo_tags.size() > 1;
-    std::string key = untag_only ? match->name : match->image.id.String();
-    ASSIGN_OR_RETURN(std::optional<ImageRecord> removed, stores_.images.Remove(key));
-    if (!removed.has_value()) return absl::OkStatus();
-    RETURN_IF_ERROR(stores_.blobs.Delete(removed->id));
-    RETURN_IF_ERROR(stores_.blobs.Delete(removed->manifest_digest));
-    return CollectUnusedLayers();
+    // The stored tag the name matched (pkg/storage untags it when the image
+    // has others), else the image.
+    std::string key = match->by_tag ? match->name : match->image.id.String();
+    return ocid::RemoveImage(stores_.images, stores_.layers, stores_.blobs, key).status();
   });
 }
 

@@ -32,8 +32,7 @@ class ImageService final : public runtime::v1::ImageService::Service {
   grpc::Status ImageStatus(grpc::ServerContext* context,
                            const runtime::v1::ImageStatusRequest* request,
                            runtime::v1::ImageStatusResponse* response) override;
-  grpc::Status PullImage(grpc::ServerContext* context,
-                         const runtime::v1::PullImageRequest* request,
+  grpc::Status PullImage(grpc::ServerContext* context, const runtime::v1::PullImageRequest* request,
                          runtime::v1::PullImageResponse* response) override;
   grpc::Status RemoveImage(grpc::ServerContext* context,
                            const runtime::v1::RemoveImageRequest* request,
@@ -43,7 +42,6 @@ class ImageService final : public runtime::v1::ImageService::Service {
                            runtime::v1::ImageFsInfoResponse* response) override;
 
  private:
-  absl::Status CollectUnusedLayers();
   // `field` names the request's field in errors.
   absl::StatusOr<std::optional<ImageMatch>> Lookup(const std::string& name,
                                                    absl::string_view field) const;

@@ -45,6 +45,25 @@ absl::Status BlobStore::Delete(const Digest& digest) {
   return absl::OkStatus();
 }
 
+Lease BlobStore::LeaseBlob(const Digest& digest) { return leases_.Take(digest.String()); }
+
+absl::Status BlobStore::Collect(const std::function<std::set<std::string>()>& referenced) {
+  ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(root_ + "/blobs/sha256"));
+  std::vector<std::string> stored;
+  for (const std::string& name : names) stored.push_back("sha256:" + name);
+  std::vector<std::string> marked = leases_.Mark(stored);
+  std::set<std::string> keep = referenced();
+  absl::Status status;
+  for (const std::string& key : marked) {
+    if (!keep.count(key)) {
+      absl::StatusOr<Digest> digest = ParseDigest(key);
+      if (digest.ok()) status.Update(Delete(*digest));
+    }
+    leases_.Unmark(key);
+  }
+  return status;
+}
+
 absl::StatusOr<std::unique_ptr<BlobStore::Writer>> BlobStore::NewWriter(const Digest& expected,
                                                                         int64_t expected_size) {
   // A name of its own per writer: concurrent pulls never share a partial file.

@@ -5,13 +5,16 @@
 #define OCID_PKG_STORAGE_BLOB_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "pkg/base/unique_fd.h"
 #include "pkg/storage/digest.h"
+#include "pkg/storage/lease.h"
 
 namespace ocid {
 
@@ -53,8 +56,7 @@ class BlobStore {
   };
 
   // `expected_size` < 0 means unknown.
-  absl::StatusOr<std::unique_ptr<Writer>> NewWriter(const Digest& expected,
-                                                    int64_t expected_size);
+  absl::StatusOr<std::unique_ptr<Writer>> NewWriter(const Digest& expected, int64_t expected_size);
   // Writes a small blob held in memory (manifests, configs).
   absl::Status WriteBlob(const Digest& expected, absl::string_view data);
 
@@ -62,13 +64,22 @@ class BlobStore {
   std::string PathOf(const Digest& digest) const;
   absl::StatusOr<UniqueFd> OpenBlob(const Digest& digest) const;
   absl::StatusOr<std::string> ReadBlob(const Digest& digest, size_t max_bytes) const;
-  // Idempotent.
+  // Idempotent; leases do not stop it (a pull drops its own layer blobs).
   absl::Status Delete(const Digest& digest);
+
+  // A hold on `digest`, present or about to be fetched: Collect never
+  // deletes a leased blob. Take it before asking Has.
+  Lease LeaseBlob(const Digest& digest);
+  // Deletes every blob that no lease holds and that `referenced()` (called
+  // once, after the unleased blobs are marked, with no lock of this store
+  // held) does not name ("sha256:<hex>").
+  absl::Status Collect(const std::function<std::set<std::string>()>& referenced);
 
  private:
   explicit BlobStore(std::string root) : root_(std::move(root)) {}
 
   std::string root_;
+  LeaseTable leases_;
 };
 
 }  // namespace ocid

@@ -233,13 +233,13 @@ absl::StatusOr<std::optional<ImageRecord>> ImageStore::Remove(const std::string&
   }
   {
     // Unpublished first, under the same lock as the in-use check, so that
-    // no Acquire can come between them; the file goes after.
+    // no lease can come between them; the file goes after.
     absl::MutexLock lock(&mu_);
-    auto users = users_.find(image.id.String());
-    if (users != users_.end() && users->second > 0) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("image ", image.id.String(), " is in use by ", users->second,
-                       " container(s); remove them first"));
+    auto leases = leases_.find(image.id.String());
+    if (leases != leases_.end() && leases->second > 0) {
+      return absl::FailedPreconditionError(absl::StrCat("image ", image.id.String(),
+                                                        " is in use by ", leases->second,
+                                                        " container(s); remove them first"));
     }
     images_.erase(image.id.String());
   }
@@ -253,24 +253,28 @@ absl::StatusOr<std::optional<ImageRecord>> ImageStore::Remove(const std::string&
   return std::optional<ImageRecord>(image);
 }
 
-void ImageStore::Acquire(const Digest& id) {
+std::optional<LeasedImage> ImageStore::FindAndLease(const std::string& name_or_id) {
   absl::MutexLock lock(&mu_);
-  ++users_[id.String()];
+  const ImageRecord* image = FindLocked(name_or_id);
+  if (image == nullptr) return std::nullopt;
+  std::string id = image->id.String();
+  ++leases_[id];
+  return LeasedImage{*image, Lease([this, id] {
+                       absl::MutexLock lock(&mu_);
+                       auto it = leases_.find(id);
+                       if (it != leases_.end() && --it->second <= 0) leases_.erase(it);
+                     })};
 }
 
-void ImageStore::Release(const Digest& id) {
-  absl::MutexLock lock(&mu_);
-  auto it = users_.find(id.String());
-  if (it != users_.end() && --it->second <= 0) users_.erase(it);
-}
-
-std::set<std::string> ImageStore::LayersInUse() const {
+ImageReferences ImageStore::References() const {
   absl::ReaderMutexLock lock(&mu_);
-  std::set<std::string> layers;
+  ImageReferences refs;
   for (const auto& [id, image] : images_) {
-    for (const Digest& layer : image.layers) layers.insert(layer.String());
+    for (const Digest& layer : image.layers) refs.layers.insert(layer.String());
+    refs.blobs.insert(image.id.String());
+    if (!image.manifest_digest.hex.empty()) refs.blobs.insert(image.manifest_digest.String());
   }
-  return layers;
+  return refs;
 }
 
 }  // namespace ocid

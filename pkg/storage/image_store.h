@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "pkg/storage/digest.h"
+#include "pkg/storage/lease.h"
 
 namespace ocid {
 
@@ -27,6 +28,18 @@ struct ImageRecord {
   int64_t size = 0;            // unpacked layers + config
   std::string user;            // the config's User ("" = root)
   int64_t pulled_at_nanos = 0;
+};
+
+// An image found with a lease on it (ImageStore::FindAndLease).
+struct LeasedImage {
+  ImageRecord image;
+  Lease lease;
+};
+
+// What the stored images refer to: what garbage collection keeps.
+struct ImageReferences {
+  std::set<std::string> layers;  // chain IDs
+  std::set<std::string> blobs;   // config and manifest digests
 };
 
 class ImageStore {
@@ -42,6 +55,10 @@ class ImageStore {
   // 3 digits, "sha256:" optional), by repo tag or by repo digest (names fully
   // qualified). An ambiguous prefix finds nothing: IdsWithPrefix tells why.
   std::optional<ImageRecord> Find(const std::string& name_or_id) const;
+  // Find, and a lease on the image found, taken under the same lock: a
+  // Remove either came first (nothing is found) or refuses the image while
+  // the lease is held. The lease must not outlive the store.
+  std::optional<LeasedImage> FindAndLease(const std::string& name_or_id);
   // The IDs `prefix` (as Find takes it) matches; empty when it is no ID
   // prefix (too short, or not hex).
   std::vector<Digest> IdsWithPrefix(const std::string& prefix) const;
@@ -50,15 +67,11 @@ class ImageStore {
   // Removes the image `name_or_id` names. Given a tag of an image that has
   // other tags, only that tag goes. Returns the removed record (nullopt when
   // only a tag went, or when nothing matched: removal is idempotent).
-  // FailedPrecondition while a container uses the image.
+  // FailedPrecondition while a lease holds the image (a container uses it).
+  // What the image used stays: CollectGarbage (image_gc.h) deletes it.
   absl::StatusOr<std::optional<ImageRecord>> Remove(const std::string& name_or_id);
 
-  // Containers hold images: an image in use cannot be removed.
-  void Acquire(const Digest& id);
-  void Release(const Digest& id);
-
-  // Every layer some image still uses (for collecting the others).
-  std::set<std::string> LayersInUse() const;
+  ImageReferences References() const;
 
  private:
   explicit ImageStore(std::string root) : root_(std::move(root)) {}
@@ -70,11 +83,12 @@ class ImageStore {
   const std::string root_;
   // Put and Remove hold write_mu_ throughout and write and fsync their
   // files under it alone, then publish the change under mu_: readers (Find,
-  // List, Acquire) never wait on a disk flush. Lock order: write_mu_, mu_.
+  // List, FindAndLease) never wait on a disk flush. Lock order: write_mu_,
+  // mu_.
   absl::Mutex write_mu_;
   mutable absl::Mutex mu_;
   std::map<std::string, ImageRecord> images_ ABSL_GUARDED_BY(mu_);  // by id
-  std::map<std::string, int> users_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int> leases_ ABSL_GUARDED_BY(mu_);          // by id
 };
 
 }  // namespace ocid

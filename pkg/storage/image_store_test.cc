@@ -4,8 +4,8 @@
 #include <map>
 #include <thread>
 
-#include "gmock/gmock.h"
 #include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pkg/base/fs.h"
 
@@ -103,18 +103,22 @@ TEST_F(ImageStoreTest, RemoveUntagsThenDeletesAndRefusesWhileInUse) {
   EXPECT_THAT(store_->Find(image.id.String())->repo_tags,
               ElementsAre("docker.io/library/busybox:latest"));
 
-  store_->Acquire(image.id);
+  std::optional<LeasedImage> leased = store_->FindAndLease("docker.io/library/busybox:latest");
+  ASSERT_TRUE(leased.has_value());
+  EXPECT_EQ(leased->image.id, image.id);
   absl::StatusOr<std::optional<ImageRecord>> refused = store_->Remove(image.id.String());
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(refused.status().message(), HasSubstr("in use by 1 container"));
-  store_->Release(image.id);
+  leased->lease.Reset();
 
   removed = store_->Remove("docker.io/library/busybox:latest");
   ASSERT_TRUE(removed.ok());
   ASSERT_TRUE(removed->has_value());
   EXPECT_EQ((*removed)->id, image.id);
   EXPECT_FALSE(store_->Find(image.id.String()).has_value());
-  EXPECT_TRUE(store_->LayersInUse().empty());
+  EXPECT_TRUE(store_->References().layers.empty());
+  EXPECT_TRUE(store_->References().blobs.empty());
+  EXPECT_FALSE(store_->FindAndLease(image.id.String()).has_value()) << "nothing to lease";
   EXPECT_TRUE(store_->Remove(image.id.String()).ok()) << "idempotent";
   EXPECT_TRUE((*ImageStore::Open(root_))->List().empty());
 }
@@ -130,8 +134,9 @@ TEST_F(ImageStoreTest, RacingPutsLoseNoTagAndMatchTheFiles) {
     threads.emplace_back([&, t] {
       std::string seed = absl::StrCat("img", t);
       for (int r = 0; r < kRounds; ++r) {
-        ASSERT_TRUE(store_->Put(MakeImage(seed, {"docker.io/library/shared:latest",
-                                                 absl::StrCat("docker.io/library/", seed, ":", r)}))
+        ASSERT_TRUE(store_
+                        ->Put(MakeImage(seed, {"docker.io/library/shared:latest",
+                                               absl::StrCat("docker.io/library/", seed, ":", r)}))
                         .ok());
         EXPECT_TRUE(store_->Find("docker.io/library/shared:latest").has_value());
       }

@@ -118,7 +118,9 @@ absl::StatusOr<LayerRecord> LayerStore::Create(const Digest& chain_id, const std
   const std::string key = chain_id.String();
   {
     absl::MutexLock lock(&mu_);
-    auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !unpacking_.count(key); };
+    auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return !unpacking_.count(key) && !deleting_.count(key);
+    };
     mu_.Await(absl::Condition(&ready));
     auto it = layers_.find(key);
     if (it != layers_.end()) return it->second;
@@ -159,15 +161,52 @@ absl::StatusOr<LayerRecord> LayerStore::Unpack(const Digest& chain_id, const std
 absl::Status LayerStore::Delete(const Digest& chain_id) {
   {
     absl::MutexLock lock(&mu_);
+    auto wait = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return !unpacking_.count(chain_id.String()) && !deleting_.count(chain_id.String());
+    };
+    mu_.Await(absl::Condition(&wait));
     layers_.erase(chain_id.String());
+    deleting_.insert(chain_id.String());
   }
+  return DeleteFiles(chain_id);
+}
+
+absl::Status LayerStore::DeleteFiles(const Digest& chain_id) {
   // Drop the record first, so a crash mid-way leaves an incomplete layer that
   // Open removes.
   std::string dir = absl::StrCat(root_, "/", chain_id.hex);
+  absl::Status status;
   if (::unlink((dir + "/layer.json").c_str()) != 0 && errno != ENOENT) {
-    return absl::ErrnoToStatus(errno, "remove layer record in " + dir);
+    status = absl::ErrnoToStatus(errno, "remove layer record in " + dir);
   }
-  return RemoveAll(dir);
+  if (status.ok()) status = RemoveAll(dir);
+  absl::MutexLock lock(&mu_);
+  deleting_.erase(chain_id.String());
+  return status;
+}
+
+Lease LayerStore::LeaseLayer(const Digest& chain_id) { return leases_.Take(chain_id.String()); }
+
+absl::Status LayerStore::Collect(const std::function<std::set<std::string>()>& referenced) {
+  std::vector<std::string> stored;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [key, layer] : layers_) stored.push_back(key);
+  }
+  std::vector<std::string> marked = leases_.Mark(stored);
+  std::set<std::string> keep = referenced();
+  absl::Status status;
+  for (const std::string& key : marked) {
+    bool taken = false;
+    if (!keep.count(key)) {
+      absl::MutexLock lock(&mu_);
+      taken = layers_.erase(key) > 0;  // else a Delete took it meanwhile
+      if (taken) deleting_.insert(key);
+    }
+    leases_.Unmark(key);
+    if (taken) status.Update(DeleteFiles(*ParseDigest(key)));
+  }
+  return status;
 }
 
 absl::StatusOr<ScopedMount> LayerStore::Mount(const std::vector<Digest>& layers,

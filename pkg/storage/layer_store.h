@@ -7,6 +7,7 @@
 #define OCID_PKG_STORAGE_LAYER_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -19,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "pkg/base/fs.h"
 #include "pkg/storage/digest.h"
+#include "pkg/storage/lease.h"
 
 namespace ocid {
 
@@ -42,12 +44,22 @@ class LayerStore {
   // Unpacks the layer blob open at `blob_fd` (tar, gzip or zstd) as
   // `chain_id`, unless it is there already. What is unpacked must hash to
   // `diff_id` (from the image config), else DataLoss and nothing is kept.
-  // Concurrent calls for one chain ID unpack it once.
+  // Concurrent calls for one chain ID unpack it once; a call for a layer
+  // being deleted waits for the deletion, then unpacks it again.
   absl::StatusOr<LayerRecord> Create(const Digest& chain_id, const std::string& parent,
                                      const Digest& diff_id, int blob_fd);
 
-  // Idempotent.
+  // Idempotent; leases do not stop it.
   absl::Status Delete(const Digest& chain_id);
+
+  // A hold on `chain_id`, unpacked or about to be: Collect never deletes a
+  // leased layer. A pull takes it before asking Get.
+  Lease LeaseLayer(const Digest& chain_id);
+  // Deletes every layer that no lease holds and that `referenced()` (called
+  // once, after the unleased layers are marked, with no lock of this store
+  // held) does not name. A layer deleted is gone from Get before its lease
+  // mark is dropped, so a lease taken meanwhile waits and then sees it gone.
+  absl::Status Collect(const std::function<std::set<std::string>()>& referenced);
 
   std::string DiffDir(const Digest& chain_id) const;
 
@@ -63,11 +75,16 @@ class LayerStore {
   absl::Status Load();
   absl::StatusOr<LayerRecord> Unpack(const Digest& chain_id, const std::string& parent,
                                      const Digest& diff_id, int blob_fd);
+  // Deletes the files of a layer already taken out of layers_ and put in
+  // deleting_, then drops it from deleting_.
+  absl::Status DeleteFiles(const Digest& chain_id);
 
   const std::string root_;
   mutable absl::Mutex mu_;
   std::map<std::string, LayerRecord> layers_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> unpacking_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> deleting_ ABSL_GUARDED_BY(mu_);
+  LeaseTable leases_;  // its own mutex, never taken under mu_
 };
 
 }  // namespace ocid
