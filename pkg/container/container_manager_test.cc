@@ -35,7 +35,8 @@ class QuietHost : public SandboxHost {
   }
   absl::Status MountShm(const std::string&) override { return absl::OkStatus(); }
   absl::Status UnmountShm(const std::string&) override { return absl::OkStatus(); }
-  absl::StatusOr<ProcessIdentity> StartInfra(const PinnedNamespaces&, const std::string&) override {
+  absl::StatusOr<ProcessIdentity> StartInfra(const PinnedNamespaces&,
+                                             const std::string&) override {
     return ProcessIdentity{77, 1};
   }
   void StopInfra(const ProcessIdentity&) override {}

@@ -43,10 +43,12 @@ std::optional<PullProgress> ImagePuller::Progress(const std::string& image) {
   auto it = progress_.find(image);
   if (it == progress_.end()) return std::nullopt;
   const ProgressState& state = *it->second;
-  return PullProgress{state.layers_total, state.layers_done, state.bytes_total, state.bytes_done};
+  return PullProgress{state.layers_total, state.layers_done, state.bytes_total,
+                      state.bytes_done};
 }
 
-absl::StatusOr<ImageRecord> ImagePuller::Pull(const std::string& image, const RegistryAuth& auth) {
+absl::StatusOr<ImageRecord> ImagePuller::Pull(const std::string& image,
+                                              const RegistryAuth& auth) {
   ASSIGN_OR_RETURN(std::vector<ImageReference> candidates, ResolveCandidates(image, registries_));
   auto progress = std::make_shared<ProgressState>();
   {
@@ -71,9 +73,9 @@ absl::StatusOr<ImageRecord> ImagePuller::Pull(const std::string& image, const Re
   for (const ImageReference& reference : candidates) {
     absl::StatusOr<ImageRecord> pulled = PullReference(reference, auth, *progress);
     if (pulled.ok()) return pulled;
-    last_error =
-        absl::Status(pulled.status().code(),
-                     absl::StrCat("pull ", reference.String(), ": ", pulled.status().message()));
+    last_error = absl::Status(pulled.status().code(),
+                              absl::StrCat("pull ", reference.String(), ": ",
+                                           pulled.status().message()));
   }
   return last_error;
 }
@@ -107,12 +109,12 @@ absl::StatusOr<ImageRecord> ImagePuller::PullReference(const ImageReference& ref
     source.endpoint.insecure = insecure;
     source.repository = location.substr(slash + 1);
     source.auth = auth;
-    bool has_auth =
-        !auth.username.empty() || !auth.identity_token.empty() || !auth.registry_token.empty();
+    bool has_auth = !auth.username.empty() || !auth.identity_token.empty() ||
+                    !auth.registry_token.empty();
     if (!has_auth && !options_.auth_file.empty()) {
-      ASSIGN_OR_RETURN(
-          RegistryCredentials saved,
-          LookupAuthFile(options_.auth_file, location.substr(0, slash), source.repository));
+      ASSIGN_OR_RETURN(RegistryCredentials saved,
+                       LookupAuthFile(options_.auth_file, location.substr(0, slash),
+                                      source.repository));
       source.auth = {saved.username, saved.password, saved.identity_token, saved.registry_token};
     }
     absl::StatusOr<ImageRecord> pulled = PullFrom(source, reference, progress);
@@ -140,9 +142,9 @@ absl::StatusOr<ImageRecord> ImagePuller::PullFrom(const Source& source,
                    blobs_.ReadBlob(manifest.config.digest, kMaxConfigBytes));
   ASSIGN_OR_RETURN(ImageConfig config, ParseImageConfig(config_text));
   if (config.diff_ids.size() != manifest.layers.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("the manifest has ", manifest.layers.size(),
-                                                   " layers but the image config lists ",
-                                                   config.diff_ids.size(), " diff IDs"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the manifest has ", manifest.layers.size(), " layers but the image config lists ",
+        config.diff_ids.size(), " diff IDs"));
   }
   std::vector<Digest> chain_ids;
   for (const Digest& diff_id : config.diff_ids) {
@@ -221,8 +223,8 @@ absl::Status ImagePuller::FetchBlob(RegistryClient& client, const std::string& r
     flight->done.WaitForNotification();
     return flight->status;
   }
-  flight->status =
-      blobs_.Has(blob.digest) ? absl::OkStatus() : DownloadBlob(client, repository, blob, progress);
+  flight->status = blobs_.Has(blob.digest) ? absl::OkStatus()
+                                           : DownloadBlob(client, repository, blob, progress);
   {
     absl::MutexLock lock(&mu_);
     inflight_.erase(blob.digest.String());

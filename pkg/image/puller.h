@@ -7,8 +7,8 @@
 
 #include <atomic>
 #include <map>
-#include <memory>
 #include <optional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -44,8 +44,8 @@ struct PullProgress {
 
 class ImagePuller {
  public:
-  ImagePuller(BlobStore& blobs, LayerStore& layers, ImageStore& images, RegistriesConf registries,
-              PullOptions options);
+  ImagePuller(BlobStore& blobs, LayerStore& layers, ImageStore& images,
+              RegistriesConf registries, PullOptions options);
 
   // Pulls `image` as the user wrote it. `auth` (from the CRI request) wins
   // over the auth file. Nothing is recorded unless every layer is in place.

@@ -32,7 +32,8 @@ class ImageService final : public runtime::v1::ImageService::Service {
   grpc::Status ImageStatus(grpc::ServerContext* context,
                            const runtime::v1::ImageStatusRequest* request,
                            runtime::v1::ImageStatusResponse* response) override;
-  grpc::Status PullImage(grpc::ServerContext* context, const runtime::v1::PullImageRequest* request,
+  grpc::Status PullImage(grpc::ServerContext* context,
+                         const runtime::v1::PullImageRequest* request,
                          runtime::v1::PullImageResponse* response) override;
   grpc::Status RemoveImage(grpc::ServerContext* context,
                            const runtime::v1::RemoveImageRequest* request,

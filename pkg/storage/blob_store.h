@@ -56,7 +56,8 @@ class BlobStore {
   };
 
   // `expected_size` < 0 means unknown.
-  absl::StatusOr<std::unique_ptr<Writer>> NewWriter(const Digest& expected, int64_t expected_size);
+  absl::StatusOr<std::unique_ptr<Writer>> NewWriter(const Digest& expected,
+                                                    int64_t expected_size);
   // Writes a small blob held in memory (manifests, configs).
   absl::Status WriteBlob(const Digest& expected, absl::string_view data);
 

@@ -4,8 +4,8 @@
 #include <map>
 #include <thread>
 
-#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "pkg/base/fs.h"
 
@@ -134,9 +134,8 @@ TEST_F(ImageStoreTest, RacingPutsLoseNoTagAndMatchTheFiles) {
     threads.emplace_back([&, t] {
       std::string seed = absl::StrCat("img", t);
       for (int r = 0; r < kRounds; ++r) {
-        ASSERT_TRUE(store_
-                        ->Put(MakeImage(seed, {"docker.io/library/shared:latest",
-                                               absl::StrCat("docker.io/library/", seed, ":", r)}))
+        ASSERT_TRUE(store_->Put(MakeImage(seed, {"docker.io/library/shared:latest",
+                                                 absl::StrCat("docker.io/library/", seed, ":", r)}))
                         .ok());
         EXPECT_TRUE(store_->Find("docker.io/library/shared:latest").has_value());
       }
