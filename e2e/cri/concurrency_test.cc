@@ -116,21 +116,32 @@ TEST_F(CriConcurrency, RemoveImageRacingPullImageLeavesTheImageWholeOrNothing) {
   OCID_ASSERT_OK(RemoveImage(kDefaultImage));
   const std::set<std::string> others = LayerDirs();  // other images' layers
   OCID_ASSERT_OK_AND_ASSIGN(Pod pod, RunDefaultPod("image-race-pod-"));
-  // How long a pull from nothing takes: the removals below start at points
-  // spread over it, so that some land while the pull holds its layers.
+  // How long a pull from nothing and a pull of a present image take: the
+  // removals below start at points spread over them, so that some land
+  // while the pull holds layers its record will name.
   absl::Time start = absl::Now();
   OCID_ASSERT_OK(PullImage(kDefaultImage).status());
   const absl::Duration pull_time = absl::Now() - start;
-  constexpr int kRounds = 12;
+  start = absl::Now();
+  OCID_ASSERT_OK(PullImage(kDefaultImage).status());
+  const absl::Duration repull_time = absl::Now() - start;
+  constexpr int kRounds = 16;
   int present_rounds = 0;
   for (int round = 0; round < kRounds; ++round) {
     SCOPED_TRACE(absl::StrCat("round ", round));
-    OCID_ASSERT_OK(RemoveImage(kDefaultImage));
+    // Even rounds pull from nothing, odd ones pull a present image again.
+    const bool repull = round % 2 == 1;
+    if (repull) {
+      OCID_ASSERT_OK(PullImage(kDefaultImage).status());
+    } else {
+      OCID_ASSERT_OK(RemoveImage(kDefaultImage));
+    }
+    const absl::Duration delay = (repull ? repull_time : pull_time) * (round / 2) / (kRounds / 2);
     absl::StatusOr<std::string> pulled;
     absl::Status removed;
     std::thread pull([&] { pulled = PullImage(kDefaultImage); });
     std::thread remove([&] {
-      absl::SleepFor(pull_time * round / kRounds);
+      absl::SleepFor(delay);
       removed = RemoveImage(kDefaultImage);
     });
     pull.join();
@@ -150,7 +161,8 @@ TEST_F(CriConcurrency, RemoveImageRacingPullImageLeavesTheImageWholeOrNothing) {
   }
   // Which outcome the rounds had depends on timing: logged, not asserted.
   std::cout << "image present after " << present_rounds << " of " << kRounds
-            << " rounds (a pull takes " << pull_time << ")\n";
+            << " rounds (a pull takes " << pull_time << ", a pull of a present image "
+            << repull_time << ")\n";
 }
 
 // A container's image is leased from CreateContainer's lookup on: the
