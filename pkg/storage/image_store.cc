@@ -1,8 +1,5 @@
 #include "pkg/storage/image_store.h"
 
-#include <errno.h>
-#include <unistd.h>
-
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
@@ -10,15 +7,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "nlohmann/json.hpp"
-#include "pkg/base/fs.h"
-#include "pkg/base/record_files.h"
 #include "pkg/base/record_json.h"
 #include "pkg/base/status_macros.h"
 
 namespace ocid {
 namespace {
-
-constexpr size_t kMaxRecordBytes = 1 << 20;
 
 std::string ToJson(const ImageRecord& image) {
   std::vector<std::string> layers;
@@ -100,180 +93,177 @@ std::string IdPrefixOf(const std::string& text) {
 
 }  // namespace
 
+std::string ImageStore::StoredImage::Serialize() const { return ToJson(image); }
+
+absl::StatusOr<ImageStore::StoredImage> ImageStore::StoredImage::Parse(const std::string& text) {
+  ASSIGN_OR_RETURN(ImageRecord image, FromJson(text));
+  std::string hex = image.id.hex;
+  return StoredImage{std::move(hex), std::move(image)};
+}
+
 absl::StatusOr<std::unique_ptr<ImageStore>> ImageStore::Open(const std::string& root) {
   std::unique_ptr<ImageStore> store(new ImageStore(root));
-  RETURN_IF_ERROR(store->Load());
+  RETURN_IF_ERROR(store->records_.Load());
   return store;
-}
-
-absl::Status ImageStore::Load() {
-  RecordDirLayout layout;
-  layout.suffix = ".json";
-  layout.max_bytes = kMaxRecordBytes;
-  ASSIGN_OR_RETURN(std::vector<RecordFile> files, ReadRecordFiles(root_, layout));
-  absl::MutexLock lock(&mu_);
-  for (const RecordFile& file : files) {
-    RETURN_IF_ERROR(file.text.status());
-    absl::StatusOr<ImageRecord> image = FromJson(*file.text);
-    if (!image.ok()) {
-      return absl::DataLossError(absl::StrCat(file.path, ": ", image.status().message()));
-    }
-    images_[image->id.String()] = *image;
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ImageStore::Persist(const ImageRecord& record) const {
-  return WriteFileAtomically(absl::StrCat(root_, "/", record.id.hex, ".json"), ToJson(record),
-                             0600);
 }
 
 absl::Status ImageStore::Put(const ImageRecord& record) {
   absl::MutexLock writing(&write_mu_);
-  // What changes, worked out on a snapshot: only writers change images_, and
+  // What changes, worked out on what is stored: only writers change it, and
   // we are the one writer.
   ImageRecord merged = record;
-  std::vector<ImageRecord> untagged;  // images a tag moves away from
-  {
-    absl::ReaderMutexLock lock(&mu_);
-    auto existing = images_.find(record.id.String());
-    if (existing != images_.end()) {
-      merged.repo_tags = existing->second.repo_tags;
-      merged.repo_digests = existing->second.repo_digests;
+  bool exists = false;
+  std::vector<std::string> untagged;  // images a tag moves away from
+  records_.ForEach([&](const StoredImage& stored) {
+    const ImageRecord& other = stored.image;
+    if (other.id == record.id) {
+      exists = true;
+      merged.repo_tags = other.repo_tags;
+      merged.repo_digests = other.repo_digests;
       for (const auto& tag : record.repo_tags) AddUnique(merged.repo_tags, tag);
       for (const auto& digest : record.repo_digests) AddUnique(merged.repo_digests, digest);
+      return;
     }
-    // A tag names one image: move it here from whichever image had it.
-    for (const auto& [id, other] : images_) {
-      if (id == merged.id.String()) continue;
-      ImageRecord changed = other;
-      bool moved = false;
-      for (const auto& tag : record.repo_tags) moved |= Erase(changed.repo_tags, tag);
-      if (moved) untagged.push_back(std::move(changed));
+    for (const auto& tag : record.repo_tags) {
+      if (std::count(other.repo_tags.begin(), other.repo_tags.end(), tag)) {
+        untagged.push_back(stored.id);
+        return;
+      }
     }
+  });
+  // This image first, then the others lose its tags: meanwhile a moving tag
+  // finds one of the two, never neither.
+  StoredImage stored{merged.id.hex, merged};
+  if (exists) {
+    RETURN_IF_ERROR(records_.Update(stored.id, [&](StoredImage& s) { s = stored; }).status());
+  } else {
+    RETURN_IF_ERROR(records_.Add(stored));
   }
-  for (const ImageRecord& other : untagged) RETURN_IF_ERROR(Persist(other));
-  RETURN_IF_ERROR(Persist(merged));
-  absl::MutexLock lock(&mu_);
-  for (ImageRecord& other : untagged) images_[other.id.String()] = std::move(other);
-  images_[merged.id.String()] = std::move(merged);
+  for (const std::string& id : untagged) {
+    RETURN_IF_ERROR(records_
+                        .Update(id,
+                                [&](StoredImage& s) {
+                                  for (const auto& tag : record.repo_tags) {
+                                    Erase(s.image.repo_tags, tag);
+                                  }
+                                })
+                        .status());
+  }
   return absl::OkStatus();
 }
 
-const ImageRecord* ImageStore::FindLocked(const std::string& name_or_id) const {
-  auto exact = images_.find(name_or_id);
-  if (exact != images_.end()) return &exact->second;
-  std::string hex = IdPrefixOf(name_or_id);
-  const ImageRecord* by_prefix = nullptr;
-  int prefix_matches = 0;
-  for (const auto& [id, image] : images_) {
-    if (std::count(image.repo_tags.begin(), image.repo_tags.end(), name_or_id) ||
-        std::count(image.repo_digests.begin(), image.repo_digests.end(), name_or_id)) {
-      return &image;
-    }
-    if (!hex.empty() && absl::StartsWith(image.id.hex, hex)) {
-      by_prefix = &image;
-      ++prefix_matches;
-    }
-  }
-  return prefix_matches == 1 ? by_prefix : nullptr;
-}
-
 std::optional<ImageRecord> ImageStore::Find(const std::string& name_or_id) const {
-  absl::ReaderMutexLock lock(&mu_);
-  const ImageRecord* image = FindLocked(name_or_id);
-  if (image == nullptr) return std::nullopt;
-  return *image;
-}
-
-std::vector<Digest> ImageStore::IdsWithPrefix(const std::string& prefix) const {
-  std::vector<Digest> ids;
-  std::string hex = IdPrefixOf(prefix);
-  if (hex.empty()) return ids;
-  absl::ReaderMutexLock lock(&mu_);
-  for (const auto& [id, image] : images_) {
-    if (absl::StartsWith(image.id.hex, hex)) ids.push_back(image.id);
-  }
-  return ids;
-}
-
-std::vector<ImageRecord> ImageStore::List() const {
-  absl::ReaderMutexLock lock(&mu_);
-  std::vector<ImageRecord> images;
-  for (const auto& [id, image] : images_) images.push_back(image);
-  return images;
-}
-
-absl::StatusOr<std::optional<ImageRecord>> ImageStore::Remove(const std::string& name_or_id) {
-  absl::MutexLock writing(&write_mu_);
-  ImageRecord image;
-  {
-    absl::ReaderMutexLock lock(&mu_);
-    const ImageRecord* found = FindLocked(name_or_id);
-    if (found == nullptr) return std::optional<ImageRecord>();
-    image = *found;
-  }
-  bool by_tag = std::count(image.repo_tags.begin(), image.repo_tags.end(), name_or_id) > 0;
-  if (by_tag && image.repo_tags.size() > 1) {
-    Erase(image.repo_tags, name_or_id);
-    // The repo's digest names go with its last tag.
-    std::string repo = RepositoryOf(name_or_id);
-    bool repo_still_tagged = std::any_of(image.repo_tags.begin(), image.repo_tags.end(),
-                                         [&](const auto& t) { return RepositoryOf(t) == repo; });
-    if (!repo_still_tagged) {
-      image.repo_digests.erase(
-          std::remove_if(image.repo_digests.begin(), image.repo_digests.end(),
-                         [&](const auto& d) { return RepositoryOf(d) == repo; }),
-          image.repo_digests.end());
+  std::optional<ImageRecord> by_id, by_name, by_prefix;
+  int prefix_matches = 0;
+  std::string hex = IdPrefixOf(name_or_id);
+  records_.ForEach([&](const StoredImage& stored) {
+    const ImageRecord& image = stored.image;
+    if (by_id.has_value()) return;
+    if (image.id.String() == name_or_id) {
+      by_id = image;
+      return;
     }
-    RETURN_IF_ERROR(Persist(image));
-    absl::MutexLock lock(&mu_);
-    images_[image.id.String()] = image;
-    return std::optional<ImageRecord>();
-  }
-  {
-    // Unpublished first, under the same lock as the in-use check, so that
-    // no lease can come between them; the file goes after.
-    absl::MutexLock lock(&mu_);
-    auto leases = leases_.find(image.id.String());
-    if (leases != leases_.end() && leases->second > 0) {
-      return absl::FailedPreconditionError(absl::StrCat("image ", image.id.String(),
-                                                        " is in use by ", leases->second,
-                                                        " container(s); remove them first"));
+    if (!by_name.has_value() &&
+        (std::count(image.repo_tags.begin(), image.repo_tags.end(), name_or_id) ||
+         std::count(image.repo_digests.begin(), image.repo_digests.end(), name_or_id))) {
+      by_name = image;
     }
-    images_.erase(image.id.String());
-  }
-  std::string path = absl::StrCat(root_, "/", image.id.hex, ".json");
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-    absl::Status failed = absl::ErrnoToStatus(errno, "remove image record " + path);
-    absl::MutexLock lock(&mu_);
-    images_[image.id.String()] = image;  // still on disk: still there
-    return failed;
-  }
-  return std::optional<ImageRecord>(image);
+    if (!hex.empty() && absl::StartsWith(image.id.hex, hex) && ++prefix_matches == 1) {
+      by_prefix = image;
+    }
+  });
+  if (by_id.has_value()) return by_id;
+  if (by_name.has_value()) return by_name;
+  return prefix_matches == 1 ? by_prefix : std::nullopt;
 }
 
 std::optional<LeasedImage> ImageStore::FindAndLease(const std::string& name_or_id) {
   absl::MutexLock lock(&mu_);
-  const ImageRecord* image = FindLocked(name_or_id);
-  if (image == nullptr) return std::nullopt;
+  std::optional<ImageRecord> image = Find(name_or_id);
+  // One being removed is gone already: its lease count was checked.
+  if (!image.has_value() || removing_.count(image->id.String())) return std::nullopt;
   std::string id = image->id.String();
   ++leases_[id];
-  return LeasedImage{*image, Lease([this, id] {
+  return LeasedImage{*std::move(image), Lease([this, id] {
                        absl::MutexLock lock(&mu_);
                        auto it = leases_.find(id);
                        if (it != leases_.end() && --it->second <= 0) leases_.erase(it);
                      })};
 }
 
+std::vector<Digest> ImageStore::IdsWithPrefix(const std::string& prefix) const {
+  std::vector<Digest> ids;
+  std::string hex = IdPrefixOf(prefix);
+  if (hex.empty()) return ids;
+  records_.ForEach([&](const StoredImage& stored) {
+    if (absl::StartsWith(stored.image.id.hex, hex)) ids.push_back(stored.image.id);
+  });
+  return ids;
+}
+
+std::vector<ImageRecord> ImageStore::List() const {
+  std::vector<ImageRecord> images;
+  records_.ForEach([&](const StoredImage& stored) { images.push_back(stored.image); });
+  return images;
+}
+
+absl::StatusOr<std::optional<ImageRecord>> ImageStore::Remove(const std::string& name_or_id) {
+  absl::MutexLock writing(&write_mu_);
+  std::optional<ImageRecord> found = Find(name_or_id);
+  if (!found.has_value()) return std::optional<ImageRecord>();
+  const ImageRecord& image = *found;
+  const std::string id = image.id.String();
+  bool by_tag = std::count(image.repo_tags.begin(), image.repo_tags.end(), name_or_id) > 0;
+  if (by_tag && image.repo_tags.size() > 1) {
+    RETURN_IF_ERROR(records_
+                        .Update(image.id.hex,
+                                [&](StoredImage& s) {
+                                  Erase(s.image.repo_tags, name_or_id);
+                                  // The repo's digest names go with its last tag.
+                                  std::string repo = RepositoryOf(name_or_id);
+                                  auto& tags = s.image.repo_tags;
+                                  auto& digests = s.image.repo_digests;
+                                  if (std::none_of(tags.begin(), tags.end(), [&](const auto& t) {
+                                        return RepositoryOf(t) == repo;
+                                      })) {
+                                    digests.erase(std::remove_if(digests.begin(), digests.end(),
+                                                                 [&](const auto& d) {
+                                                                   return RepositoryOf(d) == repo;
+                                                                 }),
+                                                  digests.end());
+                                  }
+                                })
+                        .status());
+    return std::optional<ImageRecord>();
+  }
+  {
+    // Checked and marked under the lock FindAndLease takes, so that no lease
+    // comes between the check and the removal.
+    absl::MutexLock lock(&mu_);
+    auto leases = leases_.find(id);
+    if (leases != leases_.end() && leases->second > 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "image ", id, " is in use by ", leases->second, " container(s); remove them first"));
+    }
+    removing_.insert(id);
+  }
+  absl::Status removed = records_.Remove(image.id.hex);
+  {
+    absl::MutexLock lock(&mu_);
+    removing_.erase(id);
+  }
+  RETURN_IF_ERROR(removed);  // still on disk: still there
+  return found;
+}
+
 ImageReferences ImageStore::References() const {
-  absl::ReaderMutexLock lock(&mu_);
   ImageReferences refs;
-  for (const auto& [id, image] : images_) {
+  records_.ForEach([&](const StoredImage& stored) {
+    const ImageRecord& image = stored.image;
     for (const Digest& layer : image.layers) refs.layers.insert(layer.String());
     refs.blobs.insert(image.id.String());
     if (!image.manifest_digest.hex.empty()) refs.blobs.insert(image.manifest_digest.String());
-  }
+  });
   return refs;
 }
 

@@ -1,5 +1,6 @@
 // Images: one record per image ID (its config digest), with the names that
-// point at it, persisted as <root>/<id hex>.json (written atomically).
+// point at it, persisted by a RecordStore as <root>/<id hex>.json (written
+// atomically, versioned, missing keys read as defaults: record_json.h).
 #ifndef OCID_PKG_STORAGE_IMAGE_STORE_H_
 #define OCID_PKG_STORAGE_IMAGE_STORE_H_
 
@@ -14,6 +15,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "pkg/base/record_store.h"
 #include "pkg/storage/digest.h"
 #include "pkg/storage/lease.h"
 
@@ -74,21 +76,28 @@ class ImageStore {
   ImageReferences References() const;
 
  private:
-  explicit ImageStore(std::string root) : root_(std::move(root)) {}
-  absl::Status Load();
-  absl::Status Persist(const ImageRecord& record) const;
-  const ImageRecord* FindLocked(const std::string& name_or_id) const
-      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // An image as its file holds it: the record type of records_.
+  struct StoredImage {
+    std::string id;  // the image ID's hex, which names the file
+    ImageRecord image;
+    std::string Serialize() const;
+    static absl::StatusOr<StoredImage> Parse(const std::string& text);
+  };
 
-  const std::string root_;
-  // Put and Remove hold write_mu_ throughout and write and fsync their
-  // files under it alone, then publish the change under mu_: readers (Find,
-  // List, FindAndLease) never wait on a disk flush. Lock order: write_mu_,
-  // mu_.
+  explicit ImageStore(std::string root) : records_(std::move(root)) {}
+
+  // Put and Remove hold write_mu_ throughout: each reads the images, then
+  // changes several records. records_ writes and fsyncs each file before it
+  // publishes it under its own mutex, so readers (Find, List, FindAndLease)
+  // never wait on a disk flush.
   absl::Mutex write_mu_;
+  RecordStore<StoredImage> records_;
+  // Leases, and the removals in flight (an image whose lease count was
+  // checked and whose record is going). Lock order: write_mu_, mu_, then
+  // records_' mutex (FindAndLease finds under mu_).
   mutable absl::Mutex mu_;
-  std::map<std::string, ImageRecord> images_ ABSL_GUARDED_BY(mu_);  // by id
-  std::map<std::string, int> leases_ ABSL_GUARDED_BY(mu_);          // by id
+  std::map<std::string, int> leases_ ABSL_GUARDED_BY(mu_);  // by ID
+  std::set<std::string> removing_ ABSL_GUARDED_BY(mu_);     // by ID
 };
 
 }  // namespace ocid

@@ -123,6 +123,30 @@ TEST_F(ImageStoreTest, RemoveUntagsThenDeletesAndRefusesWhileInUse) {
   EXPECT_TRUE((*ImageStore::Open(root_))->List().empty());
 }
 
+// FindAndLease finds and leases under the lock Remove checks leases under:
+// either the lease comes first and the removal is refused, or the removal
+// does and there is nothing to lease.
+TEST_F(ImageStoreTest, FindAndLeaseRacingRemoveEitherHoldsTheImageOrFindsNothing) {
+  ImageRecord image = MakeImage("raced", {"docker.io/library/raced:latest"});
+  for (int round = 0; round < 100; ++round) {
+    ASSERT_TRUE(store_->Put(image).ok());
+    std::optional<LeasedImage> leased;
+    absl::StatusOr<std::optional<ImageRecord>> removed;
+    std::thread lease([&] { leased = store_->FindAndLease("docker.io/library/raced:latest"); });
+    std::thread remove([&] { removed = store_->Remove("docker.io/library/raced:latest"); });
+    lease.join();
+    remove.join();
+    if (leased.has_value()) {
+      EXPECT_EQ(removed.status().code(), absl::StatusCode::kFailedPrecondition) << round;
+      EXPECT_TRUE(store_->Find(image.id.String()).has_value()) << round;
+    } else {
+      ASSERT_TRUE(removed.ok()) << round << ": " << removed.status();
+      EXPECT_TRUE(removed->has_value()) << round;
+      EXPECT_FALSE(store_->Find(image.id.String()).has_value()) << round;
+    }
+  }
+}
+
 // An image record as written before records had a version (commit fa19ce9).
 // Writers are serialised among themselves (they persist outside the read
 // lock): racing Puts that move one tag between images, and fresh tags on

@@ -3,6 +3,10 @@
 //   <root>/<chain hex>/diff        the layer's files (an overlay lower dir)
 //   <root>/<chain hex>/layer.json  its record, written last: a layer without
 //                                  one is incomplete and removed on Open
+// Its records follow the rules of every record (record_json.h: versioned,
+// missing keys read as defaults) and load through ReadRecordFiles, but are
+// not a RecordStore: a record is published by renaming its layer's dir into
+// place, with the files it describes, not by writing <root>/<id>.json.
 #ifndef OCID_PKG_STORAGE_LAYER_STORE_H_
 #define OCID_PKG_STORAGE_LAYER_STORE_H_
 
