@@ -27,6 +27,7 @@
 #include "pkg/container/container_record.h"
 #include "pkg/image/manifest.h"
 #include "pkg/sandbox/sandbox_manager.h"
+#include "pkg/storage/lease.h"
 
 namespace ocid {
 
