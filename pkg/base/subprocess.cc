@@ -1,5 +1,6 @@
 #include "pkg/base/subprocess.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -13,9 +14,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -455,6 +458,55 @@ absl::Status SignalIfSame(const ProcessIdentity& identity, int signal) {
     return absl::ErrnoToStatus(errno, absl::StrCat("signal ", signal, " to pid ", identity.pid));
   }
   return absl::OkStatus();
+}
+
+namespace {
+
+// Whether /proc/<pid>/<file> contains `needle` (false when unreadable: gone,
+// or a kernel thread).
+bool ProcFileContains(const std::string& pid, const char* file, absl::string_view needle) {
+  absl::StatusOr<std::string> text =
+      ReadFileToString(absl::StrCat("/proc/", pid, "/", file), 1 << 20);
+  return text.ok() && absl::StrContains(*text, needle);
+}
+
+bool Gone(const ProcessIdentity& identity) {
+  absl::StatusOr<ProcStat> stat = ReadProcStat(identity.pid);
+  return !stat.ok() || stat->start_time != identity.start_time || stat->state == 'Z';
+}
+
+}  // namespace
+
+absl::StatusOr<int> KillProcessesNaming(absl::string_view needle, absl::Duration timeout) {
+  if (needle.empty()) return absl::InvalidArgumentError("empty needle names every process");
+  std::unique_ptr<DIR, int (*)(DIR*)> proc(::opendir("/proc"), ::closedir);
+  if (proc == nullptr) return absl::ErrnoToStatus(errno, "open /proc");
+  std::vector<ProcessIdentity> found;
+  const pid_t self = ::getpid();
+  while (dirent* entry = ::readdir(proc.get())) {
+    pid_t pid = 0;
+    if (!absl::SimpleAtoi(entry->d_name, &pid) || pid == self) continue;
+    if (!ProcFileContains(entry->d_name, "cmdline", needle) &&
+        !ProcFileContains(entry->d_name, "environ", needle)) {
+      continue;
+    }
+    absl::StatusOr<ProcessIdentity> identity = IdentifyProcess(pid);
+    if (identity.ok()) found.push_back(*identity);
+  }
+  for (const ProcessIdentity& identity : found) {
+    SignalIfSame(identity, SIGKILL).IgnoreError();  // NotFound: gone already
+  }
+  absl::Time deadline = absl::Now() + timeout;
+  for (const ProcessIdentity& identity : found) {
+    while (!Gone(identity)) {
+      if (absl::Now() > deadline) {
+        return absl::DeadlineExceededError(
+            absl::StrCat("pid ", identity.pid, " still runs after SIGKILL"));
+      }
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+  }
+  return static_cast<int>(found.size());
 }
 
 }  // namespace ocid

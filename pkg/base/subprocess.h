@@ -194,6 +194,14 @@ absl::StatusOr<UniqueFd> OpenPidfd(const ProcessIdentity& identity);
 // if it is gone or the pid is another process's now.
 absl::Status SignalIfSame(const ProcessIdentity& identity, int signal);
 
+// Kills (SIGKILL) every process but ours whose command line or environment
+// contains `needle`, then waits up to `timeout` for them to be gone (a
+// zombie is gone). For the helpers of one object (its ID in their arguments,
+// or CNI_CONTAINERID=<id>) that an ocid which died left running: they must
+// not finish after the object is undone. Returns how many it killed;
+// DeadlineExceeded if some outlive `timeout`.
+absl::StatusOr<int> KillProcessesNaming(absl::string_view needle, absl::Duration timeout);
+
 }  // namespace ocid
 
 #endif  // OCID_PKG_BASE_SUBPROCESS_H_

@@ -253,5 +253,37 @@ TEST(SignalIfSameTest, SignalsOnlyTheProcessTheIdentityNames) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// Helpers an ocid that died left running name their object in their
+// arguments or environment; only those are killed.
+TEST(KillProcessesNamingTest, KillsTheProcessesNamingItAndNoOthers) {
+  const std::string needle =
+      absl::StrCat("needle-", ::getpid(), "-", absl::ToUnixNanos(absl::Now()));
+  Subprocess::Options by_env;
+  by_env.argv = {"/bin/sleep", "60"};
+  by_env.env = {"CNI_CONTAINERID=" + needle};
+  Subprocess::Options by_arg;
+  by_arg.argv = {"/bin/sh", "-c", "while :; do sleep 1; done", needle};
+  Subprocess::Options other;
+  other.argv = {"/bin/sleep", "60"};
+  auto a = Subprocess::Spawn(by_env);
+  auto b = Subprocess::Spawn(by_arg);
+  auto c = Subprocess::Spawn(other);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+
+  absl::StatusOr<int> killed = KillProcessesNaming(needle, absl::Seconds(10));
+  ASSERT_TRUE(killed.ok()) << killed.status();
+  EXPECT_EQ(*killed, 2);
+  for (Subprocess* child : {&*a, &*b}) {
+    absl::StatusOr<int> status = child->Wait(absl::Seconds(10));
+    ASSERT_TRUE(status.ok()) << status.status();
+    EXPECT_TRUE(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL);
+  }
+  EXPECT_EQ(c->Wait(absl::Milliseconds(100)).status().code(), absl::StatusCode::kDeadlineExceeded)
+      << "a process not naming the needle was killed";
+  EXPECT_EQ(KillProcessesNaming(needle, absl::Seconds(1)).value_or(-1), 0);
+  EXPECT_EQ(KillProcessesNaming("", absl::Seconds(1)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace ocid

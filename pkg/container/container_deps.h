@@ -58,6 +58,10 @@ class ContainerRuntimes {
   // conmon's exit file for `id`; NotFound while it runs.
   virtual absl::StatusOr<ContainerExit> ReadExit(const std::string& exit_dir, const std::string& id,
                                                  const std::string& persist_dir) = 0;
+  // Kills what an ocid that died may have left running for container `id`
+  // (conmon, the runtime's create), found by the ID in their arguments, so
+  // that none finishes, or reports an exit, after Recover undid it.
+  virtual absl::Status KillHelpersOf(const std::string& id) = 0;
   // Calls `on_exit(id)` (from another thread) for each exit file written.
   virtual absl::StatusOr<std::unique_ptr<ExitWatch>> WatchExits(
       const std::string& exit_dir, std::function<void(const std::string& id)> on_exit) = 0;

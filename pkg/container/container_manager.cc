@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
+#include "pkg/base/crash_point.h"
 #include "pkg/base/fs.h"
 #include "pkg/base/log.h"
 #include "pkg/base/random_id.h"
@@ -112,6 +113,20 @@ absl::Status ContainerManager::Recover() {
       exit_watch_,
       runtimes_.WatchExits(options_.exits_dir, [this](const std::string& id) { OnExit(id); }));
   for (const ContainerRecord& c : records_.List()) {
+    // A create cut short (ocid died), or a container of a pod that is no
+    // more (a RunPod cut short, undone by the pods' Recover): undo it. A
+    // step that fails keeps the record (hidden) for the next start.
+    if (c.creating || !pods_.Get(c.sandbox_id).ok()) {
+      const char* what =
+          c.creating ? "an unfinished CreateContainer" : "a container whose pod is gone";
+      absl::Status undone = UndoCreate(c);
+      if (!undone.ok()) {
+        OCID_LOG(kError) << "container " << c.id << ": undo " << what << ": " << undone;
+      } else {
+        OCID_LOG(kInfo) << "container " << c.id << ": undid " << what;
+      }
+      continue;
+    }
     RETURN_IF_ERROR(names_.Reserve(c.ReservedName(), c.id));
     if (absl::StatusOr<std::optional<ImageMatch>> image = images_.Lookup(c.image_id);
         image.ok() && image->has_value()) {
@@ -141,6 +156,24 @@ absl::Status ContainerManager::Recover() {
     }
   }
   return absl::OkStatus();
+}
+
+// What a Create cut short may have made, undone from its record alone: each
+// step is idempotent and fine with what was never made.
+absl::Status ContainerManager::UndoCreate(const ContainerRecord& c) {
+  // A create cut short may have left conmon or the runtime running: killed
+  // first, so that nothing is made or reported after the undo. (Only then:
+  // a made container's ID may be named by a user's process, `crictl logs`.)
+  if (c.creating) RETURN_IF_ERROR(runtimes_.KillHelpersOf(c.id));
+  absl::Status status;
+  absl::StatusOr<ContainerRuntime*> runtime = runtimes_.For(c.runtime_handler);
+  status.Update(runtime.ok() ? (*runtime)->Delete(c.id, /*force=*/true) : runtime.status());
+  if (!c.rootfs.empty()) status.Update(images_.UnmountRootfs(c.rootfs));
+  if (!c.bundle.empty()) status.Update(RemoveAll(c.bundle));
+  if (!c.overlay_dir.empty()) status.Update(RemoveAll(c.overlay_dir));
+  if (!c.exit_dir.empty()) ::unlink(absl::StrCat(c.exit_dir, "/", c.id).c_str());
+  RETURN_IF_ERROR(status);
+  return records_.Remove(c.id);
 }
 
 absl::StatusOr<std::string> ContainerManager::Create(const std::string& pod_id,
@@ -215,12 +248,13 @@ absl::StatusOr<std::string> ContainerManager::Create(const std::string& pod_id,
 
   // kubelet retries a CreateContainer that timed out with the same request:
   // hand back the container made for it (as for pods). While the first call
-  // is still running, the name stays reserved and the retry is refused.
+  // is still making it (its record says creating), the name stays reserved
+  // and the retry is refused.
   std::string holder = names_.Holder(c.ReservedName());
   if (!holder.empty()) {
     std::optional<ContainerRecord> existing = records_.Get(holder);
     cri::ContainerConfig existing_config;
-    if (existing && existing->sandbox_id == pod.id &&
+    if (existing && !existing->creating && existing->sandbox_id == pod.id &&
         google::protobuf::util::JsonStringToMessage(existing->config_json, &existing_config).ok() &&
         google::protobuf::util::MessageDifferencer::Equivalent(existing_config, config)) {
       return existing->id;
@@ -232,11 +266,19 @@ absl::StatusOr<std::string> ContainerManager::Create(const std::string& pod_id,
   return id;
 }
 
-// The steps of Create that make something; each pushes its undo.
+// The steps of Create that make something; each pushes its undo. The record
+// is stored first, in the creating state and naming every path the steps
+// will make, so that a crash at any later point leaves Recover what to undo;
+// it is marked created last. A failure undoes each step made, the record last.
 absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan& plan) {
   RETURN_IF_ERROR(names_.Reserve(c.ReservedName(), c.id));
   UndoStack undo;
   undo.Push([&] { names_.Release(c.ReservedName()); });
+  c.creating = true;
+  RETURN_IF_ERROR(records_.Add(c));
+  undo.Push([&] { records_.Remove(c.id).IgnoreError(); });
+  CrashPoint("create_container.recorded");
+
   undo.Push([&] {
     RemoveAll(c.bundle).IgnoreError();
     RemoveAll(c.overlay_dir).IgnoreError();
@@ -246,9 +288,11 @@ absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan
     RETURN_IF_ERROR(MakeDirs(dir, 0755));
   }
   RETURN_IF_ERROR(MakeDirs(c.log_path.substr(0, c.log_path.rfind('/')), 0755));
+  CrashPoint("create_container.dirs_made");
   RETURN_IF_ERROR(images_.MountRootfs(plan.image->layers, c.overlay_dir + "/upper",
                                       c.overlay_dir + "/work", c.rootfs));
   undo.Push([&] { images_.UnmountRootfs(c.rootfs).IgnoreError(); });
+  CrashPoint("create_container.rootfs_mounted");
 
   SandboxContext sandbox = ContextOf(*plan.pod, *plan.pod_config);
   ContainerSpecInputs inputs{c.id,
@@ -261,12 +305,21 @@ absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan
   ASSIGN_OR_RETURN(nlohmann::json spec, BuildContainerSpec(inputs));
   RETURN_IF_ERROR(WriteFileAtomically(c.bundle + "/config.json", spec.dump(), 0600,
                                       /*durable=*/false));  // runroot: volatile
+  CrashPoint("create_container.spec_written");
 
   ContainerLaunch launch{c.id,       c.name,        c.bundle,           c.log_path,
                          c.exit_dir, c.persist_dir, plan.config->tty(), plan.config->stdin()};
   ASSIGN_OR_RETURN(c.conmon_pid, plan.runtime->Create(launch));
   undo.Push([&] { plan.runtime->Delete(c.id, /*force=*/true).IgnoreError(); });
-  RETURN_IF_ERROR(records_.Add(c));
+  CrashPoint("create_container.runtime_created");
+  // Only these two fields: the exit watch may have recorded an exit since.
+  RETURN_IF_ERROR(records_
+                      .Update(c.id,
+                              [&](ContainerRecord& r) {
+                                r.creating = false;
+                                r.conmon_pid = c.conmon_pid;
+                              })
+                      .status());
   undo.Dismiss();
   return c.id;
 }
@@ -274,7 +327,10 @@ absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan
 absl::StatusOr<ContainerRecord> ContainerManager::Get(const std::string& id) const {
   if (id.empty()) return absl::InvalidArgumentError("container_id is empty");
   std::optional<ContainerRecord> container = records_.Get(id);
-  if (!container) return absl::NotFoundError(absl::StrCat("container ", id, " not found"));
+  // One still being made is not there yet (kubelet has no ID for it).
+  if (!container || container->creating) {
+    return absl::NotFoundError(absl::StrCat("container ", id, " not found"));
+  }
   return *container;
 }
 
@@ -289,7 +345,9 @@ absl::StatusOr<ContainerView> ContainerManager::Status(const std::string& id) {
 }
 
 void ContainerManager::ForEach(const std::function<void(const ContainerRecord&)>& visit) const {
-  records_.ForEach(visit);
+  records_.ForEach([&](const ContainerRecord& c) {
+    if (!c.creating) visit(c);
+  });
 }
 
 std::string ContainerManager::HandlerName(const ContainerRecord& container) {
@@ -388,7 +446,7 @@ absl::Status ContainerManager::StopLocked(const std::string& id, int64_t timeout
 absl::Status ContainerManager::Remove(const std::string& id) {
   if (id.empty()) return absl::InvalidArgumentError("container_id is empty");
   std::optional<ContainerRecord> found = records_.Get(id);
-  if (!found) return absl::OkStatus();  // already gone
+  if (!found || found->creating) return absl::OkStatus();  // already gone, or not there yet
   KeyedMutex::Lock lock = locks_.Acquire(found->id);
   return RemoveLocked(found->id);
 }

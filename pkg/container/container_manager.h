@@ -56,7 +56,9 @@ class ContainerManager final : public PodContainers {
 
   // Loads the records, starts watching exits, then reconciles each running
   // container with what really runs (exits while ocid was down; gone
-  // without an exit: UNKNOWN). Call after the pods' Recover.
+  // without an exit: UNKNOWN). A container Create did not finish (ocid
+  // died), or whose pod is gone, is undone and forgotten. Call after the
+  // pods' Recover.
   absl::Status Recover();
 
   // Makes the container (request fields validated by the caller) in pod
@@ -105,6 +107,7 @@ class ContainerManager final : public PodContainers {
     ContainerRuntime* runtime;
   };
   absl::StatusOr<std::string> Make(ContainerRecord c, const Plan& plan);
+  absl::Status UndoCreate(const ContainerRecord& c);
   absl::Status StopLocked(const std::string& id, int64_t timeout_seconds);
   absl::Status RemoveLocked(const std::string& id);
   // Records the exit conmon reported for `id` (the exit watch calls it).

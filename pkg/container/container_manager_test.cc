@@ -1,7 +1,9 @@
 #include "pkg/container/container_manager.h"
 
 #include <signal.h>
+#include <stdlib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +15,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
+#include "pkg/base/crash_point.h"
+#include "pkg/base/file_set.h"
 #include "pkg/base/fs.h"
 #include "pkg/sandbox/sandbox_host.h"
 
@@ -28,6 +32,7 @@ class QuietHost : public SandboxHost {
     return PinnedNamespaces{"/ns/net/" + r.pod_id, "/ns/ipc/" + r.pod_id, "/ns/uts/" + r.pod_id};
   }
   absl::Status Unpin(const PinnedNamespaces&) override { return absl::OkStatus(); }
+  bool Pinned(const PinnedNamespaces&) override { return true; }
   absl::Status WriteFiles(const std::string&, const std::string&, const std::vector<std::string>&,
                           const std::vector<std::string>&,
                           const std::vector<std::string>&) override {
@@ -35,12 +40,12 @@ class QuietHost : public SandboxHost {
   }
   absl::Status MountShm(const std::string&) override { return absl::OkStatus(); }
   absl::Status UnmountShm(const std::string&) override { return absl::OkStatus(); }
-  absl::StatusOr<ProcessIdentity> StartInfra(const PinnedNamespaces&,
-                                             const std::string&) override {
+  absl::StatusOr<ProcessIdentity> StartInfra(const PinnedNamespaces&, const std::string&) override {
     return ProcessIdentity{77, 1};
   }
   void StopInfra(const ProcessIdentity&) override {}
   bool InfraAlive(const ProcessIdentity&) override { return infra_alive; }
+  absl::Status KillHelpersOf(const std::string&) override { return absl::OkStatus(); }
 
   std::atomic<bool> infra_alive = true;
 };
@@ -57,6 +62,7 @@ const char kImageId[] = "sha256:111111111111111111111111111111111111111111111111
 
 class FakeImages : public ContainerImages {
  public:
+  explicit FakeImages(const std::string& dir) : mounted(dir + "/mounted") {}
   absl::StatusOr<std::optional<ImageMatch>> Lookup(const std::string& name) override {
     if (fail_at == "lookup") return absl::InvalidArgumentError("ambiguous");
     if (name != "busybox" && name != kImageId) return std::optional<ImageMatch>();
@@ -99,18 +105,21 @@ class FakeImages : public ContainerImages {
   std::string fail_at;
   std::function<void()> mount_hook;
   absl::Mutex mu;
-  std::set<std::string> mounted;
+  FileSet mounted;  // rootfs paths, seen across a crash test's fork
   std::map<std::string, int> users;
 };
 
-// One handler, "runc"; containers "run" as entries in a map.
+// One handler, "runc"; containers "run" as entries in a map (and the IDs
+// created are kept as files too, seen across a crash test's fork).
 class FakeRuntime : public ContainerRuntime, public ContainerRuntimes {
  public:
+  explicit FakeRuntime(const std::string& dir) : made(dir + "/runtime") {}
   const std::string& handler_name() const override { return name_; }
   absl::StatusOr<pid_t> Create(const ContainerLaunch& launch) override {
     absl::MutexLock lock(&mu);
     if (fail_create) return absl::InternalError("runc create failed");
     states[launch.id] = "created";
+    made.insert(launch.id);
     std::ofstream(launch.bundle + "/pidfile") << "4242\n";
     return 4241;
   }
@@ -136,6 +145,7 @@ class FakeRuntime : public ContainerRuntime, public ContainerRuntimes {
   absl::Status Delete(const std::string& id, bool) override {
     absl::MutexLock lock(&mu);
     states.erase(id);
+    made.erase(id);
     return absl::OkStatus();
   }
   absl::StatusOr<RuntimeState> State(const std::string& id) override {
@@ -164,6 +174,11 @@ class FakeRuntime : public ContainerRuntime, public ContainerRuntimes {
     if (it == exits.end()) return absl::NotFoundError("running");
     return it->second;
   }
+  absl::Status KillHelpersOf(const std::string& id) override {
+    absl::MutexLock lock(&mu);
+    helpers_killed.push_back(id);
+    return absl::OkStatus();
+  }
   absl::StatusOr<std::unique_ptr<ExitWatch>> WatchExits(
       const std::string&, std::function<void(const std::string&)> callback) override {
     absl::MutexLock lock(&mu);
@@ -175,8 +190,10 @@ class FakeRuntime : public ContainerRuntime, public ContainerRuntimes {
   std::function<void()> kill_hook;  // runs first in Kill, unlocked
   absl::Mutex mu;
   std::map<std::string, std::string> states;
+  FileSet made;
   std::map<std::string, ContainerExit> exits;
   std::vector<int> signals;
+  std::vector<std::string> helpers_killed;  // by Recover, before an undo
   std::function<void(const std::string&)> on_exit;
   std::string name_ = "runc";
 };
@@ -198,12 +215,18 @@ cri::ContainerConfig ContainerConfig(const std::string& name = "app") {
   return config;
 }
 
+// A fresh dir for the running test.
+std::string TestDir() {
+  std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  std::replace(name.begin(), name.end(), '/', '_');  // parameterised tests
+  std::string dir = absl::StrCat(getenv("TEST_TMPDIR"), "/", name);
+  std::filesystem::remove_all(dir);
+  return dir;
+}
+
 class ContainerManagerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = absl::StrCat(getenv("TEST_TMPDIR"), "/",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
     Boot();
     pod_ = pods_->RunPod(PodConfig(), "").value();
   }
@@ -236,7 +259,7 @@ class ContainerManagerTest : public ::testing::Test {
   }
 
   size_t Entries(const std::string& dir) {
-    if (!std::filesystem::exists(dir)) return 0;
+    if (!std::filesystem::is_directory(dir)) return 0;
     auto entries = std::filesystem::directory_iterator(dir);
     return static_cast<size_t>(std::distance(begin(entries), end(entries)));
   }
@@ -252,16 +275,18 @@ class ContainerManagerTest : public ::testing::Test {
     EXPECT_EQ(Records(), 0u) << why;
     EXPECT_TRUE(images_.mounted.empty()) << "rootfs still mounted: " << why;
     EXPECT_TRUE(runtime_.states.empty()) << "runtime still has a container: " << why;
+    EXPECT_TRUE(runtime_.made.empty()) << "runtime still has a container: " << why;
+    EXPECT_EQ(Entries(dir_ + "/records/containers"), 0u) << "record file left: " << why;
     EXPECT_EQ(images_.users[kImageId], 0) << "image still held: " << why;
     EXPECT_EQ(Entries(dir_ + "/run/containers"), 0u) << "bundle left: " << why;
     EXPECT_EQ(Entries(dir_ + "/containers"), 0u) << "overlay dirs left: " << why;
   }
 
-  std::string dir_;
+  std::string dir_ = TestDir();
   QuietHost host_;
   QuietNetwork network_;
-  FakeImages images_;
-  FakeRuntime runtime_;
+  FakeImages images_{dir_ + "/fake"};
+  FakeRuntime runtime_{dir_ + "/fake"};
   std::unique_ptr<SandboxManager> pods_;
   std::unique_ptr<ContainerManager> containers_;
   std::string pod_;
@@ -510,6 +535,88 @@ TEST_F(ContainerManagerTest, CreatesInOnePodRunTogether) {
   b.join();
   EXPECT_TRUE(together);
   EXPECT_EQ(Records(), 2u);
+}
+
+// ---- intent before side effects, and Recover -------------------------------
+
+// What a Create cut short at a crash point has made by then.
+struct Made {
+  size_t overlay_dirs, mounts, runtime;
+};
+
+class ContainerCrashTest : public ContainerManagerTest,
+                           public ::testing::WithParamInterface<std::pair<std::string, Made>> {};
+
+// ocid dies at each crash point of Create in turn (a forked child runs the
+// call and _exits there: no undo runs). Managers booted afresh over the same
+// dirs undo exactly what was made, and the name is free for a new container.
+TEST_P(ContainerCrashTest, RecoverUndoesWhatACreateCutShortMade) {
+#ifdef NDEBUG
+  GTEST_SKIP() << "crash points are compiled out of release builds";
+#endif
+  const auto& [point, made] = GetParam();
+  EXPECT_EXIT(
+      {
+        ::setenv(kCrashPointEnv, point.c_str(), 1);
+        containers_->Create(pod_, ContainerConfig()).IgnoreError();
+      },
+      ::testing::ExitedWithCode(137), "test crash point " + point);
+  ASSERT_EQ(Entries(dir_ + "/records/containers"), 1u)
+      << "no record was stored before the first side effect";
+  EXPECT_EQ(Entries(dir_ + "/containers"), made.overlay_dirs);
+  EXPECT_EQ(images_.mounted.size(), made.mounts);
+  EXPECT_EQ(runtime_.made.size(), made.runtime);
+
+  runtime_.states.clear();  // the child's; what it made is in runtime_.made
+  Boot();                   // as after a restart
+  EXPECT_EQ(runtime_.helpers_killed.size(), 1u) << "the cut call's helpers were left running";
+  ExpectNothingLeft("after a crash at " + point);
+  absl::StatusOr<std::string> again = containers_->Create(pod_, ContainerConfig());
+  ASSERT_TRUE(again.ok()) << "the name stayed reserved: " << again.status();
+  ASSERT_TRUE(containers_->Remove(*again).ok());
+  ExpectNothingLeft("after the new container's Remove");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Points, ContainerCrashTest,
+    ::testing::Values(std::pair("create_container.recorded", Made{0, 0, 0}),
+                      std::pair("create_container.dirs_made", Made{1, 0, 0}),
+                      std::pair("create_container.rootfs_mounted", Made{1, 1, 0}),
+                      std::pair("create_container.spec_written", Made{1, 1, 0}),
+                      std::pair("create_container.runtime_created", Made{1, 1, 1})),
+    [](const auto& info) { return info.param.first.substr(info.param.first.find('.') + 1); });
+
+// While Create runs, its record is stored but the container is not there
+// yet: not listed, and so not removed with a RemoveContainer by prefix.
+TEST_F(ContainerManagerTest, AContainerBeingMadeIsHidden) {
+  bool checked = false;
+  images_.mount_hook = [&] {
+    EXPECT_EQ(Entries(dir_ + "/records/containers"), 1u);
+    EXPECT_EQ(Records(), 0u) << "listed while being made";
+    checked = true;
+  };
+  absl::StatusOr<std::string> id = containers_->Create(pod_, ContainerConfig());
+  images_.mount_hook = nullptr;
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_TRUE(checked);
+  EXPECT_EQ(Records(), 1u);
+  EXPECT_FALSE(containers_->Get(*id)->creating);
+}
+
+// A pod that Recover undoes (its RunPod was cut short) takes its containers
+// with it; here a container is put in such a pod by rewriting the pod's
+// record as still creating.
+TEST_F(ContainerManagerTest, RecoverUndoesTheContainersOfAnUndonePod) {
+  std::string id = containers_->Create(pod_, ContainerConfig()).value();
+  ASSERT_TRUE(containers_->Start(id).ok());
+  SandboxRecord pod = pods_->Get(pod_).value();
+  pod.creating = true;
+  ASSERT_TRUE(
+      WriteFileAtomically(dir_ + "/records/sandboxes/" + pod_ + ".json", pod.Serialize(), 0600)
+          .ok());
+  Boot();  // the old managers' leases end with them, as with a restart
+  EXPECT_TRUE(absl::IsNotFound(pods_->Get(pod_).status()));
+  ExpectNothingLeft("the container of an undone pod");
 }
 
 }  // namespace

@@ -17,6 +17,7 @@ std::string ContainerRecord::Serialize() const {
                         {"sandbox_id", sandbox_id},
                         {"name", name},
                         {"attempt", attempt},
+                        {"creating", creating},
                         {"state", static_cast<int>(state)},
                         {"created_at", created_at},
                         {"started_at", started_at},
@@ -51,6 +52,7 @@ absl::StatusOr<ContainerRecord> ContainerRecord::Parse(const std::string& text) 
   in.Read("sandbox_id", r.sandbox_id);
   in.Read("name", r.name);
   in.Read("attempt", r.attempt);
+  in.Read("creating", r.creating);  // missing: made in full
   int32_t state = static_cast<int32_t>(r.state);
   in.Read("state", state);
   in.Read("created_at", r.created_at);

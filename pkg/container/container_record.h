@@ -20,6 +20,10 @@ struct ContainerRecord {
   std::string sandbox_id;
   std::string name;
   uint32_t attempt = 0;
+  // In flight: CreateContainer stores the record before its first side
+  // effect and clears this at its end; a record still creating after a
+  // restart is undone by Recover. Hidden from Get, List and Status meanwhile.
+  bool creating = false;
   ContainerState state = ContainerState::kCreated;
   int64_t created_at = 0, started_at = 0, finished_at = 0;
   int32_t exit_code = 0;

@@ -58,6 +58,7 @@ TEST(ContainerRecordTest, LoadsARecordInTheLayoutBeforeVersions) {
   EXPECT_EQ(r->name, "web");
   EXPECT_EQ(r->attempt, 2u);
   EXPECT_EQ(r->state, ContainerState::kExited);
+  EXPECT_FALSE(r->creating) << "a record from before intents were kept was made in full";
   EXPECT_EQ(r->created_at, 1700000000000000000);
   EXPECT_EQ(r->started_at, 1700000001000000000);
   EXPECT_EQ(r->finished_at, 1700000002000000000);
@@ -103,6 +104,20 @@ TEST(ContainerRecordTest, AWrongTypedKeyIsDataLossNamingIt) {
   r = ContainerRecord::Parse(R"({"id": "abc", "state": 9})");
   EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_NE(r.status().message().find("\"state\""), std::string::npos) << r.status();
+}
+
+TEST(ContainerRecordTest, CreatingRoundTripsAndIsFalseWhenMissing) {
+  ContainerRecord record;
+  record.id = "c";
+  record.creating = true;
+  absl::StatusOr<ContainerRecord> back = ContainerRecord::Parse(record.Serialize());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(back->creating);
+  absl::StatusOr<ContainerRecord> old =
+      ContainerRecord::Parse(R"({"version": 1, "id": "c", "state": 1})");
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_FALSE(old->creating);
+  EXPECT_EQ(old->state, ContainerState::kRunning);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "pkg/base/status_macros.h"
+#include "pkg/base/subprocess.h"
 
 namespace ocid {
 namespace {
@@ -82,6 +83,10 @@ absl::StatusOr<std::unique_ptr<ExitWatch>> OciContainerRuntimes::WatchExits(
   ASSIGN_OR_RETURN(std::unique_ptr<ExitWatcher> watcher,
                    ExitWatcher::Start(exit_dir, std::move(on_exit)));
   return std::unique_ptr<ExitWatch>(std::make_unique<OciExitWatch>(std::move(watcher)));
+}
+
+absl::Status OciContainerRuntimes::KillHelpersOf(const std::string& id) {
+  return KillProcessesNaming(id, absl::Seconds(10)).status();
 }
 
 absl::StatusOr<std::optional<ImageMatch>> StoreImages::Lookup(const std::string& name_or_id) {

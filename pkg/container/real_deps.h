@@ -27,6 +27,7 @@ class OciContainerRuntimes final : public ContainerRuntimes {
                                          const std::string& persist_dir) override;
   absl::StatusOr<std::unique_ptr<ExitWatch>> WatchExits(
       const std::string& exit_dir, std::function<void(const std::string& id)> on_exit) override;
+  absl::Status KillHelpersOf(const std::string& id) override;
 
  private:
   const std::string default_runtime_;

@@ -1,6 +1,8 @@
 #include "pkg/sandbox/linux_sandbox_host.h"
 
+#include <linux/magic.h>
 #include <signal.h>
+#include <sys/vfs.h>
 
 #include <optional>
 #include <string>
@@ -17,6 +19,17 @@ absl::StatusOr<PinnedNamespaces> LinuxSandboxHost::Pin(const PinRequest& request
 
 absl::Status LinuxSandboxHost::Unpin(const PinnedNamespaces& pinned) {
   return UnpinNamespaces(pinned);
+}
+
+// A pin is a bind mount of an nsfs inode; a plain file left in its place
+// (the mount is gone) is no pin.
+bool LinuxSandboxHost::Pinned(const PinnedNamespaces& pinned) {
+  for (const std::string* path : {&pinned.net, &pinned.ipc, &pinned.uts}) {
+    struct statfs fs;
+    if (path->empty()) continue;
+    if (::statfs(path->c_str(), &fs) != 0 || fs.f_type != NSFS_MAGIC) return false;
+  }
+  return true;
 }
 
 absl::Status LinuxSandboxHost::WriteFiles(const std::string& dir, const std::string& hostname,
@@ -73,6 +86,12 @@ bool LinuxSandboxHost::InfraAlive(const ProcessIdentity& infra) {
   std::optional<ProcessIdentity> current = Current(infra);
   // A zombie is dead: the infra exited and its namespace is gone.
   return current && ReadProcStat(current->pid).value_or(ProcStat{}).state != 'Z';
+}
+
+// SIGKILLed processes die at once; a helper stuck in the kernel (a hung
+// mount) is reported rather than waited for without end.
+absl::Status LinuxSandboxHost::KillHelpersOf(const std::string& pod_id) {
+  return KillProcessesNaming(pod_id, absl::Seconds(10)).status();
 }
 
 }  // namespace ocid

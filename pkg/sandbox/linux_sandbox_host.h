@@ -18,6 +18,7 @@ class LinuxSandboxHost final : public SandboxHost {
 
   absl::StatusOr<PinnedNamespaces> Pin(const PinRequest& request) override;
   absl::Status Unpin(const PinnedNamespaces& pinned) override;
+  bool Pinned(const PinnedNamespaces& pinned) override;
   absl::Status WriteFiles(const std::string& dir, const std::string& hostname,
                           const std::vector<std::string>& dns_servers,
                           const std::vector<std::string>& dns_searches,
@@ -28,6 +29,7 @@ class LinuxSandboxHost final : public SandboxHost {
                                              const std::string& cgroup_parent) override;
   void StopInfra(const ProcessIdentity& infra) override;
   bool InfraAlive(const ProcessIdentity& infra) override;
+  absl::Status KillHelpersOf(const std::string& pod_id) override;
 
  private:
   // `infra` as the process running now, if it still is that process.

@@ -45,14 +45,6 @@ absl::Status ValidatePinRequest(const PinRequest& request) {
   return absl::OkStatus();
 }
 
-PinnedNamespaces PinPaths(const PinRequest& request) {
-  auto path = [&](bool wanted, const char* kind) {
-    return wanted ? absl::StrCat(request.pin_dir, "/", kind, "/", request.pod_id) : "";
-  };
-  return PinnedNamespaces{path(request.net, "net"), path(request.ipc, "ipc"),
-                          path(request.uts, "uts")};
-}
-
 std::vector<std::string> PinnsArgv(const PinRequest& request) {
   std::vector<std::string> argv = {request.pinns_binary, "--dir", request.pin_dir, "--name",
                                    request.pod_id};
@@ -138,6 +130,14 @@ absl::StatusOr<std::string> ResolvConf(const std::vector<std::string>& servers,
 }
 
 }  // namespace
+
+PinnedNamespaces PinPaths(const PinRequest& request) {
+  auto path = [&](bool wanted, const char* kind) {
+    return wanted ? absl::StrCat(request.pin_dir, "/", kind, "/", request.pod_id) : "";
+  };
+  return PinnedNamespaces{path(request.net, "net"), path(request.ipc, "ipc"),
+                          path(request.uts, "uts")};
+}
 
 absl::StatusOr<PinnedNamespaces> PinNamespaces(const PinRequest& request) {
   RETURN_IF_ERROR(ValidatePinRequest(request));

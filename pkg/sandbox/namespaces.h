@@ -35,6 +35,10 @@ struct PinRequest {
   std::vector<std::pair<std::string, std::string>> sysctls;
 };
 
+// Where PinNamespaces pins them: known before it runs, so that a record can
+// name the pins to remove before they exist.
+PinnedNamespaces PinPaths(const PinRequest& request);
+
 // Creates and pins the namespaces; brings up loopback in the new network
 // namespace. On failure nothing is left pinned.
 absl::StatusOr<PinnedNamespaces> PinNamespaces(const PinRequest& request);

@@ -212,6 +212,20 @@ TEST_F(NamespacesTest, UnpinRemovesEverythingAndIsIdempotent) {
   EXPECT_TRUE(UnpinNamespaces(PinnedNamespaces{}).ok());
 }
 
+// What Recover asks of a pod's pins: a pin is a mount of a namespace, not
+// merely a file where one was (the mount gone, as after a reboot).
+TEST_F(NamespacesTest, PinnedHoldsOnlyWhileEveryPinIsANamespace) {
+  Pin();
+  LinuxSandboxHost host(Runfile("cmd/ocid/ocid-infra"));
+  EXPECT_TRUE(host.Pinned(pinned_));
+  EXPECT_TRUE(host.Pinned(PinnedNamespaces{}));  // host namespaces only
+  ASSERT_EQ(::umount2(pinned_.ipc.c_str(), MNT_DETACH), 0) << std::strerror(errno);
+  EXPECT_TRUE(Exists(pinned_.ipc)) << "the file stays where the mount was";
+  EXPECT_FALSE(host.Pinned(pinned_));
+  ASSERT_TRUE(UnpinNamespaces(pinned_).ok());
+  EXPECT_FALSE(host.Pinned(pinned_));
+}
+
 TEST_F(NamespacesTest, OnlyRequestedNamespacesArePinned) {
   request_.net = false;
   request_.hostname.clear();

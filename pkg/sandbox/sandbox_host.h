@@ -26,6 +26,9 @@ class SandboxHost {
   // On failure nothing is left pinned. Unpin is idempotent.
   virtual absl::StatusOr<PinnedNamespaces> Pin(const PinRequest& request) = 0;
   virtual absl::Status Unpin(const PinnedNamespaces& pinned) = 0;
+  // Whether each pin still holds its namespace (not after a reboot wiped
+  // the runroot, or once unpinned).
+  virtual bool Pinned(const PinnedNamespaces& pinned) = 0;
   // resolv.conf, hosts and hostname in `dir` (which exists).
   virtual absl::Status WriteFiles(const std::string& dir, const std::string& hostname,
                                   const std::vector<std::string>& dns_servers,
@@ -42,6 +45,11 @@ class SandboxHost {
   virtual void StopInfra(const ProcessIdentity& infra) = 0;
   // Whether that process (not merely its pid) still runs.
   virtual bool InfraAlive(const ProcessIdentity& infra) = 0;
+  // Kills what an ocid that died may have left running for pod `pod_id`
+  // (ocid-pinns, ocid-infra and the infra it forked, CNI plugins), found by
+  // the ID in their arguments or environment, so that none finishes after
+  // Recover undid the pod.
+  virtual absl::Status KillHelpersOf(const std::string& pod_id) = 0;
 };
 
 class PodNetwork {

@@ -7,7 +7,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "pkg/base/crash_point.h"
 #include "pkg/base/fs.h"
+#include "pkg/base/log.h"
 #include "pkg/base/random_id.h"
 #include "pkg/base/status_macros.h"
 #include "pkg/base/undo_stack.h"
@@ -69,9 +71,51 @@ absl::Status SandboxManager::Recover() {
   RETURN_IF_ERROR(MakeDirs(options_.pins_dir, 0700));
   RETURN_IF_ERROR(records_.Load());
   for (const SandboxRecord& pod : records_.List()) {
+    if (pod.creating) {
+      // RunPod did not finish: undo what it may have made. A step that
+      // fails keeps the record (still hidden) for the next start to retry;
+      // it must not keep ocid from serving the pods that run.
+      absl::Status undone = UndoCreate(pod);
+      if (!undone.ok()) {
+        OCID_LOG(kError) << "pod sandbox " << pod.id
+                         << ": undo an unfinished RunPodSandbox: " << undone;
+      } else {
+        OCID_LOG(kInfo) << "pod sandbox " << pod.id << ": undid an unfinished RunPodSandbox";
+      }
+      continue;
+    }
     RETURN_IF_ERROR(names_.Reserve(pod.ReservedName(), pod.id));
+    if (pod.ready && !(InfraAlive(pod) && host_.Pinned(pod.namespaces))) {
+      // Its infra died or its pins are gone (a reboot wiped the runroot):
+      // NOTREADY, as containerd and cri-o report. Not stopped: StopPod
+      // still owes the CNI DEL and the rest.
+      RETURN_IF_ERROR(records_.Update(pod.id, [](SandboxRecord& r) { r.ready = false; }).status());
+    }
   }
   return absl::OkStatus();
+}
+
+// What a RunPod cut short may have made, undone from its record alone: each
+// step is idempotent and fine with what was never made, so all of them run,
+// in RunPod's reverse order.
+absl::Status SandboxManager::UndoCreate(const SandboxRecord& pod) {
+  // First, so that no helper of the cut call (a CNI ADD, the infra's
+  // launcher) makes something after the undo.
+  RETURN_IF_ERROR(host_.KillHelpersOf(pod.id));
+  absl::Status status;
+  if (pod.infra_pid > 0) host_.StopInfra(pod.Infra());
+  if (!pod.shm_path.empty()) status.Update(host_.UnmountShm(pod.shm_path));
+  if (!pod.namespaces.net.empty()) {
+    // DEL from the cached result when ADD got that far, else with the
+    // current config (plugins accept DEL for what they never added).
+    absl::StatusOr<cri::PodSandboxConfig> config = StoredPodConfig(pod);
+    status.Update(config.ok() ? network_.TearDown(NetworkRequestFor(pod, *config))
+                              : config.status());
+  }
+  status.Update(host_.Unpin(pod.namespaces));
+  if (!pod.files_dir.empty()) status.Update(RemoveAll(pod.files_dir));
+  RETURN_IF_ERROR(status);
+  return records_.Remove(pod.id);
 }
 
 absl::StatusOr<std::string> SandboxManager::RunPod(const cri::PodSandboxConfig& config,
@@ -90,13 +134,14 @@ absl::StatusOr<std::string> SandboxManager::RunPod(const cri::PodSandboxConfig& 
   }
 
   // kubelet retries a RunPodSandbox that timed out with the same request:
-  // hand back the pod made for it.
+  // hand back the pod made for it. While the first call is still making it
+  // (its record says creating), the name is taken and the retry refused.
   std::string holder = names_.Holder(pod.ReservedName());
   if (!holder.empty()) {
     std::optional<SandboxRecord> existing = records_.Get(holder);
     cri::PodSandboxConfig existing_config;
     // Compared as messages: proto maps serialize in no fixed order.
-    if (existing &&
+    if (existing && !existing->creating &&
         google::protobuf::util::JsonStringToMessage(existing->config_json, &existing_config).ok() &&
         google::protobuf::util::MessageDifferencer::Equivalent(existing_config, config)) {
       return existing->id;
@@ -107,7 +152,10 @@ absl::StatusOr<std::string> SandboxManager::RunPod(const cri::PodSandboxConfig& 
   return Make(std::move(pod), config);
 }
 
-// The steps of RunPod after the name check; each pushes its undo.
+// The rest of RunPod after the name check. The record is stored first, in
+// the creating state and naming every path the steps will make, so that a
+// crash at any later point leaves Recover what to undo; it is marked created
+// last. A failure undoes each step made, the record last.
 absl::StatusOr<std::string> SandboxManager::Make(SandboxRecord pod,
                                                  const cri::PodSandboxConfig& config) {
   RETURN_IF_ERROR(names_.Reserve(pod.ReservedName(), pod.id));
@@ -115,55 +163,91 @@ absl::StatusOr<std::string> SandboxManager::Make(SandboxRecord pod,
   undo.Push([&] { names_.Release(pod.ReservedName()); });
 
   const auto& options = config.linux().security_context().namespace_options();
-  bool host_network = options.network() == cri::NamespaceMode::NODE;
-  bool host_ipc = options.ipc() == cri::NamespaceMode::NODE;
   pod.created_at = absl::ToUnixNanos(absl::Now());
   pod.labels.insert(config.labels().begin(), config.labels().end());
   pod.annotations.insert(config.annotations().begin(), config.annotations().end());
   pod.log_directory = config.log_directory();
   pod.cgroup_parent = config.linux().cgroup_parent();
   ASSIGN_OR_RETURN(pod.hostname, PodHostname(config.hostname()));
+  pod.creating = true;
+  pod.namespaces = PinPaths(PinRequestFor(pod, config));
+  pod.files_dir = absl::StrCat(options_.pods_dir, "/", pod.id);
+  if (options.ipc() != cri::NamespaceMode::NODE) pod.shm_path = pod.files_dir + "/shm";
+  RETURN_IF_ERROR(records_.Add(pod));
+  undo.Push([&] { records_.Remove(pod.id).IgnoreError(); });
+  CrashPoint("run_pod.recorded");
 
+  RETURN_IF_ERROR(MakeParts(pod, config, undo));
+  pod.creating = false;
+  RETURN_IF_ERROR(records_.Update(pod.id, [&](SandboxRecord& r) { r = pod; }).status());
+  undo.Dismiss();
+  return pod.id;
+}
+
+PinRequest SandboxManager::PinRequestFor(const SandboxRecord& pod,
+                                         const cri::PodSandboxConfig& config) const {
+  const auto& options = config.linux().security_context().namespace_options();
+  bool host_network = options.network() == cri::NamespaceMode::NODE;
+  bool host_ipc = options.ipc() == cri::NamespaceMode::NODE;
   PinRequest pin{pod.id,    options_.pins_dir, options_.pinns_binary, !host_network,
                  !host_ipc, !host_network,     pod.hostname,          {}};
   for (const auto& [key, value] : config.linux().sysctls()) pin.sysctls.emplace_back(key, value);
-  ASSIGN_OR_RETURN(pod.namespaces, host_.Pin(pin));
-  undo.Push([&] { host_.Unpin(pod.namespaces).IgnoreError(); });
+  return pin;
+}
 
-  if (!host_network) {
+// The host side of RunPod, each step pushing its undo onto `undo`. What the
+// record already names needs no update; the infra's identity, known only once
+// it runs, is stored at once.
+absl::Status SandboxManager::MakeParts(SandboxRecord& pod, const cri::PodSandboxConfig& config,
+                                       UndoStack& undo) {
+  ASSIGN_OR_RETURN(pod.namespaces, host_.Pin(PinRequestFor(pod, config)));
+  undo.Push([&] { host_.Unpin(pod.namespaces).IgnoreError(); });
+  CrashPoint("run_pod.pinned");
+
+  if (!pod.namespaces.net.empty()) {
     // SetUp undoes its own partial work when a plugin fails.
     ASSIGN_OR_RETURN(PodNetworkResult network, network_.SetUp(NetworkRequestFor(pod, config)));
     pod.ips = network.ips;
     undo.Push([&] { network_.TearDown(NetworkRequestFor(pod, config)).IgnoreError(); });
+    CrashPoint("run_pod.network_added");
   }
 
-  pod.files_dir = absl::StrCat(options_.pods_dir, "/", pod.id);
   RETURN_IF_ERROR(MakeDirs(pod.files_dir, 0755));
   undo.Push([&] { RemoveAll(pod.files_dir).IgnoreError(); });
   const cri::DNSConfig& dns = config.dns_config();
   RETURN_IF_ERROR(host_.WriteFiles(pod.files_dir, pod.hostname, Strings(dns.servers()),
                                    Strings(dns.searches()), Strings(dns.options())));
-  if (!host_ipc) {
-    pod.shm_path = pod.files_dir + "/shm";
+  CrashPoint("run_pod.files_written");
+  if (!pod.shm_path.empty()) {
     RETURN_IF_ERROR(MakeDirs(pod.shm_path, 0755));
     RETURN_IF_ERROR(host_.MountShm(pod.shm_path));
     undo.Push([&] { host_.UnmountShm(pod.shm_path).IgnoreError(); });
+    CrashPoint("run_pod.shm_mounted");
   }
-  if (options.pid() == cri::NamespaceMode::POD) {
+  if (config.linux().security_context().namespace_options().pid() == cri::NamespaceMode::POD) {
     ASSIGN_OR_RETURN(ProcessIdentity infra, host_.StartInfra(pod.namespaces, pod.cgroup_parent));
     pod.infra_pid = infra.pid;
     pod.infra_start_time = infra.start_time;
     undo.Push([&] { host_.StopInfra(pod.Infra()); });
+    RETURN_IF_ERROR(records_
+                        .Update(pod.id,
+                                [&](SandboxRecord& r) {
+                                  r.infra_pid = infra.pid;
+                                  r.infra_start_time = infra.start_time;
+                                })
+                        .status());
+    CrashPoint("run_pod.infra_started");
   }
-  RETURN_IF_ERROR(records_.Add(pod));
-  undo.Dismiss();
-  return pod.id;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<SandboxRecord> SandboxManager::Get(const std::string& id) const {
   if (id.empty()) return absl::InvalidArgumentError("pod_sandbox_id is empty");
   std::optional<SandboxRecord> pod = records_.Get(id);
-  if (!pod.has_value()) return absl::NotFoundError(absl::StrCat("pod sandbox ", id, " not found"));
+  // One still being made is not there yet (kubelet has no ID for it).
+  if (!pod.has_value() || pod->creating) {
+    return absl::NotFoundError(absl::StrCat("pod sandbox ", id, " not found"));
+  }
   return *pod;
 }
 
@@ -174,7 +258,9 @@ absl::StatusOr<PodView> SandboxManager::Status(const std::string& id) const {
 }
 
 void SandboxManager::ForEach(const std::function<void(const SandboxRecord&)>& visit) const {
-  records_.ForEach(visit);
+  records_.ForEach([&](const SandboxRecord& pod) {
+    if (!pod.creating) visit(pod);
+  });
 }
 
 absl::Status SandboxManager::StopPod(const std::string& id) {
@@ -191,7 +277,7 @@ absl::Status SandboxManager::StopLocked(const SandboxRecord& pod) {
   // outlives a stopped pod. Both are idempotent. DEL needs the pod's ports
   // and names: a config that does not parse stops the stop before anything
   // is torn down, rather than DEL with an empty config.
-  bool tear_down_network = pod.ready && !pod.namespaces.net.empty();
+  bool tear_down_network = !pod.stopped && !pod.namespaces.net.empty();
   cri::PodSandboxConfig config;
   if (tear_down_network) {
     ASSIGN_OR_RETURN(config, StoredPodConfig(pod));
@@ -205,6 +291,7 @@ absl::Status SandboxManager::StopLocked(const SandboxRecord& pod) {
       .Update(pod.id,
               [](SandboxRecord& r) {
                 r.ready = false;
+                r.stopped = true;
                 r.infra_pid = 0;
                 r.infra_start_time = 0;
               })

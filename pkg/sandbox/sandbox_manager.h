@@ -16,6 +16,7 @@
 #include "pkg/base/keyed_mutex.h"
 #include "pkg/base/name_registry.h"
 #include "pkg/base/record_store.h"
+#include "pkg/base/undo_stack.h"
 #include "pkg/sandbox/sandbox_host.h"
 #include "pkg/sandbox/sandbox_record.h"
 
@@ -43,7 +44,9 @@ class SandboxManager {
   // Set once, before Recover: who stops and removes a pod's containers.
   void SetContainers(PodContainers* containers) { containers_ = containers; }
 
-  // Loads the pod records and reserves their names.
+  // Loads the pod records and reserves their names. A pod RunPod did not
+  // finish (ocid died) is undone and forgotten; a pod whose infra died or
+  // whose pins are gone becomes not ready (StopPod still tears it down).
   absl::Status Recover();
 
   // Makes the pod (`config` validated by the caller) and returns its ID. The
@@ -67,20 +70,25 @@ class SandboxManager {
   // back into the manager.
   void ForEach(const std::function<void(const SandboxRecord&)>& visit) const;
 
-  // Holds pod `id` (a full ID) against StopPod and RemovePod until
-  // destroyed; other shared holders may hold it too.
   // Whether the pod's own PID namespace is still held by its infra (true
   // for a pod without one).
   bool InfraAlive(const SandboxRecord& pod) {
     return pod.infra_pid <= 0 || host_.InfraAlive(pod.Infra());
   }
 
+  // Holds pod `id` (a full ID) against StopPod and RemovePod until
+  // destroyed; other shared holders may hold it too.
   [[nodiscard]] KeyedMutex::Lock SharePod(const std::string& id) {
     return locks_.AcquireShared(id);
   }
 
  private:
   absl::StatusOr<std::string> Make(SandboxRecord pod, const runtime::v1::PodSandboxConfig& config);
+  absl::Status MakeParts(SandboxRecord& pod, const runtime::v1::PodSandboxConfig& config,
+                         UndoStack& undo);
+  PinRequest PinRequestFor(const SandboxRecord& pod,
+                           const runtime::v1::PodSandboxConfig& config) const;
+  absl::Status UndoCreate(const SandboxRecord& pod);
   absl::Status StopLocked(const SandboxRecord& pod);
   KeyedMutex::Lock LockPod(const std::string& id) { return locks_.Acquire(id); }
 

@@ -1,7 +1,9 @@
 #include "pkg/sandbox/sandbox_manager.h"
 
+#include <stdlib.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -11,6 +13,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
+#include "pkg/base/crash_point.h"
+#include "pkg/base/file_set.h"
 #include "pkg/base/fs.h"
 
 namespace ocid {
@@ -18,19 +22,29 @@ namespace {
 
 namespace cri = ::runtime::v1;
 
-// Remembers what is "made" on the host; `fail_at` names the step that fails.
+// The pod ID a fake's pins name (any non-empty one of them).
+std::string PinnedPodId(const PinnedNamespaces& pins) {
+  for (const std::string* path : {&pins.uts, &pins.ipc, &pins.net}) {
+    if (!path->empty()) return path->substr(path->rfind('/') + 1);
+  }
+  return "";
+}
+
+// Remembers what is "made" on the host (as files under `dir`, so that what a
+// crash test's child made is seen here); `fail_at` names the step that fails.
 class FakeHost : public SandboxHost {
  public:
+  explicit FakeHost(const std::string& dir)
+      : pinned(dir + "/pinned"), shm(dir + "/shm"), infra(dir + "/infra") {}
+
   absl::StatusOr<PinnedNamespaces> Pin(const PinRequest& request) override {
     absl::MutexLock lock(&mu_);
     if (fail_at == "pin") return absl::InternalError("pin failed");
     pinned.insert(request.pod_id);
-    return PinnedNamespaces{request.net ? "net/" + request.pod_id : "",
-                            request.ipc ? "ipc/" + request.pod_id : "",
-                            request.uts ? "uts/" + request.pod_id : ""};
+    return PinPaths(request);
   }
   absl::Status Unpin(const PinnedNamespaces& pins) override {
-    std::string id = pins.uts.substr(pins.uts.find('/') + 1);
+    std::string id = PinnedPodId(pins);
     {
       absl::MutexLock lock(&mu_);
       ++in_unpin[id];
@@ -40,8 +54,12 @@ class FakeHost : public SandboxHost {
     if (unpin_hook) unpin_hook();
     absl::MutexLock lock(&mu_);
     --in_unpin[id];
-    pinned.erase(id);
+    if (!id.empty()) pinned.erase(id);
     return absl::OkStatus();
+  }
+  bool Pinned(const PinnedNamespaces& pins) override {
+    absl::MutexLock lock(&mu_);
+    return pinned.count(PinnedPodId(pins)) > 0;
   }
   absl::Status WriteFiles(const std::string& dir, const std::string&,
                           const std::vector<std::string>&, const std::vector<std::string>&,
@@ -61,21 +79,26 @@ class FakeHost : public SandboxHost {
     shm.erase(path);
     return absl::OkStatus();
   }
-  absl::StatusOr<ProcessIdentity> StartInfra(const PinnedNamespaces&,
-                                             const std::string&) override {
+  absl::StatusOr<ProcessIdentity> StartInfra(const PinnedNamespaces&, const std::string&) override {
     absl::MutexLock lock(&mu_);
     if (fail_at == "infra") return absl::InternalError("infra failed");
-    infra.insert(++next_pid_);
+    infra.insert(std::to_string(++next_pid_));
     return ProcessIdentity{next_pid_, 1000u + next_pid_};
   }
   bool InfraAlive(const ProcessIdentity& identity) override {
     absl::MutexLock lock(&mu_);
-    return identity.start_time == 1000u + identity.pid && infra.count(identity.pid) > 0;
+    return identity.start_time == 1000u + identity.pid &&
+           infra.count(std::to_string(identity.pid)) > 0;
+  }
+  absl::Status KillHelpersOf(const std::string& pod_id) override {
+    absl::MutexLock lock(&mu_);
+    helpers_killed.push_back(pod_id);
+    return absl::OkStatus();
   }
   void StopInfra(const ProcessIdentity& identity) override {
     absl::MutexLock lock(&mu_);
     // Only the identity StartInfra gave stops it.
-    if (identity.start_time == 1000u + identity.pid) infra.erase(identity.pid);
+    if (identity.start_time == 1000u + identity.pid) infra.erase(std::to_string(identity.pid));
   }
 
   bool Empty() {
@@ -86,8 +109,8 @@ class FakeHost : public SandboxHost {
   std::string fail_at;
   std::function<void()> unpin_hook;  // runs inside Unpin, unlocked
   absl::Mutex mu_;
-  std::set<std::string> pinned, shm;
-  std::set<pid_t> infra;
+  FileSet pinned, shm, infra;               // pod IDs, shm paths, infra pids
+  std::vector<std::string> helpers_killed;  // by Recover, before an undo
   std::map<std::string, int> in_unpin;
   int max_in_unpin = 0, unpin_callers = 0;
   pid_t next_pid_ = 1000;
@@ -95,7 +118,10 @@ class FakeHost : public SandboxHost {
 
 class FakeNetwork : public PodNetwork {
  public:
+  explicit FakeNetwork(const std::string& dir) : up(dir + "/network") {}
+
   absl::StatusOr<PodNetworkResult> SetUp(const PodNetworkRequest& request) override {
+    if (setup_hook) setup_hook(request);
     absl::MutexLock lock(&mu_);
     if (fail) return absl::UnavailableError("plugin bridge failed");
     up.insert(request.pod_id);
@@ -109,8 +135,9 @@ class FakeNetwork : public PodNetwork {
     return absl::OkStatus();
   }
   bool fail = false;
+  std::function<void(const PodNetworkRequest&)> setup_hook;  // runs first in SetUp, unlocked
   absl::Mutex mu_;
-  std::set<std::string> up;
+  FileSet up;  // pod IDs
   int teardowns = 0;
   PodNetworkRequest last_teardown;
 };
@@ -143,14 +170,18 @@ cri::PodSandboxConfig PodConfig(const std::string& name) {
   return config;
 }
 
+// A fresh dir for the running test.
+std::string TestDir() {
+  std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  std::replace(name.begin(), name.end(), '/', '_');  // parameterised tests
+  std::string dir = absl::StrCat(getenv("TEST_TMPDIR"), "/", name);
+  std::filesystem::remove_all(dir);
+  return dir;
+}
+
 class SandboxManagerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = absl::StrCat(getenv("TEST_TMPDIR"), "/",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    manager_ = NewManager();
-  }
+  void SetUp() override { manager_ = NewManager(); }
 
   std::unique_ptr<SandboxManager> NewManager() {
     SandboxManagerOptions options;
@@ -181,9 +212,15 @@ class SandboxManagerTest : public ::testing::Test {
     return n;
   }
 
-  std::string dir_;
-  FakeHost host_;
-  FakeNetwork network_;
+  // Files of the records: what a crashed child left on disk.
+  size_t RecordFiles() {
+    auto entries = std::filesystem::directory_iterator(dir_ + "/records");
+    return static_cast<size_t>(std::distance(begin(entries), end(entries)));
+  }
+
+  std::string dir_ = TestDir();
+  FakeHost host_{dir_ + "/fake"};
+  FakeNetwork network_{dir_ + "/fake"};
   FakeContainers containers_;
   std::unique_ptr<SandboxManager> manager_;
 };
@@ -408,6 +445,116 @@ TEST_F(SandboxManagerTest, ParallelRunPodsWithDistinctNames) {
   EXPECT_TRUE(host_.Empty());
   EXPECT_TRUE(network_.up.empty());
   EXPECT_EQ(Records(), 0u);
+  EXPECT_EQ(PodDirs(), 0u);
+}
+
+// ---- intent before side effects, and Recover -------------------------------
+
+// What a RunPod cut short at a crash point has made by then.
+struct Made {
+  size_t pins, network, files, shm, infra;
+};
+
+class SandboxCrashTest : public SandboxManagerTest,
+                         public ::testing::WithParamInterface<std::pair<std::string, Made>> {};
+
+// ocid dies at each crash point of RunPod in turn (a forked child runs the
+// call and _exits there: no undo runs). A fresh manager over the same dirs
+// then undoes exactly what was made, and the name is free for a new pod.
+TEST_P(SandboxCrashTest, RecoverUndoesWhatARunPodCutShortMade) {
+#ifdef NDEBUG
+  GTEST_SKIP() << "crash points are compiled out of release builds";
+#endif
+  const auto& [point, made] = GetParam();
+  EXPECT_EXIT(
+      {
+        ::setenv(kCrashPointEnv, point.c_str(), 1);
+        manager_->RunPod(PodConfig("web"), "").IgnoreError();
+      },
+      ::testing::ExitedWithCode(137), "test crash point " + point);
+  ASSERT_EQ(RecordFiles(), 1u) << "no record was stored before the first side effect";
+  EXPECT_EQ(host_.pinned.size(), made.pins);
+  EXPECT_EQ(network_.up.size(), made.network);
+  EXPECT_EQ(PodDirs(), made.files);
+  EXPECT_EQ(host_.shm.size(), made.shm);
+  EXPECT_EQ(host_.infra.size(), made.infra);
+
+  manager_ = NewManager();  // as after a restart
+  EXPECT_EQ(host_.helpers_killed.size(), 1u) << "the cut call's helpers were left running";
+  EXPECT_TRUE(host_.Empty()) << "pins, shm or infra left after a crash at " << point;
+  EXPECT_TRUE(network_.up.empty()) << "network left after a crash at " << point;
+  EXPECT_EQ(PodDirs(), 0u);
+  EXPECT_EQ(RecordFiles(), 0u);
+  EXPECT_EQ(Records(), 0u);
+  absl::StatusOr<std::string> again = manager_->RunPod(PodConfig("web"), "");
+  ASSERT_TRUE(again.ok()) << "the name stayed reserved: " << again.status();
+  EXPECT_TRUE(manager_->Get(*again)->ready);
+  ASSERT_TRUE(manager_->RemovePod(*again).ok());
+  EXPECT_TRUE(host_.Empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Points, SandboxCrashTest,
+                         ::testing::Values(std::pair("run_pod.recorded", Made{0, 0, 0, 0, 0}),
+                                           std::pair("run_pod.pinned", Made{1, 0, 0, 0, 0}),
+                                           std::pair("run_pod.network_added", Made{1, 1, 0, 0, 0}),
+                                           std::pair("run_pod.files_written", Made{1, 1, 1, 0, 0}),
+                                           std::pair("run_pod.shm_mounted", Made{1, 1, 1, 1, 0}),
+                                           std::pair("run_pod.infra_started", Made{1, 1, 1, 1, 1})),
+                         [](const auto& info) {
+                           std::string name =
+                               info.param.first.substr(info.param.first.find('.') + 1);
+                           return name;
+                         });
+
+// While RunPod runs, its record is stored but the pod is not there yet:
+// not listed, not found, and the same request again is refused rather than
+// handed a half-made pod.
+TEST_F(SandboxManagerTest, APodBeingMadeIsHiddenAndItsNameHeld) {
+  bool checked = false;
+  network_.setup_hook = [&](const PodNetworkRequest& request) {
+    EXPECT_EQ(RecordFiles(), 1u);
+    EXPECT_EQ(Records(), 0u) << "listed while being made";
+    EXPECT_TRUE(absl::IsNotFound(manager_->Get(request.pod_id).status()));
+    EXPECT_TRUE(absl::IsNotFound(manager_->Status(request.pod_id).status()));
+    EXPECT_TRUE(absl::IsAlreadyExists(manager_->RunPod(PodConfig("web"), "").status()));
+    EXPECT_TRUE(manager_->RemovePod(request.pod_id).ok());  // nothing there to remove
+    checked = true;
+  };
+  absl::StatusOr<std::string> id = manager_->RunPod(PodConfig("web"), "");
+  network_.setup_hook = nullptr;
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_TRUE(checked);
+  EXPECT_EQ(Records(), 1u);
+  EXPECT_EQ(manager_->RunPod(PodConfig("web"), "").value(), *id);
+}
+
+// After a restart, a pod whose infra died (its PID namespace with it) or
+// whose pins are gone (a reboot wiped the runroot) is NOTREADY; stopping
+// and removing it still tears down everything, CNI DEL included.
+TEST_F(SandboxManagerTest, RecoverReportsAPodWithoutItsInfraOrPinsNotReady) {
+  std::string infra_dead = manager_->RunPod(PodConfig("infra-dead"), "").value();
+  std::string pins_gone = manager_->RunPod(PodConfig("pins-gone"), "").value();
+  std::string fine = manager_->RunPod(PodConfig("fine"), "").value();
+  host_.infra.erase(std::to_string(manager_->Get(infra_dead)->infra_pid));
+  host_.pinned.erase(pins_gone);
+  manager_ = NewManager();
+
+  EXPECT_FALSE(manager_->Get(infra_dead)->ready);
+  EXPECT_FALSE(manager_->Get(pins_gone)->ready);
+  EXPECT_TRUE(manager_->Get(fine)->ready);
+  manager_ = NewManager();  // and so it stays
+  EXPECT_FALSE(manager_->Get(infra_dead)->ready);
+
+  ASSERT_TRUE(manager_->StopPod(infra_dead).ok());
+  EXPECT_EQ(network_.up.count(infra_dead), 0u) << "no CNI DEL for a pod not ready";
+  EXPECT_EQ(host_.pinned.count(infra_dead), 0u);
+  EXPECT_TRUE(manager_->Get(infra_dead)->stopped);
+  ASSERT_TRUE(manager_->RemovePod(pins_gone).ok());
+  EXPECT_EQ(network_.up.count(pins_gone), 0u);
+  ASSERT_TRUE(manager_->RemovePod(infra_dead).ok());
+  ASSERT_TRUE(manager_->RemovePod(fine).ok());
+  EXPECT_TRUE(host_.Empty());
+  EXPECT_TRUE(network_.up.empty());
   EXPECT_EQ(PodDirs(), 0u);
 }
 

@@ -18,7 +18,9 @@ std::string SandboxRecord::Serialize() const {
                         {"namespace", pod_namespace},
                         {"uid", uid},
                         {"attempt", attempt},
+                        {"creating", creating},
                         {"ready", ready},
+                        {"stopped", stopped},
                         {"created_at", created_at},
                         {"labels", labels},
                         {"annotations", annotations},
@@ -39,6 +41,7 @@ std::string SandboxRecord::Serialize() const {
 }
 
 // Missing keys keep the defaults (record_json.h); only the ID is required.
+// A record from before "creating" was kept was made in full.
 // Records written before the hostname was kept have none: "" makes new
 // containers fall back to the config's hostname.
 absl::StatusOr<SandboxRecord> SandboxRecord::Parse(const std::string& text) {
@@ -49,7 +52,11 @@ absl::StatusOr<SandboxRecord> SandboxRecord::Parse(const std::string& text) {
   in.Read("namespace", r.pod_namespace);
   in.Read("uid", r.uid);
   in.Read("attempt", r.attempt);
+  in.Read("creating", r.creating);
   in.Read("ready", r.ready);
+  // Before "stopped" was kept, not ready meant stopped.
+  r.stopped = !r.ready;
+  in.Read("stopped", r.stopped);
   in.Read("created_at", r.created_at);
   in.Read("labels", r.labels);
   in.Read("annotations", r.annotations);

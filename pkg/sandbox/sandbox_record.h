@@ -20,7 +20,14 @@ struct SandboxRecord {
   std::string id;
   std::string name, pod_namespace, uid;
   uint32_t attempt = 0;
-  bool ready = true;  // SANDBOX_READY until stopped
+  // In flight: RunPod stores the record before its first side effect and
+  // clears this at its end; a record still creating after a restart is
+  // undone by Recover. Hidden from Get, List and Status meanwhile.
+  bool creating = false;
+  bool ready = true;  // SANDBOX_READY: not stopped, and its infra and pins live
+  // StopPod ran: the network, pins and infra are gone. A pod not ready but
+  // not stopped (its infra died) still owes its CNI DEL.
+  bool stopped = false;
   int64_t created_at = 0;
   std::map<std::string, std::string> labels, annotations;
   std::string runtime_handler;

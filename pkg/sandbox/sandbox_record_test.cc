@@ -21,6 +21,8 @@ TEST(SandboxRecordTest, LoadsARecordInTheLayoutBeforeVersions) {
   EXPECT_EQ(r->uid, "uid-1");
   EXPECT_EQ(r->attempt, 1u);
   EXPECT_FALSE(r->ready);
+  EXPECT_FALSE(r->creating) << "a record from before intents were kept was made in full";
+  EXPECT_TRUE(r->stopped) << "not ready meant stopped";
   EXPECT_EQ(r->created_at, 1700000000000000000);
   EXPECT_EQ(r->labels.at("app"), "nginx");
   EXPECT_EQ(r->annotations.at("note"), "y");
@@ -39,6 +41,29 @@ TEST(SandboxRecordTest, LoadsARecordInTheLayoutBeforeVersions) {
   EXPECT_EQ(r->ips, std::vector<std::string>{"10.216.0.5"});
   EXPECT_EQ(nlohmann::json::parse(r->Serialize()).at("version"), 1);
   EXPECT_EQ(SandboxRecord::Parse(r->Serialize())->Serialize(), r->Serialize());
+}
+
+// Version 1 before the lifecycle keys: a ready pod made in full, not stopped.
+TEST(SandboxRecordTest, ARecordWithoutLifecycleKeysLoadsAsCreated) {
+  absl::StatusOr<SandboxRecord> r =
+      SandboxRecord::Parse(R"({"version": 1, "id": "pod", "ready": true})");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->creating);
+  EXPECT_TRUE(r->ready);
+  EXPECT_FALSE(r->stopped);
+}
+
+TEST(SandboxRecordTest, LifecycleKeysRoundTrip) {
+  SandboxRecord pod;
+  pod.id = "pod";
+  pod.creating = true;
+  pod.ready = false;  // its infra died, not stopped yet
+  pod.stopped = false;
+  absl::StatusOr<SandboxRecord> back = SandboxRecord::Parse(pod.Serialize());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(back->creating);
+  EXPECT_FALSE(back->ready);
+  EXPECT_FALSE(back->stopped);
 }
 
 TEST(SandboxRecordTest, TheInfraIdentityRoundTrips) {

@@ -48,6 +48,7 @@ absl::Status BlobStore::Delete(const Digest& digest) {
 Lease BlobStore::LeaseBlob(const Digest& digest) { return leases_.Take(digest.String()); }
 
 absl::Status BlobStore::Collect(const std::function<std::set<std::string>()>& referenced) {
+  absl::MutexLock collecting(&collect_mu_);
   ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(root_ + "/blobs/sha256"));
   std::vector<std::string> stored;
   for (const std::string& name : names) stored.push_back("sha256:" + name);

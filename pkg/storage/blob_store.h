@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "pkg/base/unique_fd.h"
 #include "pkg/storage/digest.h"
 #include "pkg/storage/lease.h"
@@ -81,6 +82,9 @@ class BlobStore {
 
   std::string root_;
   LeaseTable leases_;
+  // One collection at a time: two at once could each leave a key to the
+  // other, which had decided on older references.
+  absl::Mutex collect_mu_;
 };
 
 }  // namespace ocid

@@ -188,6 +188,7 @@ absl::Status LayerStore::DeleteFiles(const Digest& chain_id) {
 Lease LayerStore::LeaseLayer(const Digest& chain_id) { return leases_.Take(chain_id.String()); }
 
 absl::Status LayerStore::Collect(const std::function<std::set<std::string>()>& referenced) {
+  absl::MutexLock collecting(&collect_mu_);
   std::vector<std::string> stored;
   {
     absl::MutexLock lock(&mu_);

@@ -89,6 +89,9 @@ class LayerStore {
   std::set<std::string> unpacking_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> deleting_ ABSL_GUARDED_BY(mu_);
   LeaseTable leases_;  // its own mutex, never taken under mu_
+  // One collection at a time, taken before all others: two at once could
+  // each leave a key to the other, which had decided on older references.
+  absl::Mutex collect_mu_ ABSL_ACQUIRED_BEFORE(mu_);
 };
 
 }  // namespace ocid
