@@ -145,13 +145,16 @@ class FakeNetwork : public PodNetwork {
 class FakeContainers : public PodContainers {
  public:
   absl::Status StopAllOf(const std::string& pod_id) override {
+    absl::MutexLock lock(&mu_);
     stopped.push_back(pod_id);
     return absl::OkStatus();
   }
   absl::Status RemoveAllOf(const std::string& pod_id) override {
+    absl::MutexLock lock(&mu_);
     removed.push_back(pod_id);
     return absl::OkStatus();
   }
+  absl::Mutex mu_;  // parallel pod calls reach it at once
   std::vector<std::string> stopped, removed;
 };
 
