@@ -1,0 +1,82 @@
+// The host's cgroup file systems: which layout is mounted (v1, v2, or the
+// hybrid of v1 controllers plus a controller-less v2 at <root>/unified),
+// reading a cgroup's usage, and removing the dirs of a cgroup in every
+// hierarchy. Reads only files; never holds a lock, so callers may read
+// many cgroups at once. The root is a parameter so tests run against fake
+// trees in a temp dir.
+#ifndef OCID_PKG_CGROUPS_CGROUPS_H_
+#define OCID_PKG_CGROUPS_CGROUPS_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace ocid {
+
+enum class CgroupLayout { kV1, kV2, kHybrid };
+const char* LayoutName(CgroupLayout layout);
+
+// One cgroup's usage, from its own files (v1: cpuacct, memory, pids
+// controllers; v2: cpu.stat, memory.*, pids.current). Counts are
+// hierarchical: a pod's cgroup includes its containers'.
+struct CgroupStats {
+  uint64_t cpu_usage_ns = 0;           // cumulative CPU time
+  uint64_t memory_usage_bytes = 0;     // v1 memory.usage_in_bytes, v2 memory.current
+  uint64_t memory_working_set_bytes = 0;  // usage minus inactive_file (as kubelet reads it)
+  uint64_t memory_rss_bytes = 0;       // v1 total_rss, v2 anon
+  uint64_t page_faults = 0;            // pgfault
+  uint64_t major_page_faults = 0;      // pgmajfault
+  std::optional<uint64_t> memory_limit_bytes;  // unset when unlimited
+  uint64_t pids = 0;                   // pids.current
+};
+
+class Cgroups {
+ public:
+  // Looks at `root` (normally /sys/fs/cgroup): cgroup.controllers there
+  // means v2; v1 controller dirs plus unified/cgroup.controllers mean
+  // hybrid; v1 controller dirs alone mean v1. FailedPrecondition for
+  // anything else.
+  static absl::StatusOr<Cgroups> Open(const std::string& root = "/sys/fs/cgroup");
+
+  CgroupLayout layout() const { return layout_; }
+  const std::string& root() const { return root_; }
+
+  // The usage of cgroup `path` ("/ocid/pod-x/ocid-y"). NotFound when the
+  // cgroup does not exist (not created yet, or already removed).
+  absl::StatusOr<CgroupStats> Read(const std::string& path) const;
+
+  // The dirs of cgroup `path` in every mounted hierarchy (v1: one per
+  // controller mount, the named "systemd" one and unified; v2: one).
+  std::vector<std::string> Dirs(const std::string& path) const;
+
+  // rmdir of `path` in every hierarchy; a missing dir is fine. Fails
+  // (EBUSY) while a process is in it or it has children.
+  absl::Status Remove(const std::string& path) const;
+
+  // Moves process `pid` into cgroup `path`, making its dirs, in every
+  // hierarchy (v1: each controller's and the named ones; v2: the one).
+  absl::Status Join(const std::string& path, pid_t pid) const;
+
+ private:
+  Cgroups(std::string root, CgroupLayout layout, std::vector<std::string> hierarchies)
+      : root_(std::move(root)), layout_(layout), hierarchies_(std::move(hierarchies)) {}
+  absl::StatusOr<CgroupStats> ReadV1(const std::string& path) const;
+  absl::StatusOr<CgroupStats> ReadV2(const std::string& dir) const;
+  // The v1 dir of `controller` (its own mount, or a joint one such as
+  // cpu,cpuacct); "" when it is not mounted.
+  std::string V1Controller(const std::string& controller) const;
+
+  std::string root_;
+  CgroupLayout layout_;
+  std::vector<std::string> hierarchies_;  // mount dirs under root_, not symlinks
+};
+
+}  // namespace ocid
+
+#endif  // OCID_PKG_CGROUPS_CGROUPS_H_
