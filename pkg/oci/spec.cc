@@ -24,6 +24,7 @@
 #include "absl/types/span.h"
 #include "pkg/base/fs.h"
 #include "pkg/base/status_macros.h"
+#include "pkg/cgroups/paths.h"
 #include "pkg/oci/user.h"
 
 namespace ocid {
@@ -508,11 +509,9 @@ absl::StatusOr<json> BuildNamespaces(const ContainerSpecInputs& in) {
 absl::StatusOr<std::string> CgroupsPath(const ContainerSpecInputs& in) {
   const std::string& parent = in.sandbox->cgroup_parent;
   if (in.cgroup_manager == "cgroupfs") {
-    if (parent.empty()) return absl::StrCat("/ocid/", in.container_id);
-    if (parent[0] != '/')
-      return Invalid("sandbox cgroup_parent", Quote(parent) + " is not absolute");
-    std::string clean = CleanPath(parent);
-    return absl::StrCat(clean == "/" ? "" : clean, "/ocid-", in.container_id);
+    // Below the pod's cgroup (pkg/cgroups), where stats read it.
+    ASSIGN_OR_RETURN(std::string pod_cgroup, PodCgroupPath(parent, in.sandbox->id));
+    return ContainerCgroupPath(pod_cgroup, in.container_id);
   }
   if (in.cgroup_manager == "systemd") {
     std::string slice = parent.empty() ? "system.slice" : parent;

@@ -485,8 +485,10 @@ TEST_F(SpecTest, CgroupsPathForBothManagers) {
     const char* want;  // "" for an InvalidArgument
   };
   const Case cases[] = {
-      {"cgroupfs", "", "/ocid/ctr1"},
+      {"cgroupfs", "", "/ocid/pod-sandbox1/ocid-ctr1"},
       {"cgroupfs", "/kubepods/besteffort/pod1", "/kubepods/besteffort/pod1/ocid-ctr1"},
+      {"cgroupfs", "kubepods-besteffort-pod1.slice",
+       "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice/ocid-ctr1"},
       {"cgroupfs", "kubepods", ""},
       {"systemd", "kubepods-besteffort-pod1.slice", "kubepods-besteffort-pod1.slice:ocid:ctr1"},
       {"systemd", "", "system.slice:ocid:ctr1"},

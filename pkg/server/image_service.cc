@@ -1,7 +1,6 @@
 // PullImage, ListImages, ImageStatus, RemoveImage, ImageFsInfo.
 #include "pkg/server/image_service.h"
 
-#include <ftw.h>
 #include <sys/stat.h>
 
 #include "absl/strings/escaping.h"
@@ -12,6 +11,7 @@
 #include "pkg/base/status_macros.h"
 #include "pkg/image/reference.h"
 #include "pkg/server/rpc.h"
+#include "pkg/stats/fs_usage.h"
 #include "pkg/storage/image_gc.h"
 
 namespace ocid {
@@ -37,29 +37,6 @@ void ToCri(const ImageRecord& image, cri::Image& out) {
   } else {
     out.set_username(user);
   }
-}
-
-struct Usage {
-  uint64_t bytes = 0;
-  uint64_t inodes = 0;
-};
-
-// Disk use under `root`, counting each hard-linked file once.
-Usage MeasureTree(const std::string& root) {
-  static thread_local Usage* usage;
-  Usage total;
-  usage = &total;
-  ::nftw(
-      root.c_str(),
-      [](const char*, const struct stat* st, int, struct FTW*) {
-        if (st->st_nlink <= 1 || S_ISDIR(st->st_mode)) {
-          usage->bytes += static_cast<uint64_t>(st->st_blocks) * 512;
-          usage->inodes += 1;
-        }
-        return 0;
-      },
-      64, FTW_PHYS | FTW_MOUNT);
-  return total;
 }
 
 }  // namespace
@@ -168,12 +145,16 @@ grpc::Status ImageService::RemoveImage(grpc::ServerContext*, const cri::RemoveIm
 grpc::Status ImageService::ImageFsInfo(grpc::ServerContext*, const cri::ImageFsInfoRequest*,
                                        cri::ImageFsInfoResponse* response) {
   return ServeRpc("ImageFsInfo", [&] {
-    Usage usage = MeasureTree(stores_.root);
-    int64_t now = absl::ToUnixNanos(absl::Now());
-    for (cri::FilesystemUsage* fs :
-         {response->add_image_filesystems(), response->add_container_filesystems()}) {
-      fs->set_timestamp(now);
-      fs->mutable_fs_id()->set_mountpoint(stores_.root);
+    // Image storage and the containers' writable layers apart, as kubelet
+    // reads them (a split image filesystem).
+    const std::pair<std::string, cri::FilesystemUsage*> filesystems[] = {
+        {stores_.root, response->add_image_filesystems()},
+        {stores_.containers_root, response->add_container_filesystems()},
+    };
+    for (const auto& [root, fs] : filesystems) {
+      FsUsage usage = MeasureTree(root);
+      fs->set_timestamp(absl::ToUnixNanos(absl::Now()));
+      fs->mutable_fs_id()->set_mountpoint(root);
       fs->mutable_used_bytes()->set_value(usage.bytes);
       fs->mutable_inodes_used()->set_value(usage.inodes);
     }

@@ -20,6 +20,9 @@ struct ImageStores {
   LayerStore& layers;
   ImageStore& images;
   ImagePuller& puller;
+  // The containers' writable layers (upper/work dirs), which ImageFsInfo
+  // reports as container_filesystems.
+  std::string containers_root;
 };
 
 class ImageService final : public runtime::v1::ImageService::Service {

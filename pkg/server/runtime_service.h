@@ -11,6 +11,7 @@
 #include "pkg/container/container_manager.h"
 #include "pkg/network/cni.h"
 #include "pkg/sandbox/sandbox_manager.h"
+#include "pkg/stats/stats_collector.h"
 
 namespace ocid {
 
@@ -18,8 +19,8 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
  public:
   // All must outlive the service.
   RuntimeService(const Config& config, CniManager& cni, SandboxManager& pods,
-                 ContainerManager& containers)
-      : config_(config), cni_(cni), pods_(pods), containers_(containers) {}
+                 ContainerManager& containers, StatsCollector& stats)
+      : config_(config), cni_(cni), pods_(pods), containers_(containers), stats_(stats) {}
 
   // runtime_status.cc
   grpc::Status Version(grpc::ServerContext*, const runtime::v1::VersionRequest*,
@@ -63,11 +64,30 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
                                   const runtime::v1::ReopenContainerLogRequest*,
                                   runtime::v1::ReopenContainerLogResponse*) override;
 
+  // stats_service.cc
+  grpc::Status ContainerStats(grpc::ServerContext*, const runtime::v1::ContainerStatsRequest*,
+                              runtime::v1::ContainerStatsResponse*) override;
+  grpc::Status ListContainerStats(grpc::ServerContext*,
+                                  const runtime::v1::ListContainerStatsRequest*,
+                                  runtime::v1::ListContainerStatsResponse*) override;
+  grpc::Status PodSandboxStats(grpc::ServerContext*, const runtime::v1::PodSandboxStatsRequest*,
+                               runtime::v1::PodSandboxStatsResponse*) override;
+  grpc::Status ListPodSandboxStats(grpc::ServerContext*,
+                                   const runtime::v1::ListPodSandboxStatsRequest*,
+                                   runtime::v1::ListPodSandboxStatsResponse*) override;
+  grpc::Status ListMetricDescriptors(grpc::ServerContext*,
+                                     const runtime::v1::ListMetricDescriptorsRequest*,
+                                     runtime::v1::ListMetricDescriptorsResponse*) override;
+  grpc::Status ListPodSandboxMetrics(grpc::ServerContext*,
+                                     const runtime::v1::ListPodSandboxMetricsRequest*,
+                                     runtime::v1::ListPodSandboxMetricsResponse*) override;
+
  private:
   const Config& config_;
   CniManager& cni_;
   SandboxManager& pods_;
   ContainerManager& containers_;
+  StatsCollector& stats_;
 };
 
 }  // namespace ocid

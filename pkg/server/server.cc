@@ -17,6 +17,7 @@
 #include "pkg/base/log.h"
 #include "pkg/base/status_macros.h"
 #include "pkg/base/unique_fd.h"
+#include "pkg/cgroups/paths.h"
 
 namespace ocid {
 namespace {
@@ -98,7 +99,8 @@ absl::Status CriServer::OpenStores() {
   puller_ =
       std::make_unique<ImagePuller>(*blobs_, *layers_, *images_, std::move(registries), options);
   image_service_ =
-      std::make_unique<ImageService>(ImageStores{storage, *blobs_, *layers_, *images_, *puller_});
+      std::make_unique<ImageService>(ImageStores{storage, *blobs_, *layers_, *images_, *puller_,
+                                                config_.root + "/containers"});
 
   return StartManagers();
 }
@@ -131,6 +133,11 @@ int MinOomScoreAdj() {
 }  // namespace
 
 absl::Status CriServer::StartManagers() {
+  RETURN_IF_ERROR(CheckCgroupDriver(config_.cgroup_manager));
+  ASSIGN_OR_RETURN(Cgroups cgroups, Cgroups::Open());
+  OCID_LOG(kInfo) << "cgroups: " << LayoutName(cgroups.layout()) << ", driver "
+                  << config_.cgroup_manager;
+  cgroups_ = std::make_unique<Cgroups>(std::move(cgroups));
   CniOptions cni;
   cni.config_dir = config_.network_dir;
   cni.plugin_dirs = config_.plugin_dirs;
@@ -174,7 +181,9 @@ absl::Status CriServer::StartManagers() {
   containers_->ForEach([&](const ContainerRecord&) { ++container_count; });
   OCID_LOG(kInfo) << "recovered " << pod_count << " pod(s) and " << container_count
                   << " container(s)";
-  runtime_service_ = std::make_unique<RuntimeService>(config_, *cni_, *pods_, *containers_);
+  stats_ = std::make_unique<StatsCollector>(*pods_, *containers_, *cgroups_);
+  runtime_service_ =
+      std::make_unique<RuntimeService>(config_, *cni_, *pods_, *containers_, *stats_);
   return absl::OkStatus();
 }
 

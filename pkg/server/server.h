@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "pkg/cgroups/cgroups.h"
 #include "pkg/config/config.h"
 #include "pkg/container/container_manager.h"
 #include "pkg/container/real_deps.h"
@@ -19,6 +20,7 @@
 #include "pkg/server/runtime_service.h"
 #include "pkg/storage/blob_store.h"
 #include "pkg/storage/image_store.h"
+#include "pkg/stats/stats_collector.h"
 #include "pkg/storage/layer_store.h"
 
 namespace ocid {
@@ -58,6 +60,8 @@ class CriServer {
   std::unique_ptr<StoreImages> container_images_;
   std::unique_ptr<SandboxManager> pods_;
   std::unique_ptr<ContainerManager> containers_;
+  std::unique_ptr<Cgroups> cgroups_;
+  std::unique_ptr<StatsCollector> stats_;
   std::unique_ptr<RuntimeService> runtime_service_;
   std::unique_ptr<ImageService> image_service_;
   std::unique_ptr<grpc::Server> server_;

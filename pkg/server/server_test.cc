@@ -108,9 +108,8 @@ TEST_F(ServerTest, UnbuiltCallsAnswerUnimplementedAndUnknownFieldsAreAccepted) {
   auto stub = RuntimeStub();
   {
     grpc::ClientContext context;
-    runtime::v1::ContainerStatsResponse response;
-    grpc::Status status =
-        stub->ContainerStats(&context, runtime::v1::ContainerStatsRequest(), &response);
+    runtime::v1::ExecResponse response;
+    grpc::Status status = stub->Exec(&context, runtime::v1::ExecRequest(), &response);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
   }
   {

@@ -1,0 +1,145 @@
+#include "pkg/stats/stats_collector.h"
+
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "pkg/base/status_macros.h"
+#include "pkg/cgroups/paths.h"
+
+namespace ocid {
+namespace {
+
+bool Matches(const UsageFilter& filter, const std::string& id,
+             const std::map<std::string, std::string>& labels) {
+  if (!filter.id.empty() && !absl::StartsWith(id, filter.id)) return false;
+  for (const auto& [key, value] : filter.labels) {
+    auto it = labels.find(key);
+    if (it == labels.end() || it->second != value) return false;
+  }
+  return true;
+}
+
+bool Live(const ContainerRecord& c) {
+  return c.state == ContainerState::kCreated || c.state == ContainerState::kRunning;
+}
+
+}  // namespace
+
+StatsCollector::StatsCollector(SandboxManager& pods, ContainerManager& containers,
+                               const Cgroups& cgroups, std::function<absl::Time()> clock)
+    : pods_(pods), containers_(containers), cgroups_(cgroups), clock_(std::move(clock)) {}
+
+absl::StatusOr<std::string> StatsCollector::ContainerCgroup(const SandboxRecord& pod,
+                                                            const std::string& container_id) {
+  ASSIGN_OR_RETURN(std::string pod_cgroup, PodCgroupPath(pod.cgroup_parent, pod.id));
+  return ContainerCgroupPath(pod_cgroup, container_id);
+}
+
+CgroupSample StatsCollector::Sample(const std::string& cgroup) {
+  CgroupSample sample;
+  absl::StatusOr<CgroupStats> stats = cgroups_.Read(cgroup);
+  sample.timestamp = absl::ToUnixNanos(clock_());
+  if (!stats.ok()) return sample;  // gone (or unreadable): times only, as for an exited one
+  sample.stats = *stats;
+  absl::MutexLock lock(&mu_);
+  auto it = last_cpu_.find(cgroup);
+  if (it != last_cpu_.end() && sample.timestamp > it->second.timestamp &&
+      stats->cpu_usage_ns >= it->second.usage_ns) {
+    double cores = static_cast<double>(stats->cpu_usage_ns - it->second.usage_ns) /
+                   static_cast<double>(sample.timestamp - it->second.timestamp);
+    sample.nano_cores = static_cast<uint64_t>(cores * 1e9);
+  }
+  last_cpu_[cgroup] = {sample.timestamp, stats->cpu_usage_ns};
+  return sample;
+}
+
+ContainerUsage StatsCollector::MeasureContainer(const ContainerRecord& container,
+                                                const SandboxRecord* pod) {
+  ContainerUsage usage;
+  usage.record = container;
+  if (pod != nullptr) {
+    absl::StatusOr<std::string> cgroup = ContainerCgroup(*pod, container.id);
+    if (cgroup.ok()) usage.cgroup = *cgroup;
+  }
+  if (!usage.cgroup.empty() && Live(container)) {
+    usage.cpu_memory = Sample(usage.cgroup);
+  } else {
+    usage.cpu_memory.timestamp = absl::ToUnixNanos(clock_());
+  }
+  usage.upper_dir = container.overlay_dir + "/upper";
+  usage.writable_layer = MeasureTree(usage.upper_dir);
+  usage.fs_timestamp = absl::ToUnixNanos(clock_());
+  return usage;
+}
+
+PodUsage StatsCollector::MeasurePod(const SandboxRecord& pod,
+                                    std::vector<ContainerRecord> containers) {
+  PodUsage usage;
+  usage.record = pod;
+  absl::StatusOr<std::string> cgroup = PodCgroupPath(pod.cgroup_parent, pod.id);
+  if (cgroup.ok()) {
+    usage.cgroup = *cgroup;
+    usage.cpu_memory = Sample(usage.cgroup);
+  } else {
+    usage.cpu_memory.timestamp = absl::ToUnixNanos(clock_());
+  }
+  if (!pod.stopped && !pod.namespaces.net.empty()) {
+    absl::StatusOr<std::vector<InterfaceStats>> interfaces = ReadInterfacesIn(pod.namespaces.net);
+    if (interfaces.ok()) usage.interfaces = std::move(*interfaces);
+  }
+  usage.network_timestamp = absl::ToUnixNanos(clock_());
+  for (const ContainerRecord& c : containers) {
+    if (Live(c)) usage.containers.push_back(MeasureContainer(c, &pod));
+  }
+  return usage;
+}
+
+absl::StatusOr<ContainerUsage> StatsCollector::Container(const std::string& id) {
+  ASSIGN_OR_RETURN(ContainerRecord container, containers_.Get(id));
+  absl::StatusOr<SandboxRecord> pod = pods_.Get(container.sandbox_id);
+  return MeasureContainer(container, pod.ok() ? &*pod : nullptr);
+}
+
+std::vector<ContainerUsage> StatsCollector::Containers(const UsageFilter& filter) {
+  std::vector<ContainerRecord> picked;
+  containers_.ForEach([&](const ContainerRecord& c) {
+    if (!Live(c) || !Matches(filter, c.id, c.labels)) return;
+    if (!filter.pod_id.empty() && !absl::StartsWith(c.sandbox_id, filter.pod_id)) return;
+    picked.push_back(c);
+  });
+  std::map<std::string, SandboxRecord> pods;
+  pods_.ForEach([&](const SandboxRecord& p) { pods.emplace(p.id, p); });
+  std::vector<ContainerUsage> usages;
+  usages.reserve(picked.size());
+  for (const ContainerRecord& c : picked) {
+    auto pod = pods.find(c.sandbox_id);
+    usages.push_back(MeasureContainer(c, pod == pods.end() ? nullptr : &pod->second));
+  }
+  return usages;
+}
+
+absl::StatusOr<PodUsage> StatsCollector::Pod(const std::string& id) {
+  ASSIGN_OR_RETURN(SandboxRecord pod, pods_.Get(id));
+  std::vector<ContainerRecord> containers;
+  containers_.ForEach([&](const ContainerRecord& c) {
+    if (c.sandbox_id == pod.id) containers.push_back(c);
+  });
+  return MeasurePod(pod, std::move(containers));
+}
+
+std::vector<PodUsage> StatsCollector::Pods(const UsageFilter& filter) {
+  std::vector<SandboxRecord> picked;
+  pods_.ForEach([&](const SandboxRecord& p) {
+    if (p.ready && Matches(filter, p.id, p.labels)) picked.push_back(p);
+  });
+  std::map<std::string, std::vector<ContainerRecord>> by_pod;
+  containers_.ForEach([&](const ContainerRecord& c) { by_pod[c.sandbox_id].push_back(c); });
+  std::vector<PodUsage> usages;
+  usages.reserve(picked.size());
+  for (const SandboxRecord& pod : picked) {
+    usages.push_back(MeasurePod(pod, std::move(by_pod[pod.id])));
+  }
+  return usages;
+}
+
+}  // namespace ocid
