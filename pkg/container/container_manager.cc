@@ -20,6 +20,7 @@
 #include "pkg/base/random_id.h"
 #include "pkg/base/status_macros.h"
 #include "pkg/base/undo_stack.h"
+#include "pkg/cgroups/paths.h"
 #include "pkg/oci/spec.h"
 
 namespace ocid {
@@ -311,6 +312,10 @@ absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan
                          c.exit_dir, c.persist_dir, plan.config->tty(), plan.config->stdin()};
   ASSIGN_OR_RETURN(c.conmon_pid, plan.runtime->Create(launch));
   undo.Push([&] { plan.runtime->Delete(c.id, /*force=*/true).IgnoreError(); });
+  if (options_.join_cgroup) {
+    ASSIGN_OR_RETURN(std::string pod_cgroup, PodCgroupPath(sandbox.cgroup_parent, sandbox.id));
+    RETURN_IF_ERROR(options_.join_cgroup(ConmonCgroupPath(pod_cgroup, c.id), c.conmon_pid));
+  }
   CrashPoint("create_container.runtime_created");
   // Only these two fields: the exit watch may have recorded an exit since.
   RETURN_IF_ERROR(records_

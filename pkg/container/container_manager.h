@@ -40,6 +40,10 @@ struct ContainerManagerOptions {
   // The lowest oom_score_adj this host lets containers have.
   int min_oom_score_adj = -1000;
   std::string cgroup_manager = "cgroupfs";
+  // Moves a container's conmon into its cgroup below the pod's
+  // (ConmonCgroupPath, cri-o's conmon_cgroup = "pod"); unset: conmon stays
+  // in ocid's. The pod's removal removes that cgroup.
+  std::function<absl::Status(const std::string& cgroup, pid_t pid)> join_cgroup;
 };
 
 // A container with its config as sent to CreateContainer.

@@ -1,14 +1,21 @@
 #include "pkg/sandbox/linux_sandbox_host.h"
 
+#include <errno.h>
 #include <linux/magic.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/vfs.h>
+#include <unistd.h>
 
 #include <optional>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "pkg/base/fs.h"
 #include "pkg/base/status_macros.h"
+#include "pkg/cgroups/paths.h"
 #include "pkg/base/subprocess.h"
 
 namespace ocid {
@@ -48,15 +55,49 @@ absl::Status LinuxSandboxHost::UnmountShm(const std::string& path) {
 }
 
 absl::StatusOr<ProcessIdentity> LinuxSandboxHost::StartInfra(const PinnedNamespaces& pinned,
-                                                             const std::string& cgroup_parent) {
-  ASSIGN_OR_RETURN(pid_t pid, StartInfraProcess(infra_binary_, pinned, cgroup_parent));
+                                                             const std::string& pod_cgroup) {
+  ASSIGN_OR_RETURN(pid_t pid, StartInfraProcess(infra_binary_, pinned));
   // The infra is our child (ocid is its subreaper) and unreaped, so the pid
   // cannot have been reused yet.
   absl::StatusOr<ProcessIdentity> infra = IdentifyProcess(pid);
   if (!infra.ok()) {
     return absl::InternalError(absl::StrCat("infra process ", pid, " is gone after its start"));
   }
+  // It forks nothing: moving it after its start leaves nothing behind.
+  if (cgroups_ != nullptr) {
+    absl::Status joined = cgroups_->Join(InfraCgroupPath(pod_cgroup), pid);
+    if (!joined.ok()) {
+      StopInfra(*infra);
+      return joined;
+    }
+  }
   return *infra;
+}
+
+absl::Status LinuxSandboxHost::RemoveCgroups(const std::string& pod_cgroup, bool ours) {
+  if (cgroups_ == nullptr) return absl::OkStatus();
+  // A conmon exits just after its container: give it a moment to leave.
+  absl::Status status;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    status = absl::OkStatus();
+    for (const std::string& dir : cgroups_->Dirs(pod_cgroup)) {
+      absl::StatusOr<std::vector<std::string>> children = ListDir(dir);
+      if (!children.ok()) continue;  // not in this hierarchy
+      for (const std::string& child : *children) {
+        if (!absl::StartsWith(child, "ocid-")) continue;
+        std::string path = absl::StrCat(dir, "/", child);
+        struct stat st;
+        if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+        if (::rmdir(path.c_str()) != 0 && errno != ENOENT && status.ok()) {
+          status = absl::ErrnoToStatus(errno, "remove cgroup " + path);
+        }
+      }
+    }
+    if (status.ok() && ours) status = cgroups_->Remove(pod_cgroup);
+    if (status.ok() || !absl::IsUnavailable(status)) break;  // EBUSY maps to Unavailable
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return status;
 }
 
 // A record from before identities were kept has no start time: its pid is

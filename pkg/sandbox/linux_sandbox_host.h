@@ -7,14 +7,17 @@
 #include <string>
 
 #include "pkg/network/cni.h"
+#include "pkg/cgroups/cgroups.h"
 #include "pkg/sandbox/sandbox_host.h"
 
 namespace ocid {
 
 class LinuxSandboxHost final : public SandboxHost {
  public:
-  // `infra_binary`: absolute path of ocid-infra.
-  explicit LinuxSandboxHost(std::string infra_binary) : infra_binary_(std::move(infra_binary)) {}
+  // `infra_binary`: absolute path of ocid-infra. Without `cgroups` (which
+  // must outlive the host) the infra stays in ocid's cgroups.
+  explicit LinuxSandboxHost(std::string infra_binary, const Cgroups* cgroups = nullptr)
+      : infra_binary_(std::move(infra_binary)), cgroups_(cgroups) {}
 
   absl::StatusOr<PinnedNamespaces> Pin(const PinRequest& request) override;
   absl::Status Unpin(const PinnedNamespaces& pinned) override;
@@ -26,7 +29,8 @@ class LinuxSandboxHost final : public SandboxHost {
   absl::Status MountShm(const std::string& path) override;
   absl::Status UnmountShm(const std::string& path) override;
   absl::StatusOr<ProcessIdentity> StartInfra(const PinnedNamespaces& pinned,
-                                             const std::string& cgroup_parent) override;
+                                             const std::string& pod_cgroup) override;
+  absl::Status RemoveCgroups(const std::string& pod_cgroup, bool ours) override;
   void StopInfra(const ProcessIdentity& infra) override;
   bool InfraAlive(const ProcessIdentity& infra) override;
   absl::Status KillHelpersOf(const std::string& pod_id) override;
@@ -36,6 +40,7 @@ class LinuxSandboxHost final : public SandboxHost {
   std::optional<ProcessIdentity> Current(const ProcessIdentity& infra) const;
 
   const std::string infra_binary_;
+  const Cgroups* const cgroups_;
 };
 
 class CniPodNetwork final : public PodNetwork {

@@ -164,9 +164,7 @@ absl::Status UnpinNamespaces(const PinnedNamespaces& pinned) {
 }
 
 absl::StatusOr<pid_t> StartInfraProcess(const std::string& infra_binary,
-                                        const PinnedNamespaces& pinned,
-                                        const std::string& cgroup_parent) {
-  // cgroup_parent is not used yet: the infra stays in ocid's cgroups.
+                                        const PinnedNamespaces& pinned) {
   // ocid-infra joins the pins, unshares a PID namespace and forks the infra
   // (PID 1 there), then exits: the infra is reparented to us, a subreaper,
   // and the orphan reaper reaps it once it is killed.

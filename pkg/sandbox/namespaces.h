@@ -48,9 +48,9 @@ absl::Status UnpinNamespaces(const PinnedNamespaces& pinned);
 
 // Starts ocid-infra (absolute path) in the pod's pinned namespaces with a new
 // PID namespace; returns its pid on the host. It runs until killed.
+// Its cgroup is the caller's to set (LinuxSandboxHost moves it).
 absl::StatusOr<pid_t> StartInfraProcess(const std::string& infra_binary,
-                                        const PinnedNamespaces& pinned,
-                                        const std::string& cgroup_parent);
+                                        const PinnedNamespaces& pinned);
 
 // The kernel's limit on a UTS hostname (HOST_NAME_MAX): sethostname refuses
 // longer ones with EINVAL.

@@ -288,7 +288,7 @@ TEST_F(NamespacesTest, PinnsRollsBackItsPinsWhenALaterOneFails) {
 TEST_F(NamespacesTest, InfraRunsAsPid1InThePodNamespaces) {
   Pin();
   absl::StatusOr<pid_t> pid =
-      StartInfraProcess(Runfile("cmd/ocid/ocid-infra"), pinned_, /*cgroup_parent=*/"");
+      StartInfraProcess(Runfile("cmd/ocid/ocid-infra"), pinned_);
   ASSERT_TRUE(pid.ok()) << pid.status();
   pids_.push_back(*pid);
   EXPECT_EQ(::kill(*pid, 0), 0);
@@ -339,7 +339,7 @@ pid_t MakeOrphanIn(pid_t infra) {
 
 TEST_F(NamespacesTest, InfraReapsOrphans) {
   Pin();
-  absl::StatusOr<pid_t> pid = StartInfraProcess(Runfile("cmd/ocid/ocid-infra"), pinned_, "");
+  absl::StatusOr<pid_t> pid = StartInfraProcess(Runfile("cmd/ocid/ocid-infra"), pinned_);
   ASSERT_TRUE(pid.ok()) << pid.status();
   pids_.push_back(*pid);
   pid_t orphan = MakeOrphanIn(*pid);
@@ -361,7 +361,7 @@ TEST_F(NamespacesTest, InfraReapsOrphans) {
 TEST_F(NamespacesTest, StopInfraKillsOnlyTheProcessItsIdentityNames) {
   Pin();
   LinuxSandboxHost host(Runfile("cmd/ocid/ocid-infra"));
-  absl::StatusOr<ProcessIdentity> infra = host.StartInfra(pinned_, "");
+  absl::StatusOr<ProcessIdentity> infra = host.StartInfra(pinned_, "/ocid/pod-test");
   ASSERT_TRUE(infra.ok()) << infra.status();
   pids_.push_back(infra->pid);
   EXPECT_GT(infra->start_time, 0u);
@@ -380,15 +380,15 @@ TEST_F(NamespacesTest, StopInfraKillsOnlyTheProcessItsIdentityNames) {
 }
 
 TEST_F(NamespacesTest, InfraStartFailuresAreReported) {
-  absl::StatusOr<pid_t> pid = StartInfraProcess(dir_ + "/no-such-infra", {}, "");
+  absl::StatusOr<pid_t> pid = StartInfraProcess(dir_ + "/no-such-infra", {});
   EXPECT_EQ(pid.status().code(), absl::StatusCode::kNotFound) << pid.status();
   EXPECT_NE(pid.status().message().find("no-such-infra"), std::string::npos) << pid.status();
 
   PinnedNamespaces missing{dir_ + "/no-such-pin", "", ""};
-  pid = StartInfraProcess(Runfile("cmd/ocid/ocid-infra"), missing, "");
+  pid = StartInfraProcess(Runfile("cmd/ocid/ocid-infra"), missing);
   EXPECT_FALSE(pid.ok());
   PinnedNamespaces not_a_namespace{"/dev/null", "", ""};
-  pid = StartInfraProcess(Runfile("cmd/ocid/ocid-infra"), not_a_namespace, "");
+  pid = StartInfraProcess(Runfile("cmd/ocid/ocid-infra"), not_a_namespace);
   EXPECT_FALSE(pid.ok());
   EXPECT_NE(pid.status().message().find("join namespace"), std::string::npos) << pid.status();
 }

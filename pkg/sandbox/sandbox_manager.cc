@@ -13,6 +13,7 @@
 #include "pkg/base/random_id.h"
 #include "pkg/base/status_macros.h"
 #include "pkg/base/undo_stack.h"
+#include "pkg/cgroups/paths.h"
 
 namespace ocid {
 namespace {
@@ -114,6 +115,7 @@ absl::Status SandboxManager::UndoCreate(const SandboxRecord& pod) {
   }
   status.Update(host_.Unpin(pod.namespaces));
   if (!pod.files_dir.empty()) status.Update(RemoveAll(pod.files_dir));
+  status.Update(RemoveCgroupsOf(pod));
   RETURN_IF_ERROR(status);
   return records_.Remove(pod.id);
 }
@@ -224,8 +226,14 @@ absl::Status SandboxManager::MakeParts(SandboxRecord& pod, const cri::PodSandbox
     undo.Push([&] { host_.UnmountShm(pod.shm_path).IgnoreError(); });
     CrashPoint("run_pod.shm_mounted");
   }
+  ASSIGN_OR_RETURN(std::string pod_cgroup, PodCgroupPath(pod.cgroup_parent, pod.id));
+  // Runs after the infra is stopped and the containers' undo: what the
+  // runtimes and the infra's placement left.
+  undo.Push([&, pod_cgroup] {
+    host_.RemoveCgroups(pod_cgroup, PodCgroupIsOurs(pod.cgroup_parent)).IgnoreError();
+  });
   if (config.linux().security_context().namespace_options().pid() == cri::NamespaceMode::POD) {
-    ASSIGN_OR_RETURN(ProcessIdentity infra, host_.StartInfra(pod.namespaces, pod.cgroup_parent));
+    ASSIGN_OR_RETURN(ProcessIdentity infra, host_.StartInfra(pod.namespaces, pod_cgroup));
     pod.infra_pid = infra.pid;
     pod.infra_start_time = infra.start_time;
     undo.Push([&] { host_.StopInfra(pod.Infra()); });
@@ -298,6 +306,12 @@ absl::Status SandboxManager::StopLocked(const SandboxRecord& pod) {
       .status();
 }
 
+absl::Status SandboxManager::RemoveCgroupsOf(const SandboxRecord& pod) {
+  absl::StatusOr<std::string> pod_cgroup = PodCgroupPath(pod.cgroup_parent, pod.id);
+  if (!pod_cgroup.ok()) return absl::OkStatus();  // a parent RunPod refused: nothing made
+  return host_.RemoveCgroups(*pod_cgroup, PodCgroupIsOurs(pod.cgroup_parent));
+}
+
 absl::Status SandboxManager::RemovePod(const std::string& id) {
   absl::StatusOr<SandboxRecord> found = Get(id);
   if (absl::IsNotFound(found.status())) return absl::OkStatus();  // already gone
@@ -307,6 +321,7 @@ absl::Status SandboxManager::RemovePod(const std::string& id) {
   if (!pod) return absl::OkStatus();  // removed while we waited
   RETURN_IF_ERROR(StopLocked(*pod));
   if (containers_ != nullptr) RETURN_IF_ERROR(containers_->RemoveAllOf(pod->id));
+  RETURN_IF_ERROR(RemoveCgroupsOf(*pod));
   RETURN_IF_ERROR(RemoveAll(pod->files_dir));
   RETURN_IF_ERROR(records_.Remove(pod->id));
   names_.Release(pod->ReservedName());

@@ -90,6 +90,7 @@ class SandboxManager {
                            const runtime::v1::PodSandboxConfig& config) const;
   absl::Status UndoCreate(const SandboxRecord& pod);
   absl::Status StopLocked(const SandboxRecord& pod);
+  absl::Status RemoveCgroupsOf(const SandboxRecord& pod);
   KeyedMutex::Lock LockPod(const std::string& id) { return locks_.Acquire(id); }
 
   const SandboxManagerOptions options_;

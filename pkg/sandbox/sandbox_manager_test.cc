@@ -95,6 +95,11 @@ class FakeHost : public SandboxHost {
     helpers_killed.push_back(pod_id);
     return absl::OkStatus();
   }
+  absl::Status RemoveCgroups(const std::string& pod_cgroup, bool ours) override {
+    absl::MutexLock lock(&mu_);
+    cgroups_removed.push_back(pod_cgroup + (ours ? " (ours)" : ""));
+    return absl::OkStatus();
+  }
   void StopInfra(const ProcessIdentity& identity) override {
     absl::MutexLock lock(&mu_);
     // Only the identity StartInfra gave stops it.
@@ -107,6 +112,7 @@ class FakeHost : public SandboxHost {
   }
 
   std::string fail_at;
+  std::vector<std::string> cgroups_removed;
   std::function<void()> unpin_hook;  // runs inside Unpin, unlocked
   absl::Mutex mu_;
   FileSet pinned, shm, infra;               // pod IDs, shm paths, infra pids
@@ -258,9 +264,18 @@ TEST_F(SandboxManagerTest, RemovePodRemovesContainersFilesAndRecord) {
   EXPECT_TRUE(host_.Empty());
   EXPECT_TRUE(network_.up.empty());
   EXPECT_EQ(containers_.removed, std::vector<std::string>{id});
+  EXPECT_EQ(host_.cgroups_removed, std::vector<std::string>{"/ocid/pod-" + id + " (ours)"});
   EXPECT_EQ(PodDirs(), 0u);
   EXPECT_TRUE(absl::IsNotFound(manager_->Get(id).status()));
   EXPECT_TRUE(manager_->RemovePod(id).ok()) << "removing a removed pod is fine";
+
+  // A kubelet parent's cgroup is kubelet's: only ocid's below it go.
+  runtime::v1::PodSandboxConfig config = PodConfig("kube");
+  config.mutable_linux()->set_cgroup_parent("kubepods-besteffort-pod9.slice");
+  std::string kube = manager_->RunPod(config, "").value();
+  ASSERT_TRUE(manager_->RemovePod(kube).ok());
+  EXPECT_EQ(host_.cgroups_removed.back(),
+            "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod9.slice");
   // The name is free again.
   EXPECT_TRUE(manager_->RunPod(PodConfig("web"), "").ok());
 }

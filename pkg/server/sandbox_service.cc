@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "pkg/base/status_macros.h"
+#include "pkg/cgroups/paths.h"
 #include "pkg/sandbox/namespaces.h"
 #include "pkg/server/filters.h"
 #include "pkg/server/rpc.h"
@@ -21,6 +22,8 @@ absl::Status ValidatePodConfig(const cri::PodSandboxConfig& config) {
     return absl::InvalidArgumentError("config.metadata.namespace is empty");
   }
   if (metadata.uid().empty()) return absl::InvalidArgumentError("config.metadata.uid is empty");
+  // An unknown cgroup_parent form is refused before anything is made.
+  RETURN_IF_ERROR(PodCgroupPath(config.linux().cgroup_parent(), "check").status());
   if (config.hostname().size() > kMaxHostnameBytes) {
     return absl::InvalidArgumentError(absl::StrCat("config.hostname: \"", config.hostname(),
                                                    "\" is longer than ", kMaxHostnameBytes,

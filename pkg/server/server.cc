@@ -146,7 +146,7 @@ absl::Status CriServer::StartManagers() {
   cni.default_network = config_.default_network;
   ASSIGN_OR_RETURN(cni_, CniManager::Start(cni));
 
-  sandbox_host_ = std::make_unique<LinuxSandboxHost>(BesideOcid("ocid-infra"));
+  sandbox_host_ = std::make_unique<LinuxSandboxHost>(BesideOcid("ocid-infra"), cgroups_.get());
   pod_network_ = std::make_unique<CniPodNetwork>(*cni_);
   runtimes_ = std::make_unique<OciContainerRuntimes>(config_);
   container_images_ = std::make_unique<StoreImages>(
@@ -170,6 +170,9 @@ absl::Status CriServer::StartManagers() {
   containers.default_log_dir = config_.log_dir;
   containers.min_oom_score_adj = MinOomScoreAdj();
   containers.cgroup_manager = config_.cgroup_manager;
+  containers.join_cgroup = [this](const std::string& cgroup, pid_t pid) {
+    return cgroups_->Join(cgroup, pid);
+  };
   containers_ = std::make_unique<ContainerManager>(std::move(containers), *pods_,
                                                    *container_images_, *runtimes_);
   pods_->SetContainers(containers_.get());
