@@ -1,7 +1,8 @@
 // critest's "Container" specs (cri-tools pkg/validate/container.go, v1.29):
 // the container lifecycle, ExecSync (with and without a timeout), host path
 // volumes (plain and through a symlink) and the CRI log file, including its
-// reopening after a rename. The stats specs wait for ocid's stats.
+// reopening after a rename, and container stats (ContainerStats,
+// ListContainerStats with and without filters).
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -114,6 +115,22 @@ class Container : public CriTest {
   static void SetCommand(v1::ContainerConfig& config, const std::vector<std::string>& cmd) {
     config.clear_command();
     for (const std::string& arg : cmd) config.add_command(arg);
+  }
+
+  // listContainerStats (a nil filter sends none) and statFound.
+  std::vector<v1::ContainerStats> ListStats(const v1::ContainerStatsFilter* filter) {
+    v1::ListContainerStatsRequest request;
+    if (filter != nullptr) *request.mutable_filter() = *filter;
+    v1::ListContainerStatsResponse response;
+    absl::Status status = Call(&v1::RuntimeService::Stub::ListContainerStats, request, &response);
+    EXPECT_TRUE(status.ok()) << "failed to list container stats: " << status;
+    return {response.stats().begin(), response.stats().end()};
+  }
+  static bool StatFound(const std::vector<v1::ContainerStats>& stats, const std::string& id) {
+    for (const v1::ContainerStats& s : stats) {
+      if (s.attributes().id() == id) return true;
+    }
+    return false;
   }
 
   // listContainerForID + containerFound.
@@ -329,16 +346,51 @@ TEST_F(Container, RuntimeShouldSupportExecSyncWithTimeout) {
       << "the timed-out exec's sleep is still running";
 }
 
-TEST_F(Container, RuntimeShouldSupportListingContainerStats) { OCID_NOT_YET("stats"); }
+// listContainerStatsForID: ContainerStats of one container.
+TEST_F(Container, RuntimeShouldSupportListingContainerStats) {
+  ASSERT_NO_FATAL_FAILURE(SetUpPod());
+  OCID_ASSERT_OK_AND_ASSIGN(std::string id, CreateDefaultContainer(pod_, "container-for-stats-"));
+  OCID_ASSERT_OK(StartContainer(id));
+  v1::ContainerStatsRequest request;
+  request.set_container_id(id);
+  v1::ContainerStatsResponse response;
+  OCID_ASSERT_OK(Call(&v1::RuntimeService::Stub::ContainerStats, request, &response));
+  const v1::ContainerStats& stats = response.stats();
+  EXPECT_EQ(stats.attributes().id(), id);
+  EXPECT_TRUE(absl::StrContains(stats.attributes().metadata().name(), "container-for-stats-"))
+      << stats.attributes().metadata().name();
+  EXPECT_NE(stats.cpu().timestamp(), 0);
+  EXPECT_NE(stats.memory().timestamp(), 0);
+}
 
-TEST_F(Container, RuntimeShouldSupportListingStatsForStartedContainers) { OCID_NOT_YET("stats"); }
+TEST_F(Container, RuntimeShouldSupportListingStatsForStartedContainers) {
+  ASSERT_NO_FATAL_FAILURE(SetUpPod());
+  OCID_ASSERT_OK_AND_ASSIGN(std::string id, CreateDefaultContainer(pod_, "container-for-stats-"));
+  OCID_ASSERT_OK(StartContainer(id));
+  v1::ContainerStatsFilter filter;
+  filter.set_id(id);
+  EXPECT_TRUE(StatFound(ListStats(&filter), id)) << "Container should be created";
+}
 
 TEST_F(Container, RuntimeShouldSupportListingStatsForStartedContainersWhenFilterIsNil) {
-  OCID_NOT_YET("stats");
+  ASSERT_NO_FATAL_FAILURE(SetUpPod());
+  OCID_ASSERT_OK_AND_ASSIGN(std::string id, CreateDefaultContainer(
+                                                pod_, "container-for-stats-with-nil-filter-"));
+  OCID_ASSERT_OK(StartContainer(id));
+  EXPECT_TRUE(StatFound(ListStats(nullptr), id)) << "Stats should be found";
 }
 
 TEST_F(Container, RuntimeShouldSupportListingStatsForThreeCreatedContainersWhenFilterIsNil) {
-  OCID_NOT_YET("stats");
+  ASSERT_NO_FATAL_FAILURE(SetUpPod());
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    OCID_ASSERT_OK_AND_ASSIGN(std::string id, CreateDefaultContainer(
+                                                  pod_, "container-for-stats-with-nil-filter-"));
+    ids.push_back(id);
+  }
+  for (const std::string& id : ids) OCID_ASSERT_OK(StartContainer(id));
+  std::vector<v1::ContainerStats> stats = ListStats(nullptr);
+  for (const std::string& id : ids) EXPECT_TRUE(StatFound(stats, id)) << "Stats should be found";
 }
 
 // ---- runtime should support adding volume and device ----------------------

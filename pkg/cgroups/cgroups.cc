@@ -134,10 +134,42 @@ absl::Status Cgroups::Remove(const std::string& path) const {
   return first;
 }
 
+namespace {
+
+// A new v1 cpuset cgroup starts with no CPUs and no memory nodes, and no
+// process can join it: each level below `hierarchy` down to `path` gets
+// its parent's where it has none (as runc does for its own).
+absl::Status InheritCpuset(const std::string& hierarchy, const std::string& path) {
+  std::string dir = hierarchy;
+  for (absl::string_view part : absl::StrSplit(path, '/', absl::SkipEmpty())) {
+    std::string parent = dir;
+    dir = absl::StrCat(dir, "/", part);
+    for (const char* file : {"/cpuset.cpus", "/cpuset.mems"}) {
+      absl::StatusOr<std::string> own = ReadFileToString(dir + file, kMaxFile);
+      if (!own.ok()) return own.status();
+      if (!absl::StripAsciiWhitespace(*own).empty()) continue;
+      ASSIGN_OR_RETURN(std::string inherited, ReadFileToString(parent + file, kMaxFile));
+      std::string target = dir + file;
+      UniqueFd fd(::open(target.c_str(), O_WRONLY | O_CLOEXEC));
+      if (!fd.valid()) return absl::ErrnoToStatus(errno, "open " + target);
+      if (::write(fd.get(), inherited.data(), inherited.size()) < 0) {
+        return absl::ErrnoToStatus(errno, "write " + target);
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status Cgroups::Join(const std::string& path, pid_t pid) const {
   std::string text = absl::StrCat(pid);
   for (const std::string& dir : Dirs(path)) {
     RETURN_IF_ERROR(MakeDirs(dir, 0755));
+    std::string hierarchy = dir.substr(0, dir.size() - path.size());
+    if (layout_ != CgroupLayout::kV2 && Exists(hierarchy + "/cpuset.cpus")) {
+      RETURN_IF_ERROR(InheritCpuset(hierarchy, path));
+    }
     std::string procs = dir + "/cgroup.procs";
     UniqueFd fd(::open(procs.c_str(), O_WRONLY | O_CLOEXEC));
     if (!fd.valid()) return absl::ErrnoToStatus(errno, "open " + procs);

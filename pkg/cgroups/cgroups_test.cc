@@ -168,5 +168,28 @@ TEST_F(CgroupsTest, JoinWritesThePidInEveryHierarchy) {
   }
 }
 
+TEST_F(CgroupsTest, JoinGivesNewCpusetLevelsTheirParentsCpusAndMems) {
+  FakeV1("", false);
+  Write("cpuset/cpuset.cpus", "0-1\n");
+  Write("cpuset/cpuset.mems", "0\n");
+  for (const char* level : {"cpuset/ocid", "cpuset/ocid/pod-p", "cpuset/ocid/pod-p/ocid-infra"}) {
+    Write(std::string(level) + "/cpuset.cpus", "");
+    Write(std::string(level) + "/cpuset.mems", "");
+    Write(std::string(level) + "/cgroup.procs", "");
+  }
+  Write("cpuset/ocid/cpuset.cpus", "1\n");  // a level with its own keeps it
+  absl::StatusOr<Cgroups> cgroups = Cgroups::Open(root_);
+  ASSERT_TRUE(cgroups.ok());
+  for (const std::string& dir : cgroups->Dirs("/ocid/pod-p/ocid-infra")) {
+    ASSERT_TRUE(MakeDirs(dir, 0755).ok());
+    ASSERT_TRUE(WriteFileAtomically(dir + "/cgroup.procs", "").ok());
+  }
+  absl::Status joined = cgroups->Join("/ocid/pod-p/ocid-infra", 7);
+  ASSERT_TRUE(joined.ok()) << joined;
+  EXPECT_EQ(*ReadFileToString(root_ + "/cpuset/ocid/pod-p/ocid-infra/cpuset.cpus", 100), "1\n");
+  EXPECT_EQ(*ReadFileToString(root_ + "/cpuset/ocid/pod-p/ocid-infra/cpuset.mems", 100), "0\n");
+  EXPECT_EQ(*ReadFileToString(root_ + "/cpuset/ocid/pod-p/ocid-infra/cgroup.procs", 100), "7");
+}
+
 }  // namespace
 }  // namespace ocid
