@@ -3,6 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <fstream>
+#include <functional>
 #include <thread>
 #include <sstream>
 
@@ -10,6 +11,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -332,6 +334,83 @@ absl::Status CtrList(Invocation& in) {
   return absl::OkStatus();
 }
 
+// ---- stats (a table like crictl stats; --watch redraws it every second on
+// a terminal)
+
+std::string CpuPercent(const cri::CpuUsage& cpu) {
+  if (!cpu.has_usage_nano_cores()) return "-";  // a first sample has no rate
+  return absl::StrFormat("%.2f", static_cast<double>(cpu.usage_nano_cores().value()) / 1e7);
+}
+
+// Runs `draw` once, or every second until interrupted with --watch on a
+// terminal (clearing the screen between tables).
+absl::Status Repeat(Invocation& in, const std::function<absl::Status()>& draw) {
+  bool watch = in.args.Has("watch") && in.show_progress && !in.json;
+  while (true) {
+    if (watch) in.out << "\x1b[H\x1b[2J";
+    RETURN_IF_ERROR(draw());
+    if (!watch) return absl::OkStatus();
+    in.out << std::flush;
+    absl::SleepFor(absl::Seconds(1));
+  }
+}
+
+absl::Status CtrStats(Invocation& in) {
+  cri::ListContainerStatsRequest request;
+  cri::ContainerStatsFilter& filter = *request.mutable_filter();
+  filter.set_id(in.args.Flag("id").value_or(""));
+  filter.set_pod_sandbox_id(in.args.Flag("pod").value_or(""));
+  RETURN_IF_ERROR(ParseLabels(in.args.Flags("label"), *filter.mutable_label_selector()));
+  return Repeat(in, [&]() -> absl::Status {
+    cri::ListContainerStatsResponse response;
+    RETURN_IF_ERROR(in.client.Call("ListContainerStats", [&](grpc::ClientContext& context) {
+      return in.client.runtime().ListContainerStats(&context, request, &response);
+    }));
+    if (in.json) {
+      in.out << ToJson(response) << "\n";
+      return absl::OkStatus();
+    }
+    Table table({"CONTAINER", "NAME", "CPU %", "MEM", "DISK", "INODES"});
+    for (const cri::ContainerStats& s : response.stats()) {
+      table.AddRow({ShortId(s.attributes().id()), s.attributes().metadata().name(),
+                    CpuPercent(s.cpu()), FormatBytes(s.memory().working_set_bytes().value()),
+                    FormatBytes(s.writable_layer().used_bytes().value()),
+                    absl::StrCat(s.writable_layer().inodes_used().value())});
+    }
+    in.out << table.Render();
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PodStats(Invocation& in) {
+  cri::ListPodSandboxStatsRequest request;
+  cri::PodSandboxStatsFilter& filter = *request.mutable_filter();
+  filter.set_id(in.args.Flag("id").value_or(""));
+  RETURN_IF_ERROR(ParseLabels(in.args.Flags("label"), *filter.mutable_label_selector()));
+  return Repeat(in, [&]() -> absl::Status {
+    cri::ListPodSandboxStatsResponse response;
+    RETURN_IF_ERROR(in.client.Call("ListPodSandboxStats", [&](grpc::ClientContext& context) {
+      return in.client.runtime().ListPodSandboxStats(&context, request, &response);
+    }));
+    if (in.json) {
+      in.out << ToJson(response) << "\n";
+      return absl::OkStatus();
+    }
+    Table table({"POD", "NAME", "CPU %", "MEM", "PROCS", "RX", "TX", "CONTAINERS"});
+    for (const cri::PodSandboxStats& s : response.stats()) {
+      const cri::LinuxPodSandboxStats& linux = s.linux();
+      const cri::NetworkInterfaceUsage& eth0 = linux.network().default_interface();
+      table.AddRow({ShortId(s.attributes().id()), s.attributes().metadata().name(),
+                    CpuPercent(linux.cpu()), FormatBytes(linux.memory().working_set_bytes().value()),
+                    absl::StrCat(linux.process().process_count().value()),
+                    FormatBytes(eth0.rx_bytes().value()), FormatBytes(eth0.tx_bytes().value()),
+                    absl::StrCat(linux.containers_size())});
+    }
+    in.out << table.Render();
+    return absl::OkStatus();
+  });
+}
+
 absl::Status CtrExec(Invocation& in) {
   ASSIGN_OR_RETURN(std::string id, Required(in, "id"));
   if (in.args.rest.empty()) {
@@ -511,6 +590,8 @@ const std::vector<Command>& AllCommands() {
       {"pod stop", "--id ID", "stop a pod sandbox", PodStop},
       {"pod remove", "--id ID", "remove a pod sandbox", PodRemove},
       {"pod list", "[--id ID] [--state S] [--label K=V]...", "list pod sandboxes", PodList},
+      {"pod stats", "[--id ID] [--label K=V]... [--watch]", "pods' CPU, memory and network",
+       PodStats},
       {"ctr create", "--pod ID --config FILE [--pod-config FILE]", "create a container",
        CtrCreate},
       {"ctr start", "--id ID", "start a container", CtrStart},
@@ -519,6 +600,8 @@ const std::vector<Command>& AllCommands() {
       {"ctr remove", "--id ID", "remove a container", CtrRemove},
       {"ctr list", "[--pod ID] [--id ID] [--state S] [--label K=V]...", "list containers",
        CtrList},
+      {"ctr stats", "[--pod ID] [--id ID] [--label K=V]... [--watch]",
+       "containers' CPU, memory and writable layer", CtrStats},
       {"ctr exec", "--id ID [--timeout SECONDS] -- CMD [ARG]...",
        "run a command in a container", CtrExec},
       {"ctr logs", "--id ID", "print a container's log", CtrLogs},

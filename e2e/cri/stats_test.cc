@@ -2,7 +2,8 @@
 // rising and its memory and writable layer as made inside it; the list
 // filters; pod stats with the pod's own eth0 traffic and its containers;
 // the metrics RPCs; ImageFsInfo with image storage and writable layers
-// apart; the pod cgroup gone after RemovePodSandbox.
+// apart; the pod cgroup gone after RemovePodSandbox; UpdateContainerResources
+// applied live, and a value the kernel refuses.
 #include <unistd.h>
 
 #include <map>
@@ -245,6 +246,35 @@ TEST_F(Stats, ImageFsInfoReportsImagesAndWritableLayersApart) {
   EXPECT_GT(images.inodes_used().value(), 10u);
   EXPECT_GT(containers.inodes_used().value(), 1u) << "the container's upper and work dirs";
   EXPECT_NE(images.timestamp(), 0);
+}
+
+TEST_F(Stats, UpdateContainerResourcesAppliesLiveOrReturnsTheKernelsError) {
+  OCID_ASSERT_OK_AND_ASSIGN(Pod pod, RunDefaultPod("stats-update-"));
+  OCID_ASSERT_OK_AND_ASSIGN(std::string id, RunContainer(pod, "update-", {"top"}));
+  v1::UpdateContainerResourcesRequest request;
+  request.set_container_id(id);
+  request.mutable_linux()->set_memory_limit_in_bytes(64 << 20);
+  request.mutable_linux()->set_cpu_shares(512);
+  v1::UpdateContainerResourcesResponse response;
+  OCID_ASSERT_OK(Call(&v1::RuntimeService::Stub::UpdateContainerResources, request, &response));
+
+  // As the container itself reads it (its own cgroup is its /sys/fs/cgroup).
+  OCID_ASSERT_OK_AND_ASSIGN(
+      ExecResult limit, ExecSync(id, {"cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}, 30));
+  EXPECT_EQ(limit.stdout_text, "67108864\n") << limit.stderr_text;
+  OCID_ASSERT_OK_AND_ASSIGN(v1::ContainerStatusResponse status, ContainerStatus(id));
+  EXPECT_EQ(status.status().resources().linux().memory_limit_in_bytes(), 64 << 20);
+  EXPECT_EQ(status.status().resources().linux().cpu_shares(), 512);
+
+  // A CPU this machine does not have: the kernel refuses it.
+  request.mutable_linux()->set_cpuset_cpus("999");
+  absl::Status refused =
+      Call(&v1::RuntimeService::Stub::UpdateContainerResources, request, &response);
+  EXPECT_TRUE(absl::IsInvalidArgument(refused)) << refused;
+  EXPECT_TRUE(absl::StrContains(refused.message(), "cpuset")) << refused;
+  OCID_ASSERT_OK_AND_ASSIGN(status, ContainerStatus(id));
+  EXPECT_EQ(status.status().resources().linux().cpuset_cpus(), "") << "the old resources stay";
+  EXPECT_EQ(status.status().resources().linux().memory_limit_in_bytes(), 64 << 20);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "pkg/base/fs.h"
 #include "pkg/base/status_macros.h"
 #include "pkg/base/unique_fd.h"
@@ -124,11 +125,17 @@ std::vector<std::string> Cgroups::Dirs(const std::string& path) const {
   return dirs;
 }
 
-absl::Status Cgroups::Remove(const std::string& path) const {
+absl::Status Cgroups::Remove(const std::string& path, absl::Duration patience) const {
+  absl::Time deadline = absl::Now() + patience;
   absl::Status first;
   for (const std::string& dir : Dirs(path)) {
-    if (::rmdir(dir.c_str()) != 0 && errno != ENOENT && first.ok()) {
-      first = absl::ErrnoToStatus(errno, "remove cgroup " + dir);
+    while (::rmdir(dir.c_str()) != 0 && errno != ENOENT) {
+      if (errno == EBUSY && absl::Now() < deadline) {
+        absl::SleepFor(absl::Milliseconds(10));
+        continue;
+      }
+      if (first.ok()) first = absl::ErrnoToStatus(errno, "remove cgroup " + dir);
+      break;
     }
   }
   return first;

@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace ocid {
 
@@ -56,8 +57,11 @@ class Cgroups {
   std::vector<std::string> Dirs(const std::string& path) const;
 
   // rmdir of `path` in every hierarchy; a missing dir is fine. Fails
-  // (EBUSY) while a process is in it or it has children.
-  absl::Status Remove(const std::string& path) const;
+  // (EBUSY) while a process is in it or it has children, after retrying
+  // for `patience` (a process on its way out, such as a conmon whose
+  // container just exited).
+  absl::Status Remove(const std::string& path,
+                      absl::Duration patience = absl::ZeroDuration()) const;
 
   // Moves process `pid` into cgroup `path`, making its dirs, in every
   // hierarchy (v1: each controller's and the named ones; v2: the one).

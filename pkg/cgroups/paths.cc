@@ -72,8 +72,8 @@ std::string ConmonCgroupPath(const std::string& pod_cgroup, const std::string& c
   return absl::StrCat(pod_cgroup, "/ocid-conmon-", container_id);
 }
 
-std::string InfraCgroupPath(const std::string& pod_cgroup) {
-  return absl::StrCat(pod_cgroup, "/ocid-infra");
+std::string InfraCgroupPath(const std::string& pod_cgroup, const std::string& pod_id) {
+  return absl::StrCat(pod_cgroup, "/ocid-infra-", pod_id);
 }
 
 absl::Status CheckCgroupDriver(const std::string& driver, const std::string& proc_root) {

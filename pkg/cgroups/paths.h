@@ -33,7 +33,9 @@ std::string ConmonCgroupPath(const std::string& pod_cgroup, const std::string& c
 // The infra process sits in a leaf of its own rather than in the pod
 // cgroup itself: on cgroup v2 a cgroup with processes cannot hand
 // controllers to its children (the no-internal-process rule).
-std::string InfraCgroupPath(const std::string& pod_cgroup);
+// Named by the pod too: pods may share a parent (tests do), and each
+// removes only its own.
+std::string InfraCgroupPath(const std::string& pod_cgroup, const std::string& pod_id);
 
 // Refuses a driver ocid cannot drive here: "systemd" needs systemd as PID 1
 // (checked through `proc_root`/1/comm) and its D-Bus API, which ocid does

@@ -47,7 +47,7 @@ TEST(PodCgroupPath, UnknownFormsNameTheField) {
 TEST(ChildCgroups, LiveBelowThePod) {
   EXPECT_EQ(ContainerCgroupPath("/ocid/pod-p", "c1"), "/ocid/pod-p/ocid-c1");
   EXPECT_EQ(ConmonCgroupPath("/kubepods/pod1", "c1"), "/kubepods/pod1/ocid-conmon-c1");
-  EXPECT_EQ(InfraCgroupPath("/kubepods/pod1"), "/kubepods/pod1/ocid-infra");
+  EXPECT_EQ(InfraCgroupPath("/kubepods/pod1", "p1"), "/kubepods/pod1/ocid-infra-p1");
 }
 
 TEST(CheckCgroupDriver, SystemdIsRefusedWithoutSystemdAsPid1) {

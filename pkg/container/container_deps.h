@@ -38,6 +38,8 @@ class ContainerRuntime {
   // Idempotent.
   virtual absl::Status Delete(const std::string& id, bool force) = 0;
   virtual absl::StatusOr<RuntimeState> State(const std::string& id) = 0;
+  // Applies linux.resources JSON to the running container (OciRuntime::Update).
+  virtual absl::Status Update(const std::string& id, const std::string& resources_json) = 0;
   virtual absl::StatusOr<ExecResult> ExecSync(const std::string& id, const std::string& bundle,
                                               const std::vector<std::string>& command,
                                               absl::Duration timeout) = 0;

@@ -463,6 +463,14 @@ absl::Status ContainerManager::RemoveLocked(const std::string& id) {
   RETURN_IF_ERROR(StopLocked(c.id, 0));
   ASSIGN_OR_RETURN(ContainerRuntime * runtime, runtimes_.For(c.runtime_handler));
   RETURN_IF_ERROR(runtime->Delete(c.id, /*force=*/true));
+  if (options_.remove_cgroup) {
+    absl::StatusOr<SandboxRecord> pod = pods_.Get(c.sandbox_id);
+    absl::StatusOr<std::string> pod_cgroup =
+        pod.ok() ? PodCgroupPath(pod->cgroup_parent, pod->id) : pod.status();
+    if (pod_cgroup.ok()) {
+      RETURN_IF_ERROR(options_.remove_cgroup(ConmonCgroupPath(*pod_cgroup, c.id)));
+    }
+  }
   RETURN_IF_ERROR(images_.UnmountRootfs(c.rootfs));
   RETURN_IF_ERROR(RemoveAll(c.bundle));
   RETURN_IF_ERROR(RemoveAll(c.overlay_dir));
@@ -522,6 +530,27 @@ absl::StatusOr<ExecResult> ContainerManager::ExecSync(const std::string& id,
         absl::StrCat("command timed out after ", timeout_seconds, "s"));
   }
   return result;
+}
+
+absl::Status ContainerManager::UpdateResources(
+    const std::string& id, const cri::LinuxContainerResources& resources) {
+  ASSIGN_OR_RETURN(ContainerRecord found, Get(id));
+  KeyedMutex::Lock lock = locks_.Acquire(found.id);
+  ASSIGN_OR_RETURN(ContainerRecord c, Get(found.id));
+  if (Exited(c)) {
+    return absl::FailedPreconditionError(absl::StrCat("container ", c.id, " is not running"));
+  }
+  ASSIGN_OR_RETURN(nlohmann::json json, BuildResources(resources, "linux."));
+  ASSIGN_OR_RETURN(cri::ContainerConfig config, StoredConfig(c));
+  *config.mutable_linux()->mutable_resources() = resources;
+  std::string config_json;
+  auto encoded = google::protobuf::util::MessageToJsonString(config, &config_json);
+  if (!encoded.ok()) {
+    return absl::InternalError(absl::StrCat("encode config: ", std::string(encoded.message())));
+  }
+  ASSIGN_OR_RETURN(ContainerRuntime * runtime, runtimes_.For(c.runtime_handler));
+  RETURN_IF_ERROR(runtime->Update(c.id, json.dump()));
+  return records_.Update(c.id, [&](ContainerRecord& r) { r.config_json = config_json; }).status();
 }
 
 absl::Status ContainerManager::ReopenLog(const std::string& id) {

@@ -44,6 +44,9 @@ struct ContainerManagerOptions {
   // (ConmonCgroupPath, cri-o's conmon_cgroup = "pod"); unset: conmon stays
   // in ocid's. The pod's removal removes that cgroup.
   std::function<absl::Status(const std::string& cgroup, pid_t pid)> join_cgroup;
+  // Removes that cgroup when the container is removed (waiting a moment
+  // for the conmon to leave it).
+  std::function<absl::Status(const std::string& cgroup)> remove_cgroup;
 };
 
 // A container with its config as sent to CreateContainer.
@@ -95,6 +98,13 @@ class ContainerManager final : public PodContainers {
                                       const std::vector<std::string>& command,
                                       int64_t timeout_seconds);
   absl::Status ReopenLog(const std::string& id);
+  // Applies `resources` to the created or running container's cgroup
+  // (runtime update) and keeps them in its stored config, which
+  // ContainerStatus reports. A value the kernel refuses is its error
+  // (InvalidArgument) and the old resources stay; FailedPrecondition once
+  // the container exited.
+  absl::Status UpdateResources(const std::string& id,
+                               const runtime::v1::LinuxContainerResources& resources);
 
   // PodContainers, called by SandboxManager with the pod's lock held.
   absl::Status StopAllOf(const std::string& pod_id) override;

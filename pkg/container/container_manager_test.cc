@@ -44,7 +44,9 @@ class QuietHost : public SandboxHost {
     return ProcessIdentity{77, 1};
   }
   void StopInfra(const ProcessIdentity&) override {}
-  absl::Status RemoveCgroups(const std::string&, bool) override { return absl::OkStatus(); }
+  absl::Status RemoveCgroups(const std::string&, const std::string&) override {
+    return absl::OkStatus();
+  }
   bool InfraAlive(const ProcessIdentity&) override { return infra_alive; }
   absl::Status KillHelpersOf(const std::string&) override { return absl::OkStatus(); }
 
@@ -163,6 +165,14 @@ class FakeRuntime : public ContainerRuntime, public ContainerRuntimes {
   absl::Status ReopenLog(const std::string&, const std::string&) override {
     return absl::OkStatus();
   }
+  absl::Status Update(const std::string& id, const std::string& resources_json) override {
+    absl::MutexLock lock(&mu);
+    if (resources_json.find("\"cpus\":\"999\"") != std::string::npos) {
+      return absl::InvalidArgumentError("write cpuset.cpus: invalid argument");
+    }
+    updates.push_back(id + " " + resources_json);
+    return absl::OkStatus();
+  }
 
   absl::StatusOr<ContainerRuntime*> For(const std::string& handler) override {
     if (!handler.empty() && handler != name_) return absl::InvalidArgumentError("not configured");
@@ -195,6 +205,7 @@ class FakeRuntime : public ContainerRuntime, public ContainerRuntimes {
   std::map<std::string, ContainerExit> exits;
   std::vector<int> signals;
   std::vector<std::string> helpers_killed;  // by Recover, before an undo
+  std::vector<std::string> updates;         // "id json" per Update applied
   std::function<void(const std::string&)> on_exit;
   std::string name_ = "runc";
 };
@@ -335,6 +346,36 @@ TEST_F(ContainerManagerTest, CreateStartStopRemove) {
   absl::StatusOr<std::string> again = containers_->Create(pod_, ContainerConfig());
   ASSERT_TRUE(again.ok()) << "the name was not released: " << again.status();
   EXPECT_NE(*again, *id);
+}
+
+TEST_F(ContainerManagerTest, UpdateResourcesAppliesAndKeepsThemOrKeepsTheOld) {
+  absl::StatusOr<std::string> id = containers_->Create(pod_, ContainerConfig());
+  ASSERT_TRUE(id.ok()) << id.status();
+  ASSERT_TRUE(containers_->Start(*id).ok());
+  runtime::v1::LinuxContainerResources resources;
+  resources.set_memory_limit_in_bytes(64 << 20);
+  resources.set_cpu_shares(512);
+  ASSERT_TRUE(containers_->UpdateResources(*id, resources).ok());
+  ASSERT_EQ(runtime_.updates.size(), 1u);
+  EXPECT_NE(runtime_.updates[0].find("\"limit\":67108864"), std::string::npos)
+      << runtime_.updates[0];
+  EXPECT_EQ(containers_->Status(*id)->config.linux().resources().memory_limit_in_bytes(),
+            64 << 20);
+
+  runtime::v1::LinuxContainerResources refused = resources;
+  refused.set_cpuset_cpus("999");
+  EXPECT_TRUE(absl::IsInvalidArgument(containers_->UpdateResources(*id, refused)));
+  EXPECT_EQ(containers_->Status(*id)->config.linux().resources().cpuset_cpus(), "")
+      << "a refused update keeps the old resources";
+  runtime::v1::LinuxContainerResources negative;
+  negative.set_memory_limit_in_bytes(-1);
+  absl::Status bad = containers_->UpdateResources(*id, negative);
+  EXPECT_TRUE(absl::IsInvalidArgument(bad));
+  EXPECT_NE(bad.message().find("linux.memory_limit_in_bytes"), std::string::npos) << bad;
+  EXPECT_EQ(runtime_.updates.size(), 1u) << "nothing applied";
+
+  ASSERT_TRUE(containers_->Stop(*id, 10).ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(containers_->UpdateResources(*id, resources)));
 }
 
 TEST_F(ContainerManagerTest, SameConfigAgainReturnsTheContainer) {

@@ -30,6 +30,9 @@ class OciContainerRuntime final : public ContainerRuntime {
     return runtime_.Delete(id, force);
   }
   absl::StatusOr<RuntimeState> State(const std::string& id) override { return runtime_.State(id); }
+  absl::Status Update(const std::string& id, const std::string& resources_json) override {
+    return runtime_.Update(id, resources_json);
+  }
   absl::StatusOr<ExecResult> ExecSync(const std::string& id, const std::string& bundle,
                                       const std::vector<std::string>& command,
                                       absl::Duration timeout) override {

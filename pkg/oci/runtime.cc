@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -95,10 +96,13 @@ bool MeansGone(absl::string_view message) {
 // Runs `<runtime> --root R args...` and returns its stdout. A failure carries
 // the runtime's message; NotFound when it says the container is gone.
 absl::StatusOr<std::string> RunRuntime(const RuntimeHandler& handler,
-                                       const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {handler.path, "--root", handler.root};
-  argv.insert(argv.end(), args.begin(), args.end());
-  ASSIGN_OR_RETURN(CommandResult output, RunCommand(argv, kRuntimeCommandTimeout));
+                                       const std::vector<std::string>& args,
+                                       std::optional<std::string> stdin_data = std::nullopt) {
+  Subprocess::Options options;
+  options.argv = {handler.path, "--root", handler.root};
+  options.argv.insert(options.argv.end(), args.begin(), args.end());
+  if (stdin_data.has_value()) options.stdin_io = Stdio::Data(std::move(*stdin_data));
+  ASSIGN_OR_RETURN(CommandResult output, RunCommand(std::move(options), kRuntimeCommandTimeout));
   if (ExitedZero(output.wait_status)) return std::move(output.stdout_data);
   std::string message = RuntimeMessage(output.stderr_data);
   if (message.empty()) message = DescribeWaitStatus(output.wait_status);
@@ -384,6 +388,15 @@ absl::Status OciRuntime::Delete(const std::string& id, bool force) {
   args.push_back(id);
   absl::Status status = RunRuntime(handler_, args).status();
   return absl::IsNotFound(status) ? absl::OkStatus() : status;
+}
+
+absl::Status OciRuntime::Update(const std::string& id, const std::string& resources_json) {
+  RETURN_IF_ERROR(CheckId(id));
+  absl::Status status =
+      RunRuntime(handler_, {"update", "--resources", "-", id}, resources_json).status();
+  // The container is there: a failure is the value (the kernel's answer).
+  if (absl::IsInternal(status)) return absl::InvalidArgumentError(status.message());
+  return status;
 }
 
 absl::StatusOr<RuntimeState> OciRuntime::State(const std::string& id) {

@@ -57,6 +57,10 @@ class OciRuntime {
   // Idempotent: a container the runtime does not know is fine.
   absl::Status Delete(const std::string& id, bool force);
   absl::StatusOr<RuntimeState> State(const std::string& id);
+  // `runtime update --resources -` with `resources_json` (linux.resources)
+  // on stdin: applied to the live cgroup. A value the kernel refuses is the
+  // runtime's error (InvalidArgument, with its message).
+  absl::Status Update(const std::string& id, const std::string& resources_json);
 
   // Runs `command` in the container and collects its output (each stream
   // capped at 16 MiB). timeout zero means none; a timeout kills the process

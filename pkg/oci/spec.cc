@@ -523,8 +523,10 @@ absl::StatusOr<std::string> CgroupsPath(const ContainerSpecInputs& in) {
   return Invalid("cgroup_manager", Quote(in.cgroup_manager) + " is neither cgroupfs nor systemd");
 }
 
-absl::StatusOr<json> BuildCpuMemory(const runtime::v1::LinuxContainerResources& r) {
-  const std::string prefix = "config.linux.resources.";
+}  // namespace
+
+absl::StatusOr<json> BuildResources(const runtime::v1::LinuxContainerResources& r,
+                                    const std::string& prefix) {
   if (r.cpu_shares() < 0) return Invalid(prefix + "cpu_shares", "negative");
   if (r.cpu_period() < 0) return Invalid(prefix + "cpu_period", "negative");
   if (r.memory_limit_in_bytes() < 0) return Invalid(prefix + "memory_limit_in_bytes", "negative");
@@ -555,6 +557,8 @@ absl::StatusOr<json> BuildCpuMemory(const runtime::v1::LinuxContainerResources& 
   }
   return resources;
 }
+
+namespace {
 
 json Device(const std::string& path, const struct stat& st) {
   return json{{"path", path},
@@ -656,7 +660,7 @@ absl::StatusOr<json> BuildLinux(const ContainerSpecInputs& in, const std::string
   const LinuxContainerSecurityContext& sc = linux_config.security_context();
   ASSIGN_OR_RETURN(json namespaces, BuildNamespaces(in));
   ASSIGN_OR_RETURN(std::string cgroups_path, CgroupsPath(in));
-  ASSIGN_OR_RETURN(json resources, BuildCpuMemory(linux_config.resources()));
+  ASSIGN_OR_RETURN(json resources, BuildResources(linux_config.resources(), "config.linux.resources."));
   json rules;
   ASSIGN_OR_RETURN(json devices, BuildDevices(*in.config, sc.privileged(), rules));
   resources["devices"] = rules;

@@ -45,6 +45,12 @@ struct ContainerSpecInputs {
   std::string cgroup_manager = "cgroupfs";
 };
 
+// linux.resources (cpu, memory, hugepageLimits, unified) for `resources`,
+// as CreateContainer writes them and `runtime update --resources` takes
+// them. InvalidArgument names the field under `prefix`.
+absl::StatusOr<nlohmann::json> BuildResources(const runtime::v1::LinuxContainerResources& resources,
+                                              const std::string& prefix);
+
 // Builds config.json. Process args follow kubelet's rules: command replaces
 // the image's Entrypoint (and drops its Cmd), args replace Cmd. Env is the
 // image's with the request's on top. The user comes from

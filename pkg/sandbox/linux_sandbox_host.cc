@@ -55,7 +55,7 @@ absl::Status LinuxSandboxHost::UnmountShm(const std::string& path) {
 }
 
 absl::StatusOr<ProcessIdentity> LinuxSandboxHost::StartInfra(const PinnedNamespaces& pinned,
-                                                             const std::string& pod_cgroup) {
+                                                             const std::string& infra_cgroup) {
   ASSIGN_OR_RETURN(pid_t pid, StartInfraProcess(infra_binary_, pinned));
   // The infra is our child (ocid is its subreaper) and unreaped, so the pid
   // cannot have been reused yet.
@@ -65,7 +65,7 @@ absl::StatusOr<ProcessIdentity> LinuxSandboxHost::StartInfra(const PinnedNamespa
   }
   // It forks nothing: moving it after its start leaves nothing behind.
   if (cgroups_ != nullptr) {
-    absl::Status joined = cgroups_->Join(InfraCgroupPath(pod_cgroup), pid);
+    absl::Status joined = cgroups_->Join(infra_cgroup, pid);
     if (!joined.ok()) {
       StopInfra(*infra);
       return joined;
@@ -74,30 +74,27 @@ absl::StatusOr<ProcessIdentity> LinuxSandboxHost::StartInfra(const PinnedNamespa
   return *infra;
 }
 
-absl::Status LinuxSandboxHost::RemoveCgroups(const std::string& pod_cgroup, bool ours) {
+absl::Status LinuxSandboxHost::RemoveCgroups(const std::string& infra_cgroup,
+                                             const std::string& own_pod_cgroup) {
   if (cgroups_ == nullptr) return absl::OkStatus();
-  // A conmon exits just after its container: give it a moment to leave.
-  absl::Status status;
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    status = absl::OkStatus();
-    for (const std::string& dir : cgroups_->Dirs(pod_cgroup)) {
-      absl::StatusOr<std::vector<std::string>> children = ListDir(dir);
-      if (!children.ok()) continue;  // not in this hierarchy
-      for (const std::string& child : *children) {
-        if (!absl::StartsWith(child, "ocid-")) continue;
-        std::string path = absl::StrCat(dir, "/", child);
-        struct stat st;
-        if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
-        if (::rmdir(path.c_str()) != 0 && errno != ENOENT && status.ok()) {
-          status = absl::ErrnoToStatus(errno, "remove cgroup " + path);
-        }
+  // The infra was just killed: give it a moment to leave.
+  constexpr absl::Duration kPatience = absl::Seconds(2);
+  RETURN_IF_ERROR(cgroups_->Remove(infra_cgroup, kPatience));
+  if (own_pod_cgroup.empty()) return absl::OkStatus();
+  for (const std::string& dir : cgroups_->Dirs(own_pod_cgroup)) {
+    absl::StatusOr<std::vector<std::string>> children = ListDir(dir);
+    if (!children.ok()) continue;  // not made in this hierarchy
+    for (const std::string& child : *children) {
+      struct stat st;
+      std::string path = absl::StrCat(dir, "/", child);
+      if (!absl::StartsWith(child, "ocid-") || ::lstat(path.c_str(), &st) != 0 ||
+          !S_ISDIR(st.st_mode)) {
+        continue;
       }
+      RETURN_IF_ERROR(cgroups_->Remove(absl::StrCat(own_pod_cgroup, "/", child), kPatience));
     }
-    if (status.ok() && ours) status = cgroups_->Remove(pod_cgroup);
-    if (status.ok() || !absl::IsUnavailable(status)) break;  // EBUSY maps to Unavailable
-    absl::SleepFor(absl::Milliseconds(20));
   }
-  return status;
+  return cgroups_->Remove(own_pod_cgroup, kPatience);
 }
 
 // A record from before identities were kept has no start time: its pid is

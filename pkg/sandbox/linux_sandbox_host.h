@@ -29,8 +29,9 @@ class LinuxSandboxHost final : public SandboxHost {
   absl::Status MountShm(const std::string& path) override;
   absl::Status UnmountShm(const std::string& path) override;
   absl::StatusOr<ProcessIdentity> StartInfra(const PinnedNamespaces& pinned,
-                                             const std::string& pod_cgroup) override;
-  absl::Status RemoveCgroups(const std::string& pod_cgroup, bool ours) override;
+                                             const std::string& infra_cgroup) override;
+  absl::Status RemoveCgroups(const std::string& infra_cgroup,
+                             const std::string& own_pod_cgroup) override;
   void StopInfra(const ProcessIdentity& infra) override;
   bool InfraAlive(const ProcessIdentity& infra) override;
   absl::Status KillHelpersOf(const std::string& pod_id) override;

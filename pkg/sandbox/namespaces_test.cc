@@ -361,7 +361,7 @@ TEST_F(NamespacesTest, InfraReapsOrphans) {
 TEST_F(NamespacesTest, StopInfraKillsOnlyTheProcessItsIdentityNames) {
   Pin();
   LinuxSandboxHost host(Runfile("cmd/ocid/ocid-infra"));
-  absl::StatusOr<ProcessIdentity> infra = host.StartInfra(pinned_, "/ocid/pod-test");
+  absl::StatusOr<ProcessIdentity> infra = host.StartInfra(pinned_, "/ocid/pod-test/ocid-infra-test");
   ASSERT_TRUE(infra.ok()) << infra.status();
   pids_.push_back(infra->pid);
   EXPECT_GT(infra->start_time, 0u);

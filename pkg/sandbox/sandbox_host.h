@@ -38,14 +38,15 @@ class SandboxHost {
   virtual absl::Status MountShm(const std::string& path) = 0;
   virtual absl::Status UnmountShm(const std::string& path) = 0;
   // The pod's PID 1 holding its shared PID namespace, as a host process,
-  // placed in the infra cgroup below `pod_cgroup` (pkg/cgroups/paths.h).
+  // placed in cgroup `infra_cgroup` (pkg/cgroups/paths.h).
   virtual absl::StatusOr<ProcessIdentity> StartInfra(const PinnedNamespaces& pinned,
-                                                     const std::string& pod_cgroup) = 0;
-  // Removes ocid's cgroups below `pod_cgroup` that the runtimes leave
-  // behind (the infra's, the conmons', containers'), and `pod_cgroup`
-  // itself when `ours` (no kubelet parent: kubelet removes its own).
-  // Idempotent; fails while a process is still in one.
-  virtual absl::Status RemoveCgroups(const std::string& pod_cgroup, bool ours) = 0;
+                                                     const std::string& infra_cgroup) = 0;
+  // Removes the pod's infra cgroup and, when `own_pod_cgroup` is not ""
+  // (ocid's own pod cgroup, not a kubelet parent, which kubelet removes),
+  // every ocid-* cgroup left below it (a conmon's of a failed create) and
+  // it. Idempotent; fails while a process is still in one after a grace.
+  virtual absl::Status RemoveCgroups(const std::string& infra_cgroup,
+                                     const std::string& own_pod_cgroup) = 0;
   // Kills that process and no other (a pid reused since is left alone).
   // Idempotent: an infra already gone is fine.
   virtual void StopInfra(const ProcessIdentity& infra) = 0;

@@ -226,14 +226,12 @@ absl::Status SandboxManager::MakeParts(SandboxRecord& pod, const cri::PodSandbox
     undo.Push([&] { host_.UnmountShm(pod.shm_path).IgnoreError(); });
     CrashPoint("run_pod.shm_mounted");
   }
-  ASSIGN_OR_RETURN(std::string pod_cgroup, PodCgroupPath(pod.cgroup_parent, pod.id));
-  // Runs after the infra is stopped and the containers' undo: what the
-  // runtimes and the infra's placement left.
-  undo.Push([&, pod_cgroup] {
-    host_.RemoveCgroups(pod_cgroup, PodCgroupIsOurs(pod.cgroup_parent)).IgnoreError();
-  });
+  // Runs after the infra is stopped: what its placement left.
+  undo.Push([&] { RemoveCgroupsOf(pod).IgnoreError(); });
   if (config.linux().security_context().namespace_options().pid() == cri::NamespaceMode::POD) {
-    ASSIGN_OR_RETURN(ProcessIdentity infra, host_.StartInfra(pod.namespaces, pod_cgroup));
+    ASSIGN_OR_RETURN(std::string pod_cgroup, PodCgroupPath(pod.cgroup_parent, pod.id));
+    ASSIGN_OR_RETURN(ProcessIdentity infra,
+                     host_.StartInfra(pod.namespaces, InfraCgroupPath(pod_cgroup, pod.id)));
     pod.infra_pid = infra.pid;
     pod.infra_start_time = infra.start_time;
     undo.Push([&] { host_.StopInfra(pod.Infra()); });
@@ -309,7 +307,8 @@ absl::Status SandboxManager::StopLocked(const SandboxRecord& pod) {
 absl::Status SandboxManager::RemoveCgroupsOf(const SandboxRecord& pod) {
   absl::StatusOr<std::string> pod_cgroup = PodCgroupPath(pod.cgroup_parent, pod.id);
   if (!pod_cgroup.ok()) return absl::OkStatus();  // a parent RunPod refused: nothing made
-  return host_.RemoveCgroups(*pod_cgroup, PodCgroupIsOurs(pod.cgroup_parent));
+  return host_.RemoveCgroups(InfraCgroupPath(*pod_cgroup, pod.id),
+                             PodCgroupIsOurs(pod.cgroup_parent) ? *pod_cgroup : "");
 }
 
 absl::Status SandboxManager::RemovePod(const std::string& id) {

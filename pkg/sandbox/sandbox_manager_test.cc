@@ -95,9 +95,10 @@ class FakeHost : public SandboxHost {
     helpers_killed.push_back(pod_id);
     return absl::OkStatus();
   }
-  absl::Status RemoveCgroups(const std::string& pod_cgroup, bool ours) override {
+  absl::Status RemoveCgroups(const std::string& infra_cgroup,
+                             const std::string& own_pod_cgroup) override {
     absl::MutexLock lock(&mu_);
-    cgroups_removed.push_back(pod_cgroup + (ours ? " (ours)" : ""));
+    cgroups_removed.push_back(infra_cgroup + " " + own_pod_cgroup);
     return absl::OkStatus();
   }
   void StopInfra(const ProcessIdentity& identity) override {
@@ -264,7 +265,9 @@ TEST_F(SandboxManagerTest, RemovePodRemovesContainersFilesAndRecord) {
   EXPECT_TRUE(host_.Empty());
   EXPECT_TRUE(network_.up.empty());
   EXPECT_EQ(containers_.removed, std::vector<std::string>{id});
-  EXPECT_EQ(host_.cgroups_removed, std::vector<std::string>{"/ocid/pod-" + id + " (ours)"});
+  EXPECT_EQ(host_.cgroups_removed,
+            std::vector<std::string>{absl::StrCat("/ocid/pod-", id, "/ocid-infra-", id,
+                                                  " /ocid/pod-", id)});
   EXPECT_EQ(PodDirs(), 0u);
   EXPECT_TRUE(absl::IsNotFound(manager_->Get(id).status()));
   EXPECT_TRUE(manager_->RemovePod(id).ok()) << "removing a removed pod is fine";
@@ -275,7 +278,9 @@ TEST_F(SandboxManagerTest, RemovePodRemovesContainersFilesAndRecord) {
   std::string kube = manager_->RunPod(config, "").value();
   ASSERT_TRUE(manager_->RemovePod(kube).ok());
   EXPECT_EQ(host_.cgroups_removed.back(),
-            "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod9.slice");
+            absl::StrCat("/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod9.slice",
+                         "/ocid-infra-", kube, " "))
+      << "a kubelet parent is not ocid's to remove";
   // The name is free again.
   EXPECT_TRUE(manager_->RunPod(PodConfig("web"), "").ok());
 }

@@ -1,6 +1,7 @@
 // CreateContainer, StartContainer, StopContainer, RemoveContainer,
-// ContainerStatus, ListContainers, ExecSync, ReopenContainerLog: request
-// checks and proto conversion around ContainerManager.
+// ContainerStatus, ListContainers, ExecSync, ReopenContainerLog,
+// UpdateContainerResources: request checks and proto conversion around
+// ContainerManager.
 #include <string>
 #include <vector>
 
@@ -115,6 +116,8 @@ grpc::Status RuntimeService::ContainerStatus(grpc::ServerContext*,
     status.mutable_annotations()->insert(c.annotations.begin(), c.annotations.end());
     *status.mutable_mounts() = view.config.mounts();
     status.set_log_path(c.log_path);
+    // As created, or as UpdateContainerResources last set them.
+    *status.mutable_resources()->mutable_linux() = view.config.linux().resources();
     if (request->verbose()) {
       // The handler's name, also when the request left it to the default.
       (*response->mutable_info())["info"] = VerboseInfo(c, view.config, containers_.HandlerName(c));
@@ -162,6 +165,17 @@ grpc::Status RuntimeService::ExecSync(grpc::ServerContext*, const cri::ExecSyncR
     response->set_stderr(result.stderr_data);
     response->set_exit_code(result.exit_code);
     return absl::OkStatus();
+  });
+}
+
+grpc::Status RuntimeService::UpdateContainerResources(
+    grpc::ServerContext*, const cri::UpdateContainerResourcesRequest* request,
+    cri::UpdateContainerResourcesResponse*) {
+  return ServeRpc("UpdateContainerResources", [&]() -> absl::Status {
+    if (request->container_id().empty()) {
+      return absl::InvalidArgumentError("container_id is empty");
+    }
+    return containers_.UpdateResources(request->container_id(), request->linux());
   });
 }
 

@@ -60,6 +60,9 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
                               runtime::v1::ListContainersResponse*) override;
   grpc::Status ExecSync(grpc::ServerContext*, const runtime::v1::ExecSyncRequest*,
                         runtime::v1::ExecSyncResponse*) override;
+  grpc::Status UpdateContainerResources(grpc::ServerContext*,
+                                        const runtime::v1::UpdateContainerResourcesRequest*,
+                                        runtime::v1::UpdateContainerResourcesResponse*) override;
   grpc::Status ReopenContainerLog(grpc::ServerContext*,
                                   const runtime::v1::ReopenContainerLogRequest*,
                                   runtime::v1::ReopenContainerLogResponse*) override;

@@ -173,6 +173,9 @@ absl::Status CriServer::StartManagers() {
   containers.join_cgroup = [this](const std::string& cgroup, pid_t pid) {
     return cgroups_->Join(cgroup, pid);
   };
+  containers.remove_cgroup = [this](const std::string& cgroup) {
+    return cgroups_->Remove(cgroup, absl::Seconds(2));
+  };
   containers_ = std::make_unique<ContainerManager>(std::move(containers), *pods_,
                                                    *container_images_, *runtimes_);
   pods_->SetContainers(containers_.get());

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs //bench:stats_bench (ListContainerStats over 100 running containers,
+# against ListContainers as its floor) with a local registry holding
+# busybox: builds the bench and ocid (ocid-pinns and ocid-infra beside it),
+# starts the registry, pushes the small test images, benchmarks, stops the
+# registry. Boots ocid: run it under `flock -o /tmp/ocid-e2e.lock`.
+# Usage: bench/stats_bench.sh [--containers 100] [--pods 10] [--calls 200]
+set -euo pipefail
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$top"
+bazel build -c opt //bench:stats_bench //cmd/ocid:all
+out=$(e2e/registry/start_registry.sh)
+eval "$out"
+trap 'e2e/registry/stop_registry.sh "$REGISTRY_PID" "$REGISTRY_DIR"' EXIT
+e2e/registry/build_images.sh "$REGISTRY" >/dev/null
+bin=$(bazel info -c opt bazel-bin)
+(cd "$bin/bench/stats_bench.runfiles/ocid" && "$bin/bench/stats_bench" --registry "$REGISTRY" "$@")
