@@ -86,10 +86,10 @@ cri::ContainerConfig SleepConfig(const std::string& image, int n) {
 class Session {
  public:
   Session(Subprocess ocid, std::string dir) : ocid_(std::move(ocid)), dir_(std::move(dir)) {
-    runtime_ = cri::RuntimeService::NewStub(grpc::CreateChannel(
-        "unix:" + dir_ + "/ocid.sock", grpc::InsecureChannelCredentials()));
-    images_ = cri::ImageService::NewStub(grpc::CreateChannel(
-        "unix:" + dir_ + "/ocid.sock", grpc::InsecureChannelCredentials()));
+    runtime_ = cri::RuntimeService::NewStub(
+        grpc::CreateChannel("unix:" + dir_ + "/ocid.sock", grpc::InsecureChannelCredentials()));
+    images_ = cri::ImageService::NewStub(
+        grpc::CreateChannel("unix:" + dir_ + "/ocid.sock", grpc::InsecureChannelCredentials()));
   }
   ~Session() {
     for (const std::string& id : pods_) {
@@ -122,8 +122,8 @@ absl::Status Populate(Session& session, const Options& options, const std::strin
   cri::PullImageRequest pull;
   pull.mutable_image()->set_image(image);
   cri::PullImageResponse pulled;
-  RETURN_IF_ERROR(Call(session.images(), &cri::ImageService::Stub::PullImage, "PullImage", pull,
-                       &pulled));
+  RETURN_IF_ERROR(
+      Call(session.images(), &cri::ImageService::Stub::PullImage, "PullImage", pull, &pulled));
   absl::Time start = absl::Now();
   for (int p = 0; p < options.pods; ++p) {
     cri::RunPodSandboxRequest run;
@@ -179,8 +179,8 @@ absl::Status RunBench(const Options& options) {
   CgroupParentSweep sweep;  // after the session's pods are gone
   ASSIGN_OR_RETURN(Subprocess ocid, StartLoopbackOcid(options.ocid, dir->path(), options.registry));
   Session session(std::move(ocid), dir->path());
-  RETURN_IF_ERROR(Populate(session, options, options.registry + "/busybox:latest",
-                           dir->path() + "/logs"));
+  RETURN_IF_ERROR(
+      Populate(session, options, options.registry + "/busybox:latest", dir->path() + "/logs"));
 
   std::vector<double> stats_ms, list_ms;
   size_t listed_stats = 0, listed = 0;
@@ -200,10 +200,10 @@ absl::Status RunBench(const Options& options) {
   }
   double p50 = Percentile(stats_ms, 50), p99 = Percentile(stats_ms, 99);
   double floor50 = Percentile(list_ms, 50), floor99 = Percentile(list_ms, 99);
-  std::printf("ListContainerStats (%zu containers): p50 %.2f ms, p99 %.2f ms\n", listed_stats,
-              p50, p99);
-  std::printf("ListContainers floor (%zu containers): p50 %.2f ms, p99 %.2f ms\n", listed,
-              floor50, floor99);
+  std::printf("ListContainerStats (%zu containers): p50 %.2f ms, p99 %.2f ms\n", listed_stats, p50,
+              p99);
+  std::printf("ListContainers floor (%zu containers): p50 %.2f ms, p99 %.2f ms\n", listed, floor50,
+              floor99);
   std::printf("ratio over the floor: p50 %.1fx, p99 %.1fx\n", p50 / floor50, p99 / floor99);
   std::printf("target: p50 < %.0f ms: %s\n", kListStatsP50TargetMs,
               p50 < kListStatsP50TargetMs ? "met" : "MISSED");

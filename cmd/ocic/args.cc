@@ -20,8 +20,8 @@ std::vector<std::string> Args::Flags(const std::string& name) const {
 }
 
 bool IsBooleanFlag(const std::string& name) {
-  return name == "help" || name == "quiet" || name == "q" || name == "verbose" ||
-         name == "v" || name == "all" || name == "watch";
+  return name == "help" || name == "quiet" || name == "q" || name == "verbose" || name == "v" ||
+         name == "all" || name == "watch";
 }
 
 absl::StatusOr<Args> ParseArgs(const std::vector<std::string>& argv) {

@@ -401,7 +401,8 @@ absl::Status PodStats(Invocation& in) {
       const cri::LinuxPodSandboxStats& linux = s.linux();
       const cri::NetworkInterfaceUsage& eth0 = linux.network().default_interface();
       table.AddRow({ShortId(s.attributes().id()), s.attributes().metadata().name(),
-                    CpuPercent(linux.cpu()), FormatBytes(linux.memory().working_set_bytes().value()),
+                    CpuPercent(linux.cpu()),
+                    FormatBytes(linux.memory().working_set_bytes().value()),
                     absl::StrCat(linux.process().process_count().value()),
                     FormatBytes(eth0.rx_bytes().value()), FormatBytes(eth0.tx_bytes().value()),
                     absl::StrCat(linux.containers_size())});

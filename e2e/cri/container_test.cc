@@ -374,8 +374,8 @@ TEST_F(Container, RuntimeShouldSupportListingStatsForStartedContainers) {
 
 TEST_F(Container, RuntimeShouldSupportListingStatsForStartedContainersWhenFilterIsNil) {
   ASSERT_NO_FATAL_FAILURE(SetUpPod());
-  OCID_ASSERT_OK_AND_ASSIGN(std::string id, CreateDefaultContainer(
-                                                pod_, "container-for-stats-with-nil-filter-"));
+  OCID_ASSERT_OK_AND_ASSIGN(std::string id,
+                            CreateDefaultContainer(pod_, "container-for-stats-with-nil-filter-"));
   OCID_ASSERT_OK(StartContainer(id));
   EXPECT_TRUE(StatFound(ListStats(nullptr), id)) << "Stats should be found";
 }
@@ -384,8 +384,8 @@ TEST_F(Container, RuntimeShouldSupportListingStatsForThreeCreatedContainersWhenF
   ASSERT_NO_FATAL_FAILURE(SetUpPod());
   std::vector<std::string> ids;
   for (int i = 0; i < 3; ++i) {
-    OCID_ASSERT_OK_AND_ASSIGN(std::string id, CreateDefaultContainer(
-                                                  pod_, "container-for-stats-with-nil-filter-"));
+    OCID_ASSERT_OK_AND_ASSIGN(std::string id,
+                              CreateDefaultContainer(pod_, "container-for-stats-with-nil-filter-"));
     ids.push_back(id);
   }
   for (const std::string& id : ids) OCID_ASSERT_OK(StartContainer(id));

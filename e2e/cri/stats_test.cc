@@ -69,12 +69,11 @@ TEST_F(Stats, BusyContainerShowsCpuRisingMemoryAndItsWritableLayer) {
   OCID_ASSERT_OK_AND_ASSIGN(Pod pod, RunDefaultPod("stats-busy-"));
   // 8 MiB written into the writable layer, then a loop keeping one core
   // busy.
-  OCID_ASSERT_OK_AND_ASSIGN(
-      std::string id,
-      RunContainer(pod, "stats-busy-",
-                   {"sh", "-c",
-                    "dd if=/dev/zero of=/big bs=1M count=8 2>/dev/null; "
-                    "while :; do :; done"}));
+  OCID_ASSERT_OK_AND_ASSIGN(std::string id,
+                            RunContainer(pod, "stats-busy-",
+                                         {"sh", "-c",
+                                          "dd if=/dev/zero of=/big bs=1M count=8 2>/dev/null; "
+                                          "while :; do :; done"}));
   absl::SleepFor(absl::Seconds(1));
   OCID_ASSERT_OK_AND_ASSIGN(v1::ContainerStats first, ContainerStats(id));
   absl::SleepFor(absl::Milliseconds(500));
@@ -131,8 +130,8 @@ TEST_F(Stats, ListFiltersByIdPodAndLabels) {
   v1::ContainerStatsRequest unknown;
   unknown.set_container_id("no-such-container");
   v1::ContainerStatsResponse response;
-  EXPECT_TRUE(absl::IsNotFound(
-      Call(&v1::RuntimeService::Stub::ContainerStats, unknown, &response)));
+  EXPECT_TRUE(
+      absl::IsNotFound(Call(&v1::RuntimeService::Stub::ContainerStats, unknown, &response)));
 }
 
 TEST_F(Stats, PodStatsHaveItsNetworkAndContainers) {

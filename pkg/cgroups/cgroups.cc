@@ -96,15 +96,14 @@ absl::StatusOr<Cgroups> Cgroups::Open(const std::string& root) {
     std::string dir = absl::StrCat(root, "/", name);
     if (IsRealDir(dir)) hierarchies.push_back(dir);
   }
-  bool has_v1 = IsRealDir(root + "/memory") || Exists(root + "/cpuacct") ||
-                Exists(root + "/cpu,cpuacct");
+  bool has_v1 =
+      IsRealDir(root + "/memory") || Exists(root + "/cpuacct") || Exists(root + "/cpu,cpuacct");
   if (!has_v1) {
     return absl::FailedPreconditionError(
         absl::StrCat(root, " holds neither cgroup v2 nor v1 controllers"));
   }
   bool unified = Exists(root + "/unified/cgroup.controllers");
-  return Cgroups(root, unified ? CgroupLayout::kHybrid : CgroupLayout::kV1,
-                 std::move(hierarchies));
+  return Cgroups(root, unified ? CgroupLayout::kHybrid : CgroupLayout::kV1, std::move(hierarchies));
 }
 
 std::string Cgroups::V1Controller(const std::string& controller) const {

@@ -27,14 +27,14 @@ const char* LayoutName(CgroupLayout layout);
 // controllers; v2: cpu.stat, memory.*, pids.current). Counts are
 // hierarchical: a pod's cgroup includes its containers'.
 struct CgroupStats {
-  uint64_t cpu_usage_ns = 0;           // cumulative CPU time
-  uint64_t memory_usage_bytes = 0;     // v1 memory.usage_in_bytes, v2 memory.current
-  uint64_t memory_working_set_bytes = 0;  // usage minus inactive_file (as kubelet reads it)
-  uint64_t memory_rss_bytes = 0;       // v1 total_rss, v2 anon
-  uint64_t page_faults = 0;            // pgfault
-  uint64_t major_page_faults = 0;      // pgmajfault
+  uint64_t cpu_usage_ns = 0;                   // cumulative CPU time
+  uint64_t memory_usage_bytes = 0;             // v1 memory.usage_in_bytes, v2 memory.current
+  uint64_t memory_working_set_bytes = 0;       // usage minus inactive_file (as kubelet reads it)
+  uint64_t memory_rss_bytes = 0;               // v1 total_rss, v2 anon
+  uint64_t page_faults = 0;                    // pgfault
+  uint64_t major_page_faults = 0;              // pgmajfault
   std::optional<uint64_t> memory_limit_bytes;  // unset when unlimited
-  uint64_t pids = 0;                   // pids.current
+  uint64_t pids = 0;                           // pids.current
 };
 
 class Cgroups {

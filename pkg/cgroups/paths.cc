@@ -85,9 +85,9 @@ absl::Status CheckCgroupDriver(const std::string& driver, const std::string& pro
   absl::StatusOr<std::string> comm = ReadFileToString(proc_root + "/1/comm", 4096);
   std::string init = comm.ok() ? std::string(absl::StripAsciiWhitespace(*comm)) : "unknown";
   if (init != "systemd") {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cgroup_manager \"systemd\": systemd is not running as PID 1 (PID 1 is ", init,
-        "); use cgroup_manager = \"cgroupfs\""));
+    return absl::FailedPreconditionError(
+        absl::StrCat("cgroup_manager \"systemd\": systemd is not running as PID 1 (PID 1 is ", init,
+                     "); use cgroup_manager = \"cgroupfs\""));
   }
   return absl::FailedPreconditionError(
       "cgroup_manager \"systemd\": ocid does not drive systemd's D-Bus API yet; use "

@@ -34,8 +34,8 @@ TEST(PodCgroupPath, NoParentIsOcidsOwn) {
 }
 
 TEST(PodCgroupPath, UnknownFormsNameTheField) {
-  for (const char* bad : {"kubepods", "kubepods/pod1.slice", "a--b.slice", "-a.slice", "a-.slice",
-                          ".slice"}) {
+  for (const char* bad :
+       {"kubepods", "kubepods/pod1.slice", "a--b.slice", "-a.slice", "a-.slice", ".slice"}) {
     absl::StatusOr<std::string> path = PodCgroupPath(bad, "p");
     ASSERT_FALSE(path.ok()) << bad;
     EXPECT_EQ(path.status().code(), absl::StatusCode::kInvalidArgument);

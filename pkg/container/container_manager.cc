@@ -532,8 +532,8 @@ absl::StatusOr<ExecResult> ContainerManager::ExecSync(const std::string& id,
   return result;
 }
 
-absl::Status ContainerManager::UpdateResources(
-    const std::string& id, const cri::LinuxContainerResources& resources) {
+absl::Status ContainerManager::UpdateResources(const std::string& id,
+                                               const cri::LinuxContainerResources& resources) {
   ASSIGN_OR_RETURN(ContainerRecord found, Get(id));
   KeyedMutex::Lock lock = locks_.Acquire(found.id);
   ASSIGN_OR_RETURN(ContainerRecord c, Get(found.id));

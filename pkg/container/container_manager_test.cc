@@ -359,8 +359,7 @@ TEST_F(ContainerManagerTest, UpdateResourcesAppliesAndKeepsThemOrKeepsTheOld) {
   ASSERT_EQ(runtime_.updates.size(), 1u);
   EXPECT_NE(runtime_.updates[0].find("\"limit\":67108864"), std::string::npos)
       << runtime_.updates[0];
-  EXPECT_EQ(containers_->Status(*id)->config.linux().resources().memory_limit_in_bytes(),
-            64 << 20);
+  EXPECT_EQ(containers_->Status(*id)->config.linux().resources().memory_limit_in_bytes(), 64 << 20);
 
   runtime::v1::LinuxContainerResources refused = resources;
   refused.set_cpuset_cpus("999");

@@ -660,7 +660,8 @@ absl::StatusOr<json> BuildLinux(const ContainerSpecInputs& in, const std::string
   const LinuxContainerSecurityContext& sc = linux_config.security_context();
   ASSIGN_OR_RETURN(json namespaces, BuildNamespaces(in));
   ASSIGN_OR_RETURN(std::string cgroups_path, CgroupsPath(in));
-  ASSIGN_OR_RETURN(json resources, BuildResources(linux_config.resources(), "config.linux.resources."));
+  ASSIGN_OR_RETURN(json resources,
+                   BuildResources(linux_config.resources(), "config.linux.resources."));
   json rules;
   ASSIGN_OR_RETURN(json devices, BuildDevices(*in.config, sc.privileged(), rules));
   resources["devices"] = rules;

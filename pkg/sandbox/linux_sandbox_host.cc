@@ -15,8 +15,8 @@
 #include "absl/time/clock.h"
 #include "pkg/base/fs.h"
 #include "pkg/base/status_macros.h"
-#include "pkg/cgroups/paths.h"
 #include "pkg/base/subprocess.h"
+#include "pkg/cgroups/paths.h"
 
 namespace ocid {
 

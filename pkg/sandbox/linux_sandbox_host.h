@@ -6,8 +6,8 @@
 #include <optional>
 #include <string>
 
-#include "pkg/network/cni.h"
 #include "pkg/cgroups/cgroups.h"
+#include "pkg/network/cni.h"
 #include "pkg/sandbox/sandbox_host.h"
 
 namespace ocid {

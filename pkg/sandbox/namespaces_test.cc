@@ -287,8 +287,7 @@ TEST_F(NamespacesTest, PinnsRollsBackItsPinsWhenALaterOneFails) {
 
 TEST_F(NamespacesTest, InfraRunsAsPid1InThePodNamespaces) {
   Pin();
-  absl::StatusOr<pid_t> pid =
-      StartInfraProcess(Runfile("cmd/ocid/ocid-infra"), pinned_);
+  absl::StatusOr<pid_t> pid = StartInfraProcess(Runfile("cmd/ocid/ocid-infra"), pinned_);
   ASSERT_TRUE(pid.ok()) << pid.status();
   pids_.push_back(*pid);
   EXPECT_EQ(::kill(*pid, 0), 0);
@@ -361,7 +360,8 @@ TEST_F(NamespacesTest, InfraReapsOrphans) {
 TEST_F(NamespacesTest, StopInfraKillsOnlyTheProcessItsIdentityNames) {
   Pin();
   LinuxSandboxHost host(Runfile("cmd/ocid/ocid-infra"));
-  absl::StatusOr<ProcessIdentity> infra = host.StartInfra(pinned_, "/ocid/pod-test/ocid-infra-test");
+  absl::StatusOr<ProcessIdentity> infra =
+      host.StartInfra(pinned_, "/ocid/pod-test/ocid-infra-test");
   ASSERT_TRUE(infra.ok()) << infra.status();
   pids_.push_back(infra->pid);
   EXPECT_GT(infra->start_time, 0u);

@@ -265,9 +265,8 @@ TEST_F(SandboxManagerTest, RemovePodRemovesContainersFilesAndRecord) {
   EXPECT_TRUE(host_.Empty());
   EXPECT_TRUE(network_.up.empty());
   EXPECT_EQ(containers_.removed, std::vector<std::string>{id});
-  EXPECT_EQ(host_.cgroups_removed,
-            std::vector<std::string>{absl::StrCat("/ocid/pod-", id, "/ocid-infra-", id,
-                                                  " /ocid/pod-", id)});
+  EXPECT_EQ(host_.cgroups_removed, std::vector<std::string>{absl::StrCat(
+                                       "/ocid/pod-", id, "/ocid-infra-", id, " /ocid/pod-", id)});
   EXPECT_EQ(PodDirs(), 0u);
   EXPECT_TRUE(absl::IsNotFound(manager_->Get(id).status()));
   EXPECT_TRUE(manager_->RemovePod(id).ok()) << "removing a removed pod is fine";

@@ -98,9 +98,8 @@ absl::Status CriServer::OpenStores() {
   options.auth_file = config_.global_auth_file;
   puller_ =
       std::make_unique<ImagePuller>(*blobs_, *layers_, *images_, std::move(registries), options);
-  image_service_ =
-      std::make_unique<ImageService>(ImageStores{storage, *blobs_, *layers_, *images_, *puller_,
-                                                config_.root + "/containers"});
+  image_service_ = std::make_unique<ImageService>(
+      ImageStores{storage, *blobs_, *layers_, *images_, *puller_, config_.root + "/containers"});
 
   return StartManagers();
 }

@@ -18,9 +18,9 @@
 #include "pkg/sandbox/sandbox_manager.h"
 #include "pkg/server/image_service.h"
 #include "pkg/server/runtime_service.h"
+#include "pkg/stats/stats_collector.h"
 #include "pkg/storage/blob_store.h"
 #include "pkg/storage/image_store.h"
-#include "pkg/stats/stats_collector.h"
 #include "pkg/storage/layer_store.h"
 
 namespace ocid {

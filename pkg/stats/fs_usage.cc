@@ -20,7 +20,8 @@ struct Walk {
 };
 
 void Count(Walk& walk, const struct stat& st) {
-  if (!S_ISDIR(st.st_mode) && st.st_nlink > 1 && !walk.linked.insert({st.st_dev, st.st_ino}).second) {
+  if (!S_ISDIR(st.st_mode) && st.st_nlink > 1 &&
+      !walk.linked.insert({st.st_dev, st.st_ino}).second) {
     return;
   }
   walk.usage.bytes += static_cast<uint64_t>(st.st_blocks) * 512;

@@ -26,17 +26,21 @@ const std::vector<MetricDescriptorData>& MetricDescriptors() {
        {"id", "name"}},
       {kWorkingSet, "Current working set in bytes.", {"id", "name"}},
       {kRss, "Size of RSS in bytes.", {"id", "name"}},
-      {kPageFaults, "Cumulative count of memory allocation failures.",
+      {kPageFaults,
+       "Cumulative count of memory allocation failures.",
        {"id", "name", "failure_type", "scope"}},
       {kProcesses, "Number of processes running inside the container.", {"id", "name"}},
-      {kFsUsage, "Number of bytes that are consumed by the container on this filesystem.",
+      {kFsUsage,
+       "Number of bytes that are consumed by the container on this filesystem.",
        {"id", "name", "device"}},
       {kFsInodes, "Number of Inodes", {"id", "name", "device"}},
       {kRxBytes, "Cumulative count of bytes received", {"id", "name", "interface"}},
-      {kRxErrors, "Cumulative count of errors encountered while receiving",
+      {kRxErrors,
+       "Cumulative count of errors encountered while receiving",
        {"id", "name", "interface"}},
       {kTxBytes, "Cumulative count of bytes transmitted", {"id", "name", "interface"}},
-      {kTxErrors, "Cumulative count of errors encountered while transmitting",
+      {kTxErrors,
+       "Cumulative count of errors encountered while transmitting",
        {"id", "name", "interface"}},
   };
   return *descriptors;
@@ -57,8 +61,8 @@ std::vector<MetricData> ContainerMetrics(const ContainerUsage& c) {
     out.push_back({kRss, t, false, {id, name}, s.memory_rss_bytes});
     // cAdvisor's failures are the page faults, by type and scope.
     out.push_back({kPageFaults, t, true, {id, name, "pgfault", "container"}, s.page_faults});
-    out.push_back({kPageFaults, t, true, {id, name, "pgmajfault", "container"},
-                   s.major_page_faults});
+    out.push_back(
+        {kPageFaults, t, true, {id, name, "pgmajfault", "container"}, s.major_page_faults});
     out.push_back({kProcesses, t, false, {id, name}, s.pids});
   }
   out.push_back({kFsUsage, c.fs_timestamp, false, {id, name, c.upper_dir}, c.writable_layer.bytes});

@@ -22,7 +22,7 @@ struct MetricDescriptorData {
 struct MetricData {
   std::string name;
   int64_t timestamp = 0;
-  bool counter = false;  // else a gauge
+  bool counter = false;                   // else a gauge
   std::vector<std::string> label_values;  // in the descriptor's label_keys order
   uint64_t value = 0;
 };

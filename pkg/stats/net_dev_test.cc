@@ -33,7 +33,8 @@ TEST(ParseNetDev, ReadsBytesAndErrorsPerInterface) {
 TEST(ParseNetDev, GarbageIsDataLoss) {
   EXPECT_EQ(ParseNetDev("eth0: 1 2 3\n").status().code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(ParseNetDev("nonsense\n").status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_EQ(ParseNetDev(std::string("eth0:") + std::string(16 * 2, ' ') + "x 1 1 1 1 1 1 1 1 1 1 "
+  EXPECT_EQ(ParseNetDev(std::string("eth0:") + std::string(16 * 2, ' ') +
+                        "x 1 1 1 1 1 1 1 1 1 1 "
                         "1 1 1 1 1\n")
                 .status()
                 .code(),

@@ -27,7 +27,7 @@ namespace ocid {
 
 // A cgroup's usage at one moment.
 struct CgroupSample {
-  int64_t timestamp = 0;  // unix ns
+  int64_t timestamp = 0;             // unix ns
   std::optional<CgroupStats> stats;  // unset when the cgroup is gone
   // CPU use since the previous sample of the same cgroup, in nanocores
   // (1e9 = one core busy); unset on a first sample.
