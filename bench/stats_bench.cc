@@ -119,6 +119,15 @@ class Session {
 
 absl::Status Populate(Session& session, const Options& options, const std::string& image,
                       const std::string& log_root) {
+  {
+    // The socket exists before ocid serves on it.
+    grpc::ClientContext context;
+    context.set_wait_for_ready(true);
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    cri::VersionResponse version;
+    RETURN_IF_ERROR(
+        ToAbsl("Version", session.runtime().Version(&context, cri::VersionRequest(), &version)));
+  }
   cri::PullImageRequest pull;
   pull.mutable_image()->set_image(image);
   cri::PullImageResponse pulled;

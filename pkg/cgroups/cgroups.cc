@@ -103,7 +103,12 @@ absl::StatusOr<Cgroups> Cgroups::Open(const std::string& root) {
         absl::StrCat(root, " holds neither cgroup v2 nor v1 controllers"));
   }
   bool unified = Exists(root + "/unified/cgroup.controllers");
-  return Cgroups(root, unified ? CgroupLayout::kHybrid : CgroupLayout::kV1, std::move(hierarchies));
+  Cgroups cgroups(root, unified ? CgroupLayout::kHybrid : CgroupLayout::kV1,
+                  std::move(hierarchies));
+  cgroups.memory_ = cgroups.V1Controller("memory");
+  cgroups.cpuacct_ = cgroups.V1Controller("cpuacct");
+  cgroups.pids_ = cgroups.V1Controller("pids");
+  return cgroups;
 }
 
 std::string Cgroups::V1Controller(const std::string& controller) const {
@@ -192,14 +197,13 @@ absl::StatusOr<CgroupStats> Cgroups::Read(const std::string& path) const {
 }
 
 absl::StatusOr<CgroupStats> Cgroups::ReadV1(const std::string& path) const {
-  std::string memory = V1Controller("memory") + path;
-  if (!Exists(memory)) return absl::NotFoundError("no cgroup " + memory);
+  std::string memory = memory_ + path;
   CgroupStats stats;
-  std::string cpuacct = V1Controller("cpuacct");
-  if (!cpuacct.empty()) {
-    ASSIGN_OR_RETURN(stats.cpu_usage_ns, ReadCounter(cpuacct + path + "/cpuacct.usage"));
-  }
+  // A missing cgroup shows as NotFound on its first file.
   ASSIGN_OR_RETURN(stats.memory_usage_bytes, ReadCounter(memory + "/memory.usage_in_bytes"));
+  if (!cpuacct_.empty()) {
+    ASSIGN_OR_RETURN(stats.cpu_usage_ns, ReadCounter(cpuacct_ + path + "/cpuacct.usage"));
+  }
   ASSIGN_OR_RETURN(auto stat, ReadKeyed(memory + "/memory.stat"));
   stats.memory_working_set_bytes =
       WorkingSet(stats.memory_usage_bytes, Get(stat, "total_inactive_file"));
@@ -208,9 +212,9 @@ absl::StatusOr<CgroupStats> Cgroups::ReadV1(const std::string& path) const {
   stats.major_page_faults = Get(stat, "total_pgmajfault");
   ASSIGN_OR_RETURN(std::optional<uint64_t> limit, ReadNumber(memory + "/memory.limit_in_bytes"));
   if (limit.has_value() && *limit < kV1Unlimited) stats.memory_limit_bytes = limit;
-  std::string pids = V1Controller("pids");
-  if (!pids.empty() && Exists(pids + path + "/pids.current")) {
-    ASSIGN_OR_RETURN(stats.pids, ReadCounter(pids + path + "/pids.current"));
+  if (!pids_.empty()) {
+    absl::StatusOr<uint64_t> pids = ReadCounter(pids_ + path + "/pids.current");
+    if (pids.ok()) stats.pids = *pids;
   }
   return stats;
 }

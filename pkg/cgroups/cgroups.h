@@ -79,6 +79,8 @@ class Cgroups {
   std::string root_;
   CgroupLayout layout_;
   std::vector<std::string> hierarchies_;  // mount dirs under root_, not symlinks
+  // v1: the controllers' dirs, looked up once ("" when not mounted).
+  std::string memory_, cpuacct_, pids_;
 };
 
 }  // namespace ocid
