@@ -25,6 +25,7 @@
 #include "pkg/base/record_store.h"
 #include "pkg/container/container_deps.h"
 #include "pkg/container/container_record.h"
+#include "pkg/events/event_bus.h"
 #include "pkg/image/manifest.h"
 #include "pkg/sandbox/sandbox_manager.h"
 #include "pkg/storage/lease.h"
@@ -40,6 +41,9 @@ struct ContainerManagerOptions {
   // The lowest oom_score_adj this host lets containers have.
   int min_oom_score_adj = -1000;
   std::string cgroup_manager = "cgroupfs";
+  // Where containers' lifecycle events go (none when null); must outlive
+  // the manager.
+  EventBus* events = nullptr;
 };
 
 // A container with its config as sent to CreateContainer.
@@ -110,6 +114,7 @@ class ContainerManager final : public PodContainers {
   absl::Status UndoCreate(const ContainerRecord& c);
   absl::Status StopLocked(const std::string& id, int64_t timeout_seconds);
   absl::Status RemoveLocked(const std::string& id);
+  void Emit(const ContainerRecord& c, LifecycleEventType type);
   // Records the exit conmon reported for `id` (the exit watch calls it).
   void OnExit(const std::string& id);
   // A container holds its image's lease from its create to its removal.

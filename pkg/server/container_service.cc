@@ -12,15 +12,12 @@
 #include "pkg/server/filters.h"
 #include "pkg/server/rpc.h"
 #include "pkg/server/runtime_service.h"
+#include "pkg/server/statuses.h"
 
 namespace ocid {
 namespace {
 
 namespace cri = ::runtime::v1;
-
-cri::ContainerState ToCri(ContainerState state) {
-  return static_cast<cri::ContainerState>(static_cast<int>(state));
-}
 
 // The fields CreateContainer can check before it looks anything up.
 absl::Status ValidateCreate(const cri::CreateContainerRequest& request) {
@@ -98,23 +95,7 @@ grpc::Status RuntimeService::ContainerStatus(grpc::ServerContext*,
   return ServeRpc("ContainerStatus", [&]() -> absl::Status {
     ASSIGN_OR_RETURN(ContainerView view, containers_.Status(request->container_id()));
     const ContainerRecord& c = view.record;
-    cri::ContainerStatus& status = *response->mutable_status();
-    status.set_id(c.id);
-    *status.mutable_metadata() = view.config.metadata();
-    status.set_state(ToCri(c.state));
-    status.set_created_at(c.created_at);
-    status.set_started_at(c.started_at);
-    status.set_finished_at(c.finished_at);
-    status.set_exit_code(c.exit_code);
-    status.mutable_image()->set_image(c.image_name);
-    status.set_image_ref(c.image_ref);
-    status.set_image_id(c.image_id);
-    status.set_reason(c.reason);
-    status.set_message(c.message);
-    status.mutable_labels()->insert(c.labels.begin(), c.labels.end());
-    status.mutable_annotations()->insert(c.annotations.begin(), c.annotations.end());
-    *status.mutable_mounts() = view.config.mounts();
-    status.set_log_path(c.log_path);
+    *response->mutable_status() = ContainerStatusOf(view);
     if (request->verbose()) {
       // The handler's name, also when the request left it to the default.
       (*response->mutable_info())["info"] = VerboseInfo(c, view.config, containers_.HandlerName(c));

@@ -9,6 +9,7 @@
 #include "api/runtime/v1/api.grpc.pb.h"
 #include "pkg/config/config.h"
 #include "pkg/container/container_manager.h"
+#include "pkg/events/event_bus.h"
 #include "pkg/network/cni.h"
 #include "pkg/sandbox/sandbox_manager.h"
 
@@ -18,8 +19,8 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
  public:
   // All must outlive the service.
   RuntimeService(const Config& config, CniManager& cni, SandboxManager& pods,
-                 ContainerManager& containers)
-      : config_(config), cni_(cni), pods_(pods), containers_(containers) {}
+                 ContainerManager& containers, EventBus& events)
+      : config_(config), cni_(cni), pods_(pods), containers_(containers), events_(events) {}
 
   // runtime_status.cc
   grpc::Status Version(grpc::ServerContext*, const runtime::v1::VersionRequest*,
@@ -63,11 +64,17 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
                                   const runtime::v1::ReopenContainerLogRequest*,
                                   runtime::v1::ReopenContainerLogResponse*) override;
 
+  // event_service.cc
+  grpc::Status GetContainerEvents(
+      grpc::ServerContext* context, const runtime::v1::GetEventsRequest*,
+      grpc::ServerWriter<runtime::v1::ContainerEventResponse>* writer) override;
+
  private:
   const Config& config_;
   CniManager& cni_;
   SandboxManager& pods_;
   ContainerManager& containers_;
+  EventBus& events_;
 };
 
 }  // namespace ocid

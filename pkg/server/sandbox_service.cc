@@ -7,6 +7,7 @@
 #include "pkg/server/filters.h"
 #include "pkg/server/rpc.h"
 #include "pkg/server/runtime_service.h"
+#include "pkg/server/statuses.h"
 
 namespace ocid {
 namespace {
@@ -93,22 +94,7 @@ grpc::Status RuntimeService::PodSandboxStatus(grpc::ServerContext*,
   return ServeRpc("PodSandboxStatus", [&]() -> absl::Status {
     ASSIGN_OR_RETURN(PodView view, pods_.Status(request->pod_sandbox_id()));
     const SandboxRecord& pod = view.record;
-    cri::PodSandboxStatus& status = *response->mutable_status();
-    status.set_id(pod.id);
-    *status.mutable_metadata() = view.config.metadata();
-    status.set_state(pod.ready ? cri::SANDBOX_READY : cri::SANDBOX_NOTREADY);
-    status.set_created_at(pod.created_at);
-    if (!pod.ips.empty() && pod.ready) {
-      status.mutable_network()->set_ip(pod.ips[0]);
-      for (size_t i = 1; i < pod.ips.size(); ++i) {
-        status.mutable_network()->add_additional_ips()->set_ip(pod.ips[i]);
-      }
-    }
-    *status.mutable_linux()->mutable_namespaces()->mutable_options() =
-        view.config.linux().security_context().namespace_options();
-    status.mutable_labels()->insert(pod.labels.begin(), pod.labels.end());
-    status.mutable_annotations()->insert(pod.annotations.begin(), pod.annotations.end());
-    status.set_runtime_handler(pod.runtime_handler);
+    *response->mutable_status() = PodStatusOf(view);
     response->set_timestamp(absl::ToUnixNanos(absl::Now()));
     if (request->verbose()) (*response->mutable_info())["info"] = pod.Serialize();
     return absl::OkStatus();

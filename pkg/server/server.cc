@@ -153,6 +153,7 @@ absl::Status CriServer::StartManagers() {
   pods.check_handler = [this](const std::string& handler) {
     return runtimes_->For(handler).status();
   };
+  pods.events = &events_;
   pods_ = std::make_unique<SandboxManager>(std::move(pods), *sandbox_host_, *pod_network_);
 
   ContainerManagerOptions containers;
@@ -163,6 +164,7 @@ absl::Status CriServer::StartManagers() {
   containers.default_log_dir = config_.log_dir;
   containers.min_oom_score_adj = MinOomScoreAdj();
   containers.cgroup_manager = config_.cgroup_manager;
+  containers.events = &events_;
   containers_ = std::make_unique<ContainerManager>(std::move(containers), *pods_,
                                                    *container_images_, *runtimes_);
   pods_->SetContainers(containers_.get());
@@ -174,7 +176,8 @@ absl::Status CriServer::StartManagers() {
   containers_->ForEach([&](const ContainerRecord&) { ++container_count; });
   OCID_LOG(kInfo) << "recovered " << pod_count << " pod(s) and " << container_count
                   << " container(s)";
-  runtime_service_ = std::make_unique<RuntimeService>(config_, *cni_, *pods_, *containers_);
+  runtime_service_ =
+      std::make_unique<RuntimeService>(config_, *cni_, *pods_, *containers_, events_);
   return absl::OkStatus();
 }
 
@@ -208,6 +211,7 @@ absl::StatusOr<std::unique_ptr<CriServer>> CriServer::Start(const Config& config
 void CriServer::Shutdown(absl::Duration grace) {
   if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
+  events_.Close();  // event streams end at once: they never finish on their own
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   server_->Wait();
   ::unlink(config_.listen.c_str());

@@ -12,6 +12,7 @@
 #include "pkg/config/config.h"
 #include "pkg/container/container_manager.h"
 #include "pkg/container/real_deps.h"
+#include "pkg/events/event_bus.h"
 #include "pkg/image/puller.h"
 #include "pkg/sandbox/linux_sandbox_host.h"
 #include "pkg/sandbox/sandbox_manager.h"
@@ -45,6 +46,7 @@ class CriServer {
   absl::Status StartManagers();
 
   const Config& config_;
+  EventBus events_;  // outlives the managers that publish and the streams
   std::unique_ptr<BlobStore> blobs_;
   std::unique_ptr<LayerStore> layers_;
   std::unique_ptr<ImageStore> images_;
