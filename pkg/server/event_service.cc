@@ -38,6 +38,9 @@ grpc::Status RuntimeService::GetContainerEvents(
     grpc::ServerWriter<cri::ContainerEventResponse>* writer) {
   OCID_LOG(kDebug) << "rpc GetContainerEvents: subscribed";
   std::unique_ptr<EventBus::Subscription> subscription = events_.Subscribe();
+  // Tells the client it is subscribed: what comes after this is in its
+  // stream (the client's WaitForInitialMetadata returns).
+  writer->SendInitialMetadata();
   while (!context->IsCancelled()) {
     std::optional<LifecycleEvent> event = subscription->Next(kCancelPoll);
     if (!event.has_value()) {
