@@ -366,3 +366,26 @@ wait_for_state() {
   "$OCIC_BIN" pod remove --id "$pod"
   run ! pgrep -f "sleep 360[12]"
 }
+
+@test "ocic events prints a container's lifecycle as it happens" {
+  "$OCIC_BIN" events --count 6 >"$TEST_ROOT/events.out" 2>"$TEST_ROOT/events.err" &
+  watcher=$!
+  # Subscribed once it says so; what happens from then on is in its stream.
+  for _ in $(seq 1 100); do
+    grep -q "watching events" "$TEST_ROOT/events.err" && break
+    sleep 0.1
+  done
+  pod=$("$OCIC_BIN" pod run --config "$(pod_config watched)")
+  ctr=$("$OCIC_BIN" ctr create --pod "$pod" --config "$(container_config watched 'exec sleep 3600')")
+  "$OCIC_BIN" ctr start --id "$ctr"
+  "$OCIC_BIN" ctr stop --id "$ctr" --timeout 0
+  "$OCIC_BIN" ctr remove --id "$ctr"
+  run timeout 30 tail --pid "$watcher" -f /dev/null  # it ends after 6 events
+  [ "$status" -eq 0 ]
+  wait "$watcher"
+  "$OCIC_BIN" pod remove --id "$pod"
+  cat "$TEST_ROOT/events.out" >&2
+  [ "$(grep -c " pod $pod\$" "$TEST_ROOT/events.out")" -eq 6 ]
+  [ "$(grep "CONTAINER_.*_EVENT $ctr " "$TEST_ROOT/events.out" | awk '{print $2}' | tr '\n' ' ')" = \
+    "CONTAINER_CREATED_EVENT CONTAINER_STARTED_EVENT CONTAINER_STOPPED_EVENT CONTAINER_DELETED_EVENT " ]
+}

@@ -500,6 +500,42 @@ absl::Status ImageRemove(Invocation& in) {
   return absl::OkStatus();
 }
 
+// ---- events
+
+// Prints each event as it comes; with --count N, stops after N.
+absl::Status Events(Invocation& in) {
+  int64_t count = 0;
+  if (auto value = in.args.Flag("count")) {
+    if (!absl::SimpleAtoi(*value, &count) || count < 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--count: \"", *value, "\" is not a positive number"));
+    }
+  }
+  grpc::ClientContext context;  // no deadline: a stream lasts until stopped
+  std::unique_ptr<grpc::ClientReader<cri::ContainerEventResponse>> reader =
+      in.client.runtime().GetContainerEvents(&context, cri::GetEventsRequest());
+  // ocid answers with metadata once subscribed: say so, so that a script
+  // knows when what it does next is seen.
+  reader->WaitForInitialMetadata();
+  in.err << "watching events" << std::endl;
+  cri::ContainerEventResponse event;
+  for (int64_t seen = 0; (count == 0 || seen < count) && reader->Read(&event); ++seen) {
+    if (in.json) {
+      in.out << ToJson(event) << std::endl;
+      continue;
+    }
+    std::string pod = event.has_pod_sandbox_status() ? event.pod_sandbox_status().id() : "-";
+    in.out << FormatNanos(event.created_at()) << " "
+           << cri::ContainerEventType_Name(event.container_event_type()) << " "
+           << event.container_id() << " pod " << pod << std::endl;
+  }
+  if (count > 0) context.TryCancel();
+  grpc::Status status = reader->Finish();
+  if (status.ok() || status.error_code() == grpc::StatusCode::CANCELLED) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      absl::StrCat("GetContainerEvents: ", status.error_message()));
+}
+
 }  // namespace
 
 const std::vector<Command>& AllCommands() {
@@ -526,6 +562,7 @@ const std::vector<Command>& AllCommands() {
       {"image list", "[NAME]", "list images", ImageList},
       {"image status", "NAME", "show an image", ImageStatus},
       {"image remove", "NAME", "remove an image", ImageRemove},
+      {"events", "[--count N]", "print pod and container events as they happen", Events},
   };
   return *commands;
 }
