@@ -13,6 +13,7 @@
 #include "pkg/server/rpc.h"
 #include "pkg/server/runtime_service.h"
 #include "pkg/server/statuses.h"
+#include "pkg/server/stream_batches.h"
 
 namespace ocid {
 namespace {
@@ -108,28 +109,27 @@ grpc::Status RuntimeService::ListContainers(grpc::ServerContext*,
                                             const cri::ListContainersRequest* request,
                                             cri::ListContainersResponse* response) {
   return ServeRpc("ListContainers", [&] {
-    const cri::ContainerFilter& filter = request->filter();
     containers_.ForEach([&](const ContainerRecord& c) {
-      if (!filter.id().empty() && c.id.rfind(filter.id(), 0) != 0) return;
-      if (!filter.pod_sandbox_id().empty() && c.sandbox_id.rfind(filter.pod_sandbox_id(), 0) != 0) {
-        return;
-      }
-      if (filter.has_state() && filter.state().state() != ToCri(c.state)) return;
-      if (!LabelsMatch(filter.label_selector(), c.labels)) return;
-      cri::Container& item = *response->add_containers();
-      item.set_id(c.id);
-      item.set_pod_sandbox_id(c.sandbox_id);
-      item.mutable_metadata()->set_name(c.name);
-      item.mutable_metadata()->set_attempt(c.attempt);
-      item.mutable_image()->set_image(c.image_name);
-      item.set_image_ref(c.image_ref);
-      item.set_image_id(c.image_id);
-      item.set_state(ToCri(c.state));
-      item.set_created_at(c.created_at);
-      item.mutable_labels()->insert(c.labels.begin(), c.labels.end());
-      item.mutable_annotations()->insert(c.annotations.begin(), c.annotations.end());
+      if (ContainerSelected(request->filter(), c)) *response->add_containers() = ContainerItemOf(c);
     });
     return absl::OkStatus();
+  });
+}
+
+grpc::Status RuntimeService::StreamContainers(
+    grpc::ServerContext*, const cri::StreamContainersRequest* request,
+    grpc::ServerWriter<cri::StreamContainersResponse>* writer) {
+  return ServeRpc("StreamContainers", [&] {
+    std::vector<std::string> ids;
+    containers_.ForEach([&](const ContainerRecord& c) {
+      if (ContainerSelected(request->filter(), c)) ids.push_back(c.id);
+    });
+    return WriteInBatches(writer, ids, [&](const std::string& id, auto& response) {
+      absl::StatusOr<ContainerRecord> c = containers_.Get(id);  // gone meanwhile: left out
+      if (c.ok() && ContainerSelected(request->filter(), *c)) {
+        *response.add_containers() = ContainerItemOf(*c);
+      }
+    });
   });
 }
 

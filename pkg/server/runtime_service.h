@@ -44,6 +44,9 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
                                 runtime::v1::PodSandboxStatusResponse*) override;
   grpc::Status ListPodSandbox(grpc::ServerContext*, const runtime::v1::ListPodSandboxRequest*,
                               runtime::v1::ListPodSandboxResponse*) override;
+  grpc::Status StreamPodSandboxes(
+      grpc::ServerContext*, const runtime::v1::StreamPodSandboxesRequest*,
+      grpc::ServerWriter<runtime::v1::StreamPodSandboxesResponse>* writer) override;
 
   // container_service.cc
   grpc::Status CreateContainer(grpc::ServerContext*, const runtime::v1::CreateContainerRequest*,
@@ -58,6 +61,9 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
                                runtime::v1::ContainerStatusResponse*) override;
   grpc::Status ListContainers(grpc::ServerContext*, const runtime::v1::ListContainersRequest*,
                               runtime::v1::ListContainersResponse*) override;
+  grpc::Status StreamContainers(
+      grpc::ServerContext*, const runtime::v1::StreamContainersRequest*,
+      grpc::ServerWriter<runtime::v1::StreamContainersResponse>* writer) override;
   grpc::Status ExecSync(grpc::ServerContext*, const runtime::v1::ExecSyncRequest*,
                         runtime::v1::ExecSyncResponse*) override;
   grpc::Status ReopenContainerLog(grpc::ServerContext*,

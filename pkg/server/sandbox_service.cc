@@ -8,6 +8,7 @@
 #include "pkg/server/rpc.h"
 #include "pkg/server/runtime_service.h"
 #include "pkg/server/statuses.h"
+#include "pkg/server/stream_batches.h"
 
 namespace ocid {
 namespace {
@@ -46,13 +47,6 @@ absl::Status ValidatePodConfig(const cri::PodSandboxConfig& config) {
 }
 
 // The record holds the metadata's fields: List needs no config parsing.
-void SetMetadata(const SandboxRecord& pod, cri::PodSandboxMetadata& metadata) {
-  metadata.set_name(pod.name);
-  metadata.set_namespace_(pod.pod_namespace);
-  metadata.set_uid(pod.uid);
-  metadata.set_attempt(pod.attempt);
-}
-
 }  // namespace
 
 grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*,
@@ -105,22 +99,27 @@ grpc::Status RuntimeService::ListPodSandbox(grpc::ServerContext*,
                                             const cri::ListPodSandboxRequest* request,
                                             cri::ListPodSandboxResponse* response) {
   return ServeRpc("ListPodSandbox", [&] {
-    const cri::PodSandboxFilter& filter = request->filter();
     pods_.ForEach([&](const SandboxRecord& pod) {
-      if (!filter.id().empty() && pod.id.rfind(filter.id(), 0) != 0) return;
-      cri::PodSandboxState state = pod.ready ? cri::SANDBOX_READY : cri::SANDBOX_NOTREADY;
-      if (filter.has_state() && filter.state().state() != state) return;
-      if (!LabelsMatch(filter.label_selector(), pod.labels)) return;
-      cri::PodSandbox& item = *response->add_items();
-      item.set_id(pod.id);
-      SetMetadata(pod, *item.mutable_metadata());
-      item.set_state(state);
-      item.set_created_at(pod.created_at);
-      item.mutable_labels()->insert(pod.labels.begin(), pod.labels.end());
-      item.mutable_annotations()->insert(pod.annotations.begin(), pod.annotations.end());
-      item.set_runtime_handler(pod.runtime_handler);
+      if (PodSelected(request->filter(), pod)) *response->add_items() = PodItemOf(pod);
     });
     return absl::OkStatus();
+  });
+}
+
+grpc::Status RuntimeService::StreamPodSandboxes(
+    grpc::ServerContext*, const cri::StreamPodSandboxesRequest* request,
+    grpc::ServerWriter<cri::StreamPodSandboxesResponse>* writer) {
+  return ServeRpc("StreamPodSandboxes", [&] {
+    std::vector<std::string> ids;
+    pods_.ForEach([&](const SandboxRecord& pod) {
+      if (PodSelected(request->filter(), pod)) ids.push_back(pod.id);
+    });
+    return WriteInBatches(writer, ids, [&](const std::string& id, auto& response) {
+      absl::StatusOr<SandboxRecord> pod = pods_.Get(id);  // gone meanwhile: left out
+      if (pod.ok() && PodSelected(request->filter(), *pod)) {
+        *response.add_pod_sandboxes() = PodItemOf(*pod);
+      }
+    });
   });
 }
 

@@ -1,6 +1,7 @@
 #include "pkg/server/statuses.h"
 
 #include "absl/time/clock.h"
+#include "pkg/server/filters.h"
 
 namespace ocid {
 
@@ -51,6 +52,54 @@ cri::PodSandboxStatus PodStatusOf(const PodView& view) {
   status.mutable_annotations()->insert(pod.annotations.begin(), pod.annotations.end());
   status.set_runtime_handler(pod.runtime_handler);
   return status;
+}
+
+bool PodSelected(const cri::PodSandboxFilter& filter, const SandboxRecord& pod) {
+  if (!filter.id().empty() && pod.id.rfind(filter.id(), 0) != 0) return false;
+  cri::PodSandboxState state = pod.ready ? cri::SANDBOX_READY : cri::SANDBOX_NOTREADY;
+  if (filter.has_state() && filter.state().state() != state) return false;
+  return LabelsMatch(filter.label_selector(), pod.labels);
+}
+
+cri::PodSandbox PodItemOf(const SandboxRecord& pod) {
+  cri::PodSandbox item;
+  item.set_id(pod.id);
+  cri::PodSandboxMetadata& metadata = *item.mutable_metadata();
+  metadata.set_name(pod.name);
+  metadata.set_uid(pod.uid);
+  metadata.set_namespace_(pod.pod_namespace);
+  metadata.set_attempt(pod.attempt);
+  item.set_state(pod.ready ? cri::SANDBOX_READY : cri::SANDBOX_NOTREADY);
+  item.set_created_at(pod.created_at);
+  item.mutable_labels()->insert(pod.labels.begin(), pod.labels.end());
+  item.mutable_annotations()->insert(pod.annotations.begin(), pod.annotations.end());
+  item.set_runtime_handler(pod.runtime_handler);
+  return item;
+}
+
+bool ContainerSelected(const cri::ContainerFilter& filter, const ContainerRecord& c) {
+  if (!filter.id().empty() && c.id.rfind(filter.id(), 0) != 0) return false;
+  if (!filter.pod_sandbox_id().empty() && c.sandbox_id.rfind(filter.pod_sandbox_id(), 0) != 0) {
+    return false;
+  }
+  if (filter.has_state() && filter.state().state() != ToCri(c.state)) return false;
+  return LabelsMatch(filter.label_selector(), c.labels);
+}
+
+cri::Container ContainerItemOf(const ContainerRecord& c) {
+  cri::Container item;
+  item.set_id(c.id);
+  item.set_pod_sandbox_id(c.sandbox_id);
+  item.mutable_metadata()->set_name(c.name);
+  item.mutable_metadata()->set_attempt(c.attempt);
+  item.mutable_image()->set_image(c.image_name);
+  item.set_image_ref(c.image_ref);
+  item.set_image_id(c.image_id);
+  item.set_state(ToCri(c.state));
+  item.set_created_at(c.created_at);
+  item.mutable_labels()->insert(c.labels.begin(), c.labels.end());
+  item.mutable_annotations()->insert(c.annotations.begin(), c.annotations.end());
+  return item;
 }
 
 }  // namespace ocid
