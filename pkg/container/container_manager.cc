@@ -169,6 +169,8 @@ absl::Status ContainerManager::UndoCreate(const ContainerRecord& c) {
   absl::StatusOr<ContainerRuntime*> runtime = runtimes_.For(c.runtime_handler);
   status.Update(runtime.ok() ? (*runtime)->Delete(c.id, /*force=*/true) : runtime.status());
   if (!c.rootfs.empty()) status.Update(images_.UnmountRootfs(c.rootfs));
+  // A runtime killed mid-create leaves the cgroup it made; the spec names it.
+  if (!c.bundle.empty()) status.Update(runtimes_.RemoveCgroupsOf(c.bundle + "/config.json"));
   if (!c.bundle.empty()) status.Update(RemoveAll(c.bundle));
   if (!c.overlay_dir.empty()) status.Update(RemoveAll(c.overlay_dir));
   if (!c.exit_dir.empty()) ::unlink(absl::StrCat(c.exit_dir, "/", c.id).c_str());

@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -179,6 +180,11 @@ class FakeRuntime : public ContainerRuntime, public ContainerRuntimes {
     helpers_killed.push_back(id);
     return absl::OkStatus();
   }
+  absl::Status RemoveCgroupsOf(const std::string& spec_path) override {
+    absl::MutexLock lock(&mu);
+    cgroups_removed.push_back(spec_path);
+    return absl::OkStatus();
+  }
   absl::StatusOr<std::unique_ptr<ExitWatch>> WatchExits(
       const std::string&, std::function<void(const std::string&)> callback) override {
     absl::MutexLock lock(&mu);
@@ -193,7 +199,8 @@ class FakeRuntime : public ContainerRuntime, public ContainerRuntimes {
   FileSet made;
   std::map<std::string, ContainerExit> exits;
   std::vector<int> signals;
-  std::vector<std::string> helpers_killed;  // by Recover, before an undo
+  std::vector<std::string> helpers_killed;   // by Recover, before an undo
+  std::vector<std::string> cgroups_removed;  // spec paths, by an undo
   std::function<void(const std::string&)> on_exit;
   std::string name_ = "runc";
 };
@@ -359,9 +366,8 @@ TEST_F(ContainerManagerTest, EachLifecycleStepIsOneEventInOrder) {
   ASSERT_TRUE(containers_->Stop(id, 10).ok());  // nothing changes: no event
   ASSERT_TRUE(containers_->Status(id).ok());
   ASSERT_TRUE(containers_->Remove(id).ok());
-  EXPECT_EQ(Drain(*subscription),
-            (std::vector<std::string>{"created " + id, "started " + id, "stopped " + id,
-                                      "deleted " + id}));
+  EXPECT_EQ(Drain(*subscription), (std::vector<std::string>{"created " + id, "started " + id,
+                                                            "stopped " + id, "deleted " + id}));
 
   // The pod is its own container in the stream, as containerd sends it.
   std::string other = pods_->RunPod(PodConfig("other"), "").value();
@@ -614,6 +620,8 @@ TEST_P(ContainerCrashTest, RecoverUndoesWhatACreateCutShortMade) {
   runtime_.states.clear();  // the child's; what it made is in runtime_.made
   Boot();                   // as after a restart
   EXPECT_EQ(runtime_.helpers_killed.size(), 1u) << "the cut call's helpers were left running";
+  ASSERT_EQ(runtime_.cgroups_removed.size(), 1u) << "a killed runtime's cgroup was left";
+  EXPECT_TRUE(absl::EndsWith(runtime_.cgroups_removed[0], "/config.json"));
   ExpectNothingLeft("after a crash at " + point);
   absl::StatusOr<std::string> again = containers_->Create(pod_, ContainerConfig());
   ASSERT_TRUE(again.ok()) << "the name stayed reserved: " << again.status();

@@ -386,6 +386,38 @@ absl::Status OciRuntime::Delete(const std::string& id, bool force) {
   return absl::IsNotFound(status) ? absl::OkStatus() : status;
 }
 
+absl::Status RemoveCgroupsOf(const std::string& spec_path, const std::string& cgroup_root) {
+  absl::StatusOr<std::string> text = ReadFileToString(spec_path, 64 << 20);
+  if (absl::IsNotFound(text.status())) return absl::OkStatus();
+  RETURN_IF_ERROR(text.status());
+  nlohmann::json spec = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  const nlohmann::json* path = nullptr;
+  if (spec.is_object() && spec.contains("linux") && spec["linux"].is_object() &&
+      spec["linux"].contains("cgroupsPath") && spec["linux"]["cgroupsPath"].is_string()) {
+    path = &spec["linux"]["cgroupsPath"];
+  }
+  if (path == nullptr) return absl::OkStatus();
+  const std::string relative = path->get<std::string>();
+  if (relative.empty() || relative[0] != '/' || absl::StrContains(relative, "..")) {
+    return absl::OkStatus();  // systemd's slice:prefix:name, or nothing of ours
+  }
+  // v2 (or hybrid's unified) has it right under the root; v1 once per
+  // controller dir.
+  std::vector<std::string> candidates = {cgroup_root + relative};
+  absl::StatusOr<std::vector<std::string>> hierarchies = ListDir(cgroup_root);
+  RETURN_IF_ERROR(hierarchies.status());
+  for (const std::string& name : *hierarchies) {
+    candidates.push_back(absl::StrCat(cgroup_root, "/", name, relative));
+  }
+  absl::Status status;
+  for (const std::string& dir : candidates) {
+    if (::rmdir(dir.c_str()) != 0 && errno != ENOENT && errno != ENOTDIR) {
+      status.Update(absl::ErrnoToStatus(errno, "remove cgroup " + dir));
+    }
+  }
+  return status;
+}
+
 absl::StatusOr<RuntimeState> OciRuntime::State(const std::string& id) {
   RETURN_IF_ERROR(CheckId(id));
   ASSIGN_OR_RETURN(std::string text, RunRuntime(handler_, {"state", id}));
