@@ -24,6 +24,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
 #include "pkg/base/fs.h"
@@ -386,6 +387,29 @@ absl::Status OciRuntime::Delete(const std::string& id, bool force) {
   return absl::IsNotFound(status) ? absl::OkStatus() : status;
 }
 
+namespace {
+
+// A cgroup with processes in it cannot be removed: what still runs there (a
+// runtime's init caught mid-create) is killed, and given a moment to go.
+void KillCgroupProcesses(const std::string& dir) {
+  const std::string procs = dir + "/cgroup.procs";
+  absl::Time deadline = absl::Now() + absl::Seconds(2);
+  for (;;) {
+    absl::StatusOr<std::string> text = ReadFileToString(procs, 1 << 20);
+    if (!text.ok() || absl::StripAsciiWhitespace(*text).empty()) return;
+    if (absl::Now() > deadline) return;  // rmdir says EBUSY, naming the dir
+    for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipWhitespace())) {
+      pid_t pid = 0;
+      if (!absl::SimpleAtoi(line, &pid) || pid <= 0) continue;
+      absl::StatusOr<ProcessIdentity> process = IdentifyProcess(pid);
+      if (process.ok()) SignalIfSame(*process, SIGKILL).IgnoreError();  // gone: fine
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+}
+
+}  // namespace
+
 absl::Status RemoveCgroupsOf(const std::string& spec_path, const std::string& cgroup_root) {
   absl::StatusOr<std::string> text = ReadFileToString(spec_path, 64 << 20);
   if (absl::IsNotFound(text.status())) return absl::OkStatus();
@@ -411,6 +435,7 @@ absl::Status RemoveCgroupsOf(const std::string& spec_path, const std::string& cg
   }
   absl::Status status;
   for (const std::string& dir : candidates) {
+    KillCgroupProcesses(dir);
     if (::rmdir(dir.c_str()) != 0 && errno != ENOENT && errno != ENOTDIR) {
       status.Update(absl::ErrnoToStatus(errno, "remove cgroup " + dir));
     }

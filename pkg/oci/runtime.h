@@ -82,8 +82,8 @@ class OciRuntime {
 // Removes the cgroup dirs named by the linux.cgroupsPath (cgroupfs form) of
 // the spec at `spec_path`, in each hierarchy under `cgroup_root`: what a
 // runtime killed mid-create made and its `delete` of a container it never
-// recorded leaves behind. A missing spec or dir is fine; a systemd path is
-// the manager's to remove.
+// recorded leaves behind, after killing what still runs in them. A missing
+// spec or dir is fine; a systemd path is the manager's to remove.
 absl::Status RemoveCgroupsOf(const std::string& spec_path,
                              const std::string& cgroup_root = "/sys/fs/cgroup");
 
