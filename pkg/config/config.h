@@ -62,6 +62,12 @@ struct Config {
   std::vector<std::string> plugin_dirs = {"/usr/lib/cni", "/opt/cni/bin"};
   std::string default_network;  // "" picks the lexically first valid one
 
+  // [ocid.metrics]
+  bool enable_metrics = false;
+  std::string metrics_address = "127.0.0.1";
+  int64_t metrics_port = 9090;  // cri-o's
+  bool metrics_required = false;  // exit when the endpoint cannot serve
+
   // Compares every field of ConfigKeys() and the runtimes.
   bool operator==(const Config&) const;
 };
