@@ -27,8 +27,9 @@ setup_file() {
     cat "$TEST_ROOT/registries.conf"
   } >"$TEST_ROOT/registries-short.conf"
   mv "$TEST_ROOT/registries-short.conf" "$TEST_ROOT/registries.conf"
-  ocid_start --registries-conf "$TEST_ROOT/registries.conf"
-  export OCID_PID
+  METRICS_PORT=$(free_port)
+  ocid_start --registries-conf "$TEST_ROOT/registries.conf" --metrics-port "$METRICS_PORT"
+  export OCID_PID METRICS_PORT
   "$OCIC_BIN" image pull busybox:latest >/dev/null
   seed_configs /ocid-e2e busybox:latest
 }
@@ -163,6 +164,13 @@ wait_for_state() {
   "$OCIC_BIN" ctr start --id "$ctr"
   wait_for_state "$ctr" CONTAINER_EXITED
   [ "$("$OCIC_BIN" ctr status --id "$ctr" | field Reason)" = OOMKilled ]
+  # Counted from the stop event, by another thread: give it a moment.
+  for _ in $(seq 1 50); do
+    curl -sS --max-time 5 "http://127.0.0.1:$METRICS_PORT/metrics" >"$TEST_ROOT/metrics.txt"
+    grep -q '^ocid_containers_oom_total{name="hungry"} 1$' "$TEST_ROOT/metrics.txt" && break
+    sleep 0.1
+  done
+  grep -q '^ocid_containers_oom_total{name="hungry"} 1$' "$TEST_ROOT/metrics.txt"
   "$OCIC_BIN" pod remove --id "$pod"
 }
 
@@ -176,8 +184,9 @@ wait_for_state() {
   wait "$OCID_PID" 2>/dev/null || true
   OCID_PID=
   sleep 3  # the short one exits while ocid is down
-  ocid_start --registries-conf "$TEST_ROOT/registries.conf"
-  export OCID_PID
+  METRICS_PORT=$(free_port)
+  ocid_start --registries-conf "$TEST_ROOT/registries.conf" --metrics-port "$METRICS_PORT"
+  export OCID_PID METRICS_PORT
   [ "$("$OCIC_BIN" ctr status --id "$long" | field State)" = CONTAINER_RUNNING ]
   [ "$("$OCIC_BIN" ctr status --id "$short" | field State)" = CONTAINER_EXITED ]
   [ "$("$OCIC_BIN" ctr status --id "$short" | field 'Exit Code')" = 9 ]

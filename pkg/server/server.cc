@@ -17,6 +17,7 @@
 #include "pkg/base/log.h"
 #include "pkg/base/status_macros.h"
 #include "pkg/base/unique_fd.h"
+#include "pkg/server/rpc.h"
 
 namespace ocid {
 namespace {
@@ -84,7 +85,16 @@ std::string BesideOcid(const std::string& name) {
 
 }  // namespace
 
-CriServer::~CriServer() { Shutdown(absl::ZeroDuration()); }
+CriServer::~CriServer() {
+  Shutdown(absl::ZeroDuration());
+  StopMetrics();  // also when serving never began
+}
+
+void CriServer::StopMetrics() {
+  if (metrics_ == nullptr) return;
+  SetOperationMetrics(nullptr);  // no call records past here
+  metrics_.reset();
+}
 
 // <root>/storage holds everything images need: blobs, layers, image records.
 absl::Status CriServer::OpenStores() {
@@ -178,6 +188,22 @@ absl::Status CriServer::StartManagers() {
                   << " container(s)";
   runtime_service_ =
       std::make_unique<RuntimeService>(config_, *cni_, *pods_, *containers_, events_);
+  return StartMetrics();
+}
+
+absl::Status CriServer::StartMetrics() {
+  if (!config_.enable_metrics) return absl::OkStatus();
+  absl::StatusOr<std::unique_ptr<MetricsEndpoint>> metrics =
+      MetricsEndpoint::Start(config_.metrics_address, static_cast<int>(config_.metrics_port),
+                             *pods_, *containers_, events_);
+  if (!metrics.ok()) {
+    if (config_.metrics_required) return metrics.status();
+    OCID_LOG(kWarn) << metrics.status() << "; serving CRI without metrics (metrics_required"
+                    << " = true makes this an error)";
+    return absl::OkStatus();
+  }
+  metrics_ = *std::move(metrics);
+  SetOperationMetrics(&metrics_->operations());
   return absl::OkStatus();
 }
 
@@ -214,6 +240,7 @@ void CriServer::Shutdown(absl::Duration grace) {
   events_.Close();  // event streams end at once: they never finish on their own
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   server_->Wait();
+  StopMetrics();
   ::unlink(config_.listen.c_str());
 }
 

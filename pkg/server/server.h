@@ -17,6 +17,7 @@
 #include "pkg/sandbox/linux_sandbox_host.h"
 #include "pkg/sandbox/sandbox_manager.h"
 #include "pkg/server/image_service.h"
+#include "pkg/server/metrics_endpoint.h"
 #include "pkg/server/runtime_service.h"
 #include "pkg/storage/blob_store.h"
 #include "pkg/storage/image_store.h"
@@ -44,6 +45,10 @@ class CriServer {
   absl::Status OpenStores();
   // Makes the pod and container managers and recovers their records.
   absl::Status StartManagers();
+  // The Prometheus endpoint, when enable_metrics; a port it cannot take is
+  // an error only when metrics_required.
+  absl::Status StartMetrics();
+  void StopMetrics();
 
   const Config& config_;
   EventBus events_;  // outlives the managers that publish and the streams
@@ -62,6 +67,7 @@ class CriServer {
   std::unique_ptr<ContainerManager> containers_;
   std::unique_ptr<RuntimeService> runtime_service_;
   std::unique_ptr<ImageService> image_service_;
+  std::unique_ptr<MetricsEndpoint> metrics_;  // after the managers it reads
   std::unique_ptr<grpc::Server> server_;
   bool shut_down_ = false;
 };
