@@ -7,6 +7,7 @@ namespace ocid {
 void EventBus::Publish(LifecycleEvent event) {
   if (event.created_at == 0) event.created_at = absl::ToUnixNanos(absl::Now());
   absl::MutexLock lock(&mu_);
+  event.sequence = ++published_;
   for (auto it = subscriptions_.begin(); it != subscriptions_.end();) {
     if ((*it)->Offer(event, capacity_)) {
       ++it;

@@ -28,6 +28,7 @@ struct LifecycleEvent {
   std::string pod_id;
   LifecycleEventType type = LifecycleEventType::kCreated;
   int64_t created_at = 0;  // Unix ns, when the change was recorded
+  uint64_t sequence = 0;   // set by Publish: 1, 2, ... in publishing order
 };
 
 class EventBus {
@@ -39,8 +40,8 @@ class EventBus {
 
   class Subscription;
 
-  // Stamps `created_at` now if unset and hands the event to every
-  // subscriber. Cheap with none.
+  // Stamps `created_at` now if unset, numbers the event and hands it to
+  // every subscriber. Cheap with none.
   void Publish(LifecycleEvent event);
 
   // Events published from now on. The bus must outlive the subscription.
@@ -62,6 +63,7 @@ class EventBus {
   std::set<Subscription*> subscriptions_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t dropped_total_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t published_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 class EventBus::Subscription {

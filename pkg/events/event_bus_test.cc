@@ -25,6 +25,7 @@ TEST(EventBusTest, EachSubscriberGetsEveryLaterEventInOrder) {
     EXPECT_EQ(created->container_id, "c");
     EXPECT_EQ(created->type, LifecycleEventType::kCreated);
     EXPECT_GT(created->created_at, 0) << "stamped when published";
+    EXPECT_EQ(created->sequence, 2u) << "numbered in publishing order, unheard ones too";
     std::optional<LifecycleEvent> started = subscription->Next(absl::Seconds(1));
     ASSERT_TRUE(started.has_value());
     EXPECT_EQ(started->type, LifecycleEventType::kStarted);

@@ -6,6 +6,11 @@
 #ifndef OCID_PKG_SERVER_RUNTIME_SERVICE_H_
 #define OCID_PKG_SERVER_RUNTIME_SERVICE_H_
 
+#include <deque>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "api/runtime/v1/api.grpc.pb.h"
 #include "pkg/config/config.h"
 #include "pkg/container/container_manager.h"
@@ -81,6 +86,13 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
   SandboxManager& pods_;
   ContainerManager& containers_;
   EventBus& events_;
+
+  // The last events sent, as built (event_service.cc).
+  static constexpr size_t kBuiltEvents = 64;
+  runtime::v1::ContainerEventResponse EventResponse(const LifecycleEvent& event);
+  absl::Mutex built_mu_;
+  std::deque<std::pair<uint64_t, runtime::v1::ContainerEventResponse>> built_
+      ABSL_GUARDED_BY(built_mu_);
 };
 
 }  // namespace ocid
