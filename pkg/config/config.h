@@ -47,6 +47,7 @@ struct Config {
   std::string default_runtime = "runc";
   std::string conmon = "/usr/bin/conmon";
   std::string cgroup_manager = "cgroupfs";  // or "systemd"
+  std::string seccomp_profile;  // RuntimeDefault's profile; "" is the built-in one
   std::map<std::string, RuntimeHandler> runtimes = {
       {"runc", {"/usr/sbin/runc", "/run/runc", "oci"}},
       {"crun", {"/usr/bin/crun", "/run/crun", "oci"}},

@@ -31,6 +31,9 @@ const std::vector<ConfigKey>& ConfigKeys() {
        Check::kAbsolutePath},
       {"ocid.runtime", "cgroup_manager", "cgroup-manager", "cgroupfs or systemd",
        &Config::cgroup_manager},
+      {"ocid.runtime", "seccomp_profile", "seccomp-profile",
+       "seccomp profile (OCI or Docker JSON) for RuntimeDefault; empty: ocid's built-in one",
+       &Config::seccomp_profile, Check::kAbsolutePathOrEmpty},
 
       {"ocid.image", "signature_policy", "signature-policy",
        "image trust policy file (policy.json)", &Config::signature_policy, Check::kAbsolutePath},

@@ -303,7 +303,8 @@ absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan
                              &sandbox,
                              c.rootfs,
                              options_.min_oom_score_adj,
-                             options_.cgroup_manager};
+                             options_.cgroup_manager,
+                             options_.seccomp};
   ASSIGN_OR_RETURN(nlohmann::json spec, BuildContainerSpec(inputs));
   RETURN_IF_ERROR(WriteFileAtomically(c.bundle + "/config.json", spec.dump(), 0600,
                                       /*durable=*/false));  // runroot: volatile

@@ -28,6 +28,7 @@
 #include "pkg/events/event_bus.h"
 #include "pkg/image/manifest.h"
 #include "pkg/sandbox/sandbox_manager.h"
+#include "pkg/security/seccomp.h"
 #include "pkg/storage/lease.h"
 
 namespace ocid {
@@ -41,6 +42,9 @@ struct ContainerManagerOptions {
   // The lowest oom_score_adj this host lets containers have.
   int min_oom_score_adj = -1000;
   std::string cgroup_manager = "cgroupfs";
+  // Builds containers' seccomp filters (null: only Unconfined is possible);
+  // must outlive the manager.
+  SeccompProfiles* seccomp = nullptr;
   // Where containers' lifecycle events go (none when null); must outlive
   // the manager.
   EventBus* events = nullptr;

@@ -70,7 +70,7 @@ absl::Status PrepareSocketPath(const std::string& path) {
   return absl::OkStatus();
 }
 
-CriServer::CriServer(const Config& config) : config_(config) {}
+CriServer::CriServer(const Config& config) : config_(config), seccomp_(config.seccomp_profile) {}
 
 namespace {
 
@@ -141,6 +141,17 @@ int MinOomScoreAdj() {
 }  // namespace
 
 absl::Status CriServer::StartManagers() {
+  if (!config_.seccomp_profile.empty() && SeccompBuiltIn()) {
+    // A profile that does not convert would fail every RuntimeDefault
+    // container: say so at start.
+    absl::Status usable = seccomp_
+                              .ForContainer({SeccompRequest::Kind::kRuntimeDefault, ""}, {})
+                              .status();
+    if (!usable.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("ocid.runtime.seccomp_profile: ", usable.message()));
+    }
+  }
   CniOptions cni;
   cni.config_dir = config_.network_dir;
   cni.plugin_dirs = config_.plugin_dirs;
@@ -175,6 +186,7 @@ absl::Status CriServer::StartManagers() {
   containers.min_oom_score_adj = MinOomScoreAdj();
   containers.cgroup_manager = config_.cgroup_manager;
   containers.events = &events_;
+  containers.seccomp = &seccomp_;
   containers_ = std::make_unique<ContainerManager>(std::move(containers), *pods_,
                                                    *container_images_, *runtimes_);
   pods_->SetContainers(containers_.get());

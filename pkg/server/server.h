@@ -16,6 +16,7 @@
 #include "pkg/image/puller.h"
 #include "pkg/sandbox/linux_sandbox_host.h"
 #include "pkg/sandbox/sandbox_manager.h"
+#include "pkg/security/seccomp.h"
 #include "pkg/server/image_service.h"
 #include "pkg/server/metrics_endpoint.h"
 #include "pkg/server/runtime_service.h"
@@ -52,6 +53,7 @@ class CriServer {
 
   const Config& config_;
   EventBus events_;  // outlives the managers that publish and the streams
+  SeccompProfiles seccomp_;
   std::unique_ptr<BlobStore> blobs_;
   std::unique_ptr<LayerStore> layers_;
   std::unique_ptr<ImageStore> images_;
