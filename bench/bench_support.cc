@@ -86,7 +86,8 @@ void BenchDir::UnmountAllUnder(const std::string& dir) {
 }
 
 absl::StatusOr<Subprocess> StartLoopbackOcid(const std::string& binary, const std::string& dir,
-                                             const std::string& registry) {
+                                             const std::string& registry,
+                                             const std::vector<std::string>& extra) {
   RETURN_IF_ERROR(WriteFileAtomically(
       dir + "/registries.conf",
       absl::StrCat("[[registry]]\nlocation = \"", registry, "\"\ninsecure = true\n")));
@@ -94,7 +95,9 @@ absl::StatusOr<Subprocess> StartLoopbackOcid(const std::string& binary, const st
   RETURN_IF_ERROR(WriteFileAtomically(
       dir + "/net.d/10-lo.conflist",
       R"({"cniVersion": "1.0.0", "name": "lo-only", "plugins": [{"type": "loopback"}]})"));
-  return StartPrivateOcid(binary, dir, {"--registries-conf", dir + "/registries.conf"});
+  std::vector<std::string> flags = {"--registries-conf", dir + "/registries.conf"};
+  flags.insert(flags.end(), extra.begin(), extra.end());
+  return StartPrivateOcid(binary, dir, flags);
 }
 
 void KillConmonsUnder(const std::string& dir) {

@@ -34,7 +34,8 @@ absl::StatusOr<Subprocess> StartPrivateOcid(const std::string& binary, const std
 // a loopback-only CNI network in dir/net.d: pods without host-wide setup (a
 // bridge would need it), as in e2e/pod_lifecycle.bats.
 absl::StatusOr<Subprocess> StartLoopbackOcid(const std::string& binary, const std::string& dir,
-                                             const std::string& registry);
+                                             const std::string& registry,
+                                             const std::vector<std::string>& extra = {});
 
 // A fresh dir /tmp/ocid-bench-<what>.XXXXXX; on destruction every mount
 // under it is detached (deepest first) and the tree removed.

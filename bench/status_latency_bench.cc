@@ -40,6 +40,7 @@
 #include "absl/time/clock.h"
 #include "api/runtime/v1/api.grpc.pb.h"
 #include "bench/bench_support.h"
+#include "bench/cri_session.h"
 #include "pkg/base/fs.h"
 #include "pkg/base/random_id.h"
 #include "pkg/base/status_macros.h"
@@ -50,8 +51,6 @@ namespace {
 
 namespace cri = ::runtime::v1;
 
-constexpr absl::Duration kRpcTimeout = absl::Seconds(60);
-constexpr absl::Duration kPullTimeout = absl::Seconds(120);
 constexpr double kStatusP99TargetMs = 2;
 
 struct Options {
@@ -66,244 +65,6 @@ struct Options {
 // Set by SIGINT/SIGTERM so that every loop stops and the teardown still runs
 // (a signal handler can only reach a global).
 volatile std::sig_atomic_t interrupted = 0;
-
-absl::Status ToAbsl(const char* name, const grpc::Status& status) {
-  if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      absl::StrCat(name, ": ", status.error_message()));
-}
-
-// Removes /sys/fs/cgroup/*/ocid (the parent of ocid's cgroupsPath, which
-// the runtime leaves behind) on destruction, if this run made it.
-class OcidCgroupParent {
- public:
-  OcidCgroupParent() {
-    std::error_code error;
-    for (const auto& controller : std::filesystem::directory_iterator("/sys/fs/cgroup", error)) {
-      if (std::filesystem::exists(controller.path() / "ocid", error)) existed_ = true;
-    }
-  }
-  ~OcidCgroupParent() {
-    if (existed_) return;
-    std::error_code error;
-    for (const auto& controller : std::filesystem::directory_iterator("/sys/fs/cgroup", error)) {
-      ::rmdir((controller.path() / "ocid").c_str());  // fails harmlessly when in use
-    }
-  }
-
- private:
-  bool existed_ = false;
-};
-
-cri::PodSandboxConfig PodConfig(const std::string& name, const std::string& log_root) {
-  cri::PodSandboxConfig config;
-  config.mutable_metadata()->set_name(name);
-  config.mutable_metadata()->set_namespace_("ocid-bench");
-  config.mutable_metadata()->set_uid("uid-" + NewRandomId().substr(0, 16));
-  config.set_hostname(name);
-  config.set_log_directory(log_root + "/" + name);
-  auto* namespaces =
-      config.mutable_linux()->mutable_security_context()->mutable_namespace_options();
-  namespaces->set_network(cri::POD);
-  namespaces->set_ipc(cri::POD);
-  namespaces->set_pid(cri::CONTAINER);
-  return config;
-}
-
-cri::ContainerConfig SleepConfig(const std::string& image) {
-  cri::ContainerConfig config;
-  config.mutable_metadata()->set_name("sleeper");
-  config.mutable_image()->set_image(image);
-  for (const char* arg : {"/bin/sh", "-c", "exec sleep 3600"}) config.add_command(arg);
-  cri::KeyValue* path = config.add_envs();
-  path->set_key("PATH");
-  path->set_value("/usr/sbin:/usr/bin:/sbin:/bin");
-  config.set_log_path("sleeper.log");
-  return config;
-}
-
-// The private ocid and the ids of what was made through it. Thread-safe:
-// the client threads share it. On destruction every pod ocid still lists is
-// removed, ocid gets SIGTERM (SIGKILL after 15 s), and whatever a dead ocid
-// left is removed behind its back.
-class OcidSession {
- public:
-  static absl::StatusOr<std::unique_ptr<OcidSession>> Start(const Options& options,
-                                                            const std::string& dir);
-  ~OcidSession();
-
-  // A stub on a connection of its own, so that no caller queues behind
-  // another one's calls in the client.
-  std::unique_ptr<cri::RuntimeService::Stub> NewRuntimeStub() const;
-  absl::Status Pull(const std::string& image);
-  // One lifecycle with `stub`; on an error, the pod is removed again.
-  absl::Status Lifecycle(cri::RuntimeService::Stub& stub, const std::string& name,
-                         const std::string& image, std::string* running_id = nullptr);
-
- private:
-  OcidSession(Subprocess process, std::string dir)
-      : process_(std::move(process)), dir_(std::move(dir)) {}
-  absl::Status WaitUntilServing();
-  void RemoveAllPods();
-
-  Subprocess process_;
-  std::string dir_;
-  absl::Mutex mu_;
-  std::set<std::string> containers_ ABSL_GUARDED_BY(mu_);  // made and not yet removed
-};
-
-absl::StatusOr<std::unique_ptr<OcidSession>> OcidSession::Start(const Options& options,
-                                                                const std::string& dir) {
-  ASSIGN_OR_RETURN(Subprocess process, StartLoopbackOcid(options.ocid, dir, options.registry));
-  std::unique_ptr<OcidSession> session(new OcidSession(std::move(process), dir));
-  RETURN_IF_ERROR(session->WaitUntilServing());
-  return session;
-}
-
-std::unique_ptr<cri::RuntimeService::Stub> OcidSession::NewRuntimeStub() const {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return cri::RuntimeService::NewStub(grpc::CreateCustomChannel(
-      "unix:" + dir_ + "/ocid.sock", grpc::InsecureChannelCredentials(), args));
-}
-
-absl::Status OcidSession::WaitUntilServing() {
-  auto stub = NewRuntimeStub();
-  grpc::ClientContext context;
-  context.set_wait_for_ready(true);
-  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-  cri::VersionResponse version;
-  return ToAbsl("Version", stub->Version(&context, cri::VersionRequest(), &version));
-}
-
-absl::Status OcidSession::Pull(const std::string& image) {
-  auto images = cri::ImageService::NewStub(
-      grpc::CreateChannel("unix:" + dir_ + "/ocid.sock", grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + kPullTimeout));
-  cri::PullImageRequest request;
-  request.mutable_image()->set_image(image);
-  cri::PullImageResponse response;
-  return ToAbsl("PullImage", images->PullImage(&context, request, &response));
-}
-
-// One call with the usual deadline.
-template <typename Request, typename Response>
-absl::Status Call(cri::RuntimeService::Stub& stub,
-                  grpc::Status (cri::RuntimeService::Stub::*method)(grpc::ClientContext*,
-                                                                    const Request&, Response*),
-                  const char* name, const Request& request, Response* response) {
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + kRpcTimeout));
-  return ToAbsl(name, (stub.*method)(&context, request, response));
-}
-
-absl::Status OcidSession::Lifecycle(cri::RuntimeService::Stub& stub, const std::string& name,
-                                    const std::string& image, std::string* running_id) {
-  using S = cri::RuntimeService::Stub;
-  cri::RunPodSandboxRequest run;
-  *run.mutable_config() = PodConfig(name, dir_ + "/podlogs");
-  cri::RunPodSandboxResponse ran;
-  RETURN_IF_ERROR(Call(stub, &S::RunPodSandbox, "RunPodSandbox", run, &ran));
-  const std::string pod_id = ran.pod_sandbox_id();
-  // RemovePodSandbox also removes the pod's containers.
-  absl::Cleanup remove_pod = [&] {
-    cri::RemovePodSandboxRequest remove;
-    remove.set_pod_sandbox_id(pod_id);
-    cri::RemovePodSandboxResponse removed;
-    absl::Status status = Call(stub, &S::RemovePodSandbox, "RemovePodSandbox", remove, &removed);
-    if (!status.ok()) {
-      std::fprintf(stderr, "cleanup of %s: %s\n", name.c_str(), status.ToString().c_str());
-    }
-  };
-
-  cri::CreateContainerRequest create;
-  create.set_pod_sandbox_id(pod_id);
-  *create.mutable_config() = SleepConfig(image);
-  *create.mutable_sandbox_config() = run.config();
-  cri::CreateContainerResponse created;
-  RETURN_IF_ERROR(Call(stub, &S::CreateContainer, "CreateContainer", create, &created));
-  const std::string id = created.container_id();
-  {
-    absl::MutexLock lock(&mu_);
-    containers_.insert(id);
-  }
-  cri::StartContainerRequest start;
-  start.set_container_id(id);
-  cri::StartContainerResponse started;
-  RETURN_IF_ERROR(Call(stub, &S::StartContainer, "StartContainer", start, &started));
-  if (running_id != nullptr) {  // the target: kept running
-    std::move(remove_pod).Cancel();
-    *running_id = id;
-    return absl::OkStatus();
-  }
-
-  cri::StopContainerRequest stop;
-  stop.set_container_id(id);
-  stop.set_timeout(0);
-  cri::StopContainerResponse stopped;
-  RETURN_IF_ERROR(Call(stub, &S::StopContainer, "StopContainer", stop, &stopped));
-  cri::RemoveContainerRequest remove;
-  remove.set_container_id(id);
-  cri::RemoveContainerResponse removed;
-  RETURN_IF_ERROR(Call(stub, &S::RemoveContainer, "RemoveContainer", remove, &removed));
-  {
-    absl::MutexLock lock(&mu_);
-    containers_.erase(id);
-  }
-  cri::StopPodSandboxRequest stop_pod;
-  stop_pod.set_pod_sandbox_id(pod_id);
-  cri::StopPodSandboxResponse stopped_pod;
-  RETURN_IF_ERROR(Call(stub, &S::StopPodSandbox, "StopPodSandbox", stop_pod, &stopped_pod));
-  std::move(remove_pod).Cancel();
-  cri::RemovePodSandboxRequest remove_pod_request;
-  remove_pod_request.set_pod_sandbox_id(pod_id);
-  cri::RemovePodSandboxResponse removed_pod;
-  return Call(stub, &S::RemovePodSandbox, "RemovePodSandbox", remove_pod_request, &removed_pod);
-}
-
-void OcidSession::RemoveAllPods() {
-  auto stub = NewRuntimeStub();
-  cri::ListPodSandboxResponse pods;
-  absl::Status listed = Call(*stub, &cri::RuntimeService::Stub::ListPodSandbox, "ListPodSandbox",
-                             cri::ListPodSandboxRequest(), &pods);
-  if (!listed.ok()) std::fprintf(stderr, "teardown: %s\n", listed.ToString().c_str());
-  for (const cri::PodSandbox& pod : pods.items()) {
-    cri::RemovePodSandboxRequest request;
-    request.set_pod_sandbox_id(pod.id());
-    cri::RemovePodSandboxResponse response;
-    absl::Status removed = Call(*stub, &cri::RuntimeService::Stub::RemovePodSandbox,
-                                "RemovePodSandbox", request, &response);
-    if (!removed.ok()) std::fprintf(stderr, "teardown: %s\n", removed.ToString().c_str());
-  }
-  // Containers of removed pods are gone too.
-  if (listed.ok()) {
-    cri::ListContainersResponse left;
-    absl::Status listed_left = Call(*stub, &cri::RuntimeService::Stub::ListContainers,
-                                    "ListContainers", cri::ListContainersRequest(), &left);
-    if (listed_left.ok() && left.containers_size() == 0) {
-      absl::MutexLock lock(&mu_);
-      containers_.clear();
-    }
-  }
-}
-
-OcidSession::~OcidSession() {
-  if (process_.Running()) RemoveAllPods();
-  if (process_.Running()) {
-    (void)process_.Signal(SIGTERM);
-    for (int i = 0; i < 1500 && process_.Running(); ++i) ::usleep(10000);
-  }
-  // Subprocess's destructor sends SIGKILL if it is still running. What ocid
-  // could not remove, by the runtime (the default handler, runc):
-  absl::MutexLock lock(&mu_);
-  for (const std::string& id : containers_) {
-    auto child =
-        Subprocess::SpawnLogged({"/usr/sbin/runc", "--root", "/run/runc", "delete", "--force", id});
-    if (child.ok()) (void)child->Wait();
-  }
-  KillConmonsUnder(dir_);
-}
 
 // ---- the measurement ----
 
@@ -412,7 +173,8 @@ void PrintPhase(const std::string& phase, const Samples& samples) {
 absl::Status RunBench(const Options& options) {
   ASSIGN_OR_RETURN(std::unique_ptr<BenchDir> dir, BenchDir::Make("status"));
   OcidCgroupParent cgroup_parent;  // destroyed after ocid, before the dir
-  ASSIGN_OR_RETURN(std::unique_ptr<OcidSession> ocid, OcidSession::Start(options, dir->path()));
+  ASSIGN_OR_RETURN(std::unique_ptr<OcidSession> ocid,
+                   OcidSession::Start(options.ocid, dir->path(), options.registry));
   const std::string image = options.registry + "/busybox:latest";
   RETURN_IF_ERROR(ocid->Pull(image));
   std::string target;

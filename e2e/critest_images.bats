@@ -216,7 +216,8 @@ has_line() {
   run in_ctr "$root" /bin/sh -c 'ipcs -m'
   [ "$status" -eq 0 ] && [[ $output == *"Shared Memory Segments"* ]]
   # critest: a killed exec'd sleep leaves `pgrep sleep || true` silent.
-  run in_ctr "$root" /bin/sh -c 'sleep 100 & p=$!; echo "before: $(pgrep sleep)"; kill $p; wait $p; echo "after: [$(pgrep sleep || true)]"'
+  # (The background child may not have exec'd sleep yet: look until it has.)
+  run in_ctr "$root" /bin/sh -c 'sleep 100 & p=$!; n=0; while ! pgrep sleep >/dev/null && [ $n -lt 1000 ]; do n=$((n+1)); done; echo "before: $(pgrep sleep)"; kill $p; wait $p; echo "after: [$(pgrep sleep || true)]"'
   [ "$status" -eq 0 ]
   [[ $output =~ before:\ [0-9]+ ]]
   [[ $output == *"after: []"* ]]

@@ -103,3 +103,15 @@ remove_all_pods() {
     "$OCIC_BIN" pod remove --id "$pod" >/dev/null 2>&1 || true
   done
 }
+
+# A loopback port nothing listens on.
+free_port() {
+  local port
+  for port in $(seq 19090 19190); do
+    if [[ -z "$(ss -ltnH "sport = :$port")" ]]; then
+      echo "$port"
+      return 0
+    fi
+  done
+  return 1
+}

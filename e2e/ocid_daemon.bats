@@ -5,7 +5,11 @@
 load helpers
 
 setup() { ocid_setup; }
-teardown() { ocid_teardown; }
+teardown() {
+  # A second ocid a test started by itself, by PID.
+  if [[ -n "${SECOND_PID:-}" ]]; then kill -TERM "$SECOND_PID" 2>/dev/null && wait "$SECOND_PID"; fi
+  ocid_teardown
+}
 
 @test "ocic version and info answer from a running ocid" {
   ocid_start
@@ -138,4 +142,73 @@ teardown() { ocid_teardown; }
   run "$OCIC_BIN" --connect "$TEST_ROOT/nothing.sock" version
   [ "$status" -ne 0 ]
   [[ "$output" == *"no ocid socket at $TEST_ROOT/nothing.sock"* ]]
+}
+
+@test "metrics: off by default; --metrics-port alone serves counted and timed calls" {
+  ocid_start
+  [[ "$(grep -c 'metrics on' "$TEST_ROOT/ocid.log")" -eq 0 ]]
+  ocid_stop
+
+  port=$(free_port)
+  ocid_start --metrics-port "$port"
+  grep -q "metrics on http://127.0.0.1:$port/metrics" "$TEST_ROOT/ocid.log"
+  "$OCIC_BIN" version >/dev/null
+  "$OCIC_BIN" version >/dev/null
+  run "$OCIC_BIN" pod status --id 0123456789ab  # NOT_FOUND: an error, counted by code
+  [ "$status" -ne 0 ]
+  run curl -sS --max-time 10 "http://127.0.0.1:$port/metrics"
+  [ "$status" -eq 0 ]
+  echo "$output" >"$TEST_ROOT/metrics.txt"
+  # ocid_start's own Version calls count too: at least the two above.
+  version_calls=$(sed -n 's/^ocid_operations_total{operation="Version"} //p' "$TEST_ROOT/metrics.txt")
+  [ "${version_calls:-0}" -ge 2 ]
+  grep -q '^ocid_operations_errors_total{code="NOT_FOUND",operation="PodSandboxStatus"} 1$' \
+    "$TEST_ROOT/metrics.txt"
+  grep -q '^ocid_operations_latency_seconds_bucket{operation="Version",le="+Inf"} ' \
+    "$TEST_ROOT/metrics.txt"
+  grep -q '^# TYPE ocid_operations_latency_seconds histogram$' "$TEST_ROOT/metrics.txt"
+  grep -q '^ocid_pods_ready 0$' "$TEST_ROOT/metrics.txt"
+  grep -q '^ocid_containers_running 0$' "$TEST_ROOT/metrics.txt"
+  grep -q '^ocid_containers_events_dropped_total 0$' "$TEST_ROOT/metrics.txt"
+  grep -q '^ocid_processes_defunct 0$' "$TEST_ROOT/metrics.txt"
+  rss=$(sed -n 's/^ocid_process_resident_memory_bytes //p' "$TEST_ROOT/metrics.txt")
+  [ "${rss%.*}" -gt 1000000 ]
+  # Every sample line is "name{labels} value" or "name value" (the text
+  # format's numbers, NaN and +Inf included).
+  run grep -viE '^(#.*|[a-z_]+(\{[^}]*\})? ([-+0-9.e]+|[-+]?inf|nan))$' "$TEST_ROOT/metrics.txt"
+  [ "$status" -eq 1 ]
+
+  run "$OCIC_BIN" metrics --address "127.0.0.1:$port"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *'ocid_operations_total{operation="Version"}'* ]]
+  run "$OCIC_BIN" metrics --address "localhost"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *'--address: "localhost" is not IPv4ADDRESS:PORT'* ]]
+}
+
+@test "metrics: a taken port leaves CRI serving, unless metrics_required" {
+  port=$(free_port)
+  ocid_start --metrics-port "$port"  # holds the port
+  # A second ocid of its own (socket, root, runroot) asks for the same port.
+  local other=$TEST_ROOT/other
+  # shellcheck disable=SC2046
+  "$OCID_BIN" $(ocid_private_flags) --listen "$other/ocid.sock" --root "$other/root" \
+    --runroot "$other/run" --metrics-port "$port" >"$TEST_ROOT/other.log" 2>&1 3>&- &
+  SECOND_PID=$!
+  for _ in $(seq 1 100); do
+    "$OCIC_BIN" --connect "$other/ocid.sock" version >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  run "$OCIC_BIN" --connect "$other/ocid.sock" version
+  [ "$status" -eq 0 ]
+  grep -q "metrics endpoint on 127.0.0.1:$port cannot start" "$TEST_ROOT/other.log"
+  kill -TERM "$SECOND_PID"
+  wait "$SECOND_PID"
+  SECOND_PID=
+  # shellcheck disable=SC2046
+  run timeout 20 "$OCID_BIN" $(ocid_private_flags) --listen "$other/ocid.sock" \
+    --root "$other/root" --runroot "$other/run" --metrics-port "$port" --metrics-required
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"metrics endpoint on 127.0.0.1:$port cannot start"* ]]
+  [ ! -e "$other/ocid.sock" ]
 }

@@ -27,8 +27,9 @@ setup_file() {
     cat "$TEST_ROOT/registries.conf"
   } >"$TEST_ROOT/registries-short.conf"
   mv "$TEST_ROOT/registries-short.conf" "$TEST_ROOT/registries.conf"
-  ocid_start --registries-conf "$TEST_ROOT/registries.conf"
-  export OCID_PID
+  METRICS_PORT=$(free_port)
+  ocid_start --registries-conf "$TEST_ROOT/registries.conf" --metrics-port "$METRICS_PORT"
+  export OCID_PID METRICS_PORT
   "$OCIC_BIN" image pull busybox:latest >/dev/null
   seed_configs /ocid-e2e busybox:latest
 }
@@ -163,6 +164,13 @@ wait_for_state() {
   "$OCIC_BIN" ctr start --id "$ctr"
   wait_for_state "$ctr" CONTAINER_EXITED
   [ "$("$OCIC_BIN" ctr status --id "$ctr" | field Reason)" = OOMKilled ]
+  # Counted from the stop event, by another thread: give it a moment.
+  for _ in $(seq 1 50); do
+    curl -sS --max-time 5 "http://127.0.0.1:$METRICS_PORT/metrics" >"$TEST_ROOT/metrics.txt"
+    grep -q '^ocid_containers_oom_total{name="hungry"} 1$' "$TEST_ROOT/metrics.txt" && break
+    sleep 0.1
+  done
+  grep -q '^ocid_containers_oom_total{name="hungry"} 1$' "$TEST_ROOT/metrics.txt"
   "$OCIC_BIN" pod remove --id "$pod"
 }
 
@@ -176,8 +184,9 @@ wait_for_state() {
   wait "$OCID_PID" 2>/dev/null || true
   OCID_PID=
   sleep 3  # the short one exits while ocid is down
-  ocid_start --registries-conf "$TEST_ROOT/registries.conf"
-  export OCID_PID
+  METRICS_PORT=$(free_port)
+  ocid_start --registries-conf "$TEST_ROOT/registries.conf" --metrics-port "$METRICS_PORT"
+  export OCID_PID METRICS_PORT
   [ "$("$OCIC_BIN" ctr status --id "$long" | field State)" = CONTAINER_RUNNING ]
   [ "$("$OCIC_BIN" ctr status --id "$short" | field State)" = CONTAINER_EXITED ]
   [ "$("$OCIC_BIN" ctr status --id "$short" | field 'Exit Code')" = 9 ]
@@ -365,4 +374,27 @@ wait_for_state() {
   [[ "$output" == *"ocid-infra"* ]]
   "$OCIC_BIN" pod remove --id "$pod"
   run ! pgrep -f "sleep 360[12]"
+}
+
+@test "ocic events prints a container's lifecycle as it happens" {
+  "$OCIC_BIN" events --count 6 >"$TEST_ROOT/events.out" 2>"$TEST_ROOT/events.err" &
+  watcher=$!
+  # Subscribed once it says so; what happens from then on is in its stream.
+  for _ in $(seq 1 100); do
+    grep -q "watching events" "$TEST_ROOT/events.err" && break
+    sleep 0.1
+  done
+  pod=$("$OCIC_BIN" pod run --config "$(pod_config watched)")
+  ctr=$("$OCIC_BIN" ctr create --pod "$pod" --config "$(container_config watched 'exec sleep 3600')")
+  "$OCIC_BIN" ctr start --id "$ctr"
+  "$OCIC_BIN" ctr stop --id "$ctr" --timeout 0
+  "$OCIC_BIN" ctr remove --id "$ctr"
+  run timeout 30 tail --pid "$watcher" -f /dev/null  # it ends after 6 events
+  [ "$status" -eq 0 ]
+  wait "$watcher"
+  "$OCIC_BIN" pod remove --id "$pod"
+  cat "$TEST_ROOT/events.out" >&2
+  [ "$(grep -c " pod $pod\$" "$TEST_ROOT/events.out")" -eq 6 ]
+  [ "$(grep "CONTAINER_.*_EVENT $ctr " "$TEST_ROOT/events.out" | awk '{print $2}' | tr '\n' ' ')" = \
+    "CONTAINER_CREATED_EVENT CONTAINER_STARTED_EVENT CONTAINER_STOPPED_EVENT CONTAINER_DELETED_EVENT " ]
 }

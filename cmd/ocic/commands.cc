@@ -1,6 +1,10 @@
 #include "cmd/ocic/commands.h"
 
+#include <arpa/inet.h>
 #include <google/protobuf/util/json_util.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <functional>
@@ -21,6 +25,7 @@
 #include "cmd/ocic/output.h"
 #include "nlohmann/json.hpp"
 #include "pkg/base/status_macros.h"
+#include "pkg/base/unique_fd.h"
 
 namespace ocid::ocic {
 namespace {
@@ -580,6 +585,93 @@ absl::Status ImageRemove(Invocation& in) {
   return absl::OkStatus();
 }
 
+// ---- events
+
+// Prints each event as it comes; with --count N, stops after N.
+absl::Status Events(Invocation& in) {
+  int64_t count = 0;
+  if (auto value = in.args.Flag("count")) {
+    if (!absl::SimpleAtoi(*value, &count) || count < 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--count: \"", *value, "\" is not a positive number"));
+    }
+  }
+  grpc::ClientContext context;  // no deadline: a stream lasts until stopped
+  std::unique_ptr<grpc::ClientReader<cri::ContainerEventResponse>> reader =
+      in.client.runtime().GetContainerEvents(&context, cri::GetEventsRequest());
+  // ocid answers with metadata once subscribed: say so, so that a script
+  // knows when what it does next is seen.
+  reader->WaitForInitialMetadata();
+  in.err << "watching events" << std::endl;
+  cri::ContainerEventResponse event;
+  for (int64_t seen = 0; (count == 0 || seen < count) && reader->Read(&event); ++seen) {
+    if (in.json) {
+      in.out << ToJson(event) << std::endl;
+      continue;
+    }
+    std::string pod = event.has_pod_sandbox_status() ? event.pod_sandbox_status().id() : "-";
+    in.out << FormatNanos(event.created_at()) << " "
+           << cri::ContainerEventType_Name(event.container_event_type()) << " "
+           << event.container_id() << " pod " << pod << std::endl;
+  }
+  if (count > 0) context.TryCancel();
+  grpc::Status status = reader->Finish();
+  if (status.ok() || status.error_code() == grpc::StatusCode::CANCELLED) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      absl::StrCat("GetContainerEvents: ", status.error_message()));
+}
+
+// ---- metrics
+
+// The body of an HTTP/1.0 GET of `path` from the IPv4 `host:port`: ocid's
+// metrics endpoint speaks plain HTTP on loopback by default.
+absl::StatusOr<std::string> HttpGet(const std::string& address, const std::string& path) {
+  std::pair<std::string, std::string> parts = absl::StrSplit(address, absl::MaxSplits(':', 1));
+  int port = 0;
+  sockaddr_in peer{};
+  peer.sin_family = AF_INET;
+  if (!absl::SimpleAtoi(parts.second, &port) || port < 1 || port > 65535 ||
+      ::inet_pton(AF_INET, parts.first.c_str(), &peer.sin_addr) != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--address: \"", address, "\" is not IPv4ADDRESS:PORT"));
+  }
+  peer.sin_port = htons(static_cast<uint16_t>(port));
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return absl::ErrnoToStatus(errno, "socket");
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&peer), sizeof(peer)) != 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("connect to ", address,
+                                                   " (is ocid run with --enable-metrics?)"));
+  }
+  std::string request = absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: ", address, "\r\n\r\n");
+  if (::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
+    return absl::ErrnoToStatus(errno, "send to " + address);
+  }
+  std::string response;
+  char buffer[16384];
+  for (ssize_t n; (n = ::read(fd.get(), buffer, sizeof(buffer))) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return absl::ErrnoToStatus(errno, "read from " + address);
+    response.append(buffer, static_cast<size_t>(n));
+  }
+  size_t body = response.find("\r\n\r\n");
+  if (!absl::StartsWith(response, "HTTP/1.") || body == std::string::npos) {
+    return absl::DataLossError(absl::StrCat(address, " answered no HTTP response"));
+  }
+  std::string status_line = response.substr(0, response.find("\r\n"));
+  if (!absl::StrContains(status_line, " 200")) {
+    return absl::UnavailableError(absl::StrCat(address, path, ": ", status_line));
+  }
+  return response.substr(body + 4);
+}
+
+absl::Status Metrics(Invocation& in) {
+  ASSIGN_OR_RETURN(std::string text,
+                   HttpGet(in.args.Flag("address").value_or("127.0.0.1:9090"), "/metrics"));
+  in.out << text;
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 const std::vector<Command>& AllCommands() {
@@ -610,6 +702,8 @@ const std::vector<Command>& AllCommands() {
       {"image list", "[NAME]", "list images", ImageList},
       {"image status", "NAME", "show an image", ImageStatus},
       {"image remove", "NAME", "remove an image", ImageRemove},
+      {"events", "[--count N]", "print pod and container events as they happen", Events},
+      {"metrics", "[--address 127.0.0.1:9090]", "print ocid's Prometheus metrics", Metrics},
   };
   return *commands;
 }

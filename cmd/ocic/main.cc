@@ -59,6 +59,7 @@ int Run(int argc, char** argv) {
     }
   }
   if (command->name == "image pull") timeout_seconds = 0;  // pulls take what they take
+  if (command->name == "events") timeout_seconds = 0;  // a stream lasts until stopped
 
   const char* env_endpoint = std::getenv("OCIC_CONNECT");
   std::string endpoint = args->Flag("connect").value_or(

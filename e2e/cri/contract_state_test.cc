@@ -16,9 +16,11 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -459,6 +461,113 @@ TEST_F(CriContractInspect, VerboseInfoHasRuntimeSpecPrivilegedPidAndSandboxId) {
     OCID_ASSERT_OK(StopPod(pod.id));
     OCID_ASSERT_OK(RemovePod(pod.id));
   }
+}
+
+// ---- the Stream* list calls ---------------------------------------------
+
+class CriContractStreams : public ContractTest {
+ protected:
+  // Every message of a Stream* call, in order, or its error.
+  template <typename Request, typename Response, typename Method>
+  absl::StatusOr<std::vector<Response>> ReadAll(Method method, const Request& request) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Minutes(1)));
+    auto reader = [&] {
+      if constexpr (std::is_same_v<Request, v1::StreamImagesRequest>) {
+        return (Images().*method)(&context, request);
+      } else {
+        return (Runtime().*method)(&context, request);
+      }
+    }();
+    std::vector<Response> messages;
+    Response message;
+    while (reader->Read(&message)) messages.push_back(message);
+    grpc::Status status = reader->Finish();
+    if (!status.ok()) {
+      return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                          status.error_message());
+    }
+    return messages;
+  }
+
+  std::set<std::string> StreamedContainerIds(const v1::ContainerFilter& filter) {
+    v1::StreamContainersRequest request;
+    *request.mutable_filter() = filter;
+    auto messages = ReadAll<v1::StreamContainersRequest, v1::StreamContainersResponse>(
+        &v1::RuntimeService::Stub::StreamContainers, request);
+    EXPECT_TRUE(messages.ok()) << messages.status();
+    std::set<std::string> ids;
+    for (const auto& message : messages.value_or(std::vector<v1::StreamContainersResponse>{})) {
+      for (const auto& c : message.containers()) ids.insert(c.id());
+    }
+    return ids;
+  }
+
+  std::set<std::string> ListedContainerIds(const v1::ContainerFilter& filter) {
+    auto listed = ListContainers(filter);
+    EXPECT_TRUE(listed.ok()) << listed.status();
+    std::set<std::string> ids;
+    for (const auto& c : listed.value_or(std::vector<v1::Container>{})) ids.insert(c.id());
+    return ids;
+  }
+};
+
+TEST_F(CriContractStreams, EachStreamAnswersWhatItsListTwinDoesWithTheSameFilters) {
+  OCID_ASSERT_OK_AND_ASSIGN(Pod pod, RunDefaultPod("streams"));
+  OCID_ASSERT_OK_AND_ASSIGN(std::string running, CreateDefaultContainer(pod, "streams-run"));
+  OCID_ASSERT_OK(StartContainer(running));
+  OCID_ASSERT_OK_AND_ASSIGN(std::string created, CreateDefaultContainer(pod, "streams-new"));
+
+  v1::ContainerFilter all, by_pod, by_state, by_id;
+  by_pod.set_pod_sandbox_id(pod.id);
+  by_state.mutable_state()->set_state(v1::CONTAINER_RUNNING);
+  by_id.set_id(created.substr(0, 12));
+  for (const v1::ContainerFilter* filter : {&all, &by_pod, &by_state, &by_id}) {
+    EXPECT_EQ(StreamedContainerIds(*filter), ListedContainerIds(*filter))
+        << filter->ShortDebugString();
+  }
+  EXPECT_EQ(StreamedContainerIds(by_state), std::set<std::string>{running});
+  EXPECT_EQ(StreamedContainerIds(by_id), std::set<std::string>{created});
+
+  v1::StreamPodSandboxesRequest pods_request;
+  pods_request.mutable_filter()->set_id(pod.id);
+  OCID_ASSERT_OK_AND_ASSIGN(auto pod_messages,
+                            (ReadAll<v1::StreamPodSandboxesRequest, v1::StreamPodSandboxesResponse>(
+                                &v1::RuntimeService::Stub::StreamPodSandboxes, pods_request)));
+  ASSERT_EQ(pod_messages.size(), 1u);
+  ASSERT_EQ(pod_messages[0].pod_sandboxes_size(), 1);
+  const v1::PodSandbox& streamed = pod_messages[0].pod_sandboxes(0);
+  EXPECT_EQ(streamed.metadata().uid(), pod.config.metadata().uid());
+  EXPECT_EQ(streamed.state(), v1::SANDBOX_READY);
+  v1::PodSandboxFilter pod_filter;
+  pod_filter.set_id(pod.id);
+  OCID_ASSERT_OK_AND_ASSIGN(std::vector<v1::PodSandbox> listed, ListPods(pod_filter));
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(streamed.SerializeAsString(), listed[0].SerializeAsString());
+
+  OCID_ASSERT_OK_AND_ASSIGN(std::vector<v1::Image> images, ListImages());
+  OCID_ASSERT_OK_AND_ASSIGN(auto image_messages,
+                            (ReadAll<v1::StreamImagesRequest, v1::StreamImagesResponse>(
+                                &v1::ImageService::Stub::StreamImages, v1::StreamImagesRequest())));
+  std::set<std::string> listed_images, streamed_images;
+  for (const auto& image : images) listed_images.insert(image.id());
+  for (const auto& message : image_messages) {
+    for (const auto& image : message.images()) streamed_images.insert(image.id());
+  }
+  EXPECT_FALSE(streamed_images.empty());
+  EXPECT_EQ(streamed_images, listed_images);
+}
+
+TEST_F(CriContractStreams, AFilterThatMatchesNothingStreamsNoMessage) {
+  v1::StreamImagesRequest request;
+  request.mutable_filter()->mutable_image()->set_image("never/pulled:here");
+  OCID_ASSERT_OK_AND_ASSIGN(auto messages,
+                            (ReadAll<v1::StreamImagesRequest, v1::StreamImagesResponse>(
+                                &v1::ImageService::Stub::StreamImages, request)));
+  EXPECT_TRUE(messages.empty());
+  v1::ContainerFilter unknown;
+  unknown.set_pod_sandbox_id("0123456789abcdef");
+  EXPECT_TRUE(StreamedContainerIds(unknown).empty());
 }
 
 }  // namespace

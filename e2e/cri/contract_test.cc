@@ -9,6 +9,7 @@
 // a missing image with no image), and where the API says nothing, what
 // cri-o and containerd answer (NOT_FOUND for an unknown ID of a Status or
 // Start call, OK for Stop/Remove of a pod that is gone).
+#include <fstream>
 #include <functional>
 #include <set>
 #include <string>
@@ -151,6 +152,19 @@ TEST_F(CriContractBadInput, CreateContainerRefusesBadConfigAndMakesNothing) {
   auto security = [](v1::CreateContainerRequest& r) {
     return r.mutable_config()->mutable_linux()->mutable_security_context();
   };
+  const std::string bad_profile = Info().scratch_dir + "/bad-seccomp.json";
+  {
+    std::ofstream out(bad_profile);
+    out << R"({"defaultAction": "SCMP_ACT_ALLOW",
+               "syscalls": [{"names": ["chmod", "chmodd"], "action": "SCMP_ACT_ERRNO"}]})";
+  }
+  auto localhost = [&](const std::string& path) {
+    return [&security, path](v1::CreateContainerRequest& r) {
+      v1::SecurityProfile& profile = *security(r)->mutable_seccomp();
+      profile.set_profile_type(v1::SecurityProfile::Localhost);
+      profile.set_localhost_ref(path);
+    };
+  };
   const std::vector<ContainerCase> cases = {
       {"empty pod id", [](v1::CreateContainerRequest& r) { r.clear_pod_sandbox_id(); },
        StatusCode::kInvalidArgument, "pod_sandbox_id"},
@@ -210,6 +224,13 @@ TEST_F(CriContractBadInput, CreateContainerRefusesBadConfigAndMakesNothing) {
          security(r)->mutable_run_as_group()->set_value(-1);
        },
        StatusCode::kInvalidArgument, "config.linux.security_context.run_as_group"},
+      {"seccomp profile with an unknown syscall", localhost(bad_profile),
+       StatusCode::kInvalidArgument,
+       bad_profile + ": syscalls[0].names[1]: unknown syscall \"chmodd\""},
+      {"seccomp profile that is not there", localhost(bad_profile + ".gone"),
+       StatusCode::kInvalidArgument, bad_profile + ".gone"},
+      {"seccomp localhost_ref not absolute", localhost("profile.json"),
+       StatusCode::kInvalidArgument, "config.linux.security_context.seccomp.localhost_ref"},
   };
   const std::set<std::string> before = ContainerIds();
   for (const ContainerCase& c : cases) {

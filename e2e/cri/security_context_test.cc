@@ -739,7 +739,6 @@ TEST_F(SecurityContext, ShouldSupportSeccompUnconfinedOnTheContainer) {
 }
 
 TEST_F(SecurityContext, ShouldSupportSeccompLocalhostProfileOnTheContainer) {
-  OCID_NOT_YET("seccomp");
   OCID_ASSERT_OK_AND_ASSIGN(std::string path,
                             WriteSeccompProfile("block-chmod.json", kBlockChmodProfile));
   v1::SecurityProfile profile;
@@ -750,7 +749,6 @@ TEST_F(SecurityContext, ShouldSupportSeccompLocalhostProfileOnTheContainer) {
 }
 
 TEST_F(SecurityContext, ShouldSupportSeccompDefaultOnTheContainer) {
-  OCID_NOT_YET("seccomp");
   v1::SecurityProfile profile;  // RuntimeDefault
   OCID_ASSERT_OK_AND_ASSIGN(std::string id, RunSeccompTestContainer(&profile));
   VerifySeccomp(id, kSeccompStatusCmd, false, "2");  // filter mode
@@ -773,7 +771,6 @@ TEST_F(SecurityContext, RuntimeShouldNotBlockSettingHostNameWithUnconfinedSeccom
 
 // SYS_ADMIN allows sethostname, but the profile filters it out.
 TEST_F(SecurityContext, RuntimeShouldSupportAnSeccompProfileThatBlocksSettingHostnameWithSYSADMIN) {
-  OCID_NOT_YET("seccomp");
   OCID_ASSERT_OK_AND_ASSIGN(std::string path,
                             WriteSeccompProfile("block-host-name.json", kBlockHostNameProfile));
   OCID_ASSERT_OK_AND_ASSIGN(Pod pod, RunDefaultPod("PodSandbox-for-create-container-"));

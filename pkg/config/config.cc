@@ -119,6 +119,12 @@ class TomlReader {
     return absl::OkStatus();
   }
 
+  absl::Status Read(const toml::node& node, const std::string& key, bool& out) const {
+    if (!node.is_boolean()) return Error(node, key, "must be a boolean (true or false)");
+    out = *node.value<bool>();
+    return absl::OkStatus();
+  }
+
   absl::Status Read(const toml::node& node, const std::string& key,
                     std::vector<std::string>& out) const {
     const toml::array* array = node.as_array();
@@ -203,6 +209,7 @@ std::string Quote(absl::string_view s) {
 // One overload per type a ConfigKey::Field points at: the TOML value.
 std::string Render(const std::string& value) { return Quote(value); }
 std::string Render(int64_t value) { return absl::StrCat(value); }
+std::string Render(bool value) { return value ? "true" : "false"; }
 std::string Render(const std::vector<std::string>& values) {
   std::vector<std::string> quoted;
   for (const std::string& value : values) quoted.push_back(Quote(value));
@@ -286,6 +293,13 @@ absl::Status Validate(const Config& c) {
     return absl::InvalidArgumentError(
         "ocid.api.grpc_max_recv_msg_size and grpc_max_send_msg_size must be between 1 and "
         "2147483647");
+  }
+  if (c.metrics_port < 1 || c.metrics_port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("ocid.metrics.metrics_port: ", c.metrics_port,
+                                                   " is not a port (1-65535)"));
+  }
+  if (c.metrics_address.empty()) {
+    return absl::InvalidArgumentError("ocid.metrics.metrics_address is empty");
   }
   if (c.cgroup_manager != "cgroupfs" && c.cgroup_manager != "systemd") {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -47,6 +47,7 @@ struct Config {
   std::string default_runtime = "runc";
   std::string conmon = "/usr/bin/conmon";
   std::string cgroup_manager = "cgroupfs";  // or "systemd"
+  std::string seccomp_profile;  // RuntimeDefault's profile; "" is the built-in one
   std::map<std::string, RuntimeHandler> runtimes = {
       {"runc", {"/usr/sbin/runc", "/run/runc", "oci"}},
       {"crun", {"/usr/bin/crun", "/run/crun", "oci"}},
@@ -61,6 +62,12 @@ struct Config {
   std::string network_dir = "/etc/cni/net.d";
   std::vector<std::string> plugin_dirs = {"/usr/lib/cni", "/opt/cni/bin"};
   std::string default_network;  // "" picks the lexically first valid one
+
+  // [ocid.metrics]
+  bool enable_metrics = false;
+  std::string metrics_address = "127.0.0.1";
+  int64_t metrics_port = 9090;  // cri-o's
+  bool metrics_required = false;  // exit when the endpoint cannot serve
 
   // Compares every field of ConfigKeys() and the runtimes.
   bool operator==(const Config&) const;

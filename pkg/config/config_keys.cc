@@ -31,6 +31,9 @@ const std::vector<ConfigKey>& ConfigKeys() {
        Check::kAbsolutePath},
       {"ocid.runtime", "cgroup_manager", "cgroup-manager", "cgroupfs or systemd",
        &Config::cgroup_manager},
+      {"ocid.runtime", "seccomp_profile", "seccomp-profile",
+       "seccomp profile (OCI or Docker JSON) for RuntimeDefault; empty: ocid's built-in one",
+       &Config::seccomp_profile, Check::kAbsolutePathOrEmpty},
 
       {"ocid.image", "signature_policy", "signature-policy",
        "image trust policy file (policy.json)", &Config::signature_policy, Check::kAbsolutePath},
@@ -47,6 +50,18 @@ const std::vector<ConfigKey>& ConfigKeys() {
       {"ocid.network", "default_network", "cni-default-network",
        "CNI network to use; empty: the lexically first valid one in network_dir",
        &Config::default_network},
+
+      {"ocid.metrics", "enable_metrics", "enable-metrics",
+       "serve Prometheus metrics over HTTP on metrics_address:metrics_port",
+       &Config::enable_metrics},
+      {"ocid.metrics", "metrics_address", "metrics-address",
+       "IP address the metrics endpoint listens on", &Config::metrics_address},
+      {"ocid.metrics", "metrics_port", "metrics-port",
+       "port of the metrics endpoint; the flag alone also turns metrics on",
+       &Config::metrics_port},
+      {"ocid.metrics", "metrics_required", "metrics-required",
+       "exit when the metrics endpoint cannot start, instead of serving CRI without it",
+       &Config::metrics_required},
   };
   return *keys;
 }

@@ -24,10 +24,10 @@ inline constexpr char kRuntimesTable[] = "ocid.runtime";
 inline constexpr char kRuntimesKey[] = "runtimes";
 
 struct ConfigKey {
-  // The Config field; its type is the key's TOML type (string, integer or
-  // array of strings).
-  using Field =
-      std::variant<std::string Config::*, int64_t Config::*, std::vector<std::string> Config::*>;
+  // The Config field; its type is the key's TOML type (string, integer,
+  // boolean or array of strings).
+  using Field = std::variant<std::string Config::*, int64_t Config::*, bool Config::*,
+                             std::vector<std::string> Config::*>;
 
   // What Validate checks of the value on its own (each element of a list).
   enum class Check { kNone, kAbsolutePath, kAbsolutePathOrEmpty };

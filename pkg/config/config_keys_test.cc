@@ -27,6 +27,9 @@ std::string SetOther(const ConfigKey& key, Config& config) {
         if constexpr (std::is_same_v<Value, int64_t>) {
           out = 4242;
           return "4242";
+        } else if constexpr (std::is_same_v<Value, bool>) {
+          out = !(Config().*field);
+          return out ? "true" : "false";
         } else if constexpr (std::is_same_v<Value, std::string>) {
           out = absl::StrCat("/other/", key.name);
           return out;
@@ -57,8 +60,9 @@ TEST(ConfigKeysTest, EveryConfigFieldIsInTheTable) {
   // This binding stops compiling when Config gains a field: add the field to
   // ConfigKeys() (or, like runtimes, handle it beside the table) and here.
   auto& [root, runroot, log_level, log_dir, listen, grpc_max_recv_msg_size, grpc_max_send_msg_size,
-         default_runtime, conmon, cgroup_manager, runtimes, signature_policy, registries_conf,
-         global_auth_file, network_dir, plugin_dirs, default_network] = config;
+         default_runtime, conmon, cgroup_manager, seccomp_profile, runtimes, signature_policy, registries_conf,
+         global_auth_file, network_dir, plugin_dirs, default_network, enable_metrics,
+         metrics_address, metrics_port, metrics_required] = config;
   const std::vector<const void*> listed = {&root,
                                            &runroot,
                                            &log_level,
@@ -69,12 +73,17 @@ TEST(ConfigKeysTest, EveryConfigFieldIsInTheTable) {
                                            &default_runtime,
                                            &conmon,
                                            &cgroup_manager,
+                                           &seccomp_profile,
                                            &signature_policy,
                                            &registries_conf,
                                            &global_auth_file,
                                            &network_dir,
                                            &plugin_dirs,
-                                           &default_network};
+                                           &default_network,
+                                           &enable_metrics,
+                                           &metrics_address,
+                                           &metrics_port,
+                                           &metrics_required};
   std::set<const ConfigKey*> keys;
   for (const void* field : listed) {
     const ConfigKey* key = KeyOfField(field, config);
@@ -119,6 +128,7 @@ TEST(ConfigKeysTest, DefaultsArePrintedAtTheirPathWithTheirType) {
         [&](auto field) {
           using Value = std::decay_t<decltype(defaults.*field)>;
           if constexpr (std::is_same_v<Value, int64_t>) return node.is_integer();
+          if constexpr (std::is_same_v<Value, bool>) return node.is_boolean();
           if constexpr (std::is_same_v<Value, std::string>) return node.is_string();
           return node.is_array();
         },
@@ -159,12 +169,13 @@ TEST(ConfigKeysTest, EveryKeyRefusesAValueOfTheWrongType) {
 TEST(ConfigKeysTest, EveryKeyHasAFlagThatSetsIt) {
   std::string usage = FlagUsage();
   for (const ConfigKey& key : ConfigKeys()) {
-    EXPECT_THAT(usage, HasSubstr(absl::StrCat("--", key.flag, " VALUE")));
+    bool is_bool = std::holds_alternative<bool Config::*>(key.field);
+    EXPECT_THAT(usage, HasSubstr(absl::StrCat("--", key.flag, is_bool ? "  " : " VALUE")));
     EXPECT_THAT(usage, HasSubstr(key.help));
 
     Config expected;
     std::string value = SetOther(key, expected);
-    auto command_line = ParseCommandLine({absl::StrCat("--", key.flag), value});
+    auto command_line = ParseCommandLine({absl::StrCat("--", key.flag, "=", value)});
     ASSERT_TRUE(command_line.ok()) << command_line.status();
     Config config;
     ASSERT_TRUE(ApplyOverrides(*command_line, config).ok()) << key.flag;

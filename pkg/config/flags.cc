@@ -36,6 +36,8 @@ std::string DefaultText(const ConfigKey& key) {
         const auto& value = defaults.*field;
         if constexpr (std::is_same_v<std::decay_t<decltype(value)>, int64_t>) {
           return absl::StrCat(value);
+        } else if constexpr (std::is_same_v<std::decay_t<decltype(value)>, bool>) {
+          return std::string(value ? "true" : "false");
         } else if constexpr (std::is_same_v<std::decay_t<decltype(value)>, std::string>) {
           return value;
         } else {
@@ -55,7 +57,9 @@ FlagSpec KeyFlag(const ConfigKey& key) {
   if (std::string value = DefaultText(key); !value.empty()) {
     absl::StrAppend(&help, " (default ", value, ")");
   }
-  return {key.flag, help, true, &key, nullptr};
+  // A boolean key's flag alone means true; --flag=false sets it false.
+  bool takes_value = !std::holds_alternative<bool Config::*>(key.field);
+  return {key.flag, help, takes_value, &key, nullptr};
 }
 
 const std::vector<FlagSpec>& Flags() {
@@ -95,6 +99,12 @@ absl::Status ApplyKey(const ConfigKey& key, const std::string& value, bool first
                 absl::StrCat("flag --", key.flag, ": \"", value, "\" is not an integer"));
           }
           out = parsed;
+        } else if constexpr (std::is_same_v<Value, bool>) {
+          if (value != "true" && value != "false") {
+            return absl::InvalidArgumentError(
+                absl::StrCat("flag --", key.flag, ": \"", value, "\" is not true or false"));
+          }
+          out = value == "true";
         } else if constexpr (std::is_same_v<Value, std::string>) {
           out = value;
         } else {
@@ -145,9 +155,13 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
       }
       value = args[++i];
     } else if (!flag->takes_value && has_inline_value && value != "true") {
-      if (value == "false") continue;
-      return absl::InvalidArgumentError(
-          absl::StrCat("flag --", name, " takes no value (got \"", value, "\")"));
+      if (value == "false" && flag->key == nullptr) continue;
+      if (value != "false") {
+        return absl::InvalidArgumentError(
+            absl::StrCat("flag --", name, " takes no value (got \"", value, "\")"));
+      }
+    } else if (!flag->takes_value) {
+      value = "true";
     }
 
     if (name == "config") {
@@ -180,6 +194,8 @@ absl::Status ApplyOverrides(const CommandLine& command_line, Config& config) {
     const FlagSpec* flag = FindFlag(name);
     if (flag != nullptr && flag->key != nullptr) {
       RETURN_IF_ERROR(ApplyKey(*flag->key, value, used.insert(flag->key).second, config));
+      // A port asked for on the command line is a port to serve on.
+      if (flag->key->field == ConfigKey::Field(&Config::metrics_port)) config.enable_metrics = true;
     } else if (flag != nullptr && flag->apply) {
       flag->apply(value, config);
     } else {

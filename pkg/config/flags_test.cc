@@ -71,5 +71,28 @@ TEST(FlagsTest, HelpAndVersion) {
   EXPECT_NE(FlagUsage().find("--cni-config-dir"), std::string::npos);
 }
 
+TEST(FlagsTest, BooleanFlagsAloneMeanTrueAndAMetricsPortTurnsMetricsOn) {
+  Config config;
+  auto command_line = ParseCommandLine({"--enable-metrics", "--metrics-required"});
+  ASSERT_TRUE(command_line.ok()) << command_line.status();
+  ASSERT_TRUE(ApplyOverrides(*command_line, config).ok());
+  EXPECT_TRUE(config.enable_metrics);
+  EXPECT_TRUE(config.metrics_required);
+
+  command_line = ParseCommandLine({"--enable-metrics=false"});  // over a file's true
+  ASSERT_TRUE(command_line.ok()) << command_line.status();
+  ASSERT_TRUE(ApplyOverrides(*command_line, config).ok());
+  EXPECT_FALSE(config.enable_metrics);
+
+  command_line = ParseCommandLine({"--metrics-port", "9191"});
+  ASSERT_TRUE(command_line.ok()) << command_line.status();
+  ASSERT_TRUE(ApplyOverrides(*command_line, config).ok());
+  EXPECT_TRUE(config.enable_metrics) << "the port alone asks for metrics";
+  EXPECT_EQ(config.metrics_port, 9191);
+
+  EXPECT_EQ(ParseCommandLine({"--enable-metrics=yes"}).status().message(),
+            "flag --enable-metrics takes no value (got \"yes\")");
+}
+
 }  // namespace
 }  // namespace ocid

@@ -64,6 +64,9 @@ class ContainerRuntimes {
   // (conmon, the runtime's create), found by the ID in their arguments, so
   // that none finishes, or reports an exit, after Recover undid it.
   virtual absl::Status KillHelpersOf(const std::string& id) = 0;
+  // Removes the cgroup a runtime killed mid-create left, as the bundle's
+  // spec at `spec_path` names it (none, or no spec: OK).
+  virtual absl::Status RemoveCgroupsOf(const std::string& spec_path) = 0;
   // Calls `on_exit(id)` (from another thread) for each exit file written.
   virtual absl::StatusOr<std::unique_ptr<ExitWatch>> WatchExits(
       const std::string& exit_dir, std::function<void(const std::string& id)> on_exit) = 0;

@@ -170,6 +170,8 @@ absl::Status ContainerManager::UndoCreate(const ContainerRecord& c) {
   absl::StatusOr<ContainerRuntime*> runtime = runtimes_.For(c.runtime_handler);
   status.Update(runtime.ok() ? (*runtime)->Delete(c.id, /*force=*/true) : runtime.status());
   if (!c.rootfs.empty()) status.Update(images_.UnmountRootfs(c.rootfs));
+  // A runtime killed mid-create leaves the cgroup it made; the spec names it.
+  if (!c.bundle.empty()) status.Update(runtimes_.RemoveCgroupsOf(c.bundle + "/config.json"));
   if (!c.bundle.empty()) status.Update(RemoveAll(c.bundle));
   if (!c.overlay_dir.empty()) status.Update(RemoveAll(c.overlay_dir));
   if (!c.exit_dir.empty()) ::unlink(absl::StrCat(c.exit_dir, "/", c.id).c_str());
@@ -302,7 +304,8 @@ absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan
                              &sandbox,
                              c.rootfs,
                              options_.min_oom_score_adj,
-                             options_.cgroup_manager};
+                             options_.cgroup_manager,
+                             options_.seccomp};
   ASSIGN_OR_RETURN(nlohmann::json spec, BuildContainerSpec(inputs));
   RETURN_IF_ERROR(WriteFileAtomically(c.bundle + "/config.json", spec.dump(), 0600,
                                       /*durable=*/false));  // runroot: volatile
@@ -326,6 +329,7 @@ absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan
                               })
                       .status());
   undo.Dismiss();
+  Emit(c, LifecycleEventType::kCreated);
   return c.id;
 }
 
@@ -376,16 +380,18 @@ absl::Status ContainerManager::Start(const std::string& id) {
   absl::StatusOr<std::string> pidfile = ReadFileToString(c.bundle + "/pidfile", 64);
   if (pidfile.ok()) (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(*pidfile), &pid);
   int64_t now = absl::ToUnixNanos(absl::Now());
-  return records_
-      .Update(c.id,
-              [&](ContainerRecord& r) {
-                r.started_at = now;
-                // The exit watch may have seen a quick exit already.
-                if (r.state != ContainerState::kCreated) return;
-                r.state = ContainerState::kRunning;
-                r.pid = pid;
-              })
-      .status();
+  RETURN_IF_ERROR(records_
+                      .Update(c.id,
+                              [&](ContainerRecord& r) {
+                                r.started_at = now;
+                                // The exit watch may have seen a quick exit already.
+                                if (r.state != ContainerState::kCreated) return;
+                                r.state = ContainerState::kRunning;
+                                r.pid = pid;
+                              })
+                      .status());
+  Emit(c, LifecycleEventType::kStarted);
+  return absl::OkStatus();
 }
 
 void ContainerManager::OnExit(const std::string& id) {
@@ -393,9 +399,12 @@ void ContainerManager::OnExit(const std::string& id) {
   if (!c || c->id != id || c->state == ContainerState::kExited) return;
   absl::StatusOr<ContainerExit> exit = runtimes_.ReadExit(c->exit_dir, id, c->persist_dir);
   if (!exit.ok()) return;
+  bool stopped = false;  // by this call: the watch and a Status may race here
   absl::Status updated = records_
                              .Update(id,
                                      [&](ContainerRecord& r) {
+                                       if (r.state == ContainerState::kExited) return;
+                                       stopped = true;
                                        r.state = ContainerState::kExited;
                                        r.exit_code = exit->exit_code;
                                        r.finished_at = absl::ToUnixNanos(exit->finished_at);
@@ -409,6 +418,7 @@ void ContainerManager::OnExit(const std::string& id) {
   // No caller to return it to (the exit watch's thread): log it. The
   // record stays RUNNING; the next Status or Stop reads the exit file again.
   if (!updated.ok()) OCID_LOG(kError) << "container " << id << ": record exit: " << updated;
+  if (updated.ok() && stopped) Emit(*c, LifecycleEventType::kStopped);
 }
 
 absl::Status ContainerManager::Stop(const std::string& id, int64_t timeout_seconds) {
@@ -436,16 +446,20 @@ absl::Status ContainerManager::StopLocked(const std::string& id, int64_t timeout
   if (!killed.ok() && !absl::IsNotFound(killed)) return killed;
   if (records_.WaitFor(c.id, Exited, kKillGrace)) return absl::OkStatus();
   // No exit file (a created container that never ran): say so.
-  return records_
-      .Update(c.id,
-              [](ContainerRecord& r) {
-                if (r.state == ContainerState::kExited) return;
-                r.state = ContainerState::kExited;
-                r.exit_code = 128 + SIGKILL;
-                r.finished_at = absl::ToUnixNanos(absl::Now());
-                r.reason = "Error";
-              })
-      .status();
+  bool stopped = false;
+  RETURN_IF_ERROR(records_
+                      .Update(c.id,
+                              [&](ContainerRecord& r) {
+                                if (r.state == ContainerState::kExited) return;
+                                stopped = true;
+                                r.state = ContainerState::kExited;
+                                r.exit_code = 128 + SIGKILL;
+                                r.finished_at = absl::ToUnixNanos(absl::Now());
+                                r.reason = "Error";
+                              })
+                      .status());
+  if (stopped) Emit(c, LifecycleEventType::kStopped);
+  return absl::OkStatus();
 }
 
 absl::Status ContainerManager::Remove(const std::string& id) {
@@ -478,7 +492,12 @@ absl::Status ContainerManager::RemoveLocked(const std::string& id) {
   RETURN_IF_ERROR(records_.Remove(c.id));
   DropImage(c.id);
   names_.Release(c.ReservedName());
+  Emit(c, LifecycleEventType::kDeleted);
   return absl::OkStatus();
+}
+
+void ContainerManager::Emit(const ContainerRecord& c, LifecycleEventType type) {
+  if (options_.events != nullptr) options_.events->Publish({c.id, c.sandbox_id, type, 0});
 }
 
 void ContainerManager::HoldImage(const std::string& id, Lease lease) {

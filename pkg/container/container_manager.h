@@ -25,8 +25,10 @@
 #include "pkg/base/record_store.h"
 #include "pkg/container/container_deps.h"
 #include "pkg/container/container_record.h"
+#include "pkg/events/event_bus.h"
 #include "pkg/image/manifest.h"
 #include "pkg/sandbox/sandbox_manager.h"
+#include "pkg/security/seccomp.h"
 #include "pkg/storage/lease.h"
 
 namespace ocid {
@@ -47,6 +49,12 @@ struct ContainerManagerOptions {
   // Removes that cgroup when the container is removed (waiting a moment
   // for the conmon to leave it).
   std::function<absl::Status(const std::string& cgroup)> remove_cgroup;
+  // Builds containers' seccomp filters (null: only Unconfined is possible);
+  // must outlive the manager.
+  SeccompProfiles* seccomp = nullptr;
+  // Where containers' lifecycle events go (none when null); must outlive
+  // the manager.
+  EventBus* events = nullptr;
 };
 
 // A container with its config as sent to CreateContainer.
@@ -124,6 +132,7 @@ class ContainerManager final : public PodContainers {
   absl::Status UndoCreate(const ContainerRecord& c);
   absl::Status StopLocked(const std::string& id, int64_t timeout_seconds);
   absl::Status RemoveLocked(const std::string& id);
+  void Emit(const ContainerRecord& c, LifecycleEventType type);
   // Records the exit conmon reported for `id` (the exit watch calls it).
   void OnExit(const std::string& id);
   // A container holds its image's lease from its create to its removal.

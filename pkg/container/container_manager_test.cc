@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -190,6 +191,11 @@ class FakeRuntime : public ContainerRuntime, public ContainerRuntimes {
     helpers_killed.push_back(id);
     return absl::OkStatus();
   }
+  absl::Status RemoveCgroupsOf(const std::string& spec_path) override {
+    absl::MutexLock lock(&mu);
+    cgroups_removed.push_back(spec_path);
+    return absl::OkStatus();
+  }
   absl::StatusOr<std::unique_ptr<ExitWatch>> WatchExits(
       const std::string&, std::function<void(const std::string&)> callback) override {
     absl::MutexLock lock(&mu);
@@ -204,15 +210,16 @@ class FakeRuntime : public ContainerRuntime, public ContainerRuntimes {
   FileSet made;
   std::map<std::string, ContainerExit> exits;
   std::vector<int> signals;
-  std::vector<std::string> helpers_killed;  // by Recover, before an undo
-  std::vector<std::string> updates;         // "id json" per Update applied
+  std::vector<std::string> helpers_killed;   // by Recover, before an undo
+  std::vector<std::string> updates;          // "id json" per Update applied
+  std::vector<std::string> cgroups_removed;  // spec paths, by an undo
   std::function<void(const std::string&)> on_exit;
   std::string name_ = "runc";
 };
 
-cri::PodSandboxConfig PodConfig() {
+cri::PodSandboxConfig PodConfig(const std::string& name = "pod") {
   cri::PodSandboxConfig config;
-  config.mutable_metadata()->set_name("pod");
+  config.mutable_metadata()->set_name(name);
   config.mutable_metadata()->set_namespace_("default");
   config.mutable_metadata()->set_uid("uid-1");
   config.set_hostname("pod");
@@ -257,6 +264,7 @@ class ContainerManagerTest : public ::testing::Test {
     pod_options.pods_dir = dir_ + "/pods";
     pod_options.pins_dir = dir_ + "/ns";
     pod_options.check_handler = [this](const std::string& h) { return runtime_.For(h).status(); };
+    pod_options.events = &events_;
     pods_ = std::make_unique<SandboxManager>(pod_options, host_, network_);
     ContainerManagerOptions options;
     options.records_dir = dir_ + "/records/containers";
@@ -264,6 +272,7 @@ class ContainerManagerTest : public ::testing::Test {
     options.bundles_dir = dir_ + "/run/containers";
     options.exits_dir = dir_ + "/run/exits";
     options.default_log_dir = dir_ + "/logs";
+    options.events = &events_;
     containers_ = std::make_unique<ContainerManager>(options, *pods_, images_, runtime_);
     pods_->SetContainers(containers_.get());
     ASSERT_TRUE(pods_->Recover().ok());
@@ -299,6 +308,7 @@ class ContainerManagerTest : public ::testing::Test {
   QuietNetwork network_;
   FakeImages images_{dir_ + "/fake"};
   FakeRuntime runtime_{dir_ + "/fake"};
+  EventBus events_;  // outlives the managers that publish to it
   std::unique_ptr<SandboxManager> pods_;
   std::unique_ptr<ContainerManager> containers_;
   std::string pod_;
@@ -375,6 +385,46 @@ TEST_F(ContainerManagerTest, UpdateResourcesAppliesAndKeepsThemOrKeepsTheOld) {
 
   ASSERT_TRUE(containers_->Stop(*id, 10).ok());
   EXPECT_TRUE(absl::IsFailedPrecondition(containers_->UpdateResources(*id, resources)));
+}
+
+// The events a subscriber reads, as "<type> <container id>", until none
+// comes for a moment.
+std::vector<std::string> Drain(EventBus::Subscription& subscription) {
+  std::vector<std::string> seen;
+  while (std::optional<LifecycleEvent> event = subscription.Next(absl::Milliseconds(200))) {
+    static const char* kNames[] = {"created", "started", "stopped", "deleted"};
+    seen.push_back(absl::StrCat(kNames[static_cast<int>(event->type)], " ", event->container_id));
+    EXPECT_GT(event->created_at, 0);
+  }
+  return seen;
+}
+
+TEST_F(ContainerManagerTest, EachLifecycleStepIsOneEventInOrder) {
+  auto subscription = events_.Subscribe();
+  std::string id = containers_->Create(pod_, ContainerConfig()).value();
+  ASSERT_TRUE(containers_->Start(id).ok());
+  ASSERT_TRUE(containers_->Stop(id, 10).ok());
+  ASSERT_TRUE(containers_->Stop(id, 10).ok());  // nothing changes: no event
+  ASSERT_TRUE(containers_->Status(id).ok());
+  ASSERT_TRUE(containers_->Remove(id).ok());
+  EXPECT_EQ(Drain(*subscription), (std::vector<std::string>{"created " + id, "started " + id,
+                                                            "stopped " + id, "deleted " + id}));
+
+  // The pod is its own container in the stream, as containerd sends it.
+  std::string other = pods_->RunPod(PodConfig("other"), "").value();
+  ASSERT_TRUE(pods_->StopPod(other).ok());
+  ASSERT_TRUE(pods_->StopPod(other).ok());
+  ASSERT_TRUE(pods_->RemovePod(other).ok());
+  EXPECT_EQ(Drain(*subscription),
+            (std::vector<std::string>{"created " + other, "started " + other, "stopped " + other,
+                                      "deleted " + other}));
+}
+
+TEST_F(ContainerManagerTest, AFailedCreateSendsNoEvent) {
+  auto subscription = events_.Subscribe();
+  images_.fail_at = "mount";
+  EXPECT_FALSE(containers_->Create(pod_, ContainerConfig()).ok());
+  EXPECT_TRUE(Drain(*subscription).empty());
 }
 
 TEST_F(ContainerManagerTest, SameConfigAgainReturnsTheContainer) {
@@ -611,6 +661,8 @@ TEST_P(ContainerCrashTest, RecoverUndoesWhatACreateCutShortMade) {
   runtime_.states.clear();  // the child's; what it made is in runtime_.made
   Boot();                   // as after a restart
   EXPECT_EQ(runtime_.helpers_killed.size(), 1u) << "the cut call's helpers were left running";
+  ASSERT_EQ(runtime_.cgroups_removed.size(), 1u) << "a killed runtime's cgroup was left";
+  EXPECT_TRUE(absl::EndsWith(runtime_.cgroups_removed[0], "/config.json"));
   ExpectNothingLeft("after a crash at " + point);
   absl::StatusOr<std::string> again = containers_->Create(pod_, ContainerConfig());
   ASSERT_TRUE(again.ok()) << "the name stayed reserved: " << again.status();

@@ -92,6 +92,10 @@ absl::Status OciContainerRuntimes::KillHelpersOf(const std::string& id) {
   return KillProcessesNaming(id, absl::Seconds(10)).status();
 }
 
+absl::Status OciContainerRuntimes::RemoveCgroupsOf(const std::string& spec_path) {
+  return ocid::RemoveCgroupsOf(spec_path);
+}
+
 absl::StatusOr<std::optional<ImageMatch>> StoreImages::Lookup(const std::string& name_or_id) {
   return LeaseImage(images_, search_registries_, name_or_id);
 }

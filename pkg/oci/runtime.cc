@@ -25,6 +25,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
 #include "pkg/base/fs.h"
@@ -396,6 +397,62 @@ absl::Status OciRuntime::Update(const std::string& id, const std::string& resour
       RunRuntime(handler_, {"update", "--resources", "-", id}, resources_json).status();
   // The container is there: a failure is the value (the kernel's answer).
   if (absl::IsInternal(status)) return absl::InvalidArgumentError(status.message());
+  return status;
+}
+
+namespace {
+
+// A cgroup with processes in it cannot be removed: what still runs there (a
+// runtime's init caught mid-create) is killed, and given a moment to go.
+void KillCgroupProcesses(const std::string& dir) {
+  const std::string procs = dir + "/cgroup.procs";
+  absl::Time deadline = absl::Now() + absl::Seconds(2);
+  for (;;) {
+    absl::StatusOr<std::string> text = ReadFileToString(procs, 1 << 20);
+    if (!text.ok() || absl::StripAsciiWhitespace(*text).empty()) return;
+    if (absl::Now() > deadline) return;  // rmdir says EBUSY, naming the dir
+    for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipWhitespace())) {
+      pid_t pid = 0;
+      if (!absl::SimpleAtoi(line, &pid) || pid <= 0) continue;
+      absl::StatusOr<ProcessIdentity> process = IdentifyProcess(pid);
+      if (process.ok()) SignalIfSame(*process, SIGKILL).IgnoreError();  // gone: fine
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+}
+
+}  // namespace
+
+absl::Status RemoveCgroupsOf(const std::string& spec_path, const std::string& cgroup_root) {
+  absl::StatusOr<std::string> text = ReadFileToString(spec_path, 64 << 20);
+  if (absl::IsNotFound(text.status())) return absl::OkStatus();
+  RETURN_IF_ERROR(text.status());
+  nlohmann::json spec = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  const nlohmann::json* path = nullptr;
+  if (spec.is_object() && spec.contains("linux") && spec["linux"].is_object() &&
+      spec["linux"].contains("cgroupsPath") && spec["linux"]["cgroupsPath"].is_string()) {
+    path = &spec["linux"]["cgroupsPath"];
+  }
+  if (path == nullptr) return absl::OkStatus();
+  const std::string relative = path->get<std::string>();
+  if (relative.empty() || relative[0] != '/' || absl::StrContains(relative, "..")) {
+    return absl::OkStatus();  // systemd's slice:prefix:name, or nothing of ours
+  }
+  // v2 (or hybrid's unified) has it right under the root; v1 once per
+  // controller dir.
+  std::vector<std::string> candidates = {cgroup_root + relative};
+  absl::StatusOr<std::vector<std::string>> hierarchies = ListDir(cgroup_root);
+  RETURN_IF_ERROR(hierarchies.status());
+  for (const std::string& name : *hierarchies) {
+    candidates.push_back(absl::StrCat(cgroup_root, "/", name, relative));
+  }
+  absl::Status status;
+  for (const std::string& dir : candidates) {
+    KillCgroupProcesses(dir);
+    if (::rmdir(dir.c_str()) != 0 && errno != ENOENT && errno != ENOTDIR) {
+      status.Update(absl::ErrnoToStatus(errno, "remove cgroup " + dir));
+    }
+  }
   return status;
 }
 

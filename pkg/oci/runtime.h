@@ -83,6 +83,14 @@ class OciRuntime {
   std::string runroot_;
 };
 
+// Removes the cgroup dirs named by the linux.cgroupsPath (cgroupfs form) of
+// the spec at `spec_path`, in each hierarchy under `cgroup_root`: what a
+// runtime killed mid-create made and its `delete` of a container it never
+// recorded leaves behind, after killing what still runs in them. A missing
+// spec or dir is fine; a systemd path is the manager's to remove.
+absl::Status RemoveCgroupsOf(const std::string& spec_path,
+                             const std::string& cgroup_root = "/sys/fs/cgroup");
+
 // Reads conmon's exit file <exit_dir>/<id>: the exit code, and the file's
 // mtime as the time of exit. NotFound while the container still runs.
 struct ContainerExit {

@@ -216,6 +216,32 @@ class RuntimeTest : public ::testing::Test {
   std::vector<Tracked> tracked_;
 };
 
+// A fake cgroup tree: v1 controllers and a v2 root, as plain dirs.
+TEST(RemoveCgroupsOfTest, RemovesTheContainersDirInEveryHierarchyAndNothingElse) {
+  std::string root = absl::StrCat(getenv("TEST_TMPDIR"), "/cgroups");
+  std::string id = "0123abcd";
+  for (const char* controller : {"cpu", "memory", "pids"}) {
+    std::filesystem::create_directories(absl::StrCat(root, "/", controller, "/ocid/", id));
+    std::filesystem::create_directories(absl::StrCat(root, "/", controller, "/ocid/other"));
+  }
+  std::filesystem::create_directories(absl::StrCat(root, "/ocid/", id));  // v2's
+  std::string spec = absl::StrCat(getenv("TEST_TMPDIR"), "/config.json");
+  std::ofstream(spec) << nlohmann::json{{"linux", {{"cgroupsPath", "/ocid/" + id}}}}.dump();
+
+  absl::Status removed = RemoveCgroupsOf(spec, root);
+  ASSERT_TRUE(removed.ok()) << removed;
+  for (const char* controller : {"cpu", "memory", "pids"}) {
+    EXPECT_FALSE(std::filesystem::exists(absl::StrCat(root, "/", controller, "/ocid/", id)));
+    EXPECT_TRUE(std::filesystem::exists(absl::StrCat(root, "/", controller, "/ocid/other")));
+  }
+  EXPECT_FALSE(std::filesystem::exists(absl::StrCat(root, "/ocid/", id)));
+  EXPECT_TRUE(RemoveCgroupsOf(spec, root).ok()) << "gone already: fine";
+  EXPECT_TRUE(RemoveCgroupsOf(spec + ".missing", root).ok()) << "no spec: nothing to do";
+
+  std::ofstream(spec) << nlohmann::json{{"linux", {{"cgroupsPath", "system.slice:ocid:x"}}}}.dump();
+  EXPECT_TRUE(RemoveCgroupsOf(spec, root).ok()) << "systemd's form is not ours";
+}
+
 TEST_F(RuntimeTest, CreateStartAndState) {
   OciRuntime runtime = MakeRuntime("runc", kRunc);
   ContainerLaunch launch = MakeBundle("state", {"/bin/busybox", "sleep", "1000"});

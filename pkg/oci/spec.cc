@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -686,6 +687,22 @@ json BuildAnnotations(const ContainerSpecInputs& in) {
   return annotations;
 }
 
+// The container's filter, for the capabilities it ends up with.
+absl::StatusOr<std::optional<json>> BuildSeccomp(const ContainerSpecInputs& in,
+                                                 const json& process) {
+  const LinuxContainerSecurityContext& sc = in.config->linux().security_context();
+  ASSIGN_OR_RETURN(SeccompRequest request, SeccompRequestOf(sc));
+  if (sc.privileged() || request.kind == SeccompRequest::Kind::kUnconfined) {
+    return std::optional<json>();
+  }
+  if (in.seccomp == nullptr) {
+    return Invalid("config.linux.security_context.seccomp", "no seccomp profiles here");
+  }
+  std::vector<std::string> caps;
+  for (const json& cap : process["capabilities"]["bounding"]) caps.push_back(cap.get<std::string>());
+  return in.seccomp->ForContainer(request, caps);
+}
+
 absl::Status ValidateInputs(const ContainerSpecInputs& in) {
   if (in.config == nullptr) return Invalid("config", "missing");
   if (in.sandbox == nullptr) return Invalid("sandbox", "missing");
@@ -720,6 +737,8 @@ absl::StatusOr<nlohmann::json> BuildContainerSpec(const ContainerSpecInputs& inp
   if (!inputs.sandbox->uts_ns_path.empty() && !inputs.sandbox->hostname.empty()) {
     spec["hostname"] = inputs.sandbox->hostname;
   }
+  ASSIGN_OR_RETURN(std::optional<json> seccomp, BuildSeccomp(inputs, process));
+  if (seccomp.has_value()) spec["linux"]["seccomp"] = *std::move(seccomp);
   return spec;
 }
 

@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "api/runtime/v1/api.pb.h"
+#include "pkg/security/seccomp.h"
 #include "nlohmann/json.hpp"
 #include "pkg/image/manifest.h"
 
@@ -43,6 +44,8 @@ struct ContainerSpecInputs {
   int min_oom_score_adj = -1000;
   // "cgroupfs" or "systemd": the form of linux.cgroupsPath.
   std::string cgroup_manager = "cgroupfs";
+  // Builds linux.seccomp; null: a profile other than Unconfined is refused.
+  SeccompProfiles* seccomp = nullptr;
 };
 
 // linux.resources (cpu, memory, hugepageLimits, unified) for `resources`,
@@ -59,7 +62,8 @@ absl::StatusOr<nlohmann::json> BuildResources(const runtime::v1::LinuxContainerR
 // never following links out of it); supplemental groups from /etc/group plus
 // the request's. CRI mounts (readonly, propagation, selinux_relabel ignored),
 // devices, resources, security context (privileged, capabilities add/drop,
-// no_new_privs, readonly rootfs, masked/readonly paths), tty. InvalidArgument
+// no_new_privs, readonly rootfs, masked/readonly paths, seccomp: none for a
+// privileged container, whatever it asks, as containerd and cri-o do), tty. InvalidArgument
 // names the field at fault ("config.mounts[1].container_path: not absolute").
 absl::StatusOr<nlohmann::json> BuildContainerSpec(const ContainerSpecInputs& inputs);
 

@@ -183,6 +183,9 @@ absl::StatusOr<std::string> SandboxManager::Make(SandboxRecord pod,
   pod.creating = false;
   RETURN_IF_ERROR(records_.Update(pod.id, [&](SandboxRecord& r) { r = pod; }).status());
   undo.Dismiss();
+  // As containerd sends them: the pod is its own container, made and run.
+  Emit(pod.id, LifecycleEventType::kCreated);
+  Emit(pod.id, LifecycleEventType::kStarted);
   return pod.id;
 }
 
@@ -293,15 +296,19 @@ absl::Status SandboxManager::StopLocked(const SandboxRecord& pod) {
   if (!pod.shm_path.empty()) RETURN_IF_ERROR(host_.UnmountShm(pod.shm_path));
   if (tear_down_network) RETURN_IF_ERROR(network_.TearDown(NetworkRequestFor(pod, config)));
   RETURN_IF_ERROR(host_.Unpin(pod.namespaces));
-  return records_
-      .Update(pod.id,
-              [](SandboxRecord& r) {
-                r.ready = false;
-                r.stopped = true;
-                r.infra_pid = 0;
-                r.infra_start_time = 0;
-              })
-      .status();
+  bool was_ready = false;
+  RETURN_IF_ERROR(records_
+                      .Update(pod.id,
+                              [&](SandboxRecord& r) {
+                                was_ready = r.ready;
+                                r.ready = false;
+                                r.stopped = true;
+                                r.infra_pid = 0;
+                                r.infra_start_time = 0;
+                              })
+                      .status());
+  if (was_ready) Emit(pod.id, LifecycleEventType::kStopped);
+  return absl::OkStatus();
 }
 
 absl::Status SandboxManager::RemoveCgroupsOf(const SandboxRecord& pod) {
@@ -324,7 +331,12 @@ absl::Status SandboxManager::RemovePod(const std::string& id) {
   RETURN_IF_ERROR(RemoveAll(pod->files_dir));
   RETURN_IF_ERROR(records_.Remove(pod->id));
   names_.Release(pod->ReservedName());
+  Emit(pod->id, LifecycleEventType::kDeleted);
   return absl::OkStatus();
+}
+
+void SandboxManager::Emit(const std::string& pod_id, LifecycleEventType type) {
+  if (options_.events != nullptr) options_.events->Publish({pod_id, pod_id, type, 0});
 }
 
 }  // namespace ocid

@@ -17,6 +17,7 @@
 #include "pkg/base/name_registry.h"
 #include "pkg/base/record_store.h"
 #include "pkg/base/undo_stack.h"
+#include "pkg/events/event_bus.h"
 #include "pkg/sandbox/sandbox_host.h"
 #include "pkg/sandbox/sandbox_record.h"
 
@@ -29,6 +30,9 @@ struct SandboxManagerOptions {
   std::string pinns_binary;  // ocid-pinns
   // OK when the runtime handler is configured ("" names the default).
   std::function<absl::Status(const std::string& handler)> check_handler;
+  // Where the pod's own lifecycle events go (none when null); must outlive
+  // the manager.
+  EventBus* events = nullptr;
 };
 
 // A pod with its config as sent to RunPodSandbox.
@@ -91,6 +95,7 @@ class SandboxManager {
   absl::Status UndoCreate(const SandboxRecord& pod);
   absl::Status StopLocked(const SandboxRecord& pod);
   absl::Status RemoveCgroupsOf(const SandboxRecord& pod);
+  void Emit(const std::string& pod_id, LifecycleEventType type);
   KeyedMutex::Lock LockPod(const std::string& id) { return locks_.Acquire(id); }
 
   const SandboxManagerOptions options_;

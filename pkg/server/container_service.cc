@@ -13,15 +13,13 @@
 #include "pkg/server/filters.h"
 #include "pkg/server/rpc.h"
 #include "pkg/server/runtime_service.h"
+#include "pkg/server/statuses.h"
+#include "pkg/server/stream_batches.h"
 
 namespace ocid {
 namespace {
 
 namespace cri = ::runtime::v1;
-
-cri::ContainerState ToCri(ContainerState state) {
-  return static_cast<cri::ContainerState>(static_cast<int>(state));
-}
 
 // The fields CreateContainer can check before it looks anything up.
 absl::Status ValidateCreate(const cri::CreateContainerRequest& request) {
@@ -99,25 +97,7 @@ grpc::Status RuntimeService::ContainerStatus(grpc::ServerContext*,
   return ServeRpc("ContainerStatus", [&]() -> absl::Status {
     ASSIGN_OR_RETURN(ContainerView view, containers_.Status(request->container_id()));
     const ContainerRecord& c = view.record;
-    cri::ContainerStatus& status = *response->mutable_status();
-    status.set_id(c.id);
-    *status.mutable_metadata() = view.config.metadata();
-    status.set_state(ToCri(c.state));
-    status.set_created_at(c.created_at);
-    status.set_started_at(c.started_at);
-    status.set_finished_at(c.finished_at);
-    status.set_exit_code(c.exit_code);
-    status.mutable_image()->set_image(c.image_name);
-    status.set_image_ref(c.image_ref);
-    status.set_image_id(c.image_id);
-    status.set_reason(c.reason);
-    status.set_message(c.message);
-    status.mutable_labels()->insert(c.labels.begin(), c.labels.end());
-    status.mutable_annotations()->insert(c.annotations.begin(), c.annotations.end());
-    *status.mutable_mounts() = view.config.mounts();
-    status.set_log_path(c.log_path);
-    // As created, or as UpdateContainerResources last set them.
-    *status.mutable_resources()->mutable_linux() = view.config.linux().resources();
+    *response->mutable_status() = ContainerStatusOf(view);
     if (request->verbose()) {
       // The handler's name, also when the request left it to the default.
       (*response->mutable_info())["info"] = VerboseInfo(c, view.config, containers_.HandlerName(c));
@@ -130,28 +110,27 @@ grpc::Status RuntimeService::ListContainers(grpc::ServerContext*,
                                             const cri::ListContainersRequest* request,
                                             cri::ListContainersResponse* response) {
   return ServeRpc("ListContainers", [&] {
-    const cri::ContainerFilter& filter = request->filter();
     containers_.ForEach([&](const ContainerRecord& c) {
-      if (!filter.id().empty() && c.id.rfind(filter.id(), 0) != 0) return;
-      if (!filter.pod_sandbox_id().empty() && c.sandbox_id.rfind(filter.pod_sandbox_id(), 0) != 0) {
-        return;
-      }
-      if (filter.has_state() && filter.state().state() != ToCri(c.state)) return;
-      if (!LabelsMatch(filter.label_selector(), c.labels)) return;
-      cri::Container& item = *response->add_containers();
-      item.set_id(c.id);
-      item.set_pod_sandbox_id(c.sandbox_id);
-      item.mutable_metadata()->set_name(c.name);
-      item.mutable_metadata()->set_attempt(c.attempt);
-      item.mutable_image()->set_image(c.image_name);
-      item.set_image_ref(c.image_ref);
-      item.set_image_id(c.image_id);
-      item.set_state(ToCri(c.state));
-      item.set_created_at(c.created_at);
-      item.mutable_labels()->insert(c.labels.begin(), c.labels.end());
-      item.mutable_annotations()->insert(c.annotations.begin(), c.annotations.end());
+      if (ContainerSelected(request->filter(), c)) *response->add_containers() = ContainerItemOf(c);
     });
     return absl::OkStatus();
+  });
+}
+
+grpc::Status RuntimeService::StreamContainers(
+    grpc::ServerContext*, const cri::StreamContainersRequest* request,
+    grpc::ServerWriter<cri::StreamContainersResponse>* writer) {
+  return ServeRpc("StreamContainers", [&] {
+    std::vector<std::string> ids;
+    containers_.ForEach([&](const ContainerRecord& c) {
+      if (ContainerSelected(request->filter(), c)) ids.push_back(c.id);
+    });
+    return WriteInBatches(writer, ids, [&](const std::string& id, auto& response) {
+      absl::StatusOr<ContainerRecord> c = containers_.Get(id);  // gone meanwhile: left out
+      if (c.ok() && ContainerSelected(request->filter(), *c)) {
+        *response.add_containers() = ContainerItemOf(*c);
+      }
+    });
   });
 }
 

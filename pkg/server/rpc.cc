@@ -1,6 +1,21 @@
 #include "pkg/server/rpc.h"
 
+#include <atomic>
+
 namespace ocid {
+namespace {
+
+std::atomic<OperationMetrics*> operation_metrics{nullptr};
+
+}  // namespace
+
+void SetOperationMetrics(OperationMetrics* metrics) {
+  operation_metrics.store(metrics, std::memory_order_release);
+}
+
+OperationMetrics* CurrentOperationMetrics() {
+  return operation_metrics.load(std::memory_order_acquire);
+}
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;

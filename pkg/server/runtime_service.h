@@ -6,9 +6,15 @@
 #ifndef OCID_PKG_SERVER_RUNTIME_SERVICE_H_
 #define OCID_PKG_SERVER_RUNTIME_SERVICE_H_
 
+#include <deque>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "api/runtime/v1/api.grpc.pb.h"
 #include "pkg/config/config.h"
 #include "pkg/container/container_manager.h"
+#include "pkg/events/event_bus.h"
 #include "pkg/network/cni.h"
 #include "pkg/sandbox/sandbox_manager.h"
 #include "pkg/stats/stats_collector.h"
@@ -19,8 +25,13 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
  public:
   // All must outlive the service.
   RuntimeService(const Config& config, CniManager& cni, SandboxManager& pods,
-                 ContainerManager& containers, StatsCollector& stats)
-      : config_(config), cni_(cni), pods_(pods), containers_(containers), stats_(stats) {}
+                 ContainerManager& containers, StatsCollector& stats, EventBus& events)
+      : config_(config),
+        cni_(cni),
+        pods_(pods),
+        containers_(containers),
+        stats_(stats),
+        events_(events) {}
 
   // runtime_status.cc
   grpc::Status Version(grpc::ServerContext*, const runtime::v1::VersionRequest*,
@@ -44,6 +55,9 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
                                 runtime::v1::PodSandboxStatusResponse*) override;
   grpc::Status ListPodSandbox(grpc::ServerContext*, const runtime::v1::ListPodSandboxRequest*,
                               runtime::v1::ListPodSandboxResponse*) override;
+  grpc::Status StreamPodSandboxes(
+      grpc::ServerContext*, const runtime::v1::StreamPodSandboxesRequest*,
+      grpc::ServerWriter<runtime::v1::StreamPodSandboxesResponse>* writer) override;
 
   // container_service.cc
   grpc::Status CreateContainer(grpc::ServerContext*, const runtime::v1::CreateContainerRequest*,
@@ -58,6 +72,9 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
                                runtime::v1::ContainerStatusResponse*) override;
   grpc::Status ListContainers(grpc::ServerContext*, const runtime::v1::ListContainersRequest*,
                               runtime::v1::ListContainersResponse*) override;
+  grpc::Status StreamContainers(
+      grpc::ServerContext*, const runtime::v1::StreamContainersRequest*,
+      grpc::ServerWriter<runtime::v1::StreamContainersResponse>* writer) override;
   grpc::Status ExecSync(grpc::ServerContext*, const runtime::v1::ExecSyncRequest*,
                         runtime::v1::ExecSyncResponse*) override;
   grpc::Status UpdateContainerResources(grpc::ServerContext*,
@@ -85,12 +102,25 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
                                      const runtime::v1::ListPodSandboxMetricsRequest*,
                                      runtime::v1::ListPodSandboxMetricsResponse*) override;
 
+  // event_service.cc
+  grpc::Status GetContainerEvents(
+      grpc::ServerContext* context, const runtime::v1::GetEventsRequest*,
+      grpc::ServerWriter<runtime::v1::ContainerEventResponse>* writer) override;
+
  private:
   const Config& config_;
   CniManager& cni_;
   SandboxManager& pods_;
   ContainerManager& containers_;
   StatsCollector& stats_;
+  EventBus& events_;
+
+  // The last events sent, as built (event_service.cc).
+  static constexpr size_t kBuiltEvents = 64;
+  runtime::v1::ContainerEventResponse EventResponse(const LifecycleEvent& event);
+  absl::Mutex built_mu_;
+  std::deque<std::pair<uint64_t, runtime::v1::ContainerEventResponse>> built_
+      ABSL_GUARDED_BY(built_mu_);
 };
 
 }  // namespace ocid

@@ -8,6 +8,8 @@
 #include "pkg/server/filters.h"
 #include "pkg/server/rpc.h"
 #include "pkg/server/runtime_service.h"
+#include "pkg/server/statuses.h"
+#include "pkg/server/stream_batches.h"
 
 namespace ocid {
 namespace {
@@ -48,13 +50,6 @@ absl::Status ValidatePodConfig(const cri::PodSandboxConfig& config) {
 }
 
 // The record holds the metadata's fields: List needs no config parsing.
-void SetMetadata(const SandboxRecord& pod, cri::PodSandboxMetadata& metadata) {
-  metadata.set_name(pod.name);
-  metadata.set_namespace_(pod.pod_namespace);
-  metadata.set_uid(pod.uid);
-  metadata.set_attempt(pod.attempt);
-}
-
 }  // namespace
 
 grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*,
@@ -96,22 +91,7 @@ grpc::Status RuntimeService::PodSandboxStatus(grpc::ServerContext*,
   return ServeRpc("PodSandboxStatus", [&]() -> absl::Status {
     ASSIGN_OR_RETURN(PodView view, pods_.Status(request->pod_sandbox_id()));
     const SandboxRecord& pod = view.record;
-    cri::PodSandboxStatus& status = *response->mutable_status();
-    status.set_id(pod.id);
-    *status.mutable_metadata() = view.config.metadata();
-    status.set_state(pod.ready ? cri::SANDBOX_READY : cri::SANDBOX_NOTREADY);
-    status.set_created_at(pod.created_at);
-    if (!pod.ips.empty() && pod.ready) {
-      status.mutable_network()->set_ip(pod.ips[0]);
-      for (size_t i = 1; i < pod.ips.size(); ++i) {
-        status.mutable_network()->add_additional_ips()->set_ip(pod.ips[i]);
-      }
-    }
-    *status.mutable_linux()->mutable_namespaces()->mutable_options() =
-        view.config.linux().security_context().namespace_options();
-    status.mutable_labels()->insert(pod.labels.begin(), pod.labels.end());
-    status.mutable_annotations()->insert(pod.annotations.begin(), pod.annotations.end());
-    status.set_runtime_handler(pod.runtime_handler);
+    *response->mutable_status() = PodStatusOf(view);
     response->set_timestamp(absl::ToUnixNanos(absl::Now()));
     if (request->verbose()) (*response->mutable_info())["info"] = pod.Serialize();
     return absl::OkStatus();
@@ -122,22 +102,27 @@ grpc::Status RuntimeService::ListPodSandbox(grpc::ServerContext*,
                                             const cri::ListPodSandboxRequest* request,
                                             cri::ListPodSandboxResponse* response) {
   return ServeRpc("ListPodSandbox", [&] {
-    const cri::PodSandboxFilter& filter = request->filter();
     pods_.ForEach([&](const SandboxRecord& pod) {
-      if (!filter.id().empty() && pod.id.rfind(filter.id(), 0) != 0) return;
-      cri::PodSandboxState state = pod.ready ? cri::SANDBOX_READY : cri::SANDBOX_NOTREADY;
-      if (filter.has_state() && filter.state().state() != state) return;
-      if (!LabelsMatch(filter.label_selector(), pod.labels)) return;
-      cri::PodSandbox& item = *response->add_items();
-      item.set_id(pod.id);
-      SetMetadata(pod, *item.mutable_metadata());
-      item.set_state(state);
-      item.set_created_at(pod.created_at);
-      item.mutable_labels()->insert(pod.labels.begin(), pod.labels.end());
-      item.mutable_annotations()->insert(pod.annotations.begin(), pod.annotations.end());
-      item.set_runtime_handler(pod.runtime_handler);
+      if (PodSelected(request->filter(), pod)) *response->add_items() = PodItemOf(pod);
     });
     return absl::OkStatus();
+  });
+}
+
+grpc::Status RuntimeService::StreamPodSandboxes(
+    grpc::ServerContext*, const cri::StreamPodSandboxesRequest* request,
+    grpc::ServerWriter<cri::StreamPodSandboxesResponse>* writer) {
+  return ServeRpc("StreamPodSandboxes", [&] {
+    std::vector<std::string> ids;
+    pods_.ForEach([&](const SandboxRecord& pod) {
+      if (PodSelected(request->filter(), pod)) ids.push_back(pod.id);
+    });
+    return WriteInBatches(writer, ids, [&](const std::string& id, auto& response) {
+      absl::StatusOr<SandboxRecord> pod = pods_.Get(id);  // gone meanwhile: left out
+      if (pod.ok() && PodSelected(request->filter(), *pod)) {
+        *response.add_pod_sandboxes() = PodItemOf(*pod);
+      }
+    });
   });
 }
 

@@ -18,6 +18,7 @@
 #include "pkg/base/status_macros.h"
 #include "pkg/base/unique_fd.h"
 #include "pkg/cgroups/paths.h"
+#include "pkg/server/rpc.h"
 
 namespace ocid {
 namespace {
@@ -70,7 +71,7 @@ absl::Status PrepareSocketPath(const std::string& path) {
   return absl::OkStatus();
 }
 
-CriServer::CriServer(const Config& config) : config_(config) {}
+CriServer::CriServer(const Config& config) : config_(config), seccomp_(config.seccomp_profile) {}
 
 namespace {
 
@@ -85,7 +86,16 @@ std::string BesideOcid(const std::string& name) {
 
 }  // namespace
 
-CriServer::~CriServer() { Shutdown(absl::ZeroDuration()); }
+CriServer::~CriServer() {
+  Shutdown(absl::ZeroDuration());
+  StopMetrics();  // also when serving never began
+}
+
+void CriServer::StopMetrics() {
+  if (metrics_ == nullptr) return;
+  SetOperationMetrics(nullptr);  // no call records past here
+  metrics_.reset();
+}
 
 // <root>/storage holds everything images need: blobs, layers, image records.
 absl::Status CriServer::OpenStores() {
@@ -137,6 +147,17 @@ absl::Status CriServer::StartManagers() {
   OCID_LOG(kInfo) << "cgroups: " << LayoutName(cgroups.layout()) << ", driver "
                   << config_.cgroup_manager;
   cgroups_ = std::make_unique<Cgroups>(std::move(cgroups));
+  if (!config_.seccomp_profile.empty() && SeccompBuiltIn()) {
+    // A profile that does not convert would fail every RuntimeDefault
+    // container: say so at start.
+    absl::Status usable = seccomp_
+                              .ForContainer({SeccompRequest::Kind::kRuntimeDefault, ""}, {})
+                              .status();
+    if (!usable.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("ocid.runtime.seccomp_profile: ", usable.message()));
+    }
+  }
   CniOptions cni;
   cni.config_dir = config_.network_dir;
   cni.plugin_dirs = config_.plugin_dirs;
@@ -159,6 +180,7 @@ absl::Status CriServer::StartManagers() {
   pods.check_handler = [this](const std::string& handler) {
     return runtimes_->For(handler).status();
   };
+  pods.events = &events_;
   pods_ = std::make_unique<SandboxManager>(std::move(pods), *sandbox_host_, *pod_network_);
 
   ContainerManagerOptions containers;
@@ -175,6 +197,8 @@ absl::Status CriServer::StartManagers() {
   containers.remove_cgroup = [this](const std::string& cgroup) {
     return cgroups_->Remove(cgroup, absl::Seconds(2));
   };
+  containers.events = &events_;
+  containers.seccomp = &seccomp_;
   containers_ = std::make_unique<ContainerManager>(std::move(containers), *pods_,
                                                    *container_images_, *runtimes_);
   pods_->SetContainers(containers_.get());
@@ -187,8 +211,24 @@ absl::Status CriServer::StartManagers() {
   OCID_LOG(kInfo) << "recovered " << pod_count << " pod(s) and " << container_count
                   << " container(s)";
   stats_ = std::make_unique<StatsCollector>(*pods_, *containers_, *cgroups_);
-  runtime_service_ =
-      std::make_unique<RuntimeService>(config_, *cni_, *pods_, *containers_, *stats_);
+  runtime_service_ = std::make_unique<RuntimeService>(config_, *cni_, *pods_, *containers_,
+                                                      *stats_, events_);
+  return StartMetrics();
+}
+
+absl::Status CriServer::StartMetrics() {
+  if (!config_.enable_metrics) return absl::OkStatus();
+  absl::StatusOr<std::unique_ptr<MetricsEndpoint>> metrics =
+      MetricsEndpoint::Start(config_.metrics_address, static_cast<int>(config_.metrics_port),
+                             *pods_, *containers_, events_);
+  if (!metrics.ok()) {
+    if (config_.metrics_required) return metrics.status();
+    OCID_LOG(kWarn) << metrics.status() << "; serving CRI without metrics (metrics_required"
+                    << " = true makes this an error)";
+    return absl::OkStatus();
+  }
+  metrics_ = *std::move(metrics);
+  SetOperationMetrics(&metrics_->operations());
   return absl::OkStatus();
 }
 
@@ -222,8 +262,10 @@ absl::StatusOr<std::unique_ptr<CriServer>> CriServer::Start(const Config& config
 void CriServer::Shutdown(absl::Duration grace) {
   if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
+  events_.Close();  // event streams end at once: they never finish on their own
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   server_->Wait();
+  StopMetrics();
   ::unlink(config_.listen.c_str());
 }
 

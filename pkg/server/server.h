@@ -13,10 +13,13 @@
 #include "pkg/config/config.h"
 #include "pkg/container/container_manager.h"
 #include "pkg/container/real_deps.h"
+#include "pkg/events/event_bus.h"
 #include "pkg/image/puller.h"
 #include "pkg/sandbox/linux_sandbox_host.h"
 #include "pkg/sandbox/sandbox_manager.h"
+#include "pkg/security/seccomp.h"
 #include "pkg/server/image_service.h"
+#include "pkg/server/metrics_endpoint.h"
 #include "pkg/server/runtime_service.h"
 #include "pkg/stats/stats_collector.h"
 #include "pkg/storage/blob_store.h"
@@ -45,8 +48,14 @@ class CriServer {
   absl::Status OpenStores();
   // Makes the pod and container managers and recovers their records.
   absl::Status StartManagers();
+  // The Prometheus endpoint, when enable_metrics; a port it cannot take is
+  // an error only when metrics_required.
+  absl::Status StartMetrics();
+  void StopMetrics();
 
   const Config& config_;
+  EventBus events_;  // outlives the managers that publish and the streams
+  SeccompProfiles seccomp_;
   std::unique_ptr<BlobStore> blobs_;
   std::unique_ptr<LayerStore> layers_;
   std::unique_ptr<ImageStore> images_;
@@ -64,6 +73,7 @@ class CriServer {
   std::unique_ptr<StatsCollector> stats_;
   std::unique_ptr<RuntimeService> runtime_service_;
   std::unique_ptr<ImageService> image_service_;
+  std::unique_ptr<MetricsEndpoint> metrics_;  // after the managers it reads
   std::unique_ptr<grpc::Server> server_;
   bool shut_down_ = false;
 };

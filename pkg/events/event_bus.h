@@ -1,0 +1,98 @@
+// The lifecycle events of pods and containers (CRI GetContainerEvents): a
+// manager publishes one where it records the state change; each subscriber
+// reads them in order from a bounded buffer of its own. Publishing never
+// waits for a subscriber: one that falls `capacity` events behind is dropped
+// (its Next says so) and counted, so a stalled client cannot slow pods down.
+#ifndef OCID_PKG_EVENTS_EVENT_BUS_H_
+#define OCID_PKG_EVENTS_EVENT_BUS_H_
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace ocid {
+
+enum class LifecycleEventType { kCreated, kStarted, kStopped, kDeleted };
+
+// One state change. For a pod's own events (as containerd sends them for its
+// sandboxes) `container_id` is the pod's ID.
+struct LifecycleEvent {
+  std::string container_id;
+  std::string pod_id;
+  LifecycleEventType type = LifecycleEventType::kCreated;
+  int64_t created_at = 0;  // Unix ns, when the change was recorded
+  uint64_t sequence = 0;   // set by Publish: 1, 2, ... in publishing order
+};
+
+class EventBus {
+ public:
+  static constexpr size_t kDefaultCapacity = 1000;
+  explicit EventBus(size_t capacity = kDefaultCapacity) : capacity_(capacity) {}
+  EventBus(const EventBus&) = delete;
+  EventBus& operator=(const EventBus&) = delete;
+
+  class Subscription;
+
+  // Stamps `created_at` now if unset, numbers the event and hands it to
+  // every subscriber. Cheap with none.
+  void Publish(LifecycleEvent event);
+
+  // Events published from now on. The bus must outlive the subscription.
+  std::unique_ptr<Subscription> Subscribe();
+
+  // Ends every subscription: their Next return kClosed once drained. For
+  // shutdown, so that streams waiting on the bus let the server stop.
+  void Close();
+
+  // Subscribers dropped for falling behind, since start.
+  uint64_t dropped_total() const;
+  size_t subscribers() const;
+
+ private:
+  void Unsubscribe(Subscription* subscription);
+
+  const size_t capacity_;
+  mutable absl::Mutex mu_;
+  std::set<Subscription*> subscriptions_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t dropped_total_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t published_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+class EventBus::Subscription {
+ public:
+  enum class Ending { kNone, kClosed, kOverflowed };
+
+  ~Subscription();
+  Subscription(const Subscription&) = delete;
+  Subscription& operator=(const Subscription&) = delete;
+
+  // The next event, waiting up to `timeout`; nullopt on timeout or once the
+  // subscription has ended (then `ended()` says why).
+  std::optional<LifecycleEvent> Next(absl::Duration timeout);
+  Ending ended() const;
+
+ private:
+  friend class EventBus;
+  explicit Subscription(EventBus& bus) : bus_(bus) {}
+  // Called by the bus under its own mutex; this mutex is taken after it.
+  // Returns false when the buffer was full and the subscription ended.
+  bool Offer(const LifecycleEvent& event, size_t capacity);
+  void Finish(Ending why);
+
+  EventBus& bus_;
+  mutable absl::Mutex mu_;
+  std::deque<LifecycleEvent> queue_ ABSL_GUARDED_BY(mu_);
+  Ending end_ ABSL_GUARDED_BY(mu_) = Ending::kNone;
+};
+
+}  // namespace ocid
+
+#endif  // OCID_PKG_EVENTS_EVENT_BUS_H_

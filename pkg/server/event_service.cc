@@ -1,0 +1,94 @@
+// GetContainerEvents: one stream per subscriber, fed by the EventBus the
+// managers publish to. Each event carries the statuses as they are when it
+// is sent (containerd builds them when it sends too): the pod's, and those
+// of every container of the pod; a pod already removed has none.
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/str_cat.h"
+#include "pkg/server/rpc.h"
+#include "pkg/server/runtime_service.h"
+#include "pkg/server/statuses.h"
+
+namespace ocid {
+namespace {
+
+namespace cri = ::runtime::v1;
+
+// How often a waiting stream checks whether its client went away.
+constexpr absl::Duration kCancelPoll = absl::Milliseconds(500);
+
+cri::ContainerEventType ToCri(LifecycleEventType type) {
+  switch (type) {
+    case LifecycleEventType::kCreated:
+      return cri::CONTAINER_CREATED_EVENT;
+    case LifecycleEventType::kStarted:
+      return cri::CONTAINER_STARTED_EVENT;
+    case LifecycleEventType::kStopped:
+      return cri::CONTAINER_STOPPED_EVENT;
+    case LifecycleEventType::kDeleted:
+      return cri::CONTAINER_DELETED_EVENT;
+  }
+  return cri::CONTAINER_CREATED_EVENT;
+}
+
+}  // namespace
+
+// Every subscriber sends the same event: the first to send it builds it
+// (statuses read once, not once per subscriber), the others reuse it.
+cri::ContainerEventResponse RuntimeService::EventResponse(const LifecycleEvent& event) {
+  {
+    absl::MutexLock lock(&built_mu_);
+    for (const auto& [sequence, response] : built_) {
+      if (sequence == event.sequence) return response;
+    }
+  }
+  cri::ContainerEventResponse response;
+  response.set_container_id(event.container_id);
+  response.set_container_event_type(ToCri(event.type));
+  response.set_created_at(event.created_at);
+  absl::StatusOr<PodView> pod = pods_.Status(event.pod_id);
+  if (pod.ok()) *response.mutable_pod_sandbox_status() = PodStatusOf(*pod);
+  std::vector<std::string> ids;
+  containers_.ForEach([&](const ContainerRecord& c) {
+    if (c.sandbox_id == event.pod_id) ids.push_back(c.id);
+  });
+  for (const std::string& id : ids) {
+    absl::StatusOr<ContainerView> container = containers_.Status(id);
+    if (container.ok()) *response.add_containers_statuses() = ContainerStatusOf(*container);
+  }
+  absl::MutexLock lock(&built_mu_);
+  built_.emplace_back(event.sequence, response);
+  if (built_.size() > kBuiltEvents) built_.pop_front();
+  return response;
+}
+
+grpc::Status RuntimeService::GetContainerEvents(
+    grpc::ServerContext* context, const cri::GetEventsRequest*,
+    grpc::ServerWriter<cri::ContainerEventResponse>* writer) {
+  OCID_LOG(kDebug) << "rpc GetContainerEvents: subscribed";
+  std::unique_ptr<EventBus::Subscription> subscription = events_.Subscribe();
+  // Tells the client it is subscribed: what comes after this is in its
+  // stream (the client's WaitForInitialMetadata returns).
+  writer->SendInitialMetadata();
+  while (!context->IsCancelled()) {
+    std::optional<LifecycleEvent> event = subscription->Next(kCancelPoll);
+    if (!event.has_value()) {
+      switch (subscription->ended()) {
+        case EventBus::Subscription::Ending::kNone:
+          continue;
+        case EventBus::Subscription::Ending::kClosed:
+          return grpc::Status(grpc::StatusCode::UNAVAILABLE, "ocid is shutting down");
+        case EventBus::Subscription::Ending::kOverflowed:
+          return ToGrpcStatus(absl::ResourceExhaustedError(
+              absl::StrCat("the event stream fell ", EventBus::kDefaultCapacity,
+                           " events behind and was dropped; subscribe again and relist")));
+      }
+    }
+    cri::ContainerEventResponse response = EventResponse(*event);
+    if (!writer->Write(response)) break;  // the client went away
+  }
+  OCID_LOG(kDebug) << "rpc GetContainerEvents: the client left";
+  return grpc::Status::OK;
+}
+
+}  // namespace ocid
