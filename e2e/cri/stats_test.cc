@@ -55,6 +55,36 @@ class Stats : public CriTest {
     return ids;
   }
 
+  // Every message of a Stream* stats call, or its error.
+  template <typename Response, typename Request, typename Method>
+  absl::StatusOr<std::vector<Response>> ReadAll(Method method, const Request& request) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Minutes(1)));
+    auto reader = (Runtime().*method)(&context, request);
+    std::vector<Response> messages;
+    Response message;
+    while (reader->Read(&message)) messages.push_back(message);
+    grpc::Status status = reader->Finish();
+    if (!status.ok()) {
+      return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                          status.error_message());
+    }
+    return messages;
+  }
+
+  std::set<std::string> StreamedIds(const v1::ContainerStatsFilter& filter) {
+    v1::StreamContainerStatsRequest request;
+    *request.mutable_filter() = filter;
+    auto messages = ReadAll<v1::StreamContainerStatsResponse>(
+        &v1::RuntimeService::Stub::StreamContainerStats, request);
+    EXPECT_TRUE(messages.ok()) << messages.status();
+    std::set<std::string> ids;
+    for (const auto& message : messages.value_or(std::vector<v1::StreamContainerStatsResponse>{})) {
+      for (const v1::ContainerStats& s : message.container_stats()) ids.insert(s.attributes().id());
+    }
+    return ids;
+  }
+
   absl::StatusOr<v1::PodSandboxStats> PodStats(const std::string& id) {
     v1::PodSandboxStatsRequest request;
     request.set_pod_sandbox_id(id);
@@ -121,6 +151,12 @@ TEST_F(Stats, ListFiltersByIdPodAndLabels) {
   EXPECT_EQ(ListedIds(by_label), (std::set<std::string>{a1}));
   by_label.set_pod_sandbox_id(b.id);
   EXPECT_TRUE(ListedIds(by_label).empty()) << "all the filter's fields must match";
+
+  // StreamContainerStats answers what ListContainerStats does.
+  for (const v1::ContainerStatsFilter* filter : {&by_pod, &by_id, &by_label}) {
+    EXPECT_EQ(StreamedIds(*filter), ListedIds(*filter)) << filter->ShortDebugString();
+  }
+  EXPECT_EQ(StreamedIds(v1::ContainerStatsFilter()), ListedIds(v1::ContainerStatsFilter()));
 
   // A stopped container has no cgroup: the list leaves it out.
   OCID_ASSERT_OK(StopContainer(a2, 0));
@@ -227,6 +263,39 @@ TEST_F(Stats, PodStatsHaveItsNetworkAndContainers) {
   OCID_ASSERT_OK(RemovePod(pod.id));
   EXPECT_NE(access(cgroup.c_str(), F_OK), 0) << cgroup << " is left after RemovePodSandbox";
   EXPECT_TRUE(absl::IsNotFound(PodStats(pod.id).status()));
+}
+
+TEST_F(Stats, PodStatsAndMetricsStreamWhatTheirListTwinsDo) {
+  OCID_ASSERT_OK_AND_ASSIGN(Pod pod, RunDefaultPod("stats-stream-"));
+  OCID_ASSERT_OK_AND_ASSIGN(std::string id, RunContainer(pod, "streamed-", {"top"}));
+  v1::StreamPodSandboxStatsRequest stream;
+  stream.mutable_filter()->set_id(pod.id);
+  OCID_ASSERT_OK_AND_ASSIGN(auto pod_messages,
+                            ReadAll<v1::StreamPodSandboxStatsResponse>(
+                                &v1::RuntimeService::Stub::StreamPodSandboxStats, stream));
+  ASSERT_EQ(pod_messages.size(), 1u);
+  ASSERT_EQ(pod_messages[0].pod_sandbox_stats_size(), 1);
+  const v1::PodSandboxStats& streamed = pod_messages[0].pod_sandbox_stats(0);
+  EXPECT_EQ(streamed.attributes().id(), pod.id);
+  EXPECT_GT(streamed.linux().memory().working_set_bytes().value(), 0u);
+  ASSERT_EQ(streamed.linux().containers_size(), 1);
+  EXPECT_EQ(streamed.linux().containers(0).attributes().id(), id);
+
+  OCID_ASSERT_OK_AND_ASSIGN(auto metric_messages,
+                            ReadAll<v1::StreamPodSandboxMetricsResponse>(
+                                &v1::RuntimeService::Stub::StreamPodSandboxMetrics,
+                                v1::StreamPodSandboxMetricsRequest()));
+  bool found = false;
+  for (const auto& message : metric_messages) {
+    for (const v1::PodSandboxMetrics& metrics : message.pod_sandbox_metrics()) {
+      if (metrics.pod_sandbox_id() != pod.id) continue;
+      found = true;
+      EXPECT_FALSE(metrics.metrics().empty());
+      ASSERT_EQ(metrics.container_metrics_size(), 1);
+      EXPECT_EQ(metrics.container_metrics(0).container_id(), id);
+    }
+  }
+  EXPECT_TRUE(found) << "the pod's metrics were streamed";
 }
 
 TEST_F(Stats, ImageFsInfoReportsImagesAndWritableLayersApart) {

@@ -101,6 +101,15 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
   grpc::Status ListPodSandboxMetrics(grpc::ServerContext*,
                                      const runtime::v1::ListPodSandboxMetricsRequest*,
                                      runtime::v1::ListPodSandboxMetricsResponse*) override;
+  grpc::Status StreamContainerStats(
+      grpc::ServerContext*, const runtime::v1::StreamContainerStatsRequest*,
+      grpc::ServerWriter<runtime::v1::StreamContainerStatsResponse>* writer) override;
+  grpc::Status StreamPodSandboxStats(
+      grpc::ServerContext*, const runtime::v1::StreamPodSandboxStatsRequest*,
+      grpc::ServerWriter<runtime::v1::StreamPodSandboxStatsResponse>* writer) override;
+  grpc::Status StreamPodSandboxMetrics(
+      grpc::ServerContext*, const runtime::v1::StreamPodSandboxMetricsRequest*,
+      grpc::ServerWriter<runtime::v1::StreamPodSandboxMetricsResponse>* writer) override;
 
   // event_service.cc
   grpc::Status GetContainerEvents(

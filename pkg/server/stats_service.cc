@@ -5,6 +5,7 @@
 #include "pkg/base/status_macros.h"
 #include "pkg/server/rpc.h"
 #include "pkg/server/runtime_service.h"
+#include "pkg/server/stream_batches.h"
 #include "pkg/stats/metrics.h"
 
 namespace ocid {
@@ -89,6 +90,18 @@ UsageFilter FilterOf(const std::string& id, const std::string& pod_id,
   return filter;
 }
 
+void ToCri(const MetricData& m, cri::Metric* out);
+
+void ToCri(const PodMetricsData& data, cri::PodSandboxMetrics* pod) {
+  pod->set_pod_sandbox_id(data.pod_id);
+  for (const MetricData& m : data.metrics) ToCri(m, pod->add_metrics());
+  for (const auto& [id, metrics] : data.containers) {
+    cri::ContainerMetrics* c = pod->add_container_metrics();
+    c->set_container_id(id);
+    for (const MetricData& m : metrics) ToCri(m, c->add_metrics());
+  }
+}
+
 void ToCri(const MetricData& m, cri::Metric* out) {
   out->set_name(m.name);
   out->set_timestamp(m.timestamp);
@@ -163,17 +176,48 @@ grpc::Status RuntimeService::ListPodSandboxMetrics(grpc::ServerContext*,
                                                    cri::ListPodSandboxMetricsResponse* response) {
   return ServeRpc("ListPodSandboxMetrics", [&] {
     for (const PodUsage& usage : stats_.Pods(UsageFilter())) {
-      PodMetricsData data = MetricsOf(usage);
-      cri::PodSandboxMetrics* pod = response->add_pod_metrics();
-      pod->set_pod_sandbox_id(data.pod_id);
-      for (const MetricData& m : data.metrics) ToCri(m, pod->add_metrics());
-      for (const auto& [id, metrics] : data.containers) {
-        cri::ContainerMetrics* c = pod->add_container_metrics();
-        c->set_container_id(id);
-        for (const MetricData& m : metrics) ToCri(m, c->add_metrics());
-      }
+      ToCri(MetricsOf(usage), response->add_pod_metrics());
     }
     return absl::OkStatus();
+  });
+}
+
+// The Stream* twins: the same reads, sent in batches (stream_batches.h).
+
+grpc::Status RuntimeService::StreamContainerStats(
+    grpc::ServerContext*, const cri::StreamContainerStatsRequest* request,
+    grpc::ServerWriter<cri::StreamContainerStatsResponse>* writer) {
+  return ServeRpc("StreamContainerStats", [&] {
+    const cri::ContainerStatsFilter& f = request->filter();
+    return WriteInBatches(
+        writer, stats_.Containers(FilterOf(f.id(), f.pod_sandbox_id(), f.label_selector())),
+        [](const ContainerUsage& usage, cri::StreamContainerStatsResponse& response) {
+          ToCri(usage, response.add_container_stats());
+        });
+  });
+}
+
+grpc::Status RuntimeService::StreamPodSandboxStats(
+    grpc::ServerContext*, const cri::StreamPodSandboxStatsRequest* request,
+    grpc::ServerWriter<cri::StreamPodSandboxStatsResponse>* writer) {
+  return ServeRpc("StreamPodSandboxStats", [&] {
+    const cri::PodSandboxStatsFilter& f = request->filter();
+    return WriteInBatches(writer, stats_.Pods(FilterOf(f.id(), "", f.label_selector())),
+                          [](const PodUsage& usage, cri::StreamPodSandboxStatsResponse& response) {
+                            ToCri(usage, response.add_pod_sandbox_stats());
+                          });
+  });
+}
+
+grpc::Status RuntimeService::StreamPodSandboxMetrics(
+    grpc::ServerContext*, const cri::StreamPodSandboxMetricsRequest*,
+    grpc::ServerWriter<cri::StreamPodSandboxMetricsResponse>* writer) {
+  return ServeRpc("StreamPodSandboxMetrics", [&] {
+    return WriteInBatches(
+        writer, stats_.Pods(UsageFilter()),
+        [](const PodUsage& usage, cri::StreamPodSandboxMetricsResponse& response) {
+          ToCri(MetricsOf(usage), response.add_pod_sandbox_metrics());
+        });
   });
 }
 

@@ -20,10 +20,11 @@ inline constexpr size_t kStreamBatch = 100;
 
 // Sends one Response per kStreamBatch keys through `write` (false: the
 // client went away); `add(key, response)` adds the key's item, or nothing
-// when it is gone. No keys: no message.
-template <typename Response, typename Add>
+// when it is gone. A key is an ID, or the item itself when it is already
+// read (stats). No keys: no message.
+template <typename Response, typename Key, typename Add>
 absl::Status WriteInBatchesTo(const std::function<bool(const Response&)>& write,
-                              const std::vector<std::string>& keys, Add&& add) {
+                              const std::vector<Key>& keys, Add&& add) {
   for (size_t start = 0; start < keys.size(); start += kStreamBatch) {
     Response response;
     for (size_t i = start; i < std::min(keys.size(), start + kStreamBatch); ++i) {
@@ -34,10 +35,10 @@ absl::Status WriteInBatchesTo(const std::function<bool(const Response&)>& write,
   return absl::OkStatus();
 }
 
-template <typename Response, typename Add>
-absl::Status WriteInBatches(grpc::ServerWriter<Response>* writer,
-                            const std::vector<std::string>& keys, Add&& add) {
-  return WriteInBatchesTo<Response>(
+template <typename Response, typename Key, typename Add>
+absl::Status WriteInBatches(grpc::ServerWriter<Response>* writer, const std::vector<Key>& keys,
+                            Add&& add) {
+  return WriteInBatchesTo<Response, Key>(
       [writer](const Response& response) { return writer->Write(response); }, keys,
       std::forward<Add>(add));
 }

@@ -17,7 +17,7 @@ std::vector<std::string> Keys(int n) {
 
 std::vector<size_t> BatchSizes(int keys) {
   std::vector<size_t> sizes;
-  absl::Status status = WriteInBatchesTo<FakeResponse>(
+  absl::Status status = WriteInBatchesTo<FakeResponse, std::string>(
       [&](const FakeResponse& response) {
         sizes.push_back(response.items.size());
         return true;
@@ -37,7 +37,7 @@ TEST(StreamBatchesTest, AtMostOneHundredItemsPerMessage) {
 
 TEST(StreamBatchesTest, KeysGoneMeanwhileAreLeftOutAndAClientThatLeftStopsIt) {
   int writes = 0;
-  absl::Status status = WriteInBatchesTo<FakeResponse>(
+  absl::Status status = WriteInBatchesTo<FakeResponse, std::string>(
       [&](const FakeResponse& response) {
         EXPECT_EQ(response.items.size(), 50u) << "the odd keys are gone";
         return ++writes < 2;  // the client leaves after the second message
