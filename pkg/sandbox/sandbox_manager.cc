@@ -14,6 +14,7 @@
 #include "pkg/base/status_macros.h"
 #include "pkg/base/undo_stack.h"
 #include "pkg/cgroups/paths.h"
+#include "pkg/sandbox/sysctls.h"
 
 namespace ocid {
 namespace {
@@ -123,6 +124,10 @@ absl::Status SandboxManager::UndoCreate(const SandboxRecord& pod) {
 absl::StatusOr<std::string> SandboxManager::RunPod(const cri::PodSandboxConfig& config,
                                                    const std::string& handler) {
   RETURN_IF_ERROR(options_.check_handler(handler));
+  const auto& namespaces = config.linux().security_context().namespace_options();
+  RETURN_IF_ERROR(CheckPodSysctls(config.linux().sysctls(),
+                                  namespaces.ipc() != cri::NamespaceMode::NODE,
+                                  namespaces.network() != cri::NamespaceMode::NODE));
   SandboxRecord pod;
   pod.id = NewRandomId();
   pod.name = config.metadata().name();

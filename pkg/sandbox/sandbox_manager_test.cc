@@ -299,6 +299,20 @@ TEST_F(SandboxManagerTest, UnknownHandlerMakesNothing) {
   EXPECT_EQ(Records(), 0u);
 }
 
+TEST_F(SandboxManagerTest, AHostLevelSysctlMakesNothing) {
+  cri::PodSandboxConfig config = PodConfig("web");
+  (*config.mutable_linux()->mutable_sysctls())["kernel.panic"] = "1";
+  absl::Status refused = manager_->RunPod(config, "").status();
+  EXPECT_TRUE(absl::IsInvalidArgument(refused));
+  EXPECT_NE(refused.message().find("config.linux.sysctls[\"kernel.panic\"]"), std::string::npos)
+      << refused;
+  EXPECT_TRUE(host_.Empty());
+  EXPECT_EQ(Records(), 0u);
+  (*config.mutable_linux()->mutable_sysctls()).clear();
+  (*config.mutable_linux()->mutable_sysctls())["net.ipv4.ip_unprivileged_port_start"] = "0";
+  EXPECT_TRUE(manager_->RunPod(config, "").ok()) << "the name was not kept, and net.* is the pod's";
+}
+
 TEST_F(SandboxManagerTest, StopAndStatusOfUnknownPodAreNotFound) {
   EXPECT_TRUE(absl::IsNotFound(manager_->StopPod("nope")));
   EXPECT_TRUE(absl::IsNotFound(manager_->Status("nope").status()));
