@@ -61,6 +61,18 @@ TEST_F(CriContractBadInput, RunPodSandboxRefusesBadConfigAndMakesNothing) {
       {"hostname of 65 bytes",
        [](v1::RunPodSandboxRequest& r) { r.mutable_config()->set_hostname(std::string(65, 'h')); },
        StatusCode::kInvalidArgument, "config.hostname"},
+      {"host-level sysctl",
+       [](v1::RunPodSandboxRequest& r) {
+         (*r.mutable_config()->mutable_linux()->mutable_sysctls())["kernel.panic"] = "1";
+       },
+       StatusCode::kInvalidArgument, "config.linux.sysctls[\"kernel.panic\"]"},
+      {"network sysctl on the host's network",
+       [](v1::RunPodSandboxRequest& r) {
+         auto& linux = *r.mutable_config()->mutable_linux();
+         linux.mutable_security_context()->mutable_namespace_options()->set_network(v1::NODE);
+         (*linux.mutable_sysctls())["net.ipv4.ip_forward"] = "1";
+       },
+       StatusCode::kInvalidArgument, "config.linux.sysctls[\"net.ipv4.ip_forward\"]"},
       {"hostname of 300 bytes",
        [](v1::RunPodSandboxRequest& r) { r.mutable_config()->set_hostname(std::string(300, 'h')); },
        StatusCode::kInvalidArgument, "config.hostname"},
