@@ -68,9 +68,9 @@ TEST_F(CriContractBadInput, RunPodSandboxRefusesBadConfigAndMakesNothing) {
        StatusCode::kInvalidArgument, "config.linux.sysctls[\"kernel.panic\"]"},
       {"network sysctl on the host's network",
        [](v1::RunPodSandboxRequest& r) {
-         auto& linux = *r.mutable_config()->mutable_linux();
-         linux.mutable_security_context()->mutable_namespace_options()->set_network(v1::NODE);
-         (*linux.mutable_sysctls())["net.ipv4.ip_forward"] = "1";
+         auto& pod_linux = *r.mutable_config()->mutable_linux();
+         pod_linux.mutable_security_context()->mutable_namespace_options()->set_network(v1::NODE);
+         (*pod_linux.mutable_sysctls())["net.ipv4.ip_forward"] = "1";
        },
        StatusCode::kInvalidArgument, "config.linux.sysctls[\"net.ipv4.ip_forward\"]"},
       {"hostname of 300 bytes",
