@@ -739,6 +739,10 @@ absl::StatusOr<nlohmann::json> BuildContainerSpec(const ContainerSpecInputs& inp
   }
   ASSIGN_OR_RETURN(std::optional<json> seccomp, BuildSeccomp(inputs, process));
   if (seccomp.has_value()) spec["linux"]["seccomp"] = *std::move(seccomp);
+  ASSIGN_OR_RETURN(std::optional<std::string> apparmor,
+                   AppArmorProfileFor(sc, inputs.apparmor_host != nullptr ? *inputs.apparmor_host
+                                                                          : AppArmorHost()));
+  if (apparmor.has_value()) spec["process"]["apparmorProfile"] = *apparmor;
   return spec;
 }
 

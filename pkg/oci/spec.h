@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "api/runtime/v1/api.pb.h"
+#include "pkg/security/apparmor.h"
 #include "pkg/security/seccomp.h"
 #include "nlohmann/json.hpp"
 #include "pkg/image/manifest.h"
@@ -46,6 +47,8 @@ struct ContainerSpecInputs {
   std::string cgroup_manager = "cgroupfs";
   // Builds linux.seccomp; null: a profile other than Unconfined is refused.
   SeccompProfiles* seccomp = nullptr;
+  // Where AppArmor's state is read (tests give a fake); null: the host's.
+  const AppArmorHost* apparmor_host = nullptr;
 };
 
 // linux.resources (cpu, memory, hugepageLimits, unified) for `resources`,
@@ -63,7 +66,8 @@ absl::StatusOr<nlohmann::json> BuildResources(const runtime::v1::LinuxContainerR
 // the request's. CRI mounts (readonly, propagation, selinux_relabel ignored),
 // devices, resources, security context (privileged, capabilities add/drop,
 // no_new_privs, readonly rootfs, masked/readonly paths, seccomp: none for a
-// privileged container, whatever it asks, as containerd and cri-o do), tty. InvalidArgument
+// privileged container, whatever it asks, as containerd and cri-o do;
+// AppArmor: pkg/security/apparmor.h), tty. InvalidArgument
 // names the field at fault ("config.mounts[1].container_path: not absolute").
 absl::StatusOr<nlohmann::json> BuildContainerSpec(const ContainerSpecInputs& inputs);
 

@@ -85,6 +85,9 @@ class SpecTest : public ::testing::Test {
   }
   void TearDown() override { ASSERT_TRUE(RemoveAll(dir_).ok()); }
 
+  SeccompProfiles seccomp_;
+  AppArmorHost apparmor_host_{"/nonexistent/enabled", "/nonexistent/profiles"};  // none
+
   absl::StatusOr<json> Build() {
     ContainerSpecInputs inputs;
     inputs.container_id = "ctr1";
@@ -94,6 +97,8 @@ class SpecTest : public ::testing::Test {
     inputs.rootfs = rootfs_;
     inputs.min_oom_score_adj = min_oom_;
     inputs.cgroup_manager = cgroup_manager_;
+    inputs.seccomp = &seccomp_;
+    inputs.apparmor_host = &apparmor_host_;
     return BuildContainerSpec(inputs);
   }
   // The error message of a Build() expected to fail with InvalidArgument.
@@ -476,6 +481,40 @@ TEST_F(SpecTest, Devices) {
   d->set_permissions("");
   d->set_host_path("/dev/nope");
   EXPECT_EQ(BuildError(), "config.devices[0].host_path: /dev/nope does not exist");
+}
+
+TEST_F(SpecTest, SeccompAndAppArmorFollowTheSecurityContext) {
+  auto& sc = *config_.mutable_linux()->mutable_security_context();
+  absl::StatusOr<json> spec = Build();
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_FALSE((*spec)["linux"].contains("seccomp")) << "nothing asked: unconfined";
+  sc.mutable_seccomp()->set_profile_type(runtime::v1::SecurityProfile::RuntimeDefault);
+  spec = Build();
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  if (SeccompBuiltIn()) {
+    EXPECT_EQ((*spec)["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ERRNO");
+  }
+  sc.set_privileged(true);
+  spec = Build();
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_FALSE((*spec)["linux"].contains("seccomp")) << "privileged: no filter";
+  sc.set_privileged(false);
+  sc.clear_seccomp();
+
+  // This host has no AppArmor: RuntimeDefault is none, Localhost an error.
+  sc.mutable_apparmor()->set_profile_type(runtime::v1::SecurityProfile::RuntimeDefault);
+  spec = Build();
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_FALSE((*spec)["process"].contains("apparmorProfile"));
+  sc.mutable_apparmor()->set_profile_type(runtime::v1::SecurityProfile::Localhost);
+  sc.mutable_apparmor()->set_localhost_ref("my-app");
+  EXPECT_NE(BuildError().find("AppArmor is not enabled on this host"), std::string::npos);
+  WriteFile(dir_ + "/aa-enabled", "Y\n");
+  WriteFile(dir_ + "/aa-profiles", "my-app (enforce)\n");
+  apparmor_host_ = {dir_ + "/aa-enabled", dir_ + "/aa-profiles"};
+  spec = Build();
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ((*spec)["process"]["apparmorProfile"], "my-app");
 }
 
 TEST_F(SpecTest, CgroupsPathForBothManagers) {
