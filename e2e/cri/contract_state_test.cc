@@ -467,33 +467,10 @@ TEST_F(CriContractInspect, VerboseInfoHasRuntimeSpecPrivilegedPidAndSandboxId) {
 
 class CriContractStreams : public ContractTest {
  protected:
-  // Every message of a Stream* call, in order, or its error.
-  template <typename Request, typename Response, typename Method>
-  absl::StatusOr<std::vector<Response>> ReadAll(Method method, const Request& request) {
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Minutes(1)));
-    auto reader = [&] {
-      if constexpr (std::is_same_v<Request, v1::StreamImagesRequest>) {
-        return (Images().*method)(&context, request);
-      } else {
-        return (Runtime().*method)(&context, request);
-      }
-    }();
-    std::vector<Response> messages;
-    Response message;
-    while (reader->Read(&message)) messages.push_back(message);
-    grpc::Status status = reader->Finish();
-    if (!status.ok()) {
-      return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                          status.error_message());
-    }
-    return messages;
-  }
-
   std::set<std::string> StreamedContainerIds(const v1::ContainerFilter& filter) {
     v1::StreamContainersRequest request;
     *request.mutable_filter() = filter;
-    auto messages = ReadAll<v1::StreamContainersRequest, v1::StreamContainersResponse>(
+    auto messages = ReadStream<v1::StreamContainersResponse>(
         &v1::RuntimeService::Stub::StreamContainers, request);
     EXPECT_TRUE(messages.ok()) << messages.status();
     std::set<std::string> ids;
@@ -532,7 +509,7 @@ TEST_F(CriContractStreams, EachStreamAnswersWhatItsListTwinDoesWithTheSameFilter
   v1::StreamPodSandboxesRequest pods_request;
   pods_request.mutable_filter()->set_id(pod.id);
   OCID_ASSERT_OK_AND_ASSIGN(auto pod_messages,
-                            (ReadAll<v1::StreamPodSandboxesRequest, v1::StreamPodSandboxesResponse>(
+                            (ReadStream<v1::StreamPodSandboxesResponse>(
                                 &v1::RuntimeService::Stub::StreamPodSandboxes, pods_request)));
   ASSERT_EQ(pod_messages.size(), 1u);
   ASSERT_EQ(pod_messages[0].pod_sandboxes_size(), 1);
@@ -547,7 +524,7 @@ TEST_F(CriContractStreams, EachStreamAnswersWhatItsListTwinDoesWithTheSameFilter
 
   OCID_ASSERT_OK_AND_ASSIGN(std::vector<v1::Image> images, ListImages());
   OCID_ASSERT_OK_AND_ASSIGN(auto image_messages,
-                            (ReadAll<v1::StreamImagesRequest, v1::StreamImagesResponse>(
+                            (ReadStream<v1::StreamImagesResponse>(
                                 &v1::ImageService::Stub::StreamImages, v1::StreamImagesRequest())));
   std::set<std::string> listed_images, streamed_images;
   for (const auto& image : images) listed_images.insert(image.id());
@@ -561,9 +538,8 @@ TEST_F(CriContractStreams, EachStreamAnswersWhatItsListTwinDoesWithTheSameFilter
 TEST_F(CriContractStreams, AFilterThatMatchesNothingStreamsNoMessage) {
   v1::StreamImagesRequest request;
   request.mutable_filter()->mutable_image()->set_image("never/pulled:here");
-  OCID_ASSERT_OK_AND_ASSIGN(auto messages,
-                            (ReadAll<v1::StreamImagesRequest, v1::StreamImagesResponse>(
-                                &v1::ImageService::Stub::StreamImages, request)));
+  OCID_ASSERT_OK_AND_ASSIGN(auto messages, (ReadStream<v1::StreamImagesResponse>(
+                                               &v1::ImageService::Stub::StreamImages, request)));
   EXPECT_TRUE(messages.empty());
   v1::ContainerFilter unknown;
   unknown.set_pod_sandbox_id("0123456789abcdef");

@@ -132,6 +132,10 @@ class CriTest : public ::testing::Test {
   template <typename Request, typename Response, typename Method>
   absl::Status Call(Method method, const Request& request, Response* response,
                     absl::Duration timeout = absl::Minutes(2));
+  // Every message of a server-streaming call (the Stream* calls), in order,
+  // within a minute; gRPC errors as Call gives them.
+  template <typename Response, typename Request, typename Method>
+  absl::StatusOr<std::vector<Response>> ReadStream(Method method, const Request& request);
 
   static std::string NewUuid();
 
@@ -207,6 +211,26 @@ absl::Status CriTest::Call(Method method, const Request& request, Response* resp
   } else {
     return Finish((Images().*method)(&context, request, response));
   }
+}
+
+template <typename Response, typename Request, typename Method>
+absl::StatusOr<std::vector<Response>> CriTest::ReadStream(Method method, const Request& request) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Minutes(1)));
+  auto reader = [&] {
+    if constexpr (std::is_invocable_v<Method, v1::RuntimeService::Stub&, grpc::ClientContext*,
+                                      const Request&>) {
+      return (Runtime().*method)(&context, request);
+    } else {
+      return (Images().*method)(&context, request);
+    }
+  }();
+  std::vector<Response> messages;
+  Response message;
+  while (reader->Read(&message)) messages.push_back(message);
+  absl::Status status = Finish(reader->Finish());
+  if (!status.ok()) return status;
+  return messages;
 }
 
 }  // namespace ocid::e2e

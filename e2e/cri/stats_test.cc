@@ -55,27 +55,10 @@ class Stats : public CriTest {
     return ids;
   }
 
-  // Every message of a Stream* stats call, or its error.
-  template <typename Response, typename Request, typename Method>
-  absl::StatusOr<std::vector<Response>> ReadAll(Method method, const Request& request) {
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Minutes(1)));
-    auto reader = (Runtime().*method)(&context, request);
-    std::vector<Response> messages;
-    Response message;
-    while (reader->Read(&message)) messages.push_back(message);
-    grpc::Status status = reader->Finish();
-    if (!status.ok()) {
-      return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                          status.error_message());
-    }
-    return messages;
-  }
-
   std::set<std::string> StreamedIds(const v1::ContainerStatsFilter& filter) {
     v1::StreamContainerStatsRequest request;
     *request.mutable_filter() = filter;
-    auto messages = ReadAll<v1::StreamContainerStatsResponse>(
+    auto messages = ReadStream<v1::StreamContainerStatsResponse>(
         &v1::RuntimeService::Stub::StreamContainerStats, request);
     EXPECT_TRUE(messages.ok()) << messages.status();
     std::set<std::string> ids;
@@ -271,7 +254,7 @@ TEST_F(Stats, PodStatsAndMetricsStreamWhatTheirListTwinsDo) {
   v1::StreamPodSandboxStatsRequest stream;
   stream.mutable_filter()->set_id(pod.id);
   OCID_ASSERT_OK_AND_ASSIGN(auto pod_messages,
-                            ReadAll<v1::StreamPodSandboxStatsResponse>(
+                            ReadStream<v1::StreamPodSandboxStatsResponse>(
                                 &v1::RuntimeService::Stub::StreamPodSandboxStats, stream));
   ASSERT_EQ(pod_messages.size(), 1u);
   ASSERT_EQ(pod_messages[0].pod_sandbox_stats_size(), 1);
@@ -282,7 +265,7 @@ TEST_F(Stats, PodStatsAndMetricsStreamWhatTheirListTwinsDo) {
   EXPECT_EQ(streamed.linux().containers(0).attributes().id(), id);
 
   OCID_ASSERT_OK_AND_ASSIGN(auto metric_messages,
-                            ReadAll<v1::StreamPodSandboxMetricsResponse>(
+                            ReadStream<v1::StreamPodSandboxMetricsResponse>(
                                 &v1::RuntimeService::Stub::StreamPodSandboxMetrics,
                                 v1::StreamPodSandboxMetricsRequest()));
   bool found = false;
