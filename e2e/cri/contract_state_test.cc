@@ -463,6 +463,38 @@ TEST_F(CriContractInspect, VerboseInfoHasRuntimeSpecPrivilegedPidAndSandboxId) {
   }
 }
 
+// ---- PID namespace TARGET (kubectl debug's ephemeral containers) ---------
+
+class CriContractTargetPid : public ContractTest {};
+
+TEST_F(CriContractTargetPid, AContainerJoinsAnotherContainersPidNamespace) {
+  v1::PodSandboxConfig pod_config = DefaultPodConfig("target-pid-");
+  pod_config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(
+      v1::CONTAINER);  // each container its own, as kubelet makes them
+  OCID_ASSERT_OK_AND_ASSIGN(Pod pod, RunPod(pod_config));
+  v1::ContainerConfig target = DefaultContainerConfig("target-");
+  target.clear_command();
+  for (const char* arg : {"sleep", "3600"}) target.add_command(arg);
+  OCID_ASSERT_OK_AND_ASSIGN(std::string target_id, CreateContainer(pod, target));
+  OCID_ASSERT_OK(StartContainer(target_id));
+
+  v1::ContainerConfig debug = DefaultContainerConfig("debugger-");
+  auto& ns = *debug.mutable_linux()->mutable_security_context()->mutable_namespace_options();
+  ns.set_pid(v1::TARGET);
+  ns.set_target_id(target_id);
+  OCID_ASSERT_OK_AND_ASSIGN(std::string debug_id, CreateContainer(pod, debug));
+  OCID_ASSERT_OK(StartContainer(debug_id));
+  // PID 1 of the namespace the debugger sees is the target's sleep.
+  OCID_ASSERT_OK_AND_ASSIGN(ExecResult seen, ExecSync(debug_id, {"cat", "/proc/1/cmdline"}));
+  EXPECT_EQ(seen.stdout_text.substr(0, 5), "sleep") << seen.stdout_text;
+
+  ns.set_target_id("0123456789abcdef");
+  debug.mutable_metadata()->set_name("debugger-unknown");
+  absl::StatusOr<std::string> unknown = CreateContainer(pod, debug);
+  EXPECT_TRUE(
+      HasCode(unknown.status(), absl::StatusCode::kNotFound, "namespace_options.target_id"));
+}
+
 // ---- the Stream* list calls ---------------------------------------------
 
 class CriContractStreams : public ContractTest {

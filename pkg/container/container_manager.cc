@@ -194,6 +194,11 @@ absl::StatusOr<std::string> ContainerManager::Create(const std::string& pod_id,
     return absl::FailedPreconditionError(
         absl::StrCat("pod sandbox ", pod.id, ": its infra process (PID namespace) is gone"));
   }
+  std::string target_pid_ns;
+  const auto& namespaces = config.linux().security_context().namespace_options();
+  if (namespaces.pid() == cri::NamespaceMode::TARGET) {
+    ASSIGN_OR_RETURN(target_pid_ns, TargetPidNamespace(pod.id, namespaces.target_id()));
+  }
   absl::StatusOr<std::optional<ImageMatch>> match = images_.Lookup(config.image().image());
   if (!match.ok()) {
     return absl::Status(match.status().code(),
@@ -264,7 +269,7 @@ absl::StatusOr<std::string> ContainerManager::Create(const std::string& pod_id,
     }
   }
   ASSIGN_OR_RETURN(std::string id, Make(std::move(c), Plan{&pod, &pod_config, &config, &image,
-                                                           &image_config, runtime}));
+                                                           &image_config, runtime, target_pid_ns}));
   HoldImage(id, std::move((*match)->lease));
   return id;
 }
@@ -298,6 +303,10 @@ absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan
   CrashPoint("create_container.rootfs_mounted");
 
   SandboxContext sandbox = ContextOf(*plan.pod, *plan.pod_config);
+  if (!plan.target_pid_ns.empty()) {  // kubectl debug's ephemeral containers
+    sandbox.pid_ns_path = plan.target_pid_ns;
+    sandbox.host_pid = false;
+  }
   ContainerSpecInputs inputs{c.id,
                              plan.config,
                              plan.image_config,
@@ -331,6 +340,27 @@ absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan
   undo.Dismiss();
   Emit(c, LifecycleEventType::kCreated);
   return c.id;
+}
+
+absl::StatusOr<std::string> ContainerManager::TargetPidNamespace(
+    const std::string& pod_id, const std::string& target_id) const {
+  const std::string field = "config.linux.security_context.namespace_options.target_id";
+  if (target_id.empty()) {
+    return absl::InvalidArgumentError(field + " is empty, and the PID mode is TARGET");
+  }
+  std::optional<ContainerRecord> target = records_.Get(target_id);
+  if (!target || target->creating) {
+    return absl::NotFoundError(absl::StrCat(field, ": container ", target_id, " not found"));
+  }
+  if (target->sandbox_id != pod_id) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": container ", target_id, " is in another pod"));
+  }
+  if (target->state != ContainerState::kRunning || target->pid <= 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(field, ": container ", target_id, " is not running"));
+  }
+  return absl::StrCat("/proc/", target->pid, "/ns/pid");
 }
 
 absl::StatusOr<ContainerRecord> ContainerManager::Get(const std::string& id) const {

@@ -127,7 +127,11 @@ class ContainerManager final : public PodContainers {
     const ImageRecord* image;
     const ImageConfig* image_config;
     ContainerRuntime* runtime;
+    std::string target_pid_ns;  // PID mode TARGET: the target's namespace
   };
+  // /proc/<pid>/ns/pid of `target_id`, a running container of `pod_id`.
+  absl::StatusOr<std::string> TargetPidNamespace(const std::string& pod_id,
+                                                 const std::string& target_id) const;
   absl::StatusOr<std::string> Make(ContainerRecord c, const Plan& plan);
   absl::Status UndoCreate(const ContainerRecord& c);
   absl::Status StopLocked(const std::string& id, int64_t timeout_seconds);

@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "pkg/base/crash_point.h"
 #include "pkg/base/file_set.h"
 #include "pkg/base/fs.h"
@@ -425,6 +426,34 @@ TEST_F(ContainerManagerTest, AFailedCreateSendsNoEvent) {
   images_.fail_at = "mount";
   EXPECT_FALSE(containers_->Create(pod_, ContainerConfig()).ok());
   EXPECT_TRUE(Drain(*subscription).empty());
+}
+
+TEST_F(ContainerManagerTest, TargetPidModeJoinsARunningContainerOfThePod) {
+  std::string target = containers_->Create(pod_, ContainerConfig("target")).value();
+  cri::ContainerConfig debug = ContainerConfig("debugger");
+  auto& ns = *debug.mutable_linux()->mutable_security_context()->mutable_namespace_options();
+  ns.set_pid(cri::NamespaceMode::TARGET);
+  ns.set_target_id(target);
+  EXPECT_TRUE(absl::IsFailedPrecondition(containers_->Create(pod_, debug).status()))
+      << "the target is created, not running";
+  ASSERT_TRUE(containers_->Start(target).ok());
+  absl::StatusOr<std::string> id = containers_->Create(pod_, debug);
+  ASSERT_TRUE(id.ok()) << id.status();
+  nlohmann::json spec = nlohmann::json::parse(
+      ReadFileToString(containers_->Get(*id)->bundle + "/config.json", 1 << 20).value());
+  bool joined = false;
+  for (const auto& n : spec["linux"]["namespaces"]) {
+    if (n["type"] == "pid") joined = n.value("path", "") == "/proc/4242/ns/pid";
+  }
+  EXPECT_TRUE(joined) << spec["linux"]["namespaces"].dump();
+
+  ns.set_target_id("");
+  debug.mutable_metadata()->set_name("debugger2");
+  absl::Status empty = containers_->Create(pod_, debug).status();
+  EXPECT_TRUE(absl::IsInvalidArgument(empty));
+  EXPECT_NE(empty.message().find("namespace_options.target_id"), std::string::npos) << empty;
+  ns.set_target_id("no-such-container");
+  EXPECT_TRUE(absl::IsNotFound(containers_->Create(pod_, debug).status()));
 }
 
 TEST_F(ContainerManagerTest, SameConfigAgainReturnsTheContainer) {

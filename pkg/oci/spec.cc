@@ -485,9 +485,9 @@ json MergeMounts(const json& defaults, const json& cri) {
 absl::StatusOr<json> BuildNamespaces(const ContainerSpecInputs& in) {
   const SandboxContext& sandbox = *in.sandbox;
   const auto& options = in.config->linux().security_context().namespace_options();
-  if (options.pid() == runtime::v1::TARGET) {
-    return Invalid("config.linux.security_context.namespace_options.pid",
-                   "TARGET is not supported");
+  if (options.pid() == runtime::v1::TARGET && sandbox.pid_ns_path.empty()) {
+    return Invalid("config.linux.security_context.namespace_options.target_id",
+                   "TARGET names no running container's PID namespace");
   }
   json namespaces = json::array();
   if (!sandbox.host_pid) {
