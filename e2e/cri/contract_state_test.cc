@@ -495,6 +495,30 @@ TEST_F(CriContractTargetPid, AContainerJoinsAnotherContainersPidNamespace) {
       HasCode(unknown.status(), absl::StatusCode::kNotFound, "namespace_options.target_id"));
 }
 
+// ---- ContainerStatus.user -------------------------------------------------
+
+class CriContractStatusUser : public ContractTest {};
+
+TEST_F(CriContractStatusUser, ContainerStatusSaysWhichUserTheProcessRunsAs) {
+  OCID_ASSERT_OK_AND_ASSIGN(Pod pod, RunDefaultPod("status-user-"));
+  v1::ContainerConfig config = DefaultContainerConfig("status-user-");
+  auto& sc = *config.mutable_linux()->mutable_security_context();
+  sc.mutable_run_as_user()->set_value(1000);
+  sc.mutable_run_as_group()->set_value(2000);
+  sc.add_supplemental_groups(3000);
+  OCID_ASSERT_OK_AND_ASSIGN(std::string id, CreateContainer(pod, config));
+  OCID_ASSERT_OK_AND_ASSIGN(v1::ContainerStatusResponse status, ContainerStatus(id));
+  ASSERT_TRUE(status.status().has_user());
+  const v1::LinuxContainerUser& user = status.status().user().linux();
+  EXPECT_EQ(user.uid(), 1000);
+  EXPECT_EQ(user.gid(), 2000);
+  EXPECT_NE(std::find(user.supplemental_groups().begin(), user.supplemental_groups().end(), 3000),
+            user.supplemental_groups().end());
+  OCID_ASSERT_OK(StartContainer(id));
+  OCID_ASSERT_OK_AND_ASSIGN(ExecResult seen, ExecSync(id, {"id", "-u"}));
+  EXPECT_EQ(seen.stdout_text, "1000\n") << "what the status says is what runs";
+}
+
 // ---- the Stream* list calls ---------------------------------------------
 
 class CriContractStreams : public ContractTest {

@@ -106,6 +106,16 @@ void RecordReader::Read(const char* key, std::vector<std::string>& out) {
   out = value->get<std::vector<std::string>>();
 }
 
+void RecordReader::Read(const char* key, std::vector<int64_t>& out) {
+  const nlohmann::json* value = Find(key);
+  if (value == nullptr) return;
+  if (!value->is_array() || !std::all_of(value->begin(), value->end(),
+                                         [](const auto& e) { return e.is_number_integer(); })) {
+    return WrongType(key, "an array of integers");
+  }
+  out = value->get<std::vector<int64_t>>();
+}
+
 void RecordReader::Read(const char* key, std::map<std::string, std::string>& out) {
   const nlohmann::json* value = Find(key);
   if (value == nullptr) return;

@@ -58,6 +58,7 @@ class RecordReader {
   void Read(const char* key, uint32_t& out);
   void Read(const char* key, uint64_t& out);  // up to INT64_MAX
   void Read(const char* key, std::vector<std::string>& out);
+  void Read(const char* key, std::vector<int64_t>& out);
   void Read(const char* key, std::map<std::string, std::string>& out);
 
   absl::Status status() const { return status_; }

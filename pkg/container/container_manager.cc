@@ -316,6 +316,10 @@ absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan
                              options_.cgroup_manager,
                              options_.seccomp};
   ASSIGN_OR_RETURN(nlohmann::json spec, BuildContainerSpec(inputs));
+  const nlohmann::json& user = spec["process"]["user"];
+  c.uid = user.value("uid", -1);
+  c.gid = user.value("gid", -1);
+  c.supplemental_groups = user.value("additionalGids", std::vector<int64_t>{});
   RETURN_IF_ERROR(WriteFileAtomically(c.bundle + "/config.json", spec.dump(), 0600,
                                       /*durable=*/false));  // runroot: volatile
   CrashPoint("create_container.spec_written");
@@ -329,12 +333,15 @@ absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan
     RETURN_IF_ERROR(options_.join_cgroup(ConmonCgroupPath(pod_cgroup, c.id), c.conmon_pid));
   }
   CrashPoint("create_container.runtime_created");
-  // Only these two fields: the exit watch may have recorded an exit since.
+  // Only these fields: the exit watch may have recorded an exit since.
   RETURN_IF_ERROR(records_
                       .Update(c.id,
                               [&](ContainerRecord& r) {
                                 r.creating = false;
                                 r.conmon_pid = c.conmon_pid;
+                                r.uid = c.uid;
+                                r.gid = c.gid;
+                                r.supplemental_groups = c.supplemental_groups;
                               })
                       .status());
   undo.Dismiss();

@@ -40,7 +40,10 @@ std::string ContainerRecord::Serialize() const {
                         {"persist_dir", persist_dir},
                         {"conmon_pid", conmon_pid},
                         {"pid", pid},
-                        {"stop_signal", stop_signal}}
+                        {"stop_signal", stop_signal},
+                        {"uid", uid},
+                        {"gid", gid},
+                        {"supplemental_groups", supplemental_groups}}
       .dump();
 }
 
@@ -77,6 +80,9 @@ absl::StatusOr<ContainerRecord> ContainerRecord::Parse(const std::string& text) 
   in.Read("conmon_pid", r.conmon_pid);
   in.Read("pid", r.pid);
   in.Read("stop_signal", r.stop_signal);
+  in.Read("uid", r.uid);
+  in.Read("gid", r.gid);
+  in.Read("supplemental_groups", r.supplemental_groups);
   RETURN_IF_ERROR(in.status());
   if (state < 0 || state > 3) {
     return absl::DataLossError(

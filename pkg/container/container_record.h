@@ -42,6 +42,10 @@ struct ContainerRecord {
   pid_t conmon_pid = 0;
   pid_t pid = 0;
   std::string stop_signal;  // "SIGTERM" etc., from the request or image
+  // The user the process runs as (the spec's process.user), for
+  // ContainerStatus; uid -1: unknown (a record from before it was kept).
+  int64_t uid = -1, gid = -1;
+  std::vector<int64_t> supplemental_groups;
 
   // kubelet's name for the container, unique among its pod's live ones.
   std::string ReservedName() const;

@@ -23,9 +23,8 @@ TEST(ContainerRecordTest, RoundTripsThroughAStoreAndItsFiles) {
   record.exit_code = 137;
   ASSERT_TRUE(store.Add(record).ok());
   EXPECT_EQ(store.Add(record).code(), absl::StatusCode::kAlreadyExists);
-  ASSERT_TRUE(store.Update("abc123", [](ContainerRecord& r) {
-                     r.state = ContainerState::kExited;
-                   }).ok());
+  ASSERT_TRUE(
+      store.Update("abc123", [](ContainerRecord& r) { r.state = ContainerState::kExited; }).ok());
   EXPECT_EQ(store.Update("nope", [](ContainerRecord&) {}).status().code(),
             absl::StatusCode::kNotFound);
 
@@ -94,6 +93,23 @@ TEST(ContainerRecordTest, ARecordWithOnlyAnIdLoadsWithDefaults) {
   EXPECT_EQ(r->conmon_pid, 0);
   EXPECT_TRUE(r->labels.empty());
   EXPECT_EQ(ContainerRecord::Parse("{}").status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST(ContainerRecordTest, TheUserRoundTripsAndIsUnknownWhenMissing) {
+  ContainerRecord c;
+  c.id = "c1";
+  c.uid = 1000;
+  c.gid = 2000;
+  c.supplemental_groups = {3000, 4000};
+  absl::StatusOr<ContainerRecord> back = ContainerRecord::Parse(c.Serialize());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->uid, 1000);
+  EXPECT_EQ(back->gid, 2000);
+  EXPECT_EQ(back->supplemental_groups, (std::vector<int64_t>{3000, 4000}));
+  absl::StatusOr<ContainerRecord> old = ContainerRecord::Parse(R"({"id": "c2"})");
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(old->uid, -1) << "a record from before the user was kept";
+  EXPECT_FALSE(ContainerRecord::Parse(R"({"id": "c3", "supplemental_groups": ["x"]})").ok());
 }
 
 TEST(ContainerRecordTest, AWrongTypedKeyIsDataLossNamingIt) {

@@ -30,6 +30,12 @@ cri::ContainerStatus ContainerStatusOf(const ContainerView& view) {
   status.mutable_annotations()->insert(c.annotations.begin(), c.annotations.end());
   *status.mutable_mounts() = view.config.mounts();
   status.set_log_path(c.log_path);
+  if (c.uid >= 0) {  // the user it runs as (CRI ContainerStatus.user)
+    cri::LinuxContainerUser& user = *status.mutable_user()->mutable_linux();
+    user.set_uid(c.uid);
+    user.set_gid(c.gid);
+    for (int64_t group : c.supplemental_groups) user.add_supplemental_groups(group);
+  }
   // As created, or as UpdateContainerResources last set them.
   *status.mutable_resources()->mutable_linux() = view.config.linux().resources();
   return status;
