@@ -1,0 +1,130 @@
+// A SPDY/3.1 connection after the HTTP upgrade: the frames of many
+// bidirectional streams over one socket, as kubectl, crictl and kubelet's
+// proxy speak it for exec, attach and port-forward.
+//
+// One reader thread decodes frames and hands data to streams; writes from any
+// thread go out whole under one lock. Flow-control windows are neither sent
+// nor enforced, as with the Go peers (spdystream), which ignore them; a stream
+// whose reader lags stops the connection's reader at 4 MiB queued, pushing
+// back on TCP instead of buffering without bound.
+#ifndef OCID_PKG_STREAMING_SPDY_SESSION_H_
+#define OCID_PKG_STREAMING_SPDY_SESSION_H_
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <thread>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "pkg/base/unique_fd.h"
+#include "pkg/streaming/spdy_frame.h"
+#include "pkg/streaming/spdy_headers.h"
+
+namespace ocid::streaming::spdy {
+
+class Session;
+
+class Stream {
+ public:
+  uint32_t id() const { return id_; }
+  const Headers& headers() const { return headers_; }
+  std::string Header(absl::string_view name) const { return HeaderValue(headers_, name); }
+
+  // The next bytes the peer sent; "" once the peer finished the stream, reset
+  // it, or the session ended.
+  std::string Read();
+  // Sends `data` (in frames of at most 32 KiB). FailedPrecondition after
+  // Close or a reset; Unavailable once the connection is gone.
+  absl::Status Write(absl::string_view data);
+  // Finishes our half (an empty DATA frame with FIN). Idempotent.
+  absl::Status Close();
+  // Ends both halves at once (RST_STREAM CANCEL).
+  void Reset();
+  // True once the peer finished or reset the stream and all it sent was read.
+  bool AtEnd();
+
+ private:
+  friend class Session;
+  Stream(Session* session, uint32_t id, Headers headers)
+      : session_(session), id_(id), headers_(std::move(headers)) {}
+
+  Session* const session_;
+  const uint32_t id_;
+  const Headers headers_;
+  // Guarded by the session's mutex.
+  std::deque<std::string> queued_;
+  size_t queued_bytes_ = 0;
+  bool replied_ = false;
+  bool remote_fin_ = false;
+  bool local_fin_ = false;
+  bool reset_ = false;
+};
+
+class Session {
+ public:
+  enum class Role { kServer, kClient };
+
+  // Takes the connected socket. `buffered` is what the HTTP exchange read
+  // past its end: the first frames. The reader starts at once.
+  Session(UniqueFd fd, Role role, std::string buffered = "");
+  // Closes the socket and joins the reader. Streams must not be used after.
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Server: the next stream the peer opened, already replied to; nullptr when
+  // none came within `timeout` or the session ended.
+  std::shared_ptr<Stream> Accept(absl::Duration timeout);
+  // Client: opens a stream and waits for the peer's reply.
+  absl::StatusOr<std::shared_ptr<Stream>> Open(const Headers& headers, absl::Duration timeout);
+
+  // True once the connection is gone (the peer closed it, a frame was bad, or
+  // Shutdown was called). Waits up to `timeout` for that.
+  bool WaitDone(absl::Duration timeout);
+  // Why the session ended (OK for an orderly close by the peer).
+  absl::Status error();
+
+  // Orderly end: GOAWAY, our sending half closed, then up to `linger` for the
+  // peer to close its half, so that what we sent is read before the socket
+  // goes (closing with unread input would reset it and lose our data).
+  void Close(absl::Duration linger = absl::Seconds(2));
+  // Abrupt end: unblocks every reader and writer at once.
+  void Shutdown();
+
+ private:
+  friend class Stream;
+  void ReadLoop();
+  absl::Status HandleFrame(Frame frame);
+  absl::Status SendFrame(const Frame& frame);
+  absl::Status SendLocked(absl::string_view wire) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  absl::Status SendControl(FrameType type, uint32_t stream_id, uint8_t flags,
+                           const Headers* headers, uint32_t status = 0);
+  void EndLocked(absl::Status why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  UniqueFd fd_;
+  const Role role_;
+  std::string in_;  // undecoded bytes, reader thread only
+  HeaderDecompressor decompressor_;  // reader thread only
+
+  absl::Mutex write_mu_;
+  HeaderCompressor compressor_ ABSL_GUARDED_BY(write_mu_);
+  bool write_closed_ ABSL_GUARDED_BY(write_mu_) = false;
+
+  absl::Mutex mu_;
+  absl::flat_hash_map<uint32_t, std::shared_ptr<Stream>> streams_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::shared_ptr<Stream>> accept_queue_ ABSL_GUARDED_BY(mu_);
+  uint32_t next_stream_id_ ABSL_GUARDED_BY(mu_);
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status error_ ABSL_GUARDED_BY(mu_);
+
+  std::thread reader_;
+};
+
+}  // namespace ocid::streaming::spdy
+
+#endif  // OCID_PKG_STREAMING_SPDY_SESSION_H_
