@@ -1,19 +1,13 @@
 #include "pkg/stats/net_dev.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <sched.h>
-#include <unistd.h>
-
-#include <thread>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "pkg/base/fs.h"
-#include "pkg/base/unique_fd.h"
+#include "pkg/base/netns.h"
+#include "pkg/base/status_macros.h"
 
 namespace ocid {
 
@@ -50,18 +44,9 @@ absl::StatusOr<std::vector<InterfaceStats>> ParseNetDev(absl::string_view text) 
 }
 
 absl::StatusOr<std::vector<InterfaceStats>> ReadInterfacesIn(const std::string& netns_path) {
-  UniqueFd ns(::open(netns_path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!ns.valid()) return absl::ErrnoToStatus(errno, "open netns " + netns_path);
   absl::StatusOr<std::string> text = absl::InternalError("not read");
-  // The thread's namespace dies with it: it is never handed back to a pool.
-  std::thread reader([&] {
-    if (::setns(ns.get(), CLONE_NEWNET) != 0) {
-      text = absl::ErrnoToStatus(errno, "setns into " + netns_path);
-      return;
-    }
-    text = ReadFileToString("/proc/thread-self/net/dev", 1 << 20);
-  });
-  reader.join();
+  RETURN_IF_ERROR(RunInNetworkNamespace(
+      netns_path, [&] { text = ReadFileToString("/proc/thread-self/net/dev", 1 << 20); }));
   if (!text.ok()) return text.status();
   return ParseNetDev(*text);
 }

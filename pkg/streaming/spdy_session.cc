@@ -1,8 +1,11 @@
 #include "pkg/streaming/spdy_session.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -82,9 +85,11 @@ void Stream::Reset() {
   session_->SendControl(FrameType::kRstStream, id_, 0, nullptr, kRstCancel).IgnoreError();
 }
 
-Session::Session(UniqueFd fd, Role role, std::string buffered)
+Session::Session(UniqueFd fd, Role role, std::string buffered, absl::Duration idle_timeout)
     : fd_(std::move(fd)),
       role_(role),
+      idle_timeout_(idle_timeout),
+      last_activity_(absl::ToUnixNanos(absl::Now())),
       in_(std::move(buffered)),
       next_stream_id_(role == Role::kClient ? 1 : 2) {
   reader_ = std::thread([this] { ReadLoop(); });
@@ -187,6 +192,7 @@ absl::Status Session::SendLocked(absl::string_view wire) {
     }
     wire.remove_prefix(static_cast<size_t>(n));
   }
+  Touch();
   return absl::OkStatus();
 }
 
@@ -225,9 +231,23 @@ void Session::ReadLoop() {
       }
       continue;
     }
+    if (idle_timeout_ != absl::InfiniteDuration()) {
+      absl::Duration idle = absl::Now() - absl::FromUnixNanos(last_activity_);
+      if (idle >= idle_timeout_) {
+        why = absl::DeadlineExceededError(absl::StrCat(
+            "no traffic for ", absl::FormatDuration(idle_timeout_)));
+        break;
+      }
+      pollfd p{fd_.get(), POLLIN, 0};
+      int wait_ms = static_cast<int>(
+          std::min<int64_t>(absl::ToInt64Milliseconds(idle_timeout_ - idle) + 1, 60000));
+      int ready = ::poll(&p, 1, wait_ms);
+      if (ready == 0 || (ready < 0 && errno == EINTR)) continue;
+    }
     ssize_t n = ::recv(fd_.get(), buf, sizeof(buf), 0);
     if (n < 0 && errno == EINTR) continue;
     if (n == 0) break;  // the peer closed: an orderly end
+    Touch();
     if (n < 0) {
       why = absl::UnavailableError(absl::StrCat("SPDY read: ", strerror(errno)));
       break;

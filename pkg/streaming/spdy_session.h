@@ -10,6 +10,7 @@
 #ifndef OCID_PKG_STREAMING_SPDY_SESSION_H_
 #define OCID_PKG_STREAMING_SPDY_SESSION_H_
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -70,8 +71,10 @@ class Session {
   enum class Role { kServer, kClient };
 
   // Takes the connected socket. `buffered` is what the HTTP exchange read
-  // past its end: the first frames. The reader starts at once.
-  Session(UniqueFd fd, Role role, std::string buffered = "");
+  // past its end: the first frames. The reader starts at once. With no frame
+  // either way for `idle_timeout`, the session ends (DeadlineExceeded).
+  Session(UniqueFd fd, Role role, std::string buffered = "",
+          absl::Duration idle_timeout = absl::InfiniteDuration());
   // Closes the socket and joins the reader. Streams must not be used after.
   ~Session();
   Session(const Session&) = delete;
@@ -106,8 +109,12 @@ class Session {
                            const Headers* headers, uint32_t status = 0);
   void EndLocked(absl::Status why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  void Touch() { last_activity_ = absl::ToUnixNanos(absl::Now()); }
+
   UniqueFd fd_;
   const Role role_;
+  const absl::Duration idle_timeout_;
+  std::atomic<int64_t> last_activity_;
   std::string in_;  // undecoded bytes, reader thread only
   HeaderDecompressor decompressor_;  // reader thread only
 

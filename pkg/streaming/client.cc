@@ -1,0 +1,223 @@
+#include "pkg/streaming/client.h"
+
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <thread>
+#include <tuple>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "nlohmann/json.hpp"
+#include "pkg/base/status_macros.h"
+#include "pkg/streaming/port_forward.h"
+
+namespace ocid::streaming {
+namespace {
+
+constexpr absl::Duration kTimeout = absl::Seconds(30);
+
+struct ParsedUrl {
+  std::string host, port, path;
+};
+
+absl::StatusOr<ParsedUrl> ParseUrl(const std::string& url) {
+  constexpr absl::string_view kScheme = "http://";
+  if (!absl::StartsWith(url, kScheme)) {
+    return absl::InvalidArgumentError("streaming URL \"" + url + "\" is not http://");
+  }
+  absl::string_view rest = absl::string_view(url).substr(kScheme.size());
+  size_t slash = rest.find('/');
+  absl::string_view authority = rest.substr(0, slash);
+  ParsedUrl parsed;
+  parsed.path = slash == absl::string_view::npos ? "/" : std::string(rest.substr(slash));
+  size_t colon = authority.rfind(':');
+  if (colon == absl::string_view::npos || authority.back() == ']') {
+    parsed.host = std::string(authority);
+    parsed.port = "80";
+  } else {
+    parsed.host = std::string(authority.substr(0, colon));
+    parsed.port = std::string(authority.substr(colon + 1));
+  }
+  if (absl::StartsWith(parsed.host, "[")) parsed.host = parsed.host.substr(1, parsed.host.size() - 2);
+  return parsed;
+}
+
+absl::StatusOr<UniqueFd> ConnectTcp(const std::string& host, const std::string& port) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+    return absl::UnavailableError(absl::StrCat("resolve ", host, ": ", gai_strerror(rc)));
+  }
+  absl::Status last = absl::UnavailableError("no address for " + host);
+  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    UniqueFd fd(::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol));
+    if (!fd.valid()) continue;
+    if (::connect(fd.get(), a->ai_addr, a->ai_addrlen) == 0) {
+      ::freeaddrinfo(found);
+      return fd;
+    }
+    last = absl::ErrnoToStatus(errno, absl::StrCat("connect to ", host, ":", port));
+  }
+  ::freeaddrinfo(found);
+  return last;
+}
+
+std::string ReadAll(spdy::Stream& stream) {
+  std::string all;
+  for (std::string part = stream.Read(); !part.empty(); part = stream.Read()) all += part;
+  return all;
+}
+
+}  // namespace
+
+absl::StatusOr<Upgraded> DialStreaming(const std::string& url,
+                                       const std::vector<std::string>& protocols) {
+  ASSIGN_OR_RETURN(ParsedUrl parsed, ParseUrl(url));
+  ASSIGN_OR_RETURN(UniqueFd fd, ConnectTcp(parsed.host, parsed.port));
+  HttpHeaders headers = {{"Host", absl::StrCat(parsed.host, ":", parsed.port)},
+                         {"Connection", "Upgrade"},
+                         {"Upgrade", "SPDY/3.1"}};
+  for (const std::string& p : protocols) headers.emplace_back("X-Stream-Protocol-Version", p);
+  RETURN_IF_ERROR(WriteRequest(fd.get(), "POST", parsed.path, headers));
+  ASSIGN_OR_RETURN(HttpResponse response, ReadResponse(fd.get(), kTimeout));
+  if (response.status != 101) {
+    // The body is short; read what has come.
+    std::string body = response.rest;
+    char buf[1024];
+    ssize_t n = ::recv(fd.get(), buf, sizeof(buf), MSG_DONTWAIT);
+    if (n > 0) body.append(buf, static_cast<size_t>(n));
+    std::string message = absl::StrCat("streaming server answered ", response.status, ": ", body);
+    if (response.status == 404) return absl::NotFoundError(message);
+    return absl::FailedPreconditionError(message);
+  }
+  Upgraded upgraded;
+  std::vector<std::string> chosen = HeaderValues(response.headers, "X-Stream-Protocol-Version");
+  upgraded.protocol = chosen.empty() ? "" : chosen.front();
+  upgraded.session = std::make_unique<spdy::Session>(std::move(fd), spdy::Session::Role::kClient,
+                                                     std::move(response.rest));
+  return upgraded;
+}
+
+absl::StatusOr<RemoteCommandResult> RunRemoteCommand(const std::string& url,
+                                                     const RemoteCommandIo& io) {
+  ASSIGN_OR_RETURN(Upgraded up, DialStreaming(url, io.protocols));
+  spdy::Session& session = *up.session;
+  auto open = [&](const char* type) { return session.Open({{"streamType", type}}, kTimeout); };
+  ASSIGN_OR_RETURN(std::shared_ptr<spdy::Stream> error, open("error"));
+  std::shared_ptr<spdy::Stream> in, out, err, resize;
+  bool with_stdin = io.stdin_data.has_value() || io.stdin_fd >= 0;
+  bool resizable = up.protocol != "v2.channel.k8s.io" && up.protocol != "channel.k8s.io";
+  for (auto [wanted, type, slot] :
+       {std::make_tuple(with_stdin, "stdin", &in), std::make_tuple(io.stdout, "stdout", &out),
+        std::make_tuple(io.stderr && !io.tty, "stderr", &err),
+        std::make_tuple(io.tty && resizable, "resize", &resize)}) {
+    if (!wanted) continue;
+    ASSIGN_OR_RETURN(*slot, open(type));
+  }
+  if (resize) {
+    for (const auto& [width, height] : io.sizes) {
+      nlohmann::json size = {{"Width", width}, {"Height", height}};
+      RETURN_IF_ERROR(resize->Write(size.dump()));
+    }
+  }
+  if (in && io.stdin_data.has_value()) {
+    RETURN_IF_ERROR(in->Write(*io.stdin_data));
+    RETURN_IF_ERROR(in->Close());
+  }
+  if (in && io.stdin_fd >= 0) {
+    // Reads the caller's terminal until its end; the process exits with us.
+    std::thread([in, fd = io.stdin_fd] {
+      char buf[4096];
+      for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0 || !in->Write(absl::string_view(buf, static_cast<size_t>(n))).ok()) break;
+      }
+      in->Close().IgnoreError();
+    }).detach();
+  }
+  auto pump = [](std::shared_ptr<spdy::Stream> stream,
+                 const std::function<void(absl::string_view)>& sink) {
+    return std::thread([stream, &sink] {
+      for (std::string part = stream->Read(); !part.empty(); part = stream->Read()) {
+        if (sink) sink(part);
+      }
+    });
+  };
+  std::thread out_pump, err_pump;
+  if (out) out_pump = pump(out, io.on_stdout);
+  if (err) err_pump = pump(err, io.on_stderr);
+  std::string status_text = ReadAll(*error);
+  if (out_pump.joinable()) out_pump.join();
+  if (err_pump.joinable()) err_pump.join();
+  session.Close(absl::ZeroDuration());
+
+  RemoteCommandResult result;
+  result.protocol = up.protocol;
+  if (status_text.empty()) return result;
+  bool json = up.protocol == "v5.channel.k8s.io" || up.protocol == "v4.channel.k8s.io";
+  if (!json) {
+    result.failure = status_text;
+    return result;
+  }
+  nlohmann::json status = nlohmann::json::parse(status_text, nullptr, false);
+  if (!status.is_object()) {
+    return absl::DataLossError("the error stream holds no status: " + status_text);
+  }
+  if (status.value("status", "") == "Success") return result;
+  if (status.value("reason", "") == "NonZeroExitCode" && status.contains("details")) {
+    for (const auto& cause : status["details"].value("causes", nlohmann::json::array())) {
+      if (cause.value("reason", "") == "ExitCode" &&
+          absl::SimpleAtoi(cause.value("message", ""), &result.exit_code)) {
+        return result;
+      }
+    }
+  }
+  result.failure = status.value("message", status_text);
+  return result;
+}
+
+absl::StatusOr<std::unique_ptr<PortForwarder>> PortForwarder::Dial(const std::string& url) {
+  ASSIGN_OR_RETURN(Upgraded up, DialStreaming(url, {kPortForwardProtocol}));
+  return std::unique_ptr<PortForwarder>(new PortForwarder(std::move(up.session)));
+}
+
+PortForwarder::~PortForwarder() { session_->Close(absl::ZeroDuration()); }
+
+absl::Status PortForwarder::Forward(int local, int32_t port) {
+  std::string request_id = absl::StrCat(next_request_++);
+  spdy::Headers headers = {{"streamType", "error"},
+                           {"port", absl::StrCat(port)},
+                           {"requestID", request_id}};
+  ASSIGN_OR_RETURN(std::shared_ptr<spdy::Stream> error, session_->Open(headers, kTimeout));
+  RETURN_IF_ERROR(error->Close());  // we never write on it
+  headers[0].second = "data";
+  ASSIGN_OR_RETURN(std::shared_ptr<spdy::Stream> data, session_->Open(headers, kTimeout));
+  std::thread to_pod([&] {
+    char buf[64 << 10];
+    for (;;) {
+      ssize_t n = ::recv(local, buf, sizeof(buf), 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0 || !data->Write(absl::string_view(buf, static_cast<size_t>(n))).ok()) break;
+    }
+    data->Close().IgnoreError();
+  });
+  for (std::string part = data->Read(); !part.empty(); part = data->Read()) {
+    if (!SendAll(local, part).ok()) break;
+  }
+  ::shutdown(local, SHUT_WR);
+  std::string message = ReadAll(*error);
+  // The pod side is done: stop reading the local side too.
+  ::shutdown(local, SHUT_RD);
+  to_pod.join();
+  if (!message.empty()) return absl::UnavailableError(message);
+  return absl::OkStatus();
+}
+
+}  // namespace ocid::streaming

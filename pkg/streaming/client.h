@@ -1,0 +1,82 @@
+// The client side of the streaming protocols, as kubectl and crictl speak
+// them: for `ocic` and for the tests, which must not talk to ocid only the
+// way ocid expects (the server is also checked against unmodified crictl and
+// critest).
+#ifndef OCID_PKG_STREAMING_CLIENT_H_
+#define OCID_PKG_STREAMING_CLIENT_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "pkg/base/unique_fd.h"
+#include "pkg/streaming/http_upgrade.h"
+#include "pkg/streaming/spdy_session.h"
+
+namespace ocid::streaming {
+
+struct Upgraded {
+  std::unique_ptr<spdy::Session> session;
+  std::string protocol;
+};
+
+// Connects to an http:// streaming URL and upgrades to SPDY/3.1 offering
+// `protocols`. An HTTP error status is FailedPrecondition (404: NotFound)
+// with the server's message.
+absl::StatusOr<Upgraded> DialStreaming(const std::string& url,
+                                       const std::vector<std::string>& protocols);
+
+struct RemoteCommandIo {
+  bool tty = false;
+  bool stdout = true;
+  bool stderr = true;  // ignored with tty: the terminal merges them
+  // Input: these bytes, then end of input...
+  std::optional<std::string> stdin_data;
+  // ...or whatever this fd gives until its end (the caller's terminal).
+  int stdin_fd = -1;
+  // Terminal sizes to send, in order, once the streams are open (tty only).
+  std::vector<std::pair<uint16_t, uint16_t>> sizes;
+  std::function<void(absl::string_view)> on_stdout;
+  std::function<void(absl::string_view)> on_stderr;
+  // Offered protocols, newest first (tests pin older ones).
+  std::vector<std::string> protocols = {"v5.channel.k8s.io", "v4.channel.k8s.io",
+                                        "v3.channel.k8s.io", "v2.channel.k8s.io"};
+};
+
+struct RemoteCommandResult {
+  std::string protocol;    // the one the server chose
+  int exit_code = 0;       // the command's (0 for an attach)
+  std::string failure;     // a failure other than an exit code, "" if none
+};
+
+// Runs one exec or attach session to its end.
+absl::StatusOr<RemoteCommandResult> RunRemoteCommand(const std::string& url,
+                                                     const RemoteCommandIo& io);
+
+// A port-forward session: each Forward carries one connection to a port of
+// the pod.
+class PortForwarder {
+ public:
+  static absl::StatusOr<std::unique_ptr<PortForwarder>> Dial(const std::string& url);
+  ~PortForwarder();
+
+  // Copies between `local` (a connected socket) and `port` in the pod until
+  // both sides end. The server's error message, if it sent one, is an error.
+  absl::Status Forward(int local, int32_t port);
+
+ private:
+  explicit PortForwarder(std::unique_ptr<spdy::Session> session) : session_(std::move(session)) {}
+  std::unique_ptr<spdy::Session> session_;
+  std::atomic<int> next_request_{0};
+};
+
+}  // namespace ocid::streaming
+
+#endif  // OCID_PKG_STREAMING_CLIENT_H_

@@ -1,0 +1,129 @@
+#include "pkg/streaming/port_forward.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <list>
+#include <memory>
+#include <thread>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "pkg/base/log.h"
+#include "pkg/streaming/http_upgrade.h"
+
+namespace ocid::streaming {
+namespace {
+
+// One forwarded connection: its two streams, the pod-side socket, and the
+// threads copying each way.
+struct Forward {
+  int32_t port = 0;
+  std::shared_ptr<spdy::Stream> error, data;
+  UniqueFd conn;
+  std::thread to_pod, from_pod;
+  std::atomic<int> copies_done{0};
+};
+
+void Copy(Forward& f) {
+  f.to_pod = std::thread([&f] {
+    for (std::string chunk = f.data->Read(); !chunk.empty(); chunk = f.data->Read()) {
+      if (!SendAll(f.conn.get(), chunk).ok()) break;
+    }
+    ::shutdown(f.conn.get(), SHUT_WR);
+    ++f.copies_done;
+  });
+  f.from_pod = std::thread([&f] {
+    char buf[64 << 10];
+    for (;;) {
+      ssize_t n = ::recv(f.conn.get(), buf, sizeof(buf), 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      if (!f.data->Write(absl::string_view(buf, static_cast<size_t>(n))).ok()) break;
+    }
+    f.data->Close().IgnoreError();
+    f.error->Close().IgnoreError();
+    ++f.copies_done;
+  });
+}
+
+}  // namespace
+
+void ServePortForward(spdy::Session& session, const std::string& pod_id,
+                      const std::vector<int32_t>& allowed,
+                      const std::function<absl::StatusOr<UniqueFd>(int32_t port)>& dial) {
+  // Streams wait here for their partner, by requestID.
+  absl::flat_hash_map<std::string, std::unique_ptr<Forward>> pending;
+  std::list<std::unique_ptr<Forward>> running;
+  for (;;) {
+    std::shared_ptr<spdy::Stream> stream = session.Accept(absl::InfiniteDuration());
+    if (stream == nullptr) break;  // the session ended
+    std::string type = absl::AsciiStrToLower(stream->Header("streamtype"));
+    int32_t port = 0;
+    if (!absl::SimpleAtoi(stream->Header("port"), &port) || port <= 0 || port > 65535) {
+      OCID_LOG(kWarn) << "streaming: port-forward stream with bad port \""
+                      << stream->Header("port") << "\"";
+      stream->Reset();
+      continue;
+    }
+    if (type != "error" && type != "data") {
+      OCID_LOG(kWarn) << "streaming: port-forward stream of unknown type \"" << type << "\"";
+      stream->Reset();
+      continue;
+    }
+    std::string key = absl::StrCat(stream->Header("requestid"), "/", port);
+    std::unique_ptr<Forward>& slot = pending[key];
+    if (slot == nullptr) {
+      slot = std::make_unique<Forward>();
+      slot->port = port;
+    }
+    (type == "error" ? slot->error : slot->data) = std::move(stream);
+    if (slot->error == nullptr || slot->data == nullptr) continue;
+
+    std::unique_ptr<Forward> forward = std::move(slot);
+    pending.erase(key);
+    absl::StatusOr<UniqueFd> conn = absl::PermissionDeniedError("");
+    if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), port) == allowed.end()) {
+      conn = absl::PermissionDeniedError(absl::StrCat("port ", port, " was not requested"));
+    } else {
+      conn = dial(port);
+    }
+    if (!conn.ok()) {
+      forward->error
+          ->Write(absl::StrCat("error forwarding port ", port, " to pod ", pod_id, ": ",
+                               conn.status().message()))
+          .IgnoreError();
+      forward->error->Close().IgnoreError();
+      forward->data->Close().IgnoreError();
+      continue;
+    }
+    forward->conn = std::move(*conn);
+    Copy(*forward);
+    running.push_back(std::move(forward));
+    // Reap the connections that are over, so a long session stays small.
+    for (auto it = running.begin(); it != running.end();) {
+      Forward& f = **it;
+      if (f.copies_done == 2) {
+        f.to_pod.join();
+        f.from_pod.join();
+        it = running.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  // The client is gone: unblock and join every copy.
+  for (auto& f : running) ::shutdown(f->conn.get(), SHUT_RDWR);
+  for (auto& f : running) {
+    if (f->to_pod.joinable()) f->to_pod.join();
+    if (f->from_pod.joinable()) f->from_pod.join();
+  }
+  session.Close(absl::ZeroDuration());
+}
+
+}  // namespace ocid::streaming

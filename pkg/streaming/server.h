@@ -1,0 +1,116 @@
+// The streaming server: the HTTP endpoint that the URLs of the Exec, Attach
+// and PortForward RPCs point at. A client (kubelet's proxy, kubectl through
+// it, crictl) claims a URL's single-use token, upgrades the connection to
+// SPDY/3.1 and then speaks Kubernetes' remote command protocol
+// (v1-v5.channel.k8s.io: stdin, stdout, stderr, error and resize streams) or
+// its port-forward protocol (portforward.k8s.io: a data and an error stream
+// per forwarded connection).
+//
+// One thread per connection, plus a pump per stream direction. What runs is
+// the Backend's: the server only moves bytes.
+#ifndef OCID_PKG_STREAMING_SERVER_H_
+#define OCID_PKG_STREAMING_SERVER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "pkg/base/unique_fd.h"
+#include "pkg/streaming/channel.h"
+#include "pkg/streaming/token_store.h"
+
+namespace ocid::streaming {
+
+struct ExecRequest {
+  std::string container_id;
+  std::vector<std::string> cmd;
+  bool tty = false;
+  bool stdin = false;
+  bool stdout = false;
+  bool stderr = false;
+};
+
+struct AttachRequest {
+  std::string container_id;
+  bool tty = false;
+  bool stdin = false;
+  bool stdout = false;
+  bool stderr = false;
+};
+
+struct PortForwardRequest {
+  std::string pod_id;
+  std::vector<int32_t> ports;  // empty: any port the client asks for
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  // Starts the command; the channel ends when it exits.
+  virtual absl::StatusOr<std::unique_ptr<Channel>> Exec(const ExecRequest& request) = 0;
+  // Joins the container's stdio; the channel ends when the container exits.
+  virtual absl::StatusOr<std::unique_ptr<Channel>> Attach(const AttachRequest& request) = 0;
+  // A TCP connection to `port` on localhost as the pod sees it (inside its
+  // network namespace, or the host's for a host-network pod).
+  virtual absl::StatusOr<UniqueFd> DialPod(const std::string& pod_id, int32_t port) = 0;
+};
+
+struct ServerOptions {
+  std::string address = "127.0.0.1";
+  int port = 0;  // 0: any free port
+  // What the URLs name as host, when it differs from where we listen (an
+  // address of 0.0.0.0 is not one to connect to).
+  std::string advertise_address;
+  absl::Duration token_ttl = absl::Minutes(1);
+  // A session with no traffic either way for this long is closed.
+  absl::Duration idle_timeout = absl::Hours(4);
+  // How long a client may take to open the streams a session needs.
+  absl::Duration stream_creation_timeout = absl::Seconds(30);
+};
+
+class Server {
+ public:
+  // Listens and starts accepting. `backend` must outlive the server.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(ServerOptions options, Backend* backend);
+  // Stops accepting, ends every session (exec'd commands are killed), joins.
+  ~Server();
+
+  // The URL a client claims `request` with, valid once within the token TTL.
+  std::string ExecUrl(ExecRequest request);
+  std::string AttachUrl(AttachRequest request);
+  std::string PortForwardUrl(PortForwardRequest request);
+
+  int port() const { return port_; }
+  // Connections being served now.
+  size_t ActiveSessions() ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  Server(ServerOptions options, Backend* backend, UniqueFd listener, int port);
+  void AcceptLoop();
+  void Serve(int fd);
+  std::string Url(absl::string_view kind, const std::string& token) const;
+
+  const ServerOptions options_;
+  Backend* const backend_;
+  UniqueFd listener_;
+  const int port_;
+  TokenStore<ExecRequest> exec_tokens_;
+  TokenStore<AttachRequest> attach_tokens_;
+  TokenStore<PortForwardRequest> port_forward_tokens_;
+
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  absl::flat_hash_set<int> connections_ ABSL_GUARDED_BY(mu_);  // fds being served
+  int serving_ ABSL_GUARDED_BY(mu_) = 0;  // threads in Serve
+  std::thread acceptor_;
+};
+
+}  // namespace ocid::streaming
+
+#endif  // OCID_PKG_STREAMING_SERVER_H_

@@ -1,0 +1,376 @@
+#include "pkg/streaming/server.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <deque>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "gtest/gtest.h"
+#include "pkg/streaming/client.h"
+
+namespace ocid::streaming {
+namespace {
+
+// Plays a command from its argv:
+//   print OUT ERR CODE   writes OUT and ERR, exits with CODE
+//   cat                  echoes its input until the input ends
+//   size                 waits for a resize, prints "W H"
+//   wait                 runs until cancelled
+class FakeChannel : public Channel {
+ public:
+  FakeChannel(std::vector<std::string> cmd, std::atomic<int>* cancels)
+      : cmd_(std::move(cmd)), cancels_(cancels) {
+    if (cmd_[0] == "print") {
+      if (!cmd_[1].empty()) out_.push_back({OutputKind::kStdout, cmd_[1]});
+      if (!cmd_[2].empty()) out_.push_back({OutputKind::kStderr, cmd_[2]});
+      absl::SimpleAtoi(cmd_[3], &exit_code_);
+      ended_ = true;
+    }
+  }
+
+  absl::StatusOr<Output> ReadOutput() override {
+    absl::MutexLock lock(&mu_, absl::Condition(
+                                   +[](FakeChannel* c) {
+                                     return !c->out_.empty() || c->ended_ || c->cancelled_;
+                                   },
+                                   this));
+    if (out_.empty()) return Output{};
+    Output next = std::move(out_.front());
+    out_.pop_front();
+    return next;
+  }
+  absl::Status WriteInput(absl::string_view data) override {
+    absl::MutexLock lock(&mu_);
+    if (cmd_[0] == "cat") out_.push_back({OutputKind::kStdout, std::string(data)});
+    return absl::OkStatus();
+  }
+  void CloseInput() override {
+    absl::MutexLock lock(&mu_);
+    if (cmd_[0] == "cat") ended_ = true;
+  }
+  absl::Status Resize(uint16_t width, uint16_t height) override {
+    absl::MutexLock lock(&mu_);
+    if (cmd_[0] == "size" && !ended_) {
+      out_.push_back({OutputKind::kStdout, absl::StrCat(width, " ", height)});
+      ended_ = true;
+    }
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::optional<int>> Wait() override {
+    absl::MutexLock lock(&mu_);
+    if (cancelled_) return std::optional<int>(137);
+    return std::optional<int>(exit_code_);
+  }
+  void Cancel() override {
+    absl::MutexLock lock(&mu_);
+    if (!cancelled_) ++*cancels_;
+    cancelled_ = true;
+  }
+
+ private:
+  std::vector<std::string> cmd_;
+  std::atomic<int>* cancels_;
+  absl::Mutex mu_;
+  std::deque<Output> out_;
+  bool ended_ = false;
+  bool cancelled_ = false;
+  int exit_code_ = 0;
+};
+
+// Listens on loopback and echoes one connection's bytes upper-cased.
+class EchoServer {
+ public:
+  EchoServer() {
+    fd_ = UniqueFd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(fd_.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    EXPECT_EQ(::listen(fd_.get(), 8), 0);
+    socklen_t len = sizeof(a);
+    ::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] {
+      UniqueFd conn(::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      if (!conn.valid()) return;
+      char buf[4096];
+      ssize_t n;
+      while ((n = ::read(conn.get(), buf, sizeof(buf))) > 0) {
+        for (ssize_t i = 0; i < n; ++i) buf[i] = static_cast<char>(toupper(buf[i]));
+        if (::write(conn.get(), buf, static_cast<size_t>(n)) != n) break;
+      }
+    });
+  }
+  ~EchoServer() {
+    ::shutdown(fd_.get(), SHUT_RDWR);
+    thread_.join();
+  }
+  int port() const { return port_; }
+
+ private:
+  UniqueFd fd_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+class FakeBackend : public Backend {
+ public:
+  absl::StatusOr<std::unique_ptr<Channel>> Exec(const ExecRequest& request) override {
+    if (request.container_id == "stopped") {
+      return absl::FailedPreconditionError("container stopped is not running");
+    }
+    return std::unique_ptr<Channel>(new FakeChannel(request.cmd, &cancels));
+  }
+  absl::StatusOr<std::unique_ptr<Channel>> Attach(const AttachRequest&) override {
+    return std::unique_ptr<Channel>(new FakeChannel({"cat"}, &cancels));
+  }
+  absl::StatusOr<UniqueFd> DialPod(const std::string& pod_id, int32_t port) override {
+    if (pod_id != "pod") return absl::NotFoundError("no pod " + pod_id);
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+      return absl::ErrnoToStatus(errno, "connect");
+    }
+    return fd;
+  }
+  std::atomic<int> cancels{0};
+};
+
+class StreamingServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerOptions options;
+    options.token_ttl = absl::Seconds(2);
+    options.stream_creation_timeout = absl::Seconds(2);
+    auto started = Server::Start(options, &backend_);
+    ASSERT_TRUE(started.ok()) << started.status();
+    server_ = std::move(*started);
+  }
+
+  std::string Exec(std::vector<std::string> cmd, bool tty = false, bool stdin = false) {
+    ExecRequest r;
+    r.container_id = "c1";
+    r.cmd = std::move(cmd);
+    r.tty = tty;
+    r.stdin = stdin;
+    r.stdout = true;
+    r.stderr = !tty;
+    return server_->ExecUrl(r);
+  }
+
+  struct Run {
+    RemoteCommandResult result;
+    std::string out, err;
+  };
+  Run RunIt(const std::string& url, RemoteCommandIo io = {}) {
+    Run run;
+    io.on_stdout = [&](absl::string_view d) { absl::StrAppend(&run.out, d); };
+    io.on_stderr = [&](absl::string_view d) { absl::StrAppend(&run.err, d); };
+    absl::StatusOr<RemoteCommandResult> result = RunRemoteCommand(url, io);
+    EXPECT_TRUE(result.ok()) << result.status();
+    if (result.ok()) run.result = *result;
+    return run;
+  }
+
+  FakeBackend backend_;
+  std::unique_ptr<Server> server_;
+};
+
+TEST_F(StreamingServerTest, ExecUrlPointsAtTheServer) {
+  std::string url = Exec({"print", "", "", "0"});
+  EXPECT_TRUE(absl::StartsWith(url, absl::StrCat("http://127.0.0.1:", server_->port(), "/exec/")))
+      << url;
+  EXPECT_EQ(url.size(), absl::StrCat("http://127.0.0.1:", server_->port(), "/exec/").size() + 64);
+}
+
+TEST_F(StreamingServerTest, ExecSeparatesStdoutAndStderrAndReportsSuccess) {
+  Run run = RunIt(Exec({"print", "hello\n", "oops\n", "0"}));
+  EXPECT_EQ(run.result.protocol, "v5.channel.k8s.io");
+  EXPECT_EQ(run.out, "hello\n");
+  EXPECT_EQ(run.err, "oops\n");
+  EXPECT_EQ(run.result.exit_code, 0);
+  EXPECT_EQ(run.result.failure, "");
+}
+
+TEST_F(StreamingServerTest, NonZeroExitCodeTravelsAsTheExitCodeCause) {
+  Run run = RunIt(Exec({"print", "", "", "3"}));
+  EXPECT_EQ(run.result.exit_code, 3);
+  EXPECT_EQ(run.result.failure, "");
+}
+
+TEST_F(StreamingServerTest, OlderProtocolsStillWork) {
+  RemoteCommandIo io;
+  io.protocols = {"v2.channel.k8s.io"};
+  Run run = RunIt(Exec({"print", "x", "", "3"}), io);
+  EXPECT_EQ(run.result.protocol, "v2.channel.k8s.io");
+  EXPECT_EQ(run.out, "x");
+  EXPECT_NE(run.result.failure.find("non-zero exit code"), std::string::npos)
+      << run.result.failure;
+}
+
+TEST_F(StreamingServerTest, StdinReachesTheCommandAndItsEndEndsIt) {
+  RemoteCommandIo io;
+  io.stdin_data = "echo me";
+  Run run = RunIt(Exec({"cat"}, false, true), io);
+  EXPECT_EQ(run.out, "echo me");
+  EXPECT_EQ(run.result.exit_code, 0);
+}
+
+TEST_F(StreamingServerTest, TtyResizeEventsReachTheChannel) {
+  RemoteCommandIo io;
+  io.tty = true;
+  io.sizes = {{120, 40}};
+  Run run = RunIt(Exec({"size"}, true, false), io);
+  EXPECT_EQ(run.out, "120 40");
+}
+
+TEST_F(StreamingServerTest, AttachCarriesInput) {
+  AttachRequest r;
+  r.container_id = "c1";
+  r.stdin = r.stdout = r.stderr = true;
+  RemoteCommandIo io;
+  io.stdin_data = "typed";
+  Run run = RunIt(server_->AttachUrl(r), io);
+  EXPECT_EQ(run.out, "typed");
+}
+
+TEST_F(StreamingServerTest, BackendRefusalIsTheSessionsFailure) {
+  ExecRequest r;
+  r.container_id = "stopped";
+  r.cmd = {"true"};
+  r.stdout = r.stderr = true;
+  Run run = RunIt(server_->ExecUrl(r));
+  EXPECT_NE(run.result.failure.find("not running"), std::string::npos) << run.result.failure;
+}
+
+TEST_F(StreamingServerTest, TokensAreSingleUseAndUnknownOnesAre404) {
+  std::string url = Exec({"print", "", "", "0"});
+  RunIt(url);
+  absl::StatusOr<RemoteCommandResult> again = RunRemoteCommand(url, {});
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kNotFound) << again.status();
+  std::string made_up = absl::StrCat("http://127.0.0.1:", server_->port(), "/exec/",
+                                     std::string(64, 'a'));
+  EXPECT_EQ(RunRemoteCommand(made_up, {}).status().code(), absl::StatusCode::kNotFound);
+  std::string wrong_kind = absl::StrCat("http://127.0.0.1:", server_->port(), "/nope/x");
+  EXPECT_EQ(RunRemoteCommand(wrong_kind, {}).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(StreamingServerTest, ExpiredTokensAre404) {
+  std::string url = Exec({"print", "", "", "0"});
+  absl::SleepFor(absl::Milliseconds(2100));
+  EXPECT_EQ(RunRemoteCommand(url, {}).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(StreamingServerTest, NoCommonProtocolIsRefused) {
+  RemoteCommandIo io;
+  io.protocols = {"v9.channel.k8s.io"};
+  absl::StatusOr<RemoteCommandResult> r = RunRemoteCommand(Exec({"print", "", "", "0"}), io);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("403"), std::string::npos) << r.status();
+}
+
+TEST_F(StreamingServerTest, ClientGoingAwayCancelsTheCommand) {
+  absl::StatusOr<Upgraded> up = DialStreaming(Exec({"wait"}), {"v4.channel.k8s.io"});
+  ASSERT_TRUE(up.ok()) << up.status();
+  ASSERT_TRUE(up->session->Open({{"streamType", "error"}}, absl::Seconds(5)).ok());
+  ASSERT_TRUE(up->session->Open({{"streamType", "stdout"}}, absl::Seconds(5)).ok());
+  ASSERT_TRUE(up->session->Open({{"streamType", "stderr"}}, absl::Seconds(5)).ok());
+  absl::SleepFor(absl::Milliseconds(100));
+  up->session.reset();  // drops the connection
+  for (int i = 0; i < 200 && backend_.cancels == 0; ++i) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_EQ(backend_.cancels, 1);
+}
+
+TEST_F(StreamingServerTest, AnUnknownStreamTypeEndsOnlyThatSession) {
+  absl::StatusOr<Upgraded> up = DialStreaming(Exec({"print", "", "", "0"}), {"v4.channel.k8s.io"});
+  ASSERT_TRUE(up.ok());
+  up->session->Open({{"streamType", "bogus"}}, absl::Seconds(5)).IgnoreError();
+  EXPECT_TRUE(up->session->WaitDone(absl::Seconds(5)));
+  // The server still serves.
+  EXPECT_EQ(RunIt(Exec({"print", "ok", "", "0"})).out, "ok");
+}
+
+TEST_F(StreamingServerTest, GarbageInsteadOfFramesEndsOnlyThatConnection) {
+  absl::StatusOr<Upgraded> up = DialStreaming(Exec({"print", "", "", "0"}), {"v4.channel.k8s.io"});
+  ASSERT_TRUE(up.ok());
+  up->session.reset();
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(server_->port()));
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  std::string junk = "\x16\x03\x01 not http at all\r\n\r\n";
+  ASSERT_GT(::write(fd, junk.data(), junk.size()), 0);
+  char buf[256];
+  ssize_t n = ::read(fd, buf, sizeof(buf));
+  ::close(fd);
+  EXPECT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, std::max<ssize_t>(n, 0)).substr(0, 12), "HTTP/1.1 400");
+  EXPECT_EQ(RunIt(Exec({"print", "still", "", "0"})).out, "still");
+}
+
+TEST_F(StreamingServerTest, PortForwardCopiesBothWaysAndReportsDialErrors) {
+  EchoServer echo;
+  PortForwardRequest r;
+  r.pod_id = "pod";
+  absl::StatusOr<std::unique_ptr<PortForwarder>> pf = PortForwarder::Dial(server_->PortForwardUrl(r));
+  ASSERT_TRUE(pf.ok()) << pf.status();
+  int pair[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+  UniqueFd ours(pair[0]);
+  std::thread forward([&, local = pair[1]] {
+    EXPECT_TRUE((*pf)->Forward(local, echo.port()).ok());
+    ::close(local);
+  });
+  ASSERT_EQ(::write(ours.get(), "ping", 4), 4);
+  char buf[16];
+  ASSERT_EQ(::read(ours.get(), buf, 4), 4);
+  EXPECT_EQ(std::string(buf, 4), "PING");
+  ::shutdown(ours.get(), SHUT_WR);
+  EXPECT_EQ(::read(ours.get(), buf, sizeof(buf)), 0);  // the pod side closed
+  forward.join();
+
+  // Nothing listens on port 1: the error stream says so.
+  int pair2[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, pair2), 0);
+  UniqueFd ours2(pair2[0]);
+  absl::Status failed = (*pf)->Forward(pair2[1], 1);
+  ::close(pair2[1]);
+  EXPECT_FALSE(failed.ok());
+  EXPECT_NE(failed.message().find("error forwarding port 1"), std::string::npos) << failed;
+}
+
+TEST_F(StreamingServerTest, HundredConcurrentExecSessions) {
+  std::vector<std::thread> clients;
+  std::atomic<int> good{0};
+  for (int i = 0; i < 100; ++i) {
+    std::string url = Exec({"print", absl::StrCat("n", i), "", absl::StrCat(i % 5)});
+    clients.emplace_back([&, url, i] {
+      std::string out;
+      RemoteCommandIo io;
+      io.on_stdout = [&](absl::string_view d) { absl::StrAppend(&out, d); };
+      absl::StatusOr<RemoteCommandResult> r = RunRemoteCommand(url, io);
+      if (r.ok() && r->exit_code == i % 5 && out == absl::StrCat("n", i)) ++good;
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(good, 100);
+  for (int i = 0; i < 100 && server_->ActiveSessions() > 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(server_->ActiveSessions(), 0u);
+}
+
+}  // namespace
+}  // namespace ocid::streaming
