@@ -255,7 +255,7 @@ bool Alive(pid_t pid) {
 std::string Cgroups::ProcsDir(const std::string& path) const {
   if (layout_ == CgroupLayout::kV2) return root_ + path;
   for (const std::string* controller : {&freezer_, &memory_, &pids_}) {
-    if (!controller->empty()) return *controller + path;
+    if (!controller->empty() && IsRealDir(*controller + path)) return *controller + path;
   }
   return "";
 }
@@ -267,7 +267,8 @@ absl::Status Cgroups::Kill(const std::string& path, absl::Duration patience) con
     absl::Status killed = WriteValue(dir + "/cgroup.kill", "1");
     if (!killed.ok() && Exists(dir)) return killed;
   } else {
-    std::string freezer = layout_ != CgroupLayout::kV2 && !freezer_.empty() ? freezer_ + path : "";
+    // Frozen only where the listed dir is the freezer's own.
+    std::string freezer = !freezer_.empty() && dir == freezer_ + path ? dir : "";
     std::set<pid_t> killed;
     bool fresh = true;
     for (int pass = 0; fresh && pass < 100; ++pass) {

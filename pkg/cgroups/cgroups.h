@@ -114,7 +114,8 @@ class Cgroups {
   CgroupLayout layout_;
   std::vector<std::string> hierarchies_;  // mount dirs under root_, not symlinks
   // Where cgroup.procs of `path` is read for Kill: v2's one dir, else the
-  // v1 freezer's, memory's or pids' ("" when none is mounted).
+  // first of the v1 freezer's, memory's or pids' that has the cgroup (""
+  // when none has it).
   std::string ProcsDir(const std::string& path) const;
 
   // v1: the controllers' dirs, looked up once ("" when not mounted).

@@ -251,6 +251,14 @@ TEST_F(CgroupsTest, KillSignalsEveryListedProcessBelowTooUnderTheFreezer) {
   TermSignal(outside);
 
   EXPECT_TRUE(cgroups->Kill("/ocid/pod-p/gone", absl::Seconds(1)).ok()) << "nothing to kill";
+
+  // A cgroup the freezer does not have is listed from the memory controller.
+  pid_t lone = StartSleep();
+  ASSERT_GT(lone, 0);
+  Write("memory/ocid/pod-p/ocid-m/cgroup.procs", absl::StrCat(lone, "\n"));
+  killed = cgroups->Kill("/ocid/pod-p/ocid-m", absl::Seconds(5));
+  EXPECT_TRUE(killed.ok()) << killed;
+  EXPECT_EQ(TermSignal(lone), SIGKILL);
 }
 
 TEST_F(CgroupsTest, KillOnV2WritesCgroupKill) {
