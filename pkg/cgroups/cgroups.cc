@@ -2,11 +2,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <map>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -108,6 +111,7 @@ absl::StatusOr<Cgroups> Cgroups::Open(const std::string& root) {
   cgroups.memory_ = cgroups.V1Controller("memory");
   cgroups.cpuacct_ = cgroups.V1Controller("cpuacct");
   cgroups.pids_ = cgroups.V1Controller("pids");
+  cgroups.freezer_ = cgroups.V1Controller("freezer");
   return cgroups;
 }
 
@@ -121,6 +125,19 @@ std::string Cgroups::V1Controller(const std::string& controller) const {
     }
   }
   return "";
+}
+
+bool Cgroups::SwapAccounting() const {
+  if (layout_ == CgroupLayout::kV2) {
+    absl::StatusOr<std::string> controllers =
+        ReadFileToString(root_ + "/cgroup.controllers", kMaxFile);
+    if (!controllers.ok()) return false;
+    for (absl::string_view name : absl::StrSplit(*controllers, absl::ByAnyChar(" \n"))) {
+      if (name == "memory") return true;
+    }
+    return false;
+  }
+  return !memory_.empty() && Exists(memory_ + "/memory.memsw.limit_in_bytes");
 }
 
 std::vector<std::string> Cgroups::Dirs(const std::string& path) const {
@@ -187,6 +204,228 @@ absl::Status Cgroups::Join(const std::string& path, pid_t pid) const {
     if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
       return absl::ErrnoToStatus(errno, absl::StrCat("move pid ", pid, " into ", dir));
     }
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+absl::Status WriteValue(const std::string& path, absl::string_view value) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd.valid()) return absl::ErrnoToStatus(errno, "open " + path);
+  if (::write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size())) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("write \"", value, "\" to ", path));
+  }
+  return absl::OkStatus();
+}
+
+// Appends the pids in cgroup dir `dir` and every cgroup below it. A dir
+// removed meanwhile has none.
+absl::Status ListProcs(const std::string& dir, std::vector<pid_t>& pids) {
+  absl::StatusOr<std::string> text = ReadFileToString(dir + "/cgroup.procs", kMaxFile);
+  if (absl::IsNotFound(text.status())) return absl::OkStatus();
+  if (!text.ok()) return text.status();
+  for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipWhitespace())) {
+    pid_t pid = 0;
+    if (absl::SimpleAtoi(line, &pid) && pid > 0) pids.push_back(pid);
+  }
+  absl::StatusOr<std::vector<std::string>> names = ListDir(dir);
+  if (absl::IsNotFound(names.status())) return absl::OkStatus();
+  if (!names.ok()) return names.status();
+  for (const std::string& name : *names) {
+    std::string child = absl::StrCat(dir, "/", name);
+    if (IsRealDir(child)) RETURN_IF_ERROR(ListProcs(child, pids));
+  }
+  return absl::OkStatus();
+}
+
+// A process that has not exited yet: a zombie (killed, waiting for its
+// parent to reap it) no longer runs anything.
+bool Alive(pid_t pid) {
+  absl::StatusOr<std::string> stat = ReadFileToString(absl::StrCat("/proc/", pid, "/stat"), 4096);
+  if (!stat.ok()) return false;
+  size_t paren = stat->rfind(')');
+  if (paren == std::string::npos || paren + 2 >= stat->size()) return false;
+  char state = (*stat)[paren + 2];
+  return state != 'Z' && state != 'X';
+}
+
+}  // namespace
+
+std::string Cgroups::ProcsDir(const std::string& path) const {
+  if (layout_ == CgroupLayout::kV2) return root_ + path;
+  for (const std::string* controller : {&freezer_, &memory_, &pids_}) {
+    if (!controller->empty() && IsRealDir(*controller + path)) return *controller + path;
+  }
+  return "";
+}
+
+absl::Status Cgroups::Kill(const std::string& path, absl::Duration patience) const {
+  std::string dir = ProcsDir(path);
+  if (dir.empty() || !Exists(dir)) return absl::OkStatus();
+  if (layout_ == CgroupLayout::kV2 && Exists(dir + "/cgroup.kill")) {
+    absl::Status killed = WriteValue(dir + "/cgroup.kill", "1");
+    if (!killed.ok() && Exists(dir)) return killed;
+  } else {
+    // Frozen only where the listed dir is the freezer's own.
+    std::string freezer = !freezer_.empty() && dir == freezer_ + path ? dir : "";
+    std::set<pid_t> killed;
+    bool fresh = true;
+    for (int pass = 0; fresh && pass < 100; ++pass) {
+      bool frozen = !freezer.empty() && WriteValue(freezer + "/freezer.state", "FROZEN").ok();
+      std::vector<pid_t> pids;
+      absl::Status listed = ListProcs(dir, pids);
+      fresh = false;
+      for (pid_t pid : pids) {
+        if (!killed.insert(pid).second) continue;
+        fresh = true;
+        ::kill(pid, SIGKILL);  // ESRCH: gone meanwhile; a frozen one dies when thawed
+      }
+      if (frozen) {
+        RETURN_IF_ERROR(WriteValue(freezer + "/freezer.state", "THAWED"));
+      }
+      RETURN_IF_ERROR(listed);
+    }
+  }
+  absl::Time deadline = absl::Now() + patience;
+  while (true) {
+    std::vector<pid_t> pids;
+    RETURN_IF_ERROR(ListProcs(dir, pids));
+    auto alive = std::find_if(pids.begin(), pids.end(), Alive);
+    if (alive == pids.end()) return absl::OkStatus();
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("process ", *alive, " is still in cgroup ", dir, " after SIGKILL"));
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+}
+
+absl::StatusOr<bool> Cgroups::OomKilled(const std::string& path) const {
+  if (layout_ == CgroupLayout::kV2) {
+    std::string dir = root_ + path;
+    if (!Exists(dir)) return absl::NotFoundError("no cgroup " + dir);
+    if (!Exists(dir + "/memory.events")) return false;  // no memory controller here
+    ASSIGN_OR_RETURN(auto events, ReadKeyed(dir + "/memory.events"));
+    return Get(events, "oom_kill") > 0;
+  }
+  if (memory_.empty()) return false;
+  ASSIGN_OR_RETURN(auto control, ReadKeyed(memory_ + path + "/memory.oom_control"));
+  return Get(control, "oom_kill") > 0 || Get(control, "under_oom") > 0;
+}
+
+namespace {
+
+// One file write of SetLimits.
+struct LimitWrite {
+  std::string dir, file, value;
+};
+
+// runc's mapping of cpu.shares [2, 262144] onto cpu.weight [1, 10000].
+uint64_t SharesToWeight(uint64_t shares) {
+  if (shares == 0) return 0;
+  shares = std::clamp<uint64_t>(shares, 2, 262144);
+  return 1 + ((shares - 2) * 9999) / 262142;
+}
+
+std::string Limit(int64_t value, const char* none) {
+  return value < 0 ? std::string(none) : absl::StrCat(value);
+}
+
+// A write the kernel refused is the caller's value at fault.
+absl::Status Refused(const std::string& path, const std::string& value, int error) {
+  std::string message =
+      absl::StrCat(path, ": the kernel refused \"", value, "\": ", std::strerror(error));
+  if (error == EINVAL || error == EBUSY || error == ERANGE || error == EPERM) {
+    return absl::InvalidArgumentError(message);
+  }
+  return absl::ErrnoToStatus(error, message);
+}
+
+absl::Status WriteLimit(const std::string& path, const std::string& value) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+  if (!fd.valid()) return absl::ErrnoToStatus(errno, "open " + path);
+  if (::write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size())) {
+    return Refused(path, value, errno);
+  }
+  return absl::OkStatus();
+}
+
+// v2: the controllers a file of `dir` needs, enabled in each ancestor's
+// cgroup.subtree_control from the root down (as runc does for its own).
+absl::Status EnableV2Controllers(const std::string& root, const std::string& path) {
+  std::string dir = root;
+  for (absl::string_view part : absl::StrSplit(path, '/', absl::SkipEmpty())) {
+    RETURN_IF_ERROR(WriteLimit(dir + "/cgroup.subtree_control", "+cpu +memory"));
+    dir = absl::StrCat(dir, "/", part);
+    RETURN_IF_ERROR(MakeDirs(dir, 0755));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status Cgroups::SetLimits(const std::string& path, const CgroupLimits& limits) const {
+  std::vector<LimitWrite> writes;
+  if (layout_ == CgroupLayout::kV2) {
+    std::string dir = root_ + path;
+    if (limits.cpu_shares)
+      writes.push_back({dir, "cpu.weight", absl::StrCat(SharesToWeight(*limits.cpu_shares))});
+    if (limits.cpu_quota || limits.cpu_period) {
+      // One file holds both: a part not given keeps its current value.
+      std::string quota = limits.cpu_quota ? Limit(*limits.cpu_quota, "max") : "";
+      std::string period = limits.cpu_period ? absl::StrCat(*limits.cpu_period) : "";
+      absl::StatusOr<std::string> now = ReadFileToString(dir + "/cpu.max", kMaxFile);
+      if (now.ok() && (quota.empty() || period.empty())) {
+        std::vector<std::string> parts =
+            absl::StrSplit(absl::StripAsciiWhitespace(*now), ' ', absl::SkipEmpty());
+        if (quota.empty() && !parts.empty()) quota = parts[0];
+        if (period.empty() && parts.size() > 1) period = parts[1];
+      }
+      if (quota.empty()) quota = "max";
+      writes.push_back({dir, "cpu.max", period.empty() ? quota : quota + " " + period});
+    }
+    if (limits.memory_limit)
+      writes.push_back({dir, "memory.max", Limit(*limits.memory_limit, "max")});
+    for (const LimitWrite& w : writes) {
+      if (!Exists(w.dir + "/" + w.file)) RETURN_IF_ERROR(EnableV2Controllers(root_, path));
+    }
+  } else {
+    std::string cpu = V1Controller("cpu");
+    if (!cpu.empty()) cpu += path;
+    if ((limits.cpu_shares || limits.cpu_quota || limits.cpu_period) && cpu.empty()) {
+      return absl::FailedPreconditionError("the v1 cpu controller is not mounted");
+    }
+    if (limits.cpu_shares) writes.push_back({cpu, "cpu.shares", absl::StrCat(*limits.cpu_shares)});
+    // The period first: the kernel checks each quota against it.
+    if (limits.cpu_period) {
+      writes.push_back({cpu, "cpu.cfs_period_us", absl::StrCat(*limits.cpu_period)});
+    }
+    if (limits.cpu_quota)
+      writes.push_back({cpu, "cpu.cfs_quota_us", Limit(*limits.cpu_quota, "-1")});
+    if (limits.memory_limit) {
+      if (memory_.empty())
+        return absl::FailedPreconditionError("the v1 memory controller is not mounted");
+      writes.push_back(
+          {memory_ + path, "memory.limit_in_bytes", Limit(*limits.memory_limit, "-1")});
+    }
+  }
+  // Old values first, so that a refused write can put them back.
+  std::vector<std::string> old;
+  for (const LimitWrite& w : writes) {
+    RETURN_IF_ERROR(MakeDirs(w.dir, 0755));
+    std::string file = w.dir + "/" + w.file;
+    ASSIGN_OR_RETURN(std::string value, ReadFileToString(file, kMaxFile));
+    old.emplace_back(absl::StripAsciiWhitespace(value));
+  }
+  for (size_t i = 0; i < writes.size(); ++i) {
+    absl::Status written = WriteLimit(writes[i].dir + "/" + writes[i].file, writes[i].value);
+    if (written.ok()) continue;
+    for (size_t j = i; j-- > 0;) {
+      // Best effort: the old values were accepted before.
+      WriteLimit(writes[j].dir + "/" + writes[j].file, old[j]).IgnoreError();
+    }
+    return written;
   }
   return absl::OkStatus();
 }

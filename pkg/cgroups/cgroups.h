@@ -37,6 +37,14 @@ struct CgroupStats {
   uint64_t pids = 0;                           // pids.current
 };
 
+// Limits written into a cgroup; unset ones are left as they are.
+struct CgroupLimits {
+  std::optional<uint64_t> cpu_shares;  // v1 cpu.shares; v2 cpu.weight, converted as runc does
+  std::optional<int64_t> cpu_quota;    // µs per period, -1: none (v1 cpu.cfs_quota_us, v2 cpu.max)
+  std::optional<uint64_t> cpu_period;  // µs (v1 cpu.cfs_period_us, v2 cpu.max)
+  std::optional<int64_t> memory_limit;  // bytes, -1: none (v1 memory.limit_in_bytes, v2 memory.max)
+};
+
 class Cgroups {
  public:
   // Looks at `root` (normally /sys/fs/cgroup): cgroup.controllers there
@@ -47,6 +55,11 @@ class Cgroups {
 
   CgroupLayout layout() const { return layout_; }
   const std::string& root() const { return root_; }
+
+  // Whether memory cgroups account swap: v1 has memory.memsw.* (the
+  // kernel's swapaccount); v2 has the memory controller (runc ignores a
+  // missing memory.swap.max when setting it to 0 or max).
+  bool SwapAccounting() const;
 
   // The usage of cgroup `path` ("/ocid/pod-x/ocid-y"). NotFound when the
   // cgroup does not exist (not created yet, or already removed).
@@ -62,6 +75,27 @@ class Cgroups {
   // container just exited).
   absl::Status Remove(const std::string& path,
                       absl::Duration patience = absl::ZeroDuration()) const;
+
+  // Kills (SIGKILL) every process in cgroup `path` and the cgroups below
+  // it, then waits up to `patience` for them to be gone. v2 with
+  // cgroup.kill: the kernel kills them all at once; otherwise each pid
+  // listed in cgroup.procs is killed, with the v1 freezer (when mounted)
+  // frozen over each pass so that nothing forks past the list, and passes
+  // repeat while they find pids not yet killed. A missing cgroup is fine.
+  // DeadlineExceeded names a process still alive (not a zombie) after that.
+  absl::Status Kill(const std::string& path, absl::Duration patience) const;
+
+  // Whether the memory controller of cgroup `path` saw an OOM kill: v1
+  // memory.oom_control's oom_kill counter (or under_oom), v2
+  // memory.events' oom_kill. NotFound when the cgroup does not exist.
+  absl::StatusOr<bool> OomKilled(const std::string& path) const;
+
+  // Writes `limits` into cgroup `path`, making its dirs where they are
+  // missing (v2: enabling the cpu and memory controllers on the way down).
+  // Each file's value is read before it is written; when the kernel
+  // refuses a write (InvalidArgument naming the file, the value and the
+  // kernel's reason), the files already written get their old values back.
+  absl::Status SetLimits(const std::string& path, const CgroupLimits& limits) const;
 
   // Moves process `pid` into cgroup `path`, making its dirs, in every
   // hierarchy (v1: each controller's and the named ones; v2: the one).
@@ -79,8 +113,13 @@ class Cgroups {
   std::string root_;
   CgroupLayout layout_;
   std::vector<std::string> hierarchies_;  // mount dirs under root_, not symlinks
+  // Where cgroup.procs of `path` is read for Kill: v2's one dir, else the
+  // first of the v1 freezer's, memory's or pids' that has the cgroup (""
+  // when none has it).
+  std::string ProcsDir(const std::string& path) const;
+
   // v1: the controllers' dirs, looked up once ("" when not mounted).
-  std::string memory_, cpuacct_, pids_;
+  std::string memory_, cpuacct_, pids_, freezer_;
 };
 
 }  // namespace ocid

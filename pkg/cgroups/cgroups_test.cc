@@ -1,7 +1,9 @@
 #include "pkg/cgroups/cgroups.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <string>
@@ -63,6 +65,23 @@ TEST_F(CgroupsTest, DetectsEachLayout) {
   absl::StatusOr<Cgroups> v2 = Cgroups::Open(root_);
   ASSERT_TRUE(v2.ok()) << v2.status();
   EXPECT_EQ(v2->layout(), CgroupLayout::kV2);
+}
+
+TEST_F(CgroupsTest, SwapAccountingFollowsTheMemsswFilesOrTheV2MemoryController) {
+  FakeV1("", /*joint_cpu=*/false);
+  absl::StatusOr<Cgroups> v1 = Cgroups::Open(root_);
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  EXPECT_FALSE(v1->SwapAccounting()) << "no memory.memsw.limit_in_bytes";
+  Write("memory/memory.memsw.limit_in_bytes", "9223372036854771712\n");
+  EXPECT_TRUE(v1->SwapAccounting());
+
+  ASSERT_TRUE(RemoveAll(root_).ok());
+  Write("cgroup.controllers", "cpuset cpu io pids\n");
+  absl::StatusOr<Cgroups> v2 = Cgroups::Open(root_);
+  ASSERT_TRUE(v2.ok()) << v2.status();
+  EXPECT_FALSE(v2->SwapAccounting());
+  Write("cgroup.controllers", "cpuset cpu io memory pids\n");
+  EXPECT_TRUE(v2->SwapAccounting());
 }
 
 TEST_F(CgroupsTest, NothingMountedIsAnError) {
@@ -189,6 +208,164 @@ TEST_F(CgroupsTest, JoinGivesNewCpusetLevelsTheirParentsCpusAndMems) {
   EXPECT_EQ(*ReadFileToString(root_ + "/cpuset/ocid/pod-p/ocid-infra/cpuset.cpus", 100), "1\n");
   EXPECT_EQ(*ReadFileToString(root_ + "/cpuset/ocid/pod-p/ocid-infra/cpuset.mems", 100), "0\n");
   EXPECT_EQ(*ReadFileToString(root_ + "/cpuset/ocid/pod-p/ocid-infra/cgroup.procs", 100), "7");
+}
+
+// A `sleep` child of the test, as a process in a container would be.
+pid_t StartSleep() {
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sleep", "sleep", "100", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+int TermSignal(pid_t pid) {
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid || !WIFSIGNALED(status)) return 0;
+  return WTERMSIG(status);
+}
+
+TEST_F(CgroupsTest, KillSignalsEveryListedProcessBelowTooUnderTheFreezer) {
+  FakeV1("", false);
+  pid_t init = StartSleep(), child = StartSleep(), outside = StartSleep();
+  ASSERT_GT(init, 0);
+  ASSERT_GT(child, 0);
+  ASSERT_GT(outside, 0);
+  // The fake kernel lists them; the real one would drop each as it exits.
+  Write("freezer/ocid/pod-p/ocid-c/cgroup.procs", absl::StrCat(init, "\n"));
+  Write("freezer/ocid/pod-p/ocid-c/freezer.state", "xxxxxx\n");
+  Write("freezer/ocid/pod-p/ocid-c/nested/cgroup.procs", absl::StrCat(child, "\n"));
+  Write("freezer/ocid/pod-p/cgroup.procs", absl::StrCat(outside, "\n"));
+  absl::StatusOr<Cgroups> cgroups = Cgroups::Open(root_);
+  ASSERT_TRUE(cgroups.ok()) << cgroups.status();
+
+  absl::Status killed = cgroups->Kill("/ocid/pod-p/ocid-c", absl::Seconds(5));
+  EXPECT_TRUE(killed.ok()) << killed;
+  EXPECT_EQ(TermSignal(init), SIGKILL);
+  EXPECT_EQ(TermSignal(child), SIGKILL) << "a process in a cgroup below is killed too";
+  EXPECT_EQ(*ReadFileToString(root_ + "/freezer/ocid/pod-p/ocid-c/freezer.state", 100), "THAWED\n")
+      << "frozen while listed, thawed after";
+  EXPECT_EQ(kill(outside, 0), 0) << "the pod's other processes are left alone";
+  kill(outside, SIGKILL);
+  TermSignal(outside);
+
+  EXPECT_TRUE(cgroups->Kill("/ocid/pod-p/gone", absl::Seconds(1)).ok()) << "nothing to kill";
+
+  // A cgroup the freezer does not have is listed from the memory controller.
+  pid_t lone = StartSleep();
+  ASSERT_GT(lone, 0);
+  Write("memory/ocid/pod-p/ocid-m/cgroup.procs", absl::StrCat(lone, "\n"));
+  killed = cgroups->Kill("/ocid/pod-p/ocid-m", absl::Seconds(5));
+  EXPECT_TRUE(killed.ok()) << killed;
+  EXPECT_EQ(TermSignal(lone), SIGKILL);
+}
+
+TEST_F(CgroupsTest, KillOnV2WritesCgroupKill) {
+  Write("cgroup.controllers", "memory pids\n");
+  Write("ocid/pod-p/ocid-c/cgroup.kill", "0");
+  Write("ocid/pod-p/ocid-c/cgroup.procs", "");
+  absl::StatusOr<Cgroups> cgroups = Cgroups::Open(root_);
+  ASSERT_TRUE(cgroups.ok()) << cgroups.status();
+  ASSERT_TRUE(cgroups->Kill("/ocid/pod-p/ocid-c", absl::Seconds(1)).ok());
+  EXPECT_EQ(*ReadFileToString(root_ + "/ocid/pod-p/ocid-c/cgroup.kill", 100), "1");
+}
+
+TEST_F(CgroupsTest, OomKilledReadsTheMemoryControllersCounters) {
+  FakeV1("/c", false);
+  Write("memory/c/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n");
+  absl::StatusOr<Cgroups> v1 = Cgroups::Open(root_);
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  EXPECT_EQ(v1->OomKilled("/c").value_or(true), false);
+  Write("memory/c/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
+  EXPECT_EQ(v1->OomKilled("/c").value_or(false), true);
+  Write("memory/c/memory.oom_control", "oom_kill_disable 1\nunder_oom 1\noom_kill 0\n");
+  EXPECT_EQ(v1->OomKilled("/c").value_or(false), true) << "under OOM with the killer off";
+  EXPECT_EQ(v1->OomKilled("/gone").status().code(), absl::StatusCode::kNotFound);
+
+  ASSERT_TRUE(RemoveAll(root_).ok());
+  Write("cgroup.controllers", "memory pids\n");
+  Write("c/memory.events", "low 0\nhigh 0\nmax 5\noom 1\noom_kill 0\n");
+  absl::StatusOr<Cgroups> v2 = Cgroups::Open(root_);
+  ASSERT_TRUE(v2.ok()) << v2.status();
+  EXPECT_EQ(v2->OomKilled("/c").value_or(true), false);
+  Write("c/memory.events", "low 0\nhigh 0\nmax 5\noom 1\noom_kill 1\n");
+  EXPECT_EQ(v2->OomKilled("/c").value_or(false), true);
+  EXPECT_EQ(v2->OomKilled("/gone").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(CgroupsTest, SetLimitsWritesV1FilesAndPutsTheOldBackWhenOneIsRefused) {
+  FakeV1("", false);
+  Write("cpu/ocid/pod-p/cpu.shares", "1024\n");
+  Write("cpu/ocid/pod-p/cpu.cfs_quota_us", "-1\n");
+  Write("cpu/ocid/pod-p/cpu.cfs_period_us", "100000\n");
+  Write("memory/ocid/pod-p/memory.limit_in_bytes", "9223372036854771712\n");
+  absl::StatusOr<Cgroups> cgroups = Cgroups::Open(root_);
+  ASSERT_TRUE(cgroups.ok()) << cgroups.status();
+  auto read = [&](const std::string& rel) {
+    return ReadFileToString(absl::StrCat(root_, "/", rel), 100).value_or("?");
+  };
+
+  CgroupLimits limits;
+  limits.cpu_shares = 512;
+  limits.cpu_quota = 50000;
+  limits.cpu_period = 50000;
+  limits.memory_limit = 64 << 20;
+  absl::Status set = cgroups->SetLimits("/ocid/pod-p", limits);
+  ASSERT_TRUE(set.ok()) << set;
+  EXPECT_EQ(read("cpu/ocid/pod-p/cpu.shares"), "512");
+  EXPECT_EQ(read("cpu/ocid/pod-p/cpu.cfs_quota_us"), "50000");
+  EXPECT_EQ(read("cpu/ocid/pod-p/cpu.cfs_period_us"), "50000");
+  EXPECT_EQ(read("memory/ocid/pod-p/memory.limit_in_bytes"), "67108864");
+
+  // A file the kernel refuses to write (a read-only proc file stands in).
+  ASSERT_TRUE(RemoveAll(root_ + "/memory/ocid/pod-p/memory.limit_in_bytes").ok());
+  ASSERT_EQ(symlink("/proc/version", (root_ + "/memory/ocid/pod-p/memory.limit_in_bytes").c_str()),
+            0);
+  limits.cpu_shares = 2048;
+  limits.memory_limit = 32 << 20;
+  set = cgroups->SetLimits("/ocid/pod-p", limits);
+  EXPECT_FALSE(set.ok());
+  EXPECT_NE(set.message().find("memory.limit_in_bytes"), std::string::npos) << set;
+  EXPECT_EQ(read("cpu/ocid/pod-p/cpu.shares"), "512") << "the old value is back";
+
+  // Unset fields are left alone; a missing cgroup is made.
+  CgroupLimits shares;
+  shares.cpu_shares = 100;
+  ASSERT_TRUE(cgroups->SetLimits("/ocid/pod-p", shares).ok());
+  EXPECT_EQ(read("cpu/ocid/pod-p/cpu.cfs_quota_us"), "50000");
+  Write("cpu/ocid/pod-new/cpu.shares", "1024\n");  // what the kernel makes with the dir
+  ASSERT_TRUE(cgroups->SetLimits("/ocid/pod-new", shares).ok());
+  EXPECT_EQ(read("cpu/ocid/pod-new/cpu.shares"), "100");
+}
+
+TEST_F(CgroupsTest, SetLimitsOnV2WritesWeightCpuMaxAndMemoryMax) {
+  Write("cgroup.controllers", "cpu memory pids\n");
+  Write("cgroup.subtree_control", "");
+  Write("ocid/cgroup.subtree_control", "");
+  Write("ocid/pod-p/cpu.weight", "100\n");
+  Write("ocid/pod-p/cpu.max", "max 100000\n");
+  Write("ocid/pod-p/memory.max", "max\n");
+  absl::StatusOr<Cgroups> cgroups = Cgroups::Open(root_);
+  ASSERT_TRUE(cgroups.ok()) << cgroups.status();
+  auto read = [&](const std::string& rel) {
+    return ReadFileToString(absl::StrCat(root_, "/", rel), 100).value_or("?");
+  };
+  CgroupLimits limits;
+  limits.cpu_shares = 1024;
+  limits.cpu_quota = 20000;
+  limits.memory_limit = 64 << 20;
+  ASSERT_TRUE(cgroups->SetLimits("/ocid/pod-p", limits).ok());
+  EXPECT_EQ(read("ocid/pod-p/cpu.weight"), "39") << "runc's shares-to-weight mapping";
+  EXPECT_EQ(read("ocid/pod-p/cpu.max"), "20000 100000") << "the period kept";
+  EXPECT_EQ(read("ocid/pod-p/memory.max"), "67108864");
+  CgroupLimits unlimited;
+  unlimited.cpu_quota = -1;
+  unlimited.memory_limit = -1;
+  ASSERT_TRUE(cgroups->SetLimits("/ocid/pod-p", unlimited).ok());
+  EXPECT_EQ(read("ocid/pod-p/cpu.max"), "max 100000");
+  EXPECT_EQ(read("ocid/pod-p/memory.max"), "max");
+  EXPECT_EQ(read("ocid/cgroup.subtree_control"), "") << "controllers already there";
 }
 
 }  // namespace

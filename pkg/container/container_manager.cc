@@ -315,6 +315,7 @@ absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan
                              options_.min_oom_score_adj,
                              options_.cgroup_manager,
                              options_.seccomp};
+  inputs.swap_accounting = options_.swap_accounting;
   ASSIGN_OR_RETURN(nlohmann::json spec, BuildContainerSpec(inputs));
   const nlohmann::json& user = spec["process"]["user"];
   c.uid = user.value("uid", -1);
@@ -436,6 +437,9 @@ void ContainerManager::OnExit(const std::string& id) {
   if (!c || c->id != id || c->state == ContainerState::kExited) return;
   absl::StatusOr<ContainerExit> exit = runtimes_.ReadExit(c->exit_dir, id, c->persist_dir);
   if (!exit.ok()) return;
+  // conmon's oom file, or else the cgroup's own count (it stays until the
+  // runtime's delete removes the cgroup).
+  const bool oom_killed = exit->oom_killed || CgroupSawOom(*c);
   bool stopped = false;  // by this call: the watch and a Status may race here
   absl::Status updated = records_
                              .Update(id,
@@ -446,7 +450,7 @@ void ContainerManager::OnExit(const std::string& id) {
                                        r.exit_code = exit->exit_code;
                                        r.finished_at = absl::ToUnixNanos(exit->finished_at);
                                        if (r.started_at == 0) r.started_at = r.finished_at;
-                                       r.reason = exit->oom_killed       ? "OOMKilled"
+                                       r.reason = oom_killed             ? "OOMKilled"
                                                   : exit->exit_code == 0 ? "Completed"
                                                                          : "Error";
                                        r.pid = 0;
@@ -455,7 +459,36 @@ void ContainerManager::OnExit(const std::string& id) {
   // No caller to return it to (the exit watch's thread): log it. The
   // record stays RUNNING; the next Status or Stop reads the exit file again.
   if (!updated.ok()) OCID_LOG(kError) << "container " << id << ": record exit: " << updated;
-  if (updated.ok() && stopped) Emit(*c, LifecycleEventType::kStopped);
+  if (updated.ok() && stopped) {
+    Emit(*c, LifecycleEventType::kStopped);
+    // What the init left running dies with it (Stop does this again).
+    absl::Status killed = KillCgroup(*c);
+    if (!killed.ok()) OCID_LOG(kError) << "container " << id << ": kill its cgroup: " << killed;
+  }
+}
+
+absl::StatusOr<std::string> ContainerManager::CgroupOf(const ContainerRecord& c) const {
+  if (options_.cgroup_manager != "cgroupfs") {
+    return absl::UnimplementedError("only the cgroupfs driver's paths are known");
+  }
+  ASSIGN_OR_RETURN(SandboxRecord pod, pods_.Get(c.sandbox_id));
+  ASSIGN_OR_RETURN(std::string pod_cgroup, PodCgroupPath(pod.cgroup_parent, pod.id));
+  return ContainerCgroupPath(pod_cgroup, c.id);
+}
+
+absl::Status ContainerManager::KillCgroup(const ContainerRecord& c) {
+  if (!options_.kill_cgroup) return absl::OkStatus();
+  absl::StatusOr<std::string> cgroup = CgroupOf(c);
+  if (!cgroup.ok()) return absl::OkStatus();  // its pod is gone, and its cgroups with it
+  return options_.kill_cgroup(*cgroup);
+}
+
+bool ContainerManager::CgroupSawOom(const ContainerRecord& c) const {
+  if (!options_.oom_killed) return false;
+  absl::StatusOr<std::string> cgroup = CgroupOf(c);
+  if (!cgroup.ok()) return false;
+  absl::StatusOr<bool> oom = options_.oom_killed(*cgroup);
+  return oom.ok() && *oom;  // NotFound: a container that never ran has no cgroup
 }
 
 absl::Status ContainerManager::Stop(const std::string& id, int64_t timeout_seconds) {
@@ -465,6 +498,14 @@ absl::Status ContainerManager::Stop(const std::string& id, int64_t timeout_secon
 }
 
 absl::Status ContainerManager::StopLocked(const std::string& id, int64_t timeout_seconds) {
+  RETURN_IF_ERROR(StopInit(id, timeout_seconds));
+  // Also when the exit watch recorded the exit (and killed them) already:
+  // Stop returns only once nothing of the container runs.
+  std::optional<ContainerRecord> c = records_.Get(id);
+  return c ? KillCgroup(*c) : absl::OkStatus();
+}
+
+absl::Status ContainerManager::StopInit(const std::string& id, int64_t timeout_seconds) {
   OnExit(id);  // an exit the watch has not delivered yet
   std::optional<ContainerRecord> found = records_.Get(id);
   if (!found) return absl::NotFoundError(absl::StrCat("container ", id, " not found"));
@@ -596,7 +637,8 @@ absl::Status ContainerManager::UpdateResources(const std::string& id,
   if (Exited(c)) {
     return absl::FailedPreconditionError(absl::StrCat("container ", c.id, " is not running"));
   }
-  ASSIGN_OR_RETURN(nlohmann::json json, BuildResources(resources, "linux."));
+  ASSIGN_OR_RETURN(nlohmann::json json,
+                   BuildResources(resources, "linux.", options_.swap_accounting));
   ASSIGN_OR_RETURN(cri::ContainerConfig config, StoredConfig(c));
   *config.mutable_linux()->mutable_resources() = resources;
   std::string config_json;

@@ -42,6 +42,9 @@ struct ContainerManagerOptions {
   // The lowest oom_score_adj this host lets containers have.
   int min_oom_score_adj = -1000;
   std::string cgroup_manager = "cgroupfs";
+  // Whether the host's memory cgroups account swap: a memory limit without
+  // a swap request then limits swap too (BuildResources).
+  bool swap_accounting = true;
   // Moves a container's conmon into its cgroup below the pod's
   // (ConmonCgroupPath, cri-o's conmon_cgroup = "pod"); unset: conmon stays
   // in ocid's. The pod's removal removes that cgroup.
@@ -49,6 +52,15 @@ struct ContainerManagerOptions {
   // Removes that cgroup when the container is removed (waiting a moment
   // for the conmon to leave it).
   std::function<absl::Status(const std::string& cgroup)> remove_cgroup;
+  // Kills every process left in a container's cgroup (Cgroups::Kill), once
+  // its exit is recorded and again before Stop returns: a host-PID
+  // container's background processes (or a pod-wide PID namespace's)
+  // outlive its init otherwise. Unset: only the init is signalled.
+  std::function<absl::Status(const std::string& cgroup)> kill_cgroup;
+  // Whether a container's cgroup saw an OOM kill (Cgroups::OomKilled),
+  // read when its exit is recorded, as a second source beside conmon's oom
+  // file. Unset: conmon's file alone.
+  std::function<absl::StatusOr<bool>(const std::string& cgroup)> oom_killed;
   // Builds containers' seccomp filters (null: only Unconfined is possible);
   // must outlive the manager.
   SeccompProfiles* seccomp = nullptr;
@@ -135,6 +147,14 @@ class ContainerManager final : public PodContainers {
   absl::StatusOr<std::string> Make(ContainerRecord c, const Plan& plan);
   absl::Status UndoCreate(const ContainerRecord& c);
   absl::Status StopLocked(const std::string& id, int64_t timeout_seconds);
+  // Stops the init: StopLocked's signals and waits, without the cgroup kill.
+  absl::Status StopInit(const std::string& id, int64_t timeout_seconds);
+  // The container's cgroup (cgroupfs driver); NotFound when its pod is gone.
+  absl::StatusOr<std::string> CgroupOf(const ContainerRecord& c) const;
+  // kill_cgroup of the container's cgroup; OK when unset or no pod.
+  absl::Status KillCgroup(const ContainerRecord& c);
+  // Whether oom_killed says the container's cgroup saw an OOM kill.
+  bool CgroupSawOom(const ContainerRecord& c) const;
   absl::Status RemoveLocked(const std::string& id);
   void Emit(const ContainerRecord& c, LifecycleEventType type);
   // Records the exit conmon reported for `id` (the exit watch calls it).

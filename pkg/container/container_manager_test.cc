@@ -49,6 +49,9 @@ class QuietHost : public SandboxHost {
   absl::Status RemoveCgroups(const std::string&, const std::string&) override {
     return absl::OkStatus();
   }
+  absl::Status SetPodLimits(const std::string&, const CgroupLimits&) override {
+    return absl::OkStatus();
+  }
   bool InfraAlive(const ProcessIdentity&) override { return infra_alive; }
   absl::Status KillHelpersOf(const std::string&) override { return absl::OkStatus(); }
 
@@ -274,6 +277,15 @@ class ContainerManagerTest : public ::testing::Test {
     options.exits_dir = dir_ + "/run/exits";
     options.default_log_dir = dir_ + "/logs";
     options.events = &events_;
+    options.kill_cgroup = [this](const std::string& cgroup) {
+      absl::MutexLock lock(&cgroups_mu_);
+      killed_cgroups_.push_back(cgroup);
+      return absl::OkStatus();
+    };
+    options.oom_killed = [this](const std::string& cgroup) -> absl::StatusOr<bool> {
+      absl::MutexLock lock(&cgroups_mu_);
+      return oom_cgroups_.count(cgroup) > 0;
+    };
     containers_ = std::make_unique<ContainerManager>(options, *pods_, images_, runtime_);
     pods_->SetContainers(containers_.get());
     ASSERT_TRUE(pods_->Recover().ok());
@@ -313,6 +325,27 @@ class ContainerManagerTest : public ::testing::Test {
   std::unique_ptr<SandboxManager> pods_;
   std::unique_ptr<ContainerManager> containers_;
   std::string pod_;
+  absl::Mutex cgroups_mu_;  // the exit watch's thread calls the fakes too
+  std::vector<std::string> killed_cgroups_ ABSL_GUARDED_BY(cgroups_mu_);
+  std::set<std::string> oom_cgroups_ ABSL_GUARDED_BY(cgroups_mu_);  // saw an OOM kill
+
+  std::vector<std::string> KilledCgroups() {
+    absl::MutexLock lock(&cgroups_mu_);
+    return killed_cgroups_;
+  }
+  // The cgroup the cgroupfs driver gives container `id` of pod_.
+  std::string CgroupOf(const std::string& id) { return "/ocid/pod-" + pod_ + "/ocid-" + id; }
+  // The init exits on its own with `code`, as conmon's exit file says.
+  void ExitByItself(const std::string& id, int code) {
+    std::function<void(const std::string&)> notify;
+    {
+      absl::MutexLock lock(&runtime_.mu);
+      runtime_.states[id] = "stopped";
+      runtime_.exits[id] = ContainerExit{code, absl::Now(), false};
+      notify = runtime_.on_exit;
+    }
+    notify(id);
+  }
 };
 
 TEST_F(ContainerManagerTest, CreateStartStopRemove) {
@@ -386,6 +419,61 @@ TEST_F(ContainerManagerTest, UpdateResourcesAppliesAndKeepsThemOrKeepsTheOld) {
 
   ASSERT_TRUE(containers_->Stop(*id, 10).ok());
   EXPECT_TRUE(absl::IsFailedPrecondition(containers_->UpdateResources(*id, resources)));
+}
+
+TEST_F(ContainerManagerTest, ExitAndStopKillWhatIsLeftInTheContainersCgroup) {
+  absl::StatusOr<std::string> id = containers_->Create(pod_, ContainerConfig());
+  ASSERT_TRUE(id.ok()) << id.status();
+  ASSERT_TRUE(containers_->Start(*id).ok());
+  EXPECT_TRUE(KilledCgroups().empty()) << "nothing killed while it runs";
+
+  // The init exits by itself (the exit watch): its cgroup's rest is killed.
+  ExitByItself(*id, 0);
+  ASSERT_EQ(containers_->Get(*id)->state, ContainerState::kExited);
+  EXPECT_EQ(KilledCgroups(), std::vector<std::string>{CgroupOf(*id)});
+
+  // Stop kills it again before it returns, exited or not.
+  absl::StatusOr<std::string> other = containers_->Create(pod_, ContainerConfig("other"));
+  ASSERT_TRUE(other.ok()) << other.status();
+  ASSERT_TRUE(containers_->Start(*other).ok());
+  ASSERT_TRUE(containers_->Stop(*other, 10).ok());
+  std::vector<std::string> killed = KilledCgroups();
+  EXPECT_GE(std::count(killed.begin(), killed.end(), CgroupOf(*other)), 1) << killed.size();
+  EXPECT_EQ(containers_->Get(*other)->exit_code, 128 + SIGQUIT) << "the init got its signal";
+  size_t before = killed.size();
+  ASSERT_TRUE(containers_->Stop(*id, 0).ok());
+  ASSERT_EQ(KilledCgroups().size(), before + 1);
+  EXPECT_EQ(KilledCgroups().back(), CgroupOf(*id));
+}
+
+TEST_F(ContainerManagerTest, AnOomKillCountedByTheCgroupMakesTheReasonOOMKilled) {
+  absl::StatusOr<std::string> oom = containers_->Create(pod_, ContainerConfig("oom"));
+  absl::StatusOr<std::string> plain = containers_->Create(pod_, ContainerConfig("plain"));
+  ASSERT_TRUE(oom.ok()) << oom.status();
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  ASSERT_TRUE(containers_->Start(*oom).ok());
+  ASSERT_TRUE(containers_->Start(*plain).ok());
+  {
+    absl::MutexLock lock(&cgroups_mu_);
+    oom_cgroups_.insert(CgroupOf(*oom));  // conmon wrote no oom file
+  }
+  ExitByItself(*oom, 137);
+  ExitByItself(*plain, 137);
+  EXPECT_EQ(containers_->Get(*oom)->reason, "OOMKilled");
+  EXPECT_EQ(containers_->Get(*plain)->reason, "Error");
+
+  // conmon's file alone still says so.
+  absl::StatusOr<std::string> by_file = containers_->Create(pod_, ContainerConfig("by-file"));
+  ASSERT_TRUE(by_file.ok()) << by_file.status();
+  ASSERT_TRUE(containers_->Start(*by_file).ok());
+  std::function<void(const std::string&)> notify;
+  {
+    absl::MutexLock lock(&runtime_.mu);
+    runtime_.exits[*by_file] = ContainerExit{137, absl::Now(), /*oom_killed=*/true};
+    notify = runtime_.on_exit;
+  }
+  notify(*by_file);
+  EXPECT_EQ(containers_->Get(*by_file)->reason, "OOMKilled");
 }
 
 // The events a subscriber reads, as "<type> <container id>", until none

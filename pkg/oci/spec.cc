@@ -9,8 +9,8 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <set>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -527,10 +527,18 @@ absl::StatusOr<std::string> CgroupsPath(const ContainerSpecInputs& in) {
 }  // namespace
 
 absl::StatusOr<json> BuildResources(const runtime::v1::LinuxContainerResources& r,
-                                    const std::string& prefix) {
+                                    const std::string& prefix, bool swap_accounting) {
   if (r.cpu_shares() < 0) return Invalid(prefix + "cpu_shares", "negative");
   if (r.cpu_period() < 0) return Invalid(prefix + "cpu_period", "negative");
   if (r.memory_limit_in_bytes() < 0) return Invalid(prefix + "memory_limit_in_bytes", "negative");
+  if (r.memory_swap_limit_in_bytes() < -1) {
+    return Invalid(prefix + "memory_swap_limit_in_bytes", "below -1 (unlimited)");
+  }
+  if (r.memory_swap_limit_in_bytes() > 0 && r.memory_limit_in_bytes() > 0 &&
+      r.memory_swap_limit_in_bytes() < r.memory_limit_in_bytes()) {
+    return Invalid(prefix + "memory_swap_limit_in_bytes",
+                   "below memory_limit_in_bytes (it is memory plus swap)");
+  }
   json resources = json::object();
   json cpu = json::object();
   if (r.cpu_shares() > 0) cpu["shares"] = static_cast<uint64_t>(r.cpu_shares());
@@ -541,7 +549,11 @@ absl::StatusOr<json> BuildResources(const runtime::v1::LinuxContainerResources& 
   if (!cpu.empty()) resources["cpu"] = cpu;
   json memory = json::object();
   if (r.memory_limit_in_bytes() > 0) memory["limit"] = r.memory_limit_in_bytes();
-  if (r.memory_swap_limit_in_bytes() != 0) memory["swap"] = r.memory_swap_limit_in_bytes();
+  if (r.memory_swap_limit_in_bytes() != 0) {
+    memory["swap"] = r.memory_swap_limit_in_bytes();
+  } else if (r.memory_limit_in_bytes() > 0 && swap_accounting) {
+    memory["swap"] = r.memory_limit_in_bytes();  // no swap beyond the limit
+  }
   if (!memory.empty()) resources["memory"] = memory;
   json hugepages = json::array();
   for (int i = 0; i < r.hugepage_limits_size(); ++i) {
@@ -661,8 +673,8 @@ absl::StatusOr<json> BuildLinux(const ContainerSpecInputs& in, const std::string
   const LinuxContainerSecurityContext& sc = linux_config.security_context();
   ASSIGN_OR_RETURN(json namespaces, BuildNamespaces(in));
   ASSIGN_OR_RETURN(std::string cgroups_path, CgroupsPath(in));
-  ASSIGN_OR_RETURN(json resources,
-                   BuildResources(linux_config.resources(), "config.linux.resources."));
+  ASSIGN_OR_RETURN(json resources, BuildResources(linux_config.resources(),
+                                                  "config.linux.resources.", in.swap_accounting));
   json rules;
   ASSIGN_OR_RETURN(json devices, BuildDevices(*in.config, sc.privileged(), rules));
   resources["devices"] = rules;
@@ -699,7 +711,8 @@ absl::StatusOr<std::optional<json>> BuildSeccomp(const ContainerSpecInputs& in,
     return Invalid("config.linux.security_context.seccomp", "no seccomp profiles here");
   }
   std::vector<std::string> caps;
-  for (const json& cap : process["capabilities"]["bounding"]) caps.push_back(cap.get<std::string>());
+  for (const json& cap : process["capabilities"]["bounding"])
+    caps.push_back(cap.get<std::string>());
   return in.seccomp->ForContainer(request, caps);
 }
 

@@ -7,10 +7,10 @@
 
 #include "absl/status/statusor.h"
 #include "api/runtime/v1/api.pb.h"
-#include "pkg/security/apparmor.h"
-#include "pkg/security/seccomp.h"
 #include "nlohmann/json.hpp"
 #include "pkg/image/manifest.h"
+#include "pkg/security/apparmor.h"
+#include "pkg/security/seccomp.h"
 
 namespace ocid {
 
@@ -30,8 +30,8 @@ struct SandboxContext {
   std::string resolv_conf_path;  // files bind-mounted into each container
   std::string hosts_path;
   std::string hostname_path;
-  std::string shm_path;          // the pod's /dev/shm (a sized tmpfs)
-  std::string cgroup_parent;     // from LinuxPodSandboxConfig, may be ""
+  std::string shm_path;       // the pod's /dev/shm (a sized tmpfs)
+  std::string cgroup_parent;  // from LinuxPodSandboxConfig, may be ""
 };
 
 struct ContainerSpecInputs {
@@ -49,13 +49,22 @@ struct ContainerSpecInputs {
   SeccompProfiles* seccomp = nullptr;
   // Where AppArmor's state is read (tests give a fake); null: the host's.
   const AppArmorHost* apparmor_host = nullptr;
+  // Whether the host's memory cgroups account swap (BuildResources).
+  bool swap_accounting = true;
 };
 
 // linux.resources (cpu, memory, hugepageLimits, unified) for `resources`,
 // as CreateContainer writes them and `runtime update --resources` takes
 // them. InvalidArgument names the field under `prefix`.
+// memory.swap is the OCI memory+swap total. An explicit
+// memory_swap_limit_in_bytes is used as given. A memory limit without one
+// gets swap equal to the limit, i.e. no swap beyond it (v1
+// memory.memsw.limit_in_bytes = the limit, v2 memory.swap.max 0), as
+// containerd and cri-o set, when `swap_accounting` says the host's memory
+// cgroups account swap (Cgroups::SwapAccounting); without it runc could not
+// write memsw on v1, so nothing is set.
 absl::StatusOr<nlohmann::json> BuildResources(const runtime::v1::LinuxContainerResources& resources,
-                                              const std::string& prefix);
+                                              const std::string& prefix, bool swap_accounting);
 
 // Builds config.json. Process args follow kubelet's rules: command replaces
 // the image's Entrypoint (and drops its Cmd), args replace Cmd. Env is the

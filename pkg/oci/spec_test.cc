@@ -86,6 +86,7 @@ class SpecTest : public ::testing::Test {
   void TearDown() override { ASSERT_TRUE(RemoveAll(dir_).ok()); }
 
   SeccompProfiles seccomp_;
+  bool swap_accounting_ = true;
   AppArmorHost apparmor_host_{"/nonexistent/enabled", "/nonexistent/profiles"};  // none
 
   absl::StatusOr<json> Build() {
@@ -99,6 +100,7 @@ class SpecTest : public ::testing::Test {
     inputs.cgroup_manager = cgroup_manager_;
     inputs.seccomp = &seccomp_;
     inputs.apparmor_host = &apparmor_host_;
+    inputs.swap_accounting = swap_accounting_;
     return BuildContainerSpec(inputs);
   }
   // The error message of a Build() expected to fail with InvalidArgument.
@@ -459,6 +461,53 @@ TEST_F(SpecTest, ResourcesMapping) {
 
   r->set_cpu_shares(-1);
   EXPECT_EQ(BuildError(), "config.linux.resources.cpu_shares: negative");
+}
+
+TEST_F(SpecTest, MemoryLimitWithoutSwapRequestAllowsNoSwapBeyondIt) {
+  auto* r = config_.mutable_linux()->mutable_resources();
+  r->set_memory_limit_in_bytes(64 << 20);
+  absl::StatusOr<json> spec = Build();
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ((*spec)["linux"]["resources"]["memory"],
+            json::parse(R"({"limit": 67108864, "swap": 67108864})"))
+      << "swap is memory+swap: equal to the limit means no swap";
+
+  // The same rule for an update (runtime update --resources).
+  absl::StatusOr<json> update = BuildResources(*r, "linux.", /*swap_accounting=*/true);
+  ASSERT_TRUE(update.ok()) << update.status();
+  EXPECT_EQ((*update)["memory"]["swap"], 64 << 20);
+
+  // Without swap accounting on the host runc could not write memsw.
+  swap_accounting_ = false;
+  spec = Build();
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ((*spec)["linux"]["resources"]["memory"], json::parse(R"({"limit": 67108864})"));
+  swap_accounting_ = true;
+
+  // An explicit request is used as given: more swap, or unlimited.
+  r->set_memory_swap_limit_in_bytes(96 << 20);
+  spec = Build();
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ((*spec)["linux"]["resources"]["memory"]["swap"], 96 << 20);
+  r->set_memory_swap_limit_in_bytes(-1);
+  spec = Build();
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ((*spec)["linux"]["resources"]["memory"]["swap"], -1);
+
+  // No memory limit: no swap limit either.
+  r->Clear();
+  spec = Build();
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_FALSE((*spec)["linux"]["resources"].contains("memory"));
+
+  r->set_memory_limit_in_bytes(64 << 20);
+  r->set_memory_swap_limit_in_bytes(32 << 20);
+  EXPECT_EQ(BuildError(),
+            "config.linux.resources.memory_swap_limit_in_bytes: below memory_limit_in_bytes (it "
+            "is memory plus swap)");
+  r->set_memory_swap_limit_in_bytes(-2);
+  EXPECT_EQ(BuildError(),
+            "config.linux.resources.memory_swap_limit_in_bytes: below -1 (unlimited)");
 }
 
 TEST_F(SpecTest, Devices) {

@@ -74,6 +74,14 @@ absl::StatusOr<ProcessIdentity> LinuxSandboxHost::StartInfra(const PinnedNamespa
   return *infra;
 }
 
+absl::Status LinuxSandboxHost::SetPodLimits(const std::string& pod_cgroup,
+                                            const CgroupLimits& limits) {
+  if (cgroups_ == nullptr) {
+    return absl::FailedPreconditionError("ocid was started without cgroups");
+  }
+  return cgroups_->SetLimits(pod_cgroup, limits);
+}
+
 absl::Status LinuxSandboxHost::RemoveCgroups(const std::string& infra_cgroup,
                                              const std::string& own_pod_cgroup) {
   if (cgroups_ == nullptr) return absl::OkStatus();

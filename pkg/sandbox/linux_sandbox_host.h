@@ -32,6 +32,7 @@ class LinuxSandboxHost final : public SandboxHost {
                                              const std::string& infra_cgroup) override;
   absl::Status RemoveCgroups(const std::string& infra_cgroup,
                              const std::string& own_pod_cgroup) override;
+  absl::Status SetPodLimits(const std::string& pod_cgroup, const CgroupLimits& limits) override;
   void StopInfra(const ProcessIdentity& infra) override;
   bool InfraAlive(const ProcessIdentity& infra) override;
   absl::Status KillHelpersOf(const std::string& pod_id) override;

@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "pkg/base/subprocess.h"
+#include "pkg/cgroups/cgroups.h"
 #include "pkg/network/cni.h"
 #include "pkg/sandbox/namespaces.h"
 
@@ -47,6 +48,10 @@ class SandboxHost {
   // it. Idempotent; fails while a process is still in one after a grace.
   virtual absl::Status RemoveCgroups(const std::string& infra_cgroup,
                                      const std::string& own_pod_cgroup) = 0;
+  // Writes `limits` into the pod's cgroup `pod_cgroup`, making it where it
+  // is missing (Cgroups::SetLimits): a value the kernel refuses is its
+  // error (InvalidArgument) and the old values stay.
+  virtual absl::Status SetPodLimits(const std::string& pod_cgroup, const CgroupLimits& limits) = 0;
   // Kills that process and no other (a pid reused since is left alone).
   // Idempotent: an infra already gone is fine.
   virtual void StopInfra(const ProcessIdentity& infra) = 0;

@@ -316,6 +316,58 @@ absl::Status SandboxManager::StopLocked(const SandboxRecord& pod) {
   return absl::OkStatus();
 }
 
+namespace {
+
+absl::Status NotNegative(const runtime::v1::LinuxContainerResources& r, const std::string& prefix) {
+  const std::pair<const char*, int64_t> fields[] = {
+      {"cpu_shares", r.cpu_shares()},
+      {"cpu_quota", r.cpu_quota()},
+      {"cpu_period", r.cpu_period()},
+      {"memory_limit_in_bytes", r.memory_limit_in_bytes()},
+  };
+  for (const auto& [name, value] : fields) {
+    if (value < 0) return absl::InvalidArgumentError(absl::StrCat(prefix, name, ": negative"));
+  }
+  return absl::OkStatus();
+}
+
+// The pod cgroup's limits: what its containers get plus the pod's overhead.
+CgroupLimits PodLimits(const runtime::v1::LinuxContainerResources& overhead,
+                       const runtime::v1::LinuxContainerResources& resources) {
+  CgroupLimits limits;
+  if (resources.cpu_shares() + overhead.cpu_shares() > 0) {
+    limits.cpu_shares = static_cast<uint64_t>(resources.cpu_shares() + overhead.cpu_shares());
+  }
+  if (resources.cpu_quota() > 0) limits.cpu_quota = resources.cpu_quota() + overhead.cpu_quota();
+  int64_t period = resources.cpu_period() > 0 ? resources.cpu_period() : overhead.cpu_period();
+  if (period > 0) limits.cpu_period = static_cast<uint64_t>(period);
+  if (resources.memory_limit_in_bytes() > 0) {
+    limits.memory_limit = resources.memory_limit_in_bytes() + overhead.memory_limit_in_bytes();
+  }
+  return limits;
+}
+
+}  // namespace
+
+absl::Status SandboxManager::UpdateResources(
+    const std::string& id, const runtime::v1::LinuxContainerResources& overhead,
+    const runtime::v1::LinuxContainerResources& resources) {
+  RETURN_IF_ERROR(NotNegative(overhead, "overhead."));
+  RETURN_IF_ERROR(NotNegative(resources, "resources."));
+  ASSIGN_OR_RETURN(SandboxRecord found, Get(id));
+  KeyedMutex::Lock lock = LockPod(found.id);
+  ASSIGN_OR_RETURN(SandboxRecord pod, Get(found.id));  // stopped or removed meanwhile?
+  if (!pod.ready) {
+    return absl::FailedPreconditionError(absl::StrCat("pod sandbox ", pod.id, " is not ready"));
+  }
+  CgroupLimits limits = PodLimits(overhead, resources);
+  if (!limits.cpu_shares && !limits.cpu_quota && !limits.cpu_period && !limits.memory_limit) {
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(std::string pod_cgroup, PodCgroupPath(pod.cgroup_parent, pod.id));
+  return host_.SetPodLimits(pod_cgroup, limits);
+}
+
 absl::Status SandboxManager::RemoveCgroupsOf(const SandboxRecord& pod) {
   absl::StatusOr<std::string> pod_cgroup = PodCgroupPath(pod.cgroup_parent, pod.id);
   if (!pod_cgroup.ok()) return absl::OkStatus();  // a parent RunPod refused: nothing made

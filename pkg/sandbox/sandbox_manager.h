@@ -66,6 +66,18 @@ class SandboxManager {
   // gone is fine.
   absl::Status RemovePod(const std::string& id);
 
+  // Writes the pod-level limits into the ready pod's cgroup: cpu shares,
+  // quota and period and the memory limit of `resources` (the sum of its
+  // containers') plus `overhead`; fields left 0 are not changed, and a
+  // quota or memory limit only in `overhead` limits nothing (the pod is
+  // unlimited there). cpuset, hugepages, unified and swap are not applied
+  // at the pod level. A negative value is InvalidArgument naming the field
+  // ("resources.cpu_shares"); a value the kernel refuses is its error and
+  // the old values stay; FailedPrecondition for a pod not ready.
+  absl::Status UpdateResources(const std::string& id,
+                               const runtime::v1::LinuxContainerResources& overhead,
+                               const runtime::v1::LinuxContainerResources& resources);
+
   // By ID or unique prefix: NotFound, InvalidArgument for "".
   absl::StatusOr<SandboxRecord> Get(const std::string& id) const;
   // Get, with the stored config parsed (DataLoss if it does not parse).

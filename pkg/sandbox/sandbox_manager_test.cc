@@ -101,6 +101,17 @@ class FakeHost : public SandboxHost {
     cgroups_removed.push_back(infra_cgroup + " " + own_pod_cgroup);
     return absl::OkStatus();
   }
+  absl::Status SetPodLimits(const std::string& pod_cgroup, const CgroupLimits& limits) override {
+    absl::MutexLock lock(&mu_);
+    if (fail_at == "limits") return absl::InvalidArgumentError("the kernel refused it");
+    auto part = [](const char* name, const auto& value) {
+      return value ? absl::StrCat(" ", name, "=", *value) : std::string();
+    };
+    limits_set.push_back(pod_cgroup + part("shares", limits.cpu_shares) +
+                         part("quota", limits.cpu_quota) + part("period", limits.cpu_period) +
+                         part("memory", limits.memory_limit));
+    return absl::OkStatus();
+  }
   void StopInfra(const ProcessIdentity& identity) override {
     absl::MutexLock lock(&mu_);
     // Only the identity StartInfra gave stops it.
@@ -114,7 +125,8 @@ class FakeHost : public SandboxHost {
 
   std::string fail_at;
   std::vector<std::string> cgroups_removed;
-  std::function<void()> unpin_hook;  // runs inside Unpin, unlocked
+  std::vector<std::string> limits_set;  // "<cgroup> shares=N quota=N period=N memory=N"
+  std::function<void()> unpin_hook;     // runs inside Unpin, unlocked
   absl::Mutex mu_;
   FileSet pinned, shm, infra;               // pod IDs, shm paths, infra pids
   std::vector<std::string> helpers_killed;  // by Recover, before an undo
@@ -282,6 +294,62 @@ TEST_F(SandboxManagerTest, RemovePodRemovesContainersFilesAndRecord) {
       << "a kubelet parent is not ocid's to remove";
   // The name is free again.
   EXPECT_TRUE(manager_->RunPod(PodConfig("web"), "").ok());
+}
+
+TEST_F(SandboxManagerTest, UpdateResourcesWritesResourcesPlusOverheadIntoThePodCgroup) {
+  std::string id = manager_->RunPod(PodConfig("web"), "").value();
+  cri::LinuxContainerResources resources, overhead;
+  resources.set_cpu_shares(512);
+  resources.set_cpu_quota(50000);
+  resources.set_cpu_period(100000);
+  resources.set_memory_limit_in_bytes(64 << 20);
+  overhead.set_cpu_shares(10);
+  overhead.set_cpu_quota(5000);
+  overhead.set_memory_limit_in_bytes(1 << 20);
+  absl::Status updated = manager_->UpdateResources(id.substr(0, 12), overhead, resources);
+  ASSERT_TRUE(updated.ok()) << updated;
+  ASSERT_EQ(host_.limits_set.size(), 1u);
+  EXPECT_EQ(host_.limits_set[0],
+            absl::StrCat("/ocid/pod-", id,
+                         " shares=522 quota=55000 period=100000 memory=", (64 << 20) + (1 << 20)));
+
+  // Unset fields stay as they are; an overhead alone does not limit.
+  cri::LinuxContainerResources shares_only;
+  shares_only.set_cpu_shares(256);
+  ASSERT_TRUE(manager_->UpdateResources(id, overhead, shares_only).ok());
+  EXPECT_EQ(host_.limits_set.back(), absl::StrCat("/ocid/pod-", id, " shares=266"));
+  ASSERT_TRUE(manager_->UpdateResources(id, {}, {}).ok());
+  EXPECT_EQ(host_.limits_set.size(), 2u) << "nothing to write";
+
+  // Bad input names its field and writes nothing.
+  cri::LinuxContainerResources negative;
+  negative.set_memory_limit_in_bytes(-1);
+  absl::Status bad = manager_->UpdateResources(id, {}, negative);
+  EXPECT_TRUE(absl::IsInvalidArgument(bad)) << bad;
+  EXPECT_EQ(bad.message(), "resources.memory_limit_in_bytes: negative");
+  negative.Clear();
+  negative.set_cpu_quota(-5);
+  bad = manager_->UpdateResources(id, negative, resources);
+  EXPECT_EQ(bad.message(), "overhead.cpu_quota: negative");
+  EXPECT_EQ(host_.limits_set.size(), 2u);
+
+  // The kernel's refusal is returned as it is.
+  host_.fail_at = "limits";
+  bad = manager_->UpdateResources(id, {}, resources);
+  EXPECT_TRUE(absl::IsInvalidArgument(bad)) << bad;
+  EXPECT_EQ(bad.message(), "the kernel refused it");
+  host_.fail_at = "";
+
+  // A kubelet parent is the pod's cgroup.
+  cri::PodSandboxConfig config = PodConfig("kube");
+  config.mutable_linux()->set_cgroup_parent("/kubepods/burstable/pod9");
+  std::string kube = manager_->RunPod(config, "").value();
+  ASSERT_TRUE(manager_->UpdateResources(kube, {}, shares_only).ok());
+  EXPECT_EQ(host_.limits_set.back(), "/kubepods/burstable/pod9 shares=256");
+
+  EXPECT_TRUE(absl::IsNotFound(manager_->UpdateResources("nope", {}, resources)));
+  ASSERT_TRUE(manager_->StopPod(id).ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(manager_->UpdateResources(id, {}, resources)));
 }
 
 TEST_F(SandboxManagerTest, SameRequestAgainReturnsThePodOtherConfigIsRefused) {

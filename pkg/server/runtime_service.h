@@ -58,6 +58,9 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
   grpc::Status StreamPodSandboxes(
       grpc::ServerContext*, const runtime::v1::StreamPodSandboxesRequest*,
       grpc::ServerWriter<runtime::v1::StreamPodSandboxesResponse>* writer) override;
+  grpc::Status UpdatePodSandboxResources(grpc::ServerContext*,
+                                         const runtime::v1::UpdatePodSandboxResourcesRequest*,
+                                         runtime::v1::UpdatePodSandboxResourcesResponse*) override;
 
   // container_service.cc
   grpc::Status CreateContainer(grpc::ServerContext*, const runtime::v1::CreateContainerRequest*,

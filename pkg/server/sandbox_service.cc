@@ -1,5 +1,6 @@
-// RunPodSandbox, StopPodSandbox, RemovePodSandbox, PodSandboxStatus,
-// ListPodSandbox: request checks and proto conversion around SandboxManager.
+// RunPodSandbox, StopPodSandbox, RemovePodSandbox, UpdatePodSandboxResources,
+// PodSandboxStatus, ListPodSandbox: request checks and proto conversion
+// around SandboxManager.
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "pkg/base/status_macros.h"
@@ -82,6 +83,18 @@ grpc::Status RuntimeService::RemovePodSandbox(grpc::ServerContext*,
       return absl::InvalidArgumentError("pod_sandbox_id is empty");
     }
     return pods_.RemovePod(request->pod_sandbox_id());
+  });
+}
+
+grpc::Status RuntimeService::UpdatePodSandboxResources(
+    grpc::ServerContext*, const cri::UpdatePodSandboxResourcesRequest* request,
+    cri::UpdatePodSandboxResourcesResponse*) {
+  return ServeRpc("UpdatePodSandboxResources", [&]() -> absl::Status {
+    if (request->pod_sandbox_id().empty()) {
+      return absl::InvalidArgumentError("pod_sandbox_id is empty");
+    }
+    return pods_.UpdateResources(request->pod_sandbox_id(), request->overhead(),
+                                 request->resources());
   });
 }
 

@@ -150,9 +150,8 @@ absl::Status CriServer::StartManagers() {
   if (!config_.seccomp_profile.empty() && SeccompBuiltIn()) {
     // A profile that does not convert would fail every RuntimeDefault
     // container: say so at start.
-    absl::Status usable = seccomp_
-                              .ForContainer({SeccompRequest::Kind::kRuntimeDefault, ""}, {})
-                              .status();
+    absl::Status usable =
+        seccomp_.ForContainer({SeccompRequest::Kind::kRuntimeDefault, ""}, {}).status();
     if (!usable.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("ocid.runtime.seccomp_profile: ", usable.message()));
@@ -191,12 +190,17 @@ absl::Status CriServer::StartManagers() {
   containers.default_log_dir = config_.log_dir;
   containers.min_oom_score_adj = MinOomScoreAdj();
   containers.cgroup_manager = config_.cgroup_manager;
+  containers.swap_accounting = cgroups_->SwapAccounting();
   containers.join_cgroup = [this](const std::string& cgroup, pid_t pid) {
     return cgroups_->Join(cgroup, pid);
   };
   containers.remove_cgroup = [this](const std::string& cgroup) {
     return cgroups_->Remove(cgroup, absl::Seconds(2));
   };
+  containers.kill_cgroup = [this](const std::string& cgroup) {
+    return cgroups_->Kill(cgroup, absl::Seconds(2));
+  };
+  containers.oom_killed = [this](const std::string& cgroup) { return cgroups_->OomKilled(cgroup); };
   containers.events = &events_;
   containers.seccomp = &seccomp_;
   containers_ = std::make_unique<ContainerManager>(std::move(containers), *pods_,
@@ -211,8 +215,8 @@ absl::Status CriServer::StartManagers() {
   OCID_LOG(kInfo) << "recovered " << pod_count << " pod(s) and " << container_count
                   << " container(s)";
   stats_ = std::make_unique<StatsCollector>(*pods_, *containers_, *cgroups_);
-  runtime_service_ = std::make_unique<RuntimeService>(config_, *cni_, *pods_, *containers_,
-                                                      *stats_, events_);
+  runtime_service_ =
+      std::make_unique<RuntimeService>(config_, *cni_, *pods_, *containers_, *stats_, events_);
   return StartMetrics();
 }
 
