@@ -10,6 +10,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
@@ -297,6 +298,19 @@ absl::Status Validate(const Config& c) {
   if (c.metrics_port < 1 || c.metrics_port > 65535) {
     return absl::InvalidArgumentError(absl::StrCat("ocid.metrics.metrics_port: ", c.metrics_port,
                                                    " is not a port (1-65535)"));
+  }
+  if (c.stream_port < 0 || c.stream_port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("ocid.api.stream_port: ", c.stream_port,
+                                                   " is not a port (0-65535)"));
+  }
+  if (c.stream_address.empty()) {
+    return absl::InvalidArgumentError("ocid.api.stream_address is empty");
+  }
+  if (absl::Duration idle; !absl::ParseDuration(c.stream_idle_timeout, &idle) ||
+                           idle <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat("ocid.api.stream_idle_timeout: \"",
+                                                   c.stream_idle_timeout,
+                                                   "\" is not a positive duration (e.g. 4h)"));
   }
   if (c.metrics_address.empty()) {
     return absl::InvalidArgumentError("ocid.metrics.metrics_address is empty");

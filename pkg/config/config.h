@@ -42,6 +42,10 @@ struct Config {
   std::string listen = "/run/ocid/ocid.sock";
   int64_t grpc_max_recv_msg_size = 16 * 1024 * 1024;
   int64_t grpc_max_send_msg_size = 16 * 1024 * 1024;
+  // The streaming server (exec, attach, port-forward URLs).
+  std::string stream_address = "127.0.0.1";
+  int64_t stream_port = 0;  // 0: any free port (logged)
+  std::string stream_idle_timeout = "4h";  // a session with no traffic is closed
 
   // [ocid.runtime]
   std::string default_runtime = "runc";

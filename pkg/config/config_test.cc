@@ -123,6 +123,14 @@ TEST(ConfigTest, ValidateNamesTheKeyAtFault) {
   config = Config{};
   config.runtimes["runc"].type = "vm";
   EXPECT_THAT(Validate(config).message(), HasSubstr("ocid.runtime.runtimes.runc.runtime_type"));
+  config = Config{};
+  config.stream_port = 70000;
+  EXPECT_THAT(Validate(config).message(), HasSubstr("ocid.api.stream_port: 70000"));
+  config = Config{};
+  config.stream_idle_timeout = "forever";
+  EXPECT_THAT(Validate(config).message(), HasSubstr("ocid.api.stream_idle_timeout: \"forever\""));
+  config.stream_idle_timeout = "30m";
+  EXPECT_TRUE(Validate(config).ok());
 }
 
 TEST(ConfigTest, ToTomlReadsBackToTheSameConfig) {

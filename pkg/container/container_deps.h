@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "pkg/image/image_lookup.h"
 #include "pkg/oci/runtime.h"
+#include "pkg/streaming/channel.h"
 #include "pkg/storage/digest.h"
 
 namespace ocid {
@@ -44,6 +45,13 @@ class ContainerRuntime {
                                               const std::vector<std::string>& command,
                                               absl::Duration timeout) = 0;
   virtual absl::Status ReopenLog(const std::string& bundle, const std::string& log_path) = 0;
+  // OciRuntime::StartExec and Attach: the streaming sessions' channels.
+  virtual absl::StatusOr<std::unique_ptr<streaming::Channel>> StartExec(
+      const std::string& id, const std::string& bundle, const std::vector<std::string>& command,
+      bool tty, bool stdin) = 0;
+  virtual absl::StatusOr<std::unique_ptr<streaming::Channel>> Attach(const std::string& id,
+                                                                     const std::string& bundle,
+                                                                     bool stdin) = 0;
 };
 
 // Watching exit files stops when this is destroyed.

@@ -326,7 +326,8 @@ absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan
   CrashPoint("create_container.spec_written");
 
   ContainerLaunch launch{c.id,       c.name,        c.bundle,           c.log_path,
-                         c.exit_dir, c.persist_dir, plan.config->tty(), plan.config->stdin()};
+                         c.exit_dir, c.persist_dir, plan.config->tty(), plan.config->stdin(),
+                         plan.config->stdin_once()};
   ASSIGN_OR_RETURN(c.conmon_pid, plan.runtime->Create(launch));
   undo.Push([&] { plan.runtime->Delete(c.id, /*force=*/true).IgnoreError(); });
   if (options_.join_cgroup) {
@@ -627,6 +628,31 @@ absl::StatusOr<ExecResult> ContainerManager::ExecSync(const std::string& id,
         absl::StrCat("command timed out after ", timeout_seconds, "s"));
   }
   return result;
+}
+
+absl::StatusOr<ContainerRecord> ContainerManager::GetRunning(const std::string& id) const {
+  ASSIGN_OR_RETURN(ContainerRecord c, Get(id));
+  if (c.state != ContainerState::kRunning) {
+    return absl::FailedPreconditionError(absl::StrCat("container ", c.id, " is not running"));
+  }
+  return c;
+}
+
+absl::StatusOr<std::unique_ptr<streaming::Channel>> ContainerManager::StartExec(
+    const std::string& id, const std::vector<std::string>& command, bool tty, bool stdin) {
+  if (command.empty()) return absl::InvalidArgumentError("cmd is empty");
+  ASSIGN_OR_RETURN(ContainerRecord c, GetRunning(id));
+  ASSIGN_OR_RETURN(ContainerRuntime * runtime, runtimes_.For(c.runtime_handler));
+  return runtime->StartExec(c.id, c.bundle, command, tty, stdin);
+}
+
+absl::StatusOr<std::unique_ptr<streaming::Channel>> ContainerManager::Attach(const std::string& id,
+                                                                             bool stdin) {
+  ASSIGN_OR_RETURN(ContainerRecord c, GetRunning(id));
+  ASSIGN_OR_RETURN(cri::ContainerConfig config, StoredConfig(c));
+  ASSIGN_OR_RETURN(ContainerRuntime * runtime, runtimes_.For(c.runtime_handler));
+  // Input only reaches a container created to read it.
+  return runtime->Attach(c.id, c.bundle, stdin && config.stdin());
 }
 
 absl::Status ContainerManager::UpdateResources(const std::string& id,

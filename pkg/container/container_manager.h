@@ -118,6 +118,15 @@ class ContainerManager final : public PodContainers {
                                       const std::vector<std::string>& command,
                                       int64_t timeout_seconds);
   absl::Status ReopenLog(const std::string& id);
+  // Get, FailedPrecondition unless the container runs: what Exec and Attach
+  // ask before they hand out a URL.
+  absl::StatusOr<ContainerRecord> GetRunning(const std::string& id) const;
+  // An interactive exec (the streaming server's): the command in the
+  // running container, with a terminal when `tty`.
+  absl::StatusOr<std::unique_ptr<streaming::Channel>> StartExec(
+      const std::string& id, const std::vector<std::string>& command, bool tty, bool stdin);
+  // The running container's stdio; input only if it was created with stdin.
+  absl::StatusOr<std::unique_ptr<streaming::Channel>> Attach(const std::string& id, bool stdin);
   // Applies `resources` to the created or running container's cgroup
   // (runtime update) and keeps them in its stored config, which
   // ContainerStatus reports. A value the kernel refuses is its error

@@ -170,6 +170,20 @@ class FakeRuntime : public ContainerRuntime, public ContainerRuntimes {
   absl::Status ReopenLog(const std::string&, const std::string&) override {
     return absl::OkStatus();
   }
+  absl::StatusOr<std::unique_ptr<streaming::Channel>> StartExec(
+      const std::string& id, const std::string&, const std::vector<std::string>& command, bool tty,
+      bool stdin) override {
+    absl::MutexLock lock(&mu);
+    interactive.push_back(absl::StrCat("exec ", id, " ", command[0], " tty=", tty, " stdin=", stdin));
+    return absl::UnavailableError("fake: no channel");
+  }
+  absl::StatusOr<std::unique_ptr<streaming::Channel>> Attach(const std::string& id,
+                                                             const std::string&,
+                                                             bool stdin) override {
+    absl::MutexLock lock(&mu);
+    interactive.push_back(absl::StrCat("attach ", id, " stdin=", stdin));
+    return absl::UnavailableError("fake: no channel");
+  }
   absl::Status Update(const std::string& id, const std::string& resources_json) override {
     absl::MutexLock lock(&mu);
     if (resources_json.find("\"cpus\":\"999\"") != std::string::npos) {
@@ -216,6 +230,7 @@ class FakeRuntime : public ContainerRuntime, public ContainerRuntimes {
   std::vector<int> signals;
   std::vector<std::string> helpers_killed;   // by Recover, before an undo
   std::vector<std::string> updates;          // "id json" per Update applied
+  std::vector<std::string> interactive;      // "exec ..." or "attach ..." per channel asked for
   std::vector<std::string> cgroups_removed;  // spec paths, by an undo
   std::function<void(const std::string&)> on_exit;
   std::string name_ = "runc";
@@ -347,6 +362,26 @@ class ContainerManagerTest : public ::testing::Test {
     notify(id);
   }
 };
+
+TEST_F(ContainerManagerTest, InteractiveExecAndAttachNeedARunningContainer) {
+  cri::ContainerConfig config = ContainerConfig();
+  config.set_stdin(false);
+  absl::StatusOr<std::string> id = containers_->Create(pod_, config);
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(containers_->GetRunning(*id).status()));
+  EXPECT_TRUE(absl::IsFailedPrecondition(containers_->StartExec(*id, {"sh"}, true, true).status()));
+  EXPECT_TRUE(absl::IsFailedPrecondition(containers_->Attach(*id, true).status()));
+  ASSERT_TRUE(containers_->Start(*id).ok());
+  EXPECT_TRUE(containers_->GetRunning(*id).ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(containers_->StartExec(*id, {}, false, false).status()));
+  containers_->StartExec(*id, {"sh"}, true, true).status().IgnoreError();
+  // The container reads no stdin: an attach gets none either.
+  containers_->Attach(*id, true).status().IgnoreError();
+  absl::MutexLock lock(&runtime_.mu);
+  EXPECT_EQ(runtime_.interactive,
+            (std::vector<std::string>{absl::StrCat("exec ", *id, " sh tty=1 stdin=1"),
+                                      absl::StrCat("attach ", *id, " stdin=0")}));
+}
 
 TEST_F(ContainerManagerTest, CreateStartStopRemove) {
   absl::StatusOr<std::string> id = containers_->Create(pod_, ContainerConfig());

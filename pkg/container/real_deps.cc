@@ -41,6 +41,16 @@ class OciContainerRuntime final : public ContainerRuntime {
   absl::Status ReopenLog(const std::string& bundle, const std::string& log_path) override {
     return runtime_.ReopenLog(bundle, log_path);
   }
+  absl::StatusOr<std::unique_ptr<streaming::Channel>> StartExec(
+      const std::string& id, const std::string& bundle, const std::vector<std::string>& command,
+      bool tty, bool stdin) override {
+    return runtime_.StartExec(id, bundle, command, tty, stdin);
+  }
+  absl::StatusOr<std::unique_ptr<streaming::Channel>> Attach(const std::string& id,
+                                                             const std::string& bundle,
+                                                             bool stdin) override {
+    return runtime_.Attach(id, bundle, stdin);
+  }
 
  private:
   OciRuntime runtime_;

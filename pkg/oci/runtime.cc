@@ -33,6 +33,7 @@
 #include "pkg/base/subprocess.h"
 #include "pkg/base/unique_fd.h"
 #include "pkg/oci/conmon_internal.h"
+#include "pkg/oci/interactive_internal.h"
 
 namespace ocid {
 namespace {
@@ -190,6 +191,9 @@ std::vector<std::string> ConmonCreateArgs(const std::string& conmon, const Runti
                      {"--log-size-max", "-1"}});
   if (launch.tty) argv.push_back("-t");
   if (launch.stdin) argv.push_back("-i");
+  // conmon closes the container's stdin when an attach client ends its
+  // input, unless told otherwise: stdin_once means exactly that close.
+  if (launch.stdin && !launch.stdin_once) argv.push_back("--leave-stdin-open");
   return argv;
 }
 
@@ -240,7 +244,7 @@ absl::Status WriteNewFile(const std::string& path, absl::string_view contents) {
 // `runtime exec --process` runs.
 absl::Status WriteExecProcess(const std::string& config_path,
                               const std::vector<std::string>& command,
-                              const std::string& process_path) {
+                              const std::string& process_path, bool terminal = false) {
   ASSIGN_OR_RETURN(std::string text, ReadFileToString(config_path, kMaxConfigSize));
   nlohmann::json config = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!config.is_object() || !config.contains("process") || !config["process"].is_object()) {
@@ -248,7 +252,7 @@ absl::Status WriteExecProcess(const std::string& config_path,
   }
   nlohmann::json process = config["process"];
   process["args"] = command;
-  process["terminal"] = false;
+  process["terminal"] = terminal;
   process.erase("consoleSize");
   return WriteNewFile(process_path,
                       process.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
@@ -498,6 +502,39 @@ absl::StatusOr<ExecResult> OciRuntime::ExecSync(const std::string& id, const std
   result.stdout_data = std::move(streams.stdout_data);
   result.stderr_data = std::move(streams.stderr_data);
   return result;
+}
+
+absl::StatusOr<std::unique_ptr<streaming::Channel>> OciRuntime::StartExec(
+    const std::string& id, const std::string& bundle, const std::vector<std::string>& command,
+    bool tty, bool stdin) {
+  RETURN_IF_ERROR(CheckId(id));
+  if (command.empty()) return absl::InvalidArgumentError("exec in " + id + ": empty command");
+  std::string dir = bundle + "/exec-XXXXXX";
+  if (::mkdtemp(&dir[0]) == nullptr) return absl::ErrnoToStatus(errno, "make a dir in " + bundle);
+  absl::Status written = WriteExecProcess(bundle + "/config.json", command,
+                                          dir + "/process.json", tty);
+  if (!written.ok()) {
+    RemoveAll(dir).IgnoreError();
+    return written;
+  }
+  // The runtime in the foreground: it stays until the command exits, its
+  // exit status is the command's, and with a terminal it relays between ours
+  // and the container's console.
+  std::vector<std::string> argv = {handler_.path, "--root", handler_.root, "exec",
+                                   "--process", dir + "/process.json",
+                                   "--pid-file", dir + "/pid", id};
+  std::string pid_file = dir + "/pid";
+  return oci_internal::StartExecChannel(std::move(argv), std::move(dir), std::move(pid_file), tty,
+                                        stdin);
+}
+
+absl::StatusOr<std::unique_ptr<streaming::Channel>> OciRuntime::Attach(const std::string& id,
+                                                                       const std::string& bundle,
+                                                                       bool stdin) {
+  RETURN_IF_ERROR(CheckId(id));
+  // conmon links <socket dir>/<id> to the bundle, keeping the path short.
+  return oci_internal::ConnectAttachChannel(runroot_ + "/conmon-sockets/" + id + "/attach",
+                                            bundle + "/ctl", stdin);
 }
 
 absl::Status OciRuntime::ReopenLog(const std::string& bundle, const std::string& log_path) {

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "pkg/config/config.h"
+#include "pkg/streaming/channel.h"
 
 namespace ocid {
 
@@ -26,6 +27,7 @@ struct ContainerLaunch {
   std::string persist_dir;  // conmon's --persist-dir (exit and oom files)
   bool tty = false;
   bool stdin = false;
+  bool stdin_once = false;  // the first attach to end its input closes stdin
 };
 
 struct RuntimeState {
@@ -68,6 +70,17 @@ class OciRuntime {
   absl::StatusOr<ExecResult> ExecSync(const std::string& id, const std::string& bundle,
                                       const std::vector<std::string>& command,
                                       absl::Duration timeout);
+
+  // Starts `command` in the container for an interactive session (exec
+  // over the streaming server): with a terminal when `tty`, reading input
+  // only with `stdin`. The channel's end is the command's.
+  absl::StatusOr<std::unique_ptr<streaming::Channel>> StartExec(
+      const std::string& id, const std::string& bundle, const std::vector<std::string>& command,
+      bool tty, bool stdin);
+  // Joins the running container's stdio through conmon's attach socket;
+  // with `stdin`, input goes to the container (created with stdin).
+  absl::StatusOr<std::unique_ptr<streaming::Channel>> Attach(const std::string& id,
+                                                             const std::string& bundle, bool stdin);
 
   // Makes conmon reopen the container's log file (after it was renamed) and
   // returns once the new file exists at `log_path` (conmon reopens

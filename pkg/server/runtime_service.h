@@ -18,6 +18,7 @@
 #include "pkg/network/cni.h"
 #include "pkg/sandbox/sandbox_manager.h"
 #include "pkg/stats/stats_collector.h"
+#include "pkg/streaming/server.h"
 
 namespace ocid {
 
@@ -25,13 +26,15 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
  public:
   // All must outlive the service.
   RuntimeService(const Config& config, CniManager& cni, SandboxManager& pods,
-                 ContainerManager& containers, StatsCollector& stats, EventBus& events)
+                 ContainerManager& containers, StatsCollector& stats, EventBus& events,
+                 streaming::Server& streaming)
       : config_(config),
         cni_(cni),
         pods_(pods),
         containers_(containers),
         stats_(stats),
-        events_(events) {}
+        events_(events),
+        streaming_(streaming) {}
 
   // runtime_status.cc
   grpc::Status Version(grpc::ServerContext*, const runtime::v1::VersionRequest*,
@@ -80,6 +83,14 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
       grpc::ServerWriter<runtime::v1::StreamContainersResponse>* writer) override;
   grpc::Status ExecSync(grpc::ServerContext*, const runtime::v1::ExecSyncRequest*,
                         runtime::v1::ExecSyncResponse*) override;
+
+  // streaming_service.cc
+  grpc::Status Exec(grpc::ServerContext*, const runtime::v1::ExecRequest*,
+                    runtime::v1::ExecResponse*) override;
+  grpc::Status Attach(grpc::ServerContext*, const runtime::v1::AttachRequest*,
+                      runtime::v1::AttachResponse*) override;
+  grpc::Status PortForward(grpc::ServerContext*, const runtime::v1::PortForwardRequest*,
+                           runtime::v1::PortForwardResponse*) override;
   grpc::Status UpdateContainerResources(grpc::ServerContext*,
                                         const runtime::v1::UpdateContainerResourcesRequest*,
                                         runtime::v1::UpdateContainerResourcesResponse*) override;
@@ -126,6 +137,7 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
   ContainerManager& containers_;
   StatsCollector& stats_;
   EventBus& events_;
+  streaming::Server& streaming_;
 
   // The last events sent, as built (event_service.cc).
   static constexpr size_t kBuiltEvents = 64;

@@ -215,9 +215,25 @@ absl::Status CriServer::StartManagers() {
   OCID_LOG(kInfo) << "recovered " << pod_count << " pod(s) and " << container_count
                   << " container(s)";
   stats_ = std::make_unique<StatsCollector>(*pods_, *containers_, *cgroups_);
-  runtime_service_ =
-      std::make_unique<RuntimeService>(config_, *cni_, *pods_, *containers_, *stats_, events_);
+  RETURN_IF_ERROR(StartStreaming());
+  runtime_service_ = std::make_unique<RuntimeService>(config_, *cni_, *pods_, *containers_,
+                                                      *stats_, events_, *streaming_);
   return StartMetrics();
+}
+
+absl::Status CriServer::StartStreaming() {
+  streaming::ServerOptions options;
+  options.address = config_.stream_address;
+  options.port = static_cast<int>(config_.stream_port);
+  // Validate() checked it parses.
+  absl::ParseDuration(config_.stream_idle_timeout, &options.idle_timeout);
+  // A wildcard address is not one to connect to: the URLs name loopback.
+  if (options.address == "0.0.0.0") options.advertise_address = "127.0.0.1";
+  if (options.address == "::") options.advertise_address = "::1";
+  streaming_backend_ = std::make_unique<StreamingBackend>(*pods_, *containers_);
+  ASSIGN_OR_RETURN(streaming_, streaming::Server::Start(options, streaming_backend_.get()));
+  OCID_LOG(kInfo) << "streaming server on " << options.address << ":" << streaming_->port();
+  return absl::OkStatus();
 }
 
 absl::Status CriServer::StartMetrics() {

@@ -21,6 +21,7 @@
 #include "pkg/server/image_service.h"
 #include "pkg/server/metrics_endpoint.h"
 #include "pkg/server/runtime_service.h"
+#include "pkg/server/streaming_backend.h"
 #include "pkg/stats/stats_collector.h"
 #include "pkg/storage/blob_store.h"
 #include "pkg/storage/image_store.h"
@@ -48,6 +49,8 @@ class CriServer {
   absl::Status OpenStores();
   // Makes the pod and container managers and recovers their records.
   absl::Status StartManagers();
+  // The exec/attach/port-forward server on stream_address:stream_port.
+  absl::Status StartStreaming();
   // The Prometheus endpoint, when enable_metrics; a port it cannot take is
   // an error only when metrics_required.
   absl::Status StartMetrics();
@@ -71,6 +74,9 @@ class CriServer {
   std::unique_ptr<ContainerManager> containers_;
   std::unique_ptr<Cgroups> cgroups_;
   std::unique_ptr<StatsCollector> stats_;
+  // Sessions run on the managers: the server ends them before those go.
+  std::unique_ptr<StreamingBackend> streaming_backend_;
+  std::unique_ptr<streaming::Server> streaming_;
   std::unique_ptr<RuntimeService> runtime_service_;
   std::unique_ptr<ImageService> image_service_;
   std::unique_ptr<MetricsEndpoint> metrics_;  // after the managers it reads

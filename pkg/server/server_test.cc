@@ -108,9 +108,17 @@ TEST_F(ServerTest, UnbuiltCallsAnswerUnimplementedAndUnknownFieldsAreAccepted) {
   auto stub = RuntimeStub();
   {
     grpc::ClientContext context;
+    runtime::v1::CheckpointContainerResponse response;
+    grpc::Status status = stub->CheckpointContainer(
+        &context, runtime::v1::CheckpointContainerRequest(), &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  }
+  {
+    grpc::ClientContext context;
     runtime::v1::ExecResponse response;
     grpc::Status status = stub->Exec(&context, runtime::v1::ExecRequest(), &response);
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(status.error_message(), "container_id is empty");
   }
   {
     auto images = runtime::v1::ImageService::NewStub(
