@@ -61,7 +61,7 @@ TEST(ConfigKeysTest, EveryConfigFieldIsInTheTable) {
   // ConfigKeys() (or, like runtimes, handle it beside the table) and here.
   auto& [root, runroot, log_level, log_dir, listen, grpc_max_recv_msg_size, grpc_max_send_msg_size,
          default_runtime, conmon, cgroup_manager, seccomp_profile, runtimes, signature_policy, registries_conf,
-         global_auth_file, network_dir, plugin_dirs, default_network, enable_metrics,
+         registries_d, global_auth_file, network_dir, plugin_dirs, default_network, enable_metrics,
          metrics_address, metrics_port, metrics_required] = config;
   const std::vector<const void*> listed = {&root,
                                            &runroot,
@@ -76,6 +76,7 @@ TEST(ConfigKeysTest, EveryConfigFieldIsInTheTable) {
                                            &seccomp_profile,
                                            &signature_policy,
                                            &registries_conf,
+                                           &registries_d,
                                            &global_auth_file,
                                            &network_dir,
                                            &plugin_dirs,

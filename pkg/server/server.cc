@@ -19,6 +19,7 @@
 #include "pkg/base/unique_fd.h"
 #include "pkg/cgroups/paths.h"
 #include "pkg/server/rpc.h"
+#include "pkg/trust/image_trust.h"
 
 namespace ocid {
 namespace {
@@ -106,8 +107,10 @@ absl::Status CriServer::OpenStores() {
   ASSIGN_OR_RETURN(RegistriesConf registries, LoadRegistriesConf(config_.registries_conf));
   PullOptions options;
   options.auth_file = config_.global_auth_file;
-  puller_ =
-      std::make_unique<ImagePuller>(*blobs_, *layers_, *images_, std::move(registries), options);
+  ASSIGN_OR_RETURN(std::shared_ptr<const ImageTrust> trust,
+                   ImageTrust::Load(config_.signature_policy, config_.registries_d));
+  puller_ = std::make_unique<ImagePuller>(*blobs_, *layers_, *images_, std::move(registries),
+                                          options, std::move(trust));
   image_service_ = std::make_unique<ImageService>(
       ImageStores{storage, *blobs_, *layers_, *images_, *puller_, config_.root + "/containers"});
 
