@@ -150,3 +150,51 @@ stored_files() {
   [ "$status" -ne 0 ]
   [[ "$output" == *"no-such-policy.json"* ]]
 }
+
+# Sends SIGHUP to ocid and waits (up to 5 s) for one more log line matching
+# PATTERN.
+hup_and_wait() {
+  local pattern=$1 before
+  before=$(grep -c -- "$pattern" "$TEST_ROOT/ocid.log" || true)
+  kill -HUP "$OCID_PID"
+  for _ in $(seq 1 50); do
+    if (($(grep -c -- "$pattern" "$TEST_ROOT/ocid.log" || true) > before)); then return 0; fi
+    sleep 0.1
+  done
+  echo "no new \"$pattern\" in ocid.log" >&2
+  return 1
+}
+
+@test "SIGHUP reloads the policy and registries.conf; a broken file keeps the old ones" {
+  run ! "$OCIC_BIN" image pull "$REGISTRY/whiteouts:latest"
+  cp "$TEST_ROOT/policy.json" "$TEST_ROOT/policy.json.orig"
+  grep -v '/whiteouts"' "$TEST_ROOT/policy.json.orig" >"$TEST_ROOT/policy.json"
+  hup_and_wait "got SIGHUP: reloaded"
+  run "$OCIC_BIN" image pull "$REGISTRY/whiteouts:latest"
+  [ "$status" -eq 0 ]
+
+  # A broken policy: logged, and the one before stays in force.
+  printf '{"default": [{"type": "reject"}], "transports": {"docker": {"x.io": []}}}\n' \
+    >"$TEST_ROOT/policy.json"
+  hup_and_wait "reload failed, keeping the old configuration"
+  grep -q "reload failed.*$TEST_ROOT/policy.json" "$TEST_ROOT/ocid.log"
+  run "$OCIC_BIN" image pull "$REGISTRY/busybox:oci"
+  [ "$status" -eq 0 ]
+  run "$OCIC_BIN" image pull "$REGISTRY/trusted/unsigned:latest"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"SignatureValidationFailed"* ]]
+
+  # registries.conf blocking the registry applies to the next pull.
+  cp "$TEST_ROOT/policy.json.orig" "$TEST_ROOT/policy.json"
+  cp "$TEST_ROOT/registries.conf" "$TEST_ROOT/registries.conf.orig"
+  printf 'blocked = true\n' >>"$TEST_ROOT/registries.conf"
+  hup_and_wait "got SIGHUP: reloaded"
+  run "$OCIC_BIN" image pull "$REGISTRY/busybox:zstd"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"blocked in registries.conf"* ]]
+  cp "$TEST_ROOT/registries.conf.orig" "$TEST_ROOT/registries.conf"
+  hup_and_wait "got SIGHUP: reloaded"
+  run "$OCIC_BIN" image pull "$REGISTRY/busybox:zstd"
+  [ "$status" -eq 0 ]
+  kill -0 "$OCID_PID"
+}

@@ -36,12 +36,20 @@ ImagePuller::ImagePuller(BlobStore& blobs, LayerStore& layers, ImageStore& image
     : blobs_(blobs),
       layers_(layers),
       images_(images),
-      registries_(std::move(registries)),
       options_(std::move(options)),
+      registries_(std::make_shared<const RegistriesConf>(std::move(registries))),
       trust_(std::move(trust)) {}
 
-void ImagePuller::SetTrust(std::shared_ptr<const ImageTrust> trust) {
+std::shared_ptr<const RegistriesConf> ImagePuller::registries() {
   absl::MutexLock lock(&mu_);
+  return registries_;
+}
+
+void ImagePuller::Reconfigure(RegistriesConf registries,
+                              std::shared_ptr<const ImageTrust> trust) {
+  auto conf = std::make_shared<const RegistriesConf>(std::move(registries));
+  absl::MutexLock lock(&mu_);
+  registries_ = std::move(conf);
   trust_ = std::move(trust);
 }
 
@@ -56,7 +64,8 @@ std::optional<PullProgress> ImagePuller::Progress(const std::string& image) {
 
 absl::StatusOr<ImageRecord> ImagePuller::Pull(const std::string& image,
                                               const RegistryAuth& auth) {
-  ASSIGN_OR_RETURN(std::vector<ImageReference> candidates, ResolveCandidates(image, registries_));
+  const std::shared_ptr<const RegistriesConf> registries = this->registries();
+  ASSIGN_OR_RETURN(std::vector<ImageReference> candidates, ResolveCandidates(image, *registries));
   auto progress = std::make_shared<ProgressState>();
   std::shared_ptr<const ImageTrust> trust;
   {
@@ -80,7 +89,7 @@ absl::StatusOr<ImageRecord> ImagePuller::Pull(const std::string& image,
   absl::Status last_error =
       absl::NotFoundError(absl::StrCat("no registry to pull ", image, " from"));
   for (const ImageReference& reference : candidates) {
-    absl::StatusOr<ImageRecord> pulled = PullReference(reference, auth, *progress, trust.get());
+    absl::StatusOr<ImageRecord> pulled = PullReference(reference, auth, *progress, *registries, trust.get());
     if (pulled.ok()) return pulled;
     // The policy's refusal names the image itself, in the words kubelet
     // and users look for.
@@ -99,9 +108,10 @@ absl::StatusOr<ImageRecord> ImagePuller::Pull(const std::string& image,
 absl::StatusOr<ImageRecord> ImagePuller::PullReference(const ImageReference& reference,
                                                        const RegistryAuth& auth,
                                                        ProgressState& progress,
+                                                       const RegistriesConf& registries,
                                                        const ImageTrust* trust) {
   std::string name = reference.Name();
-  const RegistryConfig* config = registries_.Find(name);
+  const RegistryConfig* config = registries.Find(name);
   std::vector<std::pair<std::string, bool>> locations;  // "host/repo", insecure
   if (config != nullptr) {
     if (config->blocked) {

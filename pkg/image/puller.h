@@ -63,11 +63,13 @@ class ImagePuller {
   // The progress of a pull of `image` (as given to Pull) running now.
   std::optional<PullProgress> Progress(const std::string& image);
 
-  const RegistriesConf& registries() const { return registries_; }
+  // The registries.conf in effect.
+  std::shared_ptr<const RegistriesConf> registries();
 
-  // Pulls that start from now on check `trust` (nullptr: accept every
-  // image); pulls running go on with the one they began with.
-  void SetTrust(std::shared_ptr<const ImageTrust> trust);
+  // Pulls that start from now on use `registries` and check `trust`
+  // (nullptr: accept every image); pulls running go on with what they
+  // began with.
+  void Reconfigure(RegistriesConf registries, std::shared_ptr<const ImageTrust> trust);
 
  private:
   struct ProgressState {
@@ -90,6 +92,7 @@ class ImagePuller {
 
   absl::StatusOr<ImageRecord> PullReference(const ImageReference& reference,
                                             const RegistryAuth& auth, ProgressState& progress,
+                                            const RegistriesConf& registries,
                                             const ImageTrust* trust);
   absl::StatusOr<ImageRecord> PullFrom(const Source& source, const ImageReference& reference,
                                        ProgressState& progress, const ImageTrust* trust);
@@ -117,10 +120,10 @@ class ImagePuller {
   BlobStore& blobs_;
   LayerStore& layers_;
   ImageStore& images_;
-  const RegistriesConf registries_;
   const PullOptions options_;
 
   absl::Mutex mu_;
+  std::shared_ptr<const RegistriesConf> registries_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const ImageTrust> trust_ ABSL_GUARDED_BY(mu_);
   // Blobs being downloaded now, so that concurrent pulls fetch each once.
   std::map<std::string, std::shared_ptr<InflightBlob>> inflight_ ABSL_GUARDED_BY(mu_);

@@ -92,6 +92,15 @@ CriServer::~CriServer() {
   StopMetrics();  // also when serving never began
 }
 
+absl::Status CriServer::Reload() {
+  ASSIGN_OR_RETURN(RegistriesConf registries, LoadRegistriesConf(config_.registries_conf));
+  ASSIGN_OR_RETURN(std::shared_ptr<const ImageTrust> trust,
+                   ImageTrust::Load(config_.signature_policy, config_.registries_d));
+  if (puller_ == nullptr) return absl::FailedPreconditionError("not serving");
+  puller_->Reconfigure(std::move(registries), std::move(trust));
+  return absl::OkStatus();
+}
+
 void CriServer::StopMetrics() {
   if (metrics_ == nullptr) return;
   SetOperationMetrics(nullptr);  // no call records past here
@@ -173,7 +182,8 @@ absl::Status CriServer::StartManagers() {
   pod_network_ = std::make_unique<CniPodNetwork>(*cni_);
   runtimes_ = std::make_unique<OciContainerRuntimes>(config_);
   container_images_ = std::make_unique<StoreImages>(
-      *images_, *blobs_, *layers_, puller_->registries().unqualified_search_registries);
+      *images_, *blobs_, *layers_,
+      [this] { return puller_->registries()->unqualified_search_registries; });
 
   SandboxManagerOptions pods;
   pods.records_dir = config_.root + "/records/sandboxes";
