@@ -1,5 +1,7 @@
 #include "pkg/trust/policy.h"
 
+#include <sys/stat.h>
+
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -308,6 +310,11 @@ absl::StatusOr<std::string> PolicyParser::ReadKeyFile(const std::string& path,
                                                       const std::string& where) {
   if (path.empty() || path.front() != '/') {
     return Error(where, absl::StrCat("key file \"", path, "\" must be an absolute path"));
+  }
+  // Not a FIFO or a device: reading one could block or never end.
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    return Error(where, absl::StrCat("key file ", path, " is not a regular file"));
   }
   absl::StatusOr<std::string> key = ReadFileToString(path, kMaxKeyBytes);
   if (!key.ok()) {

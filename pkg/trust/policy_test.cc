@@ -212,6 +212,9 @@ TEST(PolicyTest, BadPoliciesNameFileAndEntry) {
       "keyPath": "/nonexistent/key.gpg"}]})"),
               HasSubstr("key file /nonexistent/key.gpg"));
   EXPECT_THAT(ParseError(R"({"default": [{"type": "signedBy", "keyType": "GPGKeys",
+      "keyPath": "/dev/null"}]})"),
+              HasSubstr("not a regular file"));
+  EXPECT_THAT(ParseError(R"({"default": [{"type": "signedBy", "keyType": "GPGKeys",
       "keyPath": "relative.gpg"}]})"),
               HasSubstr("absolute"));
   EXPECT_THAT(ParseError(R"({"default": [{"type": "signedBy", "keyType": "GPGKeys",
