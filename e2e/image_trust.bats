@@ -20,15 +20,29 @@ setup_file() {
   done
   gpg --batch --armor --export signer@example.com >"$TEST_ROOT/signer.asc"
 
-  mkdir -p "$TEST_ROOT/registries.d" "$TEST_ROOT/sigs"
-  printf 'default-docker:\n  lookaside: file://%s/sigs\n' "$TEST_ROOT" \
-    >"$TEST_ROOT/registries.d/default.yaml"
+  mkdir -p "$TEST_ROOT/registries.d" "$TEST_ROOT/sigs" "$TEST_ROOT/websigs"
+  # trusted/web/* signatures are served over HTTP (busybox httpd on
+  # loopback); skopeo writes them into the served dir (lookaside-staging).
+  HTTPD_PORT=$(free_port)
+  busybox httpd -f -p "127.0.0.1:$HTTPD_PORT" -h "$TEST_ROOT/websigs" 3>&- &
+  HTTPD_PID=$!
+  export HTTPD_PORT HTTPD_PID
+  cat >"$TEST_ROOT/registries.d/default.yaml" <<EOF
+default-docker:
+  lookaside: file://$TEST_ROOT/sigs
+docker:
+  $REGISTRY/trusted/web:
+    lookaside: http://127.0.0.1:$HTTPD_PORT
+    lookaside-staging: file://$TEST_ROOT/websigs
+EOF
 
   # trusted/* must be signed by signer@example.com; whiteouts is rejected.
   local trusted=$REGISTRY/trusted
   copy busybox:latest trusted/signed:latest --sign-by signer@example.com
   copy busybox:latest trusted/wrongkey:latest --sign-by other@example.com
   copy busybox:latest trusted/unsigned:latest
+  copy busybox:latest trusted/web/signed:latest --sign-by signer@example.com
+  copy busybox:latest trusted/web/wrongkey:latest --sign-by other@example.com
   # The same manifest under another name, with signed's signature: the
   # signed identity does not match.
   copy busybox:latest trusted/moved:latest
@@ -36,8 +50,14 @@ setup_file() {
   # A signature with one byte changed.
   copy busybox:latest trusted/tampered:latest
   mkdir -p "$(sig_dir tampered)"
-  python3 -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[len(b) // 2] ^= 0x20; open(sys.argv[2], "wb").write(b)' \
-    "$(sig_dir signed)/signature-1" "$(sig_dir tampered)/signature-1"
+  local signature=$(sig_dir tampered)/signature-1 size byte
+  cp "$(sig_dir signed)/signature-1" "$signature"
+  size=$(stat -c %s "$signature")
+  byte=$(od -An -tu1 -j $((size / 2)) -N 1 "$signature" | tr -d ' ')
+  # shellcheck disable=SC2059
+  printf "$(printf '\\%03o' $((byte ^ 32)))" |
+    dd of="$signature" bs=1 seek=$((size / 2)) conv=notrunc status=none
+  cmp -s "$(sig_dir signed)/signature-1" "$signature" && return 1
 
   cat >"$TEST_ROOT/policy.json" <<EOF
 {
@@ -58,6 +78,7 @@ EOF
 
 teardown_file() {
   ocid_stop
+  if [[ -n "${HTTPD_PID:-}" ]]; then kill "$HTTPD_PID" 2>/dev/null || true; fi
   gpgconf --homedir "$TEST_ROOT/gnupg" --kill all 2>/dev/null || true
   registry_teardown
   ocid_teardown
@@ -110,6 +131,20 @@ stored_files() {
   run "$OCIC_BIN" image status "$REGISTRY/trusted/signed:latest"
   [ "$status" -eq 0 ]
   [[ "$output" == *"Tags: "*"$REGISTRY/trusted/signed:latest"* ]]
+}
+
+@test "signatures from an http:// lookaside are checked too" {
+  run "$OCIC_BIN" image pull "$REGISTRY/trusted/web/signed:latest"
+  [ "$status" -eq 0 ]
+  run "$OCIC_BIN" image pull "$REGISTRY/trusted/web/wrongkey:latest"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"SignatureValidationFailed: image $REGISTRY/trusted/web/wrongkey:latest"* ]]
+  [[ "$output" == *"not one of the policy's keys"* ]]
+  # Nothing there (HTTP 404): no signature.
+  copy busybox:latest trusted/web/unsigned:latest
+  run "$OCIC_BIN" image pull "$REGISTRY/trusted/web/unsigned:latest"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"http://127.0.0.1:$HTTPD_PORT has none"* ]]
 }
 
 @test "unsigned, wrongly keyed, renamed and tampered images are refused and not recorded" {

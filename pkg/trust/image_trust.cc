@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "pkg/base/log.h"
 #include "pkg/base/status_macros.h"
+#include "pkg/image/registry_client.h"
 #include "pkg/trust/simple_signing.h"
 
 namespace ocid {
@@ -60,7 +61,10 @@ absl::Status ImageTrust::CheckSignedBy(const PolicyRequirement& requirement,
                                        const ImageReference& image,
                                        const std::string& manifest_digest) const {
   ASSIGN_OR_RETURN(std::vector<std::string> signatures,
-                   ReadLookasideSignatures(registries_d_, image, manifest_digest));
+                   ReadLookasideSignatures(registries_d_, image, manifest_digest,
+                                           [](const std::string& url, size_t max_bytes) {
+                                             return FetchUrl(url, max_bytes);
+                                           }));
   if (signatures.empty()) {
     std::string lookaside = registries_d_.LookasideFor(image);
     return absl::FailedPreconditionError(

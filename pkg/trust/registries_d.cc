@@ -192,19 +192,34 @@ std::string SignatureUrl(const std::string& lookaside, const ImageReference& ima
   return absl::StrCat(base, "/", image.repository, "@", digest, "/signature-", index);
 }
 
-absl::StatusOr<std::vector<std::string>> ReadLookasideSignatures(
-    const RegistriesD& config, const ImageReference& image, const std::string& manifest_digest) {
+absl::StatusOr<std::vector<std::string>> ReadLookasideSignatures(const RegistriesD& config,
+                                                                 const ImageReference& image,
+                                                                 const std::string& manifest_digest,
+                                                                 const HttpGet& http_get) {
   std::vector<std::string> signatures;
   const std::string lookaside = config.LookasideFor(image);
   if (lookaside.empty()) return signatures;
-  if (!absl::StartsWith(lookaside, "file:///")) {
+  const bool file = absl::StartsWith(lookaside, "file:///");
+  const bool http =
+      absl::StartsWith(lookaside, "http://") || absl::StartsWith(lookaside, "https://");
+  if (!file && !(http && http_get)) {
     return absl::FailedPreconditionError(
         absl::StrCat("lookaside ", lookaside, " for ", image.Name(),
-                     ": only file:// lookasides are read (http and https are not supported yet)"));
+                     ": only file://, http:// and https:// lookasides are read"));
   }
   for (int index = 1; index <= kMaxSignatures; ++index) {
-    std::string path =
-        SignatureUrl(lookaside, image, manifest_digest, index).substr(strlen("file://"));
+    std::string url = SignatureUrl(lookaside, image, manifest_digest, index);
+    if (http) {
+      absl::StatusOr<std::optional<std::string>> got = http_get(url, kMaxSignatureBytes);
+      if (!got.ok()) {
+        return absl::Status(got.status().code(),
+                            absl::StrCat("read signature ", url, ": ", got.status().message()));
+      }
+      if (!got->has_value()) break;
+      signatures.push_back(std::move(**got));
+      continue;
+    }
+    std::string path = url.substr(strlen("file://"));
     absl::StatusOr<std::string> signature = ReadFileToString(path, kMaxSignatureBytes);
     if (absl::IsNotFound(signature.status())) break;
     if (!signature.ok()) {

@@ -5,6 +5,7 @@
 #ifndef OCID_PKG_TRUST_REGISTRIES_D_H_
 #define OCID_PKG_TRUST_REGISTRIES_D_H_
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -51,12 +52,18 @@ absl::StatusOr<RegistriesD> LoadRegistriesD(const std::string& dir);
 std::string SignatureUrl(const std::string& lookaside, const ImageReference& image,
                          const std::string& manifest_digest, int index);
 
+// GET of an http(s) URL: the body, nullopt when it does not exist (404).
+using HttpGet = std::function<absl::StatusOr<std::optional<std::string>>(const std::string& url,
+                                                                         size_t max_bytes)>;
+
 // The image's signatures from its lookaside: signature-1, -2, ... until
 // one is missing (at most 128, each at most 4 MiB). None when there is no
-// lookaside for it. Only file:// URLs are read; another scheme is
-// FailedPrecondition saying so.
-absl::StatusOr<std::vector<std::string>> ReadLookasideSignatures(
-    const RegistriesD& config, const ImageReference& image, const std::string& manifest_digest);
+// lookaside for it. file:// URLs are read here, http(s):// ones through
+// `http_get`; without one, or for another scheme, FailedPrecondition says so.
+absl::StatusOr<std::vector<std::string>> ReadLookasideSignatures(const RegistriesD& config,
+                                                                 const ImageReference& image,
+                                                                 const std::string& manifest_digest,
+                                                                 const HttpGet& http_get = nullptr);
 
 }  // namespace ocid
 

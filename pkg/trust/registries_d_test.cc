@@ -139,6 +139,38 @@ TEST(RegistriesDTest, ReadsSignaturesUntilOneIsMissing) {
   config.default_docker = LookasideConfig{"https://sigs.example.com", ""};
   absl::StatusOr<std::vector<std::string>> https = ReadLookasideSignatures(config, image, kDigest);
   EXPECT_EQ(https.status().code(), absl::StatusCode::kFailedPrecondition);
+  config.default_docker = LookasideConfig{"ftp://sigs.example.com", ""};
+  EXPECT_EQ(ReadLookasideSignatures(config, image, kDigest).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(RegistriesDTest, ReadsHttpSignaturesThroughTheGetter) {
+  RegistriesD config;
+  config.default_docker = LookasideConfig{"https://sigs.example.com/base", ""};
+  ImageReference image = Ref("example.com/team/app:1");
+  const std::string dir =
+      "https://sigs.example.com/base/team/app@sha256=" + std::string(64, 'd') + "/";
+  std::vector<std::string> asked;
+  HttpGet get = [&](const std::string& url,
+                    size_t max_bytes) -> absl::StatusOr<std::optional<std::string>> {
+    asked.push_back(url);
+    EXPECT_EQ(max_bytes, size_t{4 << 20});
+    if (url == dir + "signature-1") return std::optional<std::string>("one");
+    return std::optional<std::string>();
+  };
+  absl::StatusOr<std::vector<std::string>> signatures =
+      ReadLookasideSignatures(config, image, kDigest, get);
+  ASSERT_TRUE(signatures.ok()) << signatures.status();
+  EXPECT_THAT(*signatures, ElementsAre("one"));
+  EXPECT_THAT(asked, ElementsAre(dir + "signature-1", dir + "signature-2"));
+
+  HttpGet failing = [](const std::string&, size_t) -> absl::StatusOr<std::optional<std::string>> {
+    return absl::UnavailableError("connection refused");
+  };
+  absl::StatusOr<std::vector<std::string>> failed =
+      ReadLookasideSignatures(config, image, kDigest, failing);
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(failed.status().message()), HasSubstr(dir + "signature-1"));
 }
 
 }  // namespace
