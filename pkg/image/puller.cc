@@ -17,6 +17,10 @@ namespace {
 
 constexpr size_t kMaxConfigBytes = 8 << 20;
 
+bool IsSignatureRefusal(const absl::Status& status) {
+  return absl::StartsWith(status.message(), kSignatureValidationFailed);
+}
+
 // "docker.io" is served by registry-1.docker.io.
 std::string HostFor(const std::string& registry) {
   return registry == "docker.io" ? "registry-1.docker.io" : registry;
@@ -88,20 +92,23 @@ absl::StatusOr<ImageRecord> ImagePuller::Pull(const std::string& image,
   absl::Cleanup collect = [&] { CollectGarbage(images_, layers_, blobs_).IgnoreError(); };
   absl::Status last_error =
       absl::NotFoundError(absl::StrCat("no registry to pull ", image, " from"));
+  std::optional<absl::Status> refused;
   for (const ImageReference& reference : candidates) {
-    absl::StatusOr<ImageRecord> pulled = PullReference(reference, auth, *progress, *registries, trust.get());
+    absl::StatusOr<ImageRecord> pulled =
+        PullReference(reference, auth, *progress, *registries, trust.get());
     if (pulled.ok()) return pulled;
     // The policy's refusal names the image itself, in the words kubelet
-    // and users look for.
-    if (absl::StartsWith(pulled.status().message(), kSignatureValidationFailed)) {
-      last_error = pulled.status();
+    // and users look for, and is what is returned when no candidate pulls:
+    // a later one's "not found" would hide why the image was refused.
+    if (IsSignatureRefusal(pulled.status())) {
+      if (!refused.has_value()) refused = pulled.status();
       continue;
     }
     last_error = absl::Status(pulled.status().code(),
                               absl::StrCat("pull ", reference.String(), ": ",
                                            pulled.status().message()));
   }
-  return last_error;
+  return refused.value_or(last_error);
 }
 
 // Mirrors first (registries.conf order), then the registry itself.
@@ -145,7 +152,9 @@ absl::StatusOr<ImageRecord> ImagePuller::PullReference(const ImageReference& ref
     }
     absl::StatusOr<ImageRecord> pulled = PullFrom(source, reference, progress, trust);
     if (pulled.ok()) return pulled;
-    last_error = pulled.status();
+    // A mirror's refused manifest is reported over a later location's
+    // connection error, as in Pull.
+    if (!IsSignatureRefusal(last_error)) last_error = pulled.status();
   }
   return last_error;
 }
