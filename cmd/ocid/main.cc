@@ -1,5 +1,5 @@
 // ocid: the CRI runtime daemon. Only wiring lives here: config in, server up,
-// wait for a signal, shut down.
+// wait for a signal (SIGHUP reloads registries.conf and the trust policy), shut down.
 #include <signal.h>
 
 #include <iostream>
@@ -63,12 +63,13 @@ int Run(int argc, char** argv) {
     if (!status.ok()) return Fail(status.ToString());
   }
 
-  // Block the stop signals before gRPC starts threads, so that only sigwait
-  // below sees them.
+  // Block the stop signals (and SIGHUP, reload) before gRPC starts threads,
+  // so that only sigwait below sees them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGHUP);  // reload, not stop
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -83,7 +84,16 @@ int Run(int argc, char** argv) {
                   << config.listen;
 
   int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  while (sigwait(&stop_signals, &signal_number) == 0 && signal_number == SIGHUP) {
+    absl::Status reloaded = (*server)->Reload();
+    if (reloaded.ok()) {
+      OCID_LOG(kInfo) << "got SIGHUP: reloaded " << config.registries_conf << ", "
+                      << config.signature_policy << " and " << config.registries_d;
+    } else {
+      OCID_LOG(kError) << "got SIGHUP: reload failed, keeping the old configuration: "
+                       << reloaded.message();
+    }
+  }
   OCID_LOG(kInfo) << "got " << strsignal(signal_number) << ", shutting down";
   (*server)->Shutdown(kShutdownGrace);
   OCID_LOG(kInfo) << "stopped";

@@ -280,6 +280,10 @@ absl::Status SuiteEnvironment::WriteConfigs() {
                     info_.registry, "\"\ninsecure = true\n");
   }
   RETURN_IF_ERROR(WriteFile(state_dir_ + "/registries.conf", conf));
+  // The suite's own trust policy (accept every image) and an empty
+  // registries.d, whatever the machine's /etc/containers says.
+  RETURN_IF_ERROR(WriteFile(state_dir_ + "/policy.json",
+                            R"({"default": [{"type": "insecureAcceptAnything"}]})"));
   // The runtimes' state in the run's dirs too, so that the census sees a
   // container the runtime still knows.
   RETURN_IF_ERROR(
@@ -336,6 +340,10 @@ std::vector<std::string> SuiteEnvironment::OcidArgv() const {
       state_dir_ + "/net.d",
       "--registries-conf",
       state_dir_ + "/registries.conf",
+      "--signature-policy",
+      state_dir_ + "/policy.json",
+      "--registries-d",
+      state_dir_ + "/registries.d",
       "--log-level",
       "debug",
   };

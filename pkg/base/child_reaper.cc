@@ -28,6 +28,7 @@ struct Registry {
   // A count: a pid an owner has reaped but not released yet may come back
   // as another child of ours.
   absl::flat_hash_map<pid_t, int> owned ABSL_GUARDED_BY(mu);
+  int pauses ABSL_GUARDED_BY(mu) = 0;  // ScopedReapPause objects alive
 };
 
 Registry& TheRegistry() {
@@ -82,6 +83,7 @@ int ReapOrphans() {
   // Held throughout: a child spawned meanwhile is registered before the
   // scan can see it.
   absl::MutexLock lock(&registry.mu);
+  if (registry.pauses > 0) return 0;
   int reaped = 0;
   for (pid_t pid : Children()) {
     if (registry.owned.contains(pid) || !IsZombie(pid)) continue;
@@ -90,6 +92,18 @@ int ReapOrphans() {
     if (::waitpid(pid, nullptr, WNOHANG) == pid) ++reaped;
   }
   return reaped;
+}
+
+ScopedReapPause::ScopedReapPause() {
+  Registry& registry = TheRegistry();
+  absl::MutexLock lock(&registry.mu);
+  ++registry.pauses;
+}
+
+ScopedReapPause::~ScopedReapPause() {
+  Registry& registry = TheRegistry();
+  absl::MutexLock lock(&registry.mu);
+  --registry.pauses;
 }
 
 struct OrphanReaper::Impl {

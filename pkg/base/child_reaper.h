@@ -32,6 +32,18 @@ void ReleaseOwnedChild(pid_t pid);
 // returns how many it reaped.
 int ReapOrphans();
 
+// While one exists, ReapOrphans reaps nothing. A library that forks and
+// waits for its children itself, where we cannot register them (gpgme's
+// double fork for gpg), runs under one so that its waitpid finds them; what
+// it leaves to us (gpg, reparented to this subreaper) is reaped after.
+class ScopedReapPause {
+ public:
+  ScopedReapPause();
+  ~ScopedReapPause();
+  ScopedReapPause(const ScopedReapPause&) = delete;
+  ScopedReapPause& operator=(const ScopedReapPause&) = delete;
+};
+
 // Makes this process a child subreaper and reaps orphans on a thread of its
 // own (every 50 ms) until destroyed.
 class OrphanReaper {

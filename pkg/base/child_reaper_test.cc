@@ -93,5 +93,26 @@ TEST_F(ChildReaperTest, ReapOrphansSkipsRegisteredZombies) {
   EXPECT_EQ(ReapOrphans(), 0);
 }
 
+TEST_F(ChildReaperTest, PausedReaperLeavesZombiesForTheirForker) {
+  ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  pid_t child = -1;
+  {
+    ScopedReapPause pause;
+    child = ::fork();  // as gpgme forks: not registered
+    if (child == 0) ::_exit(5);
+    ASSERT_GT(child, 0);
+    absl::SleepFor(absl::Milliseconds(100));
+    EXPECT_EQ(ReapOrphans(), 0);
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    EXPECT_EQ(WEXITSTATUS(status), 5);
+  }
+  pid_t stray = ::fork();
+  if (stray == 0) ::_exit(0);
+  ASSERT_GT(stray, 0);
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ(ReapOrphans(), 1);  // reaping again once the pause ended
+}
+
 }  // namespace
 }  // namespace ocid

@@ -60,6 +60,7 @@ struct Config {
   // [ocid.image]
   std::string signature_policy = "/etc/containers/policy.json";
   std::string registries_conf = "/etc/containers/registries.conf";
+  std::string registries_d = "/etc/containers/registries.d";  // signature lookasides
   std::string global_auth_file;  // containers auth.json for pulls; "" for none
 
   // [ocid.network]

@@ -3,6 +3,7 @@
 #ifndef OCID_PKG_CONTAINER_REAL_DEPS_H_
 #define OCID_PKG_CONTAINER_REAL_DEPS_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -37,10 +38,11 @@ class OciContainerRuntimes final : public ContainerRuntimes {
 
 class StoreImages final : public ContainerImages {
  public:
-  // `search_registries`: registries.conf's unqualified-search registries,
-  // where a short image name may have been pulled from.
+  // `search_registries` gives registries.conf's unqualified-search
+  // registries in effect, where a short image name may have been pulled
+  // from (asked at each lookup: registries.conf is reloaded on SIGHUP).
   StoreImages(ImageStore& images, BlobStore& blobs, LayerStore& layers,
-              std::vector<std::string> search_registries)
+              std::function<std::vector<std::string>()> search_registries)
       : images_(images),
         blobs_(blobs),
         layers_(layers),
@@ -56,7 +58,7 @@ class StoreImages final : public ContainerImages {
   ImageStore& images_;
   BlobStore& blobs_;
   LayerStore& layers_;
-  const std::vector<std::string> search_registries_;
+  const std::function<std::vector<std::string>()> search_registries_;
 };
 
 }  // namespace ocid

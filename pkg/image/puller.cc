@@ -17,6 +17,10 @@ namespace {
 
 constexpr size_t kMaxConfigBytes = 8 << 20;
 
+bool IsSignatureRefusal(const absl::Status& status) {
+  return absl::StartsWith(status.message(), kSignatureValidationFailed);
+}
+
 // "docker.io" is served by registry-1.docker.io.
 std::string HostFor(const std::string& registry) {
   return registry == "docker.io" ? "registry-1.docker.io" : registry;
@@ -31,12 +35,27 @@ struct ImagePuller::Source {
 };
 
 ImagePuller::ImagePuller(BlobStore& blobs, LayerStore& layers, ImageStore& images,
-                         RegistriesConf registries, PullOptions options)
+                         RegistriesConf registries, PullOptions options,
+                         std::shared_ptr<const ImageTrust> trust)
     : blobs_(blobs),
       layers_(layers),
       images_(images),
-      registries_(std::move(registries)),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      registries_(std::make_shared<const RegistriesConf>(std::move(registries))),
+      trust_(std::move(trust)) {}
+
+std::shared_ptr<const RegistriesConf> ImagePuller::registries() {
+  absl::MutexLock lock(&mu_);
+  return registries_;
+}
+
+void ImagePuller::Reconfigure(RegistriesConf registries,
+                              std::shared_ptr<const ImageTrust> trust) {
+  auto conf = std::make_shared<const RegistriesConf>(std::move(registries));
+  absl::MutexLock lock(&mu_);
+  registries_ = std::move(conf);
+  trust_ = std::move(trust);
+}
 
 std::optional<PullProgress> ImagePuller::Progress(const std::string& image) {
   absl::MutexLock lock(&mu_);
@@ -49,11 +68,14 @@ std::optional<PullProgress> ImagePuller::Progress(const std::string& image) {
 
 absl::StatusOr<ImageRecord> ImagePuller::Pull(const std::string& image,
                                               const RegistryAuth& auth) {
-  ASSIGN_OR_RETURN(std::vector<ImageReference> candidates, ResolveCandidates(image, registries_));
+  const std::shared_ptr<const RegistriesConf> registries = this->registries();
+  ASSIGN_OR_RETURN(std::vector<ImageReference> candidates, ResolveCandidates(image, *registries));
   auto progress = std::make_shared<ProgressState>();
+  std::shared_ptr<const ImageTrust> trust;
   {
     absl::MutexLock lock(&mu_);
     progress_.emplace(image, progress);
+    trust = trust_;
   }
   absl::Cleanup forget = [&] {
     absl::MutexLock lock(&mu_);
@@ -70,22 +92,33 @@ absl::StatusOr<ImageRecord> ImagePuller::Pull(const std::string& image,
   absl::Cleanup collect = [&] { CollectGarbage(images_, layers_, blobs_).IgnoreError(); };
   absl::Status last_error =
       absl::NotFoundError(absl::StrCat("no registry to pull ", image, " from"));
+  std::optional<absl::Status> refused;
   for (const ImageReference& reference : candidates) {
-    absl::StatusOr<ImageRecord> pulled = PullReference(reference, auth, *progress);
+    absl::StatusOr<ImageRecord> pulled =
+        PullReference(reference, auth, *progress, *registries, trust.get());
     if (pulled.ok()) return pulled;
+    // The policy's refusal names the image itself, in the words kubelet
+    // and users look for, and is what is returned when no candidate pulls:
+    // a later one's "not found" would hide why the image was refused.
+    if (IsSignatureRefusal(pulled.status())) {
+      if (!refused.has_value()) refused = pulled.status();
+      continue;
+    }
     last_error = absl::Status(pulled.status().code(),
                               absl::StrCat("pull ", reference.String(), ": ",
                                            pulled.status().message()));
   }
-  return last_error;
+  return refused.value_or(last_error);
 }
 
 // Mirrors first (registries.conf order), then the registry itself.
 absl::StatusOr<ImageRecord> ImagePuller::PullReference(const ImageReference& reference,
                                                        const RegistryAuth& auth,
-                                                       ProgressState& progress) {
+                                                       ProgressState& progress,
+                                                       const RegistriesConf& registries,
+                                                       const ImageTrust* trust) {
   std::string name = reference.Name();
-  const RegistryConfig* config = registries_.Find(name);
+  const RegistryConfig* config = registries.Find(name);
   std::vector<std::pair<std::string, bool>> locations;  // "host/repo", insecure
   if (config != nullptr) {
     if (config->blocked) {
@@ -117,23 +150,25 @@ absl::StatusOr<ImageRecord> ImagePuller::PullReference(const ImageReference& ref
                                       source.repository));
       source.auth = {saved.username, saved.password, saved.identity_token, saved.registry_token};
     }
-    absl::StatusOr<ImageRecord> pulled = PullFrom(source, reference, progress);
+    absl::StatusOr<ImageRecord> pulled = PullFrom(source, reference, progress, trust);
     if (pulled.ok()) return pulled;
-    last_error = pulled.status();
+    // A mirror's refused manifest is reported over a later location's
+    // connection error, as in Pull.
+    if (!IsSignatureRefusal(last_error)) last_error = pulled.status();
   }
   return last_error;
 }
 
 absl::StatusOr<ImageRecord> ImagePuller::PullFrom(const Source& source,
                                                   const ImageReference& reference,
-                                                  ProgressState& progress) {
+                                                  ProgressState& progress,
+                                                  const ImageTrust* trust) {
   RegistryClient client(source.endpoint, source.auth);
   const std::string& repository = source.repository;
   std::vector<Lease> leases;  // held until the image record is published
   ASSIGN_OR_RETURN(
       ResolvedManifest resolved,
-      FetchManifest(client, repository, reference.digest.empty() ? reference.tag : reference.digest,
-                    leases));
+      FetchManifest(client, repository, reference, trust, leases));
   const ImageManifest& manifest = resolved.manifest;
 
   leases.push_back(blobs_.LeaseBlob(manifest.config.digest));
@@ -181,8 +216,9 @@ absl::StatusOr<ImageRecord> ImagePuller::PullFrom(const Source& source,
 // The manifest the tag or digest names; an index is resolved to the entry
 // for our platform. Returns it with its digest and the index's.
 absl::StatusOr<ImagePuller::ResolvedManifest> ImagePuller::FetchManifest(
-    RegistryClient& client, const std::string& repository, const std::string& reference,
-    std::vector<Lease>& leases) {
+    RegistryClient& client, const std::string& repository, const ImageReference& image,
+    const ImageTrust* trust, std::vector<Lease>& leases) {
+  const std::string& reference = image.digest.empty() ? image.tag : image.digest;
   ASSIGN_OR_RETURN(FetchedManifest top, client.GetManifest(repository, reference));
   ASSIGN_OR_RETURN(ParsedManifest parsed, ParseManifest(top.media_type, top.body));
   FetchedManifest chosen = top;
@@ -196,6 +232,9 @@ absl::StatusOr<ImagePuller::ResolvedManifest> ImagePuller::FetchManifest(
   if (!parsed.manifest.has_value()) {
     return absl::InvalidArgumentError("the index entry for this platform is not an image manifest");
   }
+  // Signatures sign the image manifest used (for an index, its entry for
+  // our platform, as containers/image checks the one instance it copies).
+  if (trust != nullptr) RETURN_IF_ERROR(trust->Check(image, chosen.digest.String()));
   leases.push_back(blobs_.LeaseBlob(chosen.digest));
   if (!blobs_.Has(chosen.digest)) RETURN_IF_ERROR(blobs_.WriteBlob(chosen.digest, chosen.body));
   ResolvedManifest resolved{*parsed.manifest, chosen.digest, std::nullopt};

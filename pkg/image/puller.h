@@ -24,6 +24,7 @@
 #include "pkg/storage/image_store.h"
 #include "pkg/storage/layer_store.h"
 #include "pkg/storage/lease.h"
+#include "pkg/trust/image_trust.h"
 
 namespace ocid {
 
@@ -44,20 +45,31 @@ struct PullProgress {
 
 class ImagePuller {
  public:
+  // `trust` is checked for every image before anything of it is stored;
+  // nullptr accepts every image.
   ImagePuller(BlobStore& blobs, LayerStore& layers, ImageStore& images,
-              RegistriesConf registries, PullOptions options);
+              RegistriesConf registries, PullOptions options,
+              std::shared_ptr<const ImageTrust> trust = nullptr);
 
   // Pulls `image` as the user wrote it. `auth` (from the CRI request) wins
   // over the auth file. Nothing is recorded unless every layer is in place.
   // What the pull fetches is leased (storage's garbage collection skips it)
   // until the image record is published; then a collection runs, which
-  // deletes what a failed pull left.
+  // deletes what a failed pull left. The trust policy is checked once the
+  // image manifest is known, before the manifest, config or any layer is
+  // stored: a refusal is FailedPrecondition "SignatureValidationFailed: ...".
   absl::StatusOr<ImageRecord> Pull(const std::string& image, const RegistryAuth& auth);
 
   // The progress of a pull of `image` (as given to Pull) running now.
   std::optional<PullProgress> Progress(const std::string& image);
 
-  const RegistriesConf& registries() const { return registries_; }
+  // The registries.conf in effect.
+  std::shared_ptr<const RegistriesConf> registries();
+
+  // Pulls that start from now on use `registries` and check `trust`
+  // (nullptr: accept every image); pulls running go on with what they
+  // began with.
+  void Reconfigure(RegistriesConf registries, std::shared_ptr<const ImageTrust> trust);
 
  private:
   struct ProgressState {
@@ -79,14 +91,18 @@ class ImagePuller {
   };
 
   absl::StatusOr<ImageRecord> PullReference(const ImageReference& reference,
-                                            const RegistryAuth& auth, ProgressState& progress);
+                                            const RegistryAuth& auth, ProgressState& progress,
+                                            const RegistriesConf& registries,
+                                            const ImageTrust* trust);
   absl::StatusOr<ImageRecord> PullFrom(const Source& source, const ImageReference& reference,
-                                       ProgressState& progress);
+                                       ProgressState& progress, const ImageTrust* trust);
   // `leases` get the blobs and layers a pull fetches, each before it is
-  // looked for in the store.
+  // looked for in the store. `trust` (if any) is checked for `image` before
+  // the manifest is stored.
   absl::StatusOr<ResolvedManifest> FetchManifest(RegistryClient& client,
                                                  const std::string& repository,
-                                                 const std::string& reference,
+                                                 const ImageReference& image,
+                                                 const ImageTrust* trust,
                                                  std::vector<Lease>& leases);
   absl::Status FetchBlob(RegistryClient& client, const std::string& repository,
                          const Descriptor& blob, ProgressState* progress);
@@ -104,10 +120,11 @@ class ImagePuller {
   BlobStore& blobs_;
   LayerStore& layers_;
   ImageStore& images_;
-  const RegistriesConf registries_;
   const PullOptions options_;
 
   absl::Mutex mu_;
+  std::shared_ptr<const RegistriesConf> registries_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const ImageTrust> trust_ ABSL_GUARDED_BY(mu_);
   // Blobs being downloaded now, so that concurrent pulls fetch each once.
   std::map<std::string, std::shared_ptr<InflightBlob>> inflight_ ABSL_GUARDED_BY(mu_);
   // Pulls running now, by the name they were asked for.

@@ -743,6 +743,61 @@ absl::Status RegistryClient::GetBlob(const std::string& repository, const Digest
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::optional<std::string>> FetchUrl(const std::string& url, size_t max_bytes,
+                                                    const RegistryClientOptions& options) {
+  if (!absl::StartsWith(url, "https://") && !absl::StartsWith(url, "http://")) {
+    return absl::InvalidArgumentError(absl::StrCat("not an http(s) URL: ", url));
+  }
+  std::string body;
+  BodyHandler handler;
+  handler.on_data = [&](absl::string_view chunk) {
+    if (body.size() + chunk.size() > max_bytes) {
+      return absl::OutOfRangeError(absl::StrCat(url, " is larger than ", max_bytes, " bytes"));
+    }
+    body.append(chunk.data(), chunk.size());
+    return absl::OkStatus();
+  };
+  HttpRequest request;
+  request.url = url;
+  for (int hops = 0;; ++hops) {
+    ASSIGN_OR_RETURN(HttpResponse response, WithRetries(options, [&] {
+                       body.clear();
+                       return Exchange(options, request, handler);
+                     }));
+    if (response.transport != CURLE_OK) {
+      return absl::Status(response.transport == CURLE_OPERATION_TIMEDOUT
+                              ? absl::StatusCode::kDeadlineExceeded
+                              : absl::StatusCode::kUnavailable,
+                          absl::StrCat("GET ", request.url, ": ", response.transport_error));
+    }
+    if (IsRedirect(response.status) && !response.redirect_url.empty()) {
+      const std::string& next = response.redirect_url;
+      if (hops == kMaxRedirects) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("more than ", kMaxRedirects, " redirects from ", url));
+      }
+      bool https = absl::StartsWithIgnoreCase(next, "https://");
+      if (!https && !absl::StartsWithIgnoreCase(next, "http://")) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(request.url, " redirects to unsupported URL ", next));
+      }
+      if (!https && absl::StartsWithIgnoreCase(request.url, "https://")) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(request.url, " redirects from https to plain http: ", next));
+      }
+      request.url = next;
+      continue;
+    }
+    if (response.status == 404) return std::nullopt;
+    if (!response.ok()) {
+      std::string message = absl::StrCat("GET ", request.url, ": HTTP ", response.status);
+      if (response.status >= 500) return absl::UnavailableError(message);
+      return absl::FailedPreconditionError(message);
+    }
+    return body;
+  }
+}
+
 absl::Status RegistryClient::Ping() {
   HttpRequest request;
   request.url = BaseUrl() + "/v2/";

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <tuple>
 
@@ -144,6 +145,15 @@ class RegistryClient {
   std::string bearer_service_ ABSL_GUARDED_BY(mu_);
   bool uses_basic_ ABSL_GUARDED_BY(mu_) = false;
 };
+
+// GET `url` (http:// or https://) with no credentials: for files beside
+// registries, such as signature lookasides. Returns the body, or nullopt
+// for a 404. Redirects are followed to http(s) only and never from https
+// to plain http (FailedPrecondition naming both URLs); a body over
+// `max_bytes` is OutOfRange; transient failures are retried as registry
+// requests are; other HTTP errors name the URL and status.
+absl::StatusOr<std::optional<std::string>> FetchUrl(const std::string& url, size_t max_bytes,
+                                                    const RegistryClientOptions& options = {});
 
 }  // namespace ocid
 

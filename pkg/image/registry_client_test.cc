@@ -505,6 +505,69 @@ TEST(RegistryClientTest, RedirectDropsRegistryCredentials) {
   EXPECT_EQ(requests[0].Header("authorization"), "");
 }
 
+TEST(FetchUrlTest, BodyNotFoundAndSizeCap) {
+  FakeServer server;
+  server.Handle("/sigs/a@sha256=1/signature-1", [](const FakeRequest&) {
+    FakeResponse response;
+    response.body = "signature bytes";
+    return response;
+  });
+  const std::string base = absl::StrCat("http://", server.host(), "/sigs/a@sha256=1/");
+  absl::StatusOr<std::optional<std::string>> got =
+      FetchUrl(base + "signature-1", 1024, FastOptions());
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ(**got, "signature bytes");
+  absl::StatusOr<std::optional<std::string>> missing =
+      FetchUrl(base + "signature-2", 1024, FastOptions());
+  ASSERT_TRUE(missing.ok()) << missing.status();
+  EXPECT_FALSE(missing->has_value());
+  absl::StatusOr<std::optional<std::string>> big = FetchUrl(base + "signature-1", 4, FastOptions());
+  EXPECT_EQ(big.status().code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(FetchUrl("file:///etc/passwd", 1024).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(FetchUrlTest, RedirectsOnlyToHttp) {
+  FakeServer server;
+  auto redirect_to = [](std::string location) {
+    return [location](const FakeRequest&) {
+      FakeResponse response;
+      response.status = 302;
+      response.headers = {{"Location", location}};
+      return response;
+    };
+  };
+  server.Handle("/moved", redirect_to(absl::StrCat("http://", server.host(), "/here")));
+  server.Handle("/here", [](const FakeRequest&) {
+    FakeResponse response;
+    response.body = "here";
+    return response;
+  });
+  server.Handle("/to-file", redirect_to("file:///etc/shadow"));
+  absl::StatusOr<std::optional<std::string>> moved =
+      FetchUrl(absl::StrCat("http://", server.host(), "/moved"), 1024, FastOptions());
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_EQ(moved->value_or(""), "here");
+  absl::StatusOr<std::optional<std::string>> to_file =
+      FetchUrl(absl::StrCat("http://", server.host(), "/to-file"), 1024, FastOptions());
+  EXPECT_EQ(to_file.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(to_file.status().message()), HasSubstr("unsupported URL file:///"));
+}
+
+TEST(FetchUrlTest, ServerErrorsAreRetriedThenUnavailable) {
+  FakeServer server;
+  server.Handle("/flaky", [](const FakeRequest&) {
+    FakeResponse response;
+    response.status = 503;
+    return response;
+  });
+  absl::StatusOr<std::optional<std::string>> got =
+      FetchUrl(absl::StrCat("http://", server.host(), "/flaky"), 1024, FastOptions());
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(server.Count("/flaky"), 4);  // the first try and 3 retries
+}
+
 TEST(RegistryClientTest, ConnectionRefusedIsUnavailable) {
   int port = 0;
   {

@@ -19,6 +19,7 @@
 #include "pkg/base/unique_fd.h"
 #include "pkg/cgroups/paths.h"
 #include "pkg/server/rpc.h"
+#include "pkg/trust/image_trust.h"
 
 namespace ocid {
 namespace {
@@ -91,6 +92,15 @@ CriServer::~CriServer() {
   StopMetrics();  // also when serving never began
 }
 
+absl::Status CriServer::Reload() {
+  ASSIGN_OR_RETURN(RegistriesConf registries, LoadRegistriesConf(config_.registries_conf));
+  ASSIGN_OR_RETURN(std::shared_ptr<const ImageTrust> trust,
+                   ImageTrust::Load(config_.signature_policy, config_.registries_d));
+  if (puller_ == nullptr) return absl::FailedPreconditionError("not serving");
+  puller_->Reconfigure(std::move(registries), std::move(trust));
+  return absl::OkStatus();
+}
+
 void CriServer::StopMetrics() {
   if (metrics_ == nullptr) return;
   SetOperationMetrics(nullptr);  // no call records past here
@@ -106,8 +116,10 @@ absl::Status CriServer::OpenStores() {
   ASSIGN_OR_RETURN(RegistriesConf registries, LoadRegistriesConf(config_.registries_conf));
   PullOptions options;
   options.auth_file = config_.global_auth_file;
-  puller_ =
-      std::make_unique<ImagePuller>(*blobs_, *layers_, *images_, std::move(registries), options);
+  ASSIGN_OR_RETURN(std::shared_ptr<const ImageTrust> trust,
+                   ImageTrust::Load(config_.signature_policy, config_.registries_d));
+  puller_ = std::make_unique<ImagePuller>(*blobs_, *layers_, *images_, std::move(registries),
+                                          options, std::move(trust));
   image_service_ = std::make_unique<ImageService>(
       ImageStores{storage, *blobs_, *layers_, *images_, *puller_, config_.root + "/containers"});
 
@@ -169,7 +181,8 @@ absl::Status CriServer::StartManagers() {
   pod_network_ = std::make_unique<CniPodNetwork>(*cni_);
   runtimes_ = std::make_unique<OciContainerRuntimes>(config_);
   container_images_ = std::make_unique<StoreImages>(
-      *images_, *blobs_, *layers_, puller_->registries().unqualified_search_registries);
+      *images_, *blobs_, *layers_,
+      [this] { return puller_->registries()->unqualified_search_registries; });
 
   SandboxManagerOptions pods;
   pods.records_dir = config_.root + "/records/sandboxes";

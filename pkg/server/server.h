@@ -41,6 +41,11 @@ class CriServer {
   // cancels the rest and removes the socket. Idempotent.
   void Shutdown(absl::Duration grace);
 
+  // Reads registries.conf, the trust policy and registries.d again (ocid's
+  // SIGHUP); pulls that start afterwards use them. On any error nothing
+  // changes and the error names the file.
+  absl::Status Reload();
+
   ~CriServer();
 
  private:

@@ -88,6 +88,29 @@ TEST_F(ServerTest, AnswersVersionStatusAndRuntimeConfig) {
   }
 }
 
+TEST_F(ServerTest, ReloadReadsThePolicyAgainAndKeepsTheOldOnError) {
+  config_.signature_policy = dir_ + "/policy.json";
+  config_.registries_conf = dir_ + "/registries.conf";
+  config_.registries_d = dir_ + "/registries.d";
+  std::ofstream(config_.signature_policy) << R"({"default": [{"type": "reject"}]})";
+  auto server = CriServer::Start(config_);
+  ASSERT_TRUE(server.ok()) << server.status();
+  EXPECT_TRUE((*server)->Reload().ok());
+
+  std::ofstream(config_.signature_policy) << R"({"default": [{"type": "rejectish"}]})";
+  absl::Status bad = (*server)->Reload();
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad.message()), HasSubstr(config_.signature_policy));
+
+  std::ofstream(config_.signature_policy) << R"({"default": [{"type": "reject"}]})";
+  std::ofstream(config_.registries_conf) << "unknown_key = 1\n";
+  absl::Status bad_conf = (*server)->Reload();
+  EXPECT_THAT(std::string(bad_conf.message()), HasSubstr(config_.registries_conf));
+  std::filesystem::remove(config_.registries_conf);
+  EXPECT_TRUE((*server)->Reload().ok());
+  (*server)->Shutdown(absl::ZeroDuration());
+}
+
 TEST_F(ServerTest, RuntimeReadyNamesAMissingRuntimeBinary) {
   config_.runtimes["runc"].path = dir_ + "/no-runc";
   auto server = CriServer::Start(config_);
