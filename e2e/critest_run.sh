@@ -176,7 +176,8 @@ start=$SECONDS
 # a hung spec still leaves a report.
 (cd "$TEST_ROOT" && TMPDIR=$TEST_ROOT/tmp "$CRITEST" \
   --runtime-endpoint "unix://$OCID_SOCKET" --image-endpoint "unix://$OCID_SOCKET" \
-  --ginkgo.no-color --ginkgo.timeout=13m --ginkgo.json-report="$report")
+  --ginkgo.no-color --ginkgo.timeout=13m --ginkgo.json-report="$report" \
+  ${CRITEST_FOCUS:+"--ginkgo.focus=$CRITEST_FOCUS"})
 critest_status=$?
 echo "critest_test: critest exited $critest_status after $((SECONDS - start)) s"
 if [[ -n ${TEST_UNDECLARED_OUTPUTS_DIR:-} ]]; then

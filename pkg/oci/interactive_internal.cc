@@ -158,18 +158,25 @@ class ExecChannel : public streaming::Channel {
   }
 
   absl::StatusOr<std::optional<int>> Wait() override {
-    absl::MutexLock lock(&mu_);
-    ASSIGN_OR_RETURN(int status, runtime_.Wait());
+    // In short waits: Cancel and Resize take the lock in between.
+    absl::StatusOr<int> waited;
+    for (;;) {
+      absl::MutexLock lock(&mu_);
+      waited = runtime_.Wait(absl::Milliseconds(50));
+      if (!absl::IsDeadlineExceeded(waited.status())) break;
+    }
+    if (!waited.ok()) return waited.status();
+    int status = *waited;
     if (WIFEXITED(status)) return std::optional<int>(WEXITSTATUS(status));
     if (WIFSIGNALED(status)) return std::optional<int>(128 + WTERMSIG(status));
     return std::optional<int>(-1);
   }
 
   void Cancel() override {
+    KillExecProcess();
     cancelled_ = true;
     uint64_t one = 1;
     ::write(cancel_.get(), &one, sizeof(one));
-    KillExecProcess();
   }
 
  private:

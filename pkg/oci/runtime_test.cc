@@ -16,6 +16,7 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -295,6 +296,95 @@ TEST_F(RuntimeTest, ExecSyncCollectsOutputAndExitCode) {
   for (const auto& entry : std::filesystem::directory_iterator(launch.bundle)) {
     EXPECT_FALSE(absl::StartsWith(entry.path().filename().string(), "exec-")) << entry.path();
   }
+}
+
+// All of a channel's output until it ends, stdout and stderr apart.
+std::pair<std::string, std::string> DrainOutput(streaming::Channel& channel) {
+  std::string out, err;
+  for (;;) {
+    absl::StatusOr<streaming::Output> next = channel.ReadOutput();
+    if (!next.ok() || next->data.empty()) break;
+    (next->kind == streaming::OutputKind::kStderr ? err : out) += next->data;
+  }
+  return {out, err};
+}
+
+TEST_F(RuntimeTest, InteractiveExecWithPipesAndWithATerminal) {
+  OciRuntime runtime = MakeRuntime("runc", kRunc);
+  ContainerLaunch launch = MakeBundle("iexec", {"/bin/busybox", "sleep", "1000"});
+  ASSERT_NO_FATAL_FAILURE(CreateAndStart(runtime, launch));
+
+  absl::StatusOr<std::unique_ptr<streaming::Channel>> exec = runtime.StartExec(
+      launch.id, launch.bundle, {"/bin/sh", "-c", "read x; echo got $x; echo err >&2; exit 3"},
+      /*tty=*/false, /*stdin=*/true);
+  ASSERT_TRUE(exec.ok()) << exec.status();
+  ASSERT_TRUE((*exec)->WriteInput("typed\n").ok());
+  (*exec)->CloseInput();
+  auto [out, err] = DrainOutput(**exec);
+  EXPECT_EQ(out, "got typed\n");
+  EXPECT_EQ(err, "err\n");
+  absl::StatusOr<std::optional<int>> code = (*exec)->Wait();
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, std::optional<int>(3));
+
+  // A terminal: one output, its size set from ours.
+  exec = runtime.StartExec(launch.id, launch.bundle,
+                           {"/bin/sh", "-c", "sleep 0.5; /bin/busybox stty size; test -t 0"},
+                           /*tty=*/true, /*stdin=*/true);
+  ASSERT_TRUE(exec.ok()) << exec.status();
+  ASSERT_TRUE((*exec)->Resize(90, 33).ok());
+  auto [tty_out, tty_err] = DrainOutput(**exec);
+  EXPECT_TRUE(absl::StrContains(tty_out, "33 90")) << tty_out;
+  EXPECT_EQ(tty_err, "");
+  code = (*exec)->Wait();
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, std::optional<int>(0)) << "stdin is a terminal";
+  exec->reset();
+
+  for (const auto& entry : std::filesystem::directory_iterator(launch.bundle)) {
+    EXPECT_FALSE(absl::StartsWith(entry.path().filename().string(), "exec-")) << entry.path();
+  }
+}
+
+TEST_F(RuntimeTest, CancelKillsTheExecdCommand) {
+  OciRuntime runtime = MakeRuntime("runc", kRunc);
+  ContainerLaunch launch = MakeBundle("icancel", {"/bin/busybox", "sleep", "1000"});
+  ASSERT_NO_FATAL_FAILURE(CreateAndStart(runtime, launch));
+  absl::StatusOr<std::unique_ptr<streaming::Channel>> exec =
+      runtime.StartExec(launch.id, launch.bundle, {"/bin/busybox", "sleep", "7777"}, false, false);
+  ASSERT_TRUE(exec.ok()) << exec.status();
+  std::thread reader([&] { DrainOutput(**exec); });
+  absl::SleepFor(absl::Milliseconds(300));
+  absl::Time start = absl::Now();
+  (*exec)->Cancel();
+  reader.join();
+  absl::StatusOr<std::optional<int>> code = (*exec)->Wait();
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, std::optional<int>(137));  // SIGKILL
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+}
+
+TEST_F(RuntimeTest, AttachJoinsTheContainersStdio) {
+  OciRuntime runtime = MakeRuntime("runc", kRunc);
+  ContainerLaunch launch = MakeBundle("attach", {"/bin/sh"});
+  launch.stdin = true;
+  launch.stdin_once = true;
+  ASSERT_NO_FATAL_FAILURE(CreateAndStart(runtime, launch));
+  absl::StatusOr<std::unique_ptr<streaming::Channel>> attach =
+      runtime.Attach(launch.id, launch.bundle, /*stdin=*/true);
+  ASSERT_TRUE(attach.ok()) << attach.status();
+  ASSERT_TRUE((*attach)->WriteInput("echo hello; echo oops >&2\n").ok());
+  // stdin_once: the end of our input closes the shell's, and it exits.
+  (*attach)->CloseInput();
+  auto [out, err] = DrainOutput(**attach);
+  EXPECT_EQ(out, "hello\n");
+  EXPECT_EQ(err, "oops\n");
+  absl::StatusOr<std::optional<int>> code = (*attach)->Wait();
+  ASSERT_TRUE(code.ok());
+  EXPECT_FALSE(code->has_value()) << "an attach has no exit code of its own";
+  absl::StatusOr<ContainerExit> exit = WaitForExit(launch);
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_EQ(exit->exit_code, 0);
 }
 
 TEST_F(RuntimeTest, ExecSyncTimesOut) {
