@@ -398,3 +398,43 @@ wait_for_state() {
   [ "$(grep "CONTAINER_.*_EVENT $ctr " "$TEST_ROOT/events.out" | awk '{print $2}' | tr '\n' ' ')" = \
     "CONTAINER_CREATED_EVENT CONTAINER_STARTED_EVENT CONTAINER_STOPPED_EVENT CONTAINER_DELETED_EVENT " ]
 }
+
+@test "ocic ctr exec -i/-t, ctr attach and pod port-forward go through the streaming server" {
+  pod=$("$OCIC_BIN" pod run --config "$(pod_config streamed)")
+  ctr=$("$OCIC_BIN" ctr create --pod "$pod" --config "$(container_config streamed 'exec sleep 3600')")
+  "$OCIC_BIN" ctr start --id "$ctr"
+
+  run sh -c "echo hello-stdin | '$OCIC_BIN' ctr exec -i --id '$ctr' -- cat"
+  [ "$status" -eq 0 ]
+  [ "$output" = hello-stdin ]
+  run "$OCIC_BIN" ctr exec -i --id "$ctr" -- sh -c 'exit 5' </dev/null
+  [ "$status" -eq 5 ]
+  run "$OCIC_BIN" ctr exec -t --id "$ctr" -- tty
+  [ "$status" -eq 0 ]
+  [[ "$output" == /dev/pts/* ]]
+
+  web=$("$OCIC_BIN" ctr create --pod "$pod" \
+    --config "$(container_config streamweb 'echo served > /tmp/index.html; exec httpd -f -p 8080 -h /tmp')")
+  "$OCIC_BIN" ctr start --id "$web"
+  port=$(free_port)
+  "$OCIC_BIN" pod port-forward --id "$pod" "$port:8080" >"$TEST_ROOT/pf.out" 2>&1 &
+  forwarder=$!
+  for _ in $(seq 1 50); do grep -q Forwarding "$TEST_ROOT/pf.out" && break; sleep 0.1; done
+  body=""
+  for _ in $(seq 1 50); do
+    body=$(curl -sf "http://127.0.0.1:$port/index.html") && break
+    sleep 0.1
+  done
+  kill "$forwarder"
+  wait "$forwarder" || true
+  [ "$body" = served ]
+
+  ticker=$("$OCIC_BIN" ctr create --pod "$pod" \
+    --config "$(container_config streamtick 'while true; do echo tick; sleep 0.2; done')")
+  "$OCIC_BIN" ctr start --id "$ticker"
+  run timeout 2 "$OCIC_BIN" ctr attach --id "$ticker"
+  [[ "$output" == *tick* ]]
+  [ "$("$OCIC_BIN" ctr status --id "$ticker" | field State)" = CONTAINER_RUNNING ]
+
+  "$OCIC_BIN" pod remove --id "$pod"
+}

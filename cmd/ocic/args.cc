@@ -21,7 +21,8 @@ std::vector<std::string> Args::Flags(const std::string& name) const {
 
 bool IsBooleanFlag(const std::string& name) {
   return name == "help" || name == "quiet" || name == "q" || name == "verbose" || name == "v" ||
-         name == "all" || name == "watch";
+         name == "all" || name == "watch" || name == "i" || name == "interactive" ||
+         name == "t" || name == "tty" || name == "it" || name == "ti";
 }
 
 absl::StatusOr<Args> ParseArgs(const std::vector<std::string>& argv) {

@@ -23,6 +23,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "cmd/ocic/output.h"
+#include "cmd/ocic/streaming.h"
 #include "nlohmann/json.hpp"
 #include "pkg/base/status_macros.h"
 #include "pkg/base/unique_fd.h"
@@ -418,6 +419,8 @@ absl::Status PodStats(Invocation& in) {
 }
 
 absl::Status CtrExec(Invocation& in) {
+  // -i or -t: a session through the streaming server; else ExecSync.
+  if (WantsInteractive(in) || WantsTty(in)) return CtrExecInteractive(in);
   ASSIGN_OR_RETURN(std::string id, Required(in, "id"));
   if (in.args.rest.empty()) {
     return absl::InvalidArgumentError("no command given: ocic ctr exec --id ID -- CMD [ARG...]");
@@ -683,6 +686,8 @@ const std::vector<Command>& AllCommands() {
       {"pod stop", "--id ID", "stop a pod sandbox", PodStop},
       {"pod remove", "--id ID", "remove a pod sandbox", PodRemove},
       {"pod list", "[--id ID] [--state S] [--label K=V]...", "list pod sandboxes", PodList},
+      {"pod port-forward", "--id ID LOCAL:REMOTE|PORT...",
+       "forward local ports to ports in a pod until interrupted", PodPortForward},
       {"pod stats", "[--id ID] [--label K=V]... [--watch]", "pods' CPU, memory and network",
        PodStats},
       {"ctr create", "--pod ID --config FILE [--pod-config FILE]", "create a container",
@@ -695,8 +700,9 @@ const std::vector<Command>& AllCommands() {
        CtrList},
       {"ctr stats", "[--pod ID] [--id ID] [--label K=V]... [--watch]",
        "containers' CPU, memory and writable layer", CtrStats},
-      {"ctr exec", "--id ID [--timeout SECONDS] -- CMD [ARG]...",
-       "run a command in a container", CtrExec},
+      {"ctr exec", "--id ID [-i] [-t] [--timeout SECONDS] -- CMD [ARG]...",
+       "run a command in a container (-i: with our stdin, -t: in a terminal)", CtrExec},
+      {"ctr attach", "--id ID [-i] [-t]", "attach to a running container's stdio", CtrAttach},
       {"ctr logs", "--id ID", "print a container's log", CtrLogs},
       {"image pull", "NAME [--creds USER:PASSWORD]", "pull an image", ImagePull},
       {"image list", "[NAME]", "list images", ImageList},

@@ -30,12 +30,24 @@ TEST(ArgsTest, RepeatedFlagsKeepOrderAndMissingValuesAreNamed) {
   EXPECT_EQ(ParseArgs({"--quiet=yes"}).status().message(), "flag --quiet takes no value");
 }
 
+TEST(ArgsTest, InteractiveAndTtyFlagsTakeNoValue) {
+  auto args = ParseArgs({"ctr", "exec", "-it", "--id", "abc", "--", "sh"});
+  ASSERT_TRUE(args.ok()) << args.status();
+  EXPECT_EQ(args->Flag("id"), "abc") << "-it must not swallow --id";
+  EXPECT_TRUE(args->Has("it"));
+  EXPECT_EQ(args->rest, (std::vector<std::string>{"sh"}));
+  args = ParseArgs({"ctr", "attach", "-i", "-t", "--id", "x"});
+  ASSERT_TRUE(args.ok());
+  EXPECT_TRUE(args->Has("i") && args->Has("t"));
+  EXPECT_EQ(args->Flag("id"), "x");
+}
+
 TEST(CommandsTest, EverySeedCommandExists) {
   for (const char* name :
        {"version", "info", "pod run", "pod status", "pod stop", "pod remove", "pod list",
         "pod stats", "ctr create", "ctr start", "ctr status", "ctr stop", "ctr remove",
         "ctr list", "ctr exec", "ctr logs", "ctr stats", "image pull", "image list",
-        "image status", "image remove"}) {
+        "image status", "image remove", "ctr attach", "pod port-forward"}) {
     std::vector<std::string> words;
     for (const char* at = name; *at;) {
       const char* space = strchr(at, ' ');
