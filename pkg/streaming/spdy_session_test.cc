@@ -3,6 +3,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 
@@ -102,6 +104,25 @@ TEST(SpdySession, GarbageClosesTheSessionWithAnError) {
   EXPECT_TRUE(server.WaitDone(absl::Seconds(5)));
   EXPECT_FALSE(server.error().ok());
   EXPECT_EQ(server.Accept(absl::Milliseconds(10)), nullptr);
+}
+
+// Frames made by another implementation (Python's zlib with the SPDY/3
+// dictionary as zdict, as Go's framer uses it): the fuzz corpus's seed.
+TEST(SpdySession, ReadsFramesAnotherCompressorWrote) {
+  std::ifstream file("pkg/streaming/testdata/fuzz/spdy_fuzzer/exec_streams", std::ios::binary);
+  std::string wire((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(wire.empty());
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  UniqueFd peer(fds[1]);
+  Session server(UniqueFd(fds[0]), Session::Role::kServer, wire);
+  std::shared_ptr<Stream> error = server.Accept(absl::Seconds(5));
+  std::shared_ptr<Stream> in = server.Accept(absl::Seconds(5));
+  ASSERT_NE(error, nullptr);
+  ASSERT_NE(in, nullptr);
+  EXPECT_EQ(error->Header("streamtype"), "error");
+  EXPECT_EQ(in->Header("streamtype"), "stdin");
+  EXPECT_EQ(ReadAll(*in), "hello\n");
 }
 
 TEST(SpdySession, PingsAreAnswered) {
