@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "nlohmann/json.hpp"
 #include "pkg/base/status_macros.h"
 #include "pkg/streaming/port_forward.h"
@@ -22,23 +23,25 @@ namespace {
 constexpr absl::Duration kTimeout = absl::Seconds(30);
 
 struct ParsedUrl {
+  bool tls = false;
   std::string host, port, path;
 };
 
 absl::StatusOr<ParsedUrl> ParseUrl(const std::string& url) {
-  constexpr absl::string_view kScheme = "http://";
-  if (!absl::StartsWith(url, kScheme)) {
-    return absl::InvalidArgumentError("streaming URL \"" + url + "\" is not http://");
+  absl::string_view rest = url;
+  ParsedUrl parsed;
+  if (absl::ConsumePrefix(&rest, "https://")) {
+    parsed.tls = true;
+  } else if (!absl::ConsumePrefix(&rest, "http://")) {
+    return absl::InvalidArgumentError("streaming URL \"" + url + "\" is not http:// or https://");
   }
-  absl::string_view rest = absl::string_view(url).substr(kScheme.size());
   size_t slash = rest.find('/');
   absl::string_view authority = rest.substr(0, slash);
-  ParsedUrl parsed;
   parsed.path = slash == absl::string_view::npos ? "/" : std::string(rest.substr(slash));
   size_t colon = authority.rfind(':');
   if (colon == absl::string_view::npos || authority.back() == ']') {
     parsed.host = std::string(authority);
-    parsed.port = "80";
+    parsed.port = parsed.tls ? "443" : "80";
   } else {
     parsed.host = std::string(authority.substr(0, colon));
     parsed.port = std::string(authority.substr(colon + 1));
@@ -80,6 +83,15 @@ absl::StatusOr<Upgraded> DialStreaming(const std::string& url,
                                        const std::vector<std::string>& protocols) {
   ASSIGN_OR_RETURN(ParsedUrl parsed, ParseUrl(url));
   ASSIGN_OR_RETURN(UniqueFd fd, ConnectTcp(parsed.host, parsed.port));
+  Upgraded upgraded;
+  if (parsed.tls) {
+    // One client context for the process: nothing in it is per connection.
+    static absl::StatusOr<std::unique_ptr<TlsContext>>* context =
+        new absl::StatusOr<std::unique_ptr<TlsContext>>(TlsContext::InsecureClient());
+    if (!context->ok()) return context->status();
+    ASSIGN_OR_RETURN(upgraded.tls, TlsRelay::Start(***context, fd, kTimeout));
+    fd = upgraded.tls->TakePlain();
+  }
   HttpHeaders headers = {{"Host", absl::StrCat(parsed.host, ":", parsed.port)},
                          {"Connection", "Upgrade"},
                          {"Upgrade", "SPDY/3.1"}};
@@ -96,7 +108,6 @@ absl::StatusOr<Upgraded> DialStreaming(const std::string& url,
     if (response.status == 404) return absl::NotFoundError(message);
     return absl::FailedPreconditionError(message);
   }
-  Upgraded upgraded;
   std::vector<std::string> chosen = HeaderValues(response.headers, "X-Stream-Protocol-Version");
   upgraded.protocol = chosen.empty() ? "" : chosen.front();
   upgraded.session = std::make_unique<spdy::Session>(std::move(fd), spdy::Session::Role::kClient,
@@ -185,20 +196,20 @@ absl::StatusOr<RemoteCommandResult> RunRemoteCommand(const std::string& url,
 
 absl::StatusOr<std::unique_ptr<PortForwarder>> PortForwarder::Dial(const std::string& url) {
   ASSIGN_OR_RETURN(Upgraded up, DialStreaming(url, {kPortForwardProtocol}));
-  return std::unique_ptr<PortForwarder>(new PortForwarder(std::move(up.session)));
+  return std::unique_ptr<PortForwarder>(new PortForwarder(std::move(up)));
 }
 
-PortForwarder::~PortForwarder() { session_->Close(absl::ZeroDuration()); }
+PortForwarder::~PortForwarder() { upgraded_.session->Close(absl::ZeroDuration()); }
 
 absl::Status PortForwarder::Forward(int local, int32_t port) {
   std::string request_id = absl::StrCat(next_request_++);
   spdy::Headers headers = {{"streamType", "error"},
                            {"port", absl::StrCat(port)},
                            {"requestID", request_id}};
-  ASSIGN_OR_RETURN(std::shared_ptr<spdy::Stream> error, session_->Open(headers, kTimeout));
+  ASSIGN_OR_RETURN(std::shared_ptr<spdy::Stream> error, upgraded_.session->Open(headers, kTimeout));
   RETURN_IF_ERROR(error->Close());  // we never write on it
   headers[0].second = "data";
-  ASSIGN_OR_RETURN(std::shared_ptr<spdy::Stream> data, session_->Open(headers, kTimeout));
+  ASSIGN_OR_RETURN(std::shared_ptr<spdy::Stream> data, upgraded_.session->Open(headers, kTimeout));
   std::thread to_pod([&] {
     char buf[64 << 10];
     for (;;) {

@@ -19,15 +19,18 @@
 #include "pkg/base/unique_fd.h"
 #include "pkg/streaming/http_upgrade.h"
 #include "pkg/streaming/spdy_session.h"
+#include "pkg/streaming/tls_relay.h"
 
 namespace ocid::streaming {
 
 struct Upgraded {
+  std::unique_ptr<TlsRelay> tls;  // https: outlives the session above it
   std::unique_ptr<spdy::Session> session;
   std::string protocol;
 };
 
-// Connects to an http:// streaming URL and upgrades to SPDY/3.1 offering
+// Connects to an http:// or https:// (not verified, as crictl's and
+// critest's streaming clients) URL and upgrades to SPDY/3.1 offering
 // `protocols`. An HTTP error status is FailedPrecondition (404: NotFound)
 // with the server's message.
 absl::StatusOr<Upgraded> DialStreaming(const std::string& url,
@@ -72,8 +75,8 @@ class PortForwarder {
   absl::Status Forward(int local, int32_t port);
 
  private:
-  explicit PortForwarder(std::unique_ptr<spdy::Session> session) : session_(std::move(session)) {}
-  std::unique_ptr<spdy::Session> session_;
+  explicit PortForwarder(Upgraded upgraded) : upgraded_(std::move(upgraded)) {}
+  Upgraded upgraded_;
   std::atomic<int> next_request_{0};
 };
 

@@ -23,6 +23,7 @@
 #include "absl/time/time.h"
 #include "pkg/base/unique_fd.h"
 #include "pkg/streaming/channel.h"
+#include "pkg/streaming/tls_relay.h"
 #include "pkg/streaming/token_store.h"
 
 namespace ocid::streaming {
@@ -72,6 +73,9 @@ struct ServerOptions {
   absl::Duration idle_timeout = absl::Hours(4);
   // How long a client may take to open the streams a session needs.
   absl::Duration stream_creation_timeout = absl::Seconds(30);
+  // PEM files: both set, the server speaks TLS only and its URLs are https.
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 class Server {
@@ -91,7 +95,8 @@ class Server {
   size_t ActiveSessions() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  Server(ServerOptions options, Backend* backend, UniqueFd listener, int port);
+  Server(ServerOptions options, Backend* backend, UniqueFd listener, int port,
+         std::unique_ptr<TlsContext> tls);
   void AcceptLoop();
   void Serve(int fd);
   std::string Url(absl::string_view kind, const std::string& token) const;
@@ -100,6 +105,7 @@ class Server {
   Backend* const backend_;
   UniqueFd listener_;
   const int port_;
+  const std::unique_ptr<TlsContext> tls_;  // null: plain HTTP
   TokenStore<ExecRequest> exec_tokens_;
   TokenStore<AttachRequest> attach_tokens_;
   TokenStore<PortForwardRequest> port_forward_tokens_;
