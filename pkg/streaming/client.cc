@@ -137,6 +137,13 @@ absl::StatusOr<RemoteCommandResult> RunRemoteCommand(const std::string& url,
       RETURN_IF_ERROR(resize->Write(size.dump()));
     }
   }
+  if (resize && io.watch_resizes) {
+    std::thread([resize, watch = io.watch_resizes] {
+      watch([&resize](uint16_t width, uint16_t height) {
+        resize->Write(nlohmann::json({{"Width", width}, {"Height", height}}).dump()).IgnoreError();
+      });
+    }).detach();
+  }
   if (in && io.stdin_data.has_value()) {
     RETURN_IF_ERROR(in->Write(*io.stdin_data));
     RETURN_IF_ERROR(in->Close());

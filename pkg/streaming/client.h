@@ -46,6 +46,11 @@ struct RemoteCommandIo {
   int stdin_fd = -1;
   // Terminal sizes to send, in order, once the streams are open (tty only).
   std::vector<std::pair<uint16_t, uint16_t>> sizes;
+  // Later sizes (tty only): called on a thread of its own with a function
+  // that sends one; it may block (waiting for SIGWINCH) and is left running
+  // when the session ends, so it must only touch what outlives the process
+  // (ocic's terminal).
+  std::function<void(std::function<void(uint16_t width, uint16_t height)> send)> watch_resizes;
   std::function<void(absl::string_view)> on_stdout;
   std::function<void(absl::string_view)> on_stderr;
   // Offered protocols, newest first (tests pin older ones).

@@ -238,6 +238,14 @@ TEST_F(StreamingServerTest, TtyResizeEventsReachTheChannel) {
   EXPECT_EQ(run.out, "120 40");
 }
 
+TEST_F(StreamingServerTest, LaterResizesComeFromTheWatcher) {
+  RemoteCommandIo io;
+  io.tty = true;
+  io.watch_resizes = [](std::function<void(uint16_t, uint16_t)> send) { send(50, 10); };
+  Run run = RunIt(Exec({"size"}, true, false), io);
+  EXPECT_EQ(run.out, "50 10");
+}
+
 TEST_F(StreamingServerTest, AttachCarriesInput) {
   AttachRequest r;
   r.container_id = "c1";
