@@ -48,7 +48,7 @@ class ContainerRuntime {
   // OciRuntime::StartExec and Attach: the streaming sessions' channels.
   virtual absl::StatusOr<std::unique_ptr<streaming::Channel>> StartExec(
       const std::string& id, const std::string& bundle, const std::vector<std::string>& command,
-      bool tty, bool stdin) = 0;
+      const streaming::ExecStdio& stdio) = 0;
   virtual absl::StatusOr<std::unique_ptr<streaming::Channel>> Attach(const std::string& id,
                                                                      const std::string& bundle,
                                                                      bool stdin) = 0;

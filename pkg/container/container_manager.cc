@@ -639,11 +639,12 @@ absl::StatusOr<ContainerRecord> ContainerManager::GetRunning(const std::string& 
 }
 
 absl::StatusOr<std::unique_ptr<streaming::Channel>> ContainerManager::StartExec(
-    const std::string& id, const std::vector<std::string>& command, bool tty, bool stdin) {
+    const std::string& id, const std::vector<std::string>& command,
+    const streaming::ExecStdio& stdio) {
   if (command.empty()) return absl::InvalidArgumentError("cmd is empty");
   ASSIGN_OR_RETURN(ContainerRecord c, GetRunning(id));
   ASSIGN_OR_RETURN(ContainerRuntime * runtime, runtimes_.For(c.runtime_handler));
-  return runtime->StartExec(c.id, c.bundle, command, tty, stdin);
+  return runtime->StartExec(c.id, c.bundle, command, stdio);
 }
 
 absl::StatusOr<std::unique_ptr<streaming::Channel>> ContainerManager::Attach(const std::string& id,

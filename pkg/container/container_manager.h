@@ -122,9 +122,10 @@ class ContainerManager final : public PodContainers {
   // ask before they hand out a URL.
   absl::StatusOr<ContainerRecord> GetRunning(const std::string& id) const;
   // An interactive exec (the streaming server's): the command in the
-  // running container, with a terminal when `tty`.
+  // running container, with a terminal when stdio.tty.
   absl::StatusOr<std::unique_ptr<streaming::Channel>> StartExec(
-      const std::string& id, const std::vector<std::string>& command, bool tty, bool stdin);
+      const std::string& id, const std::vector<std::string>& command,
+      const streaming::ExecStdio& stdio);
   // The running container's stdio; input only if it was created with stdin.
   absl::StatusOr<std::unique_ptr<streaming::Channel>> Attach(const std::string& id, bool stdin);
   // Applies `resources` to the created or running container's cgroup

@@ -171,10 +171,12 @@ class FakeRuntime : public ContainerRuntime, public ContainerRuntimes {
     return absl::OkStatus();
   }
   absl::StatusOr<std::unique_ptr<streaming::Channel>> StartExec(
-      const std::string& id, const std::string&, const std::vector<std::string>& command, bool tty,
-      bool stdin) override {
+      const std::string& id, const std::string&, const std::vector<std::string>& command,
+      const streaming::ExecStdio& stdio) override {
     absl::MutexLock lock(&mu);
-    interactive.push_back(absl::StrCat("exec ", id, " ", command[0], " tty=", tty, " stdin=", stdin));
+    interactive.push_back(absl::StrCat("exec ", id, " ", command[0], " tty=", stdio.tty,
+                                       " stdin=", stdio.stdin, " size=", stdio.size.width, "x",
+                                       stdio.size.height));
     return absl::UnavailableError("fake: no channel");
   }
   absl::StatusOr<std::unique_ptr<streaming::Channel>> Attach(const std::string& id,
@@ -369,17 +371,18 @@ TEST_F(ContainerManagerTest, InteractiveExecAndAttachNeedARunningContainer) {
   absl::StatusOr<std::string> id = containers_->Create(pod_, config);
   ASSERT_TRUE(id.ok()) << id.status();
   EXPECT_TRUE(absl::IsFailedPrecondition(containers_->GetRunning(*id).status()));
-  EXPECT_TRUE(absl::IsFailedPrecondition(containers_->StartExec(*id, {"sh"}, true, true).status()));
+  const streaming::ExecStdio terminal{true, true, {80, 24}};
+  EXPECT_TRUE(absl::IsFailedPrecondition(containers_->StartExec(*id, {"sh"}, terminal).status()));
   EXPECT_TRUE(absl::IsFailedPrecondition(containers_->Attach(*id, true).status()));
   ASSERT_TRUE(containers_->Start(*id).ok());
   EXPECT_TRUE(containers_->GetRunning(*id).ok());
-  EXPECT_TRUE(absl::IsInvalidArgument(containers_->StartExec(*id, {}, false, false).status()));
-  containers_->StartExec(*id, {"sh"}, true, true).status().IgnoreError();
+  EXPECT_TRUE(absl::IsInvalidArgument(containers_->StartExec(*id, {}, {}).status()));
+  containers_->StartExec(*id, {"sh"}, terminal).status().IgnoreError();
   // The container reads no stdin: an attach gets none either.
   containers_->Attach(*id, true).status().IgnoreError();
   absl::MutexLock lock(&runtime_.mu);
   EXPECT_EQ(runtime_.interactive,
-            (std::vector<std::string>{absl::StrCat("exec ", *id, " sh tty=1 stdin=1"),
+            (std::vector<std::string>{absl::StrCat("exec ", *id, " sh tty=1 stdin=1 size=80x24"),
                                       absl::StrCat("attach ", *id, " stdin=0")}));
 }
 

@@ -43,8 +43,8 @@ class OciContainerRuntime final : public ContainerRuntime {
   }
   absl::StatusOr<std::unique_ptr<streaming::Channel>> StartExec(
       const std::string& id, const std::string& bundle, const std::vector<std::string>& command,
-      bool tty, bool stdin) override {
-    return runtime_.StartExec(id, bundle, command, tty, stdin);
+      const streaming::ExecStdio& stdio) override {
+    return runtime_.StartExec(id, bundle, command, stdio);
   }
   absl::StatusOr<std::unique_ptr<streaming::Channel>> Attach(const std::string& id,
                                                              const std::string& bundle,

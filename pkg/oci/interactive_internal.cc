@@ -292,7 +292,10 @@ class AttachChannel : public streaming::Channel {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<streaming::Channel>> StartExecChannel(
-    std::vector<std::string> argv, std::string dir, std::string pid_file, bool tty, bool stdin) {
+    std::vector<std::string> argv, std::string dir, std::string pid_file,
+    const streaming::ExecStdio& stdio) {
+  const bool tty = stdio.tty;
+  const bool stdin = stdio.stdin;
   UniqueFd cancel(::eventfd(0, EFD_CLOEXEC));
   if (!cancel.valid()) return absl::ErrnoToStatus(errno, "eventfd");
   Subprocess::Options options;
@@ -303,6 +306,12 @@ absl::StatusOr<std::unique_ptr<streaming::Channel>> StartExecChannel(
   UniqueFd child_in, child_out, child_err;
   if (tty) {
     ASSIGN_OR_RETURN(Pipe pty, MakePty());
+    if (stdio.size.width > 0 && stdio.size.height > 0) {
+      winsize size{};
+      size.ws_col = stdio.size.width;
+      size.ws_row = stdio.size.height;
+      ::ioctl(pty.read.get(), TIOCSWINSZ, &size);
+    }
     options.stdin_io = options.stdout_io = options.stderr_io = Stdio::Fd(pty.write.get());
     input = UniqueFd(::fcntl(pty.read.get(), F_DUPFD_CLOEXEC, 0));
     out = std::move(pty.read);

@@ -14,11 +14,13 @@
 namespace ocid::oci_internal {
 
 // Runs `argv` (`runtime exec --process ... --pid-file PID_FILE ID`) with a
-// pseudo-terminal as its stdio (tty) or with pipes (stdin only when asked;
-// otherwise /dev/null). `dir` is removed when the channel goes. Cancel kills
-// the exec'd process (named by the pid file) and the runtime.
+// pseudo-terminal as its stdio (tty; sized before the runtime starts, which
+// gives the container's console that size) or with pipes (stdin only when
+// asked; otherwise /dev/null). `dir` is removed when the channel goes.
+// Cancel kills the exec'd process (named by the pid file) and the runtime.
 absl::StatusOr<std::unique_ptr<streaming::Channel>> StartExecChannel(
-    std::vector<std::string> argv, std::string dir, std::string pid_file, bool tty, bool stdin);
+    std::vector<std::string> argv, std::string dir, std::string pid_file,
+    const streaming::ExecStdio& stdio);
 
 // Connects to conmon's attach socket (SOCK_SEQPACKET; what conmon sends
 // starts with the pipe, 2 stdout and 3 stderr). Resize writes to conmon's

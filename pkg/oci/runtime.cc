@@ -240,11 +240,12 @@ absl::Status WriteNewFile(const std::string& path, absl::string_view contents) {
   return absl::OkStatus();
 }
 
-// The container's process with `command` as its args and no terminal: what
-// `runtime exec --process` runs.
+// The container's process with `command` as its args, with a terminal (of
+// the given size) only when stdio.tty: what `runtime exec --process` runs.
 absl::Status WriteExecProcess(const std::string& config_path,
                               const std::vector<std::string>& command,
-                              const std::string& process_path, bool terminal = false) {
+                              const std::string& process_path,
+                              const streaming::ExecStdio& stdio = {}) {
   ASSIGN_OR_RETURN(std::string text, ReadFileToString(config_path, kMaxConfigSize));
   nlohmann::json config = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!config.is_object() || !config.contains("process") || !config["process"].is_object()) {
@@ -252,8 +253,13 @@ absl::Status WriteExecProcess(const std::string& config_path,
   }
   nlohmann::json process = config["process"];
   process["args"] = command;
-  process["terminal"] = terminal;
+  process["terminal"] = stdio.tty;
   process.erase("consoleSize");
+  // The runtime sizes the console as it makes it, before the command runs:
+  // a size set afterwards races with the command's first look at it.
+  if (stdio.tty && stdio.size.width > 0 && stdio.size.height > 0) {
+    process["consoleSize"] = {{"height", stdio.size.height}, {"width", stdio.size.width}};
+  }
   return WriteNewFile(process_path,
                       process.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
@@ -506,13 +512,13 @@ absl::StatusOr<ExecResult> OciRuntime::ExecSync(const std::string& id, const std
 
 absl::StatusOr<std::unique_ptr<streaming::Channel>> OciRuntime::StartExec(
     const std::string& id, const std::string& bundle, const std::vector<std::string>& command,
-    bool tty, bool stdin) {
+    const streaming::ExecStdio& stdio) {
   RETURN_IF_ERROR(CheckId(id));
   if (command.empty()) return absl::InvalidArgumentError("exec in " + id + ": empty command");
   std::string dir = bundle + "/exec-XXXXXX";
   if (::mkdtemp(&dir[0]) == nullptr) return absl::ErrnoToStatus(errno, "make a dir in " + bundle);
   absl::Status written = WriteExecProcess(bundle + "/config.json", command,
-                                          dir + "/process.json", tty);
+                                          dir + "/process.json", stdio);
   if (!written.ok()) {
     RemoveAll(dir).IgnoreError();
     return written;
@@ -524,8 +530,8 @@ absl::StatusOr<std::unique_ptr<streaming::Channel>> OciRuntime::StartExec(
                                    "--process", dir + "/process.json",
                                    "--pid-file", dir + "/pid", id};
   std::string pid_file = dir + "/pid";
-  return oci_internal::StartExecChannel(std::move(argv), std::move(dir), std::move(pid_file), tty,
-                                        stdin);
+  return oci_internal::StartExecChannel(std::move(argv), std::move(dir), std::move(pid_file),
+                                        stdio);
 }
 
 absl::StatusOr<std::unique_ptr<streaming::Channel>> OciRuntime::Attach(const std::string& id,

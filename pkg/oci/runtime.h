@@ -72,11 +72,12 @@ class OciRuntime {
                                       absl::Duration timeout);
 
   // Starts `command` in the container for an interactive session (exec
-  // over the streaming server): with a terminal when `tty`, reading input
-  // only with `stdin`. The channel's end is the command's.
+  // over the streaming server): with a terminal (of stdio.size) when
+  // stdio.tty, reading input only with stdio.stdin. The channel's end is the
+  // command's.
   absl::StatusOr<std::unique_ptr<streaming::Channel>> StartExec(
       const std::string& id, const std::string& bundle, const std::vector<std::string>& command,
-      bool tty, bool stdin);
+      const streaming::ExecStdio& stdio);
   // Joins the running container's stdio through conmon's attach socket;
   // with `stdin`, input goes to the container (created with stdin).
   absl::StatusOr<std::unique_ptr<streaming::Channel>> Attach(const std::string& id,

@@ -316,7 +316,7 @@ TEST_F(RuntimeTest, InteractiveExecWithPipesAndWithATerminal) {
 
   absl::StatusOr<std::unique_ptr<streaming::Channel>> exec = runtime.StartExec(
       launch.id, launch.bundle, {"/bin/sh", "-c", "read x; echo got $x; echo err >&2; exit 3"},
-      /*tty=*/false, /*stdin=*/true);
+      streaming::ExecStdio{/*tty=*/false, /*stdin=*/true, {}});
   ASSERT_TRUE(exec.ok()) << exec.status();
   ASSERT_TRUE((*exec)->WriteInput("typed\n").ok());
   (*exec)->CloseInput();
@@ -327,10 +327,19 @@ TEST_F(RuntimeTest, InteractiveExecWithPipesAndWithATerminal) {
   ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_EQ(*code, std::optional<int>(3));
 
+  // A terminal of a size given at the start, seen by the command's first
+  // instruction (no resize has had time to arrive).
+  exec = runtime.StartExec(launch.id, launch.bundle, {"/bin/busybox", "stty", "size"},
+                           streaming::ExecStdio{true, true, {132, 43}});
+  ASSERT_TRUE(exec.ok()) << exec.status();
+  auto [first_out, first_err] = DrainOutput(**exec);
+  EXPECT_TRUE(absl::StrContains(first_out, "43 132")) << first_out;
+  (*exec)->Wait().status().IgnoreError();
+
   // A terminal: one output, its size set from ours.
   exec = runtime.StartExec(launch.id, launch.bundle,
                            {"/bin/sh", "-c", "sleep 0.5; /bin/busybox stty size; test -t 0"},
-                           /*tty=*/true, /*stdin=*/true);
+                           streaming::ExecStdio{true, true, {}});
   ASSERT_TRUE(exec.ok()) << exec.status();
   ASSERT_TRUE((*exec)->Resize(90, 33).ok());
   auto [tty_out, tty_err] = DrainOutput(**exec);
@@ -351,7 +360,7 @@ TEST_F(RuntimeTest, CancelKillsTheExecdCommand) {
   ContainerLaunch launch = MakeBundle("icancel", {"/bin/busybox", "sleep", "1000"});
   ASSERT_NO_FATAL_FAILURE(CreateAndStart(runtime, launch));
   absl::StatusOr<std::unique_ptr<streaming::Channel>> exec =
-      runtime.StartExec(launch.id, launch.bundle, {"/bin/busybox", "sleep", "7777"}, false, false);
+      runtime.StartExec(launch.id, launch.bundle, {"/bin/busybox", "sleep", "7777"}, {});
   ASSERT_TRUE(exec.ok()) << exec.status();
   std::thread reader([&] { DrainOutput(**exec); });
   absl::SleepFor(absl::Milliseconds(300));

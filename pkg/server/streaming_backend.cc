@@ -43,8 +43,9 @@ absl::StatusOr<UniqueFd> DialLocalhost(int32_t port) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<streaming::Channel>> StreamingBackend::Exec(
-    const streaming::ExecRequest& request) {
-  return containers_.StartExec(request.container_id, request.cmd, request.tty, request.stdin);
+    const streaming::ExecRequest& request, streaming::TerminalSize size) {
+  return containers_.StartExec(request.container_id, request.cmd,
+                               streaming::ExecStdio{request.tty, request.stdin, size});
 }
 
 absl::StatusOr<std::unique_ptr<streaming::Channel>> StreamingBackend::Attach(

@@ -17,8 +17,8 @@ class StreamingBackend final : public streaming::Backend {
   StreamingBackend(SandboxManager& pods, ContainerManager& containers)
       : pods_(pods), containers_(containers) {}
 
-  absl::StatusOr<std::unique_ptr<streaming::Channel>> Exec(
-      const streaming::ExecRequest& request) override;
+  absl::StatusOr<std::unique_ptr<streaming::Channel>> Exec(const streaming::ExecRequest& request,
+                                                           streaming::TerminalSize size) override;
   absl::StatusOr<std::unique_ptr<streaming::Channel>> Attach(
       const streaming::AttachRequest& request) override;
   // Connects to localhost:port in the pod's network namespace (the host's

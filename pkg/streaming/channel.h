@@ -15,6 +15,18 @@ namespace ocid::streaming {
 
 enum class OutputKind { kStdout, kStderr };
 
+struct TerminalSize {
+  uint16_t width = 0;  // 0: not known yet
+  uint16_t height = 0;
+};
+
+// How an exec'd command gets its stdio.
+struct ExecStdio {
+  bool tty = false;
+  bool stdin = false;
+  TerminalSize size;  // tty: the terminal's size before the command starts
+};
+
 struct Output {
   OutputKind kind = OutputKind::kStdout;
   std::string data;  // empty: all output has ended

@@ -12,6 +12,8 @@ namespace ocid::streaming {
 namespace {
 
 constexpr char kV5[] = "v5.channel.k8s.io";
+// How long a terminal session waits for the client's first size.
+constexpr absl::Duration kFirstSizeWait = absl::Seconds(1);
 constexpr char kV4[] = "v4.channel.k8s.io";
 constexpr char kV3[] = "v3.channel.k8s.io";
 constexpr char kV2[] = "v2.channel.k8s.io";
@@ -126,8 +128,9 @@ absl::Status ParseResizeEvents(std::string& buffer,
   }
 }
 
-void ServeRemoteCommand(spdy::Session& session, const RemoteCommandOptions& options,
-                        const std::function<absl::StatusOr<std::unique_ptr<Channel>>()>& open) {
+void ServeRemoteCommand(
+    spdy::Session& session, const RemoteCommandOptions& options,
+    const std::function<absl::StatusOr<std::unique_ptr<Channel>>(TerminalSize)>& open) {
   const bool json = options.protocol == kV5 || options.protocol == kV4;
   const bool with_resize = options.tty && (json || options.protocol == kV3);
   absl::StatusOr<Streams> streams = AwaitStreams(session, options, with_resize);
@@ -136,7 +139,26 @@ void ServeRemoteCommand(spdy::Session& session, const RemoteCommandOptions& opti
     session.Close();
     return;
   }
-  absl::StatusOr<std::unique_ptr<Channel>> opened = open();
+  TerminalSize first_size;
+  std::string resize_buffer;
+  bool resize_ended = false;
+  if (streams->resize) {
+    absl::Time deadline = absl::Now() + kFirstSizeWait;
+    while (first_size.width == 0 && !resize_ended && absl::Now() < deadline) {
+      std::optional<std::string> data = streams->resize->ReadFor(deadline - absl::Now());
+      if (!data.has_value()) break;
+      if (data->empty()) {
+        resize_ended = true;
+        break;
+      }
+      resize_buffer += *data;
+      absl::Status parsed = ParseResizeEvents(resize_buffer, [&](uint16_t w, uint16_t h) {
+        first_size = TerminalSize{w, h};
+      });
+      if (!parsed.ok()) resize_ended = true;
+    }
+  }
+  absl::StatusOr<std::unique_ptr<Channel>> opened = open(first_size);
   if (!opened.ok()) {
     WriteStatus(streams->error.get(), json, opened.status(), std::nullopt);
     if (streams->stdout) streams->stdout->Close().IgnoreError();
@@ -145,6 +167,8 @@ void ServeRemoteCommand(spdy::Session& session, const RemoteCommandOptions& opti
     return;
   }
   Channel& channel = **opened;
+  // An attach's terminal was there before us: give it the size now.
+  if (first_size.width > 0) channel.Resize(first_size.width, first_size.height).IgnoreError();
 
   // The client going away ends the command.
   std::atomic<bool> finished{false};
@@ -163,9 +187,9 @@ void ServeRemoteCommand(spdy::Session& session, const RemoteCommandOptions& opti
     });
   }
   std::thread resizer;
-  if (streams->resize) {
+  if (streams->resize && !resize_ended) {
     resizer = std::thread([&] {
-      std::string buffer;
+      std::string& buffer = resize_buffer;
       for (std::string data = streams->resize->Read(); !data.empty();
            data = streams->resize->Read()) {
         buffer += data;

@@ -33,8 +33,12 @@ struct RemoteCommandOptions {
 
 // Serves one session to its end: waits for the streams, opens the channel,
 // pumps, reports the status. Returns when the session is over.
-void ServeRemoteCommand(spdy::Session& session, const RemoteCommandOptions& options,
-                        const std::function<absl::StatusOr<std::unique_ptr<Channel>>()>& open);
+// `open` gets the terminal's size when the session has one: the client's
+// first resize, waited for briefly (kubectl sends it at once), so that a
+// command's first look at its terminal sees the right size.
+void ServeRemoteCommand(
+    spdy::Session& session, const RemoteCommandOptions& options,
+    const std::function<absl::StatusOr<std::unique_ptr<Channel>>(TerminalSize)>& open);
 
 // The error stream's status for v4 and later: success, a command's non-zero
 // exit, or another failure.

@@ -277,13 +277,15 @@ void Server::Serve(int raw_fd) {
       options.stdout = exec->stdout;
       options.stderr = exec->stderr;
       options.tty = exec->tty;
-      ServeRemoteCommand(session, options, [&] { return backend_->Exec(*exec); });
+      ServeRemoteCommand(session, options,
+                         [&](TerminalSize size) { return backend_->Exec(*exec, size); });
     } else {
       options.stdin = attach->stdin;
       options.stdout = attach->stdout;
       options.stderr = attach->stderr;
       options.tty = attach->tty;
-      ServeRemoteCommand(session, options, [&] { return backend_->Attach(*attach); });
+      ServeRemoteCommand(session, options,
+                         [&](TerminalSize) { return backend_->Attach(*attach); });
     }
   }
   forget();

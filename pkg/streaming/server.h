@@ -53,8 +53,10 @@ struct PortForwardRequest {
 class Backend {
  public:
   virtual ~Backend() = default;
-  // Starts the command; the channel ends when it exits.
-  virtual absl::StatusOr<std::unique_ptr<Channel>> Exec(const ExecRequest& request) = 0;
+  // Starts the command with a terminal of `size` (request.tty; the client's
+  // first resize, or 0x0 if none came soon); the channel ends when it exits.
+  virtual absl::StatusOr<std::unique_ptr<Channel>> Exec(const ExecRequest& request,
+                                                        TerminalSize size) = 0;
   // Joins the container's stdio; the channel ends when the container exits.
   virtual absl::StatusOr<std::unique_ptr<Channel>> Attach(const AttachRequest& request) = 0;
   // A TCP connection to `port` on localhost as the pod sees it (inside its

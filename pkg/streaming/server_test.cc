@@ -126,7 +126,9 @@ class EchoServer {
 
 class FakeBackend : public Backend {
  public:
-  absl::StatusOr<std::unique_ptr<Channel>> Exec(const ExecRequest& request) override {
+  absl::StatusOr<std::unique_ptr<Channel>> Exec(const ExecRequest& request,
+                                                TerminalSize size) override {
+    last_size = size;
     if (request.container_id == "stopped") {
       return absl::FailedPreconditionError("container stopped is not running");
     }
@@ -148,6 +150,7 @@ class FakeBackend : public Backend {
     return fd;
   }
   std::atomic<int> cancels{0};
+  TerminalSize last_size;  // of the last Exec
 };
 
 class StreamingServerTest : public ::testing::Test {
@@ -236,6 +239,17 @@ TEST_F(StreamingServerTest, TtyResizeEventsReachTheChannel) {
   io.sizes = {{120, 40}};
   Run run = RunIt(Exec({"size"}, true, false), io);
   EXPECT_EQ(run.out, "120 40");
+}
+
+TEST_F(StreamingServerTest, TheFirstSizeIsThereBeforeTheCommandStarts) {
+  RemoteCommandIo io;
+  io.tty = true;
+  io.sizes = {{132, 43}, {80, 25}};
+  Run run = RunIt(Exec({"size"}, true, false), io);
+  EXPECT_EQ(backend_.last_size.width, 132);
+  EXPECT_EQ(backend_.last_size.height, 43);
+  // And the channel was resized to it (the fake prints its first resize).
+  EXPECT_EQ(run.out, "132 43");
 }
 
 TEST_F(StreamingServerTest, LaterResizesComeFromTheWatcher) {

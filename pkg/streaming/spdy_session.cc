@@ -22,15 +22,19 @@ constexpr uint32_t kRstCancel = 5;
 
 }  // namespace
 
-std::string Stream::Read() {
-  absl::MutexLock lock(&session_->mu_,
-                       absl::Condition(
-                           +[](Stream* s) {
-                             return !s->queued_.empty() || s->remote_fin_ || s->reset_ ||
-                                    s->session_->done_;
-                           },
-                           this));
-  if (queued_.empty()) return "";
+std::string Stream::Read() { return *ReadFor(absl::InfiniteDuration()); }
+
+std::optional<std::string> Stream::ReadFor(absl::Duration timeout) {
+  absl::MutexLock lock(&session_->mu_);
+  bool ready = session_->mu_.AwaitWithTimeout(
+      absl::Condition(
+          +[](Stream* s) {
+            return !s->queued_.empty() || s->remote_fin_ || s->reset_ || s->session_->done_;
+          },
+          this),
+      timeout);
+  if (!ready) return std::nullopt;
+  if (queued_.empty()) return std::string();
   std::string data = std::move(queued_.front());
   queued_.pop_front();
   queued_bytes_ -= data.size();

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include "absl/strings/string_view.h"
 #include <thread>
@@ -39,6 +40,8 @@ class Stream {
   // The next bytes the peer sent; "" once the peer finished the stream, reset
   // it, or the session ended.
   std::string Read();
+  // Read, waiting at most `timeout`: nullopt when nothing came in time.
+  std::optional<std::string> ReadFor(absl::Duration timeout);
   // Sends `data` (in frames of at most 32 KiB). FailedPrecondition after
   // Close or a reset; Unavailable once the connection is gone.
   absl::Status Write(absl::string_view data);
