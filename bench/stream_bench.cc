@@ -21,7 +21,9 @@
 //           port-forward keeps) forwards to port 5000 of the pod;
 //   floor:  a connection to 127.0.0.1:5000 made inside the pod's netns, the
 //           hop ocid's own dial takes;
-//   bridge: a connection from the host to the pod's IP on the bridge.
+//   bridge: a connection from the host to the pod's IP on the bridge;
+//   relay:  the hops of the ocid side without SPDY (RelayedCopy), to tell
+//           the cost of the path from the cost of the framing.
 // Target: ocid's median throughput at least 80% of the floor's.
 //
 // Everything made here goes on every way out (also on SIGINT): the pod, ocid,
@@ -41,6 +43,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -207,9 +210,8 @@ absl::StatusOr<double> PushThrough(int fd, size_t bytes) {
   return bytes / double(1 << 20) / seconds;
 }
 
-// One copy through `forwarder`: a loopback TCP connection (the client's, as
-// with kubectl port-forward's local port) whose accepted end is forwarded.
-absl::StatusOr<double> ForwardedCopy(streaming::PortForwarder& forwarder, size_t bytes) {
+// Both ends of a fresh TCP connection on loopback: {connecting, accepted}.
+absl::StatusOr<std::pair<UniqueFd, UniqueFd>> LoopbackPair() {
   UniqueFd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_in address = Ipv4("127.0.0.1", 0);
   socklen_t length = sizeof(address);
@@ -222,18 +224,66 @@ absl::StatusOr<double> ForwardedCopy(streaming::PortForwarder& forwarder, size_t
   ASSIGN_OR_RETURN(UniqueFd client, Connect("127.0.0.1", ntohs(address.sin_port)));
   UniqueFd accepted(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
   if (!accepted.valid()) return absl::ErrnoToStatus(errno, "accept");
+  return std::make_pair(std::move(client), std::move(accepted));
+}
+
+// One copy through `forwarder`: a loopback TCP connection (the client's, as
+// with kubectl port-forward's local port) whose accepted end is forwarded.
+absl::StatusOr<double> ForwardedCopy(streaming::PortForwarder& forwarder, size_t bytes) {
+  ASSIGN_OR_RETURN(auto local, LoopbackPair());
   absl::Status forwarded;
-  std::thread forward([&] { forwarded = forwarder.Forward(accepted.get(), kSinkPort); });
-  absl::StatusOr<double> rate = PushThrough(client.get(), bytes);
-  if (!rate.ok()) ::shutdown(accepted.get(), SHUT_RDWR);  // ends Forward
+  std::thread forward([&] { forwarded = forwarder.Forward(local.second.get(), kSinkPort); });
+  absl::StatusOr<double> rate = PushThrough(local.first.get(), bytes);
+  if (!rate.ok()) ::shutdown(local.second.get(), SHUT_RDWR);  // ends Forward
   forward.join();
   RETURN_IF_ERROR(rate.status());
   RETURN_IF_ERROR(forwarded);
   return rate;
 }
 
+// Copies `from` to `to` until `from` ends, then half-closes `to`.
+void Pump(int from, int to) {
+  char buffer[64 << 10];
+  for (;;) {
+    ssize_t n = ::read(from, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    for (ssize_t done = 0; done < n;) {
+      ssize_t w = ::send(to, buffer + done, n - done, MSG_NOSIGNAL);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) {
+        ::shutdown(from, SHUT_RDWR);
+        return;
+      }
+      done += w;
+    }
+  }
+  ::shutdown(to, SHUT_WR);
+}
+
+// The path of a port-forward without SPDY, for comparison: client, a
+// loopback hop, a relay thread, a second loopback hop, a relay thread, then
+// 127.0.0.1:5000 in the pod's netns; each relay copies both ways through a
+// 64 KiB buffer, as ocid's and the client's copy loops do.
+absl::StatusOr<double> RelayedCopy(const std::string& netns, size_t bytes) {
+  ASSIGN_OR_RETURN(auto first, LoopbackPair());
+  ASSIGN_OR_RETURN(auto second, LoopbackPair());
+  ASSIGN_OR_RETURN(UniqueFd pod, ConnectInNetns(netns, kSinkPort));
+  std::vector<std::thread> pumps;
+  pumps.emplace_back(Pump, first.second.get(), second.first.get());
+  pumps.emplace_back(Pump, second.first.get(), first.second.get());
+  pumps.emplace_back(Pump, second.second.get(), pod.get());
+  pumps.emplace_back(Pump, pod.get(), second.second.get());
+  absl::StatusOr<double> rate = PushThrough(first.first.get(), bytes);
+  for (int fd : {first.second.get(), second.first.get(), second.second.get(), pod.get()}) {
+    ::shutdown(fd, SHUT_RDWR);
+  }
+  for (std::thread& pump : pumps) pump.join();
+  return rate;
+}
+
 struct CopySamples {
-  std::vector<double> ocid, floor, bridge;  // MiB/s
+  std::vector<double> ocid, floor, bridge, relay;  // MiB/s
 };
 
 absl::Status BenchPortForward(const Options& options, cri::RuntimeService::Stub& stub,
@@ -258,11 +308,13 @@ absl::Status BenchPortForward(const Options& options, cri::RuntimeService::Stub&
   const size_t bytes = static_cast<size_t>(options.megabytes) << 20;
   // One untimed copy per side first (the first connection through each path).
   for (int i = -1; i < options.copies && !interrupted; ++i) {
-    for (int k = 0; k < 3; ++k) {
-      int side = (k + std::max(i, 0)) % 3;  // rotate which goes first
+    for (int k = 0; k < 4; ++k) {
+      int side = (k + std::max(i, 0)) % 4;  // rotate which goes first
       absl::StatusOr<double> rate;
       if (side == 0) {
         rate = ForwardedCopy(*forwarder, bytes);
+      } else if (side == 3) {
+        rate = RelayedCopy(netns, bytes);
       } else {
         absl::StatusOr<UniqueFd> fd =
             side == 1 ? ConnectInNetns(netns, kSinkPort) : Connect(pod_ip, kSinkPort);
@@ -270,8 +322,9 @@ absl::Status BenchPortForward(const Options& options, cri::RuntimeService::Stub&
         rate = PushThrough(fd->get(), bytes);
       }
       if (!rate.ok()) return rate.status();
-      if (i >= 0) (side == 0 ? samples->ocid : side == 1 ? samples->floor : samples->bridge)
-                      .push_back(*rate);
+      std::vector<double>* into[] = {&samples->ocid, &samples->floor, &samples->bridge,
+                                     &samples->relay};
+      if (i >= 0) into[side]->push_back(*rate);
     }
   }
   return interrupted ? absl::CancelledError("interrupted") : absl::OkStatus();
@@ -351,6 +404,7 @@ void Report(const Options& options, const ExecSamples& exec, const CopySamples& 
   rate_row("ocid: PortForward + SPDY, via 127.0.0.1", copies.ocid);
   rate_row("floor: TCP to 127.0.0.1 in the pod netns", copies.floor);
   rate_row("TCP to the pod IP on the bridge", copies.bridge);
+  rate_row("plain relay, same 3 hops, no SPDY (info)", copies.relay);
 
   double overhead = Percentile(exec.ocid, 50) - Percentile(exec.runc, 50);
   double percent = 100 * Percentile(copies.ocid, 50) / Percentile(copies.floor, 50);
