@@ -1,9 +1,11 @@
 // Streaming benchmark (issue 12; run it with bench/stream_bench.sh, which
 // starts a local registry holding busybox). One private ocid on a bridge
 // network of its own (ocidstream0, 10.214.0.0/24, no masquerade, no route
-// out) runs one pod whose busybox container is the sink
-// `nc -ll -p 5000 -e /bin/sh -c 'cat >/dev/null'` (nc accepts and hands
-// each connection to a cat that reads it to its end, then closes it).
+// out) runs one pod whose busybox container is the sink on port 5000:
+//   --sink cat (default): `nc -ll -p 5000 -e /bin/sh -c 'cat >/dev/null'`,
+//     one nc that hands each connection to a cat, which reads it to its end;
+//   --sink nc: `nc -l -p 5000 >/dev/null` in a loop, nc itself reading (with
+//     its small buffer, a slower sink that hides more of the path's cost).
 //
 // Exec round trip, --runs times (+ --warmup untimed), the sides alternating:
 //   ocid:  Exec RPC (`true`, stdout and stderr, no stdin, no tty), then the
@@ -15,7 +17,7 @@
 //
 // Port-forward throughput, --copies times per side, interleaved: --megabytes
 // MiB of zeros written into a TCP connection, half-closed, then read until
-// the sink has closed (so every byte reached cat):
+// the sink has closed (so every byte reached it):
 //   ocid:   a loopback TCP connection whose far end one PortForwarder (one
 //           PortForward RPC and SPDY session for the run, as kubectl
 //           port-forward keeps) forwards to port 5000 of the pod;
@@ -47,11 +49,14 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "bench/bench_support.h"
 #include "bench/cri_session.h"
 #include "nlohmann/json.hpp"
+#include "pkg/base/fs.h"
 #include "pkg/base/netns.h"
 #include "pkg/base/status_macros.h"
 #include "pkg/base/subprocess.h"
@@ -79,6 +84,7 @@ struct Options {
   int warmup = 5;
   int megabytes = 100;
   int copies = 5;
+  std::string sink = "cat";  // "nc": nc itself reads (SinkConfig)
 };
 
 volatile std::sig_atomic_t interrupted = 0;
@@ -93,15 +99,56 @@ std::string Conflist(const std::string& ipam_dir) {
 )");
 }
 
-cri::ContainerConfig SinkConfig(const std::string& image) {
+// The sink: with `nc_reads`, nc itself reads each connection (to
+// /dev/null), one nc after the other in a loop (busybox's nc has no -k), its
+// stdin a FIFO that never ends so that nc does not half-close early;
+// otherwise one persistent nc (-ll) hands each connection to a cat.
+cri::ContainerConfig SinkConfig(const std::string& image, bool nc_reads) {
   cri::ContainerConfig config = SleepConfig(image);
   config.mutable_metadata()->set_name("sink");
   config.clear_command();
-  for (const char* arg : {"/bin/nc", "-ll", "-p", "5000", "-e", "/bin/sh", "-c", "cat >/dev/null"}) {
-    config.add_command(arg);
+  if (nc_reads) {
+    for (const char* arg : {"/bin/sh", "-c",
+                            "mkfifo /tmp/in && exec 3<>/tmp/in && "
+                            "while :; do nc -l -p 5000 <&3 >/dev/null; done"}) {
+      config.add_command(arg);
+    }
+  } else {
+    for (const char* arg :
+         {"/bin/nc", "-ll", "-p", "5000", "-e", "/bin/sh", "-c", "cat >/dev/null"}) {
+      config.add_command(arg);
+    }
   }
   config.set_log_path("sink.log");
   return config;
+}
+
+// Waits until a socket in the netns of `pid` listens on `port` (as
+// /proc/PID/net/tcp shows it; connecting to find out would use up a
+// one-shot nc).
+absl::Status WaitListening(const std::string& pid, int port) {
+  const std::string wanted = absl::StrCat(":", absl::Hex(port, absl::kZeroPad4));
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  for (;;) {
+    // nc listens on :: (tcp6) where the netns has IPv6, else on 0.0.0.0.
+    for (const char* table_name : {"/net/tcp6", "/net/tcp"}) {
+      absl::StatusOr<std::string> table =
+          ReadFileToString("/proc/" + pid + table_name, 1 << 20);
+      if (!table.ok()) continue;  // no IPv6
+      for (absl::string_view line : absl::StrSplit(*table, '\n')) {
+        std::vector<absl::string_view> fields = absl::StrSplit(line, ' ', absl::SkipEmpty());
+        // sl local_address rem_address st ...; st 0A is LISTEN.
+        if (fields.size() > 3 && absl::EndsWithIgnoreCase(fields[1], wanted) &&
+            fields[3] == "0A") {
+          return absl::OkStatus();
+        }
+      }
+    }
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError(absl::StrCat("nothing listens on port ", port));
+    }
+    absl::SleepFor(absl::Microseconds(500));
+  }
 }
 
 // ---- exec ----
@@ -287,16 +334,9 @@ struct CopySamples {
 };
 
 absl::Status BenchPortForward(const Options& options, cri::RuntimeService::Stub& stub,
-                              const std::string& pod_id, const std::string& netns,
+                              const std::string& pod_id, const std::string& pid,
                               const std::string& pod_ip, CopySamples* samples) {
-  // The sink listens once its container has run nc: wait for it.
-  absl::Time deadline = absl::Now() + absl::Seconds(10);
-  for (;;) {
-    absl::StatusOr<UniqueFd> probe = ConnectInNetns(netns, kSinkPort);
-    if (probe.ok()) break;
-    if (absl::Now() > deadline) return probe.status();
-    absl::SleepFor(absl::Milliseconds(50));
-  }
+  const std::string netns = "/proc/" + pid + "/ns/net";
   cri::PortForwardRequest request;
   request.set_pod_sandbox_id(pod_id);
   request.add_port(kSinkPort);
@@ -310,6 +350,7 @@ absl::Status BenchPortForward(const Options& options, cri::RuntimeService::Stub&
   for (int i = -1; i < options.copies && !interrupted; ++i) {
     for (int k = 0; k < 4; ++k) {
       int side = (k + std::max(i, 0)) % 4;  // rotate which goes first
+      RETURN_IF_ERROR(WaitListening(pid, kSinkPort));  // a looping nc is back
       absl::StatusOr<double> rate;
       if (side == 0) {
         rate = ForwardedCopy(*forwarder, bytes);
@@ -369,7 +410,7 @@ absl::Status RunBench(const Options& options, ExecSamples* exec, CopySamples* co
   const std::string image = options.registry + "/busybox:latest";
   RETURN_IF_ERROR(ocid->Pull(image));
   auto stub = ocid->NewRuntimeStub();
-  ASSIGN_OR_RETURN(OcidSession::RunningPod pod, ocid->RunPod(*stub, "stream", SinkConfig(image)));
+  ASSIGN_OR_RETURN(OcidSession::RunningPod pod, ocid->RunPod(*stub, "stream", SinkConfig(image, options.sink == "nc")));
   ASSIGN_OR_RETURN(std::string pid, ContainerPid(*stub, pod.container_id));
   ASSIGN_OR_RETURN(std::string ip, PodIp(*stub, pod.pod_id));
 
@@ -379,7 +420,7 @@ absl::Status RunBench(const Options& options, ExecSamples* exec, CopySamples* co
   std::fprintf(stderr, "stream_bench: port-forward, %d copies of %d MiB per side (+1)\n",
                options.copies, options.megabytes);
   RETURN_IF_ERROR(
-      BenchPortForward(options, *stub, pod.pod_id, "/proc/" + pid + "/ns/net", ip, copies));
+      BenchPortForward(options, *stub, pod.pod_id, pid, ip, copies));
   // ~OcidSession removes the pod and stops ocid; then the bridge goes.
   return absl::OkStatus();
 }
@@ -394,8 +435,11 @@ void Report(const Options& options, const ExecSamples& exec, const CopySamples& 
   };
   row("ocid: Exec + SPDY session", exec.ocid);
   row("floor: runc exec of the same container", exec.runc);
-  std::printf("\nport-forward of %d MiB into busybox nc (cat), MiB/s, %zu copies per side\n",
-              options.megabytes, copies.ocid.size());
+  std::printf("\nport-forward of %d MiB into busybox %s, MiB/s, %zu copies per side\n",
+              options.megabytes,
+              options.sink == "nc" ? "nc -l (nc reads)"
+                                   : "nc -ll (a cat reads)",
+              copies.ocid.size());
   std::printf("  %-46s %8s %8s %8s\n", "side", "p50", "min", "max");
   auto rate_row = [](const char* label, const std::vector<double>& v) {
     std::printf("  %-46s %8.1f %8.1f %8.1f\n", label, Percentile(v, 50),
@@ -435,6 +479,9 @@ bool ParseFlags(int argc, char** argv, Options* options) {
       ok = absl::SimpleAtoi(value, &options->warmup) && options->warmup >= 0;
     } else if (flag == "--megabytes") {
       ok = positive(&options->megabytes);
+    } else if (flag == "--sink") {
+      options->sink = value;
+      ok = value == "cat" || value == "nc";
     } else if (flag == "--copies") {
       ok = positive(&options->copies);
     } else {
@@ -450,7 +497,7 @@ int Run(int argc, char** argv) {
   if (!ParseFlags(argc, argv, &options)) {
     std::fprintf(stderr,
                  "usage: stream_bench --registry 127.0.0.1:PORT [--runs 100] [--warmup 5] "
-                 "[--megabytes 100] [--copies 5]\n");
+                 "[--megabytes 100] [--copies 5] [--sink cat|nc]\n");
     return 2;
   }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);

@@ -8,6 +8,7 @@
 # and removes it, its pod and its temp dir on the way out. Boots ocid: run it
 # under `flock -o /tmp/ocid-e2e.lock`.
 # Usage: bench/stream_bench.sh [--runs 100] [--warmup 5] [--megabytes 100] [--copies 5]
+#        [--sink cat|nc]   (cat: nc -ll hands each connection to a cat; nc: nc reads)
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top"
