@@ -104,8 +104,8 @@ absl::Status OcidSession::Pull(const std::string& image) {
 // One call with the usual deadline.
 
 absl::StatusOr<OcidSession::RunningPod> OcidSession::RunPod(cri::RuntimeService::Stub& stub,
-                                                           const std::string& name,
-                                                           const cri::ContainerConfig& config) {
+                                                            const std::string& name,
+                                                            const cri::ContainerConfig& config) {
   using S = cri::RuntimeService::Stub;
   cri::RunPodSandboxRequest run;
   *run.mutable_config() = PodConfig(name, dir_ + "/podlogs");

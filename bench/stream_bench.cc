@@ -30,8 +30,8 @@
 //
 // Everything made here goes on every way out (also on SIGINT): the pod, ocid,
 // the bridge, the temp dir.
-#include <grpcpp/grpcpp.h>
 #include <arpa/inet.h>
+#include <grpcpp/grpcpp.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -48,8 +48,8 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -92,9 +92,12 @@ void OnSignal(int) { interrupted = 1; }
 
 std::string Conflist(const std::string& ipam_dir) {
   return absl::StrCat(R"({"cniVersion": "1.0.0", "name": "ocid-stream-bench", "plugins": [
-  {"type": "bridge", "bridge": ")", kBridge, R"(", "isGateway": true, "ipMasq": false,
-   "ipam": {"type": "host-local", "dataDir": ")", ipam_dir, R"(",
-            "ranges": [[{"subnet": ")", kSubnet, R"("}]]}},
+  {"type": "bridge", "bridge": ")",
+                      kBridge, R"(", "isGateway": true, "ipMasq": false,
+   "ipam": {"type": "host-local", "dataDir": ")",
+                      ipam_dir, R"(",
+            "ranges": [[{"subnet": ")",
+                      kSubnet, R"("}]]}},
   {"type": "loopback"}]}
 )");
 }
@@ -132,14 +135,12 @@ absl::Status WaitListening(const std::string& pid, int port) {
   for (;;) {
     // nc listens on :: (tcp6) where the netns has IPv6, else on 0.0.0.0.
     for (const char* table_name : {"/net/tcp6", "/net/tcp"}) {
-      absl::StatusOr<std::string> table =
-          ReadFileToString("/proc/" + pid + table_name, 1 << 20);
+      absl::StatusOr<std::string> table = ReadFileToString("/proc/" + pid + table_name, 1 << 20);
       if (!table.ok()) continue;  // no IPv6
       for (absl::string_view line : absl::StrSplit(*table, '\n')) {
         std::vector<absl::string_view> fields = absl::StrSplit(line, ' ', absl::SkipEmpty());
         // sl local_address rem_address st ...; st 0A is LISTEN.
-        if (fields.size() > 3 && absl::EndsWithIgnoreCase(fields[1], wanted) &&
-            fields[3] == "0A") {
+        if (fields.size() > 3 && absl::EndsWithIgnoreCase(fields[1], wanted) && fields[3] == "0A") {
           return absl::OkStatus();
         }
       }
@@ -169,17 +170,17 @@ absl::StatusOr<double> OcidExecOnce(cri::RuntimeService::Stub& stub, const std::
                    streaming::RunRemoteCommand(response.url(), io));
   double ms = MillisSince(start);
   if (result.exit_code != 0 || !result.failure.empty()) {
-    return absl::InternalError(absl::StrCat("exec true via ocid: exit ", result.exit_code, " ",
-                                            result.failure));
+    return absl::InternalError(
+        absl::StrCat("exec true via ocid: exit ", result.exit_code, " ", result.failure));
   }
   return ms;
 }
 
 absl::StatusOr<double> RuncExecOnce(const Options& options, const std::string& id) {
   absl::Time start = absl::Now();
-  ASSIGN_OR_RETURN(Subprocess child,
-                   Subprocess::SpawnLogged(
-                       {options.runc, "--root", options.runc_root, "exec", id, "true"}));
+  ASSIGN_OR_RETURN(
+      Subprocess child,
+      Subprocess::SpawnLogged({options.runc, "--root", options.runc_root, "exec", id, "true"}));
   ASSIGN_OR_RETURN(int status, child.Wait());
   double ms = MillisSince(start);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -349,7 +350,7 @@ absl::Status BenchPortForward(const Options& options, cri::RuntimeService::Stub&
   // One untimed copy per side first (the first connection through each path).
   for (int i = -1; i < options.copies && !interrupted; ++i) {
     for (int k = 0; k < 4; ++k) {
-      int side = (k + std::max(i, 0)) % 4;  // rotate which goes first
+      int side = (k + std::max(i, 0)) % 4;             // rotate which goes first
       RETURN_IF_ERROR(WaitListening(pid, kSinkPort));  // a looping nc is back
       absl::StatusOr<double> rate;
       if (side == 0) {
@@ -410,7 +411,8 @@ absl::Status RunBench(const Options& options, ExecSamples* exec, CopySamples* co
   const std::string image = options.registry + "/busybox:latest";
   RETURN_IF_ERROR(ocid->Pull(image));
   auto stub = ocid->NewRuntimeStub();
-  ASSIGN_OR_RETURN(OcidSession::RunningPod pod, ocid->RunPod(*stub, "stream", SinkConfig(image, options.sink == "nc")));
+  ASSIGN_OR_RETURN(OcidSession::RunningPod pod,
+                   ocid->RunPod(*stub, "stream", SinkConfig(image, options.sink == "nc")));
   ASSIGN_OR_RETURN(std::string pid, ContainerPid(*stub, pod.container_id));
   ASSIGN_OR_RETURN(std::string ip, PodIp(*stub, pod.pod_id));
 
@@ -419,8 +421,7 @@ absl::Status RunBench(const Options& options, ExecSamples* exec, CopySamples* co
   RETURN_IF_ERROR(BenchExec(options, *stub, pod.container_id, exec));
   std::fprintf(stderr, "stream_bench: port-forward, %d copies of %d MiB per side (+1)\n",
                options.copies, options.megabytes);
-  RETURN_IF_ERROR(
-      BenchPortForward(options, *stub, pod.pod_id, pid, ip, copies));
+  RETURN_IF_ERROR(BenchPortForward(options, *stub, pod.pod_id, pid, ip, copies));
   // ~OcidSession removes the pod and stops ocid; then the bridge goes.
   return absl::OkStatus();
 }
@@ -436,9 +437,7 @@ void Report(const Options& options, const ExecSamples& exec, const CopySamples& 
   row("ocid: Exec + SPDY session", exec.ocid);
   row("floor: runc exec of the same container", exec.runc);
   std::printf("\nport-forward of %d MiB into busybox %s, MiB/s, %zu copies per side\n",
-              options.megabytes,
-              options.sink == "nc" ? "nc -l (nc reads)"
-                                   : "nc -ll (a cat reads)",
+              options.megabytes, options.sink == "nc" ? "nc -l (nc reads)" : "nc -ll (a cat reads)",
               copies.ocid.size());
   std::printf("  %-46s %8s %8s %8s\n", "side", "p50", "min", "max");
   auto rate_row = [](const char* label, const std::vector<double>& v) {
@@ -504,9 +503,10 @@ int Run(int argc, char** argv) {
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGPIPE, SIG_IGN);
-  std::printf("stream bench: %s/busybox:latest, runc, a private ocid on bridge %s (%s); "
-              "percentiles are nearest-rank\n",
-              options.registry.c_str(), kBridge, kSubnet);
+  std::printf(
+      "stream bench: %s/busybox:latest, runc, a private ocid on bridge %s (%s); "
+      "percentiles are nearest-rank\n",
+      options.registry.c_str(), kBridge, kSubnet);
   ExecSamples exec;
   CopySamples copies;
   absl::Status status = RunBench(options, &exec, &copies);
