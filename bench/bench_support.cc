@@ -4,17 +4,20 @@
 #include <stdlib.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "pkg/base/fs.h"
 #include "pkg/base/status_macros.h"
@@ -85,19 +88,56 @@ void BenchDir::UnmountAllUnder(const std::string& dir) {
   for (const std::string& target : targets) ::umount2(target.c_str(), MNT_DETACH);
 }
 
-absl::StatusOr<Subprocess> StartLoopbackOcid(const std::string& binary, const std::string& dir,
-                                             const std::string& registry,
-                                             const std::vector<std::string>& extra) {
+absl::StatusOr<Subprocess> StartOcidWithNetwork(const std::string& binary, const std::string& dir,
+                                                const std::string& registry,
+                                                const std::string& conflist,
+                                                const std::vector<std::string>& extra) {
   RETURN_IF_ERROR(WriteFileAtomically(
       dir + "/registries.conf",
       absl::StrCat("[[registry]]\nlocation = \"", registry, "\"\ninsecure = true\n")));
   RETURN_IF_ERROR(MakeDirs(dir + "/net.d", 0755));
-  RETURN_IF_ERROR(WriteFileAtomically(
-      dir + "/net.d/10-lo.conflist",
-      R"({"cniVersion": "1.0.0", "name": "lo-only", "plugins": [{"type": "loopback"}]})"));
+  RETURN_IF_ERROR(WriteFileAtomically(dir + "/net.d/10-bench.conflist", conflist));
   std::vector<std::string> flags = {"--registries-conf", dir + "/registries.conf"};
   flags.insert(flags.end(), extra.begin(), extra.end());
   return StartPrivateOcid(binary, dir, flags);
+}
+
+absl::StatusOr<Subprocess> StartLoopbackOcid(const std::string& binary, const std::string& dir,
+                                             const std::string& registry,
+                                             const std::vector<std::string>& extra) {
+  return StartOcidWithNetwork(
+      binary, dir, registry,
+      R"({"cniVersion": "1.0.0", "name": "lo-only", "plugins": [{"type": "loopback"}]})", extra);
+}
+
+namespace {
+constexpr char kIpForward[] = "/proc/sys/net/ipv4/ip_forward";
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<HostBridge>> HostBridge::Claim(const std::string& bridge) {
+  if (std::filesystem::exists("/sys/class/net/" + bridge)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "bridge ", bridge, " exists: another run is going, or one left it (ip link del ", bridge,
+        ")"));
+  }
+  ASSIGN_OR_RETURN(std::string forward, ReadFileToString(kIpForward, 64));
+  return std::unique_ptr<HostBridge>(
+      new HostBridge(bridge, std::string(absl::StripAsciiWhitespace(forward))));
+}
+
+HostBridge::~HostBridge() {
+  if (std::filesystem::exists("/sys/class/net/" + bridge_)) {
+    absl::StatusOr<Subprocess> child =
+        Subprocess::SpawnLogged({"/usr/sbin/ip", "link", "del", bridge_});
+    absl::StatusOr<int> status = child.ok() ? child->Wait() : child.status();
+    if (!status.ok() || !WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
+      std::fprintf(stderr, "teardown: ip link del %s failed\n", bridge_.c_str());
+    }
+  }
+  absl::StatusOr<std::string> now = ReadFileToString(kIpForward, 64);
+  if (now.ok() && absl::StripAsciiWhitespace(*now) != ip_forward_) {
+    std::ofstream(kIpForward) << ip_forward_ << "\n";
+  }
 }
 
 void KillConmonsUnder(const std::string& dir) {

@@ -37,6 +37,28 @@ absl::StatusOr<Subprocess> StartLoopbackOcid(const std::string& binary, const st
                                              const std::string& registry,
                                              const std::vector<std::string>& extra = {});
 
+// StartPrivateOcid with `registry` (plain HTTP) in its registries.conf and
+// `conflist` as the one CNI network in dir/net.d.
+absl::StatusOr<Subprocess> StartOcidWithNetwork(const std::string& binary, const std::string& dir,
+                                                const std::string& registry,
+                                                const std::string& conflist,
+                                                const std::vector<std::string>& extra = {});
+
+// The host state a CNI bridge network touches: the bridge itself (refused
+// when it exists already, deleted on destruction) and net.ipv4.ip_forward,
+// which isGateway turns on (put back on destruction).
+class HostBridge {
+ public:
+  static absl::StatusOr<std::unique_ptr<HostBridge>> Claim(const std::string& bridge);
+  ~HostBridge();
+
+ private:
+  HostBridge(std::string bridge, std::string ip_forward)
+      : bridge_(std::move(bridge)), ip_forward_(std::move(ip_forward)) {}
+  std::string bridge_;
+  std::string ip_forward_;
+};
+
 // A fresh dir /tmp/ocid-bench-<what>.XXXXXX; on destruction every mount
 // under it is detached (deepest first) and the tree removed.
 class BenchDir {

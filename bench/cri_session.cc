@@ -64,6 +64,16 @@ absl::StatusOr<std::unique_ptr<OcidSession>> OcidSession::Start(
   return session;
 }
 
+absl::StatusOr<std::unique_ptr<OcidSession>> OcidSession::StartWithNetwork(
+    const std::string& binary, const std::string& dir, const std::string& registry,
+    const std::string& conflist, const std::vector<std::string>& extra) {
+  ASSIGN_OR_RETURN(Subprocess process,
+                   StartOcidWithNetwork(binary, dir, registry, conflist, extra));
+  std::unique_ptr<OcidSession> session(new OcidSession(std::move(process), dir));
+  RETURN_IF_ERROR(session->WaitUntilServing());
+  return session;
+}
+
 std::unique_ptr<cri::RuntimeService::Stub> OcidSession::NewRuntimeStub() const {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
@@ -93,15 +103,55 @@ absl::Status OcidSession::Pull(const std::string& image) {
 
 // One call with the usual deadline.
 
-absl::Status OcidSession::Lifecycle(cri::RuntimeService::Stub& stub, const std::string& name,
-                                    const std::string& image, std::string* running_id) {
+absl::StatusOr<OcidSession::RunningPod> OcidSession::RunPod(cri::RuntimeService::Stub& stub,
+                                                            const std::string& name,
+                                                            const cri::ContainerConfig& config) {
   using S = cri::RuntimeService::Stub;
   cri::RunPodSandboxRequest run;
   *run.mutable_config() = PodConfig(name, dir_ + "/podlogs");
   cri::RunPodSandboxResponse ran;
   RETURN_IF_ERROR(Call(stub, &S::RunPodSandbox, "RunPodSandbox", run, &ran));
-  const std::string pod_id = ran.pod_sandbox_id();
+  RunningPod pod{ran.pod_sandbox_id(), ""};
   // RemovePodSandbox also removes the pod's containers.
+  absl::Cleanup remove_pod = [&] {
+    cri::RemovePodSandboxRequest remove;
+    remove.set_pod_sandbox_id(pod.pod_id);
+    cri::RemovePodSandboxResponse removed;
+    absl::Status status = Call(stub, &S::RemovePodSandbox, "RemovePodSandbox", remove, &removed);
+    if (!status.ok()) {
+      std::fprintf(stderr, "cleanup of %s: %s\n", name.c_str(), status.ToString().c_str());
+    }
+  };
+
+  cri::CreateContainerRequest create;
+  create.set_pod_sandbox_id(pod.pod_id);
+  *create.mutable_config() = config;
+  *create.mutable_sandbox_config() = run.config();
+  cri::CreateContainerResponse created;
+  RETURN_IF_ERROR(Call(stub, &S::CreateContainer, "CreateContainer", create, &created));
+  pod.container_id = created.container_id();
+  {
+    absl::MutexLock lock(&mu_);
+    containers_.insert(pod.container_id);
+  }
+  cri::StartContainerRequest start;
+  start.set_container_id(pod.container_id);
+  cri::StartContainerResponse started;
+  RETURN_IF_ERROR(Call(stub, &S::StartContainer, "StartContainer", start, &started));
+  std::move(remove_pod).Cancel();
+  return pod;
+}
+
+absl::Status OcidSession::Lifecycle(cri::RuntimeService::Stub& stub, const std::string& name,
+                                    const std::string& image, std::string* running_id) {
+  using S = cri::RuntimeService::Stub;
+  ASSIGN_OR_RETURN(RunningPod pod, RunPod(stub, name, SleepConfig(image)));
+  const std::string& pod_id = pod.pod_id;
+  const std::string& id = pod.container_id;
+  if (running_id != nullptr) {  // the target: kept running
+    *running_id = id;
+    return absl::OkStatus();
+  }
   absl::Cleanup remove_pod = [&] {
     cri::RemovePodSandboxRequest remove;
     remove.set_pod_sandbox_id(pod_id);
@@ -111,27 +161,6 @@ absl::Status OcidSession::Lifecycle(cri::RuntimeService::Stub& stub, const std::
       std::fprintf(stderr, "cleanup of %s: %s\n", name.c_str(), status.ToString().c_str());
     }
   };
-
-  cri::CreateContainerRequest create;
-  create.set_pod_sandbox_id(pod_id);
-  *create.mutable_config() = SleepConfig(image);
-  *create.mutable_sandbox_config() = run.config();
-  cri::CreateContainerResponse created;
-  RETURN_IF_ERROR(Call(stub, &S::CreateContainer, "CreateContainer", create, &created));
-  const std::string id = created.container_id();
-  {
-    absl::MutexLock lock(&mu_);
-    containers_.insert(id);
-  }
-  cri::StartContainerRequest start;
-  start.set_container_id(id);
-  cri::StartContainerResponse started;
-  RETURN_IF_ERROR(Call(stub, &S::StartContainer, "StartContainer", start, &started));
-  if (running_id != nullptr) {  // the target: kept running
-    std::move(remove_pod).Cancel();
-    *running_id = id;
-    return absl::OkStatus();
-  }
 
   cri::StopContainerRequest stop;
   stop.set_container_id(id);

@@ -60,12 +60,26 @@ class OcidSession {
   static absl::StatusOr<std::unique_ptr<OcidSession>> Start(
       const std::string& binary, const std::string& dir, const std::string& registry,
       const std::vector<std::string>& extra = {});
+  // The same with `conflist` as its one CNI network instead.
+  static absl::StatusOr<std::unique_ptr<OcidSession>> StartWithNetwork(
+      const std::string& binary, const std::string& dir, const std::string& registry,
+      const std::string& conflist, const std::vector<std::string>& extra = {});
   ~OcidSession();
 
   // A stub on a connection of its own, so that no caller queues behind
   // another one's calls in the client.
   std::unique_ptr<runtime::v1::RuntimeService::Stub> NewRuntimeStub() const;
   absl::Status Pull(const std::string& image);
+  struct RunningPod {
+    std::string pod_id;
+    std::string container_id;
+  };
+  // RunPodSandbox, then CreateContainer and StartContainer of `config`,
+  // with `stub`. The pod stays until the caller removes it or the session
+  // ends; on an error it is removed again.
+  absl::StatusOr<RunningPod> RunPod(runtime::v1::RuntimeService::Stub& stub,
+                                    const std::string& name,
+                                    const runtime::v1::ContainerConfig& config);
   // One lifecycle with `stub`; on an error, the pod is removed again.
   absl::Status Lifecycle(runtime::v1::RuntimeService::Stub& stub, const std::string& name,
                          const std::string& image, std::string* running_id = nullptr);

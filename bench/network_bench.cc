@@ -33,7 +33,6 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <set>
 #include <string>
@@ -42,7 +41,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "api/runtime/v1/api.grpc.pb.h"
 #include "bench/bench_support.h"
@@ -62,8 +60,6 @@ constexpr char kBridge[] = "ocidbench0";
 constexpr char kSubnet[] = "10.213.0.0/24";
 constexpr char kNetworkName[] = "ocid-bench-net";
 constexpr char kPodNamespace[] = "ocid-bench";
-constexpr char kIpBinary[] = "/usr/sbin/ip";
-constexpr char kIpForward[] = "/proc/sys/net/ipv4/ip_forward";
 constexpr absl::Duration kRpcTimeout = absl::Seconds(60);
 constexpr double kOverheadTargetMs = 5;
 // Both sides' pods are up at once and share a /24 (253 addresses).
@@ -83,47 +79,7 @@ struct Options {
 // (a signal handler can only reach a global).
 volatile std::sig_atomic_t interrupted = 0;
 
-
-absl::Status RunQuietly(const std::vector<std::string>& argv) {
-  ASSIGN_OR_RETURN(Subprocess child, Subprocess::SpawnLogged(argv));
-  ASSIGN_OR_RETURN(int status, child.Wait());
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return absl::OkStatus();
-  return absl::InternalError(
-      absl::StrCat(argv[0], " ", argv.size() > 1 ? argv[1] : "", ": wait status ", status));
-}
-
 // ---- host resources ----
-
-// The host state the bridge plugin touches: the bridge itself (refused when
-// it exists already, deleted at the end) and net.ipv4.ip_forward, which
-// isGateway turns on (put back at the end).
-class HostNetwork {
- public:
-  static absl::StatusOr<std::unique_ptr<HostNetwork>> Claim() {
-    if (std::filesystem::exists(absl::StrCat("/sys/class/net/", kBridge))) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("bridge ", kBridge, " exists: another run is going, or one left it (ip ",
-                       "link del ", kBridge, ")"));
-    }
-    ASSIGN_OR_RETURN(std::string forward, ReadFileToString(kIpForward, 64));
-    return std::unique_ptr<HostNetwork>(
-        new HostNetwork(std::string(absl::StripAsciiWhitespace(forward))));
-  }
-  ~HostNetwork() {
-    if (std::filesystem::exists(absl::StrCat("/sys/class/net/", kBridge))) {
-      absl::Status deleted = RunQuietly({kIpBinary, "link", "del", kBridge});
-      if (!deleted.ok()) std::fprintf(stderr, "teardown: %s\n", deleted.ToString().c_str());
-    }
-    absl::StatusOr<std::string> now = ReadFileToString(kIpForward, 64);
-    if (now.ok() && absl::StripAsciiWhitespace(*now) != ip_forward_) {
-      std::ofstream(kIpForward) << ip_forward_ << "\n";
-    }
-  }
-
- private:
-  explicit HostNetwork(std::string ip_forward) : ip_forward_(std::move(ip_forward)) {}
-  std::string ip_forward_;
-};
 
 std::string Conflist(const std::string& ipam_dir) {
   return absl::StrCat(R"({
@@ -411,7 +367,7 @@ absl::Status TearDownAll(OcidSession& ocid, FloorPods& floor, Samples* samples) 
 }
 
 absl::Status RunBench(const Options& options, Samples* samples) {
-  ASSIGN_OR_RETURN(std::unique_ptr<HostNetwork> host, HostNetwork::Claim());
+  ASSIGN_OR_RETURN(std::unique_ptr<HostBridge> host, HostBridge::Claim(kBridge));
   ASSIGN_OR_RETURN(std::unique_ptr<BenchDir> bench, BenchDir::Make("network"));
   const std::string& dir = bench->path();
   std::string conflist = Conflist(dir + "/ipam");

@@ -176,7 +176,9 @@ class ExecChannel : public streaming::Channel {
     KillExecProcess();
     cancelled_ = true;
     uint64_t one = 1;
-    ::write(cancel_.get(), &one, sizeof(one));
+    // An eventfd's counter: the write fails only when it would overflow,
+    // and then the waiter is woken already.
+    if (::write(cancel_.get(), &one, sizeof(one)) < 0) return;
   }
 
  private:
@@ -274,7 +276,9 @@ class AttachChannel : public streaming::Channel {
 
   void Cancel() override {
     uint64_t one = 1;
-    ::write(cancel_.get(), &one, sizeof(one));
+    // An eventfd's counter: the write fails only when it would overflow,
+    // and then the waiter is woken already.
+    if (::write(cancel_.get(), &one, sizeof(one)) < 0) return;
   }
 
  private:
