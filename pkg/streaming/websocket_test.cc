@@ -190,6 +190,7 @@ TEST(WebSocketConnectionTest, AMessageOverTheLimitIsTooBig) {
   Frame close = ReadFrame(p.client);
   EXPECT_EQ(close.opcode, Opcode::kClose);
   EXPECT_EQ(close.payload.substr(0, 2), Bytes({0x03, 0xf1}));  // 1009
+  EXPECT_TRUE(p.server->WaitDone(absl::Seconds(5)));
   EXPECT_EQ(p.server->error().code(), absl::StatusCode::kResourceExhausted);
 }
 
