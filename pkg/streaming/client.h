@@ -19,6 +19,7 @@
 #include "pkg/base/unique_fd.h"
 #include "pkg/streaming/http_upgrade.h"
 #include "pkg/streaming/spdy_session.h"
+#include "pkg/streaming/websocket.h"
 
 namespace ocid::streaming {
 
@@ -32,6 +33,17 @@ struct Upgraded {
 // with the server's message.
 absl::StatusOr<Upgraded> DialStreaming(const std::string& url,
                                        const std::vector<std::string>& protocols);
+
+struct WebSocketUpgraded {
+  std::shared_ptr<ws::Connection> connection;
+  std::string protocol;  // "" when the server chose none
+};
+
+// Connects to an http:// streaming URL (its query kept) and upgrades to
+// WebSocket offering `protocols` (none: no Sec-WebSocket-Protocol). Errors
+// as DialStreaming's; a wrong Sec-WebSocket-Accept is DataLoss.
+absl::StatusOr<WebSocketUpgraded> DialWebSocket(const std::string& url,
+                                                const std::vector<std::string>& protocols);
 
 struct RemoteCommandIo {
   bool tty = false;
@@ -48,6 +60,11 @@ struct RemoteCommandIo {
   // Offered protocols, newest first (tests pin older ones).
   std::vector<std::string> protocols = {"v5.channel.k8s.io", "v4.channel.k8s.io",
                                         "v3.channel.k8s.io", "v2.channel.k8s.io"};
+  // WebSocket instead of SPDY, as kubectl and crictl >= 1.30 prefer, offering
+  // `websocket_protocols`. Over v4 the end of stdin cannot be told (v5's
+  // close signal does it), so stdin stays open until the session ends.
+  bool websocket = false;
+  std::vector<std::string> websocket_protocols = {"v5.channel.k8s.io", "v4.channel.k8s.io"};
 };
 
 struct RemoteCommandResult {
