@@ -82,6 +82,32 @@ TEST_F(StreamingContract, OlderProtocolVersionsWork) {
   }
 }
 
+// kubectl and crictl >= 1.30 prefer WebSocket: v5.channel.k8s.io, whose
+// close signal ends stdin.
+TEST_F(StreamingContract, ExecOverWebSocket) {
+  OCID_ASSERT_OK_AND_ASSIGN(std::string url,
+                            Exec({"sh", "-c", "cat; echo err >&2; exit 5"}, false, true));
+  streaming::RemoteCommandIo io;
+  io.websocket = true;
+  io.stdin_data = std::string(50000, 'w') + "end\n";
+  OCID_ASSERT_OK_AND_ASSIGN(Session session, Run(url, io));
+  EXPECT_EQ(session.result.protocol, "v5.channel.k8s.io");
+  EXPECT_EQ(session.out, *io.stdin_data);
+  EXPECT_EQ(session.err, "err\n");
+  EXPECT_EQ(session.result.exit_code, 5);
+  EXPECT_EQ(session.result.failure, "");
+
+  OCID_ASSERT_OK_AND_ASSIGN(url, Exec({"sh", "-c", "sleep 1; stty size"}, true, true));
+  streaming::RemoteCommandIo tty;
+  tty.websocket = true;
+  tty.tty = true;
+  tty.stdin_data = "";
+  tty.sizes = {{90, 25}};
+  OCID_ASSERT_OK_AND_ASSIGN(session, Run(url, tty));
+  EXPECT_TRUE(absl::StrContains(session.out, "25 90")) << "stty size printed: " << session.out;
+  EXPECT_EQ(session.result.exit_code, 0);
+}
+
 TEST_F(StreamingContract, AttachSeesWhatTheContainerPrints) {
   v1::ContainerConfig config = DefaultContainerConfig("printer-");
   config.clear_command();
