@@ -332,4 +332,76 @@ absl::Status PortForwarder::Forward(int local, int32_t port) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::unique_ptr<WebSocketPortForward>> WebSocketPortForward::Dial(
+    const std::string& url, std::vector<int32_t> ports) {
+  if (ports.empty()) return absl::InvalidArgumentError("no port to forward");
+  std::string with_ports = absl::StrCat(url, url.find('?') == std::string::npos ? "?" : "&",
+                                        "port=", absl::StrJoin(ports, ","));
+  ASSIGN_OR_RETURN(WebSocketUpgraded up, DialWebSocket(with_ports, {"v4.channel.k8s.io"}));
+  return std::unique_ptr<WebSocketPortForward>(
+      new WebSocketPortForward(std::move(up.connection), std::move(ports)));
+}
+
+WebSocketPortForward::~WebSocketPortForward() { connection_->Shutdown(); }
+
+void WebSocketPortForward::Close() { connection_->Close(ws::kCloseNormal, absl::ZeroDuration()); }
+
+absl::Status WebSocketPortForward::Copy(const std::vector<int>& locals) {
+  if (locals.size() != ports_.size()) {
+    return absl::InvalidArgumentError("one local socket per port is needed");
+  }
+  std::vector<std::thread> to_pod;
+  for (size_t i = 0; i < locals.size(); ++i) {
+    to_pod.emplace_back([this, i, local = locals[i]] {
+      char buf[32 << 10];
+      for (;;) {
+        ssize_t n = ::recv(local, buf, sizeof(buf), 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        if (!connection_
+                 ->SendBinary(Channeled(static_cast<uint8_t>(2 * i),
+                                        absl::string_view(buf, static_cast<size_t>(n))))
+                 .ok()) {
+          break;
+        }
+      }
+    });
+  }
+  // Each channel's first message names its port.
+  std::vector<bool> named(2 * ports_.size(), false);
+  absl::Status result;
+  std::vector<std::string> errors(ports_.size());
+  for (std::optional<ws::Message> m = connection_->Receive(); m.has_value();
+       m = connection_->Receive()) {
+    if (m->data.empty()) continue;
+    size_t channel = static_cast<uint8_t>(m->data[0]);
+    if (channel >= named.size()) continue;
+    absl::string_view data = absl::string_view(m->data).substr(1);
+    size_t i = channel / 2;
+    if (!named[channel]) {
+      named[channel] = true;
+      uint16_t port = data.size() >= 2 ? static_cast<uint16_t>(
+                                             static_cast<uint8_t>(data[0]) |
+                                             (static_cast<uint8_t>(data[1]) << 8))
+                                       : 0;
+      if (port != ports_[i] && result.ok()) {
+        result = absl::DataLossError(absl::StrCat("channel ", channel, " names port ", port,
+                                                  ", not ", ports_[i]));
+      }
+      data.remove_prefix(std::min<size_t>(2, data.size()));
+    }
+    if (channel % 2 == 0) {
+      SendAll(locals[i], data).IgnoreError();
+    } else {
+      errors[i].append(data.data(), data.size());
+    }
+  }
+  for (int local : locals) ::shutdown(local, SHUT_RDWR);  // ends the copies to the pod
+  for (std::thread& t : to_pod) t.join();
+  for (const std::string& error : errors) {
+    if (!error.empty() && result.ok()) result = absl::UnavailableError(error);
+  }
+  return result;
+}
+
 }  // namespace ocid::streaming

@@ -94,6 +94,31 @@ class PortForwarder {
   std::atomic<int> next_request_{0};
 };
 
+// A port-forward session over WebSocket (kubelet's channels): one
+// connection to each of `ports` in the pod, carried whole by one session.
+class WebSocketPortForward {
+ public:
+  // `ports` are those the URL's request named, or any when it named none
+  // (they are sent as the `port` query parameter).
+  static absl::StatusOr<std::unique_ptr<WebSocketPortForward>> Dial(const std::string& url,
+                                                                     std::vector<int32_t> ports);
+  ~WebSocketPortForward();
+
+  // Copies between `locals[i]` (connected sockets, one per port) and the
+  // i-th port until the server ends the session (every pod side ended) or
+  // Close. The end of a local side cannot be told to the pod (the protocol
+  // has no half-close). The first error message of a port is an error.
+  absl::Status Copy(const std::vector<int>& locals);
+  // Ends the session; Copy returns. Safe from any thread.
+  void Close();
+
+ private:
+  WebSocketPortForward(std::shared_ptr<ws::Connection> connection, std::vector<int32_t> ports)
+      : connection_(std::move(connection)), ports_(std::move(ports)) {}
+  std::shared_ptr<ws::Connection> connection_;
+  const std::vector<int32_t> ports_;
+};
+
 }  // namespace ocid::streaming
 
 #endif  // OCID_PKG_STREAMING_CLIENT_H_
