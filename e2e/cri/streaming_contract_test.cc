@@ -144,7 +144,7 @@ TEST_F(StreamingContract, PortForwardOverWebSocket) {
       EXPECT_TRUE(copied.ok()) << copied;
     }
   }
-  EXPECT_TRUE(absl::StartsWith(response, "HTTP/1.0 200")) << response;
+  EXPECT_TRUE(absl::StartsWith(response, "HTTP/1.1 200 OK\r\n")) << response;
   EXPECT_TRUE(absl::StrContains(response, "served-over-ws")) << response;
 }
 

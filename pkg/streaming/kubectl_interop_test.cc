@@ -85,7 +85,7 @@ class ScriptBackend : public Backend {
     return std::unique_ptr<Channel>(new ScriptChannel(request.cmd));
   }
   absl::StatusOr<std::unique_ptr<Channel>> Attach(const AttachRequest&) override {
-    return absl::UnimplementedError("no attach here");
+    return std::unique_ptr<Channel>(new ScriptChannel({"cat"}));
   }
   absl::StatusOr<UniqueFd> DialPod(const std::string&, int32_t) override {
     return absl::UnimplementedError("no port-forward here");
@@ -172,8 +172,8 @@ class FakeApiServer {
     if (!request.ok()) return;
     std::string path = request->target.substr(0, request->target.find('?'));
     if (!HeaderValues(request->headers, "Upgrade").empty() &&
-        absl::EndsWith(path, "/pods/p/exec")) {
-      return Splice(std::move(fd), *request);
+        (absl::EndsWith(path, "/pods/p/exec") || absl::EndsWith(path, "/pods/p/attach"))) {
+      return Splice(std::move(fd), *request, absl::EndsWith(path, "/attach"));
     }
     std::string body;
     if (path == "/api") {
@@ -185,10 +185,12 @@ class FakeApiServer {
              R"({"name":"pods","singularName":"pod","namespaced":true,"kind":"Pod",)"
              R"("verbs":["get","list"],"shortNames":["po"]},)"
              R"({"name":"pods/exec","singularName":"","namespaced":true,"kind":"PodExecOptions",)"
-             R"("verbs":["create","get"]}]})";
+             R"("verbs":["create","get"]},)"
+             R"({"name":"pods/attach","singularName":"","namespaced":true,)"
+             R"("kind":"PodAttachOptions","verbs":["create","get"]}]})";
     } else if (path == "/api/v1/namespaces/default/pods/p") {
       body = R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"default"},)"
-             R"("spec":{"containers":[{"name":"c1","image":"busybox"}]},)"
+             R"("spec":{"containers":[{"name":"c1","image":"busybox","stdin":true}]},)"
              R"("status":{"phase":"Running"}})";
     }
     std::string status = body.empty() ? "404 Not Found" : "200 OK";
@@ -205,9 +207,9 @@ class FakeApiServer {
     }
   }
 
-  // What kubelet does for an exec: the request's options become a streaming
-  // URL of ours, and the upgrade goes there as the client sent it.
-  void Splice(UniqueFd client, const HttpRequest& request) {
+  // What kubelet does for an exec or attach: the request's options become a
+  // streaming URL of ours, and the upgrade goes there as the client sent it.
+  void Splice(UniqueFd client, const HttpRequest& request, bool attach) {
     ExecRequest exec;
     exec.container_id = "c1";
     size_t q = request.target.find('?');
@@ -227,8 +229,19 @@ class FakeApiServer {
       absl::MutexLock lock(&mu_);
       for (const std::string& u : HeaderValues(request.headers, "Upgrade")) upgrades_.push_back(u);
     }
-    std::string url = streaming_->ExecUrl(exec);
-    std::string target = url.substr(url.find("/exec/"));
+    std::string url;
+    if (attach) {
+      AttachRequest a;
+      a.container_id = exec.container_id;
+      a.stdin = exec.stdin;
+      a.stdout = exec.stdout;
+      a.stderr = exec.stderr;
+      a.tty = exec.tty;
+      url = streaming_->AttachUrl(a);
+    } else {
+      url = streaming_->ExecUrl(exec);
+    }
+    std::string target = url.substr(url.find(attach ? "/attach/" : "/exec/"));
     HttpHeaders headers;
     for (const auto& [name, value] : request.headers) {
       if (!absl::EqualsIgnoreCase(name, "Content-Length")) headers.emplace_back(name, value);
@@ -297,6 +310,14 @@ TEST_F(KubectlInteropTest, StdinEndsWithTheV5CloseSignal) {
                                          << r.stderr_data;
   EXPECT_EQ(r.stdout_data.size(), input.size());
   EXPECT_EQ(r.stdout_data, input);
+  EXPECT_EQ(api_->upgrades(), std::vector<std::string>{"websocket"});
+}
+
+TEST_F(KubectlInteropTest, AttachOverWebSocketCarriesInput) {
+  CommandResult r = Kubectl({"attach", "-i", "p", "-c", "c1"}, "typed into attach\n");
+  EXPECT_TRUE(ExitedZero(r.wait_status)) << DescribeWaitStatus(r.wait_status) << ": "
+                                         << r.stderr_data;
+  EXPECT_EQ(r.stdout_data, "typed into attach\n");
   EXPECT_EQ(api_->upgrades(), std::vector<std::string>{"websocket"});
 }
 
