@@ -380,13 +380,12 @@ absl::Status WebSocketPortForward::Copy(const std::vector<int>& locals) {
     size_t i = channel / 2;
     if (!named[channel]) {
       named[channel] = true;
-      uint16_t port = data.size() >= 2 ? static_cast<uint16_t>(
-                                             static_cast<uint8_t>(data[0]) |
-                                             (static_cast<uint8_t>(data[1]) << 8))
+      uint16_t port = data.size() >= 2 ? static_cast<uint16_t>(static_cast<uint8_t>(data[0]) |
+                                                               (static_cast<uint8_t>(data[1]) << 8))
                                        : 0;
       if (port != ports_[i] && result.ok()) {
-        result = absl::DataLossError(absl::StrCat("channel ", channel, " names port ", port,
-                                                  ", not ", ports_[i]));
+        result = absl::DataLossError(
+            absl::StrCat("channel ", channel, " names port ", port, ", not ", ports_[i]));
       }
       data.remove_prefix(std::min<size_t>(2, data.size()));
     }

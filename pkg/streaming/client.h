@@ -101,7 +101,7 @@ class WebSocketPortForward {
   // `ports` are those the URL's request named, or any when it named none
   // (they are sent as the `port` query parameter).
   static absl::StatusOr<std::unique_ptr<WebSocketPortForward>> Dial(const std::string& url,
-                                                                     std::vector<int32_t> ports);
+                                                                    std::vector<int32_t> ports);
   ~WebSocketPortForward();
 
   // Copies between `locals[i]` (connected sockets, one per port) and the

@@ -45,11 +45,9 @@ class ScriptChannel : public Channel {
     }
   }
   absl::StatusOr<Output> ReadOutput() override {
-    absl::MutexLock lock(&mu_, absl::Condition(
-                                   +[](ScriptChannel* c) {
-                                     return !c->out_.empty() || c->ended_;
-                                   },
-                                   this));
+    absl::MutexLock lock(
+        &mu_, absl::Condition(
+                  +[](ScriptChannel* c) { return !c->out_.empty() || c->ended_; }, this));
     if (out_.empty()) return Output{};
     Output next = std::move(out_.front());
     out_.pop_front();
@@ -96,8 +94,7 @@ std::string PercentDecode(absl::string_view in) {
   std::string out;
   for (size_t i = 0; i < in.size(); ++i) {
     int hex = 0;
-    if (in[i] == '%' && i + 2 < in.size() &&
-        absl::SimpleHexAtoi(in.substr(i + 1, 2), &hex)) {
+    if (in[i] == '%' && i + 2 < in.size() && absl::SimpleHexAtoi(in.substr(i + 1, 2), &hex)) {
       out.push_back(static_cast<char>(hex));
       i += 2;
     } else {
@@ -195,7 +192,8 @@ class FakeApiServer {
     }
     std::string status = body.empty() ? "404 Not Found" : "200 OK";
     if (body.empty()) {
-      body = R"({"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404})";
+      body =
+          R"({"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404})";
     }
     SendAll(fd.get(), absl::StrCat("HTTP/1.1 ", status,
                                    "\r\nContent-Type: application/json\r\nContent-Length: ",
@@ -281,8 +279,8 @@ class KubectlInteropTest : public ::testing::Test {
     options.argv = {kKubectl, absl::StrCat("--server=http://127.0.0.1:", api_->port()),
                     "--request-timeout=30s"};
     options.argv.insert(options.argv.end(), args.begin(), args.end());
-    options.env = {absl::StrCat("HOME=", tmp != nullptr ? tmp : "/tmp"), "KUBECONFIG=",
-                   "KUBECTL_REMOTE_COMMAND_WEBSOCKETS=true"};
+    options.env = {absl::StrCat("HOME=", tmp != nullptr ? tmp : "/tmp"),
+                   "KUBECONFIG=", "KUBECTL_REMOTE_COMMAND_WEBSOCKETS=true"};
     options.stdin_io = Stdio::Data(std::move(stdin_data));
     absl::StatusOr<CommandResult> result = RunCommand(std::move(options), absl::Seconds(60));
     EXPECT_TRUE(result.ok()) << result.status();
@@ -306,8 +304,8 @@ TEST_F(KubectlInteropTest, ExecOverWebSocketCarriesStreamsAndTheExitCode) {
 TEST_F(KubectlInteropTest, StdinEndsWithTheV5CloseSignal) {
   std::string input = std::string(70000, 'k') + "end\n";
   CommandResult r = Kubectl({"exec", "-i", "p", "-c", "c1", "--", "cat"}, input);
-  EXPECT_TRUE(ExitedZero(r.wait_status)) << DescribeWaitStatus(r.wait_status) << ": "
-                                         << r.stderr_data;
+  EXPECT_TRUE(ExitedZero(r.wait_status))
+      << DescribeWaitStatus(r.wait_status) << ": " << r.stderr_data;
   EXPECT_EQ(r.stdout_data.size(), input.size());
   EXPECT_EQ(r.stdout_data, input);
   EXPECT_EQ(api_->upgrades(), std::vector<std::string>{"websocket"});
@@ -315,8 +313,8 @@ TEST_F(KubectlInteropTest, StdinEndsWithTheV5CloseSignal) {
 
 TEST_F(KubectlInteropTest, AttachOverWebSocketCarriesInput) {
   CommandResult r = Kubectl({"attach", "-i", "p", "-c", "c1"}, "typed into attach\n");
-  EXPECT_TRUE(ExitedZero(r.wait_status)) << DescribeWaitStatus(r.wait_status) << ": "
-                                         << r.stderr_data;
+  EXPECT_TRUE(ExitedZero(r.wait_status))
+      << DescribeWaitStatus(r.wait_status) << ": " << r.stderr_data;
   EXPECT_EQ(r.stdout_data, "typed into attach\n");
   EXPECT_EQ(api_->upgrades(), std::vector<std::string>{"websocket"});
 }

@@ -128,9 +128,9 @@ void ServePortForward(spdy::Session& session, const std::string& pod_id,
 
 const std::vector<std::string> kWebSocketPortForwardProtocols = {"v4.channel.k8s.io"};
 
-void ServePortForwardWebSocket(
-    ws::Connection& connection, const std::string& pod_id, const std::vector<int32_t>& ports,
-    const std::function<absl::StatusOr<UniqueFd>(int32_t port)>& dial) {
+void ServePortForwardWebSocket(ws::Connection& connection, const std::string& pod_id,
+                               const std::vector<int32_t>& ports,
+                               const std::function<absl::StatusOr<UniqueFd>(int32_t port)>& dial) {
   auto send = [&](size_t channel, absl::string_view data) {
     std::string message(1, static_cast<char>(channel));
     message.append(data.data(), data.size());

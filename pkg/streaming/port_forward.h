@@ -35,9 +35,9 @@ extern const std::vector<std::string> kWebSocketPortForwardProtocols;
 
 // Serves one WebSocket session: dials each of `ports` (not empty) and copies
 // until the pod side of every one ended or the client left.
-void ServePortForwardWebSocket(
-    ws::Connection& connection, const std::string& pod_id, const std::vector<int32_t>& ports,
-    const std::function<absl::StatusOr<UniqueFd>(int32_t port)>& dial);
+void ServePortForwardWebSocket(ws::Connection& connection, const std::string& pod_id,
+                               const std::vector<int32_t>& ports,
+                               const std::function<absl::StatusOr<UniqueFd>(int32_t port)>& dial);
 
 }  // namespace ocid::streaming
 

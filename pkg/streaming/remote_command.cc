@@ -268,9 +268,9 @@ void PumpRemoteCommand(CommandTransport& transport, bool tty, bool json_status,
       break;
     }
     if (out->data.empty()) break;
-    transport.SendOutput(out->kind == OutputKind::kStderr && !tty ? OutputKind::kStderr
-                                                                 : OutputKind::kStdout,
-                         out->data);
+    transport.SendOutput(
+        out->kind == OutputKind::kStderr && !tty ? OutputKind::kStderr : OutputKind::kStdout,
+        out->data);
   }
   transport.EndOutput();
   std::optional<int> exit_code;
@@ -307,8 +307,8 @@ void ServeRemoteCommandWebSocket(ws::Connection& connection, const RemoteCommand
                                  const OpenChannel& open) {
   WebSocketTransport transport(connection, options);
   transport.Greet();
-  PumpRemoteCommand(transport, options.tty,
-                    options.protocol == kV5 || options.protocol == kV4, open);
+  PumpRemoteCommand(transport, options.tty, options.protocol == kV5 || options.protocol == kV4,
+                    open);
 }
 
 }  // namespace ocid::streaming

@@ -66,8 +66,7 @@ absl::StatusOr<std::vector<int32_t>> PortsOfQuery(absl::string_view target) {
     for (absl::string_view one : absl::StrSplit(kv.second, ',')) {
       int32_t port = 0;
       if (!absl::SimpleAtoi(one, &port) || port < 1 || port > 65535) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("unable to parse \"", one, "\" as a port"));
+        return absl::InvalidArgumentError(absl::StrCat("unable to parse \"", one, "\" as a port"));
       }
       ports.push_back(port);
     }
@@ -121,7 +120,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options, Bac
   int port = ntohs(bound.ss_family == AF_INET
                        ? reinterpret_cast<sockaddr_in*>(&bound)->sin_port
                        : reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
-  std::unique_ptr<Server> server(new Server(std::move(options), backend, std::move(listener), port));
+  std::unique_ptr<Server> server(
+      new Server(std::move(options), backend, std::move(listener), port));
   server->acceptor_ = std::thread([s = server.get()] { s->AcceptLoop(); });
   return server;
 }
@@ -338,12 +338,11 @@ void Server::ServeWebSocket(UniqueFd fd, const HttpRequest& request,
       forward ? kWebSocketPortForwardProtocols : kWebSocketRemoteCommandProtocols;
   std::optional<std::string> protocol = NegotiateWebSocket(request.headers, ours);
   if (!protocol.has_value()) {
-    return reply(403, {},
-                 absl::StrCat("unable to upgrade: requested protocol(s) are not supported: [",
-                              absl::StrJoin(HeaderValues(request.headers,
-                                                         "Sec-WebSocket-Protocol"),
-                                            " "),
-                              "]; supports [", absl::StrJoin(ours, " "), "]\n"));
+    return reply(
+        403, {},
+        absl::StrCat("unable to upgrade: requested protocol(s) are not supported: [",
+                     absl::StrJoin(HeaderValues(request.headers, "Sec-WebSocket-Protocol"), " "),
+                     "]; supports [", absl::StrJoin(ours, " "), "]\n"));
   }
   std::vector<int32_t> ports;
   if (forward) {
@@ -355,7 +354,8 @@ void Server::ServeWebSocket(UniqueFd fd, const HttpRequest& request,
       ports = std::move(*queried);
     }
     if (ports.empty() || ports.size() > 127) {
-      return reply(400, {}, "port-forward over WebSocket needs 1 to 127 ports (query parameter \"port\")\n");
+      return reply(400, {},
+                   "port-forward over WebSocket needs 1 to 127 ports (query parameter \"port\")\n");
     }
   }
   HttpHeaders headers = {{"Upgrade", "websocket"},

@@ -446,8 +446,8 @@ TEST_F(StreamingServerTest, WebSocketTokensAreSingleUseAndUnknownOnesAre404) {
   std::string url = Exec({"print", "", "", "0"});
   RunIt(url, io);
   EXPECT_EQ(RunRemoteCommand(url, io).status().code(), absl::StatusCode::kNotFound);
-  std::string made_up = absl::StrCat("http://127.0.0.1:", server_->port(), "/exec/",
-                                     std::string(64, 'b'));
+  std::string made_up =
+      absl::StrCat("http://127.0.0.1:", server_->port(), "/exec/", std::string(64, 'b'));
   EXPECT_EQ(RunRemoteCommand(made_up, io).status().code(), absl::StatusCode::kNotFound);
 }
 
@@ -520,9 +520,9 @@ TEST_F(StreamingServerTest, WebSocketPortForwardCopiesAndNamesThePortFirst) {
   r.pod_id = "pod";
   // The CRI request named no port: kubelet's query parameter does, with one
   // that nothing listens on.
-  absl::StatusOr<WebSocketUpgraded> up = DialWebSocket(
-      server_->PortForwardUrl(r) + absl::StrCat("?port=", echo.port(), ",1"),
-      {"v4.channel.k8s.io"});
+  absl::StatusOr<WebSocketUpgraded> up =
+      DialWebSocket(server_->PortForwardUrl(r) + absl::StrCat("?port=", echo.port(), ",1"),
+                    {"v4.channel.k8s.io"});
   ASSERT_TRUE(up.ok()) << up.status();
   ws::Connection& c = *up->connection;
   std::map<int, std::string> got;

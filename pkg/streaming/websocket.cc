@@ -23,8 +23,8 @@ constexpr uint16_t kCloseNoStatus = 1005;
 
 std::string Base64(const unsigned char* data, size_t size) {
   std::string out(4 * ((size + 2) / 3), '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data,
-                          static_cast<int>(size));
+  int n =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(size));
   out.resize(static_cast<size_t>(std::max(n, 0)));
   return out;
 }
@@ -99,8 +99,7 @@ std::string EncodeFrame(const Frame& frame, std::optional<std::array<uint8_t, 4>
   return out;
 }
 
-absl::StatusOr<std::optional<DecodedFrame>> DecodeFrame(absl::string_view in,
-                                                        size_t max_payload) {
+absl::StatusOr<std::optional<DecodedFrame>> DecodeFrame(absl::string_view in, size_t max_payload) {
   if (in.size() < 2) return std::nullopt;
   auto byte = [&](size_t i) { return static_cast<uint8_t>(in[i]); };
   uint8_t b0 = byte(0), b1 = byte(1);
@@ -192,9 +191,9 @@ std::optional<uint16_t> Connection::peer_close_code() {
 }
 
 std::optional<Message> Connection::Receive() {
-  absl::MutexLock lock(&mu_, absl::Condition(
-                                 +[](Connection* c) { return !c->queue_.empty() || c->done_; },
-                                 this));
+  absl::MutexLock lock(&mu_,
+                       absl::Condition(
+                           +[](Connection* c) { return !c->queue_.empty() || c->done_; }, this));
   if (queue_.empty()) return std::nullopt;
   Message message = std::move(queue_.front());
   queue_.pop_front();
@@ -203,8 +202,8 @@ std::optional<Message> Connection::Receive() {
 }
 
 absl::Status Connection::SendFrame(const Frame& frame) {
-  std::string wire = EncodeFrame(
-      frame, role_ == Role::kClient ? std::optional(RandomMask()) : std::nullopt);
+  std::string wire =
+      EncodeFrame(frame, role_ == Role::kClient ? std::optional(RandomMask()) : std::nullopt);
   absl::MutexLock lock(&write_mu_);
   if (write_closed_ || close_sent_) {
     return absl::UnavailableError("the WebSocket connection is closed");
@@ -280,8 +279,8 @@ absl::Status Connection::HandleFrame(Frame frame, uint16_t& close_code) {
   }
   if (partial_->data.size() > options_.max_message) {
     close_code = kCloseTooBig;
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "WebSocket message over the limit of ", options_.max_message, " bytes"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("WebSocket message over the limit of ", options_.max_message, " bytes"));
   }
   if (!frame.fin) return absl::OkStatus();
   Message message = std::move(*partial_);
@@ -300,13 +299,12 @@ void Connection::ReadLoop() {
   std::optional<uint16_t> peer_code;
   char buf[64 << 10];
   for (;;) {
-    absl::StatusOr<std::optional<DecodedFrame>> decoded =
-        DecodeFrame(in_, options_.max_message);
+    absl::StatusOr<std::optional<DecodedFrame>> decoded = DecodeFrame(in_, options_.max_message);
     if (!decoded.ok()) {
       why = decoded.status();
-      SendCloseOnce(why.code() == absl::StatusCode::kResourceExhausted ? kCloseTooBig
-                                                                       : kCloseProtocolError,
-                    why.message());
+      SendCloseOnce(
+          why.code() == absl::StatusCode::kResourceExhausted ? kCloseTooBig : kCloseProtocolError,
+          why.message());
       break;
     }
     if (decoded->has_value()) {
@@ -338,8 +336,8 @@ void Connection::ReadLoop() {
         break;
       }
       pollfd p{fd_.get(), POLLIN, 0};
-      int wait_ms = static_cast<int>(std::min<int64_t>(
-          absl::ToInt64Milliseconds(options_.idle_timeout - idle) + 1, 60000));
+      int wait_ms = static_cast<int>(
+          std::min<int64_t>(absl::ToInt64Milliseconds(options_.idle_timeout - idle) + 1, 60000));
       int ready = ::poll(&p, 1, wait_ms);
       if (ready == 0 || (ready < 0 && errno == EINTR)) continue;
     }

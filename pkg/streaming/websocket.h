@@ -73,8 +73,7 @@ struct DecodedFrame {
 // an unknown opcode, a control frame fragmented or over 125 bytes, a 64-bit
 // length with its top bit set), ResourceExhausted for a payload over
 // `max_payload`, decided from the header before the body arrives.
-absl::StatusOr<std::optional<DecodedFrame>> DecodeFrame(absl::string_view in,
-                                                        size_t max_payload);
+absl::StatusOr<std::optional<DecodedFrame>> DecodeFrame(absl::string_view in, size_t max_payload);
 
 struct Message {
   Opcode opcode = Opcode::kBinary;  // kText or kBinary
@@ -94,8 +93,7 @@ class Connection {
 
   // Takes the upgraded socket; `buffered` is what the HTTP exchange read past
   // its end. The reader starts at once.
-  Connection(UniqueFd fd, Role role, std::string buffered = "",
-             ConnectionOptions options = {});
+  Connection(UniqueFd fd, Role role, std::string buffered = "", ConnectionOptions options = {});
   // Shuts the socket down and joins the reader.
   ~Connection();
   Connection(const Connection&) = delete;
@@ -137,7 +135,7 @@ class Connection {
   const Role role_;
   const ConnectionOptions options_;
   std::atomic<int64_t> last_activity_;
-  std::string in_;              // undecoded bytes, reader thread only
+  std::string in_;                  // undecoded bytes, reader thread only
   std::optional<Message> partial_;  // a fragmented message so far, reader only
 
   absl::Mutex write_mu_;

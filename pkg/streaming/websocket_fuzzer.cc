@@ -30,8 +30,8 @@ void ReplayIntoConnection(absl::string_view in) {
   ocid::UniqueFd peer(fds[1]);
   ws::ConnectionOptions options;
   options.max_message = 1 << 16;
-  ws::Connection connection(ocid::UniqueFd(fds[0]), ws::Connection::Role::kServer,
-                            std::string(in), options);
+  ws::Connection connection(ocid::UniqueFd(fds[0]), ws::Connection::Role::kServer, std::string(in),
+                            options);
   ::shutdown(peer.get(), SHUT_WR);  // all the input there is
   while (connection.Receive().has_value()) {
   }

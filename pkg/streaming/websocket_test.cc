@@ -36,8 +36,7 @@ TEST(WebSocketTest, TheRfcsSampleFrames) {
   hello.opcode = Opcode::kText;
   hello.payload = "Hello";
   EXPECT_EQ(EncodeFrame(hello, std::nullopt), Bytes({0x81, 0x05, 'H', 'e', 'l', 'l', 'o'}));
-  std::string masked =
-      Bytes({0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58});
+  std::string masked = Bytes({0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58});
   EXPECT_EQ(EncodeFrame(hello, std::array<uint8_t, 4>{0x37, 0xfa, 0x21, 0x3d}), masked);
   auto decoded = DecodeFrame(masked, 1 << 20);
   ASSERT_TRUE(decoded.ok() && decoded->has_value());
@@ -98,8 +97,7 @@ Pair MakePair(ConnectionOptions options = {}) {
   int fds[2];
   EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
   Pair p;
-  p.server = std::make_unique<Connection>(UniqueFd(fds[0]), Connection::Role::kServer, "",
-                                          options);
+  p.server = std::make_unique<Connection>(UniqueFd(fds[0]), Connection::Role::kServer, "", options);
   p.client_fd = UniqueFd(fds[1]);
   p.client = fds[1];
   return p;
