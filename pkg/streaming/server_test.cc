@@ -353,24 +353,28 @@ TEST_F(StreamingServerTest, PortForwardCopiesBothWaysAndReportsDialErrors) {
 }
 
 TEST_F(StreamingServerTest, HundredConcurrentExecSessions) {
-  std::vector<std::thread> clients;
-  std::atomic<int> good{0};
-  for (int i = 0; i < 100; ++i) {
-    std::string url = Exec({"print", absl::StrCat("n", i), "", absl::StrCat(i % 5)});
-    clients.emplace_back([&, url, i] {
-      std::string out;
-      RemoteCommandIo io;
-      io.on_stdout = [&](absl::string_view d) { absl::StrAppend(&out, d); };
-      absl::StatusOr<RemoteCommandResult> r = RunRemoteCommand(url, io);
-      if (r.ok() && r->exit_code == i % 5 && out == absl::StrCat("n", i)) ++good;
-    });
+  for (bool websocket : {false, true}) {
+    SCOPED_TRACE(websocket ? "WebSocket" : "SPDY");
+    std::vector<std::thread> clients;
+    std::atomic<int> good{0};
+    for (int i = 0; i < 100; ++i) {
+      std::string url = Exec({"print", absl::StrCat("n", i), "", absl::StrCat(i % 5)});
+      clients.emplace_back([&, url, i] {
+        std::string out;
+        RemoteCommandIo io;
+        io.websocket = websocket;
+        io.on_stdout = [&](absl::string_view d) { absl::StrAppend(&out, d); };
+        absl::StatusOr<RemoteCommandResult> r = RunRemoteCommand(url, io);
+        if (r.ok() && r->exit_code == i % 5 && out == absl::StrCat("n", i)) ++good;
+      });
+    }
+    for (auto& t : clients) t.join();
+    EXPECT_EQ(good, 100);
+    for (int i = 0; i < 100 && server_->ActiveSessions() > 0; ++i) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    EXPECT_EQ(server_->ActiveSessions(), 0u);
   }
-  for (auto& t : clients) t.join();
-  EXPECT_EQ(good, 100);
-  for (int i = 0; i < 100 && server_->ActiveSessions() > 0; ++i) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  EXPECT_EQ(server_->ActiveSessions(), 0u);
 }
 
 // WebSocket, as kubectl and crictl >= 1.30 speak it.
