@@ -22,6 +22,9 @@ ocid_start() {
   # 3>&-: bats waits for fd 3 to close before it reports; a daemon must not hold it.
   "$OCID_BIN" $(ocid_private_flags) "$@" >"$TEST_ROOT/ocid.log" 2>&1 3>&- &
   OCID_PID=$!
+  # A test that restarts ocid runs in a subshell of its own: later tests and
+  # teardown find the running one here.
+  echo "$OCID_PID" >"$TEST_ROOT/ocid.pid"
   for _ in $(seq 1 100); do
     if "$OCIC_BIN" version >/dev/null 2>&1; then return 0; fi
     if ! kill -0 "$OCID_PID" 2>/dev/null; then
@@ -36,11 +39,18 @@ ocid_start() {
 
 # Stops the ocid this test started (by PID), waiting for it to exit.
 ocid_stop() {
-  if [[ -n "${OCID_PID:-}" ]] && kill -0 "$OCID_PID" 2>/dev/null; then
-    kill -TERM "$OCID_PID"
-    wait "$OCID_PID" || true
+  local pid=${OCID_PID:-}
+  if [[ -z "$pid" ]] || ! kill -0 "$pid" 2>/dev/null; then
+    pid=$(cat "$TEST_ROOT/ocid.pid" 2>/dev/null || true)
+  fi
+  if [[ -n "$pid" ]] && [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == ocid ]]; then
+    kill -TERM "$pid"
+    # Not our child when another test's subshell started it: poll.
+    wait "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   fi
   OCID_PID=
+  rm -f "$TEST_ROOT/ocid.pid"
 }
 
 ocid_teardown() {

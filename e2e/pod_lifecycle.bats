@@ -438,3 +438,25 @@ wait_for_state() {
 
   "$OCIC_BIN" pod remove --id "$pod"
 }
+
+@test "with stream_tls_cert and stream_tls_key the streaming server speaks TLS" {
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+    -subj /CN=127.0.0.1 -keyout "$TEST_ROOT/stream.key" -out "$TEST_ROOT/stream.crt" 2>/dev/null
+  ocid_stop
+  ocid_start --registries-conf "$TEST_ROOT/registries.conf" \
+    --stream-tls-cert "$TEST_ROOT/stream.crt" --stream-tls-key "$TEST_ROOT/stream.key"
+  grep -q "streaming server on 127.0.0.1:[0-9]* (TLS)" "$TEST_ROOT/ocid.log"
+  port=$(sed -n 's/.*streaming server on 127.0.0.1:\([0-9]*\) (TLS).*/\1/p' "$TEST_ROOT/ocid.log")
+  # Plain HTTP on it gets no answer a client could use.
+  run curl -s --max-time 5 "http://127.0.0.1:$port/exec/x"
+  [[ "$output" != *"404"* ]]
+  pod=$("$OCIC_BIN" pod run --config "$(pod_config tlspod)")
+  ctr=$("$OCIC_BIN" ctr create --pod "$pod" --config "$(container_config tlsctr 'exec sleep 3600')")
+  "$OCIC_BIN" ctr start --id "$ctr"
+  run sh -c "echo over-tls | '$OCIC_BIN' ctr exec -i --id '$ctr' -- cat"
+  [ "$status" -eq 0 ]
+  [ "$output" = over-tls ]
+  "$OCIC_BIN" pod remove --id "$pod"
+  ocid_stop
+  ocid_start --registries-conf "$TEST_ROOT/registries.conf" --metrics-port "$METRICS_PORT"
+}

@@ -1,5 +1,7 @@
 // ocic: the test CLI for ocid (the seed README's walkthrough). Parses the
 // command line, connects, and runs one command.
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -79,4 +81,13 @@ int Run(int argc, char** argv) {
 }  // namespace
 }  // namespace ocid::ocic
 
-int main(int argc, char** argv) { return ocid::ocic::Run(argc, argv); }
+int main(int argc, char** argv) {
+  // Blocked before any thread starts, so that every thread inherits it: a
+  // terminal session takes SIGWINCH from a signalfd (streaming.cc); no thread
+  // may swallow it first.
+  sigset_t winch;
+  sigemptyset(&winch);
+  sigaddset(&winch, SIGWINCH);
+  pthread_sigmask(SIG_BLOCK, &winch, nullptr);
+  return ocid::ocic::Run(argc, argv);
+}

@@ -1,7 +1,10 @@
 #include "cmd/ocic/streaming.h"
 
 #include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <termios.h>
 #include <unistd.h>
@@ -52,6 +55,23 @@ absl::Status RunSession(Invocation& in, const std::string& url, bool stdin, bool
   winsize size{};
   if (tty && ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) {
     io.sizes = {{size.ws_col, size.ws_row}};
+  }
+  if (tty && ::isatty(STDOUT_FILENO)) {
+    // SIGWINCH (blocked in every thread since main) taken by a signalfd
+    // becomes a resize of the remote terminal.
+    sigset_t winch;
+    sigemptyset(&winch);
+    sigaddset(&winch, SIGWINCH);
+    int fd = ::signalfd(-1, &winch, SFD_CLOEXEC);
+    if (fd >= 0) {
+      io.watch_resizes = [fd](std::function<void(uint16_t, uint16_t)> send) {
+        signalfd_siginfo info;
+        while (::read(fd, &info, sizeof(info)) == static_cast<ssize_t>(sizeof(info))) {
+          winsize now{};
+          if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &now) == 0) send(now.ws_col, now.ws_row);
+        }
+      };
+    }
   }
   io.on_stdout = [&](absl::string_view data) { in.out << data << std::flush; };
   io.on_stderr = [&](absl::string_view data) { in.err << data << std::flush; };

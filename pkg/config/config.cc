@@ -303,6 +303,10 @@ absl::Status Validate(const Config& c) {
     return absl::InvalidArgumentError(absl::StrCat("ocid.api.stream_port: ", c.stream_port,
                                                    " is not a port (0-65535)"));
   }
+  if (c.stream_tls_cert.empty() != c.stream_tls_key.empty()) {
+    return absl::InvalidArgumentError(
+        "ocid.api.stream_tls_cert and stream_tls_key must be set together");
+  }
   if (c.stream_address.empty()) {
     return absl::InvalidArgumentError("ocid.api.stream_address is empty");
   }

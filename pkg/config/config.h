@@ -46,6 +46,8 @@ struct Config {
   std::string stream_address = "127.0.0.1";
   int64_t stream_port = 0;  // 0: any free port (logged)
   std::string stream_idle_timeout = "4h";  // a session with no traffic is closed
+  std::string stream_tls_cert;  // PEM; with stream_tls_key the server speaks TLS only
+  std::string stream_tls_key;
 
   // [ocid.runtime]
   std::string default_runtime = "runc";

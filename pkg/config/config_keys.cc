@@ -32,6 +32,11 @@ const std::vector<ConfigKey>& ConfigKeys() {
       {"ocid.api", "stream_idle_timeout", "stream-idle-timeout",
        "a streaming session with no traffic for this long is closed (e.g. 4h, 30m)",
        &Config::stream_idle_timeout},
+      {"ocid.api", "stream_tls_cert", "stream-tls-cert",
+       "PEM certificate (chain) of the streaming server; with stream_tls_key its URLs are https",
+       &Config::stream_tls_cert, Check::kAbsolutePathOrEmpty},
+      {"ocid.api", "stream_tls_key", "stream-tls-key", "PEM private key of stream_tls_cert",
+       &Config::stream_tls_key, Check::kAbsolutePathOrEmpty},
 
       {"ocid.runtime", "default_runtime", "default-runtime",
        "the runtime handler used when a pod names none", &Config::default_runtime},

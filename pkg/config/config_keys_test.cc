@@ -60,7 +60,8 @@ TEST(ConfigKeysTest, EveryConfigFieldIsInTheTable) {
   // This binding stops compiling when Config gains a field: add the field to
   // ConfigKeys() (or, like runtimes, handle it beside the table) and here.
   auto& [root, runroot, log_level, log_dir, listen, grpc_max_recv_msg_size, grpc_max_send_msg_size,
-         stream_address, stream_port, stream_idle_timeout, default_runtime, conmon, cgroup_manager,
+         stream_address, stream_port, stream_idle_timeout, stream_tls_cert, stream_tls_key,
+         default_runtime, conmon, cgroup_manager,
          seccomp_profile, runtimes, signature_policy, registries_conf, registries_d,
          global_auth_file, network_dir, plugin_dirs, default_network, enable_metrics,
          metrics_address, metrics_port, metrics_required] = config;
@@ -74,6 +75,8 @@ TEST(ConfigKeysTest, EveryConfigFieldIsInTheTable) {
                                            &stream_address,
                                            &stream_port,
                                            &stream_idle_timeout,
+                                           &stream_tls_cert,
+                                           &stream_tls_key,
                                            &default_runtime,
                                            &conmon,
                                            &cgroup_manager,

@@ -131,6 +131,8 @@ TEST(ConfigTest, ValidateNamesTheKeyAtFault) {
   EXPECT_THAT(Validate(config).message(), HasSubstr("ocid.api.stream_idle_timeout: \"forever\""));
   config.stream_idle_timeout = "30m";
   EXPECT_TRUE(Validate(config).ok());
+  config.stream_tls_cert = "/etc/ocid/stream.crt";
+  EXPECT_THAT(Validate(config).message(), HasSubstr("stream_tls_cert and stream_tls_key"));
 }
 
 TEST(ConfigTest, ToTomlReadsBackToTheSameConfig) {

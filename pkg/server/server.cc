@@ -238,6 +238,8 @@ absl::Status CriServer::StartStreaming() {
   streaming::ServerOptions options;
   options.address = config_.stream_address;
   options.port = static_cast<int>(config_.stream_port);
+  options.tls_cert = config_.stream_tls_cert;
+  options.tls_key = config_.stream_tls_key;
   // Validate() checked it parses.
   absl::ParseDuration(config_.stream_idle_timeout, &options.idle_timeout);
   // A wildcard address is not one to connect to: the URLs name loopback.
@@ -245,7 +247,8 @@ absl::Status CriServer::StartStreaming() {
   if (options.address == "::") options.advertise_address = "::1";
   streaming_backend_ = std::make_unique<StreamingBackend>(*pods_, *containers_);
   ASSIGN_OR_RETURN(streaming_, streaming::Server::Start(options, streaming_backend_.get()));
-  OCID_LOG(kInfo) << "streaming server on " << options.address << ":" << streaming_->port();
+  OCID_LOG(kInfo) << "streaming server on " << options.address << ":" << streaming_->port()
+                  << (options.tls_cert.empty() ? "" : " (TLS)");
   return absl::OkStatus();
 }
 

@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "nlohmann/json.hpp"
 #include "pkg/base/status_macros.h"
 #include "pkg/streaming/port_forward.h"
@@ -22,23 +23,25 @@ namespace {
 constexpr absl::Duration kTimeout = absl::Seconds(30);
 
 struct ParsedUrl {
+  bool tls = false;
   std::string host, port, path;
 };
 
 absl::StatusOr<ParsedUrl> ParseUrl(const std::string& url) {
-  constexpr absl::string_view kScheme = "http://";
-  if (!absl::StartsWith(url, kScheme)) {
-    return absl::InvalidArgumentError("streaming URL \"" + url + "\" is not http://");
+  absl::string_view rest = url;
+  ParsedUrl parsed;
+  if (absl::ConsumePrefix(&rest, "https://")) {
+    parsed.tls = true;
+  } else if (!absl::ConsumePrefix(&rest, "http://")) {
+    return absl::InvalidArgumentError("streaming URL \"" + url + "\" is not http:// or https://");
   }
-  absl::string_view rest = absl::string_view(url).substr(kScheme.size());
   size_t slash = rest.find('/');
   absl::string_view authority = rest.substr(0, slash);
-  ParsedUrl parsed;
   parsed.path = slash == absl::string_view::npos ? "/" : std::string(rest.substr(slash));
   size_t colon = authority.rfind(':');
   if (colon == absl::string_view::npos || authority.back() == ']') {
     parsed.host = std::string(authority);
-    parsed.port = "80";
+    parsed.port = parsed.tls ? "443" : "80";
   } else {
     parsed.host = std::string(authority.substr(0, colon));
     parsed.port = std::string(authority.substr(colon + 1));
@@ -72,6 +75,16 @@ std::string ReadAll(spdy::Stream& stream) {
   std::string all;
   for (std::string part = stream.Read(); !part.empty(); part = stream.Read()) all += part;
   return all;
+}
+
+// https: the TLS relay in front of `fd`, whose plaintext side the caller
+// takes.
+absl::StatusOr<std::unique_ptr<TlsRelay>> StartClientTls(UniqueFd& fd) {
+  // One client context for the process: nothing in it is per connection.
+  static absl::StatusOr<std::unique_ptr<TlsContext>>* context =
+      new absl::StatusOr<std::unique_ptr<TlsContext>>(TlsContext::InsecureClient());
+  if (!context->ok()) return context->status();
+  return TlsRelay::Start(***context, fd, kTimeout);
 }
 
 // What the error stream said, as a result.
@@ -194,6 +207,11 @@ absl::StatusOr<WebSocketUpgraded> DialWebSocket(const std::string& url,
                                                 const std::vector<std::string>& protocols) {
   ASSIGN_OR_RETURN(ParsedUrl parsed, ParseUrl(url));
   ASSIGN_OR_RETURN(UniqueFd fd, ConnectTcp(parsed.host, parsed.port));
+  WebSocketUpgraded upgraded;
+  if (parsed.tls) {
+    ASSIGN_OR_RETURN(upgraded.tls, StartClientTls(fd));
+    fd = upgraded.tls->TakePlain();
+  }
   std::string key = ws::NewKey();
   HttpHeaders headers = {{"Host", absl::StrCat(parsed.host, ":", parsed.port)},
                          {"Connection", "Upgrade"},
@@ -210,7 +228,6 @@ absl::StatusOr<WebSocketUpgraded> DialWebSocket(const std::string& url,
   if (accept.size() != 1 || accept[0] != ws::AcceptKey(key)) {
     return absl::DataLossError("the server's Sec-WebSocket-Accept does not match our key");
   }
-  WebSocketUpgraded upgraded;
   std::vector<std::string> chosen = HeaderValues(response.headers, "Sec-WebSocket-Protocol");
   upgraded.protocol = chosen.empty() ? "" : chosen.front();
   upgraded.connection = std::make_shared<ws::Connection>(
@@ -222,6 +239,11 @@ absl::StatusOr<Upgraded> DialStreaming(const std::string& url,
                                        const std::vector<std::string>& protocols) {
   ASSIGN_OR_RETURN(ParsedUrl parsed, ParseUrl(url));
   ASSIGN_OR_RETURN(UniqueFd fd, ConnectTcp(parsed.host, parsed.port));
+  Upgraded upgraded;
+  if (parsed.tls) {
+    ASSIGN_OR_RETURN(upgraded.tls, StartClientTls(fd));
+    fd = upgraded.tls->TakePlain();
+  }
   HttpHeaders headers = {{"Host", absl::StrCat(parsed.host, ":", parsed.port)},
                          {"Connection", "Upgrade"},
                          {"Upgrade", "SPDY/3.1"}};
@@ -229,7 +251,6 @@ absl::StatusOr<Upgraded> DialStreaming(const std::string& url,
   RETURN_IF_ERROR(WriteRequest(fd.get(), "POST", parsed.path, headers));
   ASSIGN_OR_RETURN(HttpResponse response, ReadResponse(fd.get(), kTimeout));
   if (response.status != 101) return RefusedUpgrade(fd.get(), response);
-  Upgraded upgraded;
   std::vector<std::string> chosen = HeaderValues(response.headers, "X-Stream-Protocol-Version");
   upgraded.protocol = chosen.empty() ? "" : chosen.front();
   upgraded.session = std::make_unique<spdy::Session>(std::move(fd), spdy::Session::Role::kClient,
@@ -259,6 +280,13 @@ absl::StatusOr<RemoteCommandResult> RunRemoteCommand(const std::string& url,
       nlohmann::json size = {{"Width", width}, {"Height", height}};
       RETURN_IF_ERROR(resize->Write(size.dump()));
     }
+  }
+  if (resize && io.watch_resizes) {
+    std::thread([resize, watch = io.watch_resizes] {
+      watch([&resize](uint16_t width, uint16_t height) {
+        resize->Write(nlohmann::json({{"Width", width}, {"Height", height}}).dump()).IgnoreError();
+      });
+    }).detach();
   }
   if (in && io.stdin_data.has_value()) {
     RETURN_IF_ERROR(in->Write(*io.stdin_data));
@@ -297,20 +325,20 @@ absl::StatusOr<RemoteCommandResult> RunRemoteCommand(const std::string& url,
 
 absl::StatusOr<std::unique_ptr<PortForwarder>> PortForwarder::Dial(const std::string& url) {
   ASSIGN_OR_RETURN(Upgraded up, DialStreaming(url, {kPortForwardProtocol}));
-  return std::unique_ptr<PortForwarder>(new PortForwarder(std::move(up.session)));
+  return std::unique_ptr<PortForwarder>(new PortForwarder(std::move(up)));
 }
 
-PortForwarder::~PortForwarder() { session_->Close(absl::ZeroDuration()); }
+PortForwarder::~PortForwarder() { upgraded_.session->Close(absl::ZeroDuration()); }
 
 absl::Status PortForwarder::Forward(int local, int32_t port) {
   std::string request_id = absl::StrCat(next_request_++);
   spdy::Headers headers = {{"streamType", "error"},
                            {"port", absl::StrCat(port)},
                            {"requestID", request_id}};
-  ASSIGN_OR_RETURN(std::shared_ptr<spdy::Stream> error, session_->Open(headers, kTimeout));
+  ASSIGN_OR_RETURN(std::shared_ptr<spdy::Stream> error, upgraded_.session->Open(headers, kTimeout));
   RETURN_IF_ERROR(error->Close());  // we never write on it
   headers[0].second = "data";
-  ASSIGN_OR_RETURN(std::shared_ptr<spdy::Stream> data, session_->Open(headers, kTimeout));
+  ASSIGN_OR_RETURN(std::shared_ptr<spdy::Stream> data, upgraded_.session->Open(headers, kTimeout));
   std::thread to_pod([&] {
     char buf[64 << 10];
     for (;;) {
@@ -339,26 +367,29 @@ absl::StatusOr<std::unique_ptr<WebSocketPortForward>> WebSocketPortForward::Dial
                                         "port=", absl::StrJoin(ports, ","));
   ASSIGN_OR_RETURN(WebSocketUpgraded up, DialWebSocket(with_ports, {"v4.channel.k8s.io"}));
   return std::unique_ptr<WebSocketPortForward>(
-      new WebSocketPortForward(std::move(up.connection), std::move(ports)));
+      new WebSocketPortForward(std::move(up), std::move(ports)));
 }
 
-WebSocketPortForward::~WebSocketPortForward() { connection_->Shutdown(); }
+WebSocketPortForward::~WebSocketPortForward() { upgraded_.connection->Shutdown(); }
 
-void WebSocketPortForward::Close() { connection_->Close(ws::kCloseNormal, absl::ZeroDuration()); }
+void WebSocketPortForward::Close() {
+  upgraded_.connection->Close(ws::kCloseNormal, absl::ZeroDuration());
+}
 
 absl::Status WebSocketPortForward::Copy(const std::vector<int>& locals) {
+  ws::Connection* connection = upgraded_.connection.get();
   if (locals.size() != ports_.size()) {
     return absl::InvalidArgumentError("one local socket per port is needed");
   }
   std::vector<std::thread> to_pod;
   for (size_t i = 0; i < locals.size(); ++i) {
-    to_pod.emplace_back([this, i, local = locals[i]] {
+    to_pod.emplace_back([connection, i, local = locals[i]] {
       char buf[32 << 10];
       for (;;) {
         ssize_t n = ::recv(local, buf, sizeof(buf), 0);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
-        if (!connection_
+        if (!connection
                  ->SendBinary(Channeled(static_cast<uint8_t>(2 * i),
                                         absl::string_view(buf, static_cast<size_t>(n))))
                  .ok()) {
@@ -371,8 +402,8 @@ absl::Status WebSocketPortForward::Copy(const std::vector<int>& locals) {
   std::vector<bool> named(2 * ports_.size(), false);
   absl::Status result;
   std::vector<std::string> errors(ports_.size());
-  for (std::optional<ws::Message> m = connection_->Receive(); m.has_value();
-       m = connection_->Receive()) {
+  for (std::optional<ws::Message> m = connection->Receive(); m.has_value();
+       m = connection->Receive()) {
     if (m->data.empty()) continue;
     size_t channel = static_cast<uint8_t>(m->data[0]);
     if (channel >= named.size()) continue;

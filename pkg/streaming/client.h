@@ -19,22 +19,26 @@
 #include "pkg/base/unique_fd.h"
 #include "pkg/streaming/http_upgrade.h"
 #include "pkg/streaming/spdy_session.h"
+#include "pkg/streaming/tls_relay.h"
 #include "pkg/streaming/websocket.h"
 
 namespace ocid::streaming {
 
 struct Upgraded {
+  std::unique_ptr<TlsRelay> tls;  // https: outlives the session above it
   std::unique_ptr<spdy::Session> session;
   std::string protocol;
 };
 
-// Connects to an http:// streaming URL and upgrades to SPDY/3.1 offering
+// Connects to an http:// or https:// (not verified, as crictl's and
+// critest's streaming clients) URL and upgrades to SPDY/3.1 offering
 // `protocols`. An HTTP error status is FailedPrecondition (404: NotFound)
 // with the server's message.
 absl::StatusOr<Upgraded> DialStreaming(const std::string& url,
                                        const std::vector<std::string>& protocols);
 
 struct WebSocketUpgraded {
+  std::unique_ptr<TlsRelay> tls;  // https: outlives the connection above it
   std::shared_ptr<ws::Connection> connection;
   std::string protocol;  // "" when the server chose none
 };
@@ -55,6 +59,11 @@ struct RemoteCommandIo {
   int stdin_fd = -1;
   // Terminal sizes to send, in order, once the streams are open (tty only).
   std::vector<std::pair<uint16_t, uint16_t>> sizes;
+  // Later sizes (tty only): called on a thread of its own with a function
+  // that sends one; it may block (waiting for SIGWINCH) and is left running
+  // when the session ends, so it must only touch what outlives the process
+  // (ocic's terminal).
+  std::function<void(std::function<void(uint16_t width, uint16_t height)> send)> watch_resizes;
   std::function<void(absl::string_view)> on_stdout;
   std::function<void(absl::string_view)> on_stderr;
   // Offered protocols, newest first (tests pin older ones).
@@ -89,8 +98,8 @@ class PortForwarder {
   absl::Status Forward(int local, int32_t port);
 
  private:
-  explicit PortForwarder(std::unique_ptr<spdy::Session> session) : session_(std::move(session)) {}
-  std::unique_ptr<spdy::Session> session_;
+  explicit PortForwarder(Upgraded upgraded) : upgraded_(std::move(upgraded)) {}
+  Upgraded upgraded_;
   std::atomic<int> next_request_{0};
 };
 
@@ -113,9 +122,9 @@ class WebSocketPortForward {
   void Close();
 
  private:
-  WebSocketPortForward(std::shared_ptr<ws::Connection> connection, std::vector<int32_t> ports)
-      : connection_(std::move(connection)), ports_(std::move(ports)) {}
-  std::shared_ptr<ws::Connection> connection_;
+  WebSocketPortForward(WebSocketUpgraded upgraded, std::vector<int32_t> ports)
+      : upgraded_(std::move(upgraded)), ports_(std::move(ports)) {}
+  WebSocketUpgraded upgraded_;
   const std::vector<int32_t> ports_;
 };
 

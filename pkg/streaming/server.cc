@@ -113,6 +113,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options, Bac
     return absl::ErrnoToStatus(
         errno, absl::StrCat("streaming server: bind ", options.address, ":", options.port));
   }
+  std::unique_ptr<TlsContext> tls;
+  if (options.tls_cert.empty() != options.tls_key.empty()) {
+    return absl::InvalidArgumentError("stream_tls_cert and stream_tls_key go together");
+  }
+  if (!options.tls_cert.empty()) {
+    absl::StatusOr<std::unique_ptr<TlsContext>> loaded =
+        TlsContext::Server(options.tls_cert, options.tls_key);
+    if (!loaded.ok()) return loaded.status();
+    tls = std::move(*loaded);
+  }
   if (::listen(listener.get(), 128) != 0) return absl::ErrnoToStatus(errno, "listen");
   sockaddr_storage bound{};
   socklen_t bound_length = sizeof(bound);
@@ -121,16 +131,18 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options, Bac
                        ? reinterpret_cast<sockaddr_in*>(&bound)->sin_port
                        : reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
   std::unique_ptr<Server> server(
-      new Server(std::move(options), backend, std::move(listener), port));
+      new Server(std::move(options), backend, std::move(listener), port, std::move(tls)));
   server->acceptor_ = std::thread([s = server.get()] { s->AcceptLoop(); });
   return server;
 }
 
-Server::Server(ServerOptions options, Backend* backend, UniqueFd listener, int port)
+Server::Server(ServerOptions options, Backend* backend, UniqueFd listener, int port,
+               std::unique_ptr<TlsContext> tls)
     : options_(std::move(options)),
       backend_(backend),
       listener_(std::move(listener)),
       port_(port),
+      tls_(std::move(tls)),
       exec_tokens_(options_.token_ttl, [] { return absl::Now(); }),
       attach_tokens_(options_.token_ttl, [] { return absl::Now(); }),
       port_forward_tokens_(options_.token_ttl, [] { return absl::Now(); }) {}
@@ -156,7 +168,7 @@ std::string Server::Url(absl::string_view kind, const std::string& token) const 
   std::string host = options_.advertise_address.empty() ? options_.address
                                                         : options_.advertise_address;
   if (absl::StrContains(host, ':')) host = absl::StrCat("[", host, "]");
-  return absl::StrCat("http://", host, ":", port_, "/", kind, "/", token);
+  return absl::StrCat(tls_ ? "https://" : "http://", host, ":", port_, "/", kind, "/", token);
 }
 
 std::string Server::ExecUrl(ExecRequest request) {
@@ -198,12 +210,26 @@ void Server::AcceptLoop() {
 
 void Server::Serve(int raw_fd) {
   UniqueFd fd(raw_fd);
+  // With TLS, the relay holds the TCP socket (still `raw_fd`, which ~Server
+  // shuts down) and everything below reads plaintext from its pair.
+  std::unique_ptr<TlsRelay> relay;
   // Forgets the fd before it closes, so that ~Server never shuts down a
   // reused number.
   auto forget = [this, raw_fd] {
     absl::MutexLock lock(&mu_);
     connections_.erase(raw_fd);
   };
+  if (tls_) {
+    absl::StatusOr<std::unique_ptr<TlsRelay>> started =
+        TlsRelay::Start(*tls_, fd, kRequestTimeout);
+    if (!started.ok()) {
+      OCID_LOG(kWarn) << "streaming: " << started.status().message();
+      forget();
+      return;
+    }
+    relay = std::move(*started);
+    fd = relay->TakePlain();
+  }
   absl::StatusOr<HttpRequest> request = ReadRequest(fd.get(), kRequestTimeout);
   if (!request.ok()) {
     if (request.status().code() == absl::StatusCode::kInvalidArgument) {

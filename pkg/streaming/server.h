@@ -26,6 +26,7 @@
 #include "pkg/streaming/channel.h"
 #include "pkg/streaming/http_upgrade.h"
 #include "pkg/streaming/remote_command.h"
+#include "pkg/streaming/tls_relay.h"
 #include "pkg/streaming/token_store.h"
 
 namespace ocid::streaming {
@@ -75,6 +76,9 @@ struct ServerOptions {
   absl::Duration idle_timeout = absl::Hours(4);
   // How long a client may take to open the streams a session needs.
   absl::Duration stream_creation_timeout = absl::Seconds(30);
+  // PEM files: both set, the server speaks TLS only and its URLs are https.
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 class Server {
@@ -94,7 +98,8 @@ class Server {
   size_t ActiveSessions() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  Server(ServerOptions options, Backend* backend, UniqueFd listener, int port);
+  Server(ServerOptions options, Backend* backend, UniqueFd listener, int port,
+         std::unique_ptr<TlsContext> tls);
   void AcceptLoop();
   void Serve(int fd);
   // After the token was claimed: the WebSocket handshake and the session.
@@ -113,6 +118,7 @@ class Server {
   Backend* const backend_;
   UniqueFd listener_;
   const int port_;
+  const std::unique_ptr<TlsContext> tls_;  // null: plain HTTP
   TokenStore<ExecRequest> exec_tokens_;
   TokenStore<AttachRequest> attach_tokens_;
   TokenStore<PortForwardRequest> port_forward_tokens_;

@@ -4,6 +4,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include <atomic>
 #include <deque>
 #include <map>
@@ -233,6 +237,14 @@ TEST_F(StreamingServerTest, TtyResizeEventsReachTheChannel) {
   io.sizes = {{120, 40}};
   Run run = RunIt(Exec({"size"}, true, false), io);
   EXPECT_EQ(run.out, "120 40");
+}
+
+TEST_F(StreamingServerTest, LaterResizesComeFromTheWatcher) {
+  RemoteCommandIo io;
+  io.tty = true;
+  io.watch_resizes = [](std::function<void(uint16_t, uint16_t)> send) { send(50, 10); };
+  Run run = RunIt(Exec({"size"}, true, false), io);
+  EXPECT_EQ(run.out, "50 10");
 }
 
 TEST_F(StreamingServerTest, AttachCarriesInput) {
@@ -586,6 +598,116 @@ TEST_F(StreamingServerTest, WebSocketPortForwardWithNoPortIsRefused) {
   absl::StatusOr<WebSocketUpgraded> up = DialWebSocket(server_->PortForwardUrl(r), {});
   EXPECT_EQ(up.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(up.status().message().find("400"), std::string::npos) << up.status();
+}
+
+// A self-signed certificate and its key, as PEM files under TEST_TMPDIR.
+struct CertFiles {
+  std::string cert, key;
+};
+
+CertFiles MakeSelfSigned() {
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  X509* x509 = X509_new();
+  ASN1_INTEGER_set(X509_get_serialNumber(x509), 1);
+  X509_gmtime_adj(X509_getm_notBefore(x509), 0);
+  X509_gmtime_adj(X509_getm_notAfter(x509), 3600);
+  X509_set_pubkey(x509, key);
+  X509_NAME* name = X509_get_subject_name(x509);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("127.0.0.1"), -1, -1, 0);
+  X509_set_issuer_name(x509, name);
+  X509_sign(x509, key, EVP_sha256());
+  CertFiles files{absl::StrCat(getenv("TEST_TMPDIR"), "/stream.crt"),
+                  absl::StrCat(getenv("TEST_TMPDIR"), "/stream.key")};
+  FILE* f = fopen(files.cert.c_str(), "w");
+  PEM_write_X509(f, x509);
+  fclose(f);
+  f = fopen(files.key.c_str(), "w");
+  PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
+  fclose(f);
+  X509_free(x509);
+  EVP_PKEY_free(key);
+  return files;
+}
+
+TEST(StreamingTlsTest, SessionsRunOverTlsWithHttpsUrls) {
+  CertFiles files = MakeSelfSigned();
+  FakeBackend backend;
+  ServerOptions options;
+  options.tls_cert = files.cert;
+  options.tls_key = files.key;
+  auto server = Server::Start(options, &backend);
+  ASSERT_TRUE(server.ok()) << server.status();
+  ExecRequest r;
+  r.container_id = "c1";
+  r.cmd = {"print", "secret", "", "4"};
+  r.stdout = r.stderr = true;
+  std::string url = (*server)->ExecUrl(r);
+  EXPECT_TRUE(absl::StartsWith(url, "https://127.0.0.1:")) << url;
+  std::string out;
+  RemoteCommandIo io;
+  io.on_stdout = [&](absl::string_view d) { absl::StrAppend(&out, d); };
+  absl::StatusOr<RemoteCommandResult> result = RunRemoteCommand(url, io);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(out, "secret");
+  EXPECT_EQ(result->exit_code, 4);
+
+  // WebSocket over the same TLS (wss), stdin ended by v5's close.
+  ExecRequest cat;
+  cat.container_id = "c1";
+  cat.cmd = {"cat"};
+  cat.stdin = cat.stdout = cat.stderr = true;
+  std::string echoed;
+  RemoteCommandIo wss;
+  wss.websocket = true;
+  wss.stdin_data = std::string(50000, 's');
+  wss.on_stdout = [&](absl::string_view d) { absl::StrAppend(&echoed, d); };
+  result = RunRemoteCommand((*server)->ExecUrl(cat), wss);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->protocol, "v5.channel.k8s.io");
+  EXPECT_EQ(echoed, *wss.stdin_data);
+
+  // Port-forward too, with more than one TLS record each way.
+  EchoServer echo;
+  PortForwardRequest pf;
+  pf.pod_id = "pod";
+  auto forwarder = PortForwarder::Dial((*server)->PortForwardUrl(pf));
+  ASSERT_TRUE(forwarder.ok()) << forwarder.status();
+  int pair[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+  UniqueFd ours(pair[0]);
+  std::thread forward([&, local = pair[1]] {
+    EXPECT_TRUE((*forwarder)->Forward(local, echo.port()).ok());
+    ::close(local);
+  });
+  std::string sent(100000, 'a');
+  std::thread writer([&] {
+    ASSERT_EQ(::write(ours.get(), sent.data(), sent.size()), static_cast<ssize_t>(sent.size()));
+    ::shutdown(ours.get(), SHUT_WR);
+  });
+  std::string back;
+  char buf[8192];
+  for (ssize_t n; (n = ::read(ours.get(), buf, sizeof(buf))) > 0;) back.append(buf, n);
+  writer.join();
+  forward.join();
+  EXPECT_EQ(back, std::string(100000, 'A'));
+
+  // A plain-HTTP client gets nowhere.
+  std::string plain = url;
+  plain.replace(0, 5, "http");
+  EXPECT_FALSE(RunRemoteCommand(plain, {}).ok());
+}
+
+TEST(StreamingTlsTest, BadCertificatesAreNamed) {
+  FakeBackend backend;
+  ServerOptions options;
+  options.tls_cert = "/nonexistent.crt";
+  options.tls_key = "/nonexistent.key";
+  auto server = Server::Start(options, &backend);
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(server.status().message(), "/nonexistent.crt")) << server.status();
+  options.tls_key = "";
+  EXPECT_EQ(Server::Start(options, &backend).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
