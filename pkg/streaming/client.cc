@@ -144,6 +144,14 @@ absl::StatusOr<RemoteCommandResult> RunOverWebSocket(const std::string& url,
     nlohmann::json size = {{"Width", width}, {"Height", height}};
     RETURN_IF_ERROR(connection->SendBinary(Channeled(4, size.dump())));
   }
+  if (io.tty && io.watch_resizes) {
+    std::thread([connection, watch = io.watch_resizes] {
+      watch([&connection](uint16_t width, uint16_t height) {
+        nlohmann::json size = {{"Width", width}, {"Height", height}};
+        connection->SendBinary(Channeled(4, size.dump())).IgnoreError();
+      });
+    }).detach();
+  }
   auto end_stdin = [connection, v5] {
     if (v5) connection->SendBinary(Channeled(255, std::string(1, '\0'))).IgnoreError();
   };

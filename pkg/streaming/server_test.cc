@@ -440,6 +440,15 @@ TEST_F(StreamingServerTest, WebSocketResizeReachesTheChannel) {
   EXPECT_EQ(run.out, "132 43");
 }
 
+TEST_F(StreamingServerTest, WebSocketResizesFromTheWatchHookReachTheChannel) {
+  RemoteCommandIo io;
+  io.websocket = true;
+  io.tty = true;
+  io.watch_resizes = [](std::function<void(uint16_t, uint16_t)> send) { send(77, 11); };
+  Run run = RunIt(Exec({"size"}, true, false), io);
+  EXPECT_EQ(run.out, "77 11");
+}
+
 TEST_F(StreamingServerTest, WebSocketAttachAndBackendRefusal) {
   AttachRequest a;
   a.container_id = "c1";
