@@ -82,6 +82,72 @@ TEST_F(StreamingContract, OlderProtocolVersionsWork) {
   }
 }
 
+// kubectl and crictl >= 1.30 prefer WebSocket: v5.channel.k8s.io, whose
+// close signal ends stdin.
+TEST_F(StreamingContract, ExecOverWebSocket) {
+  OCID_ASSERT_OK_AND_ASSIGN(std::string url,
+                            Exec({"sh", "-c", "cat; echo err >&2; exit 5"}, false, true));
+  streaming::RemoteCommandIo io;
+  io.websocket = true;
+  io.stdin_data = std::string(50000, 'w') + "end\n";
+  OCID_ASSERT_OK_AND_ASSIGN(Session session, Run(url, io));
+  EXPECT_EQ(session.result.protocol, "v5.channel.k8s.io");
+  EXPECT_EQ(session.out, *io.stdin_data);
+  EXPECT_EQ(session.err, "err\n");
+  EXPECT_EQ(session.result.exit_code, 5);
+  EXPECT_EQ(session.result.failure, "");
+
+  OCID_ASSERT_OK_AND_ASSIGN(url, Exec({"sh", "-c", "sleep 1; stty size"}, true, true));
+  streaming::RemoteCommandIo tty;
+  tty.websocket = true;
+  tty.tty = true;
+  tty.stdin_data = "";
+  tty.sizes = {{90, 25}};
+  OCID_ASSERT_OK_AND_ASSIGN(session, Run(url, tty));
+  EXPECT_TRUE(absl::StrContains(session.out, "25 90")) << "stty size printed: " << session.out;
+  EXPECT_EQ(session.result.exit_code, 0);
+}
+
+TEST_F(StreamingContract, PortForwardOverWebSocket) {
+  v1::ContainerConfig config = DefaultContainerConfig("httpd-");
+  config.clear_command();
+  for (const char* arg : {"sh", "-c",
+                          "mkdir -p /tmp/www && echo served-over-ws > /tmp/www/index.html && "
+                          "exec httpd -f -p 8080 -h /tmp/www"}) {
+    config.add_command(arg);
+  }
+  OCID_ASSERT_OK_AND_ASSIGN(std::string httpd, CreateContainer(pod_, config));
+  OCID_ASSERT_OK(StartContainer(httpd));
+  std::string response;
+  absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (!absl::StrContains(response, "served-over-ws") && absl::Now() < deadline) {
+    OCID_ASSERT_OK_AND_ASSIGN(std::string url, PortForwardUrl(pod_.id));
+    OCID_ASSERT_OK_AND_ASSIGN(std::unique_ptr<streaming::WebSocketPortForward> forward,
+                              streaming::WebSocketPortForward::Dial(url, {8080}));
+    int pair[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+    UniqueFd ours(pair[0]), theirs(pair[1]);
+    absl::Status copied;
+    std::thread copy([&] { copied = forward->Copy({theirs.get()}); });
+    std::string get = "GET /index.html HTTP/1.0\r\n\r\n";
+    ASSERT_EQ(::write(ours.get(), get.data(), get.size()), static_cast<ssize_t>(get.size()));
+    // httpd answers and closes: the session ends and so does our side.
+    response.clear();
+    char buf[4096];
+    for (ssize_t n; (n = ::read(ours.get(), buf, sizeof(buf))) > 0;) {
+      response.append(buf, static_cast<size_t>(n));
+    }
+    copy.join();
+    if (!absl::StrContains(response, "served-over-ws")) {
+      absl::SleepFor(absl::Milliseconds(300));  // httpd not listening yet
+    } else {
+      EXPECT_TRUE(copied.ok()) << copied;
+    }
+  }
+  EXPECT_TRUE(absl::StartsWith(response, "HTTP/1.1 200 OK\r\n")) << response;
+  EXPECT_TRUE(absl::StrContains(response, "served-over-ws")) << response;
+}
+
 TEST_F(StreamingContract, AttachSeesWhatTheContainerPrints) {
   v1::ContainerConfig config = DefaultContainerConfig("printer-");
   config.clear_command();

@@ -77,7 +77,171 @@ std::string ReadAll(spdy::Stream& stream) {
   return all;
 }
 
+// https: the TLS relay in front of `fd`, whose plaintext side the caller
+// takes.
+absl::StatusOr<std::unique_ptr<TlsRelay>> StartClientTls(UniqueFd& fd) {
+  // One client context for the process: nothing in it is per connection.
+  static absl::StatusOr<std::unique_ptr<TlsContext>>* context =
+      new absl::StatusOr<std::unique_ptr<TlsContext>>(TlsContext::InsecureClient());
+  if (!context->ok()) return context->status();
+  return TlsRelay::Start(***context, fd, kTimeout);
+}
+
+// What the error stream said, as a result.
+absl::StatusOr<RemoteCommandResult> ResultOfStatus(const std::string& protocol,
+                                                   const std::string& status_text) {
+  RemoteCommandResult result;
+  result.protocol = protocol;
+  if (status_text.empty()) return result;
+  bool json = protocol == "v5.channel.k8s.io" || protocol == "v4.channel.k8s.io";
+  if (!json) {
+    result.failure = status_text;
+    return result;
+  }
+  nlohmann::json status = nlohmann::json::parse(status_text, nullptr, false);
+  if (!status.is_object()) {
+    return absl::DataLossError("the error stream holds no status: " + status_text);
+  }
+  if (status.value("status", "") == "Success") return result;
+  if (status.value("reason", "") == "NonZeroExitCode" && status.contains("details")) {
+    for (const auto& cause : status["details"].value("causes", nlohmann::json::array())) {
+      if (cause.value("reason", "") == "ExitCode" &&
+          absl::SimpleAtoi(cause.value("message", ""), &result.exit_code)) {
+        return result;
+      }
+    }
+  }
+  result.failure = status.value("message", status_text);
+  return result;
+}
+
+// An upgrade the server refused: its status and the start of its body.
+absl::Status RefusedUpgrade(int fd, const HttpResponse& response) {
+  // The body is short; read what has come.
+  std::string body = response.rest;
+  char buf[1024];
+  ssize_t n = ::recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+  if (n > 0) body.append(buf, static_cast<size_t>(n));
+  std::string message = absl::StrCat("streaming server answered ", response.status, ": ", body);
+  if (response.status == 404) return absl::NotFoundError(message);
+  return absl::FailedPreconditionError(message);
+}
+
+std::string Channeled(uint8_t channel, absl::string_view data) {
+  std::string message(1, static_cast<char>(channel));
+  message.append(data.data(), data.size());
+  return message;
+}
+
+absl::StatusOr<RemoteCommandResult> RunOverWebSocket(const std::string& url,
+                                                     const RemoteCommandIo& io) {
+  ASSIGN_OR_RETURN(WebSocketUpgraded up, DialWebSocket(url, io.websocket_protocols));
+  std::shared_ptr<ws::Connection> connection = up.connection;
+  const bool v5 = up.protocol == "v5.channel.k8s.io";
+  bool with_stdin = io.stdin_data.has_value() || io.stdin_fd >= 0;
+  for (const auto& [width, height] : io.sizes) {
+    if (!io.tty) break;
+    nlohmann::json size = {{"Width", width}, {"Height", height}};
+    RETURN_IF_ERROR(connection->SendBinary(Channeled(4, size.dump())));
+  }
+  if (io.tty && io.watch_resizes) {
+    std::thread([connection, watch = io.watch_resizes] {
+      watch([&connection](uint16_t width, uint16_t height) {
+        nlohmann::json size = {{"Width", width}, {"Height", height}};
+        connection->SendBinary(Channeled(4, size.dump())).IgnoreError();
+      });
+    }).detach();
+  }
+  auto end_stdin = [connection, v5] {
+    if (v5) connection->SendBinary(Channeled(255, std::string(1, '\0'))).IgnoreError();
+  };
+  std::thread writer;
+  if (with_stdin && io.stdin_data.has_value()) {
+    writer = std::thread([&, connection] {
+      absl::string_view data = *io.stdin_data;
+      for (size_t at = 0; at < data.size(); at += 32 << 10) {
+        if (!connection->SendBinary(Channeled(0, data.substr(at, 32 << 10))).ok()) return;
+      }
+      end_stdin();
+    });
+  }
+  if (with_stdin && io.stdin_fd >= 0) {
+    // Reads the caller's terminal until its end; the process exits with us.
+    std::thread([connection, end_stdin, fd = io.stdin_fd] {
+      char buf[4096];
+      for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0 ||
+            !connection->SendBinary(Channeled(0, absl::string_view(buf, static_cast<size_t>(n))))
+                 .ok()) {
+          break;
+        }
+      }
+      end_stdin();
+    }).detach();
+  }
+  std::string status_text;
+  for (std::optional<ws::Message> m = connection->Receive(); m.has_value();
+       m = connection->Receive()) {
+    if (m->data.empty()) continue;
+    absl::string_view data = absl::string_view(m->data).substr(1);
+    switch (static_cast<uint8_t>(m->data[0])) {
+      case 1:
+        if (io.on_stdout && !data.empty()) io.on_stdout(data);
+        break;
+      case 2:
+        if (io.on_stderr && !data.empty()) io.on_stderr(data);
+        break;
+      case 3:
+        status_text.append(data.data(), data.size());
+        break;
+      default:
+        break;
+    }
+  }
+  connection->Shutdown();
+  if (writer.joinable()) writer.join();
+  if (!connection->error().ok()) return connection->error();
+  if (!connection->peer_close_code().has_value()) {
+    return absl::UnavailableError("the WebSocket connection ended with no close frame");
+  }
+  return ResultOfStatus(up.protocol, status_text);
+}
+
 }  // namespace
+
+absl::StatusOr<WebSocketUpgraded> DialWebSocket(const std::string& url,
+                                                const std::vector<std::string>& protocols) {
+  ASSIGN_OR_RETURN(ParsedUrl parsed, ParseUrl(url));
+  ASSIGN_OR_RETURN(UniqueFd fd, ConnectTcp(parsed.host, parsed.port));
+  WebSocketUpgraded upgraded;
+  if (parsed.tls) {
+    ASSIGN_OR_RETURN(upgraded.tls, StartClientTls(fd));
+    fd = upgraded.tls->TakePlain();
+  }
+  std::string key = ws::NewKey();
+  HttpHeaders headers = {{"Host", absl::StrCat(parsed.host, ":", parsed.port)},
+                         {"Connection", "Upgrade"},
+                         {"Upgrade", "websocket"},
+                         {"Sec-WebSocket-Version", "13"},
+                         {"Sec-WebSocket-Key", key}};
+  if (!protocols.empty()) {
+    headers.emplace_back("Sec-WebSocket-Protocol", absl::StrJoin(protocols, ", "));
+  }
+  RETURN_IF_ERROR(WriteRequest(fd.get(), "GET", parsed.path, headers));
+  ASSIGN_OR_RETURN(HttpResponse response, ReadResponse(fd.get(), kTimeout));
+  if (response.status != 101) return RefusedUpgrade(fd.get(), response);
+  std::vector<std::string> accept = HeaderValues(response.headers, "Sec-WebSocket-Accept");
+  if (accept.size() != 1 || accept[0] != ws::AcceptKey(key)) {
+    return absl::DataLossError("the server's Sec-WebSocket-Accept does not match our key");
+  }
+  std::vector<std::string> chosen = HeaderValues(response.headers, "Sec-WebSocket-Protocol");
+  upgraded.protocol = chosen.empty() ? "" : chosen.front();
+  upgraded.connection = std::make_shared<ws::Connection>(
+      std::move(fd), ws::Connection::Role::kClient, std::move(response.rest));
+  return upgraded;
+}
 
 absl::StatusOr<Upgraded> DialStreaming(const std::string& url,
                                        const std::vector<std::string>& protocols) {
@@ -85,11 +249,7 @@ absl::StatusOr<Upgraded> DialStreaming(const std::string& url,
   ASSIGN_OR_RETURN(UniqueFd fd, ConnectTcp(parsed.host, parsed.port));
   Upgraded upgraded;
   if (parsed.tls) {
-    // One client context for the process: nothing in it is per connection.
-    static absl::StatusOr<std::unique_ptr<TlsContext>>* context =
-        new absl::StatusOr<std::unique_ptr<TlsContext>>(TlsContext::InsecureClient());
-    if (!context->ok()) return context->status();
-    ASSIGN_OR_RETURN(upgraded.tls, TlsRelay::Start(***context, fd, kTimeout));
+    ASSIGN_OR_RETURN(upgraded.tls, StartClientTls(fd));
     fd = upgraded.tls->TakePlain();
   }
   HttpHeaders headers = {{"Host", absl::StrCat(parsed.host, ":", parsed.port)},
@@ -98,16 +258,7 @@ absl::StatusOr<Upgraded> DialStreaming(const std::string& url,
   for (const std::string& p : protocols) headers.emplace_back("X-Stream-Protocol-Version", p);
   RETURN_IF_ERROR(WriteRequest(fd.get(), "POST", parsed.path, headers));
   ASSIGN_OR_RETURN(HttpResponse response, ReadResponse(fd.get(), kTimeout));
-  if (response.status != 101) {
-    // The body is short; read what has come.
-    std::string body = response.rest;
-    char buf[1024];
-    ssize_t n = ::recv(fd.get(), buf, sizeof(buf), MSG_DONTWAIT);
-    if (n > 0) body.append(buf, static_cast<size_t>(n));
-    std::string message = absl::StrCat("streaming server answered ", response.status, ": ", body);
-    if (response.status == 404) return absl::NotFoundError(message);
-    return absl::FailedPreconditionError(message);
-  }
+  if (response.status != 101) return RefusedUpgrade(fd.get(), response);
   std::vector<std::string> chosen = HeaderValues(response.headers, "X-Stream-Protocol-Version");
   upgraded.protocol = chosen.empty() ? "" : chosen.front();
   upgraded.session = std::make_unique<spdy::Session>(std::move(fd), spdy::Session::Role::kClient,
@@ -117,6 +268,7 @@ absl::StatusOr<Upgraded> DialStreaming(const std::string& url,
 
 absl::StatusOr<RemoteCommandResult> RunRemoteCommand(const std::string& url,
                                                      const RemoteCommandIo& io) {
+  if (io.websocket) return RunOverWebSocket(url, io);
   ASSIGN_OR_RETURN(Upgraded up, DialStreaming(url, io.protocols));
   spdy::Session& session = *up.session;
   auto open = [&](const char* type) { return session.Open({{"streamType", type}}, kTimeout); };
@@ -176,29 +328,7 @@ absl::StatusOr<RemoteCommandResult> RunRemoteCommand(const std::string& url,
   if (err_pump.joinable()) err_pump.join();
   session.Close(absl::ZeroDuration());
 
-  RemoteCommandResult result;
-  result.protocol = up.protocol;
-  if (status_text.empty()) return result;
-  bool json = up.protocol == "v5.channel.k8s.io" || up.protocol == "v4.channel.k8s.io";
-  if (!json) {
-    result.failure = status_text;
-    return result;
-  }
-  nlohmann::json status = nlohmann::json::parse(status_text, nullptr, false);
-  if (!status.is_object()) {
-    return absl::DataLossError("the error stream holds no status: " + status_text);
-  }
-  if (status.value("status", "") == "Success") return result;
-  if (status.value("reason", "") == "NonZeroExitCode" && status.contains("details")) {
-    for (const auto& cause : status["details"].value("causes", nlohmann::json::array())) {
-      if (cause.value("reason", "") == "ExitCode" &&
-          absl::SimpleAtoi(cause.value("message", ""), &result.exit_code)) {
-        return result;
-      }
-    }
-  }
-  result.failure = status.value("message", status_text);
-  return result;
+  return ResultOfStatus(up.protocol, status_text);
 }
 
 absl::StatusOr<std::unique_ptr<PortForwarder>> PortForwarder::Dial(const std::string& url) {
@@ -236,6 +366,80 @@ absl::Status PortForwarder::Forward(int local, int32_t port) {
   to_pod.join();
   if (!message.empty()) return absl::UnavailableError(message);
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<WebSocketPortForward>> WebSocketPortForward::Dial(
+    const std::string& url, std::vector<int32_t> ports) {
+  if (ports.empty()) return absl::InvalidArgumentError("no port to forward");
+  std::string with_ports = absl::StrCat(url, url.find('?') == std::string::npos ? "?" : "&",
+                                        "port=", absl::StrJoin(ports, ","));
+  ASSIGN_OR_RETURN(WebSocketUpgraded up, DialWebSocket(with_ports, {"v4.channel.k8s.io"}));
+  return std::unique_ptr<WebSocketPortForward>(
+      new WebSocketPortForward(std::move(up), std::move(ports)));
+}
+
+WebSocketPortForward::~WebSocketPortForward() { upgraded_.connection->Shutdown(); }
+
+void WebSocketPortForward::Close() {
+  upgraded_.connection->Close(ws::kCloseNormal, absl::ZeroDuration());
+}
+
+absl::Status WebSocketPortForward::Copy(const std::vector<int>& locals) {
+  ws::Connection* connection = upgraded_.connection.get();
+  if (locals.size() != ports_.size()) {
+    return absl::InvalidArgumentError("one local socket per port is needed");
+  }
+  std::vector<std::thread> to_pod;
+  for (size_t i = 0; i < locals.size(); ++i) {
+    to_pod.emplace_back([connection, i, local = locals[i]] {
+      char buf[32 << 10];
+      for (;;) {
+        ssize_t n = ::recv(local, buf, sizeof(buf), 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        if (!connection
+                 ->SendBinary(Channeled(static_cast<uint8_t>(2 * i),
+                                        absl::string_view(buf, static_cast<size_t>(n))))
+                 .ok()) {
+          break;
+        }
+      }
+    });
+  }
+  // Each channel's first message names its port.
+  std::vector<bool> named(2 * ports_.size(), false);
+  absl::Status result;
+  std::vector<std::string> errors(ports_.size());
+  for (std::optional<ws::Message> m = connection->Receive(); m.has_value();
+       m = connection->Receive()) {
+    if (m->data.empty()) continue;
+    size_t channel = static_cast<uint8_t>(m->data[0]);
+    if (channel >= named.size()) continue;
+    absl::string_view data = absl::string_view(m->data).substr(1);
+    size_t i = channel / 2;
+    if (!named[channel]) {
+      named[channel] = true;
+      uint16_t port = data.size() >= 2 ? static_cast<uint16_t>(static_cast<uint8_t>(data[0]) |
+                                                               (static_cast<uint8_t>(data[1]) << 8))
+                                       : 0;
+      if (port != ports_[i] && result.ok()) {
+        result = absl::DataLossError(
+            absl::StrCat("channel ", channel, " names port ", port, ", not ", ports_[i]));
+      }
+      data.remove_prefix(std::min<size_t>(2, data.size()));
+    }
+    if (channel % 2 == 0) {
+      SendAll(locals[i], data).IgnoreError();
+    } else {
+      errors[i].append(data.data(), data.size());
+    }
+  }
+  for (int local : locals) ::shutdown(local, SHUT_RDWR);  // ends the copies to the pod
+  for (std::thread& t : to_pod) t.join();
+  for (const std::string& error : errors) {
+    if (!error.empty() && result.ok()) result = absl::UnavailableError(error);
+  }
+  return result;
 }
 
 }  // namespace ocid::streaming

@@ -20,6 +20,7 @@
 #include "pkg/streaming/http_upgrade.h"
 #include "pkg/streaming/spdy_session.h"
 #include "pkg/streaming/tls_relay.h"
+#include "pkg/streaming/websocket.h"
 
 namespace ocid::streaming {
 
@@ -35,6 +36,18 @@ struct Upgraded {
 // with the server's message.
 absl::StatusOr<Upgraded> DialStreaming(const std::string& url,
                                        const std::vector<std::string>& protocols);
+
+struct WebSocketUpgraded {
+  std::unique_ptr<TlsRelay> tls;  // https: outlives the connection above it
+  std::shared_ptr<ws::Connection> connection;
+  std::string protocol;  // "" when the server chose none
+};
+
+// Connects to an http:// streaming URL (its query kept) and upgrades to
+// WebSocket offering `protocols` (none: no Sec-WebSocket-Protocol). Errors
+// as DialStreaming's; a wrong Sec-WebSocket-Accept is DataLoss.
+absl::StatusOr<WebSocketUpgraded> DialWebSocket(const std::string& url,
+                                                const std::vector<std::string>& protocols);
 
 struct RemoteCommandIo {
   bool tty = false;
@@ -56,6 +69,11 @@ struct RemoteCommandIo {
   // Offered protocols, newest first (tests pin older ones).
   std::vector<std::string> protocols = {"v5.channel.k8s.io", "v4.channel.k8s.io",
                                         "v3.channel.k8s.io", "v2.channel.k8s.io"};
+  // WebSocket instead of SPDY, as kubectl and crictl >= 1.30 prefer, offering
+  // `websocket_protocols`. Over v4 the end of stdin cannot be told (v5's
+  // close signal does it), so stdin stays open until the session ends.
+  bool websocket = false;
+  std::vector<std::string> websocket_protocols = {"v5.channel.k8s.io", "v4.channel.k8s.io"};
 };
 
 struct RemoteCommandResult {
@@ -83,6 +101,31 @@ class PortForwarder {
   explicit PortForwarder(Upgraded upgraded) : upgraded_(std::move(upgraded)) {}
   Upgraded upgraded_;
   std::atomic<int> next_request_{0};
+};
+
+// A port-forward session over WebSocket (kubelet's channels): one
+// connection to each of `ports` in the pod, carried whole by one session.
+class WebSocketPortForward {
+ public:
+  // `ports` are those the URL's request named, or any when it named none
+  // (they are sent as the `port` query parameter).
+  static absl::StatusOr<std::unique_ptr<WebSocketPortForward>> Dial(const std::string& url,
+                                                                    std::vector<int32_t> ports);
+  ~WebSocketPortForward();
+
+  // Copies between `locals[i]` (connected sockets, one per port) and the
+  // i-th port until the server ends the session (every pod side ended) or
+  // Close. The end of a local side cannot be told to the pod (the protocol
+  // has no half-close). The first error message of a port is an error.
+  absl::Status Copy(const std::vector<int>& locals);
+  // Ends the session; Copy returns. Safe from any thread.
+  void Close();
+
+ private:
+  WebSocketPortForward(WebSocketUpgraded upgraded, std::vector<int32_t> ports)
+      : upgraded_(std::move(upgraded)), ports_(std::move(ports)) {}
+  WebSocketUpgraded upgraded_;
+  const std::vector<int32_t> ports_;
 };
 
 }  // namespace ocid::streaming

@@ -67,6 +67,7 @@ const char* Reason(int status) {
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 426: return "Upgrade Required";
     case 500: return "Internal Server Error";
     default: return "Unknown";
   }

@@ -126,4 +126,65 @@ void ServePortForward(spdy::Session& session, const std::string& pod_id,
   session.Close(absl::ZeroDuration());
 }
 
+const std::vector<std::string> kWebSocketPortForwardProtocols = {"v4.channel.k8s.io"};
+
+void ServePortForwardWebSocket(ws::Connection& connection, const std::string& pod_id,
+                               const std::vector<int32_t>& ports,
+                               const std::function<absl::StatusOr<UniqueFd>(int32_t port)>& dial) {
+  auto send = [&](size_t channel, absl::string_view data) {
+    std::string message(1, static_cast<char>(channel));
+    message.append(data.data(), data.size());
+    return connection.SendBinary(message);
+  };
+  const size_t n = std::min<size_t>(ports.size(), 127);  // channels fit a byte
+  for (size_t i = 0; i < n; ++i) {
+    char port_bytes[2] = {static_cast<char>(ports[i] & 0xff),
+                          static_cast<char>((ports[i] >> 8) & 0xff)};
+    send(2 * i, absl::string_view(port_bytes, 2)).IgnoreError();
+    send(2 * i + 1, absl::string_view(port_bytes, 2)).IgnoreError();
+  }
+  std::vector<UniqueFd> conns(n);
+  std::atomic<size_t> open_ports{n};
+  auto port_done = [&] {
+    if (--open_ports == 0) connection.Close();
+  };
+  std::vector<std::thread> from_pod;
+  for (size_t i = 0; i < n; ++i) {
+    absl::StatusOr<UniqueFd> conn = dial(ports[i]);
+    if (!conn.ok()) {
+      send(2 * i + 1, absl::StrCat("error forwarding port ", ports[i], " to pod ", pod_id, ": ",
+                                   conn.status().message()))
+          .IgnoreError();
+      port_done();
+      continue;
+    }
+    conns[i] = std::move(*conn);
+    from_pod.emplace_back([&, i] {
+      char buf[32 << 10];
+      for (;;) {
+        ssize_t got = ::recv(conns[i].get(), buf, sizeof(buf), 0);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) break;
+        if (!send(2 * i, absl::string_view(buf, static_cast<size_t>(got))).ok()) break;
+      }
+      port_done();
+    });
+  }
+  for (std::optional<ws::Message> m = connection.Receive(); m.has_value();
+       m = connection.Receive()) {
+    if (m->data.empty()) continue;
+    size_t channel = static_cast<uint8_t>(m->data[0]);
+    // Only data channels carry anything to the pod; the rest is ignored, as
+    // kubelet does.
+    if (channel % 2 != 0 || channel / 2 >= n || !conns[channel / 2].valid()) continue;
+    SendAll(conns[channel / 2].get(), absl::string_view(m->data).substr(1)).IgnoreError();
+  }
+  // The client left (or every port ended): unblock and join the copies.
+  for (UniqueFd& conn : conns) {
+    if (conn.valid()) ::shutdown(conn.get(), SHUT_RDWR);
+  }
+  for (std::thread& t : from_pod) t.join();
+  connection.Close(ws::kCloseNormal, absl::ZeroDuration());
+}
+
 }  // namespace ocid::streaming

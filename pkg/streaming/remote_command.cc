@@ -56,26 +56,161 @@ absl::StatusOr<Streams> AwaitStreams(spdy::Session& session, const RemoteCommand
   return s;
 }
 
-void WriteStatus(spdy::Stream* error, bool json, const absl::Status& status,
-                 std::optional<int> exit_code) {
-  if (error == nullptr) return;
-  bool failed = !status.ok() || (exit_code.has_value() && *exit_code != 0);
-  if (json) {
-    error->Write(StatusJson(status, exit_code)).IgnoreError();
-  } else if (failed) {
-    // v1 to v3: the error's text, and nothing on success.
-    error->Write(status.ok() ? absl::StrCat("command terminated with non-zero exit code: ",
-                                            *exit_code)
-                             : std::string(status.message()))
-        .IgnoreError();
+// The SPDY streams of one session.
+class SpdyTransport : public CommandTransport {
+ public:
+  SpdyTransport(spdy::Session& session, Streams streams, bool stdin)
+      : session_(session), s_(std::move(streams)), stdin_(stdin) {}
+
+  void SendOutput(OutputKind kind, absl::string_view data) override {
+    spdy::Stream* to = kind == OutputKind::kStderr ? s_.stderr.get() : s_.stdout.get();
+    // A client gone: keep draining until the channel, cancelled, ends.
+    if (to != nullptr) to->Write(data).IgnoreError();
   }
-  error->Close().IgnoreError();
-}
+  void EndOutput() override {
+    if (s_.stdout) s_.stdout->Close().IgnoreError();
+    if (s_.stderr) s_.stderr->Close().IgnoreError();
+  }
+  void SendStatus(absl::string_view status) override {
+    if (!status.empty()) s_.error->Write(status).IgnoreError();
+    s_.error->Close().IgnoreError();
+  }
+  TerminalSize AwaitFirstSize(absl::Duration wait) override {
+    TerminalSize first;
+    if (!s_.resize) return first;
+    absl::Time deadline = absl::Now() + wait;
+    while (first.width == 0 && !resize_ended_ && absl::Now() < deadline) {
+      std::optional<std::string> data = s_.resize->ReadFor(deadline - absl::Now());
+      if (!data.has_value()) break;
+      resize_ended_ = data->empty();
+      resize_buffer_ += *data;
+      absl::Status parsed = ParseResizeEvents(
+          resize_buffer_, [&](uint16_t w, uint16_t h) { first = TerminalSize{w, h}; });
+      if (!parsed.ok()) resize_ended_ = true;
+    }
+    return first;
+  }
+  void PumpInput(Channel& channel) override {
+    std::thread resizer;
+    if (s_.resize && !resize_ended_) {
+      resizer = std::thread([&] {
+        std::string& buffer = resize_buffer_;  // what AwaitFirstSize left
+        for (std::string data = s_.resize->Read(); !data.empty(); data = s_.resize->Read()) {
+          buffer += data;
+          absl::Status parsed = ParseResizeEvents(
+              buffer, [&](uint16_t w, uint16_t h) { channel.Resize(w, h).IgnoreError(); });
+          if (!parsed.ok()) {
+            OCID_LOG(kWarn) << "streaming: " << parsed.message();
+            return;
+          }
+        }
+      });
+    }
+    if (s_.stdin) {
+      for (std::string data = s_.stdin->Read(); !data.empty(); data = s_.stdin->Read()) {
+        if (stdin_) channel.WriteInput(data).IgnoreError();
+      }
+      channel.CloseInput();
+    }
+    if (resizer.joinable()) resizer.join();
+  }
+  void WaitGone() override { session_.WaitDone(absl::InfiniteDuration()); }
+  void Close() override { session_.Close(); }
+
+ private:
+  spdy::Session& session_;
+  Streams s_;
+  const bool stdin_;
+  std::string resize_buffer_;
+  bool resize_ended_ = false;
+};
+
+// One WebSocket connection's channels.
+class WebSocketTransport : public CommandTransport {
+ public:
+  WebSocketTransport(ws::Connection& connection, const RemoteCommandOptions& options)
+      : connection_(connection), options_(options) {}
+
+  // Tells the client the session is up: an empty message on the lowest
+  // channel it will hear from, as kubelet sends.
+  void Greet() {
+    Send(options_.stdout ? kStdoutChannel : options_.stderr ? kStderrChannel : kErrorChannel, "");
+  }
+  void SendOutput(OutputKind kind, absl::string_view data) override {
+    bool err = kind == OutputKind::kStderr;
+    if (err ? !options_.stderr : !options_.stdout) return;  // not asked for: dropped
+    for (size_t at = 0; at < data.size(); at += kMaxChunk) {
+      Send(err ? kStderrChannel : kStdoutChannel, data.substr(at, kMaxChunk));
+    }
+  }
+  void EndOutput() override {}  // v5 could say so, but kubelet does not: the close ends them
+  void SendStatus(absl::string_view status) override {
+    if (!status.empty()) Send(kErrorChannel, status);
+  }
+  void PumpInput(Channel& channel) override {
+    const bool v5 = options_.protocol == kV5;
+    bool input_open = options_.stdin;
+    std::string resize_buffer;
+    bool resize_ok = true;
+    for (std::optional<ws::Message> m = connection_.Receive(); m.has_value();
+         m = connection_.Receive()) {
+      if (m->data.empty()) continue;
+      uint8_t number = static_cast<uint8_t>(m->data[0]);
+      absl::string_view data = absl::string_view(m->data).substr(1);
+      if (number == kStdinChannel && input_open) {
+        channel.WriteInput(data).IgnoreError();
+      } else if (number == kResizeChannel && options_.tty && resize_ok) {
+        resize_buffer.append(data.data(), data.size());
+        absl::Status parsed = ParseResizeEvents(
+            resize_buffer, [&](uint16_t w, uint16_t h) { channel.Resize(w, h).IgnoreError(); });
+        if (!parsed.ok()) {
+          OCID_LOG(kWarn) << "streaming: " << parsed.message();
+          resize_ok = false;
+        }
+      } else if (number == kCloseSignal && v5 && data.size() == 1 &&
+                 static_cast<uint8_t>(data[0]) == kStdinChannel && input_open) {
+        input_open = false;
+        channel.CloseInput();
+      }
+      // Anything else (an unknown channel, one not asked for) is ignored, as
+      // kubelet does.
+    }
+    if (input_open) channel.CloseInput();
+  }
+  // Not waited for here: the client's messages come in one order, and
+  // holding stdin back until a resize would need a queue of its own.
+  TerminalSize AwaitFirstSize(absl::Duration) override { return {}; }
+  void WaitGone() override { connection_.WaitDone(absl::InfiniteDuration()); }
+  void Close() override { connection_.Close(); }
+
+ private:
+  static constexpr uint8_t kStdinChannel = 0, kStdoutChannel = 1, kStderrChannel = 2,
+                           kErrorChannel = 3, kResizeChannel = 4, kCloseSignal = 255;
+  static constexpr size_t kMaxChunk = 32 << 10;
+
+  void Send(uint8_t number, absl::string_view data) {
+    std::string message(1, static_cast<char>(number));
+    message.append(data.data(), data.size());
+    connection_.SendBinary(message).IgnoreError();
+  }
+
+  ws::Connection& connection_;
+  const RemoteCommandOptions& options_;
+};
 
 }  // namespace
 
 const std::vector<std::string> kRemoteCommandProtocols = {kV5, kV4, kV3, kV2,
                                                           "channel.k8s.io"};
+const std::vector<std::string> kWebSocketRemoteCommandProtocols = {kV5, kV4, "channel.k8s.io"};
+
+std::string StatusText(bool json, const absl::Status& error, std::optional<int> exit_code) {
+  if (json) return StatusJson(error, exit_code);
+  if (error.ok() && (!exit_code.has_value() || *exit_code == 0)) return "";
+  // v1 to v3: the error's text, and nothing on success.
+  return error.ok() ? absl::StrCat("command terminated with non-zero exit code: ", *exit_code)
+                    : std::string(error.message());
+}
 
 std::string StatusJson(const absl::Status& error, std::optional<int> exit_code) {
   nlohmann::json status = {{"metadata", nlohmann::json::object()}};
@@ -128,80 +263,27 @@ absl::Status ParseResizeEvents(std::string& buffer,
   }
 }
 
-void ServeRemoteCommand(
-    spdy::Session& session, const RemoteCommandOptions& options,
-    const std::function<absl::StatusOr<std::unique_ptr<Channel>>(TerminalSize)>& open) {
-  const bool json = options.protocol == kV5 || options.protocol == kV4;
-  const bool with_resize = options.tty && (json || options.protocol == kV3);
-  absl::StatusOr<Streams> streams = AwaitStreams(session, options, with_resize);
-  if (!streams.ok()) {
-    OCID_LOG(kWarn) << "streaming: " << streams.status().message();
-    session.Close();
-    return;
-  }
-  TerminalSize first_size;
-  std::string resize_buffer;
-  bool resize_ended = false;
-  if (streams->resize) {
-    absl::Time deadline = absl::Now() + kFirstSizeWait;
-    while (first_size.width == 0 && !resize_ended && absl::Now() < deadline) {
-      std::optional<std::string> data = streams->resize->ReadFor(deadline - absl::Now());
-      if (!data.has_value()) break;
-      if (data->empty()) {
-        resize_ended = true;
-        break;
-      }
-      resize_buffer += *data;
-      absl::Status parsed = ParseResizeEvents(resize_buffer, [&](uint16_t w, uint16_t h) {
-        first_size = TerminalSize{w, h};
-      });
-      if (!parsed.ok()) resize_ended = true;
-    }
-  }
-  absl::StatusOr<std::unique_ptr<Channel>> opened = open(first_size);
+void PumpRemoteCommand(CommandTransport& transport, bool tty, bool json_status,
+                       const OpenChannel& open) {
+  TerminalSize first = tty ? transport.AwaitFirstSize(kFirstSizeWait) : TerminalSize{};
+  absl::StatusOr<std::unique_ptr<Channel>> opened = open(first);
   if (!opened.ok()) {
-    WriteStatus(streams->error.get(), json, opened.status(), std::nullopt);
-    if (streams->stdout) streams->stdout->Close().IgnoreError();
-    if (streams->stderr) streams->stderr->Close().IgnoreError();
-    session.Close();
+    transport.SendStatus(StatusText(json_status, opened.status(), std::nullopt));
+    transport.EndOutput();
+    transport.Close();
     return;
   }
   Channel& channel = **opened;
   // An attach's terminal was there before us: give it the size now.
-  if (first_size.width > 0) channel.Resize(first_size.width, first_size.height).IgnoreError();
+  if (first.width > 0) channel.Resize(first.width, first.height).IgnoreError();
 
   // The client going away ends the command.
   std::atomic<bool> finished{false};
   std::thread watcher([&] {
-    session.WaitDone(absl::InfiniteDuration());
+    transport.WaitGone();
     if (!finished) channel.Cancel();
   });
-  std::thread input;
-  if (streams->stdin) {
-    input = std::thread([&] {
-      for (std::string data = streams->stdin->Read(); !data.empty();
-           data = streams->stdin->Read()) {
-        if (options.stdin) channel.WriteInput(data).IgnoreError();
-      }
-      channel.CloseInput();
-    });
-  }
-  std::thread resizer;
-  if (streams->resize && !resize_ended) {
-    resizer = std::thread([&] {
-      std::string& buffer = resize_buffer;
-      for (std::string data = streams->resize->Read(); !data.empty();
-           data = streams->resize->Read()) {
-        buffer += data;
-        absl::Status parsed = ParseResizeEvents(
-            buffer, [&](uint16_t w, uint16_t h) { channel.Resize(w, h).IgnoreError(); });
-        if (!parsed.ok()) {
-          OCID_LOG(kWarn) << "streaming: " << parsed.message();
-          return;
-        }
-      }
-    });
-  }
+  std::thread input([&] { transport.PumpInput(channel); });
 
   absl::Status failure;
   for (;;) {
@@ -211,13 +293,11 @@ void ServeRemoteCommand(
       break;
     }
     if (out->data.empty()) break;
-    spdy::Stream* to = out->kind == OutputKind::kStderr && !options.tty ? streams->stderr.get()
-                                                                        : streams->stdout.get();
-    // A client gone: keep draining until the channel, cancelled, ends.
-    if (to != nullptr) to->Write(out->data).IgnoreError();
+    transport.SendOutput(
+        out->kind == OutputKind::kStderr && !tty ? OutputKind::kStderr : OutputKind::kStdout,
+        out->data);
   }
-  if (streams->stdout) streams->stdout->Close().IgnoreError();
-  if (streams->stderr) streams->stderr->Close().IgnoreError();
+  transport.EndOutput();
   std::optional<int> exit_code;
   if (failure.ok()) {
     absl::StatusOr<std::optional<int>> waited = channel.Wait();
@@ -227,12 +307,33 @@ void ServeRemoteCommand(
       failure = waited.status();
     }
   }
-  WriteStatus(streams->error.get(), json, failure, exit_code);
+  transport.SendStatus(StatusText(json_status, failure, exit_code));
   finished = true;
-  session.Close();
+  transport.Close();
   watcher.join();
-  if (input.joinable()) input.join();
-  if (resizer.joinable()) resizer.join();
+  input.join();
+}
+
+void ServeRemoteCommand(spdy::Session& session, const RemoteCommandOptions& options,
+                        const OpenChannel& open) {
+  const bool json = options.protocol == kV5 || options.protocol == kV4;
+  const bool with_resize = options.tty && (json || options.protocol == kV3);
+  absl::StatusOr<Streams> streams = AwaitStreams(session, options, with_resize);
+  if (!streams.ok()) {
+    OCID_LOG(kWarn) << "streaming: " << streams.status().message();
+    session.Close();
+    return;
+  }
+  SpdyTransport transport(session, std::move(*streams), options.stdin);
+  PumpRemoteCommand(transport, options.tty, json, open);
+}
+
+void ServeRemoteCommandWebSocket(ws::Connection& connection, const RemoteCommandOptions& options,
+                                 const OpenChannel& open) {
+  WebSocketTransport transport(connection, options);
+  transport.Greet();
+  PumpRemoteCommand(transport, options.tty, options.protocol == kV5 || options.protocol == kV4,
+                    open);
 }
 
 }  // namespace ocid::streaming

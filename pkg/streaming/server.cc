@@ -9,6 +9,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -17,6 +18,7 @@
 #include "pkg/streaming/port_forward.h"
 #include "pkg/streaming/remote_command.h"
 #include "pkg/streaming/spdy_session.h"
+#include "pkg/streaming/websocket.h"
 
 namespace ocid::streaming {
 namespace {
@@ -37,6 +39,39 @@ std::string Negotiate(const HttpHeaders& headers, const std::vector<std::string>
     if (std::find(theirs.begin(), theirs.end(), protocol) != theirs.end()) return protocol;
   }
   return "";
+}
+
+// The first protocol the client offers that is one of `ours`, as kubelet's
+// WebSocket handshake picks; "" when the client offers none; nullopt when
+// none of its offers is ours.
+std::optional<std::string> NegotiateWebSocket(const HttpHeaders& headers,
+                                              const std::vector<std::string>& ours) {
+  std::vector<std::string> theirs = HeaderValues(headers, "Sec-WebSocket-Protocol");
+  if (theirs.empty()) return "";
+  for (const std::string& protocol : theirs) {
+    if (std::find(ours.begin(), ours.end(), protocol) != ours.end()) return protocol;
+  }
+  return std::nullopt;
+}
+
+// Kubelet's `port` query parameter, repeated or comma-separated:
+// "?port=80,443&port=8080".
+absl::StatusOr<std::vector<int32_t>> PortsOfQuery(absl::string_view target) {
+  std::vector<int32_t> ports;
+  size_t q = target.find('?');
+  if (q == absl::string_view::npos) return ports;
+  for (absl::string_view pair : absl::StrSplit(target.substr(q + 1), '&', absl::SkipEmpty())) {
+    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(pair, '=');
+    if (kv.first != "port") continue;
+    for (absl::string_view one : absl::StrSplit(kv.second, ',')) {
+      int32_t port = 0;
+      if (!absl::SimpleAtoi(one, &port) || port < 1 || port > 65535) {
+        return absl::InvalidArgumentError(absl::StrCat("unable to parse \"", one, "\" as a port"));
+      }
+      ports.push_back(port);
+    }
+  }
+  return ports;
 }
 
 absl::StatusOr<sockaddr_storage> ParseAddress(const std::string& address, int port,
@@ -236,8 +271,15 @@ void Server::Serve(int raw_fd) {
   }
   if (!claimed.ok()) return reply(404, {}, std::string(claimed.message()) + "\n");
 
-  if (!HasToken(request->headers, "Connection", "upgrade") ||
-      !HasToken(request->headers, "Upgrade", "SPDY/3.1")) {
+  if (!HasToken(request->headers, "Connection", "upgrade")) {
+    return reply(400, {}, "unable to upgrade: missing upgrade headers in request\n");
+  }
+  if (HasToken(request->headers, "Upgrade", "websocket")) {
+    ServeWebSocket(std::move(fd), *request, exec, attach, forward);
+    forget();
+    return;
+  }
+  if (!HasToken(request->headers, "Upgrade", "SPDY/3.1")) {
     return reply(400, {}, "unable to upgrade: missing upgrade headers in request (SPDY/3.1)\n");
   }
   const std::vector<std::string> ours =
@@ -269,26 +311,96 @@ void Server::Serve(int raw_fd) {
       return backend_->DialPod(forward->pod_id, port);
     });
   } else {
-    RemoteCommandOptions options;
-    options.protocol = protocol;
-    options.stream_creation_timeout = options_.stream_creation_timeout;
-    if (exec) {
-      options.stdin = exec->stdin;
-      options.stdout = exec->stdout;
-      options.stderr = exec->stderr;
-      options.tty = exec->tty;
-      ServeRemoteCommand(session, options,
-                         [&](TerminalSize size) { return backend_->Exec(*exec, size); });
-    } else {
-      options.stdin = attach->stdin;
-      options.stdout = attach->stdout;
-      options.stderr = attach->stderr;
-      options.tty = attach->tty;
-      ServeRemoteCommand(session, options,
-                         [&](TerminalSize) { return backend_->Attach(*attach); });
-    }
+    ServeRemoteCommand(session, CommandOptions(protocol, exec, attach), Opener(exec, attach));
   }
   forget();
+}
+
+RemoteCommandOptions Server::CommandOptions(const std::string& protocol,
+                                            const std::optional<ExecRequest>& exec,
+                                            const std::optional<AttachRequest>& attach) const {
+  RemoteCommandOptions options;
+  options.protocol = protocol;
+  options.stream_creation_timeout = options_.stream_creation_timeout;
+  if (exec) {
+    options.stdin = exec->stdin;
+    options.stdout = exec->stdout;
+    options.stderr = exec->stderr;
+    options.tty = exec->tty;
+  } else {
+    options.stdin = attach->stdin;
+    options.stdout = attach->stdout;
+    options.stderr = attach->stderr;
+    options.tty = attach->tty;
+  }
+  return options;
+}
+
+OpenChannel Server::Opener(const std::optional<ExecRequest>& exec,
+                           const std::optional<AttachRequest>& attach) {
+  if (exec) return [this, &exec](TerminalSize size) { return backend_->Exec(*exec, size); };
+  return [this, &attach](TerminalSize) { return backend_->Attach(*attach); };
+}
+
+void Server::ServeWebSocket(UniqueFd fd, const HttpRequest& request,
+                            const std::optional<ExecRequest>& exec,
+                            const std::optional<AttachRequest>& attach,
+                            const std::optional<PortForwardRequest>& forward) {
+  auto reply = [&](int status, const HttpHeaders& headers, absl::string_view body) {
+    WriteResponse(fd.get(), status, headers, body).IgnoreError();
+  };
+  if (request.method != "GET") {
+    return reply(400, {}, "unable to upgrade: a WebSocket upgrade must be a GET\n");
+  }
+  if (HeaderValues(request.headers, "Sec-WebSocket-Version") != std::vector<std::string>{"13"}) {
+    return reply(426, {{"Sec-WebSocket-Version", "13"}},
+                 "unable to upgrade: only WebSocket version 13 is served\n");
+  }
+  std::vector<std::string> keys = HeaderValues(request.headers, "Sec-WebSocket-Key");
+  if (keys.size() != 1 || !ws::ValidKey(keys[0])) {
+    return reply(400, {}, "unable to upgrade: Sec-WebSocket-Key is not 16 bytes of base64\n");
+  }
+  const std::vector<std::string>& ours =
+      forward ? kWebSocketPortForwardProtocols : kWebSocketRemoteCommandProtocols;
+  std::optional<std::string> protocol = NegotiateWebSocket(request.headers, ours);
+  if (!protocol.has_value()) {
+    return reply(
+        403, {},
+        absl::StrCat("unable to upgrade: requested protocol(s) are not supported: [",
+                     absl::StrJoin(HeaderValues(request.headers, "Sec-WebSocket-Protocol"), " "),
+                     "]; supports [", absl::StrJoin(ours, " "), "]\n"));
+  }
+  std::vector<int32_t> ports;
+  if (forward) {
+    // The CRI request's ports; kubelet's query parameter when it named none.
+    ports = forward->ports;
+    if (ports.empty()) {
+      absl::StatusOr<std::vector<int32_t>> queried = PortsOfQuery(request.target);
+      if (!queried.ok()) return reply(400, {}, std::string(queried.status().message()) + "\n");
+      ports = std::move(*queried);
+    }
+    if (ports.empty() || ports.size() > 127) {
+      return reply(400, {},
+                   "port-forward over WebSocket needs 1 to 127 ports (query parameter \"port\")\n");
+    }
+  }
+  HttpHeaders headers = {{"Upgrade", "websocket"},
+                         {"Connection", "Upgrade"},
+                         {"Sec-WebSocket-Accept", ws::AcceptKey(keys[0])}};
+  if (!protocol->empty()) headers.emplace_back("Sec-WebSocket-Protocol", *protocol);
+  if (!WriteResponse(fd.get(), 101, headers).ok()) return;
+
+  ws::ConnectionOptions options;
+  options.idle_timeout = options_.idle_timeout;
+  ws::Connection connection(std::move(fd), ws::Connection::Role::kServer, request.rest, options);
+  if (forward) {
+    ServePortForwardWebSocket(connection, forward->pod_id, ports, [&](int32_t port) {
+      return backend_->DialPod(forward->pod_id, port);
+    });
+  } else {
+    ServeRemoteCommandWebSocket(connection, CommandOptions(*protocol, exec, attach),
+                                Opener(exec, attach));
+  }
 }
 
 }  // namespace ocid::streaming

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,6 +24,8 @@
 #include "absl/time/time.h"
 #include "pkg/base/unique_fd.h"
 #include "pkg/streaming/channel.h"
+#include "pkg/streaming/http_upgrade.h"
+#include "pkg/streaming/remote_command.h"
 #include "pkg/streaming/tls_relay.h"
 #include "pkg/streaming/token_store.h"
 
@@ -101,6 +104,16 @@ class Server {
          std::unique_ptr<TlsContext> tls);
   void AcceptLoop();
   void Serve(int fd);
+  // After the token was claimed: the WebSocket handshake and the session.
+  void ServeWebSocket(UniqueFd fd, const HttpRequest& request,
+                      const std::optional<ExecRequest>& exec,
+                      const std::optional<AttachRequest>& attach,
+                      const std::optional<PortForwardRequest>& forward);
+  RemoteCommandOptions CommandOptions(const std::string& protocol,
+                                      const std::optional<ExecRequest>& exec,
+                                      const std::optional<AttachRequest>& attach) const;
+  OpenChannel Opener(const std::optional<ExecRequest>& exec,
+                     const std::optional<AttachRequest>& attach);
   std::string Url(absl::string_view kind, const std::string& token) const;
 
   const ServerOptions options_;

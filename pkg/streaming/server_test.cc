@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <deque>
+#include <map>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -378,24 +379,248 @@ TEST_F(StreamingServerTest, PortForwardCopiesBothWaysAndReportsDialErrors) {
 }
 
 TEST_F(StreamingServerTest, HundredConcurrentExecSessions) {
-  std::vector<std::thread> clients;
-  std::atomic<int> good{0};
-  for (int i = 0; i < 100; ++i) {
-    std::string url = Exec({"print", absl::StrCat("n", i), "", absl::StrCat(i % 5)});
-    clients.emplace_back([&, url, i] {
-      std::string out;
-      RemoteCommandIo io;
-      io.on_stdout = [&](absl::string_view d) { absl::StrAppend(&out, d); };
-      absl::StatusOr<RemoteCommandResult> r = RunRemoteCommand(url, io);
-      if (r.ok() && r->exit_code == i % 5 && out == absl::StrCat("n", i)) ++good;
-    });
+  for (bool websocket : {false, true}) {
+    SCOPED_TRACE(websocket ? "WebSocket" : "SPDY");
+    std::vector<std::thread> clients;
+    std::atomic<int> good{0};
+    for (int i = 0; i < 100; ++i) {
+      std::string url = Exec({"print", absl::StrCat("n", i), "", absl::StrCat(i % 5)});
+      clients.emplace_back([&, url, i] {
+        std::string out;
+        RemoteCommandIo io;
+        io.websocket = websocket;
+        io.on_stdout = [&](absl::string_view d) { absl::StrAppend(&out, d); };
+        absl::StatusOr<RemoteCommandResult> r = RunRemoteCommand(url, io);
+        if (r.ok() && r->exit_code == i % 5 && out == absl::StrCat("n", i)) ++good;
+      });
+    }
+    for (auto& t : clients) t.join();
+    EXPECT_EQ(good, 100);
+    for (int i = 0; i < 100 && server_->ActiveSessions() > 0; ++i) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    EXPECT_EQ(server_->ActiveSessions(), 0u);
   }
-  for (auto& t : clients) t.join();
-  EXPECT_EQ(good, 100);
-  for (int i = 0; i < 100 && server_->ActiveSessions() > 0; ++i) {
-    absl::SleepFor(absl::Milliseconds(10));
+}
+
+// WebSocket, as kubectl and crictl >= 1.30 speak it.
+
+TEST_F(StreamingServerTest, WebSocketExecSeparatesStreamsAndReportsTheExitCode) {
+  RemoteCommandIo io;
+  io.websocket = true;
+  Run run = RunIt(Exec({"print", "hello\n", "oops\n", "3"}), io);
+  EXPECT_EQ(run.result.protocol, "v5.channel.k8s.io");
+  EXPECT_EQ(run.out, "hello\n");
+  EXPECT_EQ(run.err, "oops\n");
+  EXPECT_EQ(run.result.exit_code, 3);
+  EXPECT_EQ(run.result.failure, "");
+  run = RunIt(Exec({"print", "fine", "", "0"}), io);
+  EXPECT_EQ(run.out, "fine");
+  EXPECT_EQ(run.result.exit_code, 0);
+}
+
+TEST_F(StreamingServerTest, WebSocketV4AndNoSubprotocolWork) {
+  RemoteCommandIo io;
+  io.websocket = true;
+  io.websocket_protocols = {"v4.channel.k8s.io"};
+  Run run = RunIt(Exec({"print", "x", "", "2"}), io);
+  EXPECT_EQ(run.result.protocol, "v4.channel.k8s.io");
+  EXPECT_EQ(run.out, "x");
+  EXPECT_EQ(run.result.exit_code, 2);
+  // No subprotocol: channel.k8s.io's meaning, the failure as text.
+  io.websocket_protocols = {};
+  run = RunIt(Exec({"print", "y", "", "2"}), io);
+  EXPECT_EQ(run.result.protocol, "");
+  EXPECT_EQ(run.out, "y");
+  EXPECT_NE(run.result.failure.find("non-zero exit code: 2"), std::string::npos)
+      << run.result.failure;
+}
+
+TEST_F(StreamingServerTest, WebSocketStdinEndsWithTheV5CloseSignal) {
+  RemoteCommandIo io;
+  io.websocket = true;
+  io.stdin_data = std::string(100000, 'i') + "end";
+  Run run = RunIt(Exec({"cat"}, false, true), io);
+  EXPECT_EQ(run.out, *io.stdin_data);
+  EXPECT_EQ(run.result.exit_code, 0);
+}
+
+TEST_F(StreamingServerTest, WebSocketResizeReachesTheChannel) {
+  RemoteCommandIo io;
+  io.websocket = true;
+  io.tty = true;
+  io.sizes = {{132, 43}};
+  Run run = RunIt(Exec({"size"}, true, false), io);
+  EXPECT_EQ(run.out, "132 43");
+}
+
+TEST_F(StreamingServerTest, WebSocketResizesFromTheWatchHookReachTheChannel) {
+  RemoteCommandIo io;
+  io.websocket = true;
+  io.tty = true;
+  io.watch_resizes = [](std::function<void(uint16_t, uint16_t)> send) { send(77, 11); };
+  Run run = RunIt(Exec({"size"}, true, false), io);
+  EXPECT_EQ(run.out, "77 11");
+}
+
+TEST_F(StreamingServerTest, WebSocketAttachAndBackendRefusal) {
+  AttachRequest a;
+  a.container_id = "c1";
+  a.stdin = a.stdout = a.stderr = true;
+  RemoteCommandIo io;
+  io.websocket = true;
+  io.stdin_data = "typed";
+  EXPECT_EQ(RunIt(server_->AttachUrl(a), io).out, "typed");
+  ExecRequest r;
+  r.container_id = "stopped";
+  r.cmd = {"true"};
+  r.stdout = r.stderr = true;
+  Run run = RunIt(server_->ExecUrl(r), io);
+  EXPECT_NE(run.result.failure.find("not running"), std::string::npos) << run.result.failure;
+}
+
+TEST_F(StreamingServerTest, WebSocketTokensAreSingleUseAndUnknownOnesAre404) {
+  RemoteCommandIo io;
+  io.websocket = true;
+  std::string url = Exec({"print", "", "", "0"});
+  RunIt(url, io);
+  EXPECT_EQ(RunRemoteCommand(url, io).status().code(), absl::StatusCode::kNotFound);
+  std::string made_up =
+      absl::StrCat("http://127.0.0.1:", server_->port(), "/exec/", std::string(64, 'b'));
+  EXPECT_EQ(RunRemoteCommand(made_up, io).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(StreamingServerTest, WebSocketWithNoCommonSubprotocolIsRefused) {
+  absl::StatusOr<WebSocketUpgraded> up =
+      DialWebSocket(Exec({"print", "", "", "0"}), {"v3.channel.k8s.io", "base64.channel.k8s.io"});
+  EXPECT_EQ(up.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(up.status().message().find("403"), std::string::npos) << up.status();
+}
+
+TEST_F(StreamingServerTest, WebSocketSendsTheGreetingAndAnswersPings) {
+  absl::StatusOr<WebSocketUpgraded> up = DialWebSocket(Exec({"wait"}), {"v5.channel.k8s.io"});
+  ASSERT_TRUE(up.ok()) << up.status();
+  std::optional<ws::Message> first = up->connection->Receive();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->data, std::string(1, '\1'));  // empty, on stdout
+  ASSERT_TRUE(up->connection->Send(ws::Opcode::kPing, "hb").ok());
+  // The session is still up: a pong does not end it, and the command runs
+  // until we leave, which cancels it.
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_FALSE(up->connection->WaitDone(absl::ZeroDuration()));
+  EXPECT_EQ(backend_.cancels, 0);
+  up->connection.reset();
+  for (int i = 0; i < 200 && backend_.cancels == 0; ++i) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_EQ(backend_.cancels, 1);
+}
+
+TEST_F(StreamingServerTest, WebSocketUpgradeErrors) {
+  std::string url = Exec({"print", "", "", "0"});
+  std::string path = url.substr(url.find("/exec/"));
+  auto ask = [&](const std::string& head) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(server_->port()));
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    EXPECT_GT(::write(fd, head.data(), head.size()), 0);
+    char buf[512];
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    ::close(fd);
+    return std::string(buf, static_cast<size_t>(std::max<ssize_t>(n, 0))).substr(0, 12);
+  };
+  EXPECT_EQ(ask("GET " + path +
+                " HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                "Sec-WebSocket-Version: 8\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"),
+            "HTTP/1.1 426");
+  url = Exec({"print", "", "", "0"});
+  path = url.substr(url.find("/exec/"));
+  EXPECT_EQ(ask("GET " + path +
+                " HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: short\r\n\r\n"),
+            "HTTP/1.1 400");
+  url = Exec({"print", "", "", "0"});
+  path = url.substr(url.find("/exec/"));
+  EXPECT_EQ(ask("POST " + path +
+                " HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                "Content-Length: 0\r\n\r\n"),
+            "HTTP/1.1 400");
+}
+
+std::string PortBytes(int port) {
+  return {static_cast<char>(port & 0xff), static_cast<char>(port >> 8)};
+}
+
+TEST_F(StreamingServerTest, WebSocketPortForwardCopiesAndNamesThePortFirst) {
+  EchoServer echo;
+  PortForwardRequest r;
+  r.pod_id = "pod";
+  // The CRI request named no port: kubelet's query parameter does, with one
+  // that nothing listens on.
+  absl::StatusOr<WebSocketUpgraded> up =
+      DialWebSocket(server_->PortForwardUrl(r) + absl::StrCat("?port=", echo.port(), ",1"),
+                    {"v4.channel.k8s.io"});
+  ASSERT_TRUE(up.ok()) << up.status();
+  ws::Connection& c = *up->connection;
+  std::map<int, std::string> got;
+  auto take = [&] {
+    std::optional<ws::Message> m = c.Receive();
+    if (!m.has_value() || m->data.empty()) return false;
+    got[static_cast<uint8_t>(m->data[0])] += m->data.substr(1);
+    return true;
+  };
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(take());
+  for (int channel : {0, 1}) EXPECT_EQ(got[channel], PortBytes(echo.port())) << channel;
+  EXPECT_EQ(got[2], PortBytes(1));
+  EXPECT_EQ(got[3].substr(0, 2), PortBytes(1));
+  ASSERT_TRUE(c.SendBinary(std::string(1, '\0') + "ping").ok());
+  while (got[0].size() < 6 && take()) {
   }
-  EXPECT_EQ(server_->ActiveSessions(), 0u);
+  EXPECT_EQ(got[0].substr(2), "PING");
+  while (got[3].find("error forwarding port 1") == std::string::npos && take()) {
+  }
+  EXPECT_NE(got[3].find("error forwarding port 1 to pod pod"), std::string::npos) << got[3];
+}
+
+TEST_F(StreamingServerTest, WebSocketPortForwardClientCopiesBothWays) {
+  EchoServer echo;
+  PortForwardRequest r;
+  r.pod_id = "pod";
+  absl::StatusOr<std::unique_ptr<WebSocketPortForward>> pf =
+      WebSocketPortForward::Dial(server_->PortForwardUrl(r), {echo.port()});
+  ASSERT_TRUE(pf.ok()) << pf.status();
+  int pair[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+  UniqueFd ours(pair[0]), theirs(pair[1]);
+  absl::Status copied;
+  std::thread copy([&] { copied = (*pf)->Copy({theirs.get()}); });
+  ASSERT_EQ(::write(ours.get(), "hello", 5), 5);
+  char buf[16];
+  ASSERT_EQ(::read(ours.get(), buf, 5), 5);
+  EXPECT_EQ(std::string(buf, 5), "HELLO");
+  (*pf)->Close();
+  copy.join();
+  EXPECT_TRUE(copied.ok()) << copied;
+  EXPECT_EQ(::read(ours.get(), buf, sizeof(buf)), 0);  // the local side was ended
+
+  // A port nothing listens on: its error, and the session ends by itself.
+  pf = WebSocketPortForward::Dial(server_->PortForwardUrl(r), {1});
+  ASSERT_TRUE(pf.ok()) << pf.status();
+  int pair2[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair2), 0);
+  UniqueFd ours2(pair2[0]), theirs2(pair2[1]);
+  absl::Status failed = (*pf)->Copy({theirs2.get()});
+  EXPECT_NE(failed.message().find("error forwarding port 1"), std::string::npos) << failed;
+}
+
+TEST_F(StreamingServerTest, WebSocketPortForwardWithNoPortIsRefused) {
+  PortForwardRequest r;
+  r.pod_id = "pod";
+  absl::StatusOr<WebSocketUpgraded> up = DialWebSocket(server_->PortForwardUrl(r), {});
+  EXPECT_EQ(up.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(up.status().message().find("400"), std::string::npos) << up.status();
 }
 
 // A self-signed certificate and its key, as PEM files under TEST_TMPDIR.
@@ -449,6 +674,21 @@ TEST(StreamingTlsTest, SessionsRunOverTlsWithHttpsUrls) {
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(out, "secret");
   EXPECT_EQ(result->exit_code, 4);
+
+  // WebSocket over the same TLS (wss), stdin ended by v5's close.
+  ExecRequest cat;
+  cat.container_id = "c1";
+  cat.cmd = {"cat"};
+  cat.stdin = cat.stdout = cat.stderr = true;
+  std::string echoed;
+  RemoteCommandIo wss;
+  wss.websocket = true;
+  wss.stdin_data = std::string(50000, 's');
+  wss.on_stdout = [&](absl::string_view d) { absl::StrAppend(&echoed, d); };
+  result = RunRemoteCommand((*server)->ExecUrl(cat), wss);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->protocol, "v5.channel.k8s.io");
+  EXPECT_EQ(echoed, *wss.stdin_data);
 
   // Port-forward too, with more than one TLS record each way.
   EchoServer echo;
