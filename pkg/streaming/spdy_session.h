@@ -107,6 +107,7 @@ class Session {
   void ReadLoop();
   absl::Status HandleFrame(Frame frame);
   absl::Status SendFrame(const Frame& frame);
+  absl::Status SendData(uint32_t stream_id, absl::string_view payload);
   absl::Status SendLocked(absl::string_view wire) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   absl::Status SendControl(FrameType type, uint32_t stream_id, uint8_t flags,
                            const Headers* headers, uint32_t status = 0);

@@ -125,6 +125,16 @@ TEST(SpdySession, ReadsFramesAnotherCompressorWrote) {
   EXPECT_EQ(ReadAll(*in), "hello\n");
 }
 
+TEST(SpdySession, AnIdleSessionEnds) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  UniqueFd peer(fds[1]);
+  Session server(UniqueFd(fds[0]), Session::Role::kServer, "", absl::Milliseconds(200));
+  EXPECT_FALSE(server.WaitDone(absl::Milliseconds(100))) << "ended before its time";
+  EXPECT_TRUE(server.WaitDone(absl::Seconds(5)));
+  EXPECT_EQ(server.error().code(), absl::StatusCode::kDeadlineExceeded) << server.error();
+}
+
 TEST(SpdySession, PingsAreAnswered) {
   int fds[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
