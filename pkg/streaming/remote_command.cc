@@ -12,11 +12,11 @@ namespace ocid::streaming {
 namespace {
 
 constexpr char kV5[] = "v5.channel.k8s.io";
-// How long a terminal session waits for the client's first size.
-constexpr absl::Duration kFirstSizeWait = absl::Seconds(1);
 constexpr char kV4[] = "v4.channel.k8s.io";
 constexpr char kV3[] = "v3.channel.k8s.io";
 constexpr char kV2[] = "v2.channel.k8s.io";
+// How long a terminal session waits for the client's first size.
+constexpr absl::Duration kFirstSizeWait = absl::Seconds(1);
 
 struct Streams {
   std::shared_ptr<spdy::Stream> error, stdin, stdout, stderr, resize;
