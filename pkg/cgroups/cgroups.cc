@@ -314,6 +314,19 @@ absl::StatusOr<bool> Cgroups::OomKilled(const std::string& path) const {
   return Get(control, "oom_kill") > 0 || Get(control, "under_oom") > 0;
 }
 
+absl::StatusOr<uint64_t> Cgroups::OomKillCount(const std::string& path) const {
+  std::string dir = MemoryDir(path);
+  if (dir.empty()) return absl::NotFoundError("no memory controller is mounted");
+  const char* file = layout_ == CgroupLayout::kV2 ? "/memory.events" : "/memory.oom_control";
+  ASSIGN_OR_RETURN(auto values, ReadKeyed(dir + file));
+  return Get(values, "oom_kill");
+}
+
+std::string Cgroups::MemoryDir(const std::string& path) const {
+  if (layout_ == CgroupLayout::kV2) return root_ + path;
+  return memory_.empty() ? "" : memory_ + path;
+}
+
 namespace {
 
 // One file write of SetLimits.

@@ -89,6 +89,14 @@ class Cgroups {
   // memory.oom_control's oom_kill counter (or under_oom), v2
   // memory.events' oom_kill. NotFound when the cgroup does not exist.
   absl::StatusOr<bool> OomKilled(const std::string& path) const;
+  // The oom_kill counter of that file (v1 memory.oom_control, v2
+  // memory.events). NotFound when the cgroup (or its memory controller)
+  // has none.
+  absl::StatusOr<uint64_t> OomKillCount(const std::string& path) const;
+
+  // The dir of cgroup `path` in the memory controller's hierarchy (v2: the
+  // one); "" when no memory controller is mounted.
+  std::string MemoryDir(const std::string& path) const;
 
   // Writes `limits` into cgroup `path`, making its dirs where they are
   // missing (v2: enabling the cpu and memory controllers on the way down).
