@@ -52,15 +52,16 @@ class OomWatcher {
  private:
   struct Entry {
     std::string key;
-    std::string path;  // the cgroup, as given to Watch
-    std::string dir;   // its dir in the memory controller's hierarchy
-    UniqueFd eventfd;  // v1: signalled by the kernel
-    UniqueFd control;  // v1: memory.oom_control, open while registered
-    int wd = -1;       // v2: the inotify watch of memory.events
+    std::string path;    // the cgroup, as given to Watch
+    std::string dir;     // its dir in the memory controller's hierarchy
+    UniqueFd eventfd;    // v1: signalled by the kernel
+    UniqueFd control;    // v1: memory.oom_control, open while registered
+    int wd = -1;         // v2: the inotify watch of memory.events
     uint64_t kills = 0;  // v2: oom_kill when last read
   };
 
-  OomWatcher(const Cgroups& cgroups, OnOom on_oom) : cgroups_(cgroups), on_oom_(std::move(on_oom)) {}
+  OomWatcher(const Cgroups& cgroups, OnOom on_oom)
+      : cgroups_(cgroups), on_oom_(std::move(on_oom)) {}
   absl::Status Init();
   absl::Status Register(Entry& entry, uint64_t id);
   void Run();

@@ -56,7 +56,8 @@ class OomWatcherTest : public ::testing::Test {
   }
   // Waits until `watcher` watches `count` cgroups (or 2 s).
   static size_t WaitWatching(const OomWatcher& watcher, size_t count) {
-    for (int i = 0; i < 200 && watcher.watching() != count; ++i) absl::SleepFor(absl::Milliseconds(10));
+    for (int i = 0; i < 200 && watcher.watching() != count; ++i)
+      absl::SleepFor(absl::Milliseconds(10));
     return watcher.watching();
   }
 
