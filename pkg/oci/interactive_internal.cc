@@ -176,7 +176,7 @@ class ExecChannel : public streaming::Channel {
     KillExecProcess();
     cancelled_ = true;
     uint64_t one = 1;
-    ::write(cancel_.get(), &one, sizeof(one));
+    (void)!::write(cancel_.get(), &one, sizeof(one));  // a full counter wakes it as well
   }
 
  private:
@@ -274,7 +274,7 @@ class AttachChannel : public streaming::Channel {
 
   void Cancel() override {
     uint64_t one = 1;
-    ::write(cancel_.get(), &one, sizeof(one));
+    (void)!::write(cancel_.get(), &one, sizeof(one));  // a full counter wakes it as well
   }
 
  private:
