@@ -71,13 +71,15 @@ absl::Status OomWatcher::Register(Entry& entry, uint64_t id) {
     if (entry.wd < 0) return absl::ErrnoToStatus(errno, "inotify_add_watch " + events);
     return absl::OkStatus();
   }
-  std::string control = entry.dir + "/memory.oom_control";
-  entry.control = UniqueFd(::open(control.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!entry.control.valid()) return absl::ErrnoToStatus(errno, "open " + control);
+  // The kernel keeps the eventfd, not the control file: that is closed
+  // once registered.
+  std::string control_path = entry.dir + "/memory.oom_control";
+  UniqueFd control(::open(control_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!control.valid()) return absl::ErrnoToStatus(errno, "open " + control_path);
   entry.eventfd = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!entry.eventfd.valid()) return absl::ErrnoToStatus(errno, "eventfd");
   // "<eventfd> <fd of memory.oom_control>" registers the OOM notification.
-  std::string line = absl::StrCat(entry.eventfd.get(), " ", entry.control.get());
+  std::string line = absl::StrCat(entry.eventfd.get(), " ", control.get());
   std::string event_control = entry.dir + "/cgroup.event_control";
   UniqueFd fd(::open(event_control.c_str(), O_WRONLY | O_CLOEXEC));
   if (!fd.valid()) return absl::ErrnoToStatus(errno, "open " + event_control);

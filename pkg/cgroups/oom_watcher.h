@@ -55,7 +55,6 @@ class OomWatcher {
     std::string path;    // the cgroup, as given to Watch
     std::string dir;     // its dir in the memory controller's hierarchy
     UniqueFd eventfd;    // v1: signalled by the kernel
-    UniqueFd control;    // v1: memory.oom_control, open while registered
     int wd = -1;         // v2: the inotify watch of memory.events
     uint64_t kills = 0;  // v2: oom_kill when last read
   };
