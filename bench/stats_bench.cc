@@ -3,8 +3,10 @@
 // private ocid on fresh dirs pulls REGISTRY/busybox:latest and runs
 // --containers `sleep` containers in --pods pods, then calls, back to back
 // and --calls times each:
-//   ListContainerStats (no filter): every container's cgroup files and
-//     writable layer, read on request;
+//   ListContainerStats (no filter): every container's cgroup files, read
+//     on request, and its writable layer's usage (walked at most once per
+//     10 s, StatsCollector::kFsUsageMaxAge: back-to-back calls reuse it, as
+//     kubelet's summary and eviction callers do within one period);
 //   ListContainers (the floor): the same records and a reply of the same
 //     length, with no file read.
 // Reports p50/p99 of both and their ratio against the target (issue 11):

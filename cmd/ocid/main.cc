@@ -1,7 +1,10 @@
 // ocid: the CRI runtime daemon. Only wiring lives here: config in, server up,
 // wait for a signal (SIGHUP reloads registries.conf and the trust policy), shut down.
+#include <errno.h>
 #include <signal.h>
+#include <sys/resource.h>
 
+#include <cstring>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -25,6 +28,20 @@ constexpr absl::Duration kShutdownGrace = absl::Seconds(10);
 int Fail(const std::string& message) {
   std::cerr << "ocid: " << message << std::endl;
   return 1;
+}
+
+// Each container holds a few of ocid's fds (its memory cgroup's OOM
+// eventfd, its cgroup dirs kept open for stats, conmon's sockets): the soft
+// limit goes up to the hard one, as Go daemons (containerd, cri-o) get by
+// default, so a few hundred containers do not run ocid out of fds.
+void RaiseOpenFileLimit() {
+  struct rlimit limit;
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  limit.rlim_cur = limit.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    OCID_LOG(kWarn) << "cannot raise the open file limit to " << limit.rlim_max << ": "
+                    << std::strerror(errno);
+  }
 }
 
 int Run(int argc, char** argv) {
@@ -57,6 +74,7 @@ int Run(int argc, char** argv) {
     return 0;
   }
   SetLogLevel(*ParseLogLevel(config.log_level));
+  RaiseOpenFileLimit();
 
   for (const std::string& dir : {config.root, config.runroot}) {
     status = MakeDirs(dir, 0700);

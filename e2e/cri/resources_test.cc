@@ -2,7 +2,11 @@
 // memory limit when none is asked; every process of a container killed
 // when it stops, also in the host's PID namespace; UpdatePodSandboxResources
 // as read from the pod's cgroup files, and a value the kernel refuses; an
-// OOM kill reported as OOMKilled with the memory cgroup's own count. The
+// OOM kill reported as OOMKilled with the memory cgroup's own count, and
+// one of a child while the init runs on, as it happens (the memory
+// cgroup's OOM event); a cpuset naming CPUs the machine lacks and an
+// unknown cgroup_parent refused, naming the field, before anything is
+// made or applied. The
 // paths are the cgroupfs driver's on cgroup v1 (this machine's hybrid
 // layout): /sys/fs/cgroup/<controller>/ocid/pod-<pod>/ocid-<container>.
 #include <dirent.h>
@@ -245,6 +249,78 @@ TEST_F(Resources, AnOomKillIsReportedAsOOMKilledAndCountedByTheCgroup) {
     if (key == "oom_kill") oom_kills = value;
   }
   EXPECT_GE(oom_kills, 1u) << "the container's memory cgroup counted the kill";
+}
+
+TEST_F(Resources, AnOomKillOfAChildIsReportedAsItHappensWhileTheInitRunsOn) {
+  OCID_ASSERT_OK_AND_ASSIGN(Pod pod, RunDefaultPod("oom-child-"));
+  v1::ContainerConfig config = DefaultContainerConfig("oom-child-");
+  config.mutable_linux()->mutable_resources()->set_memory_limit_in_bytes(32 << 20);
+  // The subshell holding 200 MB is the OOM killer's pick; the init sleeps on.
+  OCID_ASSERT_OK_AND_ASSIGN(
+      std::string id,
+      RunContainer(
+          pod, config,
+          {"sh", "-c", "(x=$(head -c 200000000 /dev/zero | tr '\\0' a)); exec sleep 3600"}));
+  absl::Time deadline = absl::Now() + absl::Seconds(30);
+  v1::ContainerStatusResponse status;
+  while (absl::Now() < deadline) {
+    OCID_ASSERT_OK_AND_ASSIGN(status, ContainerStatus(id));
+    if (status.status().reason() == "OOMKilled") break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(status.status().reason(), "OOMKilled") << status.status().ShortDebugString();
+  EXPECT_EQ(status.status().state(), v1::CONTAINER_RUNNING) << "the init runs on";
+
+  OCID_ASSERT_OK(StopContainer(id, 0));
+  OCID_ASSERT_OK_AND_ASSIGN(status, ContainerStatus(id));
+  EXPECT_EQ(status.status().state(), v1::CONTAINER_EXITED);
+  EXPECT_EQ(status.status().reason(), "OOMKilled") << "kept at the exit";
+}
+
+TEST_F(Resources, ACpusetTheMachineLacksIsRefusedNamingTheFieldBeforeAnythingIsApplied) {
+  OCID_ASSERT_OK_AND_ASSIGN(Pod pod, RunDefaultPod("cpuset-"));
+  v1::ContainerConfig config = DefaultContainerConfig("cpuset-");
+  config.mutable_linux()->mutable_resources()->set_cpuset_cpus("0-4095");
+  absl::StatusOr<std::string> refused = CreateContainer(pod, config);
+  ASSERT_TRUE(absl::IsInvalidArgument(refused.status())) << refused.status();
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "config.linux.resources.cpuset_cpus"))
+      << refused.status();
+  v1::ContainerFilter of_pod;
+  of_pod.set_pod_sandbox_id(pod.id);
+  OCID_ASSERT_OK_AND_ASSIGN(std::vector<v1::Container> made, ListContainers(of_pod));
+  EXPECT_TRUE(made.empty()) << "nothing was made";
+  config.mutable_linux()->mutable_resources()->set_cpuset_cpus("");
+  config.mutable_linux()->mutable_resources()->set_cpuset_mems("64");
+  refused = CreateContainer(pod, config);
+  EXPECT_TRUE(absl::IsInvalidArgument(refused.status())) << refused.status();
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "config.linux.resources.cpuset_mems"))
+      << refused.status();
+
+  config.mutable_linux()->mutable_resources()->set_cpuset_mems("");
+  OCID_ASSERT_OK_AND_ASSIGN(std::string id, RunContainer(pod, config, {"top"}));
+  const std::string memory = ContainerCgroup("memory", pod.id, id) + "/memory.limit_in_bytes";
+  const std::string before = ReadCgroupFile(memory);
+  v1::UpdateContainerResourcesRequest update;
+  update.set_container_id(id);
+  update.mutable_linux()->set_memory_limit_in_bytes(48 << 20);
+  update.mutable_linux()->set_cpuset_cpus("4095");
+  v1::UpdateContainerResourcesResponse response;
+  absl::Status status =
+      Call(&v1::RuntimeService::Stub::UpdateContainerResources, update, &response);
+  EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
+  EXPECT_TRUE(absl::StrContains(status.message(), "linux.cpuset_cpus")) << status;
+  EXPECT_TRUE(absl::StrContains(status.message(), "CPU 4095")) << status;
+  EXPECT_EQ(ReadCgroupFile(memory), before) << "the memory limit was not applied either";
+  OCID_ASSERT_OK_AND_ASSIGN(v1::ContainerStatusResponse container, ContainerStatus(id));
+  EXPECT_EQ(container.status().resources().linux().memory_limit_in_bytes(), 0);
+}
+
+TEST_F(Resources, AnUnknownCgroupParentFormIsRefusedNamingTheField) {
+  v1::PodSandboxConfig config = DefaultPodConfig("cgroup-parent-");
+  config.mutable_linux()->set_cgroup_parent("kubepods/burstable");  // neither a path nor a slice
+  absl::StatusOr<Pod> pod = RunPod(config);
+  ASSERT_TRUE(absl::IsInvalidArgument(pod.status())) << pod.status();
+  EXPECT_TRUE(absl::StrContains(pod.status().message(), "linux.cgroup_parent")) << pod.status();
 }
 
 }  // namespace

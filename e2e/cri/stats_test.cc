@@ -86,8 +86,15 @@ TEST_F(Stats, BusyContainerShowsCpuRisingMemoryAndItsWritableLayer) {
                             RunContainer(pod, "stats-busy-",
                                          {"sh", "-c",
                                           "dd if=/dev/zero of=/big bs=1M count=8 2>/dev/null; "
-                                          "while :; do :; done"}));
-  absl::SleepFor(absl::Seconds(1));
+                                          "touch /written; while :; do :; done"}));
+  // The layer's usage is measured at most once per 10 s: the first call
+  // comes once /big is all there.
+  for (int i = 0; i < 100; ++i) {
+    absl::StatusOr<ExecResult> written = ExecSync(id, {"test", "-f", "/written"}, 10);
+    if (written.ok() && written->exit_code == 0) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  absl::SleepFor(absl::Milliseconds(500));
   OCID_ASSERT_OK_AND_ASSIGN(v1::ContainerStats first, ContainerStats(id));
   absl::SleepFor(absl::Milliseconds(500));
   OCID_ASSERT_OK_AND_ASSIGN(v1::ContainerStats second, ContainerStats(id));

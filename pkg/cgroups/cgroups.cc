@@ -32,26 +32,52 @@ bool IsRealDir(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+// A file of a cgroup, opened relative to `dir` (AT_FDCWD: `name` is a
+// whole path); `where` names the dir in errors. One read is enough for a
+// cgroup file that fits the buffer (each is one seq_file record); a
+// larger one is read on. NotFound when the file is not there.
+std::string Label(const std::string& where, const char* name) {
+  return where.empty() ? std::string(name) : absl::StrCat(where, "/", name);
+}
+
+absl::StatusOr<std::string> ReadAt(int dir, const std::string& where, const char* name) {
+  UniqueFd fd(::openat(dir, name, O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return absl::ErrnoToStatus(errno, "open " + Label(where, name));
+  std::string text;
+  char buffer[16384];
+  while (true) {
+    ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return absl::ErrnoToStatus(errno, "read " + Label(where, name));
+    text.append(buffer, static_cast<size_t>(n));
+    if (static_cast<size_t>(n) < sizeof(buffer) || text.size() > kMaxFile) break;
+  }
+  return text;
+}
+
 // A file holding one number ("max" is unlimited: nullopt).
-absl::StatusOr<std::optional<uint64_t>> ReadNumber(const std::string& path) {
-  ASSIGN_OR_RETURN(std::string text, ReadFileToString(path, kMaxFile));
+absl::StatusOr<std::optional<uint64_t>> ReadNumberAt(int dir, const std::string& where,
+                                                     const char* name) {
+  ASSIGN_OR_RETURN(std::string text, ReadAt(dir, where, name));
   absl::string_view value = absl::StripAsciiWhitespace(text);
   if (value == "max") return std::optional<uint64_t>();
   uint64_t n = 0;
   if (!absl::SimpleAtoi(value, &n)) {
-    return absl::DataLossError(absl::StrCat(path, ": \"", value, "\" is not a number"));
+    return absl::DataLossError(
+        absl::StrCat(Label(where, name), ": \"", value, "\" is not a number"));
   }
   return std::optional<uint64_t>(n);
 }
 
-absl::StatusOr<uint64_t> ReadCounter(const std::string& path) {
-  ASSIGN_OR_RETURN(std::optional<uint64_t> n, ReadNumber(path));
+absl::StatusOr<uint64_t> ReadCounterAt(int dir, const std::string& where, const char* name) {
+  ASSIGN_OR_RETURN(std::optional<uint64_t> n, ReadNumberAt(dir, where, name));
   return n.value_or(0);
 }
 
 // "key value" lines (memory.stat, cpu.stat).
-absl::StatusOr<std::map<std::string, uint64_t>> ReadKeyed(const std::string& path) {
-  ASSIGN_OR_RETURN(std::string text, ReadFileToString(path, kMaxFile));
+absl::StatusOr<std::map<std::string, uint64_t>> ReadKeyedAt(int dir, const std::string& where,
+                                                            const char* name) {
+  ASSIGN_OR_RETURN(std::string text, ReadAt(dir, where, name));
   std::map<std::string, uint64_t> values;
   for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipWhitespace())) {
     std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(line, ' ');
@@ -59,6 +85,16 @@ absl::StatusOr<std::map<std::string, uint64_t>> ReadKeyed(const std::string& pat
     if (absl::SimpleAtoi(kv.second, &n)) values[std::string(kv.first)] = n;
   }
   return values;
+}
+
+absl::StatusOr<std::map<std::string, uint64_t>> ReadKeyed(const std::string& path) {
+  return ReadKeyedAt(AT_FDCWD, "", path.c_str());
+}
+
+// The cgroup dir `dir`, opened for reading its files relative to it;
+// invalid when absent.
+UniqueFd OpenDir(const std::string& dir) {
+  return UniqueFd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
 }
 
 uint64_t Get(const std::map<std::string, uint64_t>& values, const std::string& key) {
@@ -314,6 +350,19 @@ absl::StatusOr<bool> Cgroups::OomKilled(const std::string& path) const {
   return Get(control, "oom_kill") > 0 || Get(control, "under_oom") > 0;
 }
 
+absl::StatusOr<uint64_t> Cgroups::OomKillCount(const std::string& path) const {
+  std::string dir = MemoryDir(path);
+  if (dir.empty()) return absl::NotFoundError("no memory controller is mounted");
+  const char* file = layout_ == CgroupLayout::kV2 ? "/memory.events" : "/memory.oom_control";
+  ASSIGN_OR_RETURN(auto values, ReadKeyed(dir + file));
+  return Get(values, "oom_kill");
+}
+
+std::string Cgroups::MemoryDir(const std::string& path) const {
+  if (layout_ == CgroupLayout::kV2) return root_ + path;
+  return memory_.empty() ? "" : memory_ + path;
+}
+
 namespace {
 
 // One file write of SetLimits.
@@ -430,55 +479,108 @@ absl::Status Cgroups::SetLimits(const std::string& path, const CgroupLimits& lim
   return absl::OkStatus();
 }
 
-absl::StatusOr<CgroupStats> Cgroups::Read(const std::string& path) const {
-  if (layout_ == CgroupLayout::kV2) return ReadV2(root_ + path);
-  return ReadV1(path);
+absl::StatusOr<CgroupHandle> Cgroups::OpenCgroup(const std::string& path) const {
+  CgroupHandle handle;
+  handle.path = path;
+  if (layout_ == CgroupLayout::kV2) {
+    handle.memory_dir = root_ + path;
+    handle.memory = OpenDir(handle.memory_dir);
+    if (!handle.memory.valid())
+      return absl::ErrnoToStatus(errno, "open cgroup " + handle.memory_dir);
+    return handle;
+  }
+  // A missing cgroup shows as NotFound on its memory dir.
+  handle.memory_dir = memory_ + path;
+  handle.memory = OpenDir(handle.memory_dir);
+  if (!handle.memory.valid()) return absl::ErrnoToStatus(errno, "open cgroup " + handle.memory_dir);
+  if (!cpuacct_.empty()) {
+    handle.cpuacct_dir = cpuacct_ + path;
+    handle.cpuacct = OpenDir(handle.cpuacct_dir);
+    if (!handle.cpuacct.valid()) {
+      return absl::ErrnoToStatus(errno, "open cgroup " + handle.cpuacct_dir);
+    }
+  }
+  if (!pids_.empty()) {
+    handle.pids_dir = pids_ + path;
+    handle.pids = OpenDir(handle.pids_dir);  // optional, as pids.current is
+  }
+  return handle;
 }
 
-absl::StatusOr<CgroupStats> Cgroups::ReadV1(const std::string& path) const {
-  std::string memory = memory_ + path;
+absl::StatusOr<CgroupStats> Cgroups::Read(const std::string& path) const {
+  ASSIGN_OR_RETURN(CgroupHandle handle, OpenCgroup(path));
+  return Read(handle, /*with_pids=*/true);
+}
+
+absl::StatusOr<CgroupStats> Cgroups::Read(const CgroupHandle& handle, bool with_pids) const {
+  if (layout_ == CgroupLayout::kV2) return ReadV2(handle, with_pids);
+  return ReadV1(handle, with_pids);
+}
+
+absl::StatusOr<CgroupStats> Cgroups::ReadV1(const CgroupHandle& h, bool with_pids) const {
+  const int memory = h.memory.get();
   CgroupStats stats;
-  // A missing cgroup shows as NotFound on its first file.
-  ASSIGN_OR_RETURN(stats.memory_usage_bytes, ReadCounter(memory + "/memory.usage_in_bytes"));
-  if (!cpuacct_.empty()) {
-    ASSIGN_OR_RETURN(stats.cpu_usage_ns, ReadCounter(cpuacct_ + path + "/cpuacct.usage"));
+  // A cgroup removed since it was opened shows as NotFound on its first file.
+  ASSIGN_OR_RETURN(stats.memory_usage_bytes,
+                   ReadCounterAt(memory, h.memory_dir, "memory.usage_in_bytes"));
+  if (h.cpuacct.valid()) {
+    ASSIGN_OR_RETURN(stats.cpu_usage_ns,
+                     ReadCounterAt(h.cpuacct.get(), h.cpuacct_dir, "cpuacct.usage"));
   }
-  ASSIGN_OR_RETURN(auto stat, ReadKeyed(memory + "/memory.stat"));
+  ASSIGN_OR_RETURN(auto stat, ReadKeyedAt(memory, h.memory_dir, "memory.stat"));
   stats.memory_working_set_bytes =
       WorkingSet(stats.memory_usage_bytes, Get(stat, "total_inactive_file"));
   stats.memory_rss_bytes = Get(stat, "total_rss");
   stats.page_faults = Get(stat, "total_pgfault");
   stats.major_page_faults = Get(stat, "total_pgmajfault");
-  ASSIGN_OR_RETURN(std::optional<uint64_t> limit, ReadNumber(memory + "/memory.limit_in_bytes"));
+  ASSIGN_OR_RETURN(std::optional<uint64_t> limit,
+                   ReadNumberAt(memory, h.memory_dir, "memory.limit_in_bytes"));
   if (limit.has_value() && *limit < kV1Unlimited) stats.memory_limit_bytes = limit;
-  if (!pids_.empty()) {
-    absl::StatusOr<uint64_t> pids = ReadCounter(pids_ + path + "/pids.current");
+  if (with_pids && h.pids.valid()) {
+    absl::StatusOr<uint64_t> pids = ReadCounterAt(h.pids.get(), h.pids_dir, "pids.current");
     if (pids.ok()) stats.pids = *pids;
   }
   return stats;
 }
 
-absl::StatusOr<CgroupStats> Cgroups::ReadV2(const std::string& dir) const {
-  if (!Exists(dir)) return absl::NotFoundError("no cgroup " + dir);
+absl::StatusOr<CgroupStats> Cgroups::ReadV2(const CgroupHandle& h, bool with_pids) const {
+  const int dir = h.memory.get();
+  const std::string& where = h.memory_dir;
   CgroupStats stats;
-  // Controllers not enabled for this cgroup have no files: zero, not an error.
-  if (Exists(dir + "/cpu.stat")) {
-    ASSIGN_OR_RETURN(auto cpu, ReadKeyed(dir + "/cpu.stat"));
-    stats.cpu_usage_ns = Get(cpu, "usage_usec") * 1000;
+  // Controllers not enabled for this cgroup have no files: zero, not an
+  // error. No file at all: removed since it was opened, or none enabled.
+  bool any = false;
+  absl::StatusOr<std::map<std::string, uint64_t>> cpu = ReadKeyedAt(dir, where, "cpu.stat");
+  if (cpu.ok()) {
+    any = true;
+    stats.cpu_usage_ns = Get(*cpu, "usage_usec") * 1000;
+  } else if (!absl::IsNotFound(cpu.status())) {
+    return cpu.status();
   }
-  if (Exists(dir + "/memory.current")) {
-    ASSIGN_OR_RETURN(stats.memory_usage_bytes, ReadCounter(dir + "/memory.current"));
-    ASSIGN_OR_RETURN(auto stat, ReadKeyed(dir + "/memory.stat"));
+  absl::StatusOr<uint64_t> current = ReadCounterAt(dir, where, "memory.current");
+  if (current.ok()) {
+    any = true;
+    stats.memory_usage_bytes = *current;
+    ASSIGN_OR_RETURN(auto stat, ReadKeyedAt(dir, where, "memory.stat"));
     stats.memory_working_set_bytes =
         WorkingSet(stats.memory_usage_bytes, Get(stat, "inactive_file"));
     stats.memory_rss_bytes = Get(stat, "anon");
     stats.page_faults = Get(stat, "pgfault");
     stats.major_page_faults = Get(stat, "pgmajfault");
-    ASSIGN_OR_RETURN(stats.memory_limit_bytes, ReadNumber(dir + "/memory.max"));
+    ASSIGN_OR_RETURN(stats.memory_limit_bytes, ReadNumberAt(dir, where, "memory.max"));
+  } else if (!absl::IsNotFound(current.status())) {
+    return current.status();
   }
-  if (Exists(dir + "/pids.current")) {
-    ASSIGN_OR_RETURN(stats.pids, ReadCounter(dir + "/pids.current"));
+  if (with_pids) {
+    absl::StatusOr<uint64_t> pids = ReadCounterAt(dir, where, "pids.current");
+    if (pids.ok()) {
+      any = true;
+      stats.pids = *pids;
+    } else if (!absl::IsNotFound(pids.status())) {
+      return pids.status();
+    }
   }
+  if (!any && !Exists(where)) return absl::NotFoundError("no cgroup " + where);
   return stats;
 }
 

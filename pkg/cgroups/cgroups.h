@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "pkg/base/unique_fd.h"
 
 namespace ocid {
 
@@ -45,6 +46,19 @@ struct CgroupLimits {
   std::optional<int64_t> memory_limit;  // bytes, -1: none (v1 memory.limit_in_bytes, v2 memory.max)
 };
 
+// A cgroup's dirs, opened once (O_PATH) in the hierarchies Read uses, so
+// that each read opens its file relative to them: the walk down
+// /sys/fs/cgroup/<controller>/<path> (kernfs, whose lookups leave the
+// kernel's lockless path walk) costs more than reading the file. Holds no
+// cgroup alive: a removed one reads as NotFound.
+struct CgroupHandle {
+  std::string path;
+  UniqueFd memory;   // v1: the memory controller's dir; v2: the one dir
+  UniqueFd cpuacct;  // v1 only; invalid when the controller is not mounted
+  UniqueFd pids;     // v1 only; invalid when not mounted or not made there
+  std::string memory_dir, cpuacct_dir, pids_dir;  // for error messages
+};
+
 class Cgroups {
  public:
   // Looks at `root` (normally /sys/fs/cgroup): cgroup.controllers there
@@ -64,6 +78,12 @@ class Cgroups {
   // The usage of cgroup `path` ("/ocid/pod-x/ocid-y"). NotFound when the
   // cgroup does not exist (not created yet, or already removed).
   absl::StatusOr<CgroupStats> Read(const std::string& path) const;
+  // The same in two steps, for a caller that reads one cgroup again and
+  // again: OpenCgroup (NotFound as Read), then Read of the handle (NotFound
+  // once the cgroup is removed). `with_pids` false leaves pids at 0 and
+  // saves reading pids.current.
+  absl::StatusOr<CgroupHandle> OpenCgroup(const std::string& path) const;
+  absl::StatusOr<CgroupStats> Read(const CgroupHandle& handle, bool with_pids) const;
 
   // The dirs of cgroup `path` in every mounted hierarchy (v1: one per
   // controller mount, the named "systemd" one and unified; v2: one).
@@ -89,6 +109,14 @@ class Cgroups {
   // memory.oom_control's oom_kill counter (or under_oom), v2
   // memory.events' oom_kill. NotFound when the cgroup does not exist.
   absl::StatusOr<bool> OomKilled(const std::string& path) const;
+  // The oom_kill counter of that file (v1 memory.oom_control, v2
+  // memory.events). NotFound when the cgroup (or its memory controller)
+  // has none.
+  absl::StatusOr<uint64_t> OomKillCount(const std::string& path) const;
+
+  // The dir of cgroup `path` in the memory controller's hierarchy (v2: the
+  // one); "" when no memory controller is mounted.
+  std::string MemoryDir(const std::string& path) const;
 
   // Writes `limits` into cgroup `path`, making its dirs where they are
   // missing (v2: enabling the cpu and memory controllers on the way down).
@@ -104,8 +132,8 @@ class Cgroups {
  private:
   Cgroups(std::string root, CgroupLayout layout, std::vector<std::string> hierarchies)
       : root_(std::move(root)), layout_(layout), hierarchies_(std::move(hierarchies)) {}
-  absl::StatusOr<CgroupStats> ReadV1(const std::string& path) const;
-  absl::StatusOr<CgroupStats> ReadV2(const std::string& dir) const;
+  absl::StatusOr<CgroupStats> ReadV1(const CgroupHandle& handle, bool with_pids) const;
+  absl::StatusOr<CgroupStats> ReadV2(const CgroupHandle& handle, bool with_pids) const;
   // The v1 dir of `controller` (its own mount, or a joint one such as
   // cpu,cpuacct); "" when it is not mounted.
   std::string V1Controller(const std::string& controller) const;

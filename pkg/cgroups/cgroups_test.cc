@@ -148,6 +148,40 @@ TEST_F(CgroupsTest, ReadsV2Stats) {
   EXPECT_EQ(cgroups->Read("/kubepods/pod1")->memory_limit_bytes, 1073741824u);
 }
 
+TEST_F(CgroupsTest, AnOpenedHandleReadsAgainUntilTheCgroupIsRemoved) {
+  FakeV1("/p/c", false);
+  absl::StatusOr<Cgroups> v1 = Cgroups::Open(root_);
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  EXPECT_EQ(v1->OpenCgroup("/p/gone").status().code(), absl::StatusCode::kNotFound);
+  absl::StatusOr<CgroupHandle> handle = v1->OpenCgroup("/p/c");
+  ASSERT_TRUE(handle.ok()) << handle.status();
+  EXPECT_EQ(v1->Read(*handle, /*with_pids=*/true)->pids, 4u);
+  EXPECT_EQ(v1->Read(*handle, /*with_pids=*/false)->pids, 0u) << "pids.current not read";
+  Write("cpuacct/p/c/cpuacct.usage", "5\n");
+  EXPECT_EQ(v1->Read(*handle, false)->cpu_usage_ns, 5u) << "each read is fresh";
+  ASSERT_TRUE(RemoveAll(root_ + "/memory/p/c").ok());
+  EXPECT_EQ(v1->Read(*handle, false).status().code(), absl::StatusCode::kNotFound);
+
+  ASSERT_TRUE(RemoveAll(root_).ok());
+  Write("cgroup.controllers", "cpu memory pids\n");
+  Write("p/c/cpu.stat", "usage_usec 7\n");
+  Write("p/c/pids.current", "3\n");
+  Write("p/none/cgroup.procs", "");  // no controller enabled: zeros
+  absl::StatusOr<Cgroups> v2 = Cgroups::Open(root_);
+  ASSERT_TRUE(v2.ok()) << v2.status();
+  handle = v2->OpenCgroup("/p/c");
+  ASSERT_TRUE(handle.ok()) << handle.status();
+  EXPECT_EQ(v2->Read(*handle, true)->cpu_usage_ns, 7000u);
+  EXPECT_EQ(v2->Read(*handle, true)->pids, 3u);
+  EXPECT_EQ(v2->Read(*handle, false)->pids, 0u);
+  absl::StatusOr<CgroupHandle> none = v2->OpenCgroup("/p/none");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(v2->Read(*none, true)->cpu_usage_ns, 0u);
+  ASSERT_TRUE(RemoveAll(root_ + "/p").ok());
+  EXPECT_EQ(v2->Read(*handle, true).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(v2->Read(*none, true).status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(CgroupsTest, MissingCgroupIsNotFoundAndGarbageIsDataLoss) {
   FakeV1("/c", false);
   absl::StatusOr<Cgroups> cgroups = Cgroups::Open(root_);

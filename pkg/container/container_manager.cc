@@ -154,6 +154,8 @@ absl::Status ContainerManager::Recover() {
                                     r.pid = 0;
                                   })
                           .status());
+    } else if (state->status == "running") {
+      WatchOom(c);
     }
   }
   return absl::OkStatus();
@@ -429,6 +431,7 @@ absl::Status ContainerManager::Start(const std::string& id) {
                                 r.pid = pid;
                               })
                       .status());
+  WatchOom(c);
   Emit(c, LifecycleEventType::kStarted);
   return absl::OkStatus();
 }
@@ -438,8 +441,9 @@ void ContainerManager::OnExit(const std::string& id) {
   if (!c || c->id != id || c->state == ContainerState::kExited) return;
   absl::StatusOr<ContainerExit> exit = runtimes_.ReadExit(c->exit_dir, id, c->persist_dir);
   if (!exit.ok()) return;
-  // conmon's oom file, or else the cgroup's own count (it stays until the
-  // runtime's delete removes the cgroup).
+  // conmon's oom file, the OOM watcher's mark (r.reason, below), or else
+  // the cgroup's own count (it stays until the runtime's delete removes
+  // the cgroup).
   const bool oom_killed = exit->oom_killed || CgroupSawOom(*c);
   bool stopped = false;  // by this call: the watch and a Status may race here
   absl::Status updated = records_
@@ -451,7 +455,8 @@ void ContainerManager::OnExit(const std::string& id) {
                                        r.exit_code = exit->exit_code;
                                        r.finished_at = absl::ToUnixNanos(exit->finished_at);
                                        if (r.started_at == 0) r.started_at = r.finished_at;
-                                       r.reason = oom_killed             ? "OOMKilled"
+                                       const bool oom = oom_killed || r.reason == "OOMKilled";
+                                       r.reason = oom                    ? "OOMKilled"
                                                   : exit->exit_code == 0 ? "Completed"
                                                                          : "Error";
                                        r.pid = 0;
@@ -461,6 +466,7 @@ void ContainerManager::OnExit(const std::string& id) {
   // record stays RUNNING; the next Status or Stop reads the exit file again.
   if (!updated.ok()) OCID_LOG(kError) << "container " << id << ": record exit: " << updated;
   if (updated.ok() && stopped) {
+    UnwatchOom(id);
     Emit(*c, LifecycleEventType::kStopped);
     // What the init left running dies with it (Stop does this again).
     absl::Status killed = KillCgroup(*c);
@@ -482,6 +488,43 @@ absl::Status ContainerManager::KillCgroup(const ContainerRecord& c) {
   absl::StatusOr<std::string> cgroup = CgroupOf(c);
   if (!cgroup.ok()) return absl::OkStatus();  // its pod is gone, and its cgroups with it
   return options_.kill_cgroup(*cgroup);
+}
+
+void ContainerManager::WatchOom(const ContainerRecord& c) {
+  if (!options_.watch_oom) return;
+  absl::StatusOr<std::string> cgroup = CgroupOf(c);
+  if (!cgroup.ok()) return;
+  absl::Status watched = options_.watch_oom(c.id, *cgroup);
+  if (!watched.ok()) {
+    OCID_LOG(kWarn) << "container " << c.id
+                    << ": watch its memory cgroup for OOM kills: " << watched;
+  }
+}
+
+void ContainerManager::UnwatchOom(const std::string& id) {
+  if (options_.unwatch_oom) options_.unwatch_oom(id);
+}
+
+void ContainerManager::OnOom(const std::string& id) {
+  auto live = [](const ContainerRecord& r) {
+    return r.state == ContainerState::kCreated || r.state == ContainerState::kRunning;
+  };
+  std::optional<ContainerRecord> c = records_.Get(id);
+  if (!c || c->id != id || !live(*c) || c->reason == "OOMKilled") return;
+  bool marked = false;
+  absl::Status updated = records_
+                             .Update(id,
+                                     [&](ContainerRecord& r) {
+                                       if (!live(r)) return;
+                                       marked = r.reason != "OOMKilled";
+                                       r.reason = "OOMKilled";
+                                     })
+                             .status();
+  if (!updated.ok()) {
+    OCID_LOG(kError) << "container " << id << ": record an OOM kill: " << updated;
+  } else if (marked) {
+    OCID_LOG(kInfo) << "container " << id << ": OOM kill in its memory cgroup";
+  }
 }
 
 bool ContainerManager::CgroupSawOom(const ContainerRecord& c) const {
@@ -569,6 +612,7 @@ absl::Status ContainerManager::RemoveLocked(const std::string& id) {
   RETURN_IF_ERROR(RemoveAll(c.overlay_dir));
   ::unlink(absl::StrCat(c.exit_dir, "/", c.id).c_str());
   RETURN_IF_ERROR(records_.Remove(c.id));
+  UnwatchOom(c.id);
   DropImage(c.id);
   names_.Release(c.ReservedName());
   Emit(c, LifecycleEventType::kDeleted);

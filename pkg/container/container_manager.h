@@ -61,6 +61,12 @@ struct ContainerManagerOptions {
   // read when its exit is recorded, as a second source beside conmon's oom
   // file. Unset: conmon's file alone.
   std::function<absl::StatusOr<bool>(const std::string& cgroup)> oom_killed;
+  // Watches a started container's memory cgroup for OOM kills as they
+  // happen (OomWatcher::Watch, which then calls OnOom with the ID), and
+  // stops once its exit is recorded or it is removed. Unset: OOM kills
+  // are learned at the exit alone.
+  std::function<absl::Status(const std::string& id, const std::string& cgroup)> watch_oom;
+  std::function<void(const std::string& id)> unwatch_oom;
   // Builds containers' seccomp filters (null: only Unconfined is possible);
   // must outlive the manager.
   SeccompProfiles* seccomp = nullptr;
@@ -136,6 +142,12 @@ class ContainerManager final : public PodContainers {
   absl::Status UpdateResources(const std::string& id,
                                const runtime::v1::LinuxContainerResources& resources);
 
+  // An OOM kill seen in the container's memory cgroup (the OOM watcher's
+  // thread calls it): a created or running container's reason becomes
+  // OOMKilled at once, and stays so at its exit. An exited or unknown one
+  // is left alone (its exit read the cgroup's counter itself).
+  void OnOom(const std::string& id);
+
   // PodContainers, called by SandboxManager with the pod's lock held.
   absl::Status StopAllOf(const std::string& pod_id) override;
   absl::Status RemoveAllOf(const std::string& pod_id) override;
@@ -165,6 +177,10 @@ class ContainerManager final : public PodContainers {
   absl::Status KillCgroup(const ContainerRecord& c);
   // Whether oom_killed says the container's cgroup saw an OOM kill.
   bool CgroupSawOom(const ContainerRecord& c) const;
+  // watch_oom of the container's cgroup; a failure is logged (the exit
+  // still reads the cgroup's counter).
+  void WatchOom(const ContainerRecord& c);
+  void UnwatchOom(const std::string& id);
   absl::Status RemoveLocked(const std::string& id);
   void Emit(const ContainerRecord& c, LifecycleEventType type);
   // Records the exit conmon reported for `id` (the exit watch calls it).

@@ -303,6 +303,15 @@ class ContainerManagerTest : public ::testing::Test {
       absl::MutexLock lock(&cgroups_mu_);
       return oom_cgroups_.count(cgroup) > 0;
     };
+    options.watch_oom = [this](const std::string& id, const std::string& cgroup) {
+      absl::MutexLock lock(&cgroups_mu_);
+      oom_watched_[id] = cgroup;
+      return absl::OkStatus();
+    };
+    options.unwatch_oom = [this](const std::string& id) {
+      absl::MutexLock lock(&cgroups_mu_);
+      oom_watched_.erase(id);
+    };
     containers_ = std::make_unique<ContainerManager>(options, *pods_, images_, runtime_);
     pods_->SetContainers(containers_.get());
     ASSERT_TRUE(pods_->Recover().ok());
@@ -344,7 +353,13 @@ class ContainerManagerTest : public ::testing::Test {
   std::string pod_;
   absl::Mutex cgroups_mu_;  // the exit watch's thread calls the fakes too
   std::vector<std::string> killed_cgroups_ ABSL_GUARDED_BY(cgroups_mu_);
-  std::set<std::string> oom_cgroups_ ABSL_GUARDED_BY(cgroups_mu_);  // saw an OOM kill
+  std::set<std::string> oom_cgroups_ ABSL_GUARDED_BY(cgroups_mu_);               // saw an OOM kill
+  std::map<std::string, std::string> oom_watched_ ABSL_GUARDED_BY(cgroups_mu_);  // id -> cgroup
+
+  std::map<std::string, std::string> OomWatched() {
+    absl::MutexLock lock(&cgroups_mu_);
+    return oom_watched_;
+  }
 
   std::vector<std::string> KilledCgroups() {
     absl::MutexLock lock(&cgroups_mu_);
@@ -512,6 +527,58 @@ TEST_F(ContainerManagerTest, AnOomKillCountedByTheCgroupMakesTheReasonOOMKilled)
   }
   notify(*by_file);
   EXPECT_EQ(containers_->Get(*by_file)->reason, "OOMKilled");
+}
+
+TEST_F(ContainerManagerTest, AnOomEventMarksARunningContainerAtOnceAndItsExitKeepsIt) {
+  absl::StatusOr<std::string> hog = containers_->Create(pod_, ContainerConfig("hog"));
+  absl::StatusOr<std::string> calm = containers_->Create(pod_, ContainerConfig("calm"));
+  ASSERT_TRUE(hog.ok()) << hog.status();
+  ASSERT_TRUE(calm.ok()) << calm.status();
+  EXPECT_TRUE(OomWatched().empty()) << "watched from the start on";
+  containers_->OnOom(*hog);  // not started yet: created counts too
+  EXPECT_EQ(containers_->Get(*hog)->reason, "OOMKilled");
+  ASSERT_TRUE(containers_->Start(*hog).ok());
+  ASSERT_TRUE(containers_->Start(*calm).ok());
+  EXPECT_EQ(OomWatched(),
+            (std::map<std::string, std::string>{{*hog, CgroupOf(*hog)}, {*calm, CgroupOf(*calm)}}));
+
+  // A child of the init killed: the container runs on, marked.
+  containers_->OnOom(*calm);
+  absl::StatusOr<ContainerView> running = containers_->Status(*calm);
+  ASSERT_TRUE(running.ok()) << running.status();
+  EXPECT_EQ(running->record.state, ContainerState::kRunning);
+  EXPECT_EQ(running->record.reason, "OOMKilled");
+
+  // Neither conmon's file nor the cgroup's counter says so at the exit
+  // (the cgroup gone first): the mark does, even with exit code 0.
+  ExitByItself(*hog, 137);
+  ExitByItself(*calm, 0);
+  EXPECT_EQ(containers_->Get(*hog)->reason, "OOMKilled");
+  EXPECT_EQ(containers_->Get(*calm)->reason, "OOMKilled");
+  EXPECT_TRUE(OomWatched().empty()) << "unwatched once exited";
+
+  // An exited container is left as its exit said.
+  absl::StatusOr<std::string> done = containers_->Create(pod_, ContainerConfig("done"));
+  ASSERT_TRUE(done.ok()) << done.status();
+  ASSERT_TRUE(containers_->Start(*done).ok());
+  ExitByItself(*done, 0);
+  containers_->OnOom(*done);
+  containers_->OnOom("no-such-container");
+  EXPECT_EQ(containers_->Get(*done)->reason, "Completed");
+}
+
+TEST_F(ContainerManagerTest, RunningContainersAreWatchedForOomAgainAfterARestart) {
+  absl::StatusOr<std::string> id = containers_->Create(pod_, ContainerConfig("hog"));
+  ASSERT_TRUE(id.ok()) << id.status();
+  ASSERT_TRUE(containers_->Start(*id).ok());
+  {
+    absl::MutexLock lock(&cgroups_mu_);
+    oom_watched_.clear();
+  }
+  Boot();
+  EXPECT_EQ(OomWatched(), (std::map<std::string, std::string>{{*id, CgroupOf(*id)}}));
+  ASSERT_TRUE(containers_->Remove(*id).ok());
+  EXPECT_TRUE(OomWatched().empty()) << "unwatched when removed";
 }
 
 // The events a subscriber reads, as "<type> <container id>", until none

@@ -9,6 +9,7 @@
 #include "nlohmann/json.hpp"
 #include "pkg/base/fs.h"
 #include "pkg/base/status_macros.h"
+#include "pkg/cgroups/cpuset.h"
 #include "pkg/oci/spec.h"
 #include "pkg/server/filters.h"
 #include "pkg/server/rpc.h"
@@ -20,6 +21,17 @@ namespace ocid {
 namespace {
 
 namespace cri = ::runtime::v1;
+
+// cpuset_cpus and cpuset_mems against the CPUs and nodes online now (read
+// on each call: CPUs may be hot-plugged), before anything is applied.
+absl::Status CheckCpusetOnMachine(absl::string_view field_prefix,
+                                  const cri::LinuxContainerResources& resources) {
+  if (resources.cpuset_cpus().empty() && resources.cpuset_mems().empty()) {
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(MachineCpus machine, ReadMachineCpus());
+  return CheckCpuset(field_prefix, resources.cpuset_cpus(), resources.cpuset_mems(), machine);
+}
 
 // The fields CreateContainer can check before it looks anything up.
 absl::Status ValidateCreate(const cri::CreateContainerRequest& request) {
@@ -34,7 +46,7 @@ absl::Status ValidateCreate(const cri::CreateContainerRequest& request) {
   if (config.image().image().empty()) {
     return absl::InvalidArgumentError("config.image.image is empty");
   }
-  return absl::OkStatus();
+  return CheckCpusetOnMachine("config.linux.resources.", config.linux().resources());
 }
 
 // What ContainerStatus(verbose) puts in info["info"]: the keys containerd
@@ -154,6 +166,7 @@ grpc::Status RuntimeService::UpdateContainerResources(
     if (request->container_id().empty()) {
       return absl::InvalidArgumentError("container_id is empty");
     }
+    RETURN_IF_ERROR(CheckCpusetOnMachine("linux.", request->linux()));
     return containers_.UpdateResources(request->container_id(), request->linux());
   });
 }

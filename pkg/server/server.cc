@@ -159,6 +159,11 @@ absl::Status CriServer::StartManagers() {
   OCID_LOG(kInfo) << "cgroups: " << LayoutName(cgroups.layout()) << ", driver "
                   << config_.cgroup_manager;
   cgroups_ = std::make_unique<Cgroups>(std::move(cgroups));
+  // Reports only for cgroups the container manager asks it to watch, so
+  // only once containers_ exists.
+  ASSIGN_OR_RETURN(oom_watcher_, OomWatcher::Start(*cgroups_, [this](const std::string& id) {
+                     containers_->OnOom(id);
+                   }));
   if (!config_.seccomp_profile.empty() && SeccompBuiltIn()) {
     // A profile that does not convert would fail every RuntimeDefault
     // container: say so at start.
@@ -214,6 +219,10 @@ absl::Status CriServer::StartManagers() {
     return cgroups_->Kill(cgroup, absl::Seconds(2));
   };
   containers.oom_killed = [this](const std::string& cgroup) { return cgroups_->OomKilled(cgroup); };
+  containers.watch_oom = [this](const std::string& id, const std::string& cgroup) {
+    return oom_watcher_->Watch(id, cgroup);
+  };
+  containers.unwatch_oom = [this](const std::string& id) { oom_watcher_->Unwatch(id); };
   containers.events = &events_;
   containers.seccomp = &seccomp_;
   containers_ = std::make_unique<ContainerManager>(std::move(containers), *pods_,

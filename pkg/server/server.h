@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "pkg/cgroups/cgroups.h"
+#include "pkg/cgroups/oom_watcher.h"
 #include "pkg/config/config.h"
 #include "pkg/container/container_manager.h"
 #include "pkg/container/real_deps.h"
@@ -78,6 +79,8 @@ class CriServer {
   std::unique_ptr<SandboxManager> pods_;
   std::unique_ptr<ContainerManager> containers_;
   std::unique_ptr<Cgroups> cgroups_;
+  // Calls into containers_: destroyed (its thread stopped) before it.
+  std::unique_ptr<OomWatcher> oom_watcher_;
   std::unique_ptr<StatsCollector> stats_;
   // Sessions run on the managers: the server ends them before those go.
   std::unique_ptr<StreamingBackend> streaming_backend_;

@@ -31,8 +31,13 @@ bool Live(const ContainerRecord& c) {
 }  // namespace
 
 StatsCollector::StatsCollector(SandboxManager& pods, ContainerManager& containers,
-                               const Cgroups& cgroups, std::function<absl::Time()> clock)
-    : pods_(pods), containers_(containers), cgroups_(cgroups), clock_(std::move(clock)) {}
+                               const Cgroups& cgroups, std::function<absl::Time()> clock,
+                               absl::Duration fs_usage_max_age)
+    : pods_(pods),
+      containers_(containers),
+      clock_(clock),
+      cgroups_(cgroups, clock),
+      layers_(clock, fs_usage_max_age) {}
 
 absl::StatusOr<std::string> StatsCollector::ContainerCgroup(const SandboxRecord& pod,
                                                             const std::string& container_id) {
@@ -40,40 +45,24 @@ absl::StatusOr<std::string> StatsCollector::ContainerCgroup(const SandboxRecord&
   return ContainerCgroupPath(pod_cgroup, container_id);
 }
 
-CgroupSample StatsCollector::Sample(const std::string& cgroup) {
-  CgroupSample sample;
-  absl::StatusOr<CgroupStats> stats = cgroups_.Read(cgroup);
-  sample.timestamp = absl::ToUnixNanos(clock_());
-  if (!stats.ok()) return sample;  // gone (or unreadable): times only, as for an exited one
-  sample.stats = *stats;
-  absl::MutexLock lock(&mu_);
-  auto it = last_cpu_.find(cgroup);
-  if (it != last_cpu_.end() && sample.timestamp > it->second.timestamp &&
-      stats->cpu_usage_ns >= it->second.usage_ns) {
-    double cores = static_cast<double>(stats->cpu_usage_ns - it->second.usage_ns) /
-                   static_cast<double>(sample.timestamp - it->second.timestamp);
-    sample.nano_cores = static_cast<uint64_t>(cores * 1e9);
-  }
-  last_cpu_[cgroup] = {sample.timestamp, stats->cpu_usage_ns};
-  return sample;
-}
-
-ContainerUsage StatsCollector::MeasureContainer(const ContainerRecord& container,
-                                                const SandboxRecord* pod) {
+ContainerUsage StatsCollector::MeasureContainer(ContainerRecord container, const SandboxRecord* pod,
+                                                bool with_pids) {
   ContainerUsage usage;
-  usage.record = container;
+  usage.record = std::move(container);
+  const ContainerRecord& c = usage.record;
   if (pod != nullptr) {
-    absl::StatusOr<std::string> cgroup = ContainerCgroup(*pod, container.id);
+    absl::StatusOr<std::string> cgroup = ContainerCgroup(*pod, c.id);
     if (cgroup.ok()) usage.cgroup = *cgroup;
   }
-  if (!usage.cgroup.empty() && Live(container)) {
-    usage.cpu_memory = Sample(usage.cgroup);
+  if (!usage.cgroup.empty() && Live(c)) {
+    usage.cpu_memory = cgroups_.Sample(usage.cgroup, with_pids);
   } else {
     usage.cpu_memory.timestamp = absl::ToUnixNanos(clock_());
   }
-  usage.upper_dir = container.overlay_dir + "/upper";
-  usage.writable_layer = MeasureTree(usage.upper_dir);
-  usage.fs_timestamp = absl::ToUnixNanos(clock_());
+  usage.upper_dir = c.overlay_dir + "/upper";
+  FsUsageCache::Reading layer = layers_.Measure(usage.upper_dir);
+  usage.writable_layer = layer.usage;
+  usage.fs_timestamp = layer.timestamp;
   return usage;
 }
 
@@ -84,7 +73,7 @@ PodUsage StatsCollector::MeasurePod(const SandboxRecord& pod,
   absl::StatusOr<std::string> cgroup = PodCgroupPath(pod.cgroup_parent, pod.id);
   if (cgroup.ok()) {
     usage.cgroup = *cgroup;
-    usage.cpu_memory = Sample(usage.cgroup);
+    usage.cpu_memory = cgroups_.Sample(usage.cgroup, /*with_pids=*/true);
   } else {
     usage.cpu_memory.timestamp = absl::ToUnixNanos(clock_());
   }
@@ -94,7 +83,7 @@ PodUsage StatsCollector::MeasurePod(const SandboxRecord& pod,
   }
   usage.network_timestamp = absl::ToUnixNanos(clock_());
   for (const ContainerRecord& c : containers) {
-    if (Live(c)) usage.containers.push_back(MeasureContainer(c, &pod));
+    if (Live(c)) usage.containers.push_back(MeasureContainer(c, &pod, /*with_pids=*/true));
   }
   return usage;
 }
@@ -102,7 +91,7 @@ PodUsage StatsCollector::MeasurePod(const SandboxRecord& pod,
 absl::StatusOr<ContainerUsage> StatsCollector::Container(const std::string& id) {
   ASSIGN_OR_RETURN(ContainerRecord container, containers_.Get(id));
   absl::StatusOr<SandboxRecord> pod = pods_.Get(container.sandbox_id);
-  return MeasureContainer(container, pod.ok() ? &*pod : nullptr);
+  return MeasureContainer(std::move(container), pod.ok() ? &*pod : nullptr, /*with_pids=*/false);
 }
 
 std::vector<ContainerUsage> StatsCollector::Containers(const UsageFilter& filter) {
@@ -120,7 +109,8 @@ std::vector<ContainerUsage> StatsCollector::Containers(const UsageFilter& filter
   auto measure = [&](size_t first, size_t step) {
     for (size_t i = first; i < picked.size(); i += step) {
       auto pod = pods.find(picked[i].sandbox_id);
-      usages[i] = MeasureContainer(picked[i], pod == pods.end() ? nullptr : &pod->second);
+      usages[i] = MeasureContainer(std::move(picked[i]), pod == pods.end() ? nullptr : &pod->second,
+                                   /*with_pids=*/false);
     }
   };
   size_t workers = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()),

@@ -22,24 +22,16 @@
 #include "pkg/sandbox/sandbox_manager.h"
 #include "pkg/stats/fs_usage.h"
 #include "pkg/stats/net_dev.h"
+#include "pkg/stats/usage_cache.h"
 
 namespace ocid {
-
-// A cgroup's usage at one moment.
-struct CgroupSample {
-  int64_t timestamp = 0;             // unix ns
-  std::optional<CgroupStats> stats;  // unset when the cgroup is gone
-  // CPU use since the previous sample of the same cgroup, in nanocores
-  // (1e9 = one core busy); unset on a first sample.
-  std::optional<uint64_t> nano_cores;
-};
 
 struct ContainerUsage {
   ContainerRecord record;
   std::string cgroup;  // its cgroup path
   CgroupSample cpu_memory;
-  int64_t fs_timestamp = 0;
-  std::string upper_dir;  // the writable layer measured
+  int64_t fs_timestamp = 0;  // when the writable layer was measured
+  std::string upper_dir;     // the writable layer measured
   FsUsage writable_layer;
 };
 
@@ -63,9 +55,13 @@ struct UsageFilter {
 
 class StatsCollector {
  public:
+  // How old a writable layer's usage may be when reported (FsUsageCache).
+  static constexpr absl::Duration kFsUsageMaxAge = absl::Seconds(10);
+
   // All must outlive the collector; `clock` gives the samples' times.
   StatsCollector(SandboxManager& pods, ContainerManager& containers, const Cgroups& cgroups,
-                 std::function<absl::Time()> clock = absl::Now);
+                 std::function<absl::Time()> clock = absl::Now,
+                 absl::Duration fs_usage_max_age = kFsUsageMaxAge);
 
   // NotFound for an unknown container or pod (as Get).
   absl::StatusOr<ContainerUsage> Container(const std::string& id);
@@ -80,22 +76,17 @@ class StatsCollector {
                                                      const std::string& container_id);
 
  private:
-  ContainerUsage MeasureContainer(const ContainerRecord& container, const SandboxRecord* pod);
+  // `with_pids`: pids.current too (the pods' metrics report it per
+  // container; ContainerStats has no process count).
+  ContainerUsage MeasureContainer(ContainerRecord container, const SandboxRecord* pod,
+                                  bool with_pids);
   PodUsage MeasurePod(const SandboxRecord& pod, std::vector<ContainerRecord> containers);
-  CgroupSample Sample(const std::string& cgroup);
 
   SandboxManager& pods_;
   ContainerManager& containers_;
-  const Cgroups& cgroups_;
   std::function<absl::Time()> clock_;
-  // The previous CPU reading per cgroup, for nano_cores; a leaf lock held
-  // only to look up and replace an entry, never while reading files.
-  struct CpuReading {
-    int64_t timestamp;
-    uint64_t usage_ns;
-  };
-  absl::Mutex mu_;
-  std::map<std::string, CpuReading> last_cpu_ ABSL_GUARDED_BY(mu_);
+  CgroupSampler cgroups_;
+  FsUsageCache layers_;
 };
 
 }  // namespace ocid
