@@ -22,6 +22,7 @@
 #include "pkg/base/undo_stack.h"
 #include "pkg/cgroups/paths.h"
 #include "pkg/oci/spec.h"
+#include "pkg/security/host_features.h"
 
 namespace ocid {
 namespace {
@@ -198,6 +199,10 @@ absl::StatusOr<std::string> ContainerManager::Create(const std::string& pod_id,
   }
   std::string target_pid_ns;
   const auto& namespaces = config.linux().security_context().namespace_options();
+  RETURN_IF_ERROR(CheckUserNamespace(
+      namespaces, "config.linux.security_context.namespace_options.userns_options"));
+  RETURN_IF_ERROR(CheckSelinuxOptions(config.linux().security_context().selinux_options(),
+                                      "config.linux.security_context.selinux_options"));
   if (namespaces.pid() == cri::NamespaceMode::TARGET) {
     ASSIGN_OR_RETURN(target_pid_ns, TargetPidNamespace(pod.id, namespaces.target_id()));
   }

@@ -15,6 +15,7 @@
 #include "pkg/base/undo_stack.h"
 #include "pkg/cgroups/paths.h"
 #include "pkg/sandbox/sysctls.h"
+#include "pkg/security/host_features.h"
 
 namespace ocid {
 namespace {
@@ -125,6 +126,10 @@ absl::StatusOr<std::string> SandboxManager::RunPod(const cri::PodSandboxConfig& 
                                                    const std::string& handler) {
   RETURN_IF_ERROR(options_.check_handler(handler));
   const auto& namespaces = config.linux().security_context().namespace_options();
+  RETURN_IF_ERROR(CheckUserNamespace(
+      namespaces, "config.linux.security_context.namespace_options.userns_options"));
+  RETURN_IF_ERROR(CheckSelinuxOptions(config.linux().security_context().selinux_options(),
+                                      "config.linux.security_context.selinux_options"));
   RETURN_IF_ERROR(CheckPodSysctls(config.linux().sysctls(),
                                   namespaces.ipc() != cri::NamespaceMode::NODE,
                                   namespaces.network() != cri::NamespaceMode::NODE));

@@ -381,6 +381,27 @@ TEST_F(SandboxManagerTest, AHostLevelSysctlMakesNothing) {
   EXPECT_TRUE(manager_->RunPod(config, "").ok()) << "the name was not kept, and net.* is the pod's";
 }
 
+TEST_F(SandboxManagerTest, APodUserNamespaceIsRefusedAndMakesNothing) {
+  cri::PodSandboxConfig config = PodConfig("web");
+  config.mutable_linux()
+      ->mutable_security_context()
+      ->mutable_namespace_options()
+      ->mutable_userns_options()
+      ->set_mode(cri::NamespaceMode::POD);
+  absl::Status refused = manager_->RunPod(config, "").status();
+  EXPECT_TRUE(absl::IsInvalidArgument(refused));
+  EXPECT_NE(refused.message().find("namespace_options.userns_options"), std::string::npos)
+      << refused;
+  EXPECT_TRUE(host_.Empty());
+  EXPECT_EQ(Records(), 0u);
+  config.mutable_linux()
+      ->mutable_security_context()
+      ->mutable_namespace_options()
+      ->mutable_userns_options()
+      ->set_mode(cri::NamespaceMode::NODE);
+  EXPECT_TRUE(manager_->RunPod(config, "").ok()) << "NODE is the host's user namespace";
+}
+
 TEST_F(SandboxManagerTest, StopAndStatusOfUnknownPodAreNotFound) {
   EXPECT_TRUE(absl::IsNotFound(manager_->StopPod("nope")));
   EXPECT_TRUE(absl::IsNotFound(manager_->Status("nope").status()));

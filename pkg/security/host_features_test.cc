@@ -1,0 +1,49 @@
+#include "pkg/security/host_features.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/match.h"
+#include "gtest/gtest.h"
+
+namespace ocid {
+namespace {
+
+namespace cri = ::runtime::v1;
+
+TEST(CheckUserNamespace, NodeIsFinePodAndOthersAreRefusedNamingTheField) {
+  cri::NamespaceOption options;
+  EXPECT_TRUE(CheckUserNamespace(options, "f").ok()) << "none asked";
+  cri::UserNamespace& userns = *options.mutable_userns_options();
+  userns.set_mode(cri::NamespaceMode::NODE);
+  EXPECT_TRUE(CheckUserNamespace(options, "f").ok()) << "NODE: the host's";
+  userns.set_mode(cri::NamespaceMode::POD);
+  absl::Status pod = CheckUserNamespace(options, "config.x.userns_options");
+  EXPECT_TRUE(absl::IsInvalidArgument(pod));
+  EXPECT_TRUE(absl::StartsWith(pod.message(), "config.x.userns_options: ")) << pod;
+  EXPECT_TRUE(absl::StrContains(pod.message(), "idmapped")) << pod;
+  userns.set_mode(cri::NamespaceMode::TARGET);
+  EXPECT_TRUE(absl::StrContains(CheckUserNamespace(options, "f").message(), "TARGET"));
+  userns.set_mode(cri::NamespaceMode::NODE);
+  userns.add_uids()->set_length(1);
+  EXPECT_TRUE(absl::IsInvalidArgument(CheckUserNamespace(options, "f")));
+}
+
+TEST(CheckSelinuxOptions, IgnoredWithoutSelinuxAndRefusedWhereItEnforces) {
+  std::string root = std::string(std::getenv("TEST_TMPDIR")) + "/selinuxfs";
+  std::filesystem::create_directories(root);
+  cri::SELinuxOption options;
+  EXPECT_TRUE(CheckSelinuxOptions(options, "f", root).ok()) << "no options";
+  options.set_level("s0:c1,c2");
+  EXPECT_TRUE(CheckSelinuxOptions(options, "f", root).ok()) << "no SELinux here: ignored";
+  std::ofstream(root + "/enforce") << "1";
+  absl::Status refused = CheckSelinuxOptions(options, "config.linux.selinux_options", root);
+  EXPECT_TRUE(absl::IsInvalidArgument(refused));
+  EXPECT_TRUE(absl::StartsWith(refused.message(), "config.linux.selinux_options: ")) << refused;
+  options.Clear();
+  EXPECT_TRUE(CheckSelinuxOptions(options, "f", root).ok()) << "none asked: fine anywhere";
+}
+
+}  // namespace
+}  // namespace ocid
