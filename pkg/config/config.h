@@ -54,6 +54,14 @@ struct Config {
   std::string conmon = "/usr/bin/conmon";
   std::string cgroup_manager = "cgroupfs";  // or "systemd"
   std::string seccomp_profile;  // RuntimeDefault's profile; "" is the built-in one
+  // What an unprivileged container gets before its own add/drop: the 14
+  // that containerd and cri-o give (with or without CAP_).
+  std::vector<std::string> default_capabilities = {
+      "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
+      "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
+      "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
+      "CAP_KILL",    "CAP_AUDIT_WRITE",
+  };
   std::map<std::string, RuntimeHandler> runtimes = {
       {"runc", {"/usr/sbin/runc", "/run/runc", "oci"}},
       {"crun", {"/usr/bin/crun", "/run/crun", "oci"}},

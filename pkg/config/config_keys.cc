@@ -47,6 +47,9 @@ const std::vector<ConfigKey>& ConfigKeys() {
       {"ocid.runtime", "seccomp_profile", "seccomp-profile",
        "seccomp profile (OCI or Docker JSON) for RuntimeDefault; empty: ocid's built-in one",
        &Config::seccomp_profile, Check::kAbsolutePathOrEmpty},
+      {"ocid.runtime", "default_capabilities", "default-capabilities",
+       "capabilities of an unprivileged container before its own add/drop",
+       &Config::default_capabilities},
 
       {"ocid.image", "signature_policy", "signature-policy",
        "image trust policy (containers-policy.json); a missing default file accepts every image",

@@ -323,6 +323,7 @@ absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan
                              options_.cgroup_manager,
                              options_.seccomp};
   inputs.swap_accounting = options_.swap_accounting;
+  inputs.default_capabilities = options_.default_capabilities;
   ASSIGN_OR_RETURN(nlohmann::json spec, BuildContainerSpec(inputs));
   const nlohmann::json& user = spec["process"]["user"];
   c.uid = user.value("uid", -1);

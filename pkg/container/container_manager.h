@@ -45,6 +45,8 @@ struct ContainerManagerOptions {
   // Whether the host's memory cgroups account swap: a memory limit without
   // a swap request then limits swap too (BuildResources).
   bool swap_accounting = true;
+  // ocid.runtime.default_capabilities.
+  std::vector<std::string> default_capabilities = Config().default_capabilities;
   // Moves a container's conmon into its cgroup below the pod's
   // (ConmonCgroupPath, cri-o's conmon_cgroup = "pod"); unset: conmon stays
   // in ocid's. The pod's removal removes that cgroup.

@@ -59,14 +59,6 @@ constexpr const char* kCapabilities[] = {
 };
 // clang-format on
 
-// What containerd and cri-o give an unprivileged container.
-constexpr const char* kDefaultCapabilities[] = {
-    "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
-    "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
-    "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
-    "CAP_KILL",    "CAP_AUDIT_WRITE",
-};
-
 // containerd's defaults; kubelet usually sends the same lists.
 // clang-format off
 constexpr const char* kDefaultMaskedPaths[] = {
@@ -292,7 +284,8 @@ bool Contains(const std::vector<std::string>& list, absl::string_view item) {
 
 // containerd's rules: "ALL" in add starts from every capability, "ALL" in
 // drop from none; then the named drops, then the named adds.
-absl::StatusOr<json> BuildCapabilities(const LinuxContainerSecurityContext& sc) {
+absl::StatusOr<json> BuildCapabilities(const LinuxContainerSecurityContext& sc,
+                                       const std::vector<std::string>& defaults) {
   const std::string prefix = "config.linux.security_context.capabilities.";
   ASSIGN_OR_RETURN(
       auto add, CapabilityList(sc.capabilities().add_capabilities(), prefix + "add_capabilities"));
@@ -307,7 +300,7 @@ absl::StatusOr<json> BuildCapabilities(const LinuxContainerSecurityContext& sc) 
   if (sc.privileged() || Contains(add, "ALL")) {
     base = AllCapabilities();
   } else {
-    base.assign(std::begin(kDefaultCapabilities), std::end(kDefaultCapabilities));
+    ASSIGN_OR_RETURN(base, NormalizeCapabilities(defaults, "ocid.runtime.default_capabilities"));
   }
   if (!sc.privileged() && Contains(drop, "ALL")) base.clear();
   std::vector<std::string> caps;
@@ -334,7 +327,7 @@ absl::StatusOr<json> BuildProcess(const ContainerSpecInputs& in, const ImageConf
   ASSIGN_OR_RETURN(std::string cwd, BuildCwd(config, image));
   ASSIGN_OR_RETURN(ResolvedUser user, BuildUser(sc, image, in.rootfs));
   ASSIGN_OR_RETURN(std::vector<std::string> env, BuildEnv(config, image, *in.sandbox, user.home));
-  ASSIGN_OR_RETURN(json caps, BuildCapabilities(sc));
+  ASSIGN_OR_RETURN(json caps, BuildCapabilities(sc, in.default_capabilities));
   int64_t oom = config.linux().resources().oom_score_adj();
   oom = std::clamp<int64_t>(oom, std::max(in.min_oom_score_adj, -1000), 1000);
   return json{
@@ -761,6 +754,17 @@ absl::StatusOr<nlohmann::json> BuildContainerSpec(const ContainerSpecInputs& inp
 
 absl::Status ValidateUserFields(const LinuxContainerSecurityContext& sc) {
   return ValidateUserFieldsIn(sc);
+}
+
+absl::StatusOr<std::vector<std::string>> NormalizeCapabilities(
+    const std::vector<std::string>& names, const std::string& field) {
+  std::vector<std::string> caps;
+  for (size_t i = 0; i < names.size(); ++i) {
+    ASSIGN_OR_RETURN(std::string cap, CapabilityName(names[i], absl::StrCat(field, "[", i, "]")));
+    if (cap == "ALL") return Invalid(absl::StrCat(field, "[", i, "]"), "\"ALL\" is not a capability");
+    if (!Contains(caps, cap)) caps.push_back(std::move(cap));
+  }
+  return caps;
 }
 
 }  // namespace ocid

@@ -4,10 +4,12 @@
 #define OCID_PKG_OCI_SPEC_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "api/runtime/v1/api.pb.h"
 #include "nlohmann/json.hpp"
+#include "pkg/config/config.h"
 #include "pkg/image/manifest.h"
 #include "pkg/security/apparmor.h"
 #include "pkg/security/seccomp.h"
@@ -51,7 +53,14 @@ struct ContainerSpecInputs {
   const AppArmorHost* apparmor_host = nullptr;
   // Whether the host's memory cgroups account swap (BuildResources).
   bool swap_accounting = true;
+  // ocid.runtime.default_capabilities.
+  std::vector<std::string> default_capabilities = Config().default_capabilities;
 };
+
+// Capability names as runtime-spec spells them (CAP_ added, upper case, each
+// once); InvalidArgument naming field[i] for an unknown one or "ALL".
+absl::StatusOr<std::vector<std::string>> NormalizeCapabilities(
+    const std::vector<std::string>& names, const std::string& field);
 
 // linux.resources (cpu, memory, hugepageLimits, unified) for `resources`,
 // as CreateContainer writes them and `runtime update --resources` takes

@@ -87,6 +87,7 @@ class SpecTest : public ::testing::Test {
 
   SeccompProfiles seccomp_;
   bool swap_accounting_ = true;
+  std::vector<std::string> default_capabilities_ = Config().default_capabilities;
   AppArmorHost apparmor_host_{"/nonexistent/enabled", "/nonexistent/profiles"};  // none
 
   absl::StatusOr<json> Build() {
@@ -101,6 +102,7 @@ class SpecTest : public ::testing::Test {
     inputs.seccomp = &seccomp_;
     inputs.apparmor_host = &apparmor_host_;
     inputs.swap_accounting = swap_accounting_;
+    inputs.default_capabilities = default_capabilities_;
     return BuildContainerSpec(inputs);
   }
   // The error message of a Build() expected to fail with InvalidArgument.
@@ -380,6 +382,19 @@ TEST_F(SpecTest, UnprivilegedCapabilitiesAndPaths) {
   spec = Build();
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_EQ((*spec)["linux"]["maskedPaths"].get<Strings>(), Strings{"/only/this"});
+}
+
+TEST_F(SpecTest, DefaultCapabilitiesComeFromTheConfig) {
+  default_capabilities_ = {"net_admin", "CAP_CHOWN", "chown"};
+  Security()->mutable_capabilities()->add_add_capabilities("KILL");
+  absl::StatusOr<json> spec = Build();
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ((*spec)["process"]["capabilities"]["bounding"].get<Strings>(),
+            (Strings{"CAP_NET_ADMIN", "CAP_CHOWN", "CAP_KILL"}));
+  default_capabilities_ = {"CAP_CHOWN", "CAP_TELEPORT"};
+  EXPECT_EQ(BuildError(),
+            "ocid.runtime.default_capabilities[1]: unknown capability \"CAP_TELEPORT\"");
+  EXPECT_FALSE(NormalizeCapabilities({"ALL"}, "f").ok());
 }
 
 TEST_F(SpecTest, CapabilityAddAndDrop) {

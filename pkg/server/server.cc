@@ -18,6 +18,7 @@
 #include "pkg/base/status_macros.h"
 #include "pkg/base/unique_fd.h"
 #include "pkg/cgroups/paths.h"
+#include "pkg/oci/spec.h"
 #include "pkg/server/rpc.h"
 #include "pkg/trust/image_trust.h"
 
@@ -164,6 +165,10 @@ absl::Status CriServer::StartManagers() {
   ASSIGN_OR_RETURN(oom_watcher_, OomWatcher::Start(*cgroups_, [this](const std::string& id) {
                      containers_->OnOom(id);
                    }));
+  // An unknown name would fail every container: say so at start.
+  RETURN_IF_ERROR(
+      NormalizeCapabilities(config_.default_capabilities, "ocid.runtime.default_capabilities")
+          .status());
   if (!config_.seccomp_profile.empty() && SeccompBuiltIn()) {
     // A profile that does not convert would fail every RuntimeDefault
     // container: say so at start.
@@ -209,6 +214,7 @@ absl::Status CriServer::StartManagers() {
   containers.min_oom_score_adj = MinOomScoreAdj();
   containers.cgroup_manager = config_.cgroup_manager;
   containers.swap_accounting = cgroups_->SwapAccounting();
+  containers.default_capabilities = config_.default_capabilities;
   containers.join_cgroup = [this](const std::string& cgroup, pid_t pid) {
     return cgroups_->Join(cgroup, pid);
   };

@@ -163,6 +163,14 @@ TEST_F(ServerTest, UnbuiltCallsAnswerUnimplementedAndUnknownFieldsAreAccepted) {
   }
 }
 
+TEST_F(ServerTest, AnUnknownDefaultCapabilityStopsTheStart) {
+  config_.default_capabilities = {"CAP_CHOWN", "CAP_FLY"};
+  auto server = CriServer::Start(config_);
+  ASSERT_FALSE(server.ok());
+  EXPECT_THAT(server.status().message(),
+              HasSubstr("ocid.runtime.default_capabilities[1]: unknown capability"));
+}
+
 TEST_F(ServerTest, RefusesASecondServerAndReplacesAStaleSocket) {
   auto first = CriServer::Start(config_);
   ASSERT_TRUE(first.ok());
