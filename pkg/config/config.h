@@ -62,6 +62,10 @@ struct Config {
       "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
       "CAP_KILL",    "CAP_AUDIT_WRITE",
   };
+  // "name=value" sysctls every pod gets (namespaced ones only: net.* in pods
+  // with their own network, kernel.shm*/msg*/sem and fs.mqueue.* with their
+  // own IPC); a pod's own sysctls win.
+  std::vector<std::string> default_sysctls;
   std::map<std::string, RuntimeHandler> runtimes = {
       {"runc", {"/usr/sbin/runc", "/run/runc", "oci"}},
       {"crun", {"/usr/bin/crun", "/run/crun", "oci"}},

@@ -50,6 +50,9 @@ const std::vector<ConfigKey>& ConfigKeys() {
       {"ocid.runtime", "default_capabilities", "default-capabilities",
        "capabilities of an unprivileged container before its own add/drop",
        &Config::default_capabilities},
+      {"ocid.runtime", "default_sysctls", "default-sysctls",
+       "name=value sysctls every pod gets where its namespaces scope them; its own win",
+       &Config::default_sysctls},
 
       {"ocid.image", "signature_policy", "signature-policy",
        "image trust policy (containers-policy.json); a missing default file accepts every image",

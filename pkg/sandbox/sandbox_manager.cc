@@ -206,7 +206,8 @@ PinRequest SandboxManager::PinRequestFor(const SandboxRecord& pod,
   bool host_ipc = options.ipc() == cri::NamespaceMode::NODE;
   PinRequest pin{pod.id,    options_.pins_dir, options_.pinns_binary, !host_network,
                  !host_ipc, !host_network,     pod.hostname,          {}};
-  for (const auto& [key, value] : config.linux().sysctls()) pin.sysctls.emplace_back(key, value);
+  pin.sysctls = PodSysctls(options_.default_sysctls, config.linux().sysctls(), !host_ipc,
+                           !host_network);
   return pin;
 }
 

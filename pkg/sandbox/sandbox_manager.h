@@ -20,6 +20,7 @@
 #include "pkg/events/event_bus.h"
 #include "pkg/sandbox/sandbox_host.h"
 #include "pkg/sandbox/sandbox_record.h"
+#include "pkg/sandbox/sysctls.h"
 
 namespace ocid {
 
@@ -33,6 +34,8 @@ struct SandboxManagerOptions {
   // Where the pod's own lifecycle events go (none when null); must outlive
   // the manager.
   EventBus* events = nullptr;
+  // ocid.runtime.default_sysctls, parsed (ParseDefaultSysctls).
+  std::vector<DefaultSysctl> default_sysctls;
 };
 
 // A pod with its config as sent to RunPodSandbox.

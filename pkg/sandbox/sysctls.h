@@ -6,8 +6,11 @@
 #include <google/protobuf/map.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace ocid {
 
@@ -17,6 +20,23 @@ namespace ocid {
 // Otherwise InvalidArgument naming the key (config.linux.sysctls["..."]).
 absl::Status CheckPodSysctls(const google::protobuf::Map<std::string, std::string>& sysctls,
                              bool own_ipc, bool own_network);
+
+// ocid.runtime.default_sysctls ("name=value" each): set in every pod that has
+// the namespace they scope, before the pod's own. InvalidArgument naming
+// ocid.runtime.default_sysctls[i] for a malformed or host-level one.
+struct DefaultSysctl {
+  std::string name;  // dotted
+  std::string value;
+  bool ipc = false;  // needs the pod's IPC namespace; else its network's
+};
+absl::StatusOr<std::vector<DefaultSysctl>> ParseDefaultSysctls(
+    const std::vector<std::string>& entries);
+
+// The sysctls a pod gets: the defaults its namespaces scope, then its own
+// (which win over a default of the same name), in name order.
+std::vector<std::pair<std::string, std::string>> PodSysctls(
+    const std::vector<DefaultSysctl>& defaults,
+    const google::protobuf::Map<std::string, std::string>& own, bool own_ipc, bool own_network);
 
 }  // namespace ocid
 

@@ -203,6 +203,7 @@ absl::Status CriServer::StartManagers() {
     return runtimes_->For(handler).status();
   };
   pods.events = &events_;
+  ASSIGN_OR_RETURN(pods.default_sysctls, ParseDefaultSysctls(config_.default_sysctls));
   pods_ = std::make_unique<SandboxManager>(std::move(pods), *sandbox_host_, *pod_network_);
 
   ContainerManagerOptions containers;
