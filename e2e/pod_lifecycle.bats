@@ -460,3 +460,25 @@ wait_for_state() {
   ocid_stop
   ocid_start --registries-conf "$TEST_ROOT/registries.conf" --metrics-port "$METRICS_PORT"
 }
+
+@test "default_capabilities and default_sysctls shape every pod and container" {
+  ocid_stop
+  ocid_start --registries-conf "$TEST_ROOT/registries.conf" \
+    --default-capabilities CAP_CHOWN --default-capabilities net_bind_service \
+    --default-sysctls net.ipv4.ip_unprivileged_port_start=5
+  pod=$("$OCIC_BIN" pod run --config "$(pod_config defaultspod)")
+  ctr=$("$OCIC_BIN" ctr create --pod "$pod" --config "$(container_config defaultsctr 'exec sleep 3600')")
+  "$OCIC_BIN" ctr start --id "$ctr"
+  run "$OCIC_BIN" ctr exec --id "$ctr" -- cat /proc/sys/net/ipv4/ip_unprivileged_port_start
+  [ "$output" = 5 ]
+  run "$OCIC_BIN" ctr exec --id "$ctr" -- grep CapEff /proc/self/status
+  # CAP_CHOWN (bit 0) and CAP_NET_BIND_SERVICE (bit 10) only.
+  [[ "$output" == *0000000000000401 ]]
+  "$OCIC_BIN" pod remove --id "$pod"
+  ocid_stop
+  # A host-level sysctl would change the node: ocid refuses to start.
+  run "$OCID_BIN" $(ocid_private_flags) --default-sysctls kernel.panic=1
+  [ "$status" -ne 0 ]
+  [[ "$output" == *'ocid.runtime.default_sysctls[0]: "kernel.panic=1": not a namespaced sysctl'* ]]
+  ocid_start --registries-conf "$TEST_ROOT/registries.conf" --metrics-port "$METRICS_PORT"
+}
