@@ -62,6 +62,9 @@ struct Config {
       "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
       "CAP_KILL",    "CAP_AUDIT_WRITE",
   };
+  // The loaded AppArmor profile RuntimeDefault runs under on an AppArmor
+  // host; "": none (unconfined, with a warning). ocid loads no profile.
+  std::string apparmor_profile;
   // "name=value" sysctls every pod gets (namespaced ones only: net.* in pods
   // with their own network, kernel.shm*/msg*/sem and fs.mqueue.* with their
   // own IPC); a pod's own sysctls win.

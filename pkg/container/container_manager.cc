@@ -324,6 +324,7 @@ absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan
                              options_.seccomp};
   inputs.swap_accounting = options_.swap_accounting;
   inputs.default_capabilities = options_.default_capabilities;
+  inputs.apparmor_host = &options_.apparmor;
   ASSIGN_OR_RETURN(nlohmann::json spec, BuildContainerSpec(inputs));
   const nlohmann::json& user = spec["process"]["user"];
   c.uid = user.value("uid", -1);

@@ -28,6 +28,7 @@
 #include "pkg/events/event_bus.h"
 #include "pkg/image/manifest.h"
 #include "pkg/sandbox/sandbox_manager.h"
+#include "pkg/security/apparmor.h"
 #include "pkg/security/seccomp.h"
 #include "pkg/storage/lease.h"
 
@@ -47,6 +48,8 @@ struct ContainerManagerOptions {
   bool swap_accounting = true;
   // ocid.runtime.default_capabilities.
   std::vector<std::string> default_capabilities = Config().default_capabilities;
+  // The host's AppArmor state and ocid.runtime.apparmor_profile.
+  AppArmorHost apparmor;
   // Moves a container's conmon into its cgroup below the pod's
   // (ConmonCgroupPath, cri-o's conmon_cgroup = "pod"); unset: conmon stays
   // in ocid's. The pod's removal removes that cgroup.

@@ -87,14 +87,22 @@ absl::StatusOr<std::optional<std::string>> AppArmorProfileFor(
   // RuntimeDefault: nothing to confine with where AppArmor is off, and a
   // privileged container runs unconfined.
   if (sc.privileged() || !Enabled(host)) return std::optional<std::string>();
+  if (!host.runtime_default.empty()) {
+    if (!Loaded(host, host.runtime_default)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          kField, ": RuntimeDefault is ocid.runtime.apparmor_profile \"", host.runtime_default,
+          "\", which is not loaded on this host"));
+    }
+    return std::optional<std::string>(host.runtime_default);
+  }
   // kubelet asks for RuntimeDefault on every AppArmor node: refusing would
-  // stop every pod there. ocid loads no default profile yet, so it says so
-  // (once) and runs the container unconfined.
+  // stop every pod there. With no profile configured ocid says so (once)
+  // and runs the container unconfined.
   static std::once_flag warned;
   std::call_once(warned, [] {
-    OCID_LOG(kWarn) << "AppArmor RuntimeDefault asked for: ocid loads no default AppArmor "
-                       "profile yet, containers run unconfined by AppArmor (seccomp still "
-                       "applies)";
+    OCID_LOG(kWarn) << "AppArmor RuntimeDefault asked for and ocid.runtime.apparmor_profile "
+                       "names no loaded profile: containers run unconfined by AppArmor "
+                       "(seccomp still applies)";
   });
   return std::optional<std::string>();
 }

@@ -3,8 +3,9 @@
 // profile name the spec's process.apparmorProfile gets. Localhost names a
 // profile already loaded on the host. On a host without AppArmor (this CI
 // machine) RuntimeDefault runs unconfined, as containerd and cri-o do, and
-// Localhost is an error. On an AppArmor host RuntimeDefault also runs
-// unconfined for now (ocid loads no default profile yet), with one warning.
+// Localhost is an error. On an AppArmor host RuntimeDefault uses the
+// profile ocid.runtime.apparmor_profile names, which must be loaded (ocid
+// loads none itself); with none named it runs unconfined, with one warning.
 #ifndef OCID_PKG_SECURITY_APPARMOR_H_
 #define OCID_PKG_SECURITY_APPARMOR_H_
 
@@ -20,6 +21,9 @@ namespace ocid {
 struct AppArmorHost {
   std::string enabled_file = "/sys/module/apparmor/parameters/enabled";
   std::string profiles_file = "/sys/kernel/security/apparmor/profiles";
+  // ocid.runtime.apparmor_profile: the loaded profile RuntimeDefault runs
+  // under; "" for none.
+  std::string runtime_default;
 };
 
 // The profile to run the container under, or nullopt for none. A

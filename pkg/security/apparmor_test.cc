@@ -27,6 +27,27 @@ cri::LinuxContainerSecurityContext Asking(cri::SecurityProfile::ProfileType type
   return sc;
 }
 
+TEST(AppArmorTest, RuntimeDefaultIsTheConfiguredLoadedProfile) {
+  AppArmorHost host = FakeHost(true, "ocid-default (enforce)\n");
+  host.runtime_default = "ocid-default";
+  auto profile = AppArmorProfileFor(Asking(cri::SecurityProfile::RuntimeDefault), host);
+  ASSERT_TRUE(profile.ok()) << profile.status();
+  EXPECT_EQ(*profile, "ocid-default");
+  cri::LinuxContainerSecurityContext privileged = Asking(cri::SecurityProfile::RuntimeDefault);
+  privileged.set_privileged(true);
+  EXPECT_FALSE(AppArmorProfileFor(privileged, host)->has_value());
+  host.runtime_default = "not-there";
+  EXPECT_EQ(AppArmorProfileFor(Asking(cri::SecurityProfile::RuntimeDefault), host).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  host.runtime_default = "";
+  EXPECT_FALSE(AppArmorProfileFor(Asking(cri::SecurityProfile::RuntimeDefault), host)->has_value())
+      << "none configured: unconfined";
+  AppArmorHost off = FakeHost(false, "");
+  off.runtime_default = "ocid-default";
+  EXPECT_FALSE(AppArmorProfileFor(Asking(cri::SecurityProfile::RuntimeDefault), off)->has_value())
+      << "no AppArmor here: nothing to confine with";
+}
+
 TEST(AppArmorTest, LocalhostNamesALoadedProfile) {
   AppArmorHost host = FakeHost(true, "docker-default (enforce)\nmy-app (complain)\n");
   auto profile = AppArmorProfileFor(Asking(cri::SecurityProfile::Localhost, "my-app"), host);

@@ -216,6 +216,7 @@ absl::Status CriServer::StartManagers() {
   containers.cgroup_manager = config_.cgroup_manager;
   containers.swap_accounting = cgroups_->SwapAccounting();
   containers.default_capabilities = config_.default_capabilities;
+  containers.apparmor.runtime_default = config_.apparmor_profile;
   containers.join_cgroup = [this](const std::string& cgroup, pid_t pid) {
     return cgroups_->Join(cgroup, pid);
   };
