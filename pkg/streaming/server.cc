@@ -154,9 +154,13 @@ Server::~Server() {
   }
   ::shutdown(listener_.get(), SHUT_RDWR);  // wakes accept()
   if (acceptor_.joinable()) acceptor_.join();
-  absl::MutexLock lock(&mu_);
-  for (int fd : connections_) ::shutdown(fd, SHUT_RDWR);
-  mu_.Await(absl::Condition(+[](int* n) { return *n == 0; }, &serving_));
+  {
+    absl::MutexLock lock(&mu_);
+    for (int fd : connections_) ::shutdown(fd, SHUT_RDWR);
+  }
+  absl::MutexLock counted(&serving_->mu);
+  serving_->mu.Await(absl::Condition(
+      +[](ServingCount* c) ABSL_NO_THREAD_SAFETY_ANALYSIS { return c->n == 0; }, serving_.get()));
 }
 
 size_t Server::ActiveSessions() {
@@ -199,11 +203,14 @@ void Server::AcceptLoop() {
       continue;
     }
     connections_.insert(fd);
-    ++serving_;
-    std::thread([this, fd] {
+    {
+      absl::MutexLock counted(&serving_->mu);
+      ++serving_->n;
+    }
+    std::thread([this, fd, serving = serving_] {
       Serve(fd);
-      absl::MutexLock done(&mu_);
-      --serving_;
+      absl::MutexLock done(&serving->mu);
+      --serving->n;
     }).detach();
   }
 }

@@ -128,7 +128,13 @@ class Server {
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_set<int> connections_ ABSL_GUARDED_BY(mu_);  // fds being served
-  int serving_ ABSL_GUARDED_BY(mu_) = 0;  // threads in Serve
+  // Threads in Serve. Shared with them: the last one may still be leaving
+  // the counter's Unlock when ~Server, woken, returns.
+  struct ServingCount {
+    absl::Mutex mu;
+    int n ABSL_GUARDED_BY(mu) = 0;
+  };
+  std::shared_ptr<ServingCount> serving_ = std::make_shared<ServingCount>();
   std::thread acceptor_;
 };
 
