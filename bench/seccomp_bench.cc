@@ -12,6 +12,8 @@
 //           config.json);
 //   create+start: CreateContainer + StartContainer (runc installs the
 //           filter in the container's init; that part is the runtime's).
+//   floor:  `runc create` of the same spec on a busybox rootfs, outside
+//           ocid (its own runc root and cgroup parent), the runtime's part.
 // --runs timed containers per side after --warmup untimed ones, all in one
 // pod; each is stopped and removed (untimed) before the next. Before the
 // timed runs, each side's container is checked from /proc/PID/status
@@ -21,7 +23,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <csignal>
+#include <filesystem>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -75,6 +80,7 @@ struct Samples {
   std::vector<double> spec[2];
   std::vector<double> create[2];
   std::vector<double> create_start[2];
+  std::vector<double> runc_create[2];
   double cold_build_ms = 0;  // the first RuntimeDefault spec: the profile built
   size_t config_bytes[2] = {0, 0};
   int seccomp_mode[2] = {-1, -1};
@@ -142,6 +148,70 @@ absl::Status MeasureSpec(const Options& options, Samples* samples) {
       int side = (i + k) % 2;
       ASSIGN_OR_RETURN(double ms, one(side, i));
       samples->spec[side].push_back(ms);
+    }
+  }
+  if (interrupted) return absl::CancelledError("interrupted");
+
+  // The runtime's floor: `runc create` of the same spec (host network, the
+  // container's own pid, ipc, uts and mount namespaces; a private runc root
+  // and cgroup parent), stopped with `runc delete --force` untimed.
+  RETURN_IF_ERROR(MakeDirs(root + "/rootfs/bin", 0755));
+  std::error_code error;
+  std::filesystem::copy_file("/bin/busybox", root + "/rootfs/bin/busybox", error);
+  if (error) return absl::InternalError("copy /bin/busybox: " + error.message());
+  if (::chmod((root + "/rootfs/bin/busybox").c_str(), 0755) != 0 ||
+      ::symlink("busybox", (root + "/rootfs/bin/sh").c_str()) != 0) {
+    return absl::ErrnoToStatus(errno, "busybox rootfs");
+  }
+  sandbox.net_ns_path.clear();
+  sandbox.ipc_ns_path.clear();
+  sandbox.uts_ns_path.clear();
+  const std::string cgroup_parent = absl::StrCat("/ocid-seccomp-bench-", ::getpid());
+  sandbox.cgroup_parent = cgroup_parent;
+  const std::string runc_root = root + "/runc";
+  std::string live;  // a container runc may still hold
+  absl::Cleanup remove_runc = [&] {
+    if (!live.empty()) {
+      auto child = Subprocess::SpawnLogged({options.runc, "--root", runc_root, "delete",
+                                            "--force", live});
+      if (child.ok()) (void)child->Wait(absl::Seconds(60));
+    }
+    std::error_code ignored;
+    for (const auto& hierarchy : std::filesystem::directory_iterator("/sys/fs/cgroup", ignored)) {
+      ::rmdir((hierarchy.path().string() + cgroup_parent).c_str());
+    }
+  };
+  auto run = [&](const std::vector<std::string>& argv) -> absl::Status {
+    ASSIGN_OR_RETURN(Subprocess child, Subprocess::SpawnLogged(argv, root + "/runc.log"));
+    ASSIGN_OR_RETURN(int status, child.Wait(absl::Seconds(60)));
+    if (status != 0) {
+      return absl::InternalError(absl::StrCat(argv[3], " failed (", DescribeWaitStatus(status),
+                                              "); see ", root, "/runc.log"));
+    }
+    return absl::OkStatus();
+  };
+  for (int i = 0; i < options.warmup + options.runs && !interrupted; ++i) {
+    for (int k = 0; k < 2; ++k) {
+      int side = (i + k) % 2;
+      std::string id = absl::StrCat("ocid-seccomp-bench-", ::getpid(), "-", side, "-", i);
+      ContainerSpecInputs inputs;
+      inputs.container_id = id;
+      inputs.config = &configs[side];
+      inputs.image = &image;
+      inputs.sandbox = &sandbox;
+      inputs.rootfs = root + "/rootfs";
+      inputs.seccomp = &profiles;
+      ASSIGN_OR_RETURN(nlohmann::json spec, BuildContainerSpec(inputs));
+      RETURN_IF_ERROR(WriteFileAtomically(root + "/bundle/config.json", spec.dump(), 0600,
+                                          /*durable=*/false));
+      live = id;
+      absl::Time start = absl::Now();
+      RETURN_IF_ERROR(run({options.runc, "--root", runc_root, "create", "--bundle",
+                           root + "/bundle", id}));
+      double ms = MillisSince(start);
+      RETURN_IF_ERROR(run({options.runc, "--root", runc_root, "delete", "--force", id}));
+      live.clear();
+      if (i >= options.warmup) samples->runc_create[side].push_back(ms);
     }
   }
   return absl::OkStatus();
@@ -284,12 +354,16 @@ absl::Status RunBench(const Options& options) {
   Row("spec+config.json (in-process)", samples.spec);
   Row("CreateContainer", samples.create);
   Row("CreateContainer+StartContainer", samples.create_start);
+  Row("floor: runc create of the same spec", samples.runc_create);
 
   double spec = P50Diff(samples.spec);
   double create = P50Diff(samples.create);
   double total = P50Diff(samples.create_start);
+  double runc = P50Diff(samples.runc_create);
   std::printf("\np50 RuntimeDefault - Unconfined:\n");
   std::printf("  %-60s %8.3f ms\n", "create+start (includes runc's filter install)", total);
+  std::printf("  %-60s %8.3f ms\n", "runc create alone (the runtime's part)", runc);
+  std::printf("  %-60s %8.3f ms\n", "CreateContainer less runc create", create - runc);
   bool spec_met = spec < kTargetMs;
   bool create_met = create < kTargetMs;
   std::printf("\ntargets:\n");
