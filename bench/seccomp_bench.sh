@@ -5,7 +5,7 @@
 # (with ocid-pinns and ocid-infra beside it), starts a local registry, pushes
 # the small test images, benchmarks, stops the registry. Boots ocid: run it
 # under `flock -o /tmp/ocid-e2e.lock`.
-# Usage: bench/seccomp_bench.sh [--runs 50] [--warmup 5] [--spec-runs 1000]
+# Usage: bench/seccomp_bench.sh [--runs 50] [--warmup 5] [--spec-runs 1000] [--no-new-privs 0|1]
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top"
