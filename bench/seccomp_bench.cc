@@ -2,7 +2,7 @@
 // with bench/seccomp_bench.sh, which starts a local registry holding
 // busybox). Two sides, alternated run by run (the order flips every run):
 // the container's security context asks for seccomp RuntimeDefault, or for
-// Unconfined. Three readings per side:
+// Unconfined. Four readings per side:
 //   spec:   in this process, what ocid does for the profile and nothing
 //           else: BuildContainerSpec (which takes the profile from a
 //           SeccompProfiles cache, as ocid's is) + dump + config.json
