@@ -11,7 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "e2e/cri/cri_suite.h"
@@ -333,6 +335,38 @@ TEST_F(Stats, UpdateContainerResourcesAppliesLiveOrReturnsTheKernelsError) {
   OCID_ASSERT_OK_AND_ASSIGN(status, ContainerStatus(id));
   EXPECT_EQ(status.status().resources().linux().cpuset_cpus(), "") << "the old resources stay";
   EXPECT_EQ(status.status().resources().linux().memory_limit_in_bytes(), 64 << 20);
+}
+
+TEST_F(Stats, AMemoryLimitBelowWhatTheContainerHoldsIsRefusedNamingTheField) {
+  OCID_ASSERT_OK_AND_ASSIGN(Pod pod, RunDefaultPod("stats-below-"));
+  // The shell holds 40 MiB in a variable while it waits: anonymous memory,
+  // which (no swap here) the kernel cannot reclaim.
+  OCID_ASSERT_OK_AND_ASSIGN(
+      std::string id,
+      RunContainer(pod, "below-",
+                   {"sh", "-c", "x=$(head -c 41943040 /dev/zero | tr '\\0' a); sleep 3600"}));
+  absl::Time deadline = absl::Now() + absl::Seconds(20);
+  int64_t usage = 0;
+  while (usage < (32 << 20) && absl::Now() < deadline) {
+    OCID_ASSERT_OK_AND_ASSIGN(
+        ExecResult read,
+        ExecSync(id, {"cat", "/sys/fs/cgroup/memory/memory.usage_in_bytes"}, 30));
+    absl::SimpleAtoi(absl::StripAsciiWhitespace(read.stdout_text), &usage);
+    if (usage < (32 << 20)) absl::SleepFor(absl::Milliseconds(200));
+  }
+  if (usage < (32 << 20)) GTEST_SKIP() << "the container never held 32 MiB";
+  v1::UpdateContainerResourcesRequest request;
+  request.set_container_id(id);
+  request.mutable_linux()->set_memory_limit_in_bytes(8 << 20);
+  v1::UpdateContainerResourcesResponse response;
+  absl::Status refused =
+      Call(&v1::RuntimeService::Stub::UpdateContainerResources, request, &response);
+  EXPECT_TRUE(absl::IsInvalidArgument(refused)) << refused;
+  EXPECT_TRUE(absl::StartsWith(refused.message(), "linux.memory_limit_in_bytes: ")) << refused;
+  OCID_ASSERT_OK_AND_ASSIGN(v1::ContainerStatusResponse status, ContainerStatus(id));
+  EXPECT_EQ(status.status().resources().linux().memory_limit_in_bytes(), 0)
+      << "the old (no) limit stays recorded";
+  EXPECT_EQ(status.status().state(), v1::CONTAINER_RUNNING);
 }
 
 }  // namespace

@@ -681,6 +681,30 @@ absl::StatusOr<ExecResult> ContainerManager::ExecSync(const std::string& id,
   return result;
 }
 
+namespace {
+
+// The request field a kernel's refusal is about, by the cgroup file the
+// runtime's message names: "linux.memory_limit_in_bytes: <runc's words>".
+absl::Status NameTheResource(absl::Status status) {
+  if (status.ok()) return status;
+  static constexpr std::pair<const char*, const char*> kFields[] = {
+      {"memory.memsw", "memory_swap_limit_in_bytes"}, {"memory.swap", "memory_swap_limit_in_bytes"},
+      {"memory.limit_in_bytes", "memory_limit_in_bytes"}, {"memory.max", "memory_limit_in_bytes"},
+      {"cpu.cfs_quota_us", "cpu_quota"},      {"cpu.max", "cpu_quota"},
+      {"cpu.cfs_period_us", "cpu_period"},    {"cpu.shares", "cpu_shares"},
+      {"cpu.weight", "cpu_shares"},           {"cpuset.cpus", "cpuset_cpus"},
+      {"cpuset.mems", "cpuset_mems"},         {"hugetlb.", "hugepage_limits"},
+  };
+  for (const auto& [file, field] : kFields) {
+    if (absl::StrContains(status.message(), file)) {
+      return absl::Status(status.code(), absl::StrCat("linux.", field, ": ", status.message()));
+    }
+  }
+  return status;
+}
+
+}  // namespace
+
 absl::StatusOr<ContainerRecord> ContainerManager::GetRunning(const std::string& id) const {
   ASSIGN_OR_RETURN(ContainerRecord c, Get(id));
   if (c.state != ContainerState::kRunning) {
@@ -725,7 +749,7 @@ absl::Status ContainerManager::UpdateResources(const std::string& id,
     return absl::InternalError(absl::StrCat("encode config: ", std::string(encoded.message())));
   }
   ASSIGN_OR_RETURN(ContainerRuntime * runtime, runtimes_.For(c.runtime_handler));
-  RETURN_IF_ERROR(runtime->Update(c.id, json.dump()));
+  RETURN_IF_ERROR(NameTheResource(runtime->Update(c.id, json.dump())));
   return records_.Update(c.id, [&](ContainerRecord& r) { r.config_json = config_json; }).status();
 }
 

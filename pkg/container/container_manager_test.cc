@@ -191,6 +191,11 @@ class FakeRuntime : public ContainerRuntime, public ContainerRuntimes {
     if (resources_json.find("\"cpus\":\"999\"") != std::string::npos) {
       return absl::InvalidArgumentError("write cpuset.cpus: invalid argument");
     }
+    if (resources_json.find("\"limit\":4194304") != std::string::npos) {
+      return absl::InvalidArgumentError(
+          "unable to set memory limit to 4194304 (current usage: 41943040): write "
+          "/sys/fs/cgroup/memory/x/memory.limit_in_bytes: device or resource busy");
+    }
     updates.push_back(id + " " + resources_json);
     return absl::OkStatus();
   }
@@ -463,6 +468,12 @@ TEST_F(ContainerManagerTest, UpdateResourcesAppliesAndKeepsThemOrKeepsTheOld) {
   EXPECT_TRUE(absl::IsInvalidArgument(containers_->UpdateResources(*id, refused)));
   EXPECT_EQ(containers_->Status(*id)->config.linux().resources().cpuset_cpus(), "")
       << "a refused update keeps the old resources";
+  // The kernel's refusal names the request's field.
+  runtime::v1::LinuxContainerResources too_small;
+  too_small.set_memory_limit_in_bytes(4 << 20);
+  absl::Status busy = containers_->UpdateResources(*id, too_small);
+  EXPECT_TRUE(absl::IsInvalidArgument(busy)) << busy;
+  EXPECT_TRUE(absl::StartsWith(busy.message(), "linux.memory_limit_in_bytes: ")) << busy;
   runtime::v1::LinuxContainerResources negative;
   negative.set_memory_limit_in_bytes(-1);
   absl::Status bad = containers_->UpdateResources(*id, negative);
