@@ -749,6 +749,17 @@ absl::Status ContainerManager::UpdateResources(const std::string& id,
     return absl::InternalError(absl::StrCat("encode config: ", std::string(encoded.message())));
   }
   ASSIGN_OR_RETURN(ContainerRuntime * runtime, runtimes_.For(c.runtime_handler));
+  if (resources.memory_limit_in_bytes() > 0 && options_.memory_working_set) {
+    absl::StatusOr<std::string> cgroup = CgroupOf(c);
+    absl::StatusOr<uint64_t> used =
+        cgroup.ok() ? options_.memory_working_set(*cgroup) : cgroup.status();
+    if (used.ok() && *used > static_cast<uint64_t>(resources.memory_limit_in_bytes())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "linux.memory_limit_in_bytes: ", resources.memory_limit_in_bytes(),
+          " is below the ", *used, " bytes the container uses now (its working set); the "
+          "kernel would OOM-kill it"));
+    }
+  }
   RETURN_IF_ERROR(NameTheResource(runtime->Update(c.id, json.dump())));
   return records_.Update(c.id, [&](ContainerRecord& r) { r.config_json = config_json; }).status();
 }

@@ -71,6 +71,10 @@ struct ContainerManagerOptions {
   // stops once its exit is recorded or it is removed. Unset: OOM kills
   // are learned at the exit alone.
   std::function<absl::Status(const std::string& id, const std::string& cgroup)> watch_oom;
+  // A container cgroup's memory working set (usage minus inactive file
+  // pages), for UpdateResources: a limit below it is refused, as the kernel
+  // would OOM-kill rather than refuse. Unset: no such check.
+  std::function<absl::StatusOr<uint64_t>(const std::string& cgroup)> memory_working_set;
   std::function<void(const std::string& id)> unwatch_oom;
   // Builds containers' seccomp filters (null: only Unconfined is possible);
   // must outlive the manager.

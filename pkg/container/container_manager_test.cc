@@ -191,7 +191,7 @@ class FakeRuntime : public ContainerRuntime, public ContainerRuntimes {
     if (resources_json.find("\"cpus\":\"999\"") != std::string::npos) {
       return absl::InvalidArgumentError("write cpuset.cpus: invalid argument");
     }
-    if (resources_json.find("\"limit\":4194304") != std::string::npos) {
+    if (refuse_memory) {
       return absl::InvalidArgumentError(
           "unable to set memory limit to 4194304 (current usage: 41943040): write "
           "/sys/fs/cgroup/memory/x/memory.limit_in_bytes: device or resource busy");
@@ -237,7 +237,8 @@ class FakeRuntime : public ContainerRuntime, public ContainerRuntimes {
   std::vector<int> signals;
   std::vector<std::string> helpers_killed;   // by Recover, before an undo
   std::vector<std::string> updates;          // "id json" per Update applied
-  std::vector<std::string> interactive;      // "exec ..." or "attach ..." per channel asked for
+  std::vector<std::string> interactive;
+  bool refuse_memory = false;  // Update fails as the kernel refuses a memory limit      // "exec ..." or "attach ..." per channel asked for
   std::vector<std::string> cgroups_removed;  // spec paths, by an undo
   std::function<void(const std::string&)> on_exit;
   std::string name_ = "runc";
@@ -316,6 +317,10 @@ class ContainerManagerTest : public ::testing::Test {
     options.unwatch_oom = [this](const std::string& id) {
       absl::MutexLock lock(&cgroups_mu_);
       oom_watched_.erase(id);
+    };
+    // Every container holds 40 MiB.
+    options.memory_working_set = [](const std::string&) -> absl::StatusOr<uint64_t> {
+      return uint64_t{40} << 20;
     };
     containers_ = std::make_unique<ContainerManager>(options, *pods_, images_, runtime_);
     pods_->SetContainers(containers_.get());
@@ -468,10 +473,19 @@ TEST_F(ContainerManagerTest, UpdateResourcesAppliesAndKeepsThemOrKeepsTheOld) {
   EXPECT_TRUE(absl::IsInvalidArgument(containers_->UpdateResources(*id, refused)));
   EXPECT_EQ(containers_->Status(*id)->config.linux().resources().cpuset_cpus(), "")
       << "a refused update keeps the old resources";
-  // The kernel's refusal names the request's field.
+  // Below what the container holds: refused before the runtime is asked.
   runtime::v1::LinuxContainerResources too_small;
-  too_small.set_memory_limit_in_bytes(4 << 20);
-  absl::Status busy = containers_->UpdateResources(*id, too_small);
+  too_small.set_memory_limit_in_bytes(8 << 20);
+  absl::Status below = containers_->UpdateResources(*id, too_small);
+  EXPECT_TRUE(absl::IsInvalidArgument(below)) << below;
+  EXPECT_TRUE(absl::StartsWith(below.message(), "linux.memory_limit_in_bytes: 8388608 is below"))
+      << below;
+  // The kernel's refusal names the request's field.
+  runtime::v1::LinuxContainerResources refused_by_kernel;
+  refused_by_kernel.set_memory_limit_in_bytes(uint64_t{64} << 20);
+  runtime_.refuse_memory = true;
+  absl::Status busy = containers_->UpdateResources(*id, refused_by_kernel);
+  runtime_.refuse_memory = false;
   EXPECT_TRUE(absl::IsInvalidArgument(busy)) << busy;
   EXPECT_TRUE(absl::StartsWith(busy.message(), "linux.memory_limit_in_bytes: ")) << busy;
   runtime::v1::LinuxContainerResources negative;

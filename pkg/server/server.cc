@@ -231,6 +231,10 @@ absl::Status CriServer::StartManagers() {
     return oom_watcher_->Watch(id, cgroup);
   };
   containers.unwatch_oom = [this](const std::string& id) { oom_watcher_->Unwatch(id); };
+  containers.memory_working_set = [this](const std::string& cgroup) -> absl::StatusOr<uint64_t> {
+    ASSIGN_OR_RETURN(CgroupStats stats, cgroups_->Read(cgroup));
+    return stats.memory_working_set_bytes;
+  };
   containers.events = &events_;
   containers.seccomp = &seccomp_;
   containers_ = std::make_unique<ContainerManager>(std::move(containers), *pods_,
