@@ -154,4 +154,21 @@ void KillConmonsUnder(const std::string& dir) {
   }
 }
 
+bool ParseBenchFlags(int argc, char** argv, const std::map<std::string, BenchFlag>& flags) {
+  if (argc % 2 == 0) return false;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    auto it = flags.find(argv[i]);
+    if (it == flags.end()) return false;
+    const std::string value = argv[i + 1];
+    const BenchFlag& flag = it->second;
+    if (flag.text != nullptr) {
+      *flag.text = value;
+    } else if (!absl::SimpleAtoi(value, flag.count) || *flag.count < (flag.zero_ok ? 0 : 1)) {
+      return false;
+    }
+  }
+  auto registry = flags.find("--registry");
+  return registry == flags.end() || registry->second.text->rfind("127.0.0.1:", 0) == 0;
+}
+
 }  // namespace ocid

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +17,23 @@
 namespace ocid {
 
 double MillisSince(absl::Time start);
+
+// Where one "--name value" flag of a bench goes: text as given, or a count
+// (> 0, or >= 0 with `zero_ok`).
+struct BenchFlag {
+  std::string* text = nullptr;
+  int* count = nullptr;
+  bool zero_ok = false;
+};
+inline BenchFlag TextFlag(std::string* out) { return BenchFlag{out, nullptr, false}; }
+inline BenchFlag CountFlag(int* out, bool zero_ok = false) {
+  return BenchFlag{nullptr, out, zero_ok};
+}
+
+// Parses argv[1..] as "--name value" pairs into `flags`. False on an unknown
+// name, a missing value or a bad count, and when a --registry flag is there
+// but its value is not a registry on 127.0.0.1 (benches pull from loopback).
+bool ParseBenchFlags(int argc, char** argv, const std::map<std::string, BenchFlag>& flags);
 
 // Nearest-rank percentile, p in (0, 100]; NaN for no values.
 double Percentile(std::vector<double> values, double p);

@@ -151,25 +151,11 @@ absl::Status RunBench(const Options& options) {
 }
 
 bool ParseFlags(int argc, char** argv, Options* options) {
-  if (argc % 2 == 0) return false;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string flag = argv[i], value = argv[i + 1];
-    auto positive = [&](int* out) { return absl::SimpleAtoi(value, out) && *out > 0; };
-    bool ok = true;
-    if (flag == "--registry") {
-      options->registry = value;
-    } else if (flag == "--ocid") {
-      options->ocid = value;
-    } else if (flag == "--iterations") {
-      ok = positive(&options->iterations);
-    } else if (flag == "--subscribers") {
-      ok = positive(&options->subscribers);
-    } else {
-      ok = false;
-    }
-    if (!ok) return false;
-  }
-  return options->registry.rfind("127.0.0.1:", 0) == 0;
+  return ParseBenchFlags(argc, argv,
+                         {{"--registry", TextFlag(&options->registry)},
+                          {"--ocid", TextFlag(&options->ocid)},
+                          {"--iterations", CountFlag(&options->iterations)},
+                          {"--subscribers", CountFlag(&options->subscribers)}});
 }
 
 int Run(int argc, char** argv) {

@@ -717,26 +717,27 @@ class Report {
 void OnSignal(int) { interrupted = 1; }
 
 bool ParseFlags(int argc, char** argv, Options* options) {
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string flag = argv[i], value = argv[i + 1];
-    auto positive = [&](int* out) { return absl::SimpleAtoi(value, out) && *out > 0; };
-    if (flag == "--registry") options->registry = value;
-    else if (flag == "--ocid") options->ocid = value;
-    else if (flag == "--pinns") options->pinns = value;
-    else if (flag == "--runtimes") options->runtimes = absl::StrSplit(value, ',');
-    else if (flag == "--iterations" && positive(&options->iterations)) {}
-    else if (flag == "--rss-pods" && positive(&options->rss_pods)) {}
-    else if (flag == "--list-pods" && positive(&options->list_pods)) {}
-    else if (flag == "--list-containers" && positive(&options->list_containers)) {}
-    else if (flag == "--list-calls" && positive(&options->list_calls)) {}
-    else if (flag == "--list-started") options->list_started = value == "true";
-    else return false;
+  std::string runtimes = absl::StrJoin(options->runtimes, ",");
+  std::string list_started = options->list_started ? "true" : "false";
+  if (!ParseBenchFlags(argc, argv,
+                       {{"--registry", TextFlag(&options->registry)},
+                        {"--ocid", TextFlag(&options->ocid)},
+                        {"--pinns", TextFlag(&options->pinns)},
+                        {"--runtimes", TextFlag(&runtimes)},
+                        {"--iterations", CountFlag(&options->iterations)},
+                        {"--rss-pods", CountFlag(&options->rss_pods)},
+                        {"--list-pods", CountFlag(&options->list_pods)},
+                        {"--list-containers", CountFlag(&options->list_containers)},
+                        {"--list-calls", CountFlag(&options->list_calls)},
+                        {"--list-started", TextFlag(&list_started)}})) {
+    return false;
   }
-  if (argc % 2 == 0) return false;
+  options->runtimes = absl::StrSplit(runtimes, ',');
+  options->list_started = list_started == "true";
   for (const std::string& runtime : options->runtimes) {
     if (runtime != "runc" && runtime != "crun") return false;
   }
-  return options->registry.rfind("127.0.0.1:", 0) == 0;
+  return true;
 }
 
 absl::Status RunBench(const Options& options, Report& report) {

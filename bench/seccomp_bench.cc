@@ -382,30 +382,16 @@ absl::Status RunBench(const Options& options) {
 }
 
 bool ParseFlags(int argc, char** argv, Options* options) {
-  if (argc % 2 == 0) return false;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string flag = argv[i], value = argv[i + 1];
-    auto positive = [&](int* out) { return absl::SimpleAtoi(value, out) && *out > 0; };
-    bool ok = true;
-    if (flag == "--registry") {
-      options->registry = value;
-    } else if (flag == "--ocid") {
-      options->ocid = value;
-    } else if (flag == "--runs") {
-      ok = positive(&options->runs);
-    } else if (flag == "--warmup") {
-      ok = positive(&options->warmup);
-    } else if (flag == "--no-new-privs") {
-      ok = value == "0" || value == "1";
-      options->no_new_privs = value == "1";
-    } else if (flag == "--spec-runs") {
-      ok = positive(&options->spec_runs);
-    } else {
-      ok = false;
-    }
-    if (!ok) return false;
-  }
-  return options->registry.rfind("127.0.0.1:", 0) == 0;
+  std::string no_new_privs = "0";
+  bool parsed = ParseBenchFlags(argc, argv,
+                                {{"--registry", TextFlag(&options->registry)},
+                                 {"--ocid", TextFlag(&options->ocid)},
+                                 {"--runs", CountFlag(&options->runs)},
+                                 {"--warmup", CountFlag(&options->warmup)},
+                                 {"--no-new-privs", TextFlag(&no_new_privs)},
+                                 {"--spec-runs", CountFlag(&options->spec_runs)}});
+  options->no_new_privs = no_new_privs == "1";
+  return parsed && (no_new_privs == "0" || no_new_privs == "1");
 }
 
 int Run(int argc, char** argv) {

@@ -222,25 +222,12 @@ absl::Status RunBench(const Options& options) {
 }
 
 bool ParseFlags(int argc, char** argv, Options* options) {
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string flag = argv[i], value = argv[i + 1];
-    bool ok = true;
-    if (flag == "--registry") {
-      options->registry = value;
-    } else if (flag == "--ocid") {
-      options->ocid = value;
-    } else if (flag == "--containers") {
-      ok = absl::SimpleAtoi(value, &options->containers) && options->containers > 0;
-    } else if (flag == "--pods") {
-      ok = absl::SimpleAtoi(value, &options->pods) && options->pods > 0;
-    } else if (flag == "--calls") {
-      ok = absl::SimpleAtoi(value, &options->calls) && options->calls > 0;
-    } else {
-      ok = false;
-    }
-    if (!ok) return false;
-  }
-  return argc % 2 == 1 && options->registry.rfind("127.0.0.1:", 0) == 0;
+  return ParseBenchFlags(argc, argv,
+                         {{"--registry", TextFlag(&options->registry)},
+                          {"--ocid", TextFlag(&options->ocid)},
+                          {"--containers", CountFlag(&options->containers)},
+                          {"--pods", CountFlag(&options->pods)},
+                          {"--calls", CountFlag(&options->calls)}});
 }
 
 int Run(int argc, char** argv) {

@@ -213,30 +213,13 @@ absl::Status RunBench(const Options& options) {
 void OnSignal(int) { interrupted = 1; }
 
 bool ParseFlags(int argc, char** argv, Options* options) {
-  if (argc % 2 == 0) return false;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string flag = argv[i], value = argv[i + 1];
-    auto positive = [&](int* out) { return absl::SimpleAtoi(value, out) && *out > 0; };
-    bool ok = true;
-    if (flag == "--registry") {
-      options->registry = value;
-    } else if (flag == "--ocid") {
-      options->ocid = value;
-    } else if (flag == "--clients") {
-      ok = positive(&options->clients);
-    } else if (flag == "--seconds") {
-      ok = positive(&options->seconds);
-    } else if (flag == "--idle-seconds") {
-      ok = positive(&options->idle_seconds);
-    } else if (flag == "--status-interval-us") {
-      ok =
-          absl::SimpleAtoi(value, &options->status_interval_us) && options->status_interval_us >= 0;
-    } else {
-      ok = false;
-    }
-    if (!ok) return false;
-  }
-  return options->registry.rfind("127.0.0.1:", 0) == 0;
+  return ParseBenchFlags(argc, argv,
+                         {{"--registry", TextFlag(&options->registry)},
+                          {"--ocid", TextFlag(&options->ocid)},
+                          {"--clients", CountFlag(&options->clients)},
+                          {"--seconds", CountFlag(&options->seconds)},
+                          {"--idle-seconds", CountFlag(&options->idle_seconds)},
+                          {"--status-interval-us", CountFlag(&options->status_interval_us, true)}});
 }
 
 int Run(int argc, char** argv) {

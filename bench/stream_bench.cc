@@ -463,32 +463,15 @@ void Report(const Options& options, const ExecSamples& exec, const CopySamples& 
 }
 
 bool ParseFlags(int argc, char** argv, Options* options) {
-  if (argc % 2 == 0) return false;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string flag = argv[i], value = argv[i + 1];
-    auto positive = [&](int* out) { return absl::SimpleAtoi(value, out) && *out > 0; };
-    bool ok = true;
-    if (flag == "--registry") {
-      options->registry = value;
-    } else if (flag == "--ocid") {
-      options->ocid = value;
-    } else if (flag == "--runs") {
-      ok = positive(&options->runs);
-    } else if (flag == "--warmup") {
-      ok = absl::SimpleAtoi(value, &options->warmup) && options->warmup >= 0;
-    } else if (flag == "--megabytes") {
-      ok = positive(&options->megabytes);
-    } else if (flag == "--sink") {
-      options->sink = value;
-      ok = value == "cat" || value == "nc";
-    } else if (flag == "--copies") {
-      ok = positive(&options->copies);
-    } else {
-      ok = false;
-    }
-    if (!ok) return false;
-  }
-  return options->registry.rfind("127.0.0.1:", 0) == 0;
+  return ParseBenchFlags(argc, argv,
+                         {{"--registry", TextFlag(&options->registry)},
+                          {"--ocid", TextFlag(&options->ocid)},
+                          {"--runs", CountFlag(&options->runs)},
+                          {"--warmup", CountFlag(&options->warmup, true)},
+                          {"--megabytes", CountFlag(&options->megabytes)},
+                          {"--sink", TextFlag(&options->sink)},
+                          {"--copies", CountFlag(&options->copies)}}) &&
+         (options->sink == "cat" || options->sink == "nc");
 }
 
 int Run(int argc, char** argv) {
