@@ -10,25 +10,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "pkg/base/fs.h"
+#include "pkg/cgroups/fake_cgroup_tree.h"
 
 namespace ocid {
 namespace {
 
 // A fake /sys/fs/cgroup in a temp dir.
-class CgroupsTest : public ::testing::Test {
+class CgroupsTest : public FakeCgroupTree {
  protected:
-  void SetUp() override {
-    char dir[] = "/tmp/ocid-cgroups-test-XXXXXX";
-    ASSERT_NE(mkdtemp(dir), nullptr);
-    root_ = dir;
-  }
-  void TearDown() override { ASSERT_TRUE(RemoveAll(root_).ok()); }
-
-  void Write(const std::string& rel, const std::string& text) {
-    std::string path = absl::StrCat(root_, "/", rel);
-    ASSERT_TRUE(MakeDirs(path.substr(0, path.rfind('/')), 0755).ok());
-    ASSERT_TRUE(WriteFileAtomically(path, text).ok());
-  }
 
   // A v1 cgroup `path` with cpu and cpuacct jointly mounted (as most
   // distributions do, with a cpuacct symlink) or apart (as this machine).
@@ -47,7 +36,6 @@ class CgroupsTest : public ::testing::Test {
     Write("systemd" + path + "/cgroup.procs", "");
   }
 
-  std::string root_;
 };
 
 TEST_F(CgroupsTest, DetectsEachLayout) {

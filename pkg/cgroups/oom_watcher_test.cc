@@ -18,29 +18,13 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "pkg/base/fs.h"
+#include "pkg/cgroups/fake_cgroup_tree.h"
 
 namespace ocid {
 namespace {
 
-class OomWatcherTest : public ::testing::Test {
+class OomWatcherTest : public FakeCgroupTree {
  protected:
-  void SetUp() override {
-    char dir[] = "/tmp/ocid-oom-watcher-test-XXXXXX";
-    ASSERT_NE(mkdtemp(dir), nullptr);
-    root_ = dir;
-  }
-  void TearDown() override { ASSERT_TRUE(RemoveAll(root_).ok()); }
-
-  // Rewrites the file in place (no rename), as the kernel updates it.
-  void Write(const std::string& rel, const std::string& text) {
-    std::string path = absl::StrCat(root_, "/", rel);
-    ASSERT_TRUE(MakeDirs(path.substr(0, path.rfind('/')), 0755).ok());
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    ASSERT_GE(fd, 0);
-    ASSERT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
-    ::close(fd);
-  }
-
   OomWatcher::OnOom Recorder() {
     return [this](const std::string& key) {
       absl::MutexLock lock(&mu_);
@@ -61,15 +45,14 @@ class OomWatcherTest : public ::testing::Test {
     return watcher.watching();
   }
 
-  std::string root_;
   absl::Mutex mu_;
   std::vector<std::string> seen_ ABSL_GUARDED_BY(mu_);
 };
 
 TEST_F(OomWatcherTest, V2ReportsEachRiseOfTheOomKillCounter) {
-  Write("cgroup.controllers", "cpu memory pids\n");
-  Write("pod/a/memory.events", "low 0\nhigh 0\nmax 0\noom 1\noom_kill 1\n");  // before the watch
-  Write("pod/b/memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n");
+  Rewrite("cgroup.controllers", "cpu memory pids\n");
+  Rewrite("pod/a/memory.events", "low 0\nhigh 0\nmax 0\noom 1\noom_kill 1\n");  // before the watch
+  Rewrite("pod/b/memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n");
   absl::StatusOr<Cgroups> cgroups = Cgroups::Open(root_);
   ASSERT_TRUE(cgroups.ok()) << cgroups.status();
   absl::StatusOr<std::unique_ptr<OomWatcher>> watcher = OomWatcher::Start(*cgroups, Recorder());
@@ -80,18 +63,18 @@ TEST_F(OomWatcherTest, V2ReportsEachRiseOfTheOomKillCounter) {
   EXPECT_EQ((*watcher)->watching(), 2u);
 
   // A change that is no kill (max rising) reports nothing; a kill does.
-  Write("pod/a/memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n");
-  Write("pod/b/memory.events", "low 0\nhigh 0\nmax 1\noom 1\noom_kill 1\n");
+  Rewrite("pod/a/memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n");
+  Rewrite("pod/b/memory.events", "low 0\nhigh 0\nmax 1\noom 1\noom_kill 1\n");
   EXPECT_EQ(Seen(1), std::vector<std::string>({"b"}));
-  Write("pod/a/memory.events", "low 0\nhigh 0\nmax 3\noom 2\noom_kill 2\n");
+  Rewrite("pod/a/memory.events", "low 0\nhigh 0\nmax 3\noom 2\noom_kill 2\n");
   EXPECT_EQ(Seen(2), std::vector<std::string>({"b", "a"}));
 
   // Unwatched: no more reports for it.
   (*watcher)->Unwatch("a");
   (*watcher)->Unwatch("unknown");
   EXPECT_EQ((*watcher)->watching(), 1u);
-  Write("pod/a/memory.events", "low 0\nhigh 0\nmax 3\noom 3\noom_kill 3\n");
-  Write("pod/b/memory.events", "low 0\nhigh 0\nmax 1\noom 2\noom_kill 2\n");
+  Rewrite("pod/a/memory.events", "low 0\nhigh 0\nmax 3\noom 3\noom_kill 3\n");
+  Rewrite("pod/b/memory.events", "low 0\nhigh 0\nmax 1\noom 2\noom_kill 2\n");
   EXPECT_EQ(Seen(3), std::vector<std::string>({"b", "a", "b"}));
 
   // The cgroup removed: its watch ends by itself.
@@ -100,8 +83,8 @@ TEST_F(OomWatcherTest, V2ReportsEachRiseOfTheOomKillCounter) {
 }
 
 TEST_F(OomWatcherTest, V2WatchingAgainUnderTheSameKeyKeepsOneWatch) {
-  Write("cgroup.controllers", "memory\n");
-  Write("c/memory.events", "oom_kill 0\n");
+  Rewrite("cgroup.controllers", "memory\n");
+  Rewrite("c/memory.events", "oom_kill 0\n");
   absl::StatusOr<Cgroups> cgroups = Cgroups::Open(root_);
   ASSERT_TRUE(cgroups.ok()) << cgroups.status();
   absl::StatusOr<std::unique_ptr<OomWatcher>> watcher = OomWatcher::Start(*cgroups, Recorder());
@@ -109,7 +92,7 @@ TEST_F(OomWatcherTest, V2WatchingAgainUnderTheSameKeyKeepsOneWatch) {
   ASSERT_TRUE((*watcher)->Watch("k", "/c").ok());
   ASSERT_TRUE((*watcher)->Watch("k", "/c").ok());
   EXPECT_EQ((*watcher)->watching(), 1u);
-  Write("c/memory.events", "oom_kill 1\n");
+  Rewrite("c/memory.events", "oom_kill 1\n");
   EXPECT_EQ(Seen(1), std::vector<std::string>({"k"}));
   absl::SleepFor(absl::Milliseconds(100));
   EXPECT_EQ(Seen(1).size(), 1u) << "reported once";
@@ -127,9 +110,9 @@ int RegisteredEventFd(const std::string& event_control) {
 }
 
 TEST_F(OomWatcherTest, V1ReportsTheEventFdAndEndsWhenTheCgroupGoes) {
-  Write("cpuacct/cpuacct.usage", "0\n");
-  Write("memory/pod/c/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n");
-  Write("memory/pod/c/cgroup.event_control", "");
+  Rewrite("cpuacct/cpuacct.usage", "0\n");
+  Rewrite("memory/pod/c/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n");
+  Rewrite("memory/pod/c/cgroup.event_control", "");
   absl::StatusOr<Cgroups> cgroups = Cgroups::Open(root_);
   ASSERT_TRUE(cgroups.ok()) << cgroups.status();
   absl::StatusOr<std::unique_ptr<OomWatcher>> watcher = OomWatcher::Start(*cgroups, Recorder());
@@ -153,9 +136,9 @@ TEST_F(OomWatcherTest, V1ReportsTheEventFdAndEndsWhenTheCgroupGoes) {
 }
 
 TEST_F(OomWatcherTest, V1UnwatchClosesTheEventFd) {
-  Write("cpuacct/cpuacct.usage", "0\n");
-  Write("memory/c/memory.oom_control", "oom_kill 0\n");
-  Write("memory/c/cgroup.event_control", "");
+  Rewrite("cpuacct/cpuacct.usage", "0\n");
+  Rewrite("memory/c/memory.oom_control", "oom_kill 0\n");
+  Rewrite("memory/c/cgroup.event_control", "");
   absl::StatusOr<Cgroups> cgroups = Cgroups::Open(root_);
   ASSERT_TRUE(cgroups.ok()) << cgroups.status();
   absl::StatusOr<std::unique_ptr<OomWatcher>> watcher = OomWatcher::Start(*cgroups, Recorder());
@@ -169,7 +152,7 @@ TEST_F(OomWatcherTest, V1UnwatchClosesTheEventFd) {
 }
 
 TEST_F(OomWatcherTest, NoMemoryControllerIsFailedPrecondition) {
-  Write("cpuacct/cpuacct.usage", "0\n");
+  Rewrite("cpuacct/cpuacct.usage", "0\n");
   absl::StatusOr<Cgroups> cgroups = Cgroups::Open(root_);
   ASSERT_TRUE(cgroups.ok()) << cgroups.status();
   absl::StatusOr<std::unique_ptr<OomWatcher>> watcher = OomWatcher::Start(*cgroups, Recorder());

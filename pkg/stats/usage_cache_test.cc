@@ -9,24 +9,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "pkg/base/fs.h"
+#include "pkg/cgroups/fake_cgroup_tree.h"
 
 namespace ocid {
 namespace {
 
-class UsageCacheTest : public ::testing::Test {
+class UsageCacheTest : public FakeCgroupTree {
  protected:
-  void SetUp() override {
-    char dir[] = "/tmp/ocid-usage-cache-test-XXXXXX";
-    ASSERT_NE(mkdtemp(dir), nullptr);
-    root_ = dir;
-  }
-  void TearDown() override { ASSERT_TRUE(RemoveAll(root_).ok()); }
-
-  void Write(const std::string& rel, const std::string& text) {
-    std::string path = absl::StrCat(root_, "/", rel);
-    ASSERT_TRUE(MakeDirs(path.substr(0, path.rfind('/')), 0755).ok());
-    ASSERT_TRUE(WriteFileAtomically(path, text).ok());
-  }
   // A v2 cgroup `rel` that has used `usec` of CPU.
   void Cgroup(const std::string& rel, uint64_t usec) {
     Write(rel + "/cpu.stat", absl::StrCat("usage_usec ", usec, "\n"));
@@ -37,7 +26,6 @@ class UsageCacheTest : public ::testing::Test {
     return [this] { return now_; };
   }
 
-  std::string root_;
   absl::Time now_ = absl::FromUnixSeconds(1000);
 };
 
