@@ -40,6 +40,18 @@ class Streaming : public StreamingTest {
     OCID_ASSERT_OK(StartContainer(id));
   }
 
+  // A default pod and started container, and `request` to exec
+  // echoHelloCmd in it with stdout (the two exec specs' common part).
+  void StartEchoHello(v1::ExecRequest& request) {
+    OCID_ASSERT_OK_AND_ASSIGN(Pod pod, RunDefaultPod("PodSandbox-for-create-container-"));
+    OCID_ASSERT_OK_AND_ASSIGN(std::string id,
+                              CreateDefaultContainer(pod, "container-for-exec-test"));
+    OCID_ASSERT_OK(StartContainer(id));
+    request.set_container_id(id);
+    for (const std::string& arg : kEchoHelloCmd) request.add_cmd(arg);
+    request.set_stdout(true);
+  }
+
   // checkMainPage: a minute of retries, then a 200.
   void CheckMainPage(int port) {
     absl::Time deadline = absl::Now() + absl::Minutes(1);
@@ -63,14 +75,8 @@ class Streaming : public StreamingTest {
 };
 
 TEST_F(Streaming, RuntimeShouldSupportExecWithTtyFalseAndStdinFalse) {
-  OCID_ASSERT_OK_AND_ASSIGN(Pod pod, RunDefaultPod("PodSandbox-for-create-container-"));
-  OCID_ASSERT_OK_AND_ASSIGN(std::string id,
-                            CreateDefaultContainer(pod, "container-for-exec-test"));
-  OCID_ASSERT_OK(StartContainer(id));
   v1::ExecRequest request;
-  request.set_container_id(id);
-  for (const std::string& arg : kEchoHelloCmd) request.add_cmd(arg);
-  request.set_stdout(true);
+  ASSERT_NO_FATAL_FAILURE(StartEchoHello(request));
   request.set_stderr(true);
   OCID_ASSERT_OK_AND_ASSIGN(std::string url, ExecUrl(request));
   OCID_ASSERT_OK_AND_ASSIGN(Session session, Run(url));
@@ -81,14 +87,8 @@ TEST_F(Streaming, RuntimeShouldSupportExecWithTtyFalseAndStdinFalse) {
 }
 
 TEST_F(Streaming, RuntimeShouldSupportExecWithTtyTrueAndStdinTrue) {
-  OCID_ASSERT_OK_AND_ASSIGN(Pod pod, RunDefaultPod("PodSandbox-for-create-container-"));
-  OCID_ASSERT_OK_AND_ASSIGN(std::string id,
-                            CreateDefaultContainer(pod, "container-for-exec-test"));
-  OCID_ASSERT_OK(StartContainer(id));
   v1::ExecRequest request;
-  request.set_container_id(id);
-  for (const std::string& arg : kEchoHelloCmd) request.add_cmd(arg);
-  request.set_stdout(true);
+  ASSERT_NO_FATAL_FAILURE(StartEchoHello(request));
   request.set_tty(true);
   request.set_stdin(true);
   OCID_ASSERT_OK_AND_ASSIGN(std::string url, ExecUrl(request));
