@@ -407,6 +407,9 @@ wait_for_state() {
   run sh -c "echo hello-stdin | '$OCIC_BIN' ctr exec -i --id '$ctr' -- cat"
   [ "$status" -eq 0 ]
   [ "$output" = hello-stdin ]
+  run sh -c "echo hello-websocket | '$OCIC_BIN' ctr exec -i --transport websocket --id '$ctr' -- cat"
+  [ "$status" -eq 0 ]
+  [ "$output" = hello-websocket ]
   run "$OCIC_BIN" ctr exec -i --id "$ctr" -- sh -c 'exit 5' </dev/null
   [ "$status" -eq 5 ]
   run "$OCIC_BIN" ctr exec -t --id "$ctr" -- tty
@@ -416,18 +419,25 @@ wait_for_state() {
   web=$("$OCIC_BIN" ctr create --pod "$pod" \
     --config "$(container_config streamweb 'echo served > /tmp/index.html; exec httpd -f -p 8080 -h /tmp')")
   "$OCIC_BIN" ctr start --id "$web"
-  port=$(free_port)
-  "$OCIC_BIN" pod port-forward --id "$pod" "$port:8080" >"$TEST_ROOT/pf.out" 2>&1 &
-  forwarder=$!
-  for _ in $(seq 1 50); do grep -q Forwarding "$TEST_ROOT/pf.out" && break; sleep 0.1; done
-  body=""
-  for _ in $(seq 1 50); do
-    body=$(curl -sf "http://127.0.0.1:$port/index.html") && break
-    sleep 0.1
+  # SPDY, and SPDY inside a WebSocket as kubectl >= 1.30 sends it.
+  for transport in spdy websocket; do
+    port=$(free_port)
+    "$OCIC_BIN" pod port-forward --transport "$transport" --id "$pod" "$port:8080" \
+      >"$TEST_ROOT/pf.out" 2>&1 &
+    forwarder=$!
+    for _ in $(seq 1 50); do grep -q Forwarding "$TEST_ROOT/pf.out" && break; sleep 0.1; done
+    body=""
+    for _ in $(seq 1 50); do
+      body=$(curl -sf "http://127.0.0.1:$port/index.html") && break
+      sleep 0.1
+    done
+    kill "$forwarder"
+    wait "$forwarder" || true
+    [ "$body" = served ]
   done
-  kill "$forwarder"
-  wait "$forwarder" || true
-  [ "$body" = served ]
+  run "$OCIC_BIN" pod port-forward --transport carrier-pigeon --id "$pod" 1:1
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"--transport \"carrier-pigeon\" is neither spdy nor websocket"* ]]
 
   ticker=$("$OCIC_BIN" ctr create --pod "$pod" \
     --config "$(container_config streamtick 'while true; do echo tick; sleep 0.2; done')")

@@ -47,9 +47,19 @@ class RawTerminal {
   bool active_ = false;
 };
 
+// --transport spdy (the default) or websocket, as crictl's flag.
+absl::StatusOr<bool> WantsWebSocket(const Invocation& in) {
+  std::optional<std::string> transport = in.args.Flag("transport");
+  if (!transport || *transport == "spdy") return false;
+  if (*transport == "websocket") return true;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--transport \"", *transport, "\" is neither spdy nor websocket"));
+}
+
 // Runs a remote command session with our stdio.
 absl::Status RunSession(Invocation& in, const std::string& url, bool stdin, bool tty) {
   streaming::RemoteCommandIo io;
+  ASSIGN_OR_RETURN(io.websocket, WantsWebSocket(in));
   io.tty = tty;
   if (stdin) io.stdin_fd = STDIN_FILENO;
   winsize size{};
@@ -183,6 +193,7 @@ absl::Status PodPortForward(Invocation& in) {
     ASSIGN_OR_RETURN(PortPair pair, ParsePortPair(word));
     pairs.push_back(pair);
   }
+  ASSIGN_OR_RETURN(bool websocket, WantsWebSocket(in));
   cri::PortForwardRequest request;
   request.set_pod_sandbox_id(id);
   for (const PortPair& pair : pairs) request.add_port(pair.remote);
@@ -191,7 +202,8 @@ absl::Status PodPortForward(Invocation& in) {
     return in.client.runtime().PortForward(&context, request, &response);
   }));
   ASSIGN_OR_RETURN(std::unique_ptr<streaming::PortForwarder> forwarder,
-                   streaming::PortForwarder::Dial(response.url()));
+                   websocket ? streaming::PortForwarder::DialWebSocket(response.url())
+                             : streaming::PortForwarder::Dial(response.url()));
   std::vector<UniqueFd> listeners;
   for (const PortPair& pair : pairs) {
     ASSIGN_OR_RETURN(UniqueFd listener, ListenLoopback(pair.local));

@@ -93,7 +93,8 @@ absl::StatusOr<RemoteCommandResult> ResultOfStatus(const std::string& protocol,
   RemoteCommandResult result;
   result.protocol = protocol;
   if (status_text.empty()) return result;
-  bool json = protocol == "v5.channel.k8s.io" || protocol == "v4.channel.k8s.io";
+  bool json = protocol == "v5.channel.k8s.io" || protocol == "v4.channel.k8s.io" ||
+              protocol == "v4.base64.channel.k8s.io";
   if (!json) {
     result.failure = status_text;
     return result;
@@ -127,54 +128,48 @@ absl::Status RefusedUpgrade(int fd, const HttpResponse& response) {
   return absl::FailedPreconditionError(message);
 }
 
-std::string Channeled(uint8_t channel, absl::string_view data) {
-  std::string message(1, static_cast<char>(channel));
-  message.append(data.data(), data.size());
-  return message;
-}
-
 absl::StatusOr<RemoteCommandResult> RunOverWebSocket(const std::string& url,
                                                      const RemoteCommandIo& io) {
   ASSIGN_OR_RETURN(WebSocketUpgraded up, DialWebSocket(url, io.websocket_protocols));
   std::shared_ptr<ws::Connection> connection = up.connection;
+  const ws::ChannelCodec codec = ws::ChannelCodec::ForProtocol(up.protocol);
   const bool v5 = up.protocol == "v5.channel.k8s.io";
   bool with_stdin = io.stdin_data.has_value() || io.stdin_fd >= 0;
   for (const auto& [width, height] : io.sizes) {
     if (!io.tty) break;
     nlohmann::json size = {{"Width", width}, {"Height", height}};
-    RETURN_IF_ERROR(connection->SendBinary(Channeled(4, size.dump())));
+    RETURN_IF_ERROR(codec.Send(*connection, 4, size.dump()));
   }
   if (io.tty && io.watch_resizes) {
-    std::thread([connection, watch = io.watch_resizes] {
-      watch([&connection](uint16_t width, uint16_t height) {
+    std::thread([connection, codec, watch = io.watch_resizes] {
+      watch([&connection, &codec](uint16_t width, uint16_t height) {
         nlohmann::json size = {{"Width", width}, {"Height", height}};
-        connection->SendBinary(Channeled(4, size.dump())).IgnoreError();
+        codec.Send(*connection, 4, size.dump()).IgnoreError();
       });
     }).detach();
   }
-  auto end_stdin = [connection, v5] {
-    if (v5) connection->SendBinary(Channeled(255, std::string(1, '\0'))).IgnoreError();
+  auto end_stdin = [connection, codec, v5] {
+    if (v5) codec.Send(*connection, 255, std::string(1, '\0')).IgnoreError();
   };
   std::thread writer;
   if (with_stdin && io.stdin_data.has_value()) {
     writer = std::thread([&, connection] {
       absl::string_view data = *io.stdin_data;
       for (size_t at = 0; at < data.size(); at += 32 << 10) {
-        if (!connection->SendBinary(Channeled(0, data.substr(at, 32 << 10))).ok()) return;
+        if (!codec.Send(*connection, 0, data.substr(at, 32 << 10)).ok()) return;
       }
       end_stdin();
     });
   }
   if (with_stdin && io.stdin_fd >= 0) {
     // Reads the caller's terminal until its end; the process exits with us.
-    std::thread([connection, end_stdin, fd = io.stdin_fd] {
+    std::thread([connection, codec, end_stdin, fd = io.stdin_fd] {
       char buf[4096];
       for (;;) {
         ssize_t n = ::read(fd, buf, sizeof(buf));
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0 ||
-            !connection->SendBinary(Channeled(0, absl::string_view(buf, static_cast<size_t>(n))))
-                 .ok()) {
+            !codec.Send(*connection, 0, absl::string_view(buf, static_cast<size_t>(n))).ok()) {
           break;
         }
       }
@@ -184,9 +179,10 @@ absl::StatusOr<RemoteCommandResult> RunOverWebSocket(const std::string& url,
   std::string status_text;
   for (std::optional<ws::Message> m = connection->Receive(); m.has_value();
        m = connection->Receive()) {
-    if (m->data.empty()) continue;
-    absl::string_view data = absl::string_view(m->data).substr(1);
-    switch (static_cast<uint8_t>(m->data[0])) {
+    std::optional<std::pair<uint8_t, absl::string_view>> decoded = codec.Decode(*m);
+    if (!decoded.has_value()) continue;
+    absl::string_view data = decoded->second;
+    switch (decoded->first) {
       case 1:
         if (io.on_stdout && !data.empty()) io.on_stdout(data);
         break;
@@ -336,6 +332,25 @@ absl::StatusOr<std::unique_ptr<PortForwarder>> PortForwarder::Dial(const std::st
   return std::unique_ptr<PortForwarder>(new PortForwarder(std::move(up)));
 }
 
+absl::StatusOr<std::unique_ptr<PortForwarder>> PortForwarder::DialWebSocket(
+    const std::string& url) {
+  ASSIGN_OR_RETURN(WebSocketUpgraded up,
+                   streaming::DialWebSocket(url, {kPortForwardTunnelProtocol}));
+  if (up.protocol != kPortForwardTunnelProtocol) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the server chose WebSocket subprotocol \"", up.protocol, "\", not ",
+                     kPortForwardTunnelProtocol));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<WebSocketTunnel> tunnel,
+                   WebSocketTunnel::Start(*up.connection));
+  Upgraded inner;
+  inner.protocol = kPortForwardProtocol;
+  inner.session =
+      std::make_unique<spdy::Session>(tunnel->TakeStream(), spdy::Session::Role::kClient);
+  return std::unique_ptr<PortForwarder>(
+      new PortForwarder(std::move(up), std::move(tunnel), std::move(inner)));
+}
+
 PortForwarder::~PortForwarder() { upgraded_.session->Close(absl::ZeroDuration()); }
 
 absl::Status PortForwarder::Forward(int local, int32_t port) {
@@ -369,11 +384,11 @@ absl::Status PortForwarder::Forward(int local, int32_t port) {
 }
 
 absl::StatusOr<std::unique_ptr<WebSocketPortForward>> WebSocketPortForward::Dial(
-    const std::string& url, std::vector<int32_t> ports) {
+    const std::string& url, std::vector<int32_t> ports, std::vector<std::string> protocols) {
   if (ports.empty()) return absl::InvalidArgumentError("no port to forward");
   std::string with_ports = absl::StrCat(url, url.find('?') == std::string::npos ? "?" : "&",
                                         "port=", absl::StrJoin(ports, ","));
-  ASSIGN_OR_RETURN(WebSocketUpgraded up, DialWebSocket(with_ports, {"v4.channel.k8s.io"}));
+  ASSIGN_OR_RETURN(WebSocketUpgraded up, DialWebSocket(with_ports, protocols));
   return std::unique_ptr<WebSocketPortForward>(
       new WebSocketPortForward(std::move(up), std::move(ports)));
 }
@@ -386,20 +401,21 @@ void WebSocketPortForward::Close() {
 
 absl::Status WebSocketPortForward::Copy(const std::vector<int>& locals) {
   ws::Connection* connection = upgraded_.connection.get();
+  const ws::ChannelCodec codec = ws::ChannelCodec::ForProtocol(upgraded_.protocol);
   if (locals.size() != ports_.size()) {
     return absl::InvalidArgumentError("one local socket per port is needed");
   }
   std::vector<std::thread> to_pod;
   for (size_t i = 0; i < locals.size(); ++i) {
-    to_pod.emplace_back([connection, i, local = locals[i]] {
+    to_pod.emplace_back([connection, &codec, i, local = locals[i]] {
       char buf[32 << 10];
       for (;;) {
         ssize_t n = ::recv(local, buf, sizeof(buf), 0);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
-        if (!connection
-                 ->SendBinary(Channeled(static_cast<uint8_t>(2 * i),
-                                        absl::string_view(buf, static_cast<size_t>(n))))
+        if (!codec
+                 .Send(*connection, static_cast<uint8_t>(2 * i),
+                       absl::string_view(buf, static_cast<size_t>(n)))
                  .ok()) {
           break;
         }
@@ -412,10 +428,11 @@ absl::Status WebSocketPortForward::Copy(const std::vector<int>& locals) {
   std::vector<std::string> errors(ports_.size());
   for (std::optional<ws::Message> m = connection->Receive(); m.has_value();
        m = connection->Receive()) {
-    if (m->data.empty()) continue;
-    size_t channel = static_cast<uint8_t>(m->data[0]);
+    std::optional<std::pair<uint8_t, absl::string_view>> decoded = codec.Decode(*m);
+    if (!decoded.has_value()) continue;
+    size_t channel = decoded->first;
     if (channel >= named.size()) continue;
-    absl::string_view data = absl::string_view(m->data).substr(1);
+    absl::string_view data = decoded->second;
     size_t i = channel / 2;
     if (!named[channel]) {
       named[channel] = true;

@@ -21,6 +21,7 @@
 #include "pkg/streaming/spdy_session.h"
 #include "pkg/streaming/tls_relay.h"
 #include "pkg/streaming/websocket.h"
+#include "pkg/streaming/websocket_tunnel.h"
 
 namespace ocid::streaming {
 
@@ -90,7 +91,11 @@ absl::StatusOr<RemoteCommandResult> RunRemoteCommand(const std::string& url,
 // the pod.
 class PortForwarder {
  public:
+  // SPDY/3.1 upgrade (portforward.k8s.io).
   static absl::StatusOr<std::unique_ptr<PortForwarder>> Dial(const std::string& url);
+  // The same SPDY protocol inside a WebSocket (SPDY/3.1+portforward.k8s.io),
+  // as kubectl >= 1.30 dials.
+  static absl::StatusOr<std::unique_ptr<PortForwarder>> DialWebSocket(const std::string& url);
   ~PortForwarder();
 
   // Copies between `local` (a connected socket) and `port` in the pod until
@@ -99,6 +104,15 @@ class PortForwarder {
 
  private:
   explicit PortForwarder(Upgraded upgraded) : upgraded_(std::move(upgraded)) {}
+  PortForwarder(WebSocketUpgraded websocket, std::unique_ptr<WebSocketTunnel> tunnel,
+                Upgraded upgraded)
+      : websocket_(std::move(websocket)),
+        tunnel_(std::move(tunnel)),
+        upgraded_(std::move(upgraded)) {}
+  // Over WebSocket: the connection, then the tunnel in it, then the session
+  // in that (destroyed in the reverse order).
+  WebSocketUpgraded websocket_;
+  std::unique_ptr<WebSocketTunnel> tunnel_;
   Upgraded upgraded_;
   std::atomic<int> next_request_{0};
 };
@@ -108,9 +122,11 @@ class PortForwarder {
 class WebSocketPortForward {
  public:
   // `ports` are those the URL's request named, or any when it named none
-  // (they are sent as the `port` query parameter).
-  static absl::StatusOr<std::unique_ptr<WebSocketPortForward>> Dial(const std::string& url,
-                                                                    std::vector<int32_t> ports);
+  // (they are sent as the `port` query parameter). `protocols` are offered
+  // (tests pin the base64 form).
+  static absl::StatusOr<std::unique_ptr<WebSocketPortForward>> Dial(
+      const std::string& url, std::vector<int32_t> ports,
+      std::vector<std::string> protocols = {"v4.channel.k8s.io"});
   ~WebSocketPortForward();
 
   // Copies between `locals[i]` (connected sockets, one per port) and the

@@ -8,21 +8,28 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <csignal>
 #include <cstdlib>
 #include <deque>
 #include <list>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
+#include "pkg/base/fs.h"
 #include "pkg/base/subprocess.h"
 #include "pkg/streaming/http_upgrade.h"
 #include "pkg/streaming/server.h"
+#include "pkg/streaming/websocket_tunnel.h"
 
 namespace ocid::streaming {
 namespace {
@@ -85,8 +92,17 @@ class ScriptBackend : public Backend {
   absl::StatusOr<std::unique_ptr<Channel>> Attach(const AttachRequest&) override {
     return std::unique_ptr<Channel>(new ScriptChannel({"cat"}));
   }
-  absl::StatusOr<UniqueFd> DialPod(const std::string&, int32_t) override {
-    return absl::UnimplementedError("no port-forward here");
+  // The pod is this host: its ports are loopback's.
+  absl::StatusOr<UniqueFd> DialPod(const std::string&, int32_t port) override {
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+      return absl::ErrnoToStatus(errno, absl::StrCat("connect to port ", port));
+    }
+    return fd;
   }
 };
 
@@ -172,6 +188,10 @@ class FakeApiServer {
         (absl::EndsWith(path, "/pods/p/exec") || absl::EndsWith(path, "/pods/p/attach"))) {
       return Splice(std::move(fd), *request, absl::EndsWith(path, "/attach"));
     }
+    if (!HeaderValues(request->headers, "Upgrade").empty() &&
+        absl::EndsWith(path, "/pods/p/portforward")) {
+      return SplicePortForward(std::move(fd), *request);
+    }
     std::string body;
     if (path == "/api") {
       body = R"({"kind":"APIVersions","versions":["v1"],"serverAddressByClientCIDRs":[]})";
@@ -184,7 +204,9 @@ class FakeApiServer {
              R"({"name":"pods/exec","singularName":"","namespaced":true,"kind":"PodExecOptions",)"
              R"("verbs":["create","get"]},)"
              R"({"name":"pods/attach","singularName":"","namespaced":true,)"
-             R"("kind":"PodAttachOptions","verbs":["create","get"]}]})";
+             R"("kind":"PodAttachOptions","verbs":["create","get"]},)"
+             R"({"name":"pods/portforward","singularName":"","namespaced":true,)"
+             R"("kind":"PodPortForwardOptions","verbs":["create","get"]}]})";
     } else if (path == "/api/v1/namespaces/default/pods/p") {
       body = R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"default"},)"
              R"("spec":{"containers":[{"name":"c1","image":"busybox","stdin":true}]},)"
@@ -239,7 +261,27 @@ class FakeApiServer {
     } else {
       url = streaming_->ExecUrl(exec);
     }
-    std::string target = url.substr(url.find(attach ? "/attach/" : "/exec/"));
+    Forward(std::move(client), request, url.substr(url.find(attach ? "/attach/" : "/exec/")));
+  }
+
+  // Kubelet's port-forward: a URL for the pod, any port.
+  void SplicePortForward(UniqueFd client, const HttpRequest& request) {
+    {
+      absl::MutexLock lock(&mu_);
+      for (const std::string& u : HeaderValues(request.headers, "Upgrade")) upgrades_.push_back(u);
+      for (const std::string& p : HeaderValues(request.headers, "Sec-WebSocket-Protocol")) {
+        subprotocols_.push_back(p);
+      }
+    }
+    PortForwardRequest forward;
+    forward.pod_id = "p";
+    std::string url = streaming_->PortForwardUrl(forward);
+    Forward(std::move(client), request, url.substr(url.find("/portforward/")));
+  }
+
+  // The client's upgrade request, to `target` on our streaming server, and
+  // then its bytes both ways.
+  void Forward(UniqueFd client, const HttpRequest& request, const std::string& target) {
     HttpHeaders headers;
     for (const auto& [name, value] : request.headers) {
       if (!absl::EqualsIgnoreCase(name, "Content-Length")) headers.emplace_back(name, value);
@@ -261,6 +303,13 @@ class FakeApiServer {
   absl::Mutex mu_;
   std::list<std::thread> threads_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> upgrades_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> subprotocols_ ABSL_GUARDED_BY(mu_);
+
+ public:
+  std::vector<std::string> subprotocols() {
+    absl::MutexLock lock(&mu_);
+    return subprotocols_;
+  }
 };
 
 class KubectlInteropTest : public ::testing::Test {
@@ -317,6 +366,59 @@ TEST_F(KubectlInteropTest, AttachOverWebSocketCarriesInput) {
       << DescribeWaitStatus(r.wait_status) << ": " << r.stderr_data;
   EXPECT_EQ(r.stdout_data, "typed into attach\n");
   EXPECT_EQ(api_->upgrades(), std::vector<std::string>{"websocket"});
+}
+
+TEST_F(KubectlInteropTest, PortForwardOverTheWebSocketTunnel) {
+  // The "pod's" port: echoes one line upper-cased.
+  int pod_port = 0;
+  UniqueFd pod_listener = Listen(pod_port);
+  std::thread pod([&] {
+    UniqueFd conn(::accept4(pod_listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!conn.valid()) return;
+    std::string line;
+    char c;
+    while (::recv(conn.get(), &c, 1, 0) == 1 && c != '\n') line.push_back(c);
+    SendAll(conn.get(), absl::AsciiStrToUpper(line) + "\n").IgnoreError();
+  });
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  std::string out_path = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/port-forward.out");
+  ::unlink(out_path.c_str());
+  Subprocess::Options options;
+  options.argv = {kKubectl, absl::StrCat("--server=http://127.0.0.1:", api_->port()),
+                  "port-forward", "--address=127.0.0.1", "p", absl::StrCat(":", pod_port)};
+  options.env = {absl::StrCat("HOME=", tmp != nullptr ? tmp : "/tmp"), "KUBECONFIG=",
+                 "KUBECTL_PORT_FORWARD_WEBSOCKETS=true"};
+  options.stdout_io = Stdio::File(out_path);
+  options.stderr_io = Stdio::File(out_path);
+  absl::StatusOr<Subprocess> kubectl = Subprocess::Spawn(std::move(options));
+  ASSERT_TRUE(kubectl.ok()) << kubectl.status();
+  // "Forwarding from 127.0.0.1:LOCAL -> POD_PORT"
+  int local = 0;
+  std::string printed;
+  for (int i = 0; i < 100 && local == 0 && kubectl->Running(); ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+    printed = ReadFileToString(out_path, 1 << 20).value_or("");
+    size_t at = printed.find("Forwarding from 127.0.0.1:");
+    if (at == std::string::npos) continue;
+    absl::string_view rest = absl::string_view(printed).substr(at + 26);
+    absl::SimpleAtoi(rest.substr(0, rest.find(' ')), &local);
+  }
+  ASSERT_NE(local, 0) << printed;
+  UniqueFd conn = Connect(local);
+  ASSERT_TRUE(SendAll(conn.get(), "through the tunnel\n").ok());
+  std::string reply;
+  char c;
+  while (::recv(conn.get(), &c, 1, 0) == 1 && c != '\n') reply.push_back(c);
+  EXPECT_EQ(reply, "THROUGH THE TUNNEL") << ReadFileToString(out_path, 1 << 20).value_or("");
+  conn.Reset();
+  pod.join();
+  kubectl->Signal(SIGTERM).IgnoreError();
+  kubectl->Wait(absl::Seconds(10)).IgnoreError();
+  // One WebSocket upgrade, offering the tunnel: no fallback to SPDY.
+  EXPECT_EQ(api_->upgrades(), std::vector<std::string>{"websocket"});
+  std::vector<std::string> offered = api_->subprotocols();
+  EXPECT_NE(std::find(offered.begin(), offered.end(), kPortForwardTunnelProtocol), offered.end())
+      << absl::StrJoin(offered, ",");
 }
 
 }  // namespace

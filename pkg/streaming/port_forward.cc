@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "pkg/base/log.h"
 #include "pkg/streaming/http_upgrade.h"
+#include "pkg/streaming/websocket_tunnel.h"
 
 namespace ocid::streaming {
 namespace {
@@ -126,15 +127,15 @@ void ServePortForward(spdy::Session& session, const std::string& pod_id,
   session.Close(absl::ZeroDuration());
 }
 
-const std::vector<std::string> kWebSocketPortForwardProtocols = {"v4.channel.k8s.io"};
+const std::vector<std::string> kWebSocketPortForwardProtocols = {
+    "v4.channel.k8s.io", "v4.base64.channel.k8s.io", kPortForwardTunnelProtocol};
 
-void ServePortForwardWebSocket(ws::Connection& connection, const std::string& pod_id,
-                               const std::vector<int32_t>& ports,
+void ServePortForwardWebSocket(ws::Connection& connection, const std::string& protocol,
+                               const std::string& pod_id, const std::vector<int32_t>& ports,
                                const std::function<absl::StatusOr<UniqueFd>(int32_t port)>& dial) {
+  const ws::ChannelCodec codec = ws::ChannelCodec::ForProtocol(protocol);
   auto send = [&](size_t channel, absl::string_view data) {
-    std::string message(1, static_cast<char>(channel));
-    message.append(data.data(), data.size());
-    return connection.SendBinary(message);
+    return codec.Send(connection, static_cast<uint8_t>(channel), data);
   };
   const size_t n = std::min<size_t>(ports.size(), 127);  // channels fit a byte
   for (size_t i = 0; i < n; ++i) {
@@ -172,12 +173,13 @@ void ServePortForwardWebSocket(ws::Connection& connection, const std::string& po
   }
   for (std::optional<ws::Message> m = connection.Receive(); m.has_value();
        m = connection.Receive()) {
-    if (m->data.empty()) continue;
-    size_t channel = static_cast<uint8_t>(m->data[0]);
+    std::optional<std::pair<uint8_t, absl::string_view>> decoded = codec.Decode(*m);
+    if (!decoded.has_value()) continue;
+    size_t channel = decoded->first;
     // Only data channels carry anything to the pod; the rest is ignored, as
     // kubelet does.
     if (channel % 2 != 0 || channel / 2 >= n || !conns[channel / 2].valid()) continue;
-    SendAll(conns[channel / 2].get(), absl::string_view(m->data).substr(1)).IgnoreError();
+    SendAll(conns[channel / 2].get(), decoded->second).IgnoreError();
   }
   // The client left (or every port ended): unblock and join the copies.
   for (UniqueFd& conn : conns) {

@@ -3,10 +3,13 @@
 //   opens an error stream and a data stream sharing `port` and `requestID`
 //   headers; we connect to the port in the pod and copy both ways, reporting
 //   a failure on the error stream.
-// - WebSocket (kubelet's: subprotocol v4.channel.k8s.io, or none): one
-//   connection per port of the request, the i-th port on channels 2i (data)
-//   and 2i+1 (error); the first message on each channel is the port as two
-//   little-endian bytes. The session ends once every port's connection ended.
+// - WebSocket (kubelet's: subprotocol v4.channel.k8s.io, its base64 form
+//   v4.base64.channel.k8s.io, or none): one connection per port of the
+//   request, the i-th port on channels 2i (data) and 2i+1 (error); the first
+//   message on each channel is the port as two little-endian bytes. The
+//   session ends once every port's connection ended.
+// - WebSocket carrying SPDY (SPDY/3.1+portforward.k8s.io, kubectl >= 1.30):
+//   the SPDY protocol above, inside a WebSocketTunnel.
 #ifndef OCID_PKG_STREAMING_PORT_FORWARD_H_
 #define OCID_PKG_STREAMING_PORT_FORWARD_H_
 
@@ -35,8 +38,9 @@ extern const std::vector<std::string> kWebSocketPortForwardProtocols;
 
 // Serves one WebSocket session: dials each of `ports` (not empty) and copies
 // until the pod side of every one ended or the client left.
-void ServePortForwardWebSocket(ws::Connection& connection, const std::string& pod_id,
-                               const std::vector<int32_t>& ports,
+// `protocol` is the negotiated subprotocol (its channel framing).
+void ServePortForwardWebSocket(ws::Connection& connection, const std::string& protocol,
+                               const std::string& pod_id, const std::vector<int32_t>& ports,
                                const std::function<absl::StatusOr<UniqueFd>(int32_t port)>& dial);
 
 }  // namespace ocid::streaming

@@ -13,6 +13,7 @@ namespace {
 
 constexpr char kV5[] = "v5.channel.k8s.io";
 constexpr char kV4[] = "v4.channel.k8s.io";
+constexpr char kV4Base64[] = "v4.base64.channel.k8s.io";  // WebSocket only
 constexpr char kV3[] = "v3.channel.k8s.io";
 constexpr char kV2[] = "v2.channel.k8s.io";
 // How long a terminal session waits for the client's first size.
@@ -129,7 +130,9 @@ class SpdyTransport : public CommandTransport {
 class WebSocketTransport : public CommandTransport {
  public:
   WebSocketTransport(ws::Connection& connection, const RemoteCommandOptions& options)
-      : connection_(connection), options_(options) {}
+      : connection_(connection),
+        options_(options),
+        codec_(ws::ChannelCodec::ForProtocol(options.protocol)) {}
 
   // Tells the client the session is up: an empty message on the lowest
   // channel it will hear from, as kubelet sends.
@@ -154,9 +157,9 @@ class WebSocketTransport : public CommandTransport {
     bool resize_ok = true;
     for (std::optional<ws::Message> m = connection_.Receive(); m.has_value();
          m = connection_.Receive()) {
-      if (m->data.empty()) continue;
-      uint8_t number = static_cast<uint8_t>(m->data[0]);
-      absl::string_view data = absl::string_view(m->data).substr(1);
+      std::optional<std::pair<uint8_t, absl::string_view>> decoded = codec_.Decode(*m);
+      if (!decoded.has_value()) continue;
+      auto [number, data] = *decoded;
       if (number == kStdinChannel && input_open) {
         channel.WriteInput(data).IgnoreError();
       } else if (number == kResizeChannel && options_.tty && resize_ok) {
@@ -189,20 +192,20 @@ class WebSocketTransport : public CommandTransport {
   static constexpr size_t kMaxChunk = 32 << 10;
 
   void Send(uint8_t number, absl::string_view data) {
-    std::string message(1, static_cast<char>(number));
-    message.append(data.data(), data.size());
-    connection_.SendBinary(message).IgnoreError();
+    codec_.Send(connection_, number, data).IgnoreError();
   }
 
   ws::Connection& connection_;
   const RemoteCommandOptions& options_;
+  const ws::ChannelCodec codec_;
 };
 
 }  // namespace
 
 const std::vector<std::string> kRemoteCommandProtocols = {kV5, kV4, kV3, kV2,
                                                           "channel.k8s.io"};
-const std::vector<std::string> kWebSocketRemoteCommandProtocols = {kV5, kV4, "channel.k8s.io"};
+const std::vector<std::string> kWebSocketRemoteCommandProtocols = {
+    kV5, kV4, kV4Base64, "channel.k8s.io", "base64.channel.k8s.io"};
 
 std::string StatusText(bool json, const absl::Status& error, std::optional<int> exit_code) {
   if (json) return StatusJson(error, exit_code);
@@ -332,8 +335,10 @@ void ServeRemoteCommandWebSocket(ws::Connection& connection, const RemoteCommand
                                  const OpenChannel& open) {
   WebSocketTransport transport(connection, options);
   transport.Greet();
-  PumpRemoteCommand(transport, options.tty, options.protocol == kV5 || options.protocol == kV4,
-                    open);
+  // v4 and later report the exit status as JSON; the older ones as text.
+  const bool json =
+      options.protocol == kV5 || options.protocol == kV4 || options.protocol == kV4Base64;
+  PumpRemoteCommand(transport, options.tty, json, open);
 }
 
 }  // namespace ocid::streaming

@@ -19,6 +19,7 @@
 #include "pkg/streaming/remote_command.h"
 #include "pkg/streaming/spdy_session.h"
 #include "pkg/streaming/websocket.h"
+#include "pkg/streaming/websocket_tunnel.h"
 
 namespace ocid::streaming {
 namespace {
@@ -377,8 +378,9 @@ void Server::ServeWebSocket(UniqueFd fd, const HttpRequest& request,
                      absl::StrJoin(HeaderValues(request.headers, "Sec-WebSocket-Protocol"), " "),
                      "]; supports [", absl::StrJoin(ours, " "), "]\n"));
   }
+  const bool tunnel = forward && *protocol == kPortForwardTunnelProtocol;
   std::vector<int32_t> ports;
-  if (forward) {
+  if (forward && !tunnel) {
     // The CRI request's ports; kubelet's query parameter when it named none.
     ports = forward->ports;
     if (ports.empty()) {
@@ -400,8 +402,22 @@ void Server::ServeWebSocket(UniqueFd fd, const HttpRequest& request,
   ws::ConnectionOptions options;
   options.idle_timeout = options_.idle_timeout;
   ws::Connection connection(std::move(fd), ws::Connection::Role::kServer, request.rest, options);
+  if (tunnel) {
+    // A SPDY connection inside the WebSocket: served as one over a socket.
+    absl::StatusOr<std::unique_ptr<WebSocketTunnel>> started = WebSocketTunnel::Start(connection);
+    if (!started.ok()) {
+      OCID_LOG(kWarn) << "streaming: " << started.status().message();
+      return;
+    }
+    spdy::Session session((*started)->TakeStream(), spdy::Session::Role::kServer, "",
+                          options_.idle_timeout);
+    ServePortForward(session, forward->pod_id, forward->ports, [&](int32_t port) {
+      return backend_->DialPod(forward->pod_id, port);
+    });
+    return;
+  }
   if (forward) {
-    ServePortForwardWebSocket(connection, forward->pod_id, ports, [&](int32_t port) {
+    ServePortForwardWebSocket(connection, *protocol, forward->pod_id, ports, [&](int32_t port) {
       return backend_->DialPod(forward->pod_id, port);
     });
   } else {

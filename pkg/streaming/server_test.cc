@@ -347,11 +347,9 @@ TEST_F(StreamingServerTest, GarbageInsteadOfFramesEndsOnlyThatConnection) {
   EXPECT_EQ(RunIt(Exec({"print", "still", "", "0"})).out, "still");
 }
 
-TEST_F(StreamingServerTest, PortForwardCopiesBothWaysAndReportsDialErrors) {
-  EchoServer echo;
-  PortForwardRequest r;
-  r.pod_id = "pod";
-  absl::StatusOr<std::unique_ptr<PortForwarder>> pf = PortForwarder::Dial(server_->PortForwardUrl(r));
+// One forwarded connection echoed through, then one to a closed port.
+void ExpectForwardsAndReportsDialErrors(absl::StatusOr<std::unique_ptr<PortForwarder>> pf,
+                                        const EchoServer& echo) {
   ASSERT_TRUE(pf.ok()) << pf.status();
   int pair[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
@@ -376,6 +374,29 @@ TEST_F(StreamingServerTest, PortForwardCopiesBothWaysAndReportsDialErrors) {
   ::close(pair2[1]);
   EXPECT_FALSE(failed.ok());
   EXPECT_NE(failed.message().find("error forwarding port 1"), std::string::npos) << failed;
+}
+
+TEST_F(StreamingServerTest, PortForwardCopiesBothWaysAndReportsDialErrors) {
+  EchoServer echo;
+  PortForwardRequest r;
+  r.pod_id = "pod";
+  ExpectForwardsAndReportsDialErrors(PortForwarder::Dial(server_->PortForwardUrl(r)), echo);
+}
+
+TEST_F(StreamingServerTest, PortForwardOverTheWebSocketTunnel) {
+  EchoServer echo;
+  PortForwardRequest r;
+  r.pod_id = "pod";
+  ExpectForwardsAndReportsDialErrors(PortForwarder::DialWebSocket(server_->PortForwardUrl(r)),
+                                     echo);
+}
+
+TEST_F(StreamingServerTest, TheTunnelIsOnlyForPortForward) {
+  absl::StatusOr<WebSocketUpgraded> refused =
+      DialWebSocket(Exec({"print", "x", "", "0"}), {kPortForwardTunnelProtocol});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("not supported"), std::string::npos)
+      << refused.status();
 }
 
 TEST_F(StreamingServerTest, HundredConcurrentExecSessions) {
@@ -431,6 +452,33 @@ TEST_F(StreamingServerTest, WebSocketV4AndNoSubprotocolWork) {
   io.websocket_protocols = {};
   run = RunIt(Exec({"print", "y", "", "2"}), io);
   EXPECT_EQ(run.result.protocol, "");
+  EXPECT_EQ(run.out, "y");
+  EXPECT_NE(run.result.failure.find("non-zero exit code: 2"), std::string::npos)
+      << run.result.failure;
+}
+
+TEST_F(StreamingServerTest, WebSocketBase64FormsCarryStreamsAndStatus) {
+  RemoteCommandIo io;
+  io.websocket = true;
+  io.websocket_protocols = {"v4.base64.channel.k8s.io"};
+  // Bytes that are not text survive the base64 round trip.
+  std::string binary("\x00\xff\x80 bytes", 9);
+  Run run = RunIt(Exec({"print", binary, "oops", "4"}), io);
+  EXPECT_EQ(run.result.protocol, "v4.base64.channel.k8s.io");
+  EXPECT_EQ(run.out, binary);
+  EXPECT_EQ(run.err, "oops");
+  EXPECT_EQ(run.result.exit_code, 4);  // v4: the status as JSON
+  // The client's messages decoded too: a terminal size.
+  io.tty = true;
+  io.sizes = {{120, 40}};
+  run = RunIt(Exec({"size"}, true, false), io);
+  EXPECT_EQ(run.out, "120 40");
+  // The old form: the failure as text.
+  io = RemoteCommandIo();
+  io.websocket = true;
+  io.websocket_protocols = {"base64.channel.k8s.io"};
+  run = RunIt(Exec({"print", "y", "", "2"}), io);
+  EXPECT_EQ(run.result.protocol, "base64.channel.k8s.io");
   EXPECT_EQ(run.out, "y");
   EXPECT_NE(run.result.failure.find("non-zero exit code: 2"), std::string::npos)
       << run.result.failure;
@@ -492,7 +540,7 @@ TEST_F(StreamingServerTest, WebSocketTokensAreSingleUseAndUnknownOnesAre404) {
 
 TEST_F(StreamingServerTest, WebSocketWithNoCommonSubprotocolIsRefused) {
   absl::StatusOr<WebSocketUpgraded> up =
-      DialWebSocket(Exec({"print", "", "", "0"}), {"v3.channel.k8s.io", "base64.channel.k8s.io"});
+      DialWebSocket(Exec({"print", "", "", "0"}), {"v3.channel.k8s.io", "v9.channel.k8s.io"});
   EXPECT_EQ(up.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(up.status().message().find("403"), std::string::npos) << up.status();
 }
@@ -613,6 +661,27 @@ TEST_F(StreamingServerTest, WebSocketPortForwardClientCopiesBothWays) {
   UniqueFd ours2(pair2[0]), theirs2(pair2[1]);
   absl::Status failed = (*pf)->Copy({theirs2.get()});
   EXPECT_NE(failed.message().find("error forwarding port 1"), std::string::npos) << failed;
+}
+
+TEST_F(StreamingServerTest, WebSocketPortForwardInBase64) {
+  EchoServer echo;
+  PortForwardRequest r;
+  r.pod_id = "pod";
+  absl::StatusOr<std::unique_ptr<WebSocketPortForward>> pf = WebSocketPortForward::Dial(
+      server_->PortForwardUrl(r), {echo.port()}, {"v4.base64.channel.k8s.io"});
+  ASSERT_TRUE(pf.ok()) << pf.status();
+  int pair[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+  UniqueFd ours(pair[0]), theirs(pair[1]);
+  absl::Status copied;
+  std::thread copy([&] { copied = (*pf)->Copy({theirs.get()}); });
+  ASSERT_EQ(::write(ours.get(), "base64", 6), 6);
+  char buf[16];
+  ASSERT_EQ(::read(ours.get(), buf, 6), 6);
+  EXPECT_EQ(std::string(buf, 6), "BASE64");
+  (*pf)->Close();
+  copy.join();
+  EXPECT_TRUE(copied.ok()) << copied;
 }
 
 TEST_F(StreamingServerTest, WebSocketPortForwardWithNoPortIsRefused) {

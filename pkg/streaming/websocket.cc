@@ -10,6 +10,7 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "pkg/base/log.h"
 
@@ -360,6 +361,41 @@ void Connection::ReadLoop() {
   done_ = true;
   error_ = why;
   peer_close_code_ = peer_code;
+}
+
+ChannelCodec ChannelCodec::ForProtocol(absl::string_view protocol) {
+  return ChannelCodec(protocol == "base64.channel.k8s.io" ||
+                      protocol == "v4.base64.channel.k8s.io");
+}
+
+absl::Status ChannelCodec::Send(Connection& connection, uint8_t channel,
+                                absl::string_view data) const {
+  if (base64_) {
+    std::string message(1, static_cast<char>('0' + channel));
+    message += absl::Base64Escape(data);
+    return connection.Send(Opcode::kText, message);
+  }
+  std::string message(1, static_cast<char>(channel));
+  message.append(data.data(), data.size());
+  return connection.SendBinary(message);
+}
+
+std::optional<std::pair<uint8_t, absl::string_view>> ChannelCodec::Decode(
+    Message& message) const {
+  if (message.data.empty()) return std::nullopt;
+  if (!base64_) {
+    return std::make_pair(static_cast<uint8_t>(message.data[0]),
+                          absl::string_view(message.data).substr(1));
+  }
+  if (message.opcode != Opcode::kText) return std::nullopt;
+  int channel = message.data[0] - '0';
+  if (channel < 0 || channel > 9) return std::nullopt;
+  std::string decoded;
+  if (!absl::Base64Unescape(absl::string_view(message.data).substr(1), &decoded)) {
+    return std::nullopt;
+  }
+  message.data = std::move(decoded);
+  return std::make_pair(static_cast<uint8_t>(channel), absl::string_view(message.data));
 }
 
 }  // namespace ocid::streaming::ws

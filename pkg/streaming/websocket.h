@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -151,6 +152,29 @@ class Connection {
   std::optional<uint16_t> peer_close_code_ ABSL_GUARDED_BY(mu_);
 
   std::thread reader_;
+};
+
+// Kubernetes' channels in WebSocket messages: the first byte of a binary
+// message is its channel, the rest its data. The base64 subprotocols
+// (base64.channel.k8s.io, v4.base64.channel.k8s.io), made for browsers,
+// send text messages instead: the digit '0' + channel, then base64 of the
+// data.
+class ChannelCodec {
+ public:
+  // The framing `protocol` (a negotiated subprotocol, maybe "") uses.
+  static ChannelCodec ForProtocol(absl::string_view protocol);
+  bool base64() const { return base64_; }
+
+  absl::Status Send(Connection& connection, uint8_t channel, absl::string_view data) const;
+  // The channel and data of `message`; base64 is decoded in place, the data
+  // then viewing `message`. nullopt for an empty message or one this framing
+  // cannot have made (a binary message under base64, bad base64, a channel
+  // digit out of range).
+  std::optional<std::pair<uint8_t, absl::string_view>> Decode(Message& message) const;
+
+ private:
+  explicit ChannelCodec(bool base64) : base64_(base64) {}
+  bool base64_;
 };
 
 }  // namespace ocid::streaming::ws

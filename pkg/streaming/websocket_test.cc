@@ -234,5 +234,32 @@ TEST(WebSocketConnectionTest, IdleConnectionsEnd) {
   EXPECT_EQ(p.server->error().code(), absl::StatusCode::kDeadlineExceeded);
 }
 
+TEST(ChannelCodecTest, BinaryFramingIsTheChannelByteThenTheData) {
+  ChannelCodec codec = ChannelCodec::ForProtocol("v5.channel.k8s.io");
+  EXPECT_FALSE(codec.base64());
+  Message m{Opcode::kBinary, std::string("\x02oops", 5)};
+  auto decoded = codec.Decode(m);
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_EQ(decoded->first, 2);
+  EXPECT_EQ(decoded->second, "oops");
+  Message empty{Opcode::kBinary, ""};
+  EXPECT_FALSE(codec.Decode(empty).has_value());
+}
+
+TEST(ChannelCodecTest, Base64FramingIsADigitThenBase64) {
+  ChannelCodec codec = ChannelCodec::ForProtocol("v4.base64.channel.k8s.io");
+  EXPECT_TRUE(codec.base64());
+  EXPECT_TRUE(ChannelCodec::ForProtocol("base64.channel.k8s.io").base64());
+  Message m{Opcode::kText, "1aGVsbG8="};  // channel 1, "hello"
+  auto decoded = codec.Decode(m);
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_EQ(decoded->first, 1);
+  EXPECT_EQ(decoded->second, "hello");
+  for (Message bad : {Message{Opcode::kBinary, "1aGVsbG8="}, Message{Opcode::kText, "1a!!"},
+                      Message{Opcode::kText, "xaGVsbG8="}, Message{Opcode::kText, ""}}) {
+    EXPECT_FALSE(codec.Decode(bad).has_value()) << bad.data;
+  }
+}
+
 }  // namespace
 }  // namespace ocid::streaming::ws
