@@ -1,6 +1,7 @@
 // Fuzz target: the bytes a WebSocket client sends after the upgrade are
 // untrusted. Each input is decoded frame by frame, then replayed into a
-// server connection over a socket pair whose messages are all taken;
+// server connection over a socket pair whose messages are all taken (and
+// decoded as channels, binary and base64);
 // nothing may crash or hang.
 #include <sys/socket.h>
 #include <unistd.h>
@@ -33,7 +34,14 @@ void ReplayIntoConnection(absl::string_view in) {
   ws::Connection connection(ocid::UniqueFd(fds[0]), ws::Connection::Role::kServer, std::string(in),
                             options);
   ::shutdown(peer.get(), SHUT_WR);  // all the input there is
-  while (connection.Receive().has_value()) {
+  // Every message also through both channel framings.
+  const ws::ChannelCodec raw = ws::ChannelCodec::ForProtocol("v4.channel.k8s.io");
+  const ws::ChannelCodec base64 = ws::ChannelCodec::ForProtocol("v4.base64.channel.k8s.io");
+  for (std::optional<ws::Message> m = connection.Receive(); m.has_value();
+       m = connection.Receive()) {
+    ws::Message copy = *m;
+    raw.Decode(*m);
+    base64.Decode(copy);
   }
 }
 
