@@ -398,7 +398,9 @@ absl::Status OciRuntime::Delete(const std::string& id, bool force) {
   if (force) args.push_back("--force");
   args.push_back(id);
   absl::Status status = RunRuntime(handler_, args).status();
-  return absl::IsNotFound(status) ? absl::OkStatus() : status;
+  if (!status.ok() && !absl::IsNotFound(status)) return status;
+  // conmon's dir for the container's attach socket (-u names it).
+  return RemoveAll(absl::StrCat(runroot_, "/conmon-sockets/", id));
 }
 
 absl::Status OciRuntime::Update(const std::string& id, const std::string& resources_json) {

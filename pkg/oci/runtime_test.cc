@@ -457,7 +457,12 @@ TEST_F(RuntimeTest, KillWakesTheExitWatcher) {
   ASSERT_TRUE(state.ok()) << state.status();
   EXPECT_EQ(state->status, "stopped");
   EXPECT_EQ(state->pid, 0);
+  // conmon's socket dir for the container goes with it (the leak census
+  // found one left per container).
+  const std::string sockets = root_ + "/run/conmon-sockets/" + launch.id;
+  EXPECT_EQ(::access(sockets.c_str(), F_OK), 0) << sockets;
   EXPECT_TRUE(runtime.Delete(launch.id, false).ok());
+  EXPECT_NE(::access(sockets.c_str(), F_OK), 0) << sockets;
   EXPECT_TRUE(runtime.Delete(launch.id, false).ok());
   EXPECT_TRUE(runtime.Delete(launch.id, true).ok());
   EXPECT_TRUE(absl::IsNotFound(runtime.State(launch.id).status()));
