@@ -4,12 +4,20 @@
 #ifndef OCID_E2E_CRI_CONTRACT_SUPPORT_H_
 #define OCID_E2E_CRI_CONTRACT_SUPPORT_H_
 
+#include <sys/types.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "e2e/cri/cri_suite.h"
 
 namespace ocid::e2e {
@@ -63,6 +71,22 @@ class ContractTest : public CriTest {
 
   // An ID no object has (ocid's IDs are 64 hex digits).
   static std::string UnknownId() { return std::string(64, 'f'); }
+
+  // ocid's pid: the process serving the suite's socket; 0 if none.
+  static pid_t OcidPid() {
+    std::error_code error;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
+      pid_t pid = 0;
+      if (!absl::SimpleAtoi(entry.path().filename().string(), &pid)) continue;
+      std::ifstream in(entry.path() / "cmdline");
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      std::vector<std::string> argv = absl::StrSplit(text, '\0');
+      for (size_t i = 0; i + 1 < argv.size(); ++i) {
+        if (argv[i] == "--listen" && argv[i + 1] == Info().socket) return pid;
+      }
+    }
+    return 0;
+  }
 };
 
 }  // namespace ocid::e2e

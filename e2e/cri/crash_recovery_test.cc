@@ -150,20 +150,10 @@ class CriCrashRecovery : public ContractTest {
     for (const std::string& id : Entries(state + "/run/containers")) {
       left.push_back("bundle " + id);
     }
-    return left;
-  }
-
-  // ocid's pid: the process serving the suite's socket.
-  static pid_t OcidPid() {
-    for (const std::string& name : Entries("/proc")) {
-      pid_t pid = 0;
-      if (!absl::SimpleAtoi(name, &pid)) continue;
-      std::vector<std::string> argv = absl::StrSplit(ReadAll("/proc/" + name + "/cmdline"), '\0');
-      for (size_t i = 0; i + 1 < argv.size(); ++i) {
-        if (argv[i] == "--listen" && argv[i + 1] == Info().socket) return pid;
-      }
+    for (const std::string& id : Entries(state + "/run/conmon-sockets")) {
+      left.push_back("conmon socket dir " + id);
     }
-    return 0;
+    return left;
   }
 };
 
