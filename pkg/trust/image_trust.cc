@@ -7,6 +7,7 @@
 #include "pkg/base/log.h"
 #include "pkg/base/status_macros.h"
 #include "pkg/image/registry_client.h"
+#include "pkg/trust/sigstore.h"
 #include "pkg/trust/simple_signing.h"
 
 namespace ocid {
@@ -28,8 +29,8 @@ absl::StatusOr<std::unique_ptr<ImageTrust>> ImageTrust::Load(const std::string& 
   return std::make_unique<ImageTrust>(std::move(*policy), std::move(registries_d), policy_file);
 }
 
-absl::Status ImageTrust::Check(const ImageReference& image,
-                               const std::string& manifest_digest) const {
+absl::Status ImageTrust::Check(const ImageReference& image, const std::string& manifest_digest,
+                               const AttachmentSource* attachments) const {
   absl::StatusOr<ScopedRequirements> scoped = policy_.RequirementsFor("docker", image);
   std::string scope = scoped.ok() ? scoped->scope : "none";
   auto failed = [&](absl::string_view why) {
@@ -38,14 +39,19 @@ absl::Status ImageTrust::Check(const ImageReference& image,
                                                       ", scope ", scope, "): ", why));
   };
   if (!scoped.ok()) return failed(scoped.status().message());
+  std::optional<std::vector<SigstoreSignature>> sigstore;
   for (const PolicyRequirement& requirement : *scoped->requirements) {
     switch (requirement.type) {
       case PolicyRequirement::Type::kInsecureAcceptAnything:
         break;
       case PolicyRequirement::Type::kReject:
         return failed("the policy rejects it (reject)");
-      case PolicyRequirement::Type::kSigstoreSigned:
-        return failed("sigstoreSigned requirements are not supported yet");
+      case PolicyRequirement::Type::kSigstoreSigned: {
+        absl::Status sigstore_signed =
+            CheckSigstoreSigned(requirement, image, manifest_digest, attachments, sigstore);
+        if (!sigstore_signed.ok()) return failed(sigstore_signed.message());
+        break;
+      }
       case PolicyRequirement::Type::kSignedBy: {
         absl::Status signed_by = CheckSignedBy(requirement, image, manifest_digest);
         if (!signed_by.ok()) return failed(signed_by.message());
@@ -90,6 +96,42 @@ absl::Status ImageTrust::CheckSignedBy(const PolicyRequirement& requirement,
   return absl::FailedPreconditionError(absl::StrCat("no signature is accepted (keys from ",
                                                     requirement.keys_source,
                                                     "): ", absl::StrJoin(reasons, "; ")));
+}
+
+// Accepted when any one of the image's attached signatures passes.
+absl::Status ImageTrust::CheckSigstoreSigned(
+    const PolicyRequirement& requirement, const ImageReference& image,
+    const std::string& manifest_digest, const AttachmentSource* attachments,
+    std::optional<std::vector<SigstoreSignature>>& signatures) const {
+  if (!registries_d_.UseSigstoreAttachments(image)) {
+    return absl::FailedPreconditionError(
+        "a sigstore signature is required (sigstoreSigned) but registries.d does not set "
+        "use-sigstore-attachments: true for it");
+  }
+  if (attachments == nullptr) {
+    return absl::FailedPreconditionError(
+        "a sigstore signature is required (sigstoreSigned) but the registry's attachments can "
+        "not be read here");
+  }
+  if (!signatures.has_value()) {
+    ASSIGN_OR_RETURN(signatures, ReadSigstoreAttachments(*attachments, manifest_digest));
+  }
+  if (signatures->empty()) {
+    absl::StatusOr<std::string> tag = SigstoreAttachmentTag(manifest_digest);
+    return absl::FailedPreconditionError(absl::StrCat(
+        "a sigstore signature is required (sigstoreSigned) but the registry has none for ",
+        manifest_digest, " (no tag ", tag.ok() ? *tag : "?", ")"));
+  }
+  ASSIGN_OR_RETURN(std::vector<SigstorePublicKey> keys, SigstoreKeys(requirement));
+  std::vector<std::string> reasons;
+  for (size_t i = 0; i < signatures->size(); ++i) {
+    absl::Status checked =
+        CheckSigstoreSignature(keys, requirement, image, manifest_digest, (*signatures)[i]);
+    if (checked.ok()) return absl::OkStatus();
+    reasons.push_back(absl::StrCat("sigstore signature ", i + 1, ": ", checked.message()));
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("no sigstore signature is accepted: ", absl::StrJoin(reasons, "; ")));
 }
 
 }  // namespace ocid

@@ -4,13 +4,16 @@
 #define OCID_PKG_TRUST_IMAGE_TRUST_H_
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "pkg/image/reference.h"
 #include "pkg/trust/policy.h"
 #include "pkg/trust/registries_d.h"
+#include "pkg/trust/sigstore_attachments.h"
 
 namespace ocid {
 
@@ -34,14 +37,24 @@ class ImageTrust {
   // meets every requirement of its policy scope. Otherwise
   // FailedPrecondition "SignatureValidationFailed: image I (policy P,
   // scope S): why" (rejected, no signature, wrong key, identity or digest
-  // mismatch, a bad signature, sigstoreSigned not supported yet).
-  absl::Status Check(const ImageReference& image, const std::string& manifest_digest) const;
+  // mismatch, a bad signature). sigstoreSigned requirements read the
+  // image's signatures from `attachments` (the registry the manifest came
+  // from) when registries.d enables use-sigstore-attachments for it; without
+  // a source they are refused.
+  absl::Status Check(const ImageReference& image, const std::string& manifest_digest,
+                     const AttachmentSource* attachments = nullptr) const;
 
   const std::string& policy_file() const { return policy_file_; }
 
  private:
   absl::Status CheckSignedBy(const PolicyRequirement& requirement, const ImageReference& image,
                              const std::string& manifest_digest) const;
+  // `signatures` holds the attachments once read (shared by the
+  // requirements of one check).
+  absl::Status CheckSigstoreSigned(const PolicyRequirement& requirement,
+                                   const ImageReference& image, const std::string& manifest_digest,
+                                   const AttachmentSource* attachments,
+                                   std::optional<std::vector<SigstoreSignature>>& signatures) const;
 
   const Policy policy_;
   const RegistriesD registries_d_;
