@@ -1,0 +1,189 @@
+#!/usr/bin/env bats
+# Sigstore (cosign) signatures enforced on pulls from the local registry:
+# policy.json's sigstoreSigned with a P-256 public key, registries.d's
+# use-sigstore-attachments, and signatures attached beside the image as the
+# sha256-<hex>.sig tag (pushed with curl; keys and signatures made by our
+# test signer, //pkg/trust:sigstore_test_signer).
+
+load helpers
+bats_require_minimum_version 1.5.0
+
+setup_file() {
+  ocid_setup
+  export TEST_ROOT OCID_SOCKET OCIC_CONNECT
+  registry_setup
+  SIGNER_BIN=${SIGNER_BIN:-$E2E_DIR/../pkg/trust/sigstore_test_signer}
+  export SIGNER_BIN
+  "$SIGNER_BIN" keygen "$TEST_ROOT/signer.key" "$TEST_ROOT/signer.pub"
+  "$SIGNER_BIN" keygen "$TEST_ROOT/other.key" "$TEST_ROOT/other.pub"
+
+  local name
+  for name in signed wrongkey moved tampered wrongdigest unsigned malformed; do
+    skopeo --insecure-policy copy -q --src-tls-verify=false --dest-tls-verify=false \
+      "docker://$REGISTRY/busybox:latest" "docker://$REGISTRY/sigstore/$name:latest"
+  done
+  local digest other=sha256:0000000000000000000000000000000000000000000000000000000000000000
+  digest=$(manifest_digest sigstore/signed)
+  export DIGEST=$digest
+  attach sigstore/signed "$digest" "$REGISTRY/sigstore/signed:latest" signer
+  attach sigstore/wrongkey "$digest" "$REGISTRY/sigstore/wrongkey:latest" other
+  # signed's signature, under another name: the identity does not match.
+  attach sigstore/moved "$digest" "$REGISTRY/sigstore/signed:latest" signer
+  # A payload changed after signing (the identity's tag).
+  attach sigstore/tampered "$digest" "$REGISTRY/sigstore/tampered:latest" signer tamper
+  # Signed, but for another manifest.
+  attach sigstore/wrongdigest "$other" "$REGISTRY/sigstore/wrongdigest:latest" signer
+  # A signature annotation that is not base64.
+  attach sigstore/malformed "$digest" "$REGISTRY/sigstore/malformed:latest" signer garble
+
+  mkdir -p "$TEST_ROOT/registries.d"
+  cat >"$TEST_ROOT/registries.d/default.yaml" <<YAML
+docker:
+  $REGISTRY/sigstore:
+    use-sigstore-attachments: true
+YAML
+  cat >"$TEST_ROOT/policy.json" <<JSON
+{
+  "default": [{"type": "insecureAcceptAnything"}],
+  "transports": {
+    "docker": {
+      "$REGISTRY/sigstore": [{"type": "sigstoreSigned", "keyPath": "$TEST_ROOT/signer.pub"}],
+      "$REGISTRY/busybox": [{"type": "sigstoreSigned", "keyPath": "$TEST_ROOT/signer.pub"}]
+    }
+  }
+}
+JSON
+  ocid_start --registries-conf "$TEST_ROOT/registries.conf" \
+    --signature-policy "$TEST_ROOT/policy.json" --registries-d "$TEST_ROOT/registries.d"
+  export OCID_PID
+}
+
+teardown_file() {
+  ocid_stop
+  registry_teardown
+  ocid_teardown
+}
+
+# manifest_digest REPO: the digest of REPO:latest's manifest.
+manifest_digest() {
+  echo "sha256:$(skopeo inspect --raw --tls-verify=false "docker://$REGISTRY/$1:latest" |
+    sha256sum | cut -d' ' -f1)"
+}
+
+# push_blob REPO FILE: a monolithic blob upload (distribution API v2).
+push_blob() {
+  local repo=$1 file=$2 digest location sep='?'
+  digest=sha256:$(sha256sum "$file" | cut -d' ' -f1)
+  location=$(curl -fsS -X POST -D - -o /dev/null "http://$REGISTRY/v2/$repo/blobs/uploads/" |
+    tr -d '\r' | awk 'tolower($1) == "location:" {print $2}')
+  [[ -n $location ]] || return 1
+  [[ $location == /* ]] && location=http://$REGISTRY$location
+  [[ $location == *\?* ]] && sep='&'
+  curl -fsS -X PUT -H 'Content-Type: application/octet-stream' --data-binary "@$file" \
+    "$location${sep}digest=$digest" >/dev/null
+}
+
+# attach REPO DIGEST IDENTITY KEY [tamper|garble]: signs the cosign payload
+# for DIGEST and IDENTITY with KEY and pushes it as REPO's
+# sha256-<hex>.sig attachment of the manifest $DIGEST (or DIGEST).
+attach() {
+  local repo=$1 digest=$2 identity=$3 key=$4 how=${5:-} dir signature size payload_digest
+  dir=$(mktemp -d "$TEST_ROOT/attach.XXXXXX")
+  "$SIGNER_BIN" payload "$digest" "$identity" >"$dir/payload"
+  signature=$("$SIGNER_BIN" sign "$TEST_ROOT/$key.key" "$dir/payload")
+  case $how in
+    tamper) sed -i 's/:latest"/:other"/' "$dir/payload" ;;
+    garble) signature="not*base64" ;;
+  esac
+  printf '{}' >"$dir/config"
+  push_blob "$repo" "$dir/config"
+  push_blob "$repo" "$dir/payload"
+  size=$(stat -c %s "$dir/payload")
+  payload_digest=sha256:$(sha256sum "$dir/payload" | cut -d' ' -f1)
+  local target=${DIGEST:-$digest}
+  cat >"$dir/manifest" <<JSON
+{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+ "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": 2,
+   "digest": "sha256:$(sha256sum "$dir/config" | cut -d' ' -f1)"},
+ "layers": [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+   "size": $size, "digest": "$payload_digest",
+   "annotations": {"dev.cosignproject.cosign/signature": "$signature"}}]}
+JSON
+  curl -fsS -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
+    --data-binary "@$dir/manifest" \
+    "http://$REGISTRY/v2/$repo/manifests/sha256-${target#sha256:}.sig" >/dev/null
+}
+
+stored_files() {
+  find "$TEST_ROOT/root/storage/images" "$TEST_ROOT/root/storage/layers" \
+    "$TEST_ROOT/root/storage/content/blobs" -type f 2>/dev/null | wc -l
+}
+
+@test "unsigned, wrongly keyed, renamed, tampered, misdigested and malformed images are refused, nothing stored" {
+  [ "$(stored_files)" -eq 0 ]
+  local name
+  declare -A why=(
+    [unsigned]="the registry has none for $DIGEST (no tag sha256-${DIGEST#sha256:}.sig)"
+    [wrongkey]="sigstore signature 1: the signature does not verify with the key"
+    [moved]="the signature is for \"$REGISTRY/sigstore/signed:latest\""
+    [tampered]="sigstore signature 1: the signature does not verify with the key"
+    [wrongdigest]="the signature is for manifest sha256:0000"
+    [malformed]="the signature annotation is not base64"
+  )
+  for name in unsigned wrongkey moved tampered wrongdigest malformed; do
+    run "$OCIC_BIN" image pull "$REGISTRY/sigstore/$name:latest"
+    echo "$name: $output"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"FAILED_PRECONDITION"* ]]
+    [[ "$output" == *"SignatureValidationFailed: image $REGISTRY/sigstore/$name:latest"* ]]
+    [[ "$output" == *"scope transports.docker[\"$REGISTRY/sigstore\"]"* ]]
+    [[ "$output" == *"${why[$name]}"* ]]
+    run ! "$OCIC_BIN" image status "$REGISTRY/sigstore/$name:latest"
+  done
+  [ "$(stored_files)" -eq 0 ]
+}
+
+@test "sigstoreSigned without use-sigstore-attachments for the scope is refused" {
+  run "$OCIC_BIN" image pull "$REGISTRY/busybox:latest"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"SignatureValidationFailed: image $REGISTRY/busybox:latest"* ]]
+  [[ "$output" == *"registries.d does not set use-sigstore-attachments: true"* ]]
+  [ "$(stored_files)" -eq 0 ]
+}
+
+@test "an image with a sigstore signature by the policy's key pulls" {
+  run "$OCIC_BIN" image pull "$REGISTRY/sigstore/signed:latest"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  run "$OCIC_BIN" image status "$REGISTRY/sigstore/signed:latest"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"Tags: "*"$REGISTRY/sigstore/signed:latest"* ]]
+  [ "$(stored_files)" -gt 0 ]
+}
+
+@test "a policy with fulcio or a key that is not P-256 stops ocid at start" {
+  printf '{"default": [{"type": "sigstoreSigned", "fulcio": {"caPath": "/ca.pem"}}]}\n' \
+    >"$TEST_ROOT/fulcio-policy.json"
+  openssl ecparam -name secp384r1 -genkey -noout 2>/dev/null | openssl ec -pubout 2>/dev/null \
+    >"$TEST_ROOT/p384.pub"
+  printf '{"default": [{"type": "sigstoreSigned", "keyPath": "%s"}]}\n' "$TEST_ROOT/p384.pub" \
+    >"$TEST_ROOT/p384-policy.json"
+  local policy
+  for policy in fulcio p384; do
+    # shellcheck disable=SC2046
+    run timeout 20 "$OCID_BIN" $(ocid_private_flags) --listen "$TEST_ROOT/bad.sock" \
+      --root "$TEST_ROOT/bad-root" --runroot "$TEST_ROOT/bad-run" \
+      --signature-policy "$TEST_ROOT/$policy-policy.json" --registries-d "$TEST_ROOT/registries.d"
+    echo "$policy: $output"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"$TEST_ROOT/$policy-policy.json: default[0]: "* ]]
+  done
+  run timeout 20 "$OCID_BIN" $(ocid_private_flags) --listen "$TEST_ROOT/bad.sock" \
+    --root "$TEST_ROOT/bad-root" --runroot "$TEST_ROOT/bad-run" \
+    --signature-policy "$TEST_ROOT/fulcio-policy.json"
+  [[ "$output" == *"\"fulcio\" is not supported"* ]]
+  run timeout 20 "$OCID_BIN" $(ocid_private_flags) --listen "$TEST_ROOT/bad.sock" \
+    --root "$TEST_ROOT/bad-root" --runroot "$TEST_ROOT/bad-run" \
+    --signature-policy "$TEST_ROOT/p384-policy.json"
+  [[ "$output" == *"not P-256"* ]]
+}
