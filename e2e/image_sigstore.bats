@@ -2,8 +2,8 @@
 # Sigstore (cosign) signatures enforced on pulls from the local registry:
 # policy.json's sigstoreSigned with a P-256 public key, registries.d's
 # use-sigstore-attachments, and signatures attached beside the image as the
-# sha256-<hex>.sig tag (pushed with curl; keys and signatures made by our
-# test signer, //pkg/trust:sigstore_test_signer).
+# sha256-<hex>.sig tag (e2e/registry/attach_sigstore.sh; keys and
+# signatures made by our test signer, //pkg/trust:sigstore_test_signer).
 
 load helpers
 bats_require_minimum_version 1.5.0
@@ -70,48 +70,19 @@ manifest_digest() {
     sha256sum | cut -d' ' -f1)"
 }
 
-# push_blob REPO FILE: a monolithic blob upload (distribution API v2).
-push_blob() {
-  local repo=$1 file=$2 digest location sep='?'
-  digest=sha256:$(sha256sum "$file" | cut -d' ' -f1)
-  location=$(curl -fsS -X POST -D - -o /dev/null "http://$REGISTRY/v2/$repo/blobs/uploads/" |
-    tr -d '\r' | awk 'tolower($1) == "location:" {print $2}')
-  [[ -n $location ]] || return 1
-  [[ $location == /* ]] && location=http://$REGISTRY$location
-  [[ $location == *\?* ]] && sep='&'
-  curl -fsS -X PUT -H 'Content-Type: application/octet-stream' --data-binary "@$file" \
-    "$location${sep}digest=$digest" >/dev/null
-}
-
 # attach REPO DIGEST IDENTITY KEY [tamper|garble]: signs the cosign payload
-# for DIGEST and IDENTITY with KEY and pushes it as REPO's
-# sha256-<hex>.sig attachment of the manifest $DIGEST (or DIGEST).
+# for DIGEST and IDENTITY with KEY and attaches it to REPO's manifest
+# $DIGEST (e2e/registry/attach_sigstore.sh).
 attach() {
-  local repo=$1 digest=$2 identity=$3 key=$4 how=${5:-} dir signature size payload_digest
-  dir=$(mktemp -d "$TEST_ROOT/attach.XXXXXX")
-  "$SIGNER_BIN" payload "$digest" "$identity" >"$dir/payload"
-  signature=$("$SIGNER_BIN" sign "$TEST_ROOT/$key.key" "$dir/payload")
+  local repo=$1 digest=$2 identity=$3 key=$4 how=${5:-} payload signature
+  payload=$(mktemp "$TEST_ROOT/payload.XXXXXX")
+  "$SIGNER_BIN" payload "$digest" "$identity" >"$payload"
+  signature=$("$SIGNER_BIN" sign "$TEST_ROOT/$key.key" "$payload")
   case $how in
-    tamper) sed -i 's/:latest"/:other"/' "$dir/payload" ;;
+    tamper) sed -i 's/:latest"/:other"/' "$payload" ;;
     garble) signature="not*base64" ;;
   esac
-  printf '{}' >"$dir/config"
-  push_blob "$repo" "$dir/config"
-  push_blob "$repo" "$dir/payload"
-  size=$(stat -c %s "$dir/payload")
-  payload_digest=sha256:$(sha256sum "$dir/payload" | cut -d' ' -f1)
-  local target=${DIGEST:-$digest}
-  cat >"$dir/manifest" <<JSON
-{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
- "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": 2,
-   "digest": "sha256:$(sha256sum "$dir/config" | cut -d' ' -f1)"},
- "layers": [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
-   "size": $size, "digest": "$payload_digest",
-   "annotations": {"dev.cosignproject.cosign/signature": "$signature"}}]}
-JSON
-  curl -fsS -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
-    --data-binary "@$dir/manifest" \
-    "http://$REGISTRY/v2/$repo/manifests/sha256-${target#sha256:}.sig" >/dev/null
+  "$E2E_DIR/registry/attach_sigstore.sh" "$REGISTRY" "$repo" "$DIGEST" "$payload" "$signature"
 }
 
 stored_files() {
