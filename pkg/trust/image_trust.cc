@@ -80,22 +80,50 @@ absl::Status ImageTrust::CheckSignedBy(const PolicyRequirement& requirement,
             : absl::StrCat("a signature is required (signedBy) but ", lookaside, " has none for ",
                            manifest_digest));
   }
+  ASSIGN_OR_RETURN(std::unique_ptr<GpgKeyring> keyring, TakeKeyring(requirement));
+  std::vector<std::string> reasons;
+  bool accepted = false;
+  for (size_t i = 0; i < signatures.size() && !accepted; ++i) {
+    absl::Status checked =
+        CheckSimpleSignature(*keyring, requirement, image, manifest_digest, signatures[i]);
+    accepted = checked.ok();
+    if (!accepted) reasons.push_back(absl::StrCat("signature-", i + 1, ": ", checked.message()));
+  }
+  ReturnKeyring(requirement, std::move(keyring));
+  if (accepted) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat("no signature is accepted (keys from ",
+                                                    requirement.keys_source,
+                                                    "): ", absl::StrJoin(reasons, "; ")));
+}
+
+absl::StatusOr<std::unique_ptr<GpgKeyring>> ImageTrust::TakeKeyring(
+    const PolicyRequirement& requirement) const {
+  {
+    absl::MutexLock lock(&keyrings_mu_);
+    auto it = keyrings_.find(&requirement);
+    if (it != keyrings_.end() && !it->second.empty()) {
+      std::unique_ptr<GpgKeyring> keyring = std::move(it->second.back());
+      it->second.pop_back();
+      return keyring;
+    }
+  }
   absl::StatusOr<GpgKeyring> keyring = GpgKeyring::Create(requirement.keys);
   if (!keyring.ok()) {
     return absl::Status(keyring.status().code(),
                         absl::StrCat("the policy's keys (", requirement.keys_source,
                                      "): ", keyring.status().message()));
   }
-  std::vector<std::string> reasons;
-  for (size_t i = 0; i < signatures.size(); ++i) {
-    absl::Status checked =
-        CheckSimpleSignature(*keyring, requirement, image, manifest_digest, signatures[i]);
-    if (checked.ok()) return absl::OkStatus();
-    reasons.push_back(absl::StrCat("signature-", i + 1, ": ", checked.message()));
-  }
-  return absl::FailedPreconditionError(absl::StrCat("no signature is accepted (keys from ",
-                                                    requirement.keys_source,
-                                                    "): ", absl::StrJoin(reasons, "; ")));
+  return std::make_unique<GpgKeyring>(std::move(*keyring));
+}
+
+void ImageTrust::ReturnKeyring(const PolicyRequirement& requirement,
+                               std::unique_ptr<GpgKeyring> keyring) const {
+  // As many as checks ran at once, up to a few; one more is removed (as
+  // `keyring` goes, after the lock is released).
+  constexpr size_t kMaxIdleKeyrings = 4;
+  absl::MutexLock lock(&keyrings_mu_);
+  auto& idle = keyrings_[&requirement];
+  if (idle.size() < kMaxIdleKeyrings) idle.push_back(std::move(keyring));
 }
 
 // Accepted when any one of the image's attached signatures passes.

@@ -3,6 +3,7 @@
 #ifndef OCID_PKG_TRUST_IMAGE_TRUST_H_
 #define OCID_PKG_TRUST_IMAGE_TRUST_H_
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -10,10 +11,12 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "pkg/image/reference.h"
 #include "pkg/trust/policy.h"
 #include "pkg/trust/registries_d.h"
 #include "pkg/trust/sigstore_attachments.h"
+#include "pkg/trust/simple_signing.h"
 
 namespace ocid {
 
@@ -56,9 +59,22 @@ class ImageTrust {
                                    const AttachmentSource* attachments,
                                    std::optional<std::vector<SigstoreSignature>>& signatures) const;
 
+  // A keyring for `requirement` from the pool, or a new one; give it back
+  // with ReturnKeyring. Making one runs gpg twice, so checks reuse them
+  // (each is used by one check at a time: GpgKeyring::Verify is not
+  // thread-safe, and no lock is held while gpg runs).
+  absl::StatusOr<std::unique_ptr<GpgKeyring>> TakeKeyring(
+      const PolicyRequirement& requirement) const;
+  void ReturnKeyring(const PolicyRequirement& requirement,
+                     std::unique_ptr<GpgKeyring> keyring) const;
+
   const Policy policy_;
   const RegistriesD registries_d_;
   const std::string policy_file_;
+  // Idle keyrings by requirement (an element of policy_, which never changes).
+  mutable absl::Mutex keyrings_mu_;
+  mutable std::map<const PolicyRequirement*, std::vector<std::unique_ptr<GpgKeyring>>> keyrings_
+      ABSL_GUARDED_BY(keyrings_mu_);
 };
 
 }  // namespace ocid
