@@ -18,7 +18,7 @@ setup_file() {
   "$SIGNER_BIN" keygen "$TEST_ROOT/other.key" "$TEST_ROOT/other.pub"
 
   local name
-  for name in signed wrongkey moved tampered wrongdigest unsigned malformed; do
+  for name in signed opensslsigned wrongkey moved tampered wrongdigest unsigned malformed; do
     skopeo --insecure-policy copy -q --src-tls-verify=false --dest-tls-verify=false \
       "docker://$REGISTRY/busybox:latest" "docker://$REGISTRY/sigstore/$name:latest"
   done
@@ -26,6 +26,9 @@ setup_file() {
   digest=$(manifest_digest sigstore/signed)
   export DIGEST=$digest
   attach sigstore/signed "$digest" "$REGISTRY/sigstore/signed:latest" signer
+  # Signed by the openssl command instead of our signer: the format is
+  # the plain one (DER ECDSA over SHA-256, base64), not our signer's.
+  attach sigstore/opensslsigned "$digest" "$REGISTRY/sigstore/opensslsigned:latest" signer openssl
   attach sigstore/wrongkey "$digest" "$REGISTRY/sigstore/wrongkey:latest" other
   # signed's signature, under another name: the identity does not match.
   attach sigstore/moved "$digest" "$REGISTRY/sigstore/signed:latest" signer
@@ -70,7 +73,7 @@ manifest_digest() {
     sha256sum | cut -d' ' -f1)"
 }
 
-# attach REPO DIGEST IDENTITY KEY [tamper|garble]: signs the cosign payload
+# attach REPO DIGEST IDENTITY KEY [tamper|garble|openssl]: signs the cosign payload
 # for DIGEST and IDENTITY with KEY and attaches it to REPO's manifest
 # $DIGEST (e2e/registry/attach_sigstore.sh).
 attach() {
@@ -81,6 +84,7 @@ attach() {
   case $how in
     tamper) sed -i 's/:latest"/:other"/' "$payload" ;;
     garble) signature="not*base64" ;;
+    openssl) signature=$(openssl dgst -sha256 -sign "$TEST_ROOT/$key.key" "$payload" | base64 -w0) ;;
   esac
   "$E2E_DIR/registry/attach_sigstore.sh" "$REGISTRY" "$repo" "$DIGEST" "$payload" "$signature"
 }
@@ -123,12 +127,15 @@ stored_files() {
 }
 
 @test "an image with a sigstore signature by the policy's key pulls" {
-  run "$OCIC_BIN" image pull "$REGISTRY/sigstore/signed:latest"
-  echo "$output"
-  [ "$status" -eq 0 ]
-  run "$OCIC_BIN" image status "$REGISTRY/sigstore/signed:latest"
-  [ "$status" -eq 0 ]
-  [[ "$output" == *"Tags: "*"$REGISTRY/sigstore/signed:latest"* ]]
+  local name
+  for name in signed opensslsigned; do
+    run "$OCIC_BIN" image pull "$REGISTRY/sigstore/$name:latest"
+    echo "$name: $output"
+    [ "$status" -eq 0 ]
+    run "$OCIC_BIN" image status "$REGISTRY/sigstore/$name:latest"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"Tags: "*"$REGISTRY/sigstore/$name:latest"* ]]
+  done
   [ "$(stored_files)" -gt 0 ]
 }
 
