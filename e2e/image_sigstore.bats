@@ -149,17 +149,20 @@ stored_files() {
   local policy
   for policy in fulcio p384; do
     # shellcheck disable=SC2046
-    run timeout 20 "$OCID_BIN" $(ocid_private_flags) --listen "$TEST_ROOT/bad.sock" \
+    # shellcheck disable=SC2046
+  run timeout 20 "$OCID_BIN" $(ocid_private_flags) --listen "$TEST_ROOT/bad.sock" \
       --root "$TEST_ROOT/bad-root" --runroot "$TEST_ROOT/bad-run" \
       --signature-policy "$TEST_ROOT/$policy-policy.json" --registries-d "$TEST_ROOT/registries.d"
     echo "$policy: $output"
     [ "$status" -ne 0 ]
     [[ "$output" == *"$TEST_ROOT/$policy-policy.json: default[0]: "* ]]
   done
+  # shellcheck disable=SC2046
   run timeout 20 "$OCID_BIN" $(ocid_private_flags) --listen "$TEST_ROOT/bad.sock" \
     --root "$TEST_ROOT/bad-root" --runroot "$TEST_ROOT/bad-run" \
     --signature-policy "$TEST_ROOT/fulcio-policy.json"
   [[ "$output" == *"\"fulcio\" is not supported"* ]]
+  # shellcheck disable=SC2046
   run timeout 20 "$OCID_BIN" $(ocid_private_flags) --listen "$TEST_ROOT/bad.sock" \
     --root "$TEST_ROOT/bad-root" --runroot "$TEST_ROOT/bad-run" \
     --signature-policy "$TEST_ROOT/p384-policy.json"
