@@ -18,7 +18,7 @@ setup_file() {
   "$SIGNER_BIN" keygen "$TEST_ROOT/other.key" "$TEST_ROOT/other.pub"
 
   local name
-  for name in signed opensslsigned wrongkey moved tampered wrongdigest unsigned malformed; do
+  for name in signed opensslsigned wrongkey moved tampered wrongdigest unsigned malformed huge; do
     skopeo --insecure-policy copy -q --src-tls-verify=false --dest-tls-verify=false \
       "docker://$REGISTRY/busybox:latest" "docker://$REGISTRY/sigstore/$name:latest"
   done
@@ -38,6 +38,8 @@ setup_file() {
   attach sigstore/wrongdigest "$other" "$REGISTRY/sigstore/wrongdigest:latest" signer
   # A signature annotation that is not base64.
   attach sigstore/malformed "$digest" "$REGISTRY/sigstore/malformed:latest" signer garble
+  # A payload over 4 MiB (padded with JSON whitespace).
+  attach sigstore/huge "$digest" "$REGISTRY/sigstore/huge:latest" signer huge
 
   mkdir -p "$TEST_ROOT/registries.d"
   cat >"$TEST_ROOT/registries.d/default.yaml" <<YAML
@@ -73,7 +75,7 @@ manifest_digest() {
     sha256sum | cut -d' ' -f1)"
 }
 
-# attach REPO DIGEST IDENTITY KEY [tamper|garble|openssl]: signs the cosign payload
+# attach REPO DIGEST IDENTITY KEY [tamper|garble|huge|openssl]: signs the cosign payload
 # for DIGEST and IDENTITY with KEY and attaches it to REPO's manifest
 # $DIGEST (e2e/registry/attach_sigstore.sh).
 attach() {
@@ -84,6 +86,7 @@ attach() {
   case $how in
     tamper) sed -i 's/:latest"/:other"/' "$payload" ;;
     garble) signature="not*base64" ;;
+    huge) head -c $((5 << 20)) /dev/zero | tr '\0' ' ' >>"$payload" ;;
     openssl) signature=$(openssl dgst -sha256 -sign "$TEST_ROOT/$key.key" "$payload" | base64 -w0) ;;
   esac
   "$E2E_DIR/registry/attach_sigstore.sh" "$REGISTRY" "$repo" "$DIGEST" "$payload" "$signature"
@@ -94,7 +97,7 @@ stored_files() {
     "$TEST_ROOT/root/storage/content/blobs" -type f 2>/dev/null | wc -l
 }
 
-@test "unsigned, wrongly keyed, renamed, tampered, misdigested and malformed images are refused, nothing stored" {
+@test "unsigned, wrongly keyed, renamed, tampered, misdigested, malformed and oversized signatures are refused, nothing stored" {
   [ "$(stored_files)" -eq 0 ]
   local name
   declare -A why=(
@@ -104,8 +107,9 @@ stored_files() {
     [tampered]="sigstore signature 1: the signature does not verify with the key"
     [wrongdigest]="the signature is for manifest sha256:0000"
     [malformed]="the signature annotation is not base64"
+    [huge]="layers[0] is a payload of 5243"
   )
-  for name in unsigned wrongkey moved tampered wrongdigest malformed; do
+  for name in unsigned wrongkey moved tampered wrongdigest malformed huge; do
     run "$OCIC_BIN" image pull "$REGISTRY/sigstore/$name:latest"
     echo "$name: $output"
     [ "$status" -ne 0 ]

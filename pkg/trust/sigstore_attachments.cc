@@ -1,5 +1,7 @@
 #include "pkg/trust/sigstore_attachments.h"
 
+#include <algorithm>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
@@ -96,12 +98,15 @@ AttachmentSource RegistryAttachmentSource(RegistryClient& client, const std::str
   source.blob = [&client, repository](const SigstoreLayer& layer,
                                       size_t max_bytes) -> absl::StatusOr<std::string> {
     std::string body;
+    // No more than the manifest says (the caller checks the size too).
+    const size_t limit = std::min(max_bytes, static_cast<size_t>(layer.size));
     absl::Status fetched = client.GetBlob(
         repository, layer.digest,
         [&](absl::string_view chunk) {
-          if (body.size() + chunk.size() > max_bytes) {
+          if (body.size() + chunk.size() > limit) {
             return absl::OutOfRangeError(absl::StrCat("blob ", layer.digest.String(),
-                                                      " is larger than ", max_bytes, " bytes"));
+                                                      " is larger than the ", limit,
+                                                      " bytes the manifest says"));
           }
           body.append(chunk.data(), chunk.size());
           return absl::OkStatus();
