@@ -12,13 +12,16 @@
 
 namespace ocid {
 
-ImageTrust::ImageTrust(Policy policy, RegistriesD registries_d, std::string policy_file)
+ImageTrust::ImageTrust(Policy policy, RegistriesD registries_d, std::string policy_file,
+                       std::string keyring_dir)
     : policy_(std::move(policy)),
       registries_d_(std::move(registries_d)),
-      policy_file_(std::move(policy_file)) {}
+      policy_file_(std::move(policy_file)),
+      keyring_dir_(std::move(keyring_dir)) {}
 
 absl::StatusOr<std::unique_ptr<ImageTrust>> ImageTrust::Load(const std::string& policy_file,
-                                                             const std::string& registries_dir) {
+                                                             const std::string& registries_dir,
+                                                             const std::string& keyring_dir) {
   absl::StatusOr<Policy> policy = LoadPolicyFile(policy_file);
   if (absl::IsNotFound(policy.status()) && policy_file == kDefaultPolicyFile) {
     OCID_LOG(kWarn) << "no " << policy_file << ": every image is accepted without a signature";
@@ -26,7 +29,8 @@ absl::StatusOr<std::unique_ptr<ImageTrust>> ImageTrust::Load(const std::string& 
   }
   if (!policy.ok()) return policy.status();
   ASSIGN_OR_RETURN(RegistriesD registries_d, LoadRegistriesD(registries_dir));
-  return std::make_unique<ImageTrust>(std::move(*policy), std::move(registries_d), policy_file);
+  return std::make_unique<ImageTrust>(std::move(*policy), std::move(registries_d), policy_file,
+                                      keyring_dir);
 }
 
 absl::Status ImageTrust::Check(const ImageReference& image, const std::string& manifest_digest,
@@ -107,7 +111,7 @@ absl::StatusOr<std::unique_ptr<GpgKeyring>> ImageTrust::TakeKeyring(
       return keyring;
     }
   }
-  absl::StatusOr<GpgKeyring> keyring = GpgKeyring::Create(requirement.keys);
+  absl::StatusOr<GpgKeyring> keyring = GpgKeyring::Create(requirement.keys, keyring_dir_);
   if (!keyring.ok()) {
     return absl::Status(keyring.status().code(),
                         absl::StrCat("the policy's keys (", requirement.keys_source,

@@ -25,15 +25,18 @@ inline constexpr char kSignatureValidationFailed[] = "SignatureValidationFailed:
 
 class ImageTrust {
  public:
-  // `policy_file` only labels messages.
-  ImageTrust(Policy policy, RegistriesD registries_d, std::string policy_file);
+  // `policy_file` only labels messages. signedBy checks make their GnuPG
+  // homes under `keyring_dir`; they are removed with the object.
+  ImageTrust(Policy policy, RegistriesD registries_d, std::string policy_file,
+             std::string keyring_dir = "/tmp");
 
   // Loads `policy_file` and the registries.d dir. A missing policy at the
   // default path (kDefaultPolicyFile) accepts every image, as ocid did
   // before it read policies (cri-o fails every pull then); a missing file
   // anywhere else, or any malformed file, is an error naming it.
   static absl::StatusOr<std::unique_ptr<ImageTrust>> Load(const std::string& policy_file,
-                                                          const std::string& registries_dir);
+                                                          const std::string& registries_dir,
+                                                          const std::string& keyring_dir = "/tmp");
 
   // OK when `image` (the reference pulled, before registries.conf rewrites
   // it to a mirror or location), whose image manifest has `manifest_digest`,
@@ -71,6 +74,7 @@ class ImageTrust {
   const Policy policy_;
   const RegistriesD registries_d_;
   const std::string policy_file_;
+  const std::string keyring_dir_;
   // Idle keyrings by requirement (an element of policy_, which never changes).
   mutable absl::Mutex keyrings_mu_;
   mutable std::map<const PolicyRequirement*, std::vector<std::unique_ptr<GpgKeyring>>> keyrings_

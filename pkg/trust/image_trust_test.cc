@@ -144,6 +144,28 @@ TEST_F(ImageTrustTest, SignedImageIsAccepted) {
   EXPECT_TRUE(trust_->Check(Ref("signed.io/team/app:1"), kDigest).ok());
 }
 
+TEST_F(ImageTrustTest, SignedByChecksReuseTheirKeyring) {
+  ASSERT_TRUE(MakeDirs(dir_ + "/keyrings", 0700).ok());
+  absl::StatusOr<std::unique_ptr<ImageTrust>> trust =
+      ImageTrust::Load(dir_ + "/policy.json", dir_ + "/registries.d", dir_ + "/keyrings");
+  ASSERT_TRUE(trust.ok()) << trust.status();
+  PutSignature("team/app", 1, Sign(*trusted_, "signed.io/team/app:1"));
+  PutSignature("team/other", 1, Sign(*trusted_, "signed.io/team/app:1"));  // wrong identity
+  for (int i = 0; i < 3; ++i) {
+    absl::Status status = (*trust)->Check(Ref("signed.io/team/app:1"), kDigest);
+    EXPECT_TRUE(status.ok()) << status;
+    // A refusal gives its keyring back too.
+    EXPECT_FALSE((*trust)->Check(Ref("signed.io/team/other:1"), kDigest).ok());
+  }
+  absl::StatusOr<std::vector<std::string>> homes = ListDir(dir_ + "/keyrings");
+  ASSERT_TRUE(homes.ok());
+  EXPECT_EQ(homes->size(), 1u);
+  trust->reset();
+  homes = ListDir(dir_ + "/keyrings");
+  ASSERT_TRUE(homes.ok());
+  EXPECT_TRUE(homes->empty());
+}
+
 TEST_F(ImageTrustTest, UnsignedWrongKeyWrongIdentityAreRefused) {
   EXPECT_THAT(Refused("signed.io/team/app:1"), HasSubstr("has none for " + kDigest));
   PutSignature("team/app", 1, Sign(*other_, "signed.io/team/app:1"));
