@@ -1,5 +1,6 @@
 // The check a pull runs before it stores anything: the policy's
-// requirements for the image, with its signatures from registries.d.
+// requirements for the image, with its GPG signatures from registries.d's
+// lookaside and its sigstore signatures from the registry's attachments.
 #ifndef OCID_PKG_TRUST_IMAGE_TRUST_H_
 #define OCID_PKG_TRUST_IMAGE_TRUST_H_
 
