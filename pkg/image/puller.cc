@@ -11,6 +11,7 @@
 #include "pkg/base/status_macros.h"
 #include "pkg/image/auth_file.h"
 #include "pkg/storage/image_gc.h"
+#include "pkg/trust/sigstore_attachments.h"
 
 namespace ocid {
 namespace {
@@ -234,7 +235,12 @@ absl::StatusOr<ImagePuller::ResolvedManifest> ImagePuller::FetchManifest(
   }
   // Signatures sign the image manifest used (for an index, its entry for
   // our platform, as containers/image checks the one instance it copies).
-  if (trust != nullptr) RETURN_IF_ERROR(trust->Check(image, chosen.digest.String()));
+  // Sigstore attachments are read from the registry the manifest came from
+  // (a mirror's own, as containers/image does).
+  if (trust != nullptr) {
+    AttachmentSource attachments = RegistryAttachmentSource(client, repository);
+    RETURN_IF_ERROR(trust->Check(image, chosen.digest.String(), &attachments));
+  }
   leases.push_back(blobs_.LeaseBlob(chosen.digest));
   if (!blobs_.Has(chosen.digest)) RETURN_IF_ERROR(blobs_.WriteBlob(chosen.digest, chosen.body));
   ResolvedManifest resolved{*parsed.manifest, chosen.digest, std::nullopt};

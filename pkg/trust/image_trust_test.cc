@@ -3,12 +3,14 @@
 #include <stdlib.h>
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pkg/base/fs.h"
 #include "pkg/trust/testing/gpg_signer.h"
+#include "pkg/trust/testing/sigstore_signer.h"
 
 namespace ocid {
 namespace {
@@ -39,15 +41,27 @@ class ImageTrustTest : public ::testing::Test {
     ASSERT_TRUE(WriteFileAtomically(dir_ + "/trusted.asc", *key).ok());
     ASSERT_TRUE(MakeDirs(dir_ + "/registries.d", 0755).ok());
     ASSERT_TRUE(WriteFileAtomically(dir_ + "/registries.d/default.yaml",
-                                    "default-docker:\n  lookaside: file://" + dir_ + "/sigs\n")
+                                    "default-docker:\n  lookaside: file://" + dir_ +
+                                        "/sigs\n"
+                                        "docker:\n  sigstore.io:\n    use-sigstore-attachments: "
+                                        "true\n")
                     .ok());
+    absl::StatusOr<SigstoreTestSigner> sigstore = SigstoreTestSigner::Generate();
+    ASSERT_TRUE(sigstore.ok()) << sigstore.status();
+    sigstore_ = std::make_unique<SigstoreTestSigner>(std::move(*sigstore));
+    absl::StatusOr<std::string> sigstore_key = sigstore_->PublicPem();
+    ASSERT_TRUE(sigstore_key.ok());
+    ASSERT_TRUE(WriteFileAtomically(dir_ + "/sigstore.pub", *sigstore_key).ok());
     ASSERT_TRUE(WriteFileAtomically(dir_ + "/policy.json", absl::StrCat(R"({
       "default": [{"type": "insecureAcceptAnything"}],
       "transports": {"docker": {
         "blocked.io": [{"type": "reject"}],
         "signed.io": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": ")",
                                                                         dir_, R"(/trusted.asc"}],
-        "sigstore.io": [{"type": "sigstoreSigned", "keyPath": "/k.pub"}]
+        "sigstore.io": [{"type": "sigstoreSigned", "keyPath": ")",
+                                                                        dir_, R"(/sigstore.pub"}],
+        "noattach.io": [{"type": "sigstoreSigned", "keyPath": ")",
+                                                                        dir_, R"(/sigstore.pub"}]
       }}})"))
                     .ok());
     absl::StatusOr<std::unique_ptr<ImageTrust>> trust =
@@ -68,8 +82,40 @@ class ImageTrustTest : public ::testing::Test {
     EXPECT_TRUE(signature.ok()) << signature.status();
     return signature.value_or("");
   }
-  std::string Refused(const std::string& image) {
-    absl::Status status = trust_->Check(Ref(image), kDigest);
+  // Attachments served from `attached_` (an image's sigstore signatures).
+  AttachmentSource Attachments() {
+    AttachmentSource source;
+    source.manifest = [this](const std::string& tag) -> absl::StatusOr<std::optional<std::string>> {
+      ++attachment_reads_;
+      if (attached_.empty()) return std::nullopt;
+      std::string layers;
+      for (const SigstoreSignature& signature : attached_) {
+        absl::StrAppend(
+            &layers, layers.empty() ? "" : ",", R"({"mediaType": ")", kSigstorePayloadMediaType,
+            R"(", "digest": ")", Sha256Of(signature.payload).String(), R"(", "size": )",
+            signature.payload.size(), R"(, "annotations": {")", kSigstoreSignatureAnnotation,
+            R"(": ")", signature.base64_signature, R"("}})");
+      }
+      EXPECT_EQ(tag, "sha256-" + std::string(64, 'f') + ".sig");
+      return absl::StrCat(R"({"schemaVersion": 2, "layers": [)", layers, "]}");
+    };
+    source.blob = [this](const SigstoreLayer& layer, size_t) -> absl::StatusOr<std::string> {
+      for (const SigstoreSignature& signature : attached_) {
+        if (Sha256Of(signature.payload) == layer.digest) return signature.payload;
+      }
+      return absl::NotFoundError("blob unknown");
+    };
+    return source;
+  }
+  SigstoreSignature SigstoreSign(const SigstoreTestSigner& signer, const std::string& reference,
+                                 const std::string& digest = kDigest) {
+    std::string payload = SigstoreTestSigner::Payload(digest, reference);
+    absl::StatusOr<std::string> signature = signer.SignBase64(payload);
+    EXPECT_TRUE(signature.ok()) << signature.status();
+    return {payload, signature.value_or("")};
+  }
+  std::string Refused(const std::string& image, const AttachmentSource* attachments = nullptr) {
+    absl::Status status = trust_->Check(Ref(image), kDigest, attachments);
     EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
     EXPECT_THAT(std::string(status.message()), HasSubstr("SignatureValidationFailed: image "));
     return std::string(status.message());
@@ -79,6 +125,9 @@ class ImageTrustTest : public ::testing::Test {
   std::unique_ptr<GpgSigner> trusted_;
   std::unique_ptr<GpgSigner> other_;
   std::unique_ptr<ImageTrust> trust_;
+  std::unique_ptr<SigstoreTestSigner> sigstore_;
+  std::vector<SigstoreSignature> attached_;
+  int attachment_reads_ = 0;
 };
 
 TEST_F(ImageTrustTest, AcceptAndReject) {
@@ -95,6 +144,28 @@ TEST_F(ImageTrustTest, SignedImageIsAccepted) {
   EXPECT_TRUE(trust_->Check(Ref("signed.io/team/app:1"), kDigest).ok());
 }
 
+TEST_F(ImageTrustTest, SignedByChecksReuseTheirKeyring) {
+  ASSERT_TRUE(MakeDirs(dir_ + "/keyrings", 0700).ok());
+  absl::StatusOr<std::unique_ptr<ImageTrust>> trust =
+      ImageTrust::Load(dir_ + "/policy.json", dir_ + "/registries.d", dir_ + "/keyrings");
+  ASSERT_TRUE(trust.ok()) << trust.status();
+  PutSignature("team/app", 1, Sign(*trusted_, "signed.io/team/app:1"));
+  PutSignature("team/other", 1, Sign(*trusted_, "signed.io/team/app:1"));  // wrong identity
+  for (int i = 0; i < 3; ++i) {
+    absl::Status status = (*trust)->Check(Ref("signed.io/team/app:1"), kDigest);
+    EXPECT_TRUE(status.ok()) << status;
+    // A refusal gives its keyring back too.
+    EXPECT_FALSE((*trust)->Check(Ref("signed.io/team/other:1"), kDigest).ok());
+  }
+  absl::StatusOr<std::vector<std::string>> homes = ListDir(dir_ + "/keyrings");
+  ASSERT_TRUE(homes.ok());
+  EXPECT_EQ(homes->size(), 1u);
+  trust->reset();
+  homes = ListDir(dir_ + "/keyrings");
+  ASSERT_TRUE(homes.ok());
+  EXPECT_TRUE(homes->empty());
+}
+
 TEST_F(ImageTrustTest, UnsignedWrongKeyWrongIdentityAreRefused) {
   EXPECT_THAT(Refused("signed.io/team/app:1"), HasSubstr("has none for " + kDigest));
   PutSignature("team/app", 1, Sign(*other_, "signed.io/team/app:1"));
@@ -106,9 +177,54 @@ TEST_F(ImageTrustTest, UnsignedWrongKeyWrongIdentityAreRefused) {
   EXPECT_THAT(Refused("signed.io/team/app:1"), HasSubstr("signature-3: not a valid signature"));
 }
 
-TEST_F(ImageTrustTest, SigstoreIsNotSupportedYet) {
-  EXPECT_THAT(Refused("sigstore.io/a:1"),
-              HasSubstr("sigstoreSigned requirements are not supported yet"));
+TEST_F(ImageTrustTest, SigstoreSignedImageIsAccepted) {
+  absl::StatusOr<SigstoreTestSigner> other = SigstoreTestSigner::Generate();
+  ASSERT_TRUE(other.ok());
+  attached_.push_back(SigstoreSign(*other, "sigstore.io/team/app:1"));  // skipped: wrong key
+  attached_.push_back(SigstoreSign(*sigstore_, "sigstore.io/team/app:1"));
+  AttachmentSource attachments = Attachments();
+  absl::Status status = trust_->Check(Ref("sigstore.io/team/app:1"), kDigest, &attachments);
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_EQ(attachment_reads_, 1);
+}
+
+TEST_F(ImageTrustTest, SigstoreUnsignedWrongKeyTamperedWrongIdentityAreRefused) {
+  AttachmentSource attachments = Attachments();
+  EXPECT_THAT(Refused("sigstore.io/team/app:1", &attachments),
+              HasSubstr("the registry has none for " + kDigest + " (no tag sha256-"));
+  absl::StatusOr<SigstoreTestSigner> other = SigstoreTestSigner::Generate();
+  ASSERT_TRUE(other.ok());
+  attached_ = {SigstoreSign(*other, "sigstore.io/team/app:1")};
+  std::string message = Refused("sigstore.io/team/app:1", &attachments);
+  EXPECT_THAT(message, HasSubstr("scope transports.docker[\"sigstore.io\"]"));
+  EXPECT_THAT(message, HasSubstr("sigstore signature 1: the signature does not verify"));
+  SigstoreSignature tampered = SigstoreSign(*sigstore_, "sigstore.io/team/app:1");
+  tampered.payload[tampered.payload.find("app:1")] = 'A';
+  attached_ = {tampered};
+  EXPECT_THAT(Refused("sigstore.io/team/app:1", &attachments), HasSubstr("does not verify"));
+  attached_ = {SigstoreSign(*sigstore_, "sigstore.io/team/other:1")};
+  EXPECT_THAT(Refused("sigstore.io/team/app:1", &attachments),
+              HasSubstr("the signature is for \"sigstore.io/team/other:1\""));
+  attached_ = {
+      SigstoreSign(*sigstore_, "sigstore.io/team/app:1", "sha256:" + std::string(64, '0'))};
+  EXPECT_THAT(Refused("sigstore.io/team/app:1", &attachments),
+              HasSubstr("the signature is for manifest sha256:000"));
+  attached_ = {{"{}", "%%%"}};
+  EXPECT_THAT(Refused("sigstore.io/team/app:1", &attachments), HasSubstr("not base64"));
+}
+
+TEST_F(ImageTrustTest, SigstoreNeedsAttachmentsEnabledAndReadable) {
+  attached_.push_back(SigstoreSign(*sigstore_, "noattach.io/app:1"));
+  AttachmentSource attachments = Attachments();
+  EXPECT_THAT(Refused("noattach.io/app:1", &attachments),
+              HasSubstr("registries.d does not set use-sigstore-attachments: true"));
+  EXPECT_EQ(attachment_reads_, 0);
+  EXPECT_THAT(Refused("sigstore.io/app:1"), HasSubstr("can not be read here"));
+  AttachmentSource broken = Attachments();
+  broken.manifest = [](const std::string&) -> absl::StatusOr<std::optional<std::string>> {
+    return absl::UnavailableError("connection refused");
+  };
+  EXPECT_THAT(Refused("sigstore.io/app:1", &broken), HasSubstr("connection refused"));
 }
 
 TEST_F(ImageTrustTest, LoadErrors) {

@@ -12,6 +12,7 @@
 #include "nlohmann/json.hpp"
 #include "pkg/base/fs.h"
 #include "pkg/base/status_macros.h"
+#include "pkg/trust/sigstore_key.h"
 
 namespace ocid {
 namespace {
@@ -39,7 +40,7 @@ class PolicyParser {
   absl::StatusOr<PolicyRequirements> Requirements(const json& value, const std::string& where);
   absl::StatusOr<PolicyRequirement> Requirement(const json& value, const std::string& where);
   absl::Status SignedBy(const json& value, const std::string& where, PolicyRequirement& out);
-  absl::Status SigstoreSigned(const json& value, const std::string& where);
+  absl::Status SigstoreSigned(const json& value, const std::string& where, PolicyRequirement& out);
   absl::StatusOr<SignedIdentity> Identity(const json& value, const std::string& where);
   absl::StatusOr<std::string> ReadKeyFile(const std::string& path, const std::string& where);
 
@@ -197,7 +198,7 @@ absl::StatusOr<PolicyRequirement> PolicyParser::Requirement(const json& value,
     RETURN_IF_ERROR(SignedBy(value, where, requirement));
   } else if (type == "sigstoreSigned") {
     requirement.type = PolicyRequirement::Type::kSigstoreSigned;
-    RETURN_IF_ERROR(SigstoreSigned(value, where));
+    RETURN_IF_ERROR(SigstoreSigned(value, where, requirement));
   } else {
     return Error(where, absl::StrCat("unknown requirement type \"", type, "\""));
   }
@@ -250,15 +251,78 @@ absl::Status PolicyParser::SignedBy(const json& value, const std::string& where,
   return absl::OkStatus();
 }
 
-// Parsed so that a policy written for sigstore loads; evaluating it is
-// refused (pkg/trust/image_trust.cc) until sigstore verification is built.
-absl::Status PolicyParser::SigstoreSigned(const json& value, const std::string& where) {
+// Keys given by public key files or inline: fulcio, rekor and pki need
+// certificate and transparency-log checks ocid does not make, so a policy
+// using them is refused when it is loaded rather than failing every pull.
+absl::Status PolicyParser::SigstoreSigned(const json& value, const std::string& where,
+                                          PolicyRequirement& out) {
   RETURN_IF_ERROR(CheckKeys(value, where,
                             {"type", "keyPath", "keyPaths", "keyData", "keyDatas", "fulcio",
                              "rekorPublicKeyPath", "rekorPublicKeyPaths", "rekorPublicKeyData",
                              "rekorPublicKeyDatas", "pki", "signedIdentity"}));
+  for (const char* unsupported : {"fulcio", "rekorPublicKeyPath", "rekorPublicKeyPaths",
+                                  "rekorPublicKeyData", "rekorPublicKeyDatas", "pki"}) {
+    if (value.contains(unsupported)) {
+      return Error(where, absl::StrCat("\"", unsupported,
+                                       "\" is not supported: ocid verifies sigstore signatures "
+                                       "with public keys only (keyPath, keyPaths, keyData, "
+                                       "keyDatas)"));
+    }
+  }
+  int sources =
+      static_cast<int>(value.contains("keyPath")) + static_cast<int>(value.contains("keyPaths")) +
+      static_cast<int>(value.contains("keyData")) + static_cast<int>(value.contains("keyDatas"));
+  if (sources != 1) {
+    return Error(where, "exactly one of keyPath, keyPaths, keyData and keyDatas must be set");
+  }
+  auto strings = [&](const std::string& key) -> absl::StatusOr<std::vector<std::string>> {
+    const json& list = value[key];
+    std::vector<std::string> out;
+    if (list.is_array()) {
+      for (const json& item : list) {
+        if (!item.is_string()) break;
+        out.push_back(item.get<std::string>());
+      }
+    }
+    if (!list.is_array() || list.empty() || out.size() != list.size()) {
+      return Error(where, absl::StrCat("\"", key, "\" must be a non-empty array of strings"));
+    }
+    return out;
+  };
+  std::vector<std::string> paths;
+  std::vector<std::string> datas;
+  if (value.contains("keyPath")) {
+    ASSIGN_OR_RETURN(std::string path, String(value, "keyPath", where, true));
+    paths.push_back(path);
+  } else if (value.contains("keyPaths")) {
+    ASSIGN_OR_RETURN(paths, strings("keyPaths"));
+  } else if (value.contains("keyData")) {
+    ASSIGN_OR_RETURN(std::string data, String(value, "keyData", where, true));
+    datas.push_back(data);
+  } else {
+    ASSIGN_OR_RETURN(datas, strings("keyDatas"));
+  }
+  for (const std::string& data : datas) {
+    std::string decoded;
+    if (data.empty() || !absl::Base64Unescape(data, &decoded)) {
+      return Error(where, "\"keyData\" is not base64");
+    }
+    out.keys.push_back(std::move(decoded));
+  }
+  for (const std::string& path : paths) {
+    ASSIGN_OR_RETURN(std::string key, ReadKeyFile(path, where));
+    out.keys.push_back(std::move(key));
+  }
+  out.keys_source = paths.empty() ? "keyData" : absl::StrJoin(paths, ", ");
+  for (size_t i = 0; i < out.keys.size(); ++i) {
+    absl::StatusOr<SigstorePublicKey> key = SigstorePublicKey::FromPem(out.keys[i]);
+    if (!key.ok()) {
+      std::string source = paths.empty() ? absl::StrCat("keyData ", i + 1) : paths[i];
+      return Error(where, absl::StrCat(source, ": ", key.status().message()));
+    }
+  }
   if (value.contains("signedIdentity")) {
-    RETURN_IF_ERROR(Identity(value["signedIdentity"], where + ".signedIdentity").status());
+    ASSIGN_OR_RETURN(out.identity, Identity(value["signedIdentity"], where + ".signedIdentity"));
   }
   return absl::OkStatus();
 }

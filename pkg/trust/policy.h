@@ -1,7 +1,8 @@
 // The image trust policy: containers-policy.json(5). A policy gives, for the
 // image a pull is about to store, the requirements it must meet: accept it,
-// reject it, or require a GPG simple signature by one of some keys whose
-// signed identity matches. Scopes are looked up most specific first.
+// reject it, or require a GPG simple signature or a sigstore signature by
+// one of some keys whose signed identity matches. Scopes are looked up most
+// specific first.
 #ifndef OCID_PKG_TRUST_POLICY_H_
 #define OCID_PKG_TRUST_POLICY_H_
 
@@ -40,6 +41,8 @@ struct PolicyRequirement {
   Type type = Type::kReject;
   // signedBy: the keys' bytes (armored or binary OpenPGP public keys), read
   // from keyPath/keyPaths or decoded from keyData when the policy is loaded.
+  // sigstoreSigned: PEM public keys (each checked to be ECDSA P-256 when
+  // the policy is loaded), from keyPath/keyPaths or keyData/keyDatas.
   std::vector<std::string> keys;
   // Where `keys` came from, for messages: the key files, or "keyData".
   std::string keys_source;
@@ -76,7 +79,9 @@ std::vector<std::string> DockerScopeCandidates(const ImageReference& image);
 // Parses containers-policy.json text. Key files named by keyPath/keyPaths are
 // read (they must be absolute paths). InvalidArgument names `file_name` and
 // the entry for an unknown key or requirement type, a missing or wrong-typed
-// field, an invalid docker scope, a bad keyData, or an unreadable key file.
+// field, an invalid docker scope, a bad keyData, an unreadable key file, a
+// sigstore key that is not ECDSA P-256, or sigstoreSigned's fulcio, pki and
+// rekorPublicKey* (not supported).
 absl::StatusOr<Policy> ParsePolicy(absl::string_view text, absl::string_view file_name);
 
 // Reads and parses `path` (at most 4 MiB). A missing file is NotFound.

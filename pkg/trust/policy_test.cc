@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pkg/base/fs.h"
+#include "pkg/trust/testing/sigstore_signer.h"
 
 namespace ocid {
 namespace {
@@ -169,12 +170,70 @@ TEST(PolicyTest, SignedByKeySources) {
   ASSERT_TRUE(RemoveAll(dir).ok());
 }
 
+// A P-256 public key (PEM) of a new test key, and one on another curve.
+std::string PublicPem(const std::string& curve = "P-256") {
+  absl::StatusOr<SigstoreTestSigner> signer = SigstoreTestSigner::Generate(curve);
+  EXPECT_TRUE(signer.ok()) << signer.status();
+  absl::StatusOr<std::string> pem = signer->PublicPem();
+  EXPECT_TRUE(pem.ok());
+  return pem.value_or("");
+}
+
 TEST(PolicyTest, SigstoreSignedParses) {
-  absl::StatusOr<Policy> policy = ParsePolicy(R"({"default": [{"type": "sigstoreSigned",
-      "keyPath": "/k.pub", "signedIdentity": {"type": "matchRepository"}}]})",
-                                              "p.json");
+  std::string dir = "/tmp/ocid-policy-test-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir.data()), nullptr);
+  const std::string pem = PublicPem();
+  ASSERT_TRUE(WriteFileAtomically(dir + "/k.pub", pem).ok());
+  absl::StatusOr<Policy> policy =
+      ParsePolicy(absl::StrCat(R"({"default": [{"type": "sigstoreSigned", "keyPath": ")", dir,
+                               R"(/k.pub", "signedIdentity": {"type": "matchRepository"}}],
+          "transports": {"docker": {"x.io": [{"type": "sigstoreSigned", "keyDatas": [")",
+                               absl::Base64Escape(pem), R"(", ")", absl::Base64Escape(PublicPem()),
+                               R"("]}]}}})"),
+                  "p.json");
   ASSERT_TRUE(policy.ok()) << policy.status();
-  EXPECT_EQ(policy->default_requirements[0].type, Type::kSigstoreSigned);
+  const PolicyRequirement& from_path = policy->default_requirements[0];
+  EXPECT_EQ(from_path.type, Type::kSigstoreSigned);
+  EXPECT_THAT(from_path.keys, ElementsAre(pem));
+  EXPECT_EQ(from_path.keys_source, dir + "/k.pub");
+  EXPECT_EQ(from_path.identity.type, SignedIdentity::Type::kMatchRepository);
+  const PolicyRequirement& from_data = policy->transports["docker"]["x.io"][0];
+  EXPECT_EQ(from_data.keys.size(), 2u);
+  EXPECT_EQ(from_data.keys[0], pem);
+  EXPECT_EQ(from_data.identity.type, SignedIdentity::Type::kMatchRepoDigestOrExact);
+  ASSERT_TRUE(RemoveAll(dir).ok());
+}
+
+TEST(PolicyTest, SigstoreSignedRefusesWhatItCannotCheck) {
+  const std::string key_data = absl::Base64Escape(PublicPem());
+  auto sigstore = [&](const std::string& fields) {
+    return absl::StrCat(R"({"default": [{"type": "sigstoreSigned", )", fields, "}]}");
+  };
+  for (const std::string& unsupported :
+       {std::string(R"("fulcio": {"caPath": "/ca.pem", "oidcIssuer": "https://x",
+           "subjectEmail": "a@b"}, "rekorPublicKeyPath": "/rekor.pub")"),
+        absl::StrCat(R"("keyData": ")", key_data, R"(", "rekorPublicKeyData": "a2V5")"),
+        absl::StrCat(R"("keyData": ")", key_data, R"(", "pki": {})")}) {
+    EXPECT_THAT(ParseError(sigstore(unsupported)), HasSubstr("is not supported"));
+  }
+  EXPECT_THAT(ParseError(sigstore(R"("signedIdentity": {"type": "matchExact"})")),
+              HasSubstr("exactly one of keyPath, keyPaths, keyData and keyDatas"));
+  EXPECT_THAT(
+      ParseError(sigstore(absl::StrCat(R"("keyData": ")", key_data, R"(", "keyPath": "/k")"))),
+      HasSubstr("exactly one of"));
+  EXPECT_THAT(ParseError(sigstore(R"("keyData": "a2V5")")),
+              HasSubstr("default[0]: keyData 1: not a PEM public key"));
+  EXPECT_THAT(ParseError(sigstore(
+                  absl::StrCat(R"("keyData": ")", absl::Base64Escape(PublicPem("P-384")), R"(")"))),
+              HasSubstr("not P-256"));
+  EXPECT_THAT(ParseError(sigstore(R"("keyDatas": [])")), HasSubstr("non-empty array of strings"));
+  EXPECT_THAT(ParseError(sigstore(R"("keyPaths": ["/k", 3])")),
+              HasSubstr("non-empty array of strings"));
+  EXPECT_THAT(ParseError(sigstore(R"("keyPath": "/nonexistent/k.pub")")),
+              HasSubstr("key file /nonexistent/k.pub"));
+  EXPECT_THAT(ParseError(sigstore(absl::StrCat(R"("keyData": ")", key_data,
+                                               R"(", "signedIdentity": {"type": "nope"})"))),
+              HasSubstr("default[0].signedIdentity: unknown signedIdentity type"));
 }
 
 TEST(PolicyTest, BadPoliciesNameFileAndEntry) {

@@ -138,10 +138,10 @@ absl::StatusOr<LookasideConfig> RegistriesDParser::Lookaside(yaml_node_t* node,
     } else if (key == "lookaside-staging" || key == "sigstore-staging") {
       config.lookaside_staging = text;
     } else if (key == "use-sigstore-attachments") {
-      if (text == "true") {
-        return Error(value, absl::StrCat(where, ": sigstore attachments are not supported yet"));
+      if (text != "true" && text != "false") {
+        return Error(value, absl::StrCat(where, " must be true or false"));
       }
-      if (text != "false") return Error(value, absl::StrCat(where, " must be true or false"));
+      config.use_sigstore_attachments = text == "true";
     } else {
       return Error(value, absl::StrCat("unknown key \"", key, "\" in ", what));
     }
@@ -158,6 +158,16 @@ std::string RegistriesD::LookasideFor(const ImageReference& image) const {
     if (it != docker.end() && !it->second.lookaside.empty()) return it->second.lookaside;
   }
   return default_docker.has_value() ? default_docker->lookaside : "";
+}
+
+bool RegistriesD::UseSigstoreAttachments(const ImageReference& image) const {
+  for (const std::string& scope : DockerScopeCandidates(image)) {
+    auto it = docker.find(scope);
+    if (it != docker.end() && it->second.use_sigstore_attachments.has_value()) {
+      return *it->second.use_sigstore_attachments;
+    }
+  }
+  return default_docker.has_value() && default_docker->use_sigstore_attachments.value_or(false);
 }
 
 absl::Status ParseRegistriesDFile(absl::string_view text, absl::string_view file_name,

@@ -1,5 +1,6 @@
 // Where simple signatures are found: containers-registries.d(5), a dir of
-// *.yaml files giving per-scope "lookaside" URLs. The signatures of an
+// *.yaml files giving per-scope "lookaside" URLs and whether sigstore
+// signatures are read from registry attachments. The signatures of an
 // image are <lookaside>/<repository path>@sha256=<hex>/signature-1, -2, ...
 // up to the first that does not exist.
 #ifndef OCID_PKG_TRUST_REGISTRIES_D_H_
@@ -24,6 +25,8 @@ struct LookasideConfig {
   // Where signers write them; ocid never writes, but the key is part of the
   // format, so it is read and kept.
   std::string lookaside_staging;
+  // use-sigstore-attachments; unset when the entry does not say.
+  std::optional<bool> use_sigstore_attachments;
 };
 
 struct RegistriesD {
@@ -34,12 +37,16 @@ struct RegistriesD {
   // that has one (DockerScopeCandidates order), else default-docker's; ""
   // when there is none.
   std::string LookasideFor(const ImageReference& image) const;
+  // Whether sigstore signatures are read from the registry's attachments
+  // for `image`: the value of the most specific scope that sets
+  // use-sigstore-attachments, else default-docker's, else false.
+  bool UseSigstoreAttachments(const ImageReference& image) const;
 };
 
 // Merges one registries.d YAML document into `into`. InvalidArgument names
 // `file_name` and the key: unknown keys, values that are not strings, a
-// scope or default-docker already given by another file, and
-// use-sigstore-attachments: true (sigstore attachments are not fetched).
+// scope or default-docker already given by another file, and a
+// use-sigstore-attachments that is not true or false.
 absl::Status ParseRegistriesDFile(absl::string_view text, absl::string_view file_name,
                                   RegistriesD& into);
 

@@ -66,6 +66,32 @@ docker:
   EXPECT_EQ(config.LookasideFor(Ref("busybox")), "file:///var/lib/sigs");
 }
 
+TEST(RegistriesDTest, SigstoreAttachmentsByMostSpecificScopeThatSaysSo) {
+  RegistriesD config;
+  ASSERT_TRUE(ParseRegistriesDFile(R"(
+docker:
+  a.io:
+    use-sigstore-attachments: true
+  a.io/team:
+    lookaside: file:///sigs/team
+  a.io/team/off:
+    use-sigstore-attachments: false
+)",
+                                   "a.yaml", config)
+                  .ok());
+  EXPECT_TRUE(config.UseSigstoreAttachments(Ref("a.io/x:1")));
+  // a.io/team does not say, so a.io's value holds.
+  EXPECT_TRUE(config.UseSigstoreAttachments(Ref("a.io/team/app:1")));
+  EXPECT_FALSE(config.UseSigstoreAttachments(Ref("a.io/team/off/app:1")));
+  EXPECT_FALSE(config.UseSigstoreAttachments(Ref("b.io/x:1")));
+
+  RegistriesD with_default;
+  ASSERT_TRUE(ParseRegistriesDFile("default-docker:\n  use-sigstore-attachments: true\n", "d.yaml",
+                                   with_default)
+                  .ok());
+  EXPECT_TRUE(with_default.UseSigstoreAttachments(Ref("b.io/x:1")));
+}
+
 TEST(RegistriesDTest, SignatureUrlLayout) {
   EXPECT_EQ(SignatureUrl("file:///sigs/", Ref("example.com/team/app:1"), kDigest, 2),
             "file:///sigs/team/app@sha256=" + std::string(64, 'd') + "/signature-2");
@@ -83,8 +109,8 @@ TEST(RegistriesDTest, BadFilesNameFileAndKey) {
   EXPECT_THAT(error("dokcer:\n  a.io:\n    lookaside: x\n"), HasSubstr("unknown key \"dokcer\""));
   EXPECT_THAT(error("docker:\n  a.io:\n    lookside: x\n"), HasSubstr("unknown key \"lookside\""));
   EXPECT_THAT(error("docker:\n  a.io:\n    lookaside: [x]\n"), HasSubstr("must be a string"));
-  EXPECT_THAT(error("docker:\n  a.io:\n    use-sigstore-attachments: true\n"),
-              HasSubstr("not supported yet"));
+  EXPECT_THAT(error("docker:\n  a.io:\n    use-sigstore-attachments: yes please\n"),
+              HasSubstr("must be true or false"));
   EXPECT_THAT(error("- a\n- b\n"), HasSubstr("must be a mapping"));
 }
 
