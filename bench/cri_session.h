@@ -66,6 +66,9 @@ class OcidSession {
       const std::string& conflist, const std::vector<std::string>& extra = {});
   ~OcidSession();
 
+  pid_t pid() const { return process_.pid(); }
+  const std::string& dir() const { return dir_; }
+
   // A stub on a connection of its own, so that no caller queues behind
   // another one's calls in the client.
   std::unique_ptr<runtime::v1::RuntimeService::Stub> NewRuntimeStub() const;
