@@ -82,6 +82,12 @@ struct ContainerManagerOptions {
   // Where containers' lifecycle events go (none when null); must outlive
   // the manager.
   EventBus* events = nullptr;
+  // Where CheckpointContainer may write archives (each made when first
+  // used); empty: every location is refused.
+  std::vector<std::string> checkpoint_dirs;
+  // Whether CRIU can work on this host (CheckCriu); unset: checkpoints are
+  // refused as not set up.
+  std::function<absl::Status()> check_criu;
 };
 
 // A container with its config as sent to CreateContainer.
@@ -150,6 +156,16 @@ class ContainerManager final : public PodContainers {
   // the container exited.
   absl::Status UpdateResources(const std::string& id,
                                const runtime::v1::LinuxContainerResources& resources);
+
+  // CheckpointContainer: CRIU's images of the running container (runtime
+  // checkpoint --leave-running: it runs on), its spec, its config and the
+  // files it changed, as a checkpoint archive (pkg/checkpoint/archive.h) at
+  // `location`, a new file below options.checkpoint_dirs. NotFound for an
+  // unknown container, FailedPrecondition unless it runs, InvalidArgument
+  // for the location (outside those dirs, not normalised, existing),
+  // FailedPrecondition with CRIU's reason when it cannot work here. On
+  // failure nothing is left at `location`.
+  absl::Status Checkpoint(const std::string& id, const std::string& location);
 
   // An OOM kill seen in the container's memory cgroup (the OOM watcher's
   // thread calls it): a created or running container's reason becomes

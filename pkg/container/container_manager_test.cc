@@ -20,6 +20,7 @@
 #include "pkg/base/crash_point.h"
 #include "pkg/base/file_set.h"
 #include "pkg/base/fs.h"
+#include "pkg/checkpoint/archive.h"
 #include "pkg/sandbox/sandbox_host.h"
 
 namespace ocid {
@@ -126,6 +127,7 @@ class FakeRuntime : public ContainerRuntime, public ContainerRuntimes {
   absl::StatusOr<pid_t> Create(const ContainerLaunch& launch) override {
     absl::MutexLock lock(&mu);
     if (fail_create) return absl::InternalError("runc create failed");
+    launches.push_back(launch);
     states[launch.id] = "created";
     made.insert(launch.id);
     std::ofstream(launch.bundle + "/pidfile") << "4242\n";
@@ -168,6 +170,16 @@ class FakeRuntime : public ContainerRuntime, public ContainerRuntimes {
     return ExecResult{command[0], "", 0, command[0] == "hang"};
   }
   absl::Status ReopenLog(const std::string&, const std::string&) override {
+    return absl::OkStatus();
+  }
+  // As runc with CRIU: images into image_dir, a log into work_dir.
+  absl::Status Checkpoint(const std::string& id, const std::string& image_dir,
+                          const std::string& work_dir, bool leave_running) override {
+    absl::MutexLock lock(&mu);
+    if (fail_checkpoint) return absl::InternalError("runc checkpoint failed: criu dump");
+    std::ofstream(image_dir + "/inventory.img") << "images of " << id;
+    std::ofstream(work_dir + "/dump.log") << "dumped";
+    checkpoints.push_back(absl::StrCat(id, leave_running ? " leave-running" : ""));
     return absl::OkStatus();
   }
   absl::StatusOr<std::unique_ptr<streaming::Channel>> StartExec(
@@ -229,6 +241,9 @@ class FakeRuntime : public ContainerRuntime, public ContainerRuntimes {
   }
 
   bool fail_create = false;
+  bool fail_checkpoint = false;
+  std::vector<std::string> checkpoints;  // "id [leave-running]" per checkpoint
+  std::vector<ContainerLaunch> launches;  // per Create
   std::function<void()> kill_hook;  // runs first in Kill, unlocked
   absl::Mutex mu;
   std::map<std::string, std::string> states;
@@ -322,11 +337,15 @@ class ContainerManagerTest : public ::testing::Test {
     options.memory_working_set = [](const std::string&) -> absl::StatusOr<uint64_t> {
       return uint64_t{40} << 20;
     };
+    options.checkpoint_dirs = {dir_ + "/checkpoints"};
+    options.check_criu = [this] { return criu_; };
     containers_ = std::make_unique<ContainerManager>(options, *pods_, images_, runtime_);
     pods_->SetContainers(containers_.get());
     ASSERT_TRUE(pods_->Recover().ok());
     ASSERT_TRUE(containers_->Recover().ok());
   }
+
+  absl::Status criu_;  // what check_criu answers
 
   size_t Entries(const std::string& dir) {
     if (!std::filesystem::is_directory(dir)) return 0;
@@ -453,6 +472,61 @@ TEST_F(ContainerManagerTest, CreateStartStopRemove) {
   absl::StatusOr<std::string> again = containers_->Create(pod_, ContainerConfig());
   ASSERT_TRUE(again.ok()) << "the name was not released: " << again.status();
   EXPECT_NE(*again, *id);
+}
+
+TEST_F(ContainerManagerTest, CheckpointArchivesARunningContainerThatRunsOn) {
+  absl::StatusOr<std::string> id = containers_->Create(pod_, ContainerConfig());
+  ASSERT_TRUE(id.ok()) << id.status();
+  const std::string location = dir_ + "/checkpoints/c.tar";
+  absl::Status created = containers_->Checkpoint(*id, location);
+  EXPECT_TRUE(absl::IsFailedPrecondition(created)) << created;
+  EXPECT_NE(created.message().find("is not running"), std::string::npos) << created;
+  ASSERT_TRUE(containers_->Start(*id).ok());
+
+  // Bad locations, before anything is asked of the runtime.
+  for (const std::string& bad : {std::string(""), dir_ + "/elsewhere.tar",
+                                 dir_ + "/checkpoints/../x.tar", std::string("c.tar")}) {
+    absl::Status refused = containers_->Checkpoint(*id, bad);
+    EXPECT_TRUE(absl::IsInvalidArgument(refused)) << bad << ": " << refused;
+  }
+  EXPECT_TRUE(absl::IsNotFound(containers_->Checkpoint("nosuchcontainer", location)));
+
+  criu_ = absl::FailedPreconditionError("CRIU cannot checkpoint on this host (criu check: vdso)");
+  absl::Status no_criu = containers_->Checkpoint(*id, location);
+  EXPECT_TRUE(absl::IsFailedPrecondition(no_criu)) << no_criu;
+  EXPECT_NE(no_criu.message().find("vdso"), std::string::npos) << no_criu;
+  EXPECT_NE(::access(location.c_str(), F_OK), 0) << "no file left";
+  criu_ = absl::OkStatus();
+
+  runtime_.fail_checkpoint = true;
+  EXPECT_FALSE(containers_->Checkpoint(*id, location).ok());
+  EXPECT_NE(::access(location.c_str(), F_OK), 0) << "no file left";
+  runtime_.fail_checkpoint = false;
+  EXPECT_TRUE(runtime_.checkpoints.empty());
+
+  std::ofstream(dir_ + "/containers/" + *id + "/upper/changed") << "42";
+  ASSERT_TRUE(containers_->Checkpoint(*id, location).ok());
+  EXPECT_EQ(runtime_.checkpoints, std::vector<std::string>{*id + " leave-running"});
+  EXPECT_EQ(containers_->Get(*id)->state, ContainerState::kRunning);
+  // The archive reads back: the container's name and image, its spec.
+  const std::string unpacked = dir_ + "/unpacked";
+  ASSERT_TRUE(MakeDirs(unpacked, 0700).ok());
+  absl::StatusOr<CheckpointContents> contents = ReadCheckpointArchive(location, unpacked);
+  ASSERT_TRUE(contents.ok()) << contents.status();
+  EXPECT_EQ(contents->config.id, *id);
+  EXPECT_EQ(contents->config.name, ContainerConfig().metadata().name());
+  EXPECT_EQ(contents->config.runtime, "runc");
+  EXPECT_FALSE(contents->config.rootfs_image_name.empty());
+  EXPECT_TRUE(contents->spec.contains("process"));
+  EXPECT_TRUE(contents->has_rootfs_diff);
+  EXPECT_EQ(ReadFileToString(unpacked + "/dump.log", 100).value_or(""), "dumped");
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/run/containers/" + *id + "/checkpoint-work"));
+
+  // The same location again: it exists now.
+  absl::Status again = containers_->Checkpoint(*id, location);
+  EXPECT_TRUE(absl::IsInvalidArgument(again)) << again;
+  EXPECT_EQ(runtime_.checkpoints.size(), 1u);
+  ASSERT_TRUE(containers_->Stop(*id, 10).ok());
 }
 
 TEST_F(ContainerManagerTest, UpdateResourcesAppliesAndKeepsThemOrKeepsTheOld) {

@@ -33,6 +33,10 @@ class OciContainerRuntime final : public ContainerRuntime {
   absl::Status Update(const std::string& id, const std::string& resources_json) override {
     return runtime_.Update(id, resources_json);
   }
+  absl::Status Checkpoint(const std::string& id, const std::string& image_dir,
+                          const std::string& work_dir, bool leave_running) override {
+    return runtime_.Checkpoint(id, image_dir, work_dir, leave_running);
+  }
   absl::StatusOr<ExecResult> ExecSync(const std::string& id, const std::string& bundle,
                                       const std::vector<std::string>& command,
                                       absl::Duration timeout) override {
