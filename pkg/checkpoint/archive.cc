@@ -277,6 +277,55 @@ absl::StatusOr<CheckpointContents> ReadCheckpointArchive(const std::string& path
   return contents;
 }
 
+absl::Status ApplyRootfsDiff(const std::string& unpacked_dir,
+                             const std::vector<std::string>& deleted_files,
+                             const std::string& upper) {
+  const std::string diff = absl::StrCat(unpacked_dir, "/", kRootfsDiffTar);
+  UniqueFd fd(::open(diff.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (fd.valid()) {
+    absl::StatusOr<AppliedLayer> applied = ApplyLayer(fd.get(), upper);
+    if (!applied.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("checkpoint archive's rootfs-diff.tar: ", applied.status().message()));
+    }
+  } else if (errno != ENOENT) {
+    return absl::ErrnoToStatus(errno, "open " + diff);
+  }
+  // Each deleted path: its parents walked below `upper` without following
+  // a symlink (made when missing), then a 0/0 character device, overlay's
+  // whiteout, in place of the file.
+  for (const std::string& path : deleted_files) {
+    std::vector<std::string> parts = absl::StrSplit(path, '/', absl::SkipEmpty());
+    for (const std::string& part : parts) {
+      if (part == "." || part == "..") {
+        return absl::InvalidArgumentError("checkpoint archive's deleted.files: unsafe path " +
+                                          path);
+      }
+    }
+    if (parts.empty()) continue;
+    UniqueFd dir(::open(upper.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!dir.valid()) return absl::ErrnoToStatus(errno, "open " + upper);
+    for (size_t i = 0; i + 1 < parts.size(); ++i) {
+      if (::mkdirat(dir.get(), parts[i].c_str(), 0755) != 0 && errno != EEXIST) {
+        return absl::ErrnoToStatus(errno, "mkdir for whiteout " + path);
+      }
+      UniqueFd next(
+          ::openat(dir.get(), parts[i].c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!next.valid()) {
+        return absl::InvalidArgumentError(absl::StrCat("checkpoint archive's deleted.files: ", path,
+                                                       " is not below dirs (", std::strerror(errno),
+                                                       ")"));
+      }
+      dir = std::move(next);
+    }
+    if (::mknodat(dir.get(), parts.back().c_str(), S_IFCHR | 0000, makedev(0, 0)) != 0 &&
+        errno != EEXIST) {
+      return absl::ErrnoToStatus(errno, "whiteout " + path);
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<UniqueFd> CreateCheckpointFile(const std::string& location,
                                               const std::vector<std::string>& allowed_dirs) {
   auto refuse = [&](absl::string_view why) {

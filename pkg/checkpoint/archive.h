@@ -71,6 +71,15 @@ struct CheckpointContents {
 absl::StatusOr<CheckpointContents> ReadCheckpointArchive(const std::string& path,
                                                          const std::string& dest_dir);
 
+// Puts what the container had changed back into an empty overlay upper dir
+// `upper`: the archive's rootfs-diff.tar, unpacked from `unpacked_dir` (as
+// ReadCheckpointArchive left it) with the layer unpacker's rules, then a
+// whiteout for each of `deleted_files`. InvalidArgument for an unsafe
+// entry or path.
+absl::Status ApplyRootfsDiff(const std::string& unpacked_dir,
+                             const std::vector<std::string>& deleted_files,
+                             const std::string& upper);
+
 // Creates the file a checkpoint is written to, mode 0600 (it holds every
 // memory page of the container). InvalidArgument unless `location` is an
 // absolute, normalised path below one of `allowed_dirs` whose parent dir

@@ -529,6 +529,70 @@ TEST_F(ContainerManagerTest, CheckpointArchivesARunningContainerThatRunsOn) {
   ASSERT_TRUE(containers_->Stop(*id, 10).ok());
 }
 
+TEST_F(ContainerManagerTest, CreateFromACheckpointArchiveRestoresAtStart) {
+  absl::StatusOr<std::string> id = containers_->Create(pod_, ContainerConfig());
+  ASSERT_TRUE(id.ok()) << id.status();
+  ASSERT_TRUE(containers_->Start(*id).ok());
+  std::ofstream(dir_ + "/containers/" + *id + "/upper/count") << "41";
+  const std::string archive = dir_ + "/checkpoints/counter.tar";
+  ASSERT_TRUE(containers_->Checkpoint(*id, archive).ok());
+  const size_t records = Records();
+  const size_t launches = runtime_.launches.size();
+
+  runtime::v1::ContainerConfig config = ContainerConfig();
+  config.mutable_metadata()->set_name("restored");
+  config.mutable_image()->set_image(archive);
+
+  // A malformed archive, or CRIU unable to work: refused, nothing made.
+  const std::string garbage = dir_ + "/checkpoints/garbage.tar";
+  std::ofstream(garbage) << "not a checkpoint archive at all";
+  runtime::v1::ContainerConfig bad = config;
+  bad.mutable_image()->set_image(garbage);
+  absl::StatusOr<std::string> refused = containers_->Create(pod_, bad);
+  EXPECT_TRUE(absl::IsInvalidArgument(refused.status())) << refused.status();
+  EXPECT_TRUE(absl::StartsWith(refused.status().message(), "config.image.image: "))
+      << refused.status();
+  criu_ = absl::FailedPreconditionError("CRIU cannot checkpoint on this host (criu check: vdso)");
+  refused = containers_->Create(pod_, config);
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused.status())) << refused.status();
+  criu_ = absl::OkStatus();
+  EXPECT_EQ(Records(), records);
+  EXPECT_EQ(Entries(dir_ + "/containers"), 1u) << "only the first container's dir";
+
+  absl::StatusOr<std::string> restored = containers_->Create(pod_, config);
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ(runtime_.launches.size(), launches) << "no runtime create before the start";
+  ContainerRecord made = containers_->Get(*restored).value();
+  EXPECT_EQ(made.state, ContainerState::kCreated);
+  EXPECT_EQ(made.image_id, containers_->Get(*id)->image_id) << "the checkpointed image";
+  const std::string overlay = dir_ + "/containers/" + *restored;
+  EXPECT_EQ(ReadFileToString(overlay + "/upper/count", 10).value_or(""), "41")
+      << "the changed files are back";
+  EXPECT_EQ(made.restore_from, overlay + "/restore/checkpoint");
+  EXPECT_TRUE(std::filesystem::exists(made.restore_from + "/inventory.img"));
+
+  // A restart in between: the record stays created, nothing asked of the runtime.
+  Boot();
+  EXPECT_EQ(containers_->Get(*restored)->state, ContainerState::kCreated);
+
+  criu_ = absl::FailedPreconditionError("criu check: no");
+  EXPECT_TRUE(absl::IsFailedPrecondition(containers_->Start(*restored)));
+  criu_ = absl::OkStatus();
+  ASSERT_TRUE(containers_->Start(*restored).ok());
+  ASSERT_EQ(runtime_.launches.size(), launches + 1);
+  EXPECT_EQ(runtime_.launches.back().restore_from, overlay + "/restore/checkpoint");
+  EXPECT_EQ(runtime_.launches.back().id, *restored);
+  made = containers_->Get(*restored).value();
+  EXPECT_EQ(made.state, ContainerState::kRunning);
+  EXPECT_EQ(made.restore_from, "");
+  EXPECT_EQ(made.conmon_pid, 4241);
+  EXPECT_EQ(made.pid, 4242);
+
+  ASSERT_TRUE(containers_->Remove(*restored).ok());
+  EXPECT_FALSE(std::filesystem::exists(overlay));
+  ASSERT_TRUE(containers_->Remove(*id).ok());
+}
+
 TEST_F(ContainerManagerTest, UpdateResourcesAppliesAndKeepsThemOrKeepsTheOld) {
   absl::StatusOr<std::string> id = containers_->Create(pod_, ContainerConfig());
   ASSERT_TRUE(id.ok()) << id.status();
