@@ -25,6 +25,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
@@ -411,7 +412,11 @@ absl::Status OciRuntime::Checkpoint(const std::string& id, const std::string& im
     }
   }
   if (last_error.empty()) return status;
-  return absl::Status(status.code(), absl::StrCat(status.message(), " (criu: ", last_error, ")"));
+  return absl::Status(status.code(),
+                      absl::StrCat(absl::StrReplaceAll(
+                                       absl::StripTrailingAsciiWhitespace(status.message()),
+                                       {{"\n", "; "}}),
+                                   " (criu: ", absl::StripAsciiWhitespace(last_error), ")"));
 }
 
 absl::Status CheckCriu(const std::string& criu) {
