@@ -51,9 +51,10 @@ absl::Status ContainerManager::Checkpoint(const std::string& id, const std::stri
   RETURN_IF_ERROR(options_.check_criu());
   ASSIGN_OR_RETURN(ContainerRuntime * runtime, runtimes_.For(c.runtime_handler));
 
-  // The work dir is the runroot's (volatile): CRIU's images pass through
-  // it on their way into the archive.
-  const std::string work = c.bundle + "/checkpoint-work";
+  // CRIU's images (as large as the container's memory) pass through a work
+  // dir on the root's disk, not the runroot's tmpfs, on their way into the
+  // archive.
+  const std::string work = c.overlay_dir + "/checkpoint-work";
   RETURN_IF_ERROR(RemoveAll(work));
   absl::Cleanup remove_work = [&] { RemoveAll(work).IgnoreError(); };
   RETURN_IF_ERROR(MakeDirs(work + "/" + kCheckpointDir, 0700));

@@ -520,7 +520,7 @@ TEST_F(ContainerManagerTest, CheckpointArchivesARunningContainerThatRunsOn) {
   EXPECT_TRUE(contents->spec.contains("process"));
   EXPECT_TRUE(contents->has_rootfs_diff);
   EXPECT_EQ(ReadFileToString(unpacked + "/dump.log", 100).value_or(""), "dumped");
-  EXPECT_FALSE(std::filesystem::exists(dir_ + "/run/containers/" + *id + "/checkpoint-work"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/containers/" + *id + "/checkpoint-work"));
 
   // The same location again: it exists now.
   absl::Status again = containers_->Checkpoint(*id, location);
