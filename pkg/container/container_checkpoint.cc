@@ -59,9 +59,16 @@ absl::Status ContainerManager::Checkpoint(const std::string& id, const std::stri
   absl::Cleanup remove_work = [&] { RemoveAll(work).IgnoreError(); };
   RETURN_IF_ERROR(MakeDirs(work + "/" + kCheckpointDir, 0700));
   RETURN_IF_ERROR(WriteDumps(c, runtime->handler_name(), work));
-  RETURN_IF_ERROR(runtime->Checkpoint(c.id, work + "/" + kCheckpointDir, work,
-                                      /*leave_running=*/true));
-  RETURN_IF_ERROR(WriteRootfsDiff(c.overlay_dir + "/upper", work));
+  // Frozen (as cri-o does) from before the dump until the changed files are
+  // read, so that the files match the memory images; CRIU dumps a frozen
+  // cgroup as it is, and --leave-running leaves it frozen for the resume.
+  RETURN_IF_ERROR(runtime->Pause(c.id));
+  absl::Status dumped =
+      runtime->Checkpoint(c.id, work + "/" + kCheckpointDir, work, /*leave_running=*/true);
+  if (dumped.ok()) dumped = WriteRootfsDiff(c.overlay_dir + "/upper", work);
+  absl::Status resumed = runtime->Resume(c.id);  // thawed whatever the dump did
+  RETURN_IF_ERROR(dumped);
+  RETURN_IF_ERROR(resumed);
   RETURN_IF_ERROR(WriteCheckpointArchive(work, out.get()));
   if (::fsync(out.get()) != 0) return absl::ErrnoToStatus(errno, "fsync " + location);
   std::move(remove_out).Cancel();

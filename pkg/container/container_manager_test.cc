@@ -172,6 +172,16 @@ class FakeRuntime : public ContainerRuntime, public ContainerRuntimes {
   absl::Status ReopenLog(const std::string&, const std::string&) override {
     return absl::OkStatus();
   }
+  absl::Status Pause(const std::string& id) override {
+    absl::MutexLock lock(&mu);
+    checkpoints.push_back("pause " + id);
+    return absl::OkStatus();
+  }
+  absl::Status Resume(const std::string& id) override {
+    absl::MutexLock lock(&mu);
+    checkpoints.push_back("resume " + id);
+    return absl::OkStatus();
+  }
   // As runc with CRIU: images into image_dir, a log into work_dir.
   absl::Status Checkpoint(const std::string& id, const std::string& image_dir,
                           const std::string& work_dir, bool leave_running) override {
@@ -242,7 +252,8 @@ class FakeRuntime : public ContainerRuntime, public ContainerRuntimes {
 
   bool fail_create = false;
   bool fail_checkpoint = false;
-  std::vector<std::string> checkpoints;  // "id [leave-running]" per checkpoint
+  // "pause ID", "ID [leave-running]" per checkpoint, "resume ID"
+  std::vector<std::string> checkpoints;
   std::vector<ContainerLaunch> launches;  // per Create
   std::function<void()> kill_hook;  // runs first in Kill, unlocked
   absl::Mutex mu;
@@ -498,15 +509,20 @@ TEST_F(ContainerManagerTest, CheckpointArchivesARunningContainerThatRunsOn) {
   EXPECT_NE(::access(location.c_str(), F_OK), 0) << "no file left";
   criu_ = absl::OkStatus();
 
+  EXPECT_TRUE(runtime_.checkpoints.empty());
   runtime_.fail_checkpoint = true;
   EXPECT_FALSE(containers_->Checkpoint(*id, location).ok());
   EXPECT_NE(::access(location.c_str(), F_OK), 0) << "no file left";
   runtime_.fail_checkpoint = false;
-  EXPECT_TRUE(runtime_.checkpoints.empty());
+  EXPECT_EQ(runtime_.checkpoints, (std::vector<std::string>{"pause " + *id, "resume " + *id}))
+      << "a failed dump still thaws the container";
+  runtime_.checkpoints.clear();
 
   std::ofstream(dir_ + "/containers/" + *id + "/upper/changed") << "42";
   ASSERT_TRUE(containers_->Checkpoint(*id, location).ok());
-  EXPECT_EQ(runtime_.checkpoints, std::vector<std::string>{*id + " leave-running"});
+  // Frozen from before the dump until its changed files are read.
+  EXPECT_EQ(runtime_.checkpoints, (std::vector<std::string>{"pause " + *id, *id + " leave-running",
+                                                            "resume " + *id}));
   EXPECT_EQ(containers_->Get(*id)->state, ContainerState::kRunning);
   // The archive reads back: the container's name and image, its spec.
   const std::string unpacked = dir_ + "/unpacked";
@@ -525,7 +541,7 @@ TEST_F(ContainerManagerTest, CheckpointArchivesARunningContainerThatRunsOn) {
   // The same location again: it exists now.
   absl::Status again = containers_->Checkpoint(*id, location);
   EXPECT_TRUE(absl::IsInvalidArgument(again)) << again;
-  EXPECT_EQ(runtime_.checkpoints.size(), 1u);
+  EXPECT_EQ(runtime_.checkpoints.size(), 3u);
   ASSERT_TRUE(containers_->Stop(*id, 10).ok());
 }
 

@@ -394,6 +394,16 @@ absl::Status OciRuntime::Kill(const std::string& id, int signal) {
   return RunRuntime(handler_, {"kill", id, absl::StrCat(signal)}).status();
 }
 
+absl::Status OciRuntime::Pause(const std::string& id) {
+  RETURN_IF_ERROR(CheckId(id));
+  return RunRuntime(handler_, {"pause", id}).status();
+}
+
+absl::Status OciRuntime::Resume(const std::string& id) {
+  RETURN_IF_ERROR(CheckId(id));
+  return RunRuntime(handler_, {"resume", id}).status();
+}
+
 absl::Status OciRuntime::Checkpoint(const std::string& id, const std::string& image_dir,
                                     const std::string& work_dir, bool leave_running) {
   RETURN_IF_ERROR(CheckId(id));

@@ -58,6 +58,10 @@ class OciRuntime {
   absl::Status Start(const std::string& id);
   // Sends `signal` to the container's init process; NotFound if it is gone.
   absl::Status Kill(const std::string& id, int signal);
+  // runtime pause / resume: the container's processes frozen (cgroup
+  // freezer) and thawed.
+  absl::Status Pause(const std::string& id);
+  absl::Status Resume(const std::string& id);
   // runtime checkpoint: CRIU's images of the running container into
   // `image_dir`, its logs into `work_dir`; the container runs on when
   // `leave_running`. The runtime's (and CRIU's) message on failure.

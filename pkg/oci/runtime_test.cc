@@ -570,6 +570,11 @@ TEST_F(RuntimeTest, CheckpointWritesCriusImagesOrSaysWhyNot) {
   ContainerLaunch launch = MakeBundle("checkpoint", {"/bin/busybox", "sleep", "1000"});
   ASSERT_TRUE(runtime.Create(launch).ok());
   ASSERT_TRUE(runtime.Start(launch.id).ok());
+  ASSERT_TRUE(runtime.Pause(launch.id).ok());
+  EXPECT_EQ(runtime.State(launch.id)->status, "paused");
+  ASSERT_TRUE(runtime.Resume(launch.id).ok());
+  EXPECT_EQ(runtime.State(launch.id)->status, "running");
+  EXPECT_TRUE(absl::IsNotFound(runtime.Pause("never-created")));
   const std::string work = root_ + "/checkpoint-work";
   std::filesystem::create_directories(work + "/images");
   absl::Status checkpointed = runtime.Checkpoint(launch.id, work + "/images", work, true);
