@@ -186,6 +186,56 @@ teardown() {
   [[ "$output" == *'--address: "localhost" is not IPv4ADDRESS:PORT'* ]]
 }
 
+# promtool from the pinned prometheus package (fetched by ci/setup.sh).
+PROMTOOL=${PROMTOOL:-/var/cache/ocid-debs/prometheus/root/usr/bin/promtool}
+
+@test "metrics: OpenMetrics when the scrape's Accept asks for it; promtool lints the text format" {
+  [ -x "$PROMTOOL" ] || {
+    echo "no promtool at $PROMTOOL: run ci/setup.sh" >&2
+    return 1
+  }
+  port=$(free_port)
+  ocid_start --metrics-port "$port"
+  "$OCIC_BIN" version >/dev/null
+  run "$OCIC_BIN" pod status --id 0123456789ab  # an error, so the errors family has a sample
+  [ "$status" -ne 0 ]
+  local url="http://127.0.0.1:$port/metrics"
+
+  # What Prometheus 2.x sends.
+  curl -sS --max-time 10 -D "$TEST_ROOT/om.headers" -o "$TEST_ROOT/om.txt" \
+    -H 'Accept: application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1' \
+    "$url"
+  grep -qi '^Content-Type: application/openmetrics-text; version=1.0.0; charset=utf-8' \
+    "$TEST_ROOT/om.headers"
+  [ "$(tail -n 1 "$TEST_ROOT/om.txt")" = "# EOF" ]
+  [ "$(grep -c '^# EOF$' "$TEST_ROOT/om.txt")" -eq 1 ]
+  # Counters: the family without _total, the sample with it.
+  grep -q '^# TYPE ocid_operations counter$' "$TEST_ROOT/om.txt"
+  grep -q '^ocid_operations_total{operation="Version"} [0-9]' "$TEST_ROOT/om.txt"
+  grep -q '^# TYPE ocid_operations_errors counter$' "$TEST_ROOT/om.txt"
+  grep -q '^# TYPE ocid_containers_events_dropped counter$' "$TEST_ROOT/om.txt"
+  grep -q '^ocid_containers_events_dropped_total 0$' "$TEST_ROOT/om.txt"
+  run grep -E '^# TYPE [a-z_]+_total counter$' "$TEST_ROOT/om.txt"
+  [ "$status" -eq 1 ]
+  grep -q '^# UNIT ocid_operations_latency_seconds seconds$' "$TEST_ROOT/om.txt"
+  grep -q '^ocid_operations_latency_seconds_bucket{operation="Version",le="1.0"} ' "$TEST_ROOT/om.txt"
+  # Every line is metadata or "name{labels} value", nothing else (no blank line).
+  run grep -vE '^(# (TYPE|UNIT|HELP) [a-z_]+ .*|# EOF|[a-z_]+(\{[^}]*\})? ([-+0-9.e]+|[-+]Inf|NaN))$' \
+    "$TEST_ROOT/om.txt"
+  [ "$status" -eq 1 ]
+
+  # Without an Accept header, or with curl's */*: the Prometheus text format,
+  # which promtool parses and lints.
+  curl -sS --max-time 10 -D "$TEST_ROOT/text.headers" -o "$TEST_ROOT/text.txt" "$url"
+  grep -qi '^Content-Type: text/plain; version=0.0.4; charset=utf-8' "$TEST_ROOT/text.headers"
+  run grep -c '^# EOF' "$TEST_ROOT/text.txt"
+  [ "$output" -eq 0 ]
+  grep -q '^# TYPE ocid_operations_total counter$' "$TEST_ROOT/text.txt"
+  run "$PROMTOOL" check metrics <"$TEST_ROOT/text.txt"
+  echo "$output"
+  [ "$status" -eq 0 ]
+}
+
 @test "metrics: a taken port leaves CRI serving, unless metrics_required" {
   port=$(free_port)
   ocid_start --metrics-port "$port"  # holds the port

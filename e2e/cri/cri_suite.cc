@@ -219,6 +219,7 @@ absl::Status SuiteEnvironment::Boot() {
   if (mkdtemp(scratch) == nullptr) return absl::ErrnoToStatus(errno, "mkdtemp");
   state_dir_ = scratch;
   info_.scratch_dir = state_dir_ + "/scratch";
+  info_.root_dir = state_dir_ + "/root";
   info_.pod_log_root = state_dir_ + "/podlogs";
   info_.socket = state_dir_ + "/ocid.sock";
   info_.cni_bridge = kBridge;
@@ -331,7 +332,7 @@ std::vector<std::string> SuiteEnvironment::OcidArgv() const {
       "--listen",
       info_.socket,
       "--root",
-      state_dir_ + "/root",
+      info_.root_dir,
       "--runroot",
       state_dir_ + "/run",
       "--log-dir",

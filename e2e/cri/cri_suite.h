@@ -113,6 +113,7 @@ struct SuiteInfo {
   std::string socket;        // ocid's CRI socket
   std::string registry;      // 127.0.0.1:PORT of the stand-in registry
   std::string scratch_dir;   // a temp dir of this run, removed at the end
+  std::string root_dir;      // ocid's --root
   std::string pod_log_root;  // where tests put pod log dirs
   std::string cni_bridge;    // the test bridge's name
   std::string pod_cidr;      // the bridge network's subnet

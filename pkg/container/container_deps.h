@@ -39,6 +39,12 @@ class ContainerRuntime {
   // Idempotent.
   virtual absl::Status Delete(const std::string& id, bool force) = 0;
   virtual absl::StatusOr<RuntimeState> State(const std::string& id) = 0;
+  // OciRuntime::Pause / Resume: the container's processes frozen, thawed.
+  virtual absl::Status Pause(const std::string& id) = 0;
+  virtual absl::Status Resume(const std::string& id) = 0;
+  // OciRuntime::Checkpoint: CRIU's images of the running container.
+  virtual absl::Status Checkpoint(const std::string& id, const std::string& image_dir,
+                                  const std::string& work_dir, bool leave_running) = 0;
   // Applies linux.resources JSON to the running container (OciRuntime::Update).
   virtual absl::Status Update(const std::string& id, const std::string& resources_json) = 0;
   virtual absl::StatusOr<ExecResult> ExecSync(const std::string& id, const std::string& bundle,

@@ -3,11 +3,13 @@
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/message_differencer.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <optional>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -21,6 +23,7 @@
 #include "pkg/base/status_macros.h"
 #include "pkg/base/undo_stack.h"
 #include "pkg/cgroups/paths.h"
+#include "pkg/checkpoint/archive.h"
 #include "pkg/oci/spec.h"
 #include "pkg/security/host_features.h"
 
@@ -135,6 +138,8 @@ absl::Status ContainerManager::Recover() {
       HoldImage(c.id, std::move((*image)->lease));
     }
     if (c.state != ContainerState::kRunning && c.state != ContainerState::kCreated) continue;
+    // Made from a checkpoint, not restored yet: the runtime knows nothing of it.
+    if (c.state == ContainerState::kCreated && !c.restore_from.empty()) continue;
     OnExit(c.id);  // exited while ocid was down
     std::optional<ContainerRecord> now = records_.Get(c.id);
     if (!now || now->state == ContainerState::kExited) continue;
@@ -184,6 +189,18 @@ absl::Status ContainerManager::UndoCreate(const ContainerRecord& c) {
 
 absl::StatusOr<std::string> ContainerManager::Create(const std::string& pod_id,
                                                      const cri::ContainerConfig& config) {
+  if (!IsCheckpointArchive(config.image().image())) return CreateFrom(pod_id, config, nullptr);
+  ASSIGN_OR_RETURN(RestoreSource restore, PrepareRestore(config.image().image()));
+  // Moved into the container's dirs once it is made; removed otherwise.
+  absl::Cleanup remove_unpacked = [&] { RemoveAll(restore.dir).IgnoreError(); };
+  cri::ContainerConfig restored = config;
+  restored.mutable_image()->set_image(restore.image);
+  return CreateFrom(pod_id, restored, &restore);
+}
+
+absl::StatusOr<std::string> ContainerManager::CreateFrom(const std::string& pod_id,
+                                                         const cri::ContainerConfig& config,
+                                                         const RestoreSource* restore) {
   ASSIGN_OR_RETURN(SandboxRecord found, pods_.Get(pod_id));
   // Held until the record is stored: RemovePod waits, then removes this
   // container with the pod. Shared: creates in one pod run together.
@@ -276,7 +293,8 @@ absl::StatusOr<std::string> ContainerManager::Create(const std::string& pod_id,
     }
   }
   ASSIGN_OR_RETURN(std::string id, Make(std::move(c), Plan{&pod, &pod_config, &config, &image,
-                                                           &image_config, runtime, target_pid_ns}));
+                                                           &image_config, runtime, target_pid_ns,
+                                                           restore}));
   HoldImage(id, std::move((*match)->lease));
   return id;
 }
@@ -286,6 +304,7 @@ absl::StatusOr<std::string> ContainerManager::Create(const std::string& pod_id,
 // will make, so that a crash at any later point leaves Recover what to undo;
 // it is marked created last. A failure undoes each step made, the record last.
 absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan& plan) {
+  if (plan.restore != nullptr) c.restore_from = c.overlay_dir + "/restore/checkpoint";
   RETURN_IF_ERROR(names_.Reserve(c.ReservedName(), c.id));
   UndoStack undo;
   undo.Push([&] { names_.Release(c.ReservedName()); });
@@ -303,6 +322,16 @@ absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan
     RETURN_IF_ERROR(MakeDirs(dir, 0755));
   }
   RETURN_IF_ERROR(MakeDirs(c.log_path.substr(0, c.log_path.rfind('/')), 0755));
+  if (plan.restore != nullptr) {
+    // The checkpoint's files go with the container (its undo and removal
+    // take them), and what it had changed goes into its upper dir.
+    const std::string dir = c.overlay_dir + "/restore";
+    if (::rename(plan.restore->dir.c_str(), dir.c_str()) != 0) {
+      return absl::ErrnoToStatus(errno, "move checkpoint into " + dir);
+    }
+    RETURN_IF_ERROR(ApplyRootfsDiff(dir, plan.restore->contents.deleted_files,
+                                    c.overlay_dir + "/upper"));
+  }
   CrashPoint("create_container.dirs_made");
   RETURN_IF_ERROR(images_.MountRootfs(plan.image->layers, c.overlay_dir + "/upper",
                                       c.overlay_dir + "/work", c.rootfs));
@@ -337,11 +366,14 @@ absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan
   ContainerLaunch launch{c.id,       c.name,        c.bundle,           c.log_path,
                          c.exit_dir, c.persist_dir, plan.config->tty(), plan.config->stdin(),
                          plan.config->stdin_once()};
-  ASSIGN_OR_RETURN(c.conmon_pid, plan.runtime->Create(launch));
-  undo.Push([&] { plan.runtime->Delete(c.id, /*force=*/true).IgnoreError(); });
-  if (options_.join_cgroup) {
-    ASSIGN_OR_RETURN(std::string pod_cgroup, PodCgroupPath(sandbox.cgroup_parent, sandbox.id));
-    RETURN_IF_ERROR(options_.join_cgroup(ConmonCgroupPath(pod_cgroup, c.id), c.conmon_pid));
+  // A restore's conmon and runtime start at StartContainer (runtime restore).
+  if (plan.restore == nullptr) {
+    ASSIGN_OR_RETURN(c.conmon_pid, plan.runtime->Create(launch));
+    undo.Push([&] { plan.runtime->Delete(c.id, /*force=*/true).IgnoreError(); });
+    if (options_.join_cgroup) {
+      ASSIGN_OR_RETURN(std::string pod_cgroup, PodCgroupPath(sandbox.cgroup_parent, sandbox.id));
+      RETURN_IF_ERROR(options_.join_cgroup(ConmonCgroupPath(pod_cgroup, c.id), c.conmon_pid));
+    }
   }
   CrashPoint("create_container.runtime_created");
   // Only these fields: the exit watch may have recorded an exit since.
@@ -421,9 +453,14 @@ absl::Status ContainerManager::Start(const std::string& id) {
         absl::StrCat("container ", c.id, " is not in the created state"));
   }
   ASSIGN_OR_RETURN(ContainerRuntime * runtime, runtimes_.For(c.runtime_handler));
-  RETURN_IF_ERROR(runtime->Start(c.id));
-  // The runtime wrote the init pid at create: no `state` call (a process
-  // start, ~25 ms for runc) is needed.
+  pid_t conmon_pid = c.conmon_pid;
+  if (c.restore_from.empty()) {
+    RETURN_IF_ERROR(runtime->Start(c.id));
+  } else {
+    ASSIGN_OR_RETURN(conmon_pid, RestoreLocked(c, *runtime));
+  }
+  // The runtime wrote the init pid at create (or restore): no `state` call
+  // (a process start, ~25 ms for runc) is needed.
   pid_t pid = 0;
   absl::StatusOr<std::string> pidfile = ReadFileToString(c.bundle + "/pidfile", 64);
   if (pidfile.ok()) (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(*pidfile), &pid);
@@ -432,6 +469,8 @@ absl::Status ContainerManager::Start(const std::string& id) {
                       .Update(c.id,
                               [&](ContainerRecord& r) {
                                 r.started_at = now;
+                                r.conmon_pid = conmon_pid;
+                                r.restore_from.clear();
                                 // The exit watch may have seen a quick exit already.
                                 if (r.state != ContainerState::kCreated) return;
                                 r.state = ContainerState::kRunning;
@@ -771,6 +810,69 @@ absl::Status ContainerManager::ReopenLog(const std::string& id) {
   }
   ASSIGN_OR_RETURN(ContainerRuntime * runtime, runtimes_.For(c.runtime_handler));
   return runtime->ReopenLog(c.bundle, c.log_path);
+}
+
+bool ContainerManager::IsCheckpointArchive(const std::string& image) {
+  // No image reference starts with '/': a path is a checkpoint archive's,
+  // as cri-o takes it.
+  struct stat st;
+  return !image.empty() && image[0] == '/' && ::lstat(image.c_str(), &st) == 0 &&
+         S_ISREG(st.st_mode);
+}
+
+absl::StatusOr<ContainerManager::RestoreSource> ContainerManager::PrepareRestore(
+    const std::string& archive) {
+  RestoreSource restore;
+  restore.dir = absl::StrCat(options_.overlay_dir, "/restore-", NewRandomId());
+  RETURN_IF_ERROR(MakeDirs(restore.dir, 0700));
+  absl::Cleanup remove = [&] { RemoveAll(restore.dir).IgnoreError(); };
+  absl::StatusOr<CheckpointContents> contents = ReadCheckpointArchive(archive, restore.dir);
+  if (!contents.ok()) {
+    return absl::Status(contents.status().code(),
+                        absl::StrCat("config.image.image: ", contents.status().message()));
+  }
+  restore.contents = *std::move(contents);
+  const CheckpointConfig& dumped = restore.contents.config;
+  // The image's ID first: content-addressed, the same image wherever the
+  // archive was made.
+  restore.image = !dumped.rootfs_image_ref.empty()    ? dumped.rootfs_image_ref
+                  : !dumped.rootfs_image_name.empty() ? dumped.rootfs_image_name
+                                                      : dumped.rootfs_image;
+  if (!options_.check_criu) {
+    return absl::FailedPreconditionError("checkpoint/restore is not set up in this ocid");
+  }
+  RETURN_IF_ERROR(options_.check_criu());
+  std::move(remove).Cancel();
+  return restore;
+}
+
+// conmon with --restore: the runtime restores the processes from CRIU's
+// images into the container made at create, which then runs. Returns
+// conmon's pid.
+absl::StatusOr<pid_t> ContainerManager::RestoreLocked(const ContainerRecord& c,
+                                                      ContainerRuntime& runtime) {
+  if (!options_.check_criu) {
+    return absl::FailedPreconditionError("checkpoint/restore is not set up in this ocid");
+  }
+  RETURN_IF_ERROR(options_.check_criu());
+  ASSIGN_OR_RETURN(cri::ContainerConfig config, StoredConfig(c));
+  ContainerLaunch launch{c.id,       c.name,        c.bundle,      c.log_path,
+                         c.exit_dir, c.persist_dir, config.tty(), config.stdin(),
+                         config.stdin_once()};
+  launch.restore_from = c.restore_from;
+  ASSIGN_OR_RETURN(pid_t conmon_pid, runtime.Create(launch));
+  if (options_.join_cgroup) {
+    ASSIGN_OR_RETURN(SandboxRecord pod, pods_.Get(c.sandbox_id));
+    ASSIGN_OR_RETURN(cri::PodSandboxConfig pod_config, StoredPodConfig(pod));
+    SandboxContext sandbox = ContextOf(pod, pod_config);
+    ASSIGN_OR_RETURN(std::string pod_cgroup, PodCgroupPath(sandbox.cgroup_parent, sandbox.id));
+    absl::Status joined = options_.join_cgroup(ConmonCgroupPath(pod_cgroup, c.id), conmon_pid);
+    if (!joined.ok()) {
+      runtime.Delete(c.id, /*force=*/true).IgnoreError();
+      return joined;
+    }
+  }
+  return conmon_pid;
 }
 
 }  // namespace ocid

@@ -23,6 +23,7 @@
 #include "pkg/base/keyed_mutex.h"
 #include "pkg/base/name_registry.h"
 #include "pkg/base/record_store.h"
+#include "pkg/checkpoint/archive.h"
 #include "pkg/container/container_deps.h"
 #include "pkg/container/container_record.h"
 #include "pkg/events/event_bus.h"
@@ -82,6 +83,12 @@ struct ContainerManagerOptions {
   // Where containers' lifecycle events go (none when null); must outlive
   // the manager.
   EventBus* events = nullptr;
+  // Where CheckpointContainer may write archives (each made when first
+  // used); empty: every location is refused.
+  std::vector<std::string> checkpoint_dirs;
+  // Whether CRIU can work on this host (CheckCriu); unset: checkpoints are
+  // refused as not set up.
+  std::function<absl::Status()> check_criu;
 };
 
 // A container with its config as sent to CreateContainer.
@@ -108,6 +115,12 @@ class ContainerManager final : public PodContainers {
   // for it. NotFound if the image is not pulled or the pod is gone,
   // FailedPrecondition if the pod is stopped. On failure everything made so
   // far is undone and no record is left.
+  // An image that is the absolute path of a file is a checkpoint archive
+  // (CheckpointContainer's, or cri-o's and Podman's): the container is made
+  // from the image config.dump names, with what it had changed in its
+  // upper dir, and StartContainer restores its processes from the archive's
+  // CRIU images. A malformed archive is InvalidArgument, a host where CRIU
+  // cannot work FailedPrecondition (its reason); neither makes anything.
   absl::StatusOr<std::string> Create(const std::string& pod_id,
                                      const runtime::v1::ContainerConfig& config);
   // FailedPrecondition unless CREATED.
@@ -151,6 +164,16 @@ class ContainerManager final : public PodContainers {
   absl::Status UpdateResources(const std::string& id,
                                const runtime::v1::LinuxContainerResources& resources);
 
+  // CheckpointContainer: CRIU's images of the running container (runtime
+  // checkpoint --leave-running: it runs on), its spec, its config and the
+  // files it changed, as a checkpoint archive (pkg/checkpoint/archive.h) at
+  // `location`, a new file below options.checkpoint_dirs. NotFound for an
+  // unknown container, FailedPrecondition unless it runs, InvalidArgument
+  // for the location (outside those dirs, not normalised, existing),
+  // FailedPrecondition with CRIU's reason when it cannot work here. On
+  // failure nothing is left at `location`.
+  absl::Status Checkpoint(const std::string& id, const std::string& location);
+
   // An OOM kill seen in the container's memory cgroup (the OOM watcher's
   // thread calls it): a created or running container's reason becomes
   // OOMKilled at once, and stays so at its exit. An exited or unknown one
@@ -162,6 +185,11 @@ class ContainerManager final : public PodContainers {
   absl::Status RemoveAllOf(const std::string& pod_id) override;
 
  private:
+  struct RestoreSource {
+    std::string dir;  // the unpacked archive
+    CheckpointContents contents;
+    std::string image;  // the image config.dump names
+  };
   // What Create has looked up and checked before it makes anything.
   struct Plan {
     const SandboxRecord* pod;
@@ -171,11 +199,21 @@ class ContainerManager final : public PodContainers {
     const ImageConfig* image_config;
     ContainerRuntime* runtime;
     std::string target_pid_ns;  // PID mode TARGET: the target's namespace
+    const RestoreSource* restore;  // made from a checkpoint archive, or null
   };
   // /proc/<pid>/ns/pid of `target_id`, a running container of `pod_id`.
   absl::StatusOr<std::string> TargetPidNamespace(const std::string& pod_id,
                                                  const std::string& target_id) const;
   absl::StatusOr<std::string> Make(ContainerRecord c, const Plan& plan);
+  // The restore steps: whether an image names an archive, the archive
+  // unpacked (into `dir`, below options.overlay_dir) and checked, and
+  // conmon's restore at the start.
+  static bool IsCheckpointArchive(const std::string& image);
+  absl::StatusOr<RestoreSource> PrepareRestore(const std::string& archive);
+  absl::StatusOr<std::string> CreateFrom(const std::string& pod_id,
+                                         const runtime::v1::ContainerConfig& config,
+                                         const RestoreSource* restore);
+  absl::StatusOr<pid_t> RestoreLocked(const ContainerRecord& c, ContainerRuntime& runtime);
   absl::Status UndoCreate(const ContainerRecord& c);
   absl::Status StopLocked(const std::string& id, int64_t timeout_seconds);
   // Stops the init: StopLocked's signals and waits, without the cgroup kill.

@@ -20,6 +20,7 @@
 #include "pkg/base/crash_point.h"
 #include "pkg/base/file_set.h"
 #include "pkg/base/fs.h"
+#include "pkg/checkpoint/archive.h"
 #include "pkg/sandbox/sandbox_host.h"
 
 namespace ocid {
@@ -126,6 +127,7 @@ class FakeRuntime : public ContainerRuntime, public ContainerRuntimes {
   absl::StatusOr<pid_t> Create(const ContainerLaunch& launch) override {
     absl::MutexLock lock(&mu);
     if (fail_create) return absl::InternalError("runc create failed");
+    launches.push_back(launch);
     states[launch.id] = "created";
     made.insert(launch.id);
     std::ofstream(launch.bundle + "/pidfile") << "4242\n";
@@ -168,6 +170,26 @@ class FakeRuntime : public ContainerRuntime, public ContainerRuntimes {
     return ExecResult{command[0], "", 0, command[0] == "hang"};
   }
   absl::Status ReopenLog(const std::string&, const std::string&) override {
+    return absl::OkStatus();
+  }
+  absl::Status Pause(const std::string& id) override {
+    absl::MutexLock lock(&mu);
+    checkpoints.push_back("pause " + id);
+    return absl::OkStatus();
+  }
+  absl::Status Resume(const std::string& id) override {
+    absl::MutexLock lock(&mu);
+    checkpoints.push_back("resume " + id);
+    return absl::OkStatus();
+  }
+  // As runc with CRIU: images into image_dir, a log into work_dir.
+  absl::Status Checkpoint(const std::string& id, const std::string& image_dir,
+                          const std::string& work_dir, bool leave_running) override {
+    absl::MutexLock lock(&mu);
+    if (fail_checkpoint) return absl::InternalError("runc checkpoint failed: criu dump");
+    std::ofstream(image_dir + "/inventory.img") << "images of " << id;
+    std::ofstream(work_dir + "/dump.log") << "dumped";
+    checkpoints.push_back(absl::StrCat(id, leave_running ? " leave-running" : ""));
     return absl::OkStatus();
   }
   absl::StatusOr<std::unique_ptr<streaming::Channel>> StartExec(
@@ -229,6 +251,10 @@ class FakeRuntime : public ContainerRuntime, public ContainerRuntimes {
   }
 
   bool fail_create = false;
+  bool fail_checkpoint = false;
+  // "pause ID", "ID [leave-running]" per checkpoint, "resume ID"
+  std::vector<std::string> checkpoints;
+  std::vector<ContainerLaunch> launches;  // per Create
   std::function<void()> kill_hook;  // runs first in Kill, unlocked
   absl::Mutex mu;
   std::map<std::string, std::string> states;
@@ -322,11 +348,15 @@ class ContainerManagerTest : public ::testing::Test {
     options.memory_working_set = [](const std::string&) -> absl::StatusOr<uint64_t> {
       return uint64_t{40} << 20;
     };
+    options.checkpoint_dirs = {dir_ + "/checkpoints"};
+    options.check_criu = [this] { return criu_; };
     containers_ = std::make_unique<ContainerManager>(options, *pods_, images_, runtime_);
     pods_->SetContainers(containers_.get());
     ASSERT_TRUE(pods_->Recover().ok());
     ASSERT_TRUE(containers_->Recover().ok());
   }
+
+  absl::Status criu_;  // what check_criu answers
 
   size_t Entries(const std::string& dir) {
     if (!std::filesystem::is_directory(dir)) return 0;
@@ -453,6 +483,130 @@ TEST_F(ContainerManagerTest, CreateStartStopRemove) {
   absl::StatusOr<std::string> again = containers_->Create(pod_, ContainerConfig());
   ASSERT_TRUE(again.ok()) << "the name was not released: " << again.status();
   EXPECT_NE(*again, *id);
+}
+
+TEST_F(ContainerManagerTest, CheckpointArchivesARunningContainerThatRunsOn) {
+  absl::StatusOr<std::string> id = containers_->Create(pod_, ContainerConfig());
+  ASSERT_TRUE(id.ok()) << id.status();
+  const std::string location = dir_ + "/checkpoints/c.tar";
+  absl::Status created = containers_->Checkpoint(*id, location);
+  EXPECT_TRUE(absl::IsFailedPrecondition(created)) << created;
+  EXPECT_NE(created.message().find("is not running"), std::string::npos) << created;
+  ASSERT_TRUE(containers_->Start(*id).ok());
+
+  // Bad locations, before anything is asked of the runtime.
+  for (const std::string& bad : {std::string(""), dir_ + "/elsewhere.tar",
+                                 dir_ + "/checkpoints/../x.tar", std::string("c.tar")}) {
+    absl::Status refused = containers_->Checkpoint(*id, bad);
+    EXPECT_TRUE(absl::IsInvalidArgument(refused)) << bad << ": " << refused;
+  }
+  EXPECT_TRUE(absl::IsNotFound(containers_->Checkpoint("nosuchcontainer", location)));
+
+  criu_ = absl::FailedPreconditionError("CRIU cannot checkpoint on this host (criu check: vdso)");
+  absl::Status no_criu = containers_->Checkpoint(*id, location);
+  EXPECT_TRUE(absl::IsFailedPrecondition(no_criu)) << no_criu;
+  EXPECT_NE(no_criu.message().find("vdso"), std::string::npos) << no_criu;
+  EXPECT_NE(::access(location.c_str(), F_OK), 0) << "no file left";
+  criu_ = absl::OkStatus();
+
+  EXPECT_TRUE(runtime_.checkpoints.empty());
+  runtime_.fail_checkpoint = true;
+  EXPECT_FALSE(containers_->Checkpoint(*id, location).ok());
+  EXPECT_NE(::access(location.c_str(), F_OK), 0) << "no file left";
+  runtime_.fail_checkpoint = false;
+  EXPECT_EQ(runtime_.checkpoints, (std::vector<std::string>{"pause " + *id, "resume " + *id}))
+      << "a failed dump still thaws the container";
+  runtime_.checkpoints.clear();
+
+  std::ofstream(dir_ + "/containers/" + *id + "/upper/changed") << "42";
+  ASSERT_TRUE(containers_->Checkpoint(*id, location).ok());
+  // Frozen from before the dump until its changed files are read.
+  EXPECT_EQ(runtime_.checkpoints, (std::vector<std::string>{"pause " + *id, *id + " leave-running",
+                                                            "resume " + *id}));
+  EXPECT_EQ(containers_->Get(*id)->state, ContainerState::kRunning);
+  // The archive reads back: the container's name and image, its spec.
+  const std::string unpacked = dir_ + "/unpacked";
+  ASSERT_TRUE(MakeDirs(unpacked, 0700).ok());
+  absl::StatusOr<CheckpointContents> contents = ReadCheckpointArchive(location, unpacked);
+  ASSERT_TRUE(contents.ok()) << contents.status();
+  EXPECT_EQ(contents->config.id, *id);
+  EXPECT_EQ(contents->config.name, ContainerConfig().metadata().name());
+  EXPECT_EQ(contents->config.runtime, "runc");
+  EXPECT_FALSE(contents->config.rootfs_image_name.empty());
+  EXPECT_TRUE(contents->spec.contains("process"));
+  EXPECT_TRUE(contents->has_rootfs_diff);
+  EXPECT_EQ(ReadFileToString(unpacked + "/dump.log", 100).value_or(""), "dumped");
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/containers/" + *id + "/checkpoint-work"));
+
+  // The same location again: it exists now.
+  absl::Status again = containers_->Checkpoint(*id, location);
+  EXPECT_TRUE(absl::IsInvalidArgument(again)) << again;
+  EXPECT_EQ(runtime_.checkpoints.size(), 3u);
+  ASSERT_TRUE(containers_->Stop(*id, 10).ok());
+}
+
+TEST_F(ContainerManagerTest, CreateFromACheckpointArchiveRestoresAtStart) {
+  absl::StatusOr<std::string> id = containers_->Create(pod_, ContainerConfig());
+  ASSERT_TRUE(id.ok()) << id.status();
+  ASSERT_TRUE(containers_->Start(*id).ok());
+  std::ofstream(dir_ + "/containers/" + *id + "/upper/count") << "41";
+  const std::string archive = dir_ + "/checkpoints/counter.tar";
+  ASSERT_TRUE(containers_->Checkpoint(*id, archive).ok());
+  const size_t records = Records();
+  const size_t launches = runtime_.launches.size();
+
+  runtime::v1::ContainerConfig config = ContainerConfig();
+  config.mutable_metadata()->set_name("restored");
+  config.mutable_image()->set_image(archive);
+
+  // A malformed archive, or CRIU unable to work: refused, nothing made.
+  const std::string garbage = dir_ + "/checkpoints/garbage.tar";
+  std::ofstream(garbage) << "not a checkpoint archive at all";
+  runtime::v1::ContainerConfig bad = config;
+  bad.mutable_image()->set_image(garbage);
+  absl::StatusOr<std::string> refused = containers_->Create(pod_, bad);
+  EXPECT_TRUE(absl::IsInvalidArgument(refused.status())) << refused.status();
+  EXPECT_TRUE(absl::StartsWith(refused.status().message(), "config.image.image: "))
+      << refused.status();
+  criu_ = absl::FailedPreconditionError("CRIU cannot checkpoint on this host (criu check: vdso)");
+  refused = containers_->Create(pod_, config);
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused.status())) << refused.status();
+  criu_ = absl::OkStatus();
+  EXPECT_EQ(Records(), records);
+  EXPECT_EQ(Entries(dir_ + "/containers"), 1u) << "only the first container's dir";
+
+  absl::StatusOr<std::string> restored = containers_->Create(pod_, config);
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ(runtime_.launches.size(), launches) << "no runtime create before the start";
+  ContainerRecord made = containers_->Get(*restored).value();
+  EXPECT_EQ(made.state, ContainerState::kCreated);
+  EXPECT_EQ(made.image_id, containers_->Get(*id)->image_id) << "the checkpointed image";
+  const std::string overlay = dir_ + "/containers/" + *restored;
+  EXPECT_EQ(ReadFileToString(overlay + "/upper/count", 10).value_or(""), "41")
+      << "the changed files are back";
+  EXPECT_EQ(made.restore_from, overlay + "/restore/checkpoint");
+  EXPECT_TRUE(std::filesystem::exists(made.restore_from + "/inventory.img"));
+
+  // A restart in between: the record stays created, nothing asked of the runtime.
+  Boot();
+  EXPECT_EQ(containers_->Get(*restored)->state, ContainerState::kCreated);
+
+  criu_ = absl::FailedPreconditionError("criu check: no");
+  EXPECT_TRUE(absl::IsFailedPrecondition(containers_->Start(*restored)));
+  criu_ = absl::OkStatus();
+  ASSERT_TRUE(containers_->Start(*restored).ok());
+  ASSERT_EQ(runtime_.launches.size(), launches + 1);
+  EXPECT_EQ(runtime_.launches.back().restore_from, overlay + "/restore/checkpoint");
+  EXPECT_EQ(runtime_.launches.back().id, *restored);
+  made = containers_->Get(*restored).value();
+  EXPECT_EQ(made.state, ContainerState::kRunning);
+  EXPECT_EQ(made.restore_from, "");
+  EXPECT_EQ(made.conmon_pid, 4241);
+  EXPECT_EQ(made.pid, 4242);
+
+  ASSERT_TRUE(containers_->Remove(*restored).ok());
+  EXPECT_FALSE(std::filesystem::exists(overlay));
+  ASSERT_TRUE(containers_->Remove(*id).ok());
 }
 
 TEST_F(ContainerManagerTest, UpdateResourcesAppliesAndKeepsThemOrKeepsTheOld) {

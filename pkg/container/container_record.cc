@@ -43,7 +43,8 @@ std::string ContainerRecord::Serialize() const {
                         {"stop_signal", stop_signal},
                         {"uid", uid},
                         {"gid", gid},
-                        {"supplemental_groups", supplemental_groups}}
+                        {"supplemental_groups", supplemental_groups},
+                        {"restore_from", restore_from}}
       .dump();
 }
 
@@ -83,6 +84,7 @@ absl::StatusOr<ContainerRecord> ContainerRecord::Parse(const std::string& text) 
   in.Read("uid", r.uid);
   in.Read("gid", r.gid);
   in.Read("supplemental_groups", r.supplemental_groups);
+  in.Read("restore_from", r.restore_from);
   RETURN_IF_ERROR(in.status());
   if (state < 0 || state > 3) {
     return absl::DataLossError(

@@ -46,6 +46,10 @@ struct ContainerRecord {
   // ContainerStatus; uid -1: unknown (a record from before it was kept).
   int64_t uid = -1, gid = -1;
   std::vector<int64_t> supplemental_groups;
+  // Made from a checkpoint archive and not started yet: the dir of CRIU's
+  // images that StartContainer restores it from (runtime restore under
+  // conmon) instead of starting it. No runtime state exists before that.
+  std::string restore_from;
 
   // kubelet's name for the container, unique among its pod's live ones.
   std::string ReservedName() const;

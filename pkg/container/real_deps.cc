@@ -33,6 +33,12 @@ class OciContainerRuntime final : public ContainerRuntime {
   absl::Status Update(const std::string& id, const std::string& resources_json) override {
     return runtime_.Update(id, resources_json);
   }
+  absl::Status Pause(const std::string& id) override { return runtime_.Pause(id); }
+  absl::Status Resume(const std::string& id) override { return runtime_.Resume(id); }
+  absl::Status Checkpoint(const std::string& id, const std::string& image_dir,
+                          const std::string& work_dir, bool leave_running) override {
+    return runtime_.Checkpoint(id, image_dir, work_dir, leave_running);
+  }
   absl::StatusOr<ExecResult> ExecSync(const std::string& id, const std::string& bundle,
                                       const std::vector<std::string>& command,
                                       absl::Duration timeout) override {

@@ -25,6 +25,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
@@ -189,6 +190,7 @@ std::vector<std::string> ConmonCreateArgs(const std::string& conmon, const Runti
                      {"--socket-dir-path", socket_dir},
                      {"--log-level", "info"},
                      {"--log-size-max", "-1"}});
+  if (!launch.restore_from.empty()) AppendFlags(argv, {{"--restore", launch.restore_from}});
   if (launch.tty) argv.push_back("-t");
   if (launch.stdin) argv.push_back("-i");
   // conmon closes the container's stdin when an attach client ends its
@@ -390,6 +392,55 @@ absl::Status OciRuntime::Start(const std::string& id) {
 absl::Status OciRuntime::Kill(const std::string& id, int signal) {
   RETURN_IF_ERROR(CheckId(id));
   return RunRuntime(handler_, {"kill", id, absl::StrCat(signal)}).status();
+}
+
+absl::Status OciRuntime::Pause(const std::string& id) {
+  RETURN_IF_ERROR(CheckId(id));
+  return RunRuntime(handler_, {"pause", id}).status();
+}
+
+absl::Status OciRuntime::Resume(const std::string& id) {
+  RETURN_IF_ERROR(CheckId(id));
+  return RunRuntime(handler_, {"resume", id}).status();
+}
+
+absl::Status OciRuntime::Checkpoint(const std::string& id, const std::string& image_dir,
+                                    const std::string& work_dir, bool leave_running) {
+  RETURN_IF_ERROR(CheckId(id));
+  std::vector<std::string> args = {"checkpoint", "--image-path", image_dir, "--work-path",
+                                   work_dir};
+  if (leave_running) args.push_back("--leave-running");
+  args.push_back(id);
+  absl::Status status = RunRuntime(handler_, args).status();
+  if (status.ok() || absl::IsNotFound(status)) return status;
+  // CRIU's own account of what failed is in its dump.log.
+  absl::StatusOr<std::string> log = ReadFileToString(work_dir + "/dump.log", 1 << 20);
+  std::string last_error;
+  if (log.ok()) {
+    for (absl::string_view line : absl::StrSplit(*log, '\n', absl::SkipWhitespace())) {
+      if (absl::StrContains(line, "Error")) last_error = std::string(line);
+    }
+  }
+  if (last_error.empty()) return status;
+  return absl::Status(status.code(),
+                      absl::StrCat(absl::StrReplaceAll(
+                                       absl::StripTrailingAsciiWhitespace(status.message()),
+                                       {{"\n", "; "}}),
+                                   " (criu: ", absl::StripAsciiWhitespace(last_error), ")"));
+}
+
+absl::Status CheckCriu(const std::string& criu) {
+  absl::StatusOr<CommandResult> result = RunCommand({criu, "check"}, kRuntimeCommandTimeout);
+  if (!result.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("checkpoint/restore needs CRIU: ", criu, ": ", result.status().message()));
+  }
+  if (ExitedZero(result->wait_status)) return absl::OkStatus();
+  std::string output(absl::StripAsciiWhitespace(result->stderr_data + result->stdout_data));
+  if (output.empty()) output = DescribeWaitStatus(result->wait_status);
+  return absl::FailedPreconditionError(
+      absl::StrCat("CRIU cannot checkpoint on this host (criu check: ",
+                   absl::StrJoin(absl::StrSplit(output, '\n', absl::SkipWhitespace()), "; "), ")"));
 }
 
 absl::Status OciRuntime::Delete(const std::string& id, bool force) {

@@ -28,6 +28,9 @@ struct ContainerLaunch {
   bool tty = false;
   bool stdin = false;
   bool stdin_once = false;  // the first attach to end its input closes stdin
+  // A dir of CRIU images: conmon restores the container from them (runtime
+  // restore) instead of creating it, and it runs once Create returns.
+  std::string restore_from;
 };
 
 struct RuntimeState {
@@ -55,6 +58,15 @@ class OciRuntime {
   absl::Status Start(const std::string& id);
   // Sends `signal` to the container's init process; NotFound if it is gone.
   absl::Status Kill(const std::string& id, int signal);
+  // runtime pause / resume: the container's processes frozen (cgroup
+  // freezer) and thawed.
+  absl::Status Pause(const std::string& id);
+  absl::Status Resume(const std::string& id);
+  // runtime checkpoint: CRIU's images of the running container into
+  // `image_dir`, its logs into `work_dir`; the container runs on when
+  // `leave_running`. The runtime's (and CRIU's) message on failure.
+  absl::Status Checkpoint(const std::string& id, const std::string& image_dir,
+                          const std::string& work_dir, bool leave_running);
   // Removes the runtime's state of a stopped (or, with force, any) container.
   // Idempotent: a container the runtime does not know is fine.
   absl::Status Delete(const std::string& id, bool force);
@@ -102,6 +114,10 @@ class OciRuntime {
 // runtime killed mid-create made and its `delete` of a container it never
 // recorded leaves behind, after killing what still runs in them. A missing
 // spec or dir is fine; a systemd path is the manager's to remove.
+// Whether CRIU can checkpoint on this host (`criu check`): FailedPrecondition
+// with criu's own reason when it cannot, or when `criu` is not installed.
+absl::Status CheckCriu(const std::string& criu = "/usr/sbin/criu");
+
 absl::Status RemoveCgroupsOf(const std::string& spec_path,
                              const std::string& cgroup_root = "/sys/fs/cgroup");
 

@@ -568,6 +568,35 @@ TEST_F(RuntimeTest, CreateReportsConmonErrors) {
   EXPECT_TRUE(absl::IsNotFound(runtime.State(launch.id).status()));
 }
 
+// runc checkpoint of a running container: CRIU's images where CRIU works,
+// else runc's failure with CRIU's own error from its dump.log.
+TEST_F(RuntimeTest, CheckpointWritesCriusImagesOrSaysWhyNot) {
+  OciRuntime runtime = MakeRuntime("runc", kRunc);
+  ContainerLaunch launch = MakeBundle("checkpoint", {"/bin/busybox", "sleep", "1000"});
+  ASSERT_TRUE(runtime.Create(launch).ok());
+  ASSERT_TRUE(runtime.Start(launch.id).ok());
+  ASSERT_TRUE(runtime.Pause(launch.id).ok());
+  EXPECT_EQ(runtime.State(launch.id)->status, "paused");
+  ASSERT_TRUE(runtime.Resume(launch.id).ok());
+  EXPECT_EQ(runtime.State(launch.id)->status, "running");
+  EXPECT_TRUE(absl::IsNotFound(runtime.Pause("never-created")));
+  const std::string work = root_ + "/checkpoint-work";
+  std::filesystem::create_directories(work + "/images");
+  absl::Status checkpointed = runtime.Checkpoint(launch.id, work + "/images", work, true);
+  if (CheckCriu().ok()) {
+    ASSERT_TRUE(checkpointed.ok()) << checkpointed;
+    EXPECT_TRUE(std::filesystem::exists(work + "/images/inventory.img"));
+    EXPECT_EQ(runtime.State(launch.id)->status, "running") << "--leave-running";
+  } else {
+    EXPECT_FALSE(checkpointed.ok());
+    EXPECT_NE(checkpointed.message().find("checkpoint"), std::string::npos) << checkpointed;
+    EXPECT_NE(checkpointed.message().find("(criu: "), std::string::npos) << checkpointed;
+    EXPECT_EQ(runtime.State(launch.id)->status, "running") << "a failed dump leaves it running";
+  }
+  EXPECT_TRUE(absl::IsNotFound(runtime.Checkpoint("never-created", work, work, true)));
+  ASSERT_TRUE(runtime.Kill(launch.id, SIGKILL).ok());
+}
+
 TEST_F(RuntimeTest, UnknownContainers) {
   OciRuntime runtime = MakeRuntime("runc", kRunc);
   EXPECT_TRUE(runtime.Delete("never-created", false).ok());
@@ -655,6 +684,33 @@ TEST(RuntimeMessageTest, TakesLogrusMessage) {
                 "time=\"2024\" level=error msg=\"exec: \\\"/nope\\\": not found\"\n"),
             "exec: \"/nope\": not found");
   EXPECT_EQ(oci_internal::RuntimeMessage("  plain crun error\n"), "plain crun error");
+}
+
+}  // namespace
+}  // namespace ocid
+
+namespace ocid {
+namespace {
+
+// A stand-in criu that prints `output` and exits with `code`.
+std::string FakeCriu(const std::string& name, const std::string& output, int code) {
+  std::string path = absl::StrCat(getenv("TEST_TMPDIR"), "/", name);
+  std::ofstream(path) << "#!/bin/sh\necho '" << output << "' >&2\nexit " << code << "\n";
+  ::chmod(path.c_str(), 0755);
+  return path;
+}
+
+TEST(CheckCriuTest, CriusOwnReasonIsTheFailedPrecondition) {
+  EXPECT_TRUE(CheckCriu(FakeCriu("criu-ok", "Looks good.", 0)).ok());
+  absl::Status refused =
+      CheckCriu(FakeCriu("criu-vdso", "Error (criu/vdso.c:381): vdso: Unexpected rt vDSO", 1));
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused)) << refused;
+  EXPECT_NE(refused.message().find("criu check: Error (criu/vdso.c:381): vdso: Unexpected rt vDSO"),
+            std::string::npos)
+      << refused;
+  absl::Status missing = CheckCriu(absl::StrCat(getenv("TEST_TMPDIR"), "/no-criu"));
+  EXPECT_TRUE(absl::IsFailedPrecondition(missing)) << missing;
+  EXPECT_NE(missing.message().find("needs CRIU"), std::string::npos) << missing;
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // CreateContainer, StartContainer, StopContainer, RemoveContainer,
 // ContainerStatus, ListContainers, ExecSync, ReopenContainerLog,
-// UpdateContainerResources: request checks and proto conversion around
+// UpdateContainerResources, CheckpointContainer: request checks and proto conversion around
 // ContainerManager.
 #include <string>
 #include <vector>
@@ -176,6 +176,14 @@ grpc::Status RuntimeService::ReopenContainerLog(grpc::ServerContext*,
                                                 cri::ReopenContainerLogResponse*) {
   return ServeRpc("ReopenContainerLog",
                   [&] { return containers_.ReopenLog(request->container_id()); });
+}
+
+grpc::Status RuntimeService::CheckpointContainer(grpc::ServerContext*,
+                                                 const cri::CheckpointContainerRequest* request,
+                                                 cri::CheckpointContainerResponse*) {
+  return ServeRpc("CheckpointContainer", [&] {
+    return containers_.Checkpoint(request->container_id(), request->location());
+  });
 }
 
 }  // namespace ocid

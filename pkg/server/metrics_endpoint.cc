@@ -2,12 +2,9 @@
 
 #include <google/protobuf/descriptor.h>
 
-#include <exception>
-
 #include "absl/strings/str_cat.h"
 #include "api/runtime/v1/api.pb.h"
 #include "pkg/base/log.h"
-#include "prometheus/exposer.h"
 
 namespace ocid {
 namespace {
@@ -40,17 +37,11 @@ absl::StatusOr<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(
   endpoint->operations_ = std::make_shared<OperationMetrics>(CriOperations());
   endpoint->sampled_ =
       std::make_shared<SampledMetrics>([raw = endpoint.get()] { return raw->Read(); });
-  std::string listen = absl::StrCat(address, ":", port);
-  try {
-    endpoint->exposer_ = std::make_unique<prometheus::Exposer>(listen, 1);
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(
-        absl::StrCat("metrics endpoint on ", listen, " cannot start: ", e.what()));
-  }
-  endpoint->exposer_->RegisterCollectable(endpoint->operations_);
-  endpoint->exposer_->RegisterCollectable(endpoint->sampled_);
-  std::vector<int> ports = endpoint->exposer_->GetListeningPorts();
-  endpoint->port_ = ports.empty() ? port : ports[0];
+  absl::StatusOr<std::unique_ptr<MetricsHttpServer>> http = MetricsHttpServer::Start(
+      absl::StrCat(address, ":", port), {endpoint->operations_, endpoint->sampled_});
+  if (!http.ok()) return http.status();
+  endpoint->http_ = *std::move(http);
+  endpoint->port_ = endpoint->http_->port();
   endpoint->stops_ = events.Subscribe();
   endpoint->oom_counter_ = std::thread([raw = endpoint.get()] { raw->CountOoms(); });
   OCID_LOG(kInfo) << "metrics on http://" << address << ":" << endpoint->port_ << "/metrics";
@@ -58,7 +49,7 @@ absl::StatusOr<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(
 }
 
 MetricsEndpoint::~MetricsEndpoint() {
-  exposer_.reset();  // no scrape runs past here
+  http_.reset();  // no scrape runs past here
   stopping_ = true;
   if (oom_counter_.joinable()) oom_counter_.join();
 }

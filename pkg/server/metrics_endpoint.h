@@ -1,6 +1,7 @@
 // The Prometheus endpoint (config [ocid.metrics]): http://ADDRESS:PORT/metrics
-// in the text exposition format, served by prometheus-cpp's own HTTP server
-// on threads of its own. What it shows: every CRI call counted and timed
+// in the Prometheus text format, or OpenMetrics when the scrape's Accept
+// header asks for it (pkg/metrics/exposition.h), served by civetweb on a
+// thread of its own. What it shows: every CRI call counted and timed
 // (ServeRpc records into OperationMetrics), pods ready and containers
 // running, OOM kills per container name (from the lifecycle events), events
 // dropped for slow subscribers, and ocid's own process.
@@ -18,13 +19,10 @@
 #include "absl/synchronization/mutex.h"
 #include "pkg/container/container_manager.h"
 #include "pkg/events/event_bus.h"
+#include "pkg/metrics/http_server.h"
 #include "pkg/metrics/operation_metrics.h"
 #include "pkg/metrics/sampled_metrics.h"
 #include "pkg/sandbox/sandbox_manager.h"
-
-namespace prometheus {
-class Exposer;
-}
 
 namespace ocid {
 
@@ -51,7 +49,7 @@ class MetricsEndpoint {
   EventBus& events_;
   std::shared_ptr<OperationMetrics> operations_;
   std::shared_ptr<SampledMetrics> sampled_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<MetricsHttpServer> http_;
   int port_ = 0;
   std::unique_ptr<EventBus::Subscription> stops_;
   std::atomic<bool> stopping_{false};

@@ -97,6 +97,9 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
   grpc::Status ReopenContainerLog(grpc::ServerContext*,
                                   const runtime::v1::ReopenContainerLogRequest*,
                                   runtime::v1::ReopenContainerLogResponse*) override;
+  grpc::Status CheckpointContainer(grpc::ServerContext*,
+                                   const runtime::v1::CheckpointContainerRequest*,
+                                   runtime::v1::CheckpointContainerResponse*) override;
 
   // stats_service.cc
   grpc::Status ContainerStats(grpc::ServerContext*, const runtime::v1::ContainerStatsRequest*,

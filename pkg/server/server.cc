@@ -18,6 +18,7 @@
 #include "pkg/base/status_macros.h"
 #include "pkg/base/unique_fd.h"
 #include "pkg/cgroups/paths.h"
+#include "pkg/oci/runtime.h"
 #include "pkg/oci/spec.h"
 #include "pkg/server/rpc.h"
 #include "pkg/trust/image_trust.h"
@@ -237,6 +238,9 @@ absl::Status CriServer::StartManagers() {
   };
   containers.events = &events_;
   containers.seccomp = &seccomp_;
+  // kubelet's checkpoint dir, and one of ocid's own.
+  containers.checkpoint_dirs = {"/var/lib/kubelet/checkpoints", config_.root + "/checkpoints"};
+  containers.check_criu = [] { return CheckCriu(); };
   containers_ = std::make_unique<ContainerManager>(std::move(containers), *pods_,
                                                    *container_images_, *runtimes_);
   pods_->SetContainers(containers_.get());

@@ -131,9 +131,9 @@ TEST_F(ServerTest, UnbuiltCallsAnswerUnimplementedAndUnknownFieldsAreAccepted) {
   auto stub = RuntimeStub();
   {
     grpc::ClientContext context;
-    runtime::v1::CheckpointContainerResponse response;
-    grpc::Status status = stub->CheckpointContainer(
-        &context, runtime::v1::CheckpointContainerRequest(), &response);
+    runtime::v1::CheckpointPodResponse response;
+    grpc::Status status =
+        stub->CheckpointPod(&context, runtime::v1::CheckpointPodRequest(), &response);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
   }
   {

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs //bench:list_memory_bench against a local registry holding busybox:
+# builds the bench and ocid (with ocid-pinns and ocid-infra beside it),
+# starts the registry, pushes the small test images, benchmarks, stops the
+# registry. Boots ocid: run it under `flock -o /tmp/ocid-e2e.lock`.
+# Usage: bench/list_memory_bench.sh [--pods 10] [--containers 100] [--calls 20] [--trim 1|0]
+set -euo pipefail
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$top"
+bazel build -c opt //bench:list_memory_bench //cmd/ocid:all
+out=$(e2e/registry/start_registry.sh)
+eval "$out"
+trap 'e2e/registry/stop_registry.sh "$REGISTRY_PID" "$REGISTRY_DIR"' EXIT
+e2e/registry/build_images.sh "$REGISTRY" >/dev/null
+bin=$(bazel info -c opt bazel-bin)
+(cd "$bin/bench/list_memory_bench.runfiles/ocid" && "$bin/bench/list_memory_bench" --registry "$REGISTRY" "$@")

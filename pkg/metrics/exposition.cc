@@ -1,0 +1,230 @@
+#include "pkg/metrics/exposition.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "prometheus/text_serializer.h"
+
+namespace ocid {
+namespace {
+
+constexpr absl::string_view kOpenMetricsType = "application/openmetrics-text";
+
+struct MediaRange {
+  std::string type;  // lower case, parameters stripped
+  std::string version;
+  double quality = 1;
+};
+
+// One element of an Accept header: "type/subtype;param=value;q=0.5".
+MediaRange ParseMediaRange(absl::string_view element) {
+  MediaRange range;
+  std::vector<absl::string_view> parts = absl::StrSplit(element, ';');
+  range.type = absl::AsciiStrToLower(absl::StripAsciiWhitespace(parts[0]));
+  for (size_t i = 1; i < parts.size(); ++i) {
+    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(parts[i], '=');
+    std::string key = absl::AsciiStrToLower(absl::StripAsciiWhitespace(kv.first));
+    absl::string_view value = absl::StripAsciiWhitespace(kv.second);
+    if (key == "q") {
+      double q = 0;
+      range.quality = absl::SimpleAtod(value, &q) && q >= 0 && q <= 1 ? q : 0;
+    } else if (key == "version") {
+      range.version = std::string(value);
+    }
+  }
+  return range;
+}
+
+// Shortest text that reads back as `value`; +Inf, -Inf and NaN as the
+// formats spell them.
+std::string Number(double value) {
+  if (std::isnan(value)) return "NaN";
+  if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
+  char buffer[64];
+  std::to_chars_result result = std::to_chars(buffer, buffer + sizeof(buffer), value);
+  return std::string(buffer, result.ptr);
+}
+
+// OpenMetrics' canonical form for `le` and `quantile`: a float always
+// written with a fraction or an exponent ("1.0", not "1").
+std::string CanonicalFloat(double value) {
+  std::string text = Number(value);
+  if (std::isfinite(value) && text.find_first_of(".e") == std::string::npos) text += ".0";
+  return text;
+}
+
+// Backslash, double quote and line feed escaped (label values and HELP).
+std::string Escape(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+using Labels = std::vector<prometheus::ClientMetric::Label>;
+
+// {a="x",b="y"} with an optional extra label last; nothing when empty.
+std::string LabelSet(const Labels& labels, absl::string_view extra_name = "",
+                     absl::string_view extra_value = "") {
+  std::string out;
+  for (const prometheus::ClientMetric::Label& label : labels) {
+    absl::StrAppend(&out, out.empty() ? "{" : ",", label.name, "=\"", Escape(label.value), "\"");
+  }
+  if (!extra_name.empty()) {
+    absl::StrAppend(&out, out.empty() ? "{" : ",", extra_name, "=\"", extra_value, "\"");
+  }
+  if (!out.empty()) out += "}";
+  return out;
+}
+
+class OpenMetricsWriter {
+ public:
+  void Family(const prometheus::MetricFamily& family) {
+    std::string name = family.name;
+    const char* type = "unknown";
+    switch (family.type) {
+      case prometheus::MetricType::Counter:
+        type = "counter";
+        name = std::string(absl::StripSuffix(family.name, "_total"));
+        break;
+      case prometheus::MetricType::Gauge:
+        type = "gauge";
+        break;
+      case prometheus::MetricType::Histogram:
+        type = "histogram";
+        break;
+      case prometheus::MetricType::Summary:
+        type = "summary";
+        break;
+      case prometheus::MetricType::Untyped:
+        break;
+    }
+    absl::StrAppend(&out_, "# TYPE ", name, " ", type, "\n");
+    for (absl::string_view unit : {"seconds", "bytes"}) {
+      if (absl::EndsWith(name, absl::StrCat("_", unit))) {
+        absl::StrAppend(&out_, "# UNIT ", name, " ", unit, "\n");
+      }
+    }
+    if (!family.help.empty())
+      absl::StrAppend(&out_, "# HELP ", name, " ", Escape(family.help), "\n");
+    for (const prometheus::ClientMetric& metric : family.metric) {
+      timestamp_ = metric.timestamp_ms == 0
+                       ? ""
+                       : absl::StrCat(" ", Number(static_cast<double>(metric.timestamp_ms) / 1000));
+      Metric(name, family.type, metric);
+    }
+  }
+
+  std::string Finish() { return std::move(out_) + "# EOF\n"; }
+
+ private:
+  void Sample(absl::string_view name, const std::string& labels, double value) {
+    absl::StrAppend(&out_, name, labels, " ", Number(value), timestamp_, "\n");
+  }
+
+  void Metric(const std::string& name, prometheus::MetricType type,
+              const prometheus::ClientMetric& metric) {
+    switch (type) {
+      case prometheus::MetricType::Counter:
+        Sample(name + "_total", LabelSet(metric.label), metric.counter.value);
+        return;
+      case prometheus::MetricType::Gauge:
+        Sample(name, LabelSet(metric.label), metric.gauge.value);
+        return;
+      case prometheus::MetricType::Untyped:
+        Sample(name, LabelSet(metric.label), metric.untyped.value);
+        return;
+      case prometheus::MetricType::Summary:
+        for (const prometheus::ClientMetric::Quantile& q : metric.summary.quantile) {
+          Sample(name, LabelSet(metric.label, "quantile", CanonicalFloat(q.quantile)), q.value);
+        }
+        Sample(name + "_sum", LabelSet(metric.label), metric.summary.sample_sum);
+        Sample(name + "_count", LabelSet(metric.label),
+               static_cast<double>(metric.summary.sample_count));
+        return;
+      case prometheus::MetricType::Histogram:
+        Histogram(name, metric);
+        return;
+    }
+  }
+
+  // Buckets, always ending with +Inf (its count is the sample count), then
+  // _count and _sum.
+  void Histogram(const std::string& name, const prometheus::ClientMetric& metric) {
+    const prometheus::ClientMetric::Histogram& h = metric.histogram;
+    bool has_inf = false;
+    for (const prometheus::ClientMetric::Bucket& b : h.bucket) {
+      has_inf = has_inf || std::isinf(b.upper_bound);
+      Sample(name + "_bucket", LabelSet(metric.label, "le", CanonicalFloat(b.upper_bound)),
+             static_cast<double>(b.cumulative_count));
+    }
+    if (!has_inf) {
+      Sample(name + "_bucket", LabelSet(metric.label, "le", "+Inf"),
+             static_cast<double>(h.sample_count));
+    }
+    Sample(name + "_count", LabelSet(metric.label), static_cast<double>(h.sample_count));
+    Sample(name + "_sum", LabelSet(metric.label), h.sample_sum);
+  }
+
+  std::string out_;
+  std::string timestamp_;
+};
+
+}  // namespace
+
+ExpositionFormat NegotiateExposition(absl::string_view accept) {
+  double openmetrics = 0, text = 0;
+  for (absl::string_view element : absl::StrSplit(accept, ',', absl::SkipWhitespace())) {
+    MediaRange range = ParseMediaRange(element);
+    if (range.type == kOpenMetricsType) {
+      if (range.version.empty() || range.version == "1.0.0") {
+        openmetrics = std::max(openmetrics, range.quality);
+      }
+    } else if (range.type == "text/plain" || range.type == "text/*" || range.type == "*/*") {
+      text = std::max(text, range.quality);
+    }
+  }
+  return openmetrics > 0 && openmetrics >= text ? ExpositionFormat::kOpenMetrics
+                                                : ExpositionFormat::kPrometheusText;
+}
+
+std::string ExpositionContentType(ExpositionFormat format) {
+  return format == ExpositionFormat::kOpenMetrics
+             ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
+             : "text/plain; version=0.0.4; charset=utf-8";
+}
+
+std::string Expose(ExpositionFormat format, const std::vector<prometheus::MetricFamily>& families) {
+  if (format == ExpositionFormat::kPrometheusText) {
+    std::ostringstream out;
+    prometheus::TextSerializer().Serialize(out, families);
+    return out.str();
+  }
+  OpenMetricsWriter writer;
+  for (const prometheus::MetricFamily& family : families) writer.Family(family);
+  return writer.Finish();
+}
+
+}  // namespace ocid
