@@ -139,5 +139,18 @@ TEST(ReferenceTest, ShortNames) {
   EXPECT_FALSE(IsShortName("quay.io/a/b@" + kDigest));
 }
 
+TEST(ReferenceTest, RepositoryAsTypedDropsTagAndDigestOnly) {
+  const std::string digest = "sha256:" + std::string(64, 'b');
+  EXPECT_EQ(RepositoryAsTyped("busybox"), "busybox");
+  EXPECT_EQ(RepositoryAsTyped("library/busybox:1.36"), "library/busybox");
+  EXPECT_EQ(RepositoryAsTyped("ns/app:1@" + digest), "ns/app");
+  EXPECT_EQ(RepositoryAsTyped("localhost:5000/app:2"), "localhost:5000/app");
+  EXPECT_FALSE(HasTagOrDigest("busybox"));
+  EXPECT_FALSE(HasTagOrDigest("localhost:5000/app"));
+  EXPECT_TRUE(HasTagOrDigest("busybox:1"));
+  EXPECT_TRUE(HasTagOrDigest("busybox@" + digest));
+  EXPECT_TRUE(HasTagOrDigest("busybox:"));
+}
+
 }  // namespace
 }  // namespace ocid
