@@ -107,7 +107,7 @@ absl::Status OciContainerRuntimes::RemoveCgroupsOf(const std::string& spec_path)
 }
 
 absl::StatusOr<std::optional<ImageMatch>> StoreImages::Lookup(const std::string& name_or_id) {
-  return LeaseImage(images_, search_registries_(), name_or_id);
+  return LeaseImage(images_, short_names_(), name_or_id);
 }
 
 absl::StatusOr<std::string> StoreImages::ReadConfig(const Digest& image_id) {

@@ -38,15 +38,16 @@ class OciContainerRuntimes final : public ContainerRuntimes {
 
 class StoreImages final : public ContainerImages {
  public:
-  // `search_registries` gives registries.conf's unqualified-search
-  // registries in effect, where a short image name may have been pulled
-  // from (asked at each lookup: registries.conf is reloaded on SIGHUP).
+  // `short_names` gives registries.conf's unqualified-search registries
+  // and the aliases in effect, where a short image name may have been
+  // pulled from (asked at each lookup: registries.conf is reloaded on
+  // SIGHUP and the alias cache grows).
   StoreImages(ImageStore& images, BlobStore& blobs, LayerStore& layers,
-              std::function<std::vector<std::string>()> search_registries)
+              std::function<ShortNameSources()> short_names)
       : images_(images),
         blobs_(blobs),
         layers_(layers),
-        search_registries_(std::move(search_registries)) {}
+        short_names_(std::move(short_names)) {}
 
   absl::StatusOr<std::optional<ImageMatch>> Lookup(const std::string& name_or_id) override;
   absl::StatusOr<std::string> ReadConfig(const Digest& image_id) override;
@@ -58,7 +59,7 @@ class StoreImages final : public ContainerImages {
   ImageStore& images_;
   BlobStore& blobs_;
   LayerStore& layers_;
-  const std::function<std::vector<std::string>()> search_registries_;
+  const std::function<ShortNameSources()> short_names_;
 };
 
 }  // namespace ocid

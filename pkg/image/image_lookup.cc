@@ -36,11 +36,11 @@ std::optional<ImageMatch> Match(const Finder& find, const std::string& key) {
 }
 
 absl::StatusOr<std::optional<ImageMatch>> Lookup(const ImageStore& images, const Finder& find,
-                                                 const std::vector<std::string>& search_registries,
+                                                 const ShortNameSources& sources,
                                                  const std::string& name_or_id) {
   // As typed first: an ID, an ID prefix, or a stored name written out in full.
   if (std::optional<ImageMatch> match = Match(find, name_or_id)) return match;
-  for (const std::string& name : LookupNames(name_or_id, search_registries)) {
+  for (const std::string& name : LookupNames(name_or_id, sources)) {
     if (std::optional<ImageMatch> match = Match(find, name)) return match;
   }
   std::vector<Digest> ids = images.IdsWithPrefix(name_or_id);
@@ -56,13 +56,24 @@ absl::StatusOr<std::optional<ImageMatch>> Lookup(const ImageStore& images, const
 }  // namespace
 
 std::vector<std::string> LookupNames(absl::string_view user_input,
-                                     const std::vector<std::string>& search_registries) {
+                                     const ShortNameSources& sources) {
   std::vector<std::string> names;
   absl::StatusOr<ImageReference> normalized = ParseImageReference(user_input);
   if (!normalized.ok()) return names;
+  if (IsShortName(user_input)) {
+    auto alias = sources.aliases.find(RepositoryAsTyped(user_input));
+    if (alias != sources.aliases.end()) {
+      absl::StatusOr<ImageReference> target = ParseImageReference(alias->second);
+      if (!target.ok()) return names;
+      target->tag = normalized->tag;
+      target->digest = normalized->digest;
+      names.push_back(StoredName(*target));
+      return names;
+    }
+  }
   names.push_back(StoredName(*normalized));
   if (!IsShortName(user_input)) return names;
-  for (const std::string& registry : search_registries) {
+  for (const std::string& registry : sources.search_registries) {
     std::string qualified = absl::StrCat(registry, "/", user_input);
     // A search entry that is no host would turn the name into another short
     // one; registries.conf refuses those, this only guards a conf from code.
@@ -92,21 +103,19 @@ std::string ContainerImageRef(const ImageRecord& image, const std::string& image
 }
 
 absl::StatusOr<std::optional<ImageMatch>> LookupImage(
-    const ImageStore& images, const std::vector<std::string>& search_registries,
-    const std::string& name_or_id) {
+    const ImageStore& images, const ShortNameSources& sources, const std::string& name_or_id) {
   Finder find = [&](const std::string& key) -> std::optional<LeasedImage> {
     std::optional<ImageRecord> image = images.Find(key);
     if (!image.has_value()) return std::nullopt;
     return LeasedImage{*std::move(image), Lease()};
   };
-  return Lookup(images, find, search_registries, name_or_id);
+  return Lookup(images, find, sources, name_or_id);
 }
 
 absl::StatusOr<std::optional<ImageMatch>> LeaseImage(
-    ImageStore& images, const std::vector<std::string>& search_registries,
-    const std::string& name_or_id) {
+    ImageStore& images, const ShortNameSources& sources, const std::string& name_or_id) {
   Finder find = [&](const std::string& key) { return images.FindAndLease(key); };
-  return Lookup(images, find, search_registries, name_or_id);
+  return Lookup(images, find, sources, name_or_id);
 }
 
 }  // namespace ocid

@@ -4,6 +4,7 @@
 #ifndef OCID_PKG_IMAGE_IMAGE_LOOKUP_H_
 #define OCID_PKG_IMAGE_IMAGE_LOOKUP_H_
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,16 +15,32 @@
 
 namespace ocid {
 
+// Where a pull of a short name may have put it: registries.conf's
+// unqualified-search registries, and the aliases in effect (registries.conf's
+// over the short-name alias cache's).
+struct ShortNameSources {
+  ShortNameSources() = default;
+  // Search registries alone, no aliases.
+  ShortNameSources(std::vector<std::string> registries)  // NOLINT: implicit on purpose
+      : search_registries(std::move(registries)) {}
+
+  std::vector<std::string> search_registries;
+  // Short name as typed without tag or digest -> "registry/repository".
+  std::map<std::string, std::string> aliases;
+};
+
 // The stored names (repo tags "registry/repo:tag" or repo digests
 // "registry/repo@sha256:...") that `user_input` may stand for, in the order
-// they are tried. A qualified name yields itself, normalized. A short name
-// yields its Docker Hub form first (docker.io/library/...), as docker and
-// kubelet mean it, then one name per unqualified-search registry, in order:
-// where a pull of that short name may have found it (cri-o looks up the same
-// candidates). A digest wins over a tag given with it, since a pull records
-// the digest with the name only. Empty for an invalid reference.
+// they are tried. A qualified name yields itself, normalized. An aliased
+// short name yields its alias alone (with the tag or digest given), as a
+// pull of it would resolve. Any other short name yields its Docker Hub form
+// first (docker.io/library/...), as docker and kubelet mean it, then one name
+// per unqualified-search registry, in order: where a pull of that short name
+// may have found it (cri-o looks up the same candidates). A digest wins over
+// a tag given with it, since a pull records the digest with the name only.
+// Empty for an invalid reference.
 std::vector<std::string> LookupNames(absl::string_view user_input,
-                                     const std::vector<std::string>& search_registries);
+                                     const ShortNameSources& sources);
 
 struct ImageMatch {
   ImageRecord image;
@@ -46,15 +63,13 @@ struct ImageMatch {
 // "ambiguous"); cri-o (containers/storage) finds nothing and tries the text
 // as a name, which we do first.
 absl::StatusOr<std::optional<ImageMatch>> LookupImage(
-    const ImageStore& images, const std::vector<std::string>& search_registries,
-    const std::string& name_or_id);
+    const ImageStore& images, const ShortNameSources& sources, const std::string& name_or_id);
 
 // LookupImage, and a lease on the image found, taken under the image
 // store's lock with the find (ImageStore::FindAndLease): RemoveImage either
 // removed the image before (nullopt) or refuses it while the lease is held.
 absl::StatusOr<std::optional<ImageMatch>> LeaseImage(
-    ImageStore& images, const std::vector<std::string>& search_registries,
-    const std::string& name_or_id);
+    ImageStore& images, const ShortNameSources& sources, const std::string& name_or_id);
 
 // What ContainerStatus and ListContainers report as a container's image
 // (kubelet shows it in the pod's status): a repo tag of the image, the one

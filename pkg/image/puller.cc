@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "pkg/base/log.h"
 #include "pkg/base/status_macros.h"
 #include "pkg/image/auth_file.h"
 #include "pkg/storage/image_gc.h"
@@ -36,17 +37,26 @@ struct ImagePuller::Source {
 
 ImagePuller::ImagePuller(BlobStore& blobs, LayerStore& layers, ImageStore& images,
                          RegistriesConf registries, PullOptions options,
-                         std::shared_ptr<const ImageTrust> trust)
+                         std::shared_ptr<const ImageTrust> trust, ShortNameAliasCache* aliases)
     : blobs_(blobs),
       layers_(layers),
       images_(images),
       options_(std::move(options)),
+      aliases_(aliases),
       registries_(std::make_shared<const RegistriesConf>(std::move(registries))),
       trust_(std::move(trust)) {}
 
 std::shared_ptr<const RegistriesConf> ImagePuller::registries() {
   absl::MutexLock lock(&mu_);
   return registries_;
+}
+
+ShortNameSources ImagePuller::short_names() {
+  std::shared_ptr<const RegistriesConf> conf = registries();
+  ShortNameSources sources(conf->unqualified_search_registries);
+  if (aliases_ != nullptr) sources.aliases = aliases_->Aliases();
+  for (const auto& [name, target] : conf->aliases) sources.aliases[name] = target;
+  return sources;
 }
 
 void ImagePuller::Reconfigure(RegistriesConf registries,
@@ -69,7 +79,11 @@ std::optional<PullProgress> ImagePuller::Progress(const std::string& image) {
 absl::StatusOr<ImageRecord> ImagePuller::Pull(const std::string& image,
                                               const RegistryAuth& auth) {
   const std::shared_ptr<const RegistriesConf> registries = this->registries();
-  ASSIGN_OR_RETURN(std::vector<ImageReference> candidates, ResolveCandidates(image, *registries));
+  ASSIGN_OR_RETURN(
+      ResolvedName resolved,
+      ResolveCandidates(image, *registries,
+                        aliases_ != nullptr ? aliases_->Aliases()
+                                            : std::map<std::string, std::string>()));
   auto progress = std::make_shared<ProgressState>();
   std::shared_ptr<const ImageTrust> trust;
   {
@@ -93,10 +107,19 @@ absl::StatusOr<ImageRecord> ImagePuller::Pull(const std::string& image,
   absl::Status last_error =
       absl::NotFoundError(absl::StrCat("no registry to pull ", image, " from"));
   std::optional<absl::Status> refused;
-  for (const ImageReference& reference : candidates) {
+  for (const ImageReference& reference : resolved.candidates) {
     absl::StatusOr<ImageRecord> pulled =
         PullReference(reference, auth, *progress, *registries, trust.get());
-    if (pulled.ok()) return pulled;
+    if (pulled.ok()) {
+      if (!resolved.record_alias.empty() && aliases_ != nullptr) {
+        absl::Status recorded = aliases_->Record(resolved.record_alias, reference.Name());
+        if (!recorded.ok()) {
+          OCID_LOG(kWarn) << "pulled " << image << " as " << reference.String()
+                          << " but could not record the alias: " << recorded;
+        }
+      }
+      return pulled;
+    }
     // The policy's refusal names the image itself, in the words kubelet
     // and users look for, and is what is returned when no candidate pulls:
     // a later one's "not found" would hide why the image was refused.

@@ -16,10 +16,12 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "pkg/image/image_lookup.h"
 #include "pkg/image/manifest.h"
 #include "pkg/image/reference.h"
 #include "pkg/image/registries_conf.h"
 #include "pkg/image/registry_client.h"
+#include "pkg/image/short_name_aliases.h"
 #include "pkg/storage/blob_store.h"
 #include "pkg/storage/image_store.h"
 #include "pkg/storage/layer_store.h"
@@ -46,10 +48,13 @@ struct PullProgress {
 class ImagePuller {
  public:
   // `trust` is checked for every image before anything of it is stored;
-  // nullptr accepts every image.
+  // nullptr accepts every image. `aliases` (nullptr: none) is the
+  // short-name alias cache, read when a short name resolves and written
+  // when one pulls through the search registries; it must outlive this.
   ImagePuller(BlobStore& blobs, LayerStore& layers, ImageStore& images,
               RegistriesConf registries, PullOptions options,
-              std::shared_ptr<const ImageTrust> trust = nullptr);
+              std::shared_ptr<const ImageTrust> trust = nullptr,
+              ShortNameAliasCache* aliases = nullptr);
 
   // Pulls `image` as the user wrote it. `auth` (from the CRI request) wins
   // over the auth file. Nothing is recorded unless every layer is in place.
@@ -58,6 +63,10 @@ class ImagePuller {
   // deletes what a failed pull left. The trust policy is checked once the
   // image manifest is known, before the manifest, config or any layer is
   // stored: a refusal is FailedPrecondition "SignatureValidationFailed: ...".
+  // A short name resolves as ResolveCandidates says (aliases, then the search
+  // registries as short-name-mode allows); when it pulls through a search
+  // registry in a mode that records, the alias cache learns where from (a
+  // cache that cannot be written does not fail the pull).
   absl::StatusOr<ImageRecord> Pull(const std::string& image, const RegistryAuth& auth);
 
   // The progress of a pull of `image` (as given to Pull) running now.
@@ -65,6 +74,11 @@ class ImagePuller {
 
   // The registries.conf in effect.
   std::shared_ptr<const RegistriesConf> registries();
+
+  // Where stored images of short names are looked for: the search
+  // registries in effect, and the aliases (registries.conf's over the
+  // cache's).
+  ShortNameSources short_names();
 
   // Pulls that start from now on use `registries` and check `trust`
   // (nullptr: accept every image); pulls running go on with what they
@@ -121,6 +135,7 @@ class ImagePuller {
   LayerStore& layers_;
   ImageStore& images_;
   const PullOptions options_;
+  ShortNameAliasCache* const aliases_;
 
   absl::Mutex mu_;
   std::shared_ptr<const RegistriesConf> registries_ ABSL_GUARDED_BY(mu_);

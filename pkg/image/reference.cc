@@ -178,7 +178,7 @@ std::string RepositoryAsTyped(absl::string_view text) {
   return raw.registry.empty() ? std::string(raw.path) : absl::StrCat(raw.registry, "/", raw.path);
 }
 
-bool HasTagOrDigest(absl::string_view text) {
+bool TypedWithTagOrDigest(absl::string_view text) {
   RawReference raw = Split(text);
   return raw.has_tag || raw.has_digest;
 }

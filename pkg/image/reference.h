@@ -47,7 +47,7 @@ bool IsShortName(absl::string_view text);
 std::string RepositoryAsTyped(absl::string_view text);
 
 // True when `text` as typed carries a tag or a digest.
-bool HasTagOrDigest(absl::string_view text);
+bool TypedWithTagOrDigest(absl::string_view text);
 
 }  // namespace ocid
 

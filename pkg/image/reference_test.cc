@@ -145,11 +145,11 @@ TEST(ReferenceTest, RepositoryAsTypedDropsTagAndDigestOnly) {
   EXPECT_EQ(RepositoryAsTyped("library/busybox:1.36"), "library/busybox");
   EXPECT_EQ(RepositoryAsTyped("ns/app:1@" + digest), "ns/app");
   EXPECT_EQ(RepositoryAsTyped("localhost:5000/app:2"), "localhost:5000/app");
-  EXPECT_FALSE(HasTagOrDigest("busybox"));
-  EXPECT_FALSE(HasTagOrDigest("localhost:5000/app"));
-  EXPECT_TRUE(HasTagOrDigest("busybox:1"));
-  EXPECT_TRUE(HasTagOrDigest("busybox@" + digest));
-  EXPECT_TRUE(HasTagOrDigest("busybox:"));
+  EXPECT_FALSE(TypedWithTagOrDigest("busybox"));
+  EXPECT_FALSE(TypedWithTagOrDigest("localhost:5000/app"));
+  EXPECT_TRUE(TypedWithTagOrDigest("busybox:1"));
+  EXPECT_TRUE(TypedWithTagOrDigest("busybox@" + digest));
+  EXPECT_TRUE(TypedWithTagOrDigest("busybox:"));
 }
 
 }  // namespace

@@ -210,13 +210,13 @@ absl::Status ReadAliases(const ConfReader& r, const toml::table& document,
     auto bad = [&](absl::string_view why) {
       return r.Error(key.source(), absl::StrCat("alias ", path, " ", why));
     };
-    if (!IsShortName(name) || !ParseImageReference(name).ok() || HasTagOrDigest(name)) {
+    if (!IsShortName(name) || !ParseImageReference(name).ok() || TypedWithTagOrDigest(name)) {
       return bad("must be a short name without tag or digest (like \"busybox\")");
     }
     if (!value.is_string()) return bad("must be a string");
     std::string target = *value.value<std::string>();
     absl::StatusOr<ImageReference> ref = ParseImageReference(target);
-    if (target.empty() || IsShortName(target) || !ref.ok() || HasTagOrDigest(target)) {
+    if (target.empty() || IsShortName(target) || !ref.ok() || TypedWithTagOrDigest(target)) {
       return bad(absl::StrCat("is \"", absl::CHexEscape(target),
                               "\"; it must be registry/repository without tag or digest"));
     }

@@ -46,7 +46,7 @@ void ToCri(const ImageRecord& image, cri::Image& out) {
 absl::StatusOr<std::optional<ImageMatch>> ImageService::Lookup(const std::string& name,
                                                                absl::string_view field) const {
   absl::StatusOr<std::optional<ImageMatch>> match =
-      LookupImage(stores_.images, stores_.puller.registries()->unqualified_search_registries, name);
+      LookupImage(stores_.images, stores_.puller.short_names(), name);
   if (!match.ok()) {
     return absl::Status(match.status().code(), absl::StrCat(field, ": ", match.status().message()));
   }
