@@ -28,6 +28,10 @@ absl::StatusOr<std::unique_ptr<ImageTrust>> ImageTrust::Load(const std::string& 
   return std::make_unique<ImageTrust>(std::move(*policy), std::move(registries_d), policy_file);
 }
 
+std::unique_ptr<ImageTrust> ImageTrust::WithPolicy(Policy policy, std::string policy_file) const {
+  return std::make_unique<ImageTrust>(std::move(policy), registries_d_, std::move(policy_file));
+}
+
 absl::Status ImageTrust::Check(const ImageReference& image,
                                const std::string& manifest_digest) const {
   absl::StatusOr<ScopedRequirements> scoped = policy_.RequirementsFor("docker", image);
