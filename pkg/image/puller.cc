@@ -37,7 +37,8 @@ struct ImagePuller::Source {
 
 ImagePuller::ImagePuller(BlobStore& blobs, LayerStore& layers, ImageStore& images,
                          RegistriesConf registries, PullOptions options,
-                         std::shared_ptr<const ImageTrust> trust, ShortNameAliasCache* aliases)
+                         std::shared_ptr<const TrustPolicies> trust,
+                         ShortNameAliasCache* aliases)
     : blobs_(blobs),
       layers_(layers),
       images_(images),
@@ -59,8 +60,13 @@ ShortNameSources ImagePuller::short_names() {
   return sources;
 }
 
+std::shared_ptr<const TrustPolicies> ImagePuller::trust() {
+  absl::MutexLock lock(&mu_);
+  return trust_;
+}
+
 void ImagePuller::Reconfigure(RegistriesConf registries,
-                              std::shared_ptr<const ImageTrust> trust) {
+                              std::shared_ptr<const TrustPolicies> trust) {
   auto conf = std::make_shared<const RegistriesConf>(std::move(registries));
   absl::MutexLock lock(&mu_);
   registries_ = std::move(conf);
@@ -77,19 +83,22 @@ std::optional<PullProgress> ImagePuller::Progress(const std::string& image) {
 }
 
 absl::StatusOr<ImageRecord> ImagePuller::Pull(const std::string& image,
-                                              const RegistryAuth& auth) {
+                                              const RegistryAuth& auth,
+                                              const std::string& pod_namespace) {
   const std::shared_ptr<const RegistriesConf> registries = this->registries();
+  std::shared_ptr<const ImageTrust> trust;
+  if (std::shared_ptr<const TrustPolicies> policies = this->trust()) {
+    ASSIGN_OR_RETURN(trust, policies->For(pod_namespace));
+  }
   ASSIGN_OR_RETURN(
       ResolvedName resolved,
       ResolveCandidates(image, *registries,
                         aliases_ != nullptr ? aliases_->Aliases()
                                             : std::map<std::string, std::string>()));
   auto progress = std::make_shared<ProgressState>();
-  std::shared_ptr<const ImageTrust> trust;
   {
     absl::MutexLock lock(&mu_);
     progress_.emplace(image, progress);
-    trust = trust_;
   }
   absl::Cleanup forget = [&] {
     absl::MutexLock lock(&mu_);

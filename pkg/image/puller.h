@@ -27,6 +27,7 @@
 #include "pkg/storage/layer_store.h"
 #include "pkg/storage/lease.h"
 #include "pkg/trust/image_trust.h"
+#include "pkg/trust/trust_policies.h"
 
 namespace ocid {
 
@@ -47,13 +48,14 @@ struct PullProgress {
 
 class ImagePuller {
  public:
-  // `trust` is checked for every image before anything of it is stored;
+  // `trust` is checked for every image before anything of it is stored
+  // (the policy of the pull's pod namespace, see TrustPolicies::For);
   // nullptr accepts every image. `aliases` (nullptr: none) is the
   // short-name alias cache, read when a short name resolves and written
   // when one pulls through the search registries; it must outlive this.
   ImagePuller(BlobStore& blobs, LayerStore& layers, ImageStore& images,
               RegistriesConf registries, PullOptions options,
-              std::shared_ptr<const ImageTrust> trust = nullptr,
+              std::shared_ptr<const TrustPolicies> trust = nullptr,
               ShortNameAliasCache* aliases = nullptr);
 
   // Pulls `image` as the user wrote it. `auth` (from the CRI request) wins
@@ -63,11 +65,14 @@ class ImagePuller {
   // deletes what a failed pull left. The trust policy is checked once the
   // image manifest is known, before the manifest, config or any layer is
   // stored: a refusal is FailedPrecondition "SignatureValidationFailed: ...".
+  // `pod_namespace` (the pod the image is pulled for; "" for none) picks
+  // the policy; a namespace that is no Kubernetes name is InvalidArgument.
   // A short name resolves as ResolveCandidates says (aliases, then the search
   // registries as short-name-mode allows); when it pulls through a search
   // registry in a mode that records, the alias cache learns where from (a
   // cache that cannot be written does not fail the pull).
-  absl::StatusOr<ImageRecord> Pull(const std::string& image, const RegistryAuth& auth);
+  absl::StatusOr<ImageRecord> Pull(const std::string& image, const RegistryAuth& auth,
+                                   const std::string& pod_namespace = "");
 
   // The progress of a pull of `image` (as given to Pull) running now.
   std::optional<PullProgress> Progress(const std::string& image);
@@ -80,10 +85,13 @@ class ImagePuller {
   // cache's).
   ShortNameSources short_names();
 
+  // The trust policies in effect (nullptr: every image is accepted).
+  std::shared_ptr<const TrustPolicies> trust();
+
   // Pulls that start from now on use `registries` and check `trust`
   // (nullptr: accept every image); pulls running go on with what they
   // began with.
-  void Reconfigure(RegistriesConf registries, std::shared_ptr<const ImageTrust> trust);
+  void Reconfigure(RegistriesConf registries, std::shared_ptr<const TrustPolicies> trust);
 
  private:
   struct ProgressState {
@@ -139,7 +147,7 @@ class ImagePuller {
 
   absl::Mutex mu_;
   std::shared_ptr<const RegistriesConf> registries_ ABSL_GUARDED_BY(mu_);
-  std::shared_ptr<const ImageTrust> trust_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const TrustPolicies> trust_ ABSL_GUARDED_BY(mu_);
   // Blobs being downloaded now, so that concurrent pulls fetch each once.
   std::map<std::string, std::shared_ptr<InflightBlob>> inflight_ ABSL_GUARDED_BY(mu_);
   // Pulls running now, by the name they were asked for.

@@ -142,7 +142,9 @@ grpc::Status ImageService::PullImage(grpc::ServerContext*, const cri::PullImageR
       auth.username = decoded.substr(0, decoded.find(':'));
       auth.password = decoded.substr(decoded.find(':') + 1);
     }
-    ASSIGN_OR_RETURN(ImageRecord image, stores_.puller.Pull(name, auth));
+    // The pod's namespace picks its trust policy (signature_policy_dir).
+    ASSIGN_OR_RETURN(ImageRecord image,
+                     stores_.puller.Pull(name, auth, request->sandbox_config().metadata().namespace_()));
     response->set_image_ref(image.id.String());
     return absl::OkStatus();
   });

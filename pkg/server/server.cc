@@ -95,8 +95,7 @@ CriServer::~CriServer() {
 
 absl::Status CriServer::Reload() {
   ASSIGN_OR_RETURN(RegistriesConf registries, LoadRegistriesConf(config_.registries_conf));
-  ASSIGN_OR_RETURN(std::shared_ptr<const ImageTrust> trust,
-                   ImageTrust::Load(config_.signature_policy, config_.registries_d));
+  ASSIGN_OR_RETURN(std::shared_ptr<const TrustPolicies> trust, LoadTrust());
   if (puller_ == nullptr) return absl::FailedPreconditionError("not serving");
   puller_->Reconfigure(std::move(registries), std::move(trust));
   return absl::OkStatus();
@@ -106,6 +105,11 @@ void CriServer::StopMetrics() {
   if (metrics_ == nullptr) return;
   SetOperationMetrics(nullptr);  // no call records past here
   metrics_.reset();
+}
+
+absl::StatusOr<std::shared_ptr<const TrustPolicies>> CriServer::LoadTrust() const {
+  return TrustPolicies::Load(config_.signature_policy, config_.registries_d,
+                             config_.signature_policy_dir);
 }
 
 // Under the root, as the images it names: root's own (containers/image
@@ -123,8 +127,7 @@ absl::Status CriServer::OpenStores() {
   ASSIGN_OR_RETURN(RegistriesConf registries, LoadRegistriesConf(config_.registries_conf));
   PullOptions options;
   options.auth_file = config_.global_auth_file;
-  ASSIGN_OR_RETURN(std::shared_ptr<const ImageTrust> trust,
-                   ImageTrust::Load(config_.signature_policy, config_.registries_d));
+  ASSIGN_OR_RETURN(std::shared_ptr<const TrustPolicies> trust, LoadTrust());
   ASSIGN_OR_RETURN(short_name_aliases_, ShortNameAliasCache::Open(ShortNameAliasCachePath()));
   puller_ = std::make_unique<ImagePuller>(*blobs_, *layers_, *images_, std::move(registries),
                                           options, std::move(trust), short_name_aliases_.get());

@@ -17,6 +17,7 @@
 #include "pkg/events/event_bus.h"
 #include "pkg/image/puller.h"
 #include "pkg/image/short_name_aliases.h"
+#include "pkg/trust/trust_policies.h"
 #include "pkg/sandbox/linux_sandbox_host.h"
 #include "pkg/sandbox/sandbox_manager.h"
 #include "pkg/security/seccomp.h"
@@ -55,6 +56,8 @@ class CriServer {
 
   absl::Status OpenStores();
   std::string ShortNameAliasCachePath() const;
+  // The global policy, registries.d and signature_policy_dir.
+  absl::StatusOr<std::shared_ptr<const TrustPolicies>> LoadTrust() const;
   // Makes the pod and container managers and recovers their records.
   absl::Status StartManagers();
   // The exec/attach/port-forward server on stream_address:stream_port.
