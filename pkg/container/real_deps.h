@@ -14,6 +14,7 @@
 #include "pkg/storage/blob_store.h"
 #include "pkg/storage/image_store.h"
 #include "pkg/storage/layer_store.h"
+#include "pkg/trust/trust_policies.h"
 
 namespace ocid {
 
@@ -40,16 +41,21 @@ class StoreImages final : public ContainerImages {
  public:
   // `short_names` gives registries.conf's unqualified-search registries
   // and the aliases in effect, where a short image name may have been
-  // pulled from (asked at each lookup: registries.conf is reloaded on
-  // SIGHUP and the alias cache grows).
+  // pulled from, and `trust` the trust policies in effect (nullptr: accept
+  // every image); both asked at each call: SIGHUP reloads them and the alias
+  // cache grows.
   StoreImages(ImageStore& images, BlobStore& blobs, LayerStore& layers,
-              std::function<ShortNameSources()> short_names)
+              std::function<ShortNameSources()> short_names,
+              std::function<std::shared_ptr<const TrustPolicies>()> trust)
       : images_(images),
         blobs_(blobs),
         layers_(layers),
-        short_names_(std::move(short_names)) {}
+        short_names_(std::move(short_names)),
+        trust_(std::move(trust)) {}
 
   absl::StatusOr<std::optional<ImageMatch>> Lookup(const std::string& name_or_id) override;
+  absl::Status CheckTrust(const ImageMatch& match, const std::string& user_specified_image,
+                          const std::string& pod_namespace) override;
   absl::StatusOr<std::string> ReadConfig(const Digest& image_id) override;
   absl::Status MountRootfs(const std::vector<Digest>& layers, const std::string& upper,
                            const std::string& work, const std::string& target) override;
@@ -60,6 +66,7 @@ class StoreImages final : public ContainerImages {
   BlobStore& blobs_;
   LayerStore& layers_;
   const std::function<ShortNameSources()> short_names_;
+  const std::function<std::shared_ptr<const TrustPolicies>()> trust_;
 };
 
 }  // namespace ocid

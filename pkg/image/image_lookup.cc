@@ -84,6 +84,27 @@ std::vector<std::string> LookupNames(absl::string_view user_input,
   return names;
 }
 
+std::vector<std::string> TrustNames(const ImageMatch& match,
+                                    absl::string_view user_specified_image,
+                                    const ShortNameSources& sources) {
+  const ImageRecord& image = match.image;
+  auto stored = [&](const std::string& name) {
+    return std::find(image.repo_tags.begin(), image.repo_tags.end(), name) !=
+               image.repo_tags.end() ||
+           std::find(image.repo_digests.begin(), image.repo_digests.end(), name) !=
+               image.repo_digests.end();
+  };
+  if (!user_specified_image.empty()) {
+    for (const std::string& name : LookupNames(user_specified_image, sources)) {
+      if (stored(name)) return {name};
+    }
+  }
+  if (!match.name.empty()) return {match.name};
+  std::vector<std::string> names = image.repo_tags;
+  names.insert(names.end(), image.repo_digests.begin(), image.repo_digests.end());
+  return names;
+}
+
 std::string ContainerImageName(const ImageMatch& match) {
   if (match.by_tag) return match.name;
   if (!match.image.repo_tags.empty()) return match.image.repo_tags.front();

@@ -71,6 +71,18 @@ absl::StatusOr<std::optional<ImageMatch>> LookupImage(
 absl::StatusOr<std::optional<ImageMatch>> LeaseImage(
     ImageStore& images, const ShortNameSources& sources, const std::string& name_or_id);
 
+// The names of a found image the trust policy is checked for when a
+// container is made of it (the image was checked at pull under the name
+// pulled; the policy may have changed since). The name the user wrote in
+// the pod spec (CRI user_specified_image, which kubelet sends beside the
+// image ID) when it names one of the image's stored names; else the name
+// the match was found by; else every repo tag, then every repo digest, of
+// which one passing suffices (a signature accepted for any name vouches for
+// the same manifest). Empty for an image with no name.
+std::vector<std::string> TrustNames(const ImageMatch& match,
+                                    absl::string_view user_specified_image,
+                                    const ShortNameSources& sources);
+
 // What ContainerStatus and ListContainers report as a container's image
 // (kubelet shows it in the pod's status): a repo tag of the image, the one
 // the name matched, else (created by ID or digest, as kubelet creates them)

@@ -150,6 +150,23 @@ TEST_F(LookupImageTest, AnAliasWinsOverDockerHubAndTheSearchRegistries) {
   EXPECT_FALSE(Found(sources, "busybox").has_value());
 }
 
+TEST_F(LookupImageTest, TrustNamesPreferTheUserSpecifiedImageThenTheMatchedName) {
+  ImageRecord image = Put("multi", {"quay.io/a/app:1", "docker.io/library/app:latest"});
+  std::optional<ImageMatch> by_id = Found(kSearch, image.id.String());
+  ASSERT_TRUE(by_id.has_value());
+  // kubelet: the image by ID, the pod spec's name beside it.
+  EXPECT_THAT(TrustNames(*by_id, "app", kSearch), ElementsAre("docker.io/library/app:latest"));
+  EXPECT_THAT(TrustNames(*by_id, "quay.io/a/app:1", kSearch), ElementsAre("quay.io/a/app:1"));
+  // A name not of this image, or none: every name.
+  const std::vector<std::string> all = {"quay.io/a/app:1", "docker.io/library/app:latest",
+                                        image.repo_digests[0], image.repo_digests[1]};
+  EXPECT_EQ(TrustNames(*by_id, "quay.io/other:1", kSearch), all);
+  EXPECT_EQ(TrustNames(*by_id, "", kSearch), all);
+  std::optional<ImageMatch> by_name = Found(kSearch, "quay.io/a/app:1");
+  ASSERT_TRUE(by_name.has_value());
+  EXPECT_THAT(TrustNames(*by_name, "", kSearch), ElementsAre("quay.io/a/app:1"));
+}
+
 TEST_F(LookupImageTest, ByIdAndByDigest) {
   ImageRecord busybox = Put("busybox", {"127.0.0.1:5000/busybox:latest"});
   std::optional<ImageMatch> match = Found(kSearch, busybox.id.String());

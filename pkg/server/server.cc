@@ -202,7 +202,7 @@ absl::Status CriServer::StartManagers() {
   runtimes_ = std::make_unique<OciContainerRuntimes>(config_);
   container_images_ = std::make_unique<StoreImages>(
       *images_, *blobs_, *layers_,
-      [this] { return puller_->short_names(); });
+      [this] { return puller_->short_names(); }, [this] { return puller_->trust(); });
 
   SandboxManagerOptions pods;
   pods.records_dir = config_.root + "/records/sandboxes";
