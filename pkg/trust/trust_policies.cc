@@ -7,17 +7,22 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "pkg/base/status_macros.h"
 #include "pkg/trust/policy.h"
 
 namespace ocid {
 
 bool IsNamespaceName(absl::string_view name) {
-  if (name.empty() || name.size() > 63) return false;
-  for (char c : name) {
-    if (!absl::ascii_islower(c) && !absl::ascii_isdigit(c) && c != '-') return false;
+  if (name.empty() || name.size() > 253) return false;
+  for (absl::string_view label : absl::StrSplit(name, '.')) {
+    if (label.empty() || label.size() > 63) return false;
+    for (char c : label) {
+      if (!absl::ascii_islower(c) && !absl::ascii_isdigit(c) && c != '-') return false;
+    }
+    if (label.front() == '-' || label.back() == '-') return false;
   }
-  return name.front() != '-' && name.back() != '-';
+  return true;
 }
 
 TrustPolicies::TrustPolicies(std::shared_ptr<const ImageTrust> global, std::string namespace_dir)
@@ -37,7 +42,7 @@ absl::StatusOr<std::shared_ptr<const ImageTrust>> TrustPolicies::For(
   if (!IsNamespaceName(pod_namespace)) {
     return absl::InvalidArgumentError(
         absl::StrCat("pod namespace \"", absl::CHexEscape(pod_namespace),
-                     "\" is not a Kubernetes namespace name (a DNS-1123 label)"));
+                     "\" is not a Kubernetes namespace name"));
   }
   std::string file = absl::StrCat(namespace_dir_, "/", pod_namespace, ".json");
   // Only the file's own absence means "no namespace policy"; any other

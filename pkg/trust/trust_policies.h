@@ -28,7 +28,7 @@ class TrustPolicies {
   // when it exists (read now, so that a new or changed file applies to the
   // next pull without a reload, as in cri-o), else the global policy;
   // "" (no pod, e.g. crictl pull) is the global one. A namespace that is
-  // not a Kubernetes name (a DNS-1123 label: what could make the path leave
+  // not a Kubernetes name (IsNamespaceName: what could make the path leave
   // the dir, like "../x", is never one) is InvalidArgument; a namespace file
   // that does not load is FailedPrecondition naming it.
   absl::StatusOr<std::shared_ptr<const ImageTrust>> For(const std::string& pod_namespace) const;
@@ -41,8 +41,11 @@ class TrustPolicies {
   const std::string namespace_dir_;
 };
 
-// True for a Kubernetes namespace name: 1 to 63 of [a-z0-9-], starting and
-// ending with a letter or digit.
+// True for a Kubernetes object name (a DNS-1123 subdomain, which namespace
+// names, DNS-1123 labels, all are; cri-o's test pods use
+// "redhat.test.crio"): dot-separated labels of 1 to 63 of [a-z0-9-], each
+// starting and ending with a letter or digit, 253 at most. None has a '/'
+// or is "." or "..".
 bool IsNamespaceName(absl::string_view name);
 
 }  // namespace ocid

@@ -66,8 +66,8 @@ TEST_F(TrustPoliciesTest, ANamespaceFileReplacesTheGlobalPolicy) {
 }
 
 TEST_F(TrustPoliciesTest, NamesThatAreNoNamespaceNeverLeaveTheDir) {
-  for (const char* bad : {"../x", "..", ".", "a/b", "Strict", "-a", "a-", "a.b", "a\n",
-                          "\xff"}) {
+  for (const char* bad : {"../x", "..", ".", "a/b", "/etc/x", "Strict", "-a", "a-", "a..b", ".a",
+                          "a.", "a\n", "\xff", "a_b"}) {
     absl::Status status = CheckIn(bad);
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_THAT(std::string(status.message()), HasSubstr("not a Kubernetes namespace name"))
@@ -77,6 +77,8 @@ TEST_F(TrustPoliciesTest, NamesThatAreNoNamespaceNeverLeaveTheDir) {
   EXPECT_TRUE(CheckIn(std::string(63, 'a')).ok());
   EXPECT_TRUE(IsNamespaceName("kube-system"));
   EXPECT_TRUE(IsNamespaceName("0"));
+  EXPECT_TRUE(IsNamespaceName("redhat.test.ocid"));
+  EXPECT_FALSE(IsNamespaceName(std::string(254, 'a')));
 }
 
 TEST_F(TrustPoliciesTest, ABrokenNamespaceFileIsAnErrorNotTheGlobalPolicy) {
