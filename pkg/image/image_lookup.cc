@@ -55,24 +55,37 @@ absl::StatusOr<std::optional<ImageMatch>> Lookup(const ImageStore& images, const
 
 }  // namespace
 
+// `alias` ("registry/repository") with the tag and digest of `typed`.
+std::optional<std::string> AliasName(const ImageReference& typed, const std::string& alias) {
+  absl::StatusOr<ImageReference> target = ParseImageReference(alias);
+  if (!target.ok()) return std::nullopt;
+  target->tag = typed.tag;
+  target->digest = typed.digest;
+  return StoredName(*target);
+}
+
 std::vector<std::string> LookupNames(absl::string_view user_input,
                                      const ShortNameSources& sources) {
   std::vector<std::string> names;
   absl::StatusOr<ImageReference> normalized = ParseImageReference(user_input);
   if (!normalized.ok()) return names;
-  if (IsShortName(user_input)) {
-    auto alias = sources.aliases.find(RepositoryAsTyped(user_input));
-    if (alias != sources.aliases.end()) {
-      absl::StatusOr<ImageReference> target = ParseImageReference(alias->second);
-      if (!target.ok()) return names;
-      target->tag = normalized->tag;
-      target->digest = normalized->digest;
-      names.push_back(StoredName(*target));
-      return names;
+  if (!IsShortName(user_input)) {
+    names.push_back(StoredName(*normalized));
+    return names;
+  }
+  const std::string key = RepositoryAsTyped(user_input);
+  if (auto alias = sources.aliases.find(key); alias != sources.aliases.end()) {
+    if (std::optional<std::string> name = AliasName(*normalized, alias->second)) {
+      names.push_back(*std::move(name));
     }
+    return names;
   }
   names.push_back(StoredName(*normalized));
-  if (!IsShortName(user_input)) return names;
+  if (auto cached = sources.cached_aliases.find(key); cached != sources.cached_aliases.end()) {
+    if (std::optional<std::string> name = AliasName(*normalized, cached->second)) {
+      AddUnique(names, *std::move(name));
+    }
+  }
   for (const std::string& registry : sources.search_registries) {
     std::string qualified = absl::StrCat(registry, "/", user_input);
     // A search entry that is no host would turn the name into another short

@@ -16,8 +16,8 @@
 namespace ocid {
 
 // Where a pull of a short name may have put it: registries.conf's
-// unqualified-search registries, and the aliases in effect (registries.conf's
-// over the short-name alias cache's).
+// unqualified-search registries and [aliases], and the short-name alias
+// cache.
 struct ShortNameSources {
   ShortNameSources() = default;
   // Search registries alone, no aliases.
@@ -26,19 +26,21 @@ struct ShortNameSources {
 
   std::vector<std::string> search_registries;
   // Short name as typed without tag or digest -> "registry/repository".
-  std::map<std::string, std::string> aliases;
+  std::map<std::string, std::string> aliases;         // registries.conf's
+  std::map<std::string, std::string> cached_aliases;  // the alias cache's
 };
 
 // The stored names (repo tags "registry/repo:tag" or repo digests
 // "registry/repo@sha256:...") that `user_input` may stand for, in the order
-// they are tried. A qualified name yields itself, normalized. An aliased
-// short name yields its alias alone (with the tag or digest given), as a
-// pull of it would resolve. Any other short name yields its Docker Hub form
-// first (docker.io/library/...), as docker and kubelet mean it, then one name
-// per unqualified-search registry, in order: where a pull of that short name
-// may have found it (cri-o looks up the same candidates). A digest wins over
-// a tag given with it, since a pull records the digest with the name only.
-// Empty for an invalid reference.
+// they are tried. A qualified name yields itself, normalized. A short name
+// with a registries.conf alias yields that alone (with the tag or digest
+// given): the administrator said what it means. Any other short name yields
+// its Docker Hub form first (docker.io/library/...), as docker and kubelet
+// mean it, then its cached alias (where a pull of it went before), then one
+// name per unqualified-search registry, in order: where a pull of that short
+// name may have found it (cri-o looks up the same candidates). A digest wins
+// over a tag given with it, since a pull records the digest with the name
+// only. Empty for an invalid reference.
 std::vector<std::string> LookupNames(absl::string_view user_input,
                                      const ShortNameSources& sources);
 

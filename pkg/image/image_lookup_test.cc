@@ -167,6 +167,20 @@ TEST_F(LookupImageTest, TrustNamesPreferTheUserSpecifiedImageThenTheMatchedName)
   EXPECT_THAT(TrustNames(*by_name, "", kSearch), ElementsAre("quay.io/a/app:1"));
 }
 
+TEST(LookupNamesTest, ACachedAliasComesAfterDockerHubBeforeTheSearchRegistries) {
+  ShortNameSources sources(kSearch);
+  sources.cached_aliases = {{"busybox", "quay.io/busybox"}, {"app", "quay.io/team/app"}};
+  EXPECT_THAT(LookupNames("busybox:1", sources),
+              ElementsAre("docker.io/library/busybox:1", "quay.io/busybox:1",
+                          "127.0.0.1:5000/busybox:1"));
+  EXPECT_THAT(LookupNames("app", sources),
+              ElementsAre("docker.io/library/app:latest", "quay.io/team/app:latest",
+                          "127.0.0.1:5000/app:latest", "quay.io/app:latest"));
+  // registries.conf's alias wins and stands alone.
+  sources.aliases = {{"app", "localhost:5000/app"}};
+  EXPECT_THAT(LookupNames("app", sources), ElementsAre("localhost:5000/app:latest"));
+}
+
 TEST_F(LookupImageTest, ByIdAndByDigest) {
   ImageRecord busybox = Put("busybox", {"127.0.0.1:5000/busybox:latest"});
   std::optional<ImageMatch> match = Found(kSearch, busybox.id.String());

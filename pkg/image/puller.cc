@@ -55,8 +55,8 @@ std::shared_ptr<const RegistriesConf> ImagePuller::registries() {
 ShortNameSources ImagePuller::short_names() {
   std::shared_ptr<const RegistriesConf> conf = registries();
   ShortNameSources sources(conf->unqualified_search_registries);
-  if (aliases_ != nullptr) sources.aliases = aliases_->Aliases();
-  for (const auto& [name, target] : conf->aliases) sources.aliases[name] = target;
+  sources.aliases = conf->aliases;
+  if (aliases_ != nullptr) sources.cached_aliases = aliases_->Aliases();
   return sources;
 }
 

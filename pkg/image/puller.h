@@ -81,8 +81,7 @@ class ImagePuller {
   std::shared_ptr<const RegistriesConf> registries();
 
   // Where stored images of short names are looked for: the search
-  // registries in effect, and the aliases (registries.conf's over the
-  // cache's).
+  // registries and aliases in effect, and the alias cache's.
   ShortNameSources short_names();
 
   // The trust policies in effect (nullptr: every image is accepted).
