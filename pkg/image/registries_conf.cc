@@ -367,7 +367,7 @@ absl::StatusOr<RegistriesConf> LoadRegistriesConf(const std::string& path) {
     if (!absl::EndsWith(name, ".conf")) continue;
     std::string file = absl::StrCat(dir, "/", name);
     ASSIGN_OR_RETURN(std::string drop_in, ReadFileToString(file, kMaxFileBytes));
-    RETURN_IF_ERROR(ApplyText(drop_in, file, conf));
+    RETURN_IF_ERROR(MergeRegistriesConf(drop_in, file, conf));
   }
   return conf;
 }
