@@ -81,7 +81,7 @@ hup_and_wait() {
   # Found again by the alias, and not recorded: it was never searched for.
   run "$OCIC_BIN" image status bb:oci
   [ "$status" -eq 0 ]
-  [[ "$output" == *"Tags: $REGISTRY/busybox:oci"* ]]
+  [[ "$output" == *"Tags: "*"$REGISTRY/busybox:oci"* ]]
   run ! grep -q '"bb"' "$(cache_file)"
   drop_in 50-aliases.conf -
 }
