@@ -47,9 +47,9 @@ TEST_F(ImagePolicy, ANamespacePolicyReplacesTheGlobalOneForItsPodsPulls) {
 
   absl::Status refused = PullFor(kHttpdImage, &pod.config);
   EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
-  EXPECT_TRUE(absl::StrContains(refused.message(),
-                                absl::StrCat("SignatureValidationFailed: image ", kHttpdImage,
-                                             " (policy ", file, ", scope ")))
+  EXPECT_TRUE(absl::StrContains(
+      refused.message(), absl::StrCat("SignatureValidationFailed: image ", kHttpdImage, " (policy ",
+                                      file, ", scope ")))
       << refused;
   EXPECT_TRUE(absl::IsNotFound(ImageStatus(kHttpdImage).status())) << "stored though refused";
 

@@ -107,8 +107,8 @@ class ContainerManager final : public PodContainers {
   // `pod_id` and returns its ID; the same config again returns the one made
   // for it. NotFound if the image is not pulled or the pod is gone,
   // FailedPrecondition if the pod is stopped or the trust policy of the
-  // pod's namespace refuses the image now ("SignatureValidationFailed: ..."). On failure everything made so
-  // far is undone and no record is left.
+  // pod's namespace refuses the image now ("SignatureValidationFailed: ...").
+  // On failure everything made so far is undone and no record is left.
   absl::StatusOr<std::string> Create(const std::string& pod_id,
                                      const runtime::v1::ContainerConfig& config);
   // FailedPrecondition unless CREATED.

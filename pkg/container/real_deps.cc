@@ -135,8 +135,8 @@ absl::Status StoreImages::CheckTrust(const ImageMatch& match,
     if (first_refusal.ok()) first_refusal = checked;
   }
   if (first_refusal.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        kSignatureValidationFailed, "image ", match.image.id.String(), ": no name parses"));
+    return absl::FailedPreconditionError(absl::StrCat(kSignatureValidationFailed, "image ",
+                                                      match.image.id.String(), ": no name parses"));
   }
   return first_refusal;
 }

@@ -97,8 +97,7 @@ std::vector<std::string> LookupNames(absl::string_view user_input,
   return names;
 }
 
-std::vector<std::string> TrustNames(const ImageMatch& match,
-                                    absl::string_view user_specified_image,
+std::vector<std::string> TrustNames(const ImageMatch& match, absl::string_view user_specified_image,
                                     const ShortNameSources& sources) {
   const ImageRecord& image = match.image;
   auto stored = [&](const std::string& name) {
@@ -136,8 +135,9 @@ std::string ContainerImageRef(const ImageRecord& image, const std::string& image
   return image.repo_digests.front();
 }
 
-absl::StatusOr<std::optional<ImageMatch>> LookupImage(
-    const ImageStore& images, const ShortNameSources& sources, const std::string& name_or_id) {
+absl::StatusOr<std::optional<ImageMatch>> LookupImage(const ImageStore& images,
+                                                      const ShortNameSources& sources,
+                                                      const std::string& name_or_id) {
   Finder find = [&](const std::string& key) -> std::optional<LeasedImage> {
     std::optional<ImageRecord> image = images.Find(key);
     if (!image.has_value()) return std::nullopt;
@@ -146,8 +146,9 @@ absl::StatusOr<std::optional<ImageMatch>> LookupImage(
   return Lookup(images, find, sources, name_or_id);
 }
 
-absl::StatusOr<std::optional<ImageMatch>> LeaseImage(
-    ImageStore& images, const ShortNameSources& sources, const std::string& name_or_id) {
+absl::StatusOr<std::optional<ImageMatch>> LeaseImage(ImageStore& images,
+                                                     const ShortNameSources& sources,
+                                                     const std::string& name_or_id) {
   Finder find = [&](const std::string& key) { return images.FindAndLease(key); };
   return Lookup(images, find, sources, name_or_id);
 }

@@ -41,8 +41,7 @@ struct ShortNameSources {
 // name may have found it (cri-o looks up the same candidates). A digest wins
 // over a tag given with it, since a pull records the digest with the name
 // only. Empty for an invalid reference.
-std::vector<std::string> LookupNames(absl::string_view user_input,
-                                     const ShortNameSources& sources);
+std::vector<std::string> LookupNames(absl::string_view user_input, const ShortNameSources& sources);
 
 struct ImageMatch {
   ImageRecord image;
@@ -64,14 +63,16 @@ struct ImageMatch {
 // he has none. containerd also fails such a lookup (its digest set says
 // "ambiguous"); cri-o (containers/storage) finds nothing and tries the text
 // as a name, which we do first.
-absl::StatusOr<std::optional<ImageMatch>> LookupImage(
-    const ImageStore& images, const ShortNameSources& sources, const std::string& name_or_id);
+absl::StatusOr<std::optional<ImageMatch>> LookupImage(const ImageStore& images,
+                                                      const ShortNameSources& sources,
+                                                      const std::string& name_or_id);
 
 // LookupImage, and a lease on the image found, taken under the image
 // store's lock with the find (ImageStore::FindAndLease): RemoveImage either
 // removed the image before (nullopt) or refuses it while the lease is held.
-absl::StatusOr<std::optional<ImageMatch>> LeaseImage(
-    ImageStore& images, const ShortNameSources& sources, const std::string& name_or_id);
+absl::StatusOr<std::optional<ImageMatch>> LeaseImage(ImageStore& images,
+                                                     const ShortNameSources& sources,
+                                                     const std::string& name_or_id);
 
 // The names of a found image the trust policy is checked for when a
 // container is made of it (the image was checked at pull under the name
@@ -81,8 +82,7 @@ absl::StatusOr<std::optional<ImageMatch>> LeaseImage(
 // the match was found by; else every repo tag, then every repo digest, of
 // which one passing suffices (a signature accepted for any name vouches for
 // the same manifest). Empty for an image with no name.
-std::vector<std::string> TrustNames(const ImageMatch& match,
-                                    absl::string_view user_specified_image,
+std::vector<std::string> TrustNames(const ImageMatch& match, absl::string_view user_specified_image,
                                     const ShortNameSources& sources);
 
 // What ContainerStatus and ListContainers report as a container's image

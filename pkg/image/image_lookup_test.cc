@@ -44,9 +44,10 @@ TEST(LookupNamesTest, AnAliasedShortNameMeansItsAliasAlone) {
   EXPECT_THAT(LookupNames("busybox:1.36", sources), ElementsAre("quay.io/team/busybox:1.36"));
   EXPECT_THAT(LookupNames("ns/app@" + digest, sources), ElementsAre("docker.io/ns/app@" + digest));
   // Not the alias's key as typed, or qualified: not aliased.
-  EXPECT_THAT(LookupNames("library/busybox", sources),
-              ElementsAre("docker.io/library/busybox:latest", "127.0.0.1:5000/library/busybox:latest",
-                          "quay.io/library/busybox:latest"));
+  EXPECT_THAT(
+      LookupNames("library/busybox", sources),
+      ElementsAre("docker.io/library/busybox:latest", "127.0.0.1:5000/library/busybox:latest",
+                  "quay.io/library/busybox:latest"));
   EXPECT_THAT(LookupNames("docker.io/busybox", sources),
               ElementsAre("docker.io/library/busybox:latest"));
 }
@@ -170,9 +171,9 @@ TEST_F(LookupImageTest, TrustNamesPreferTheUserSpecifiedImageThenTheMatchedName)
 TEST(LookupNamesTest, ACachedAliasComesAfterDockerHubBeforeTheSearchRegistries) {
   ShortNameSources sources(kSearch);
   sources.cached_aliases = {{"busybox", "quay.io/busybox"}, {"app", "quay.io/team/app"}};
-  EXPECT_THAT(LookupNames("busybox:1", sources),
-              ElementsAre("docker.io/library/busybox:1", "quay.io/busybox:1",
-                          "127.0.0.1:5000/busybox:1"));
+  EXPECT_THAT(
+      LookupNames("busybox:1", sources),
+      ElementsAre("docker.io/library/busybox:1", "quay.io/busybox:1", "127.0.0.1:5000/busybox:1"));
   EXPECT_THAT(LookupNames("app", sources),
               ElementsAre("docker.io/library/app:latest", "quay.io/team/app:latest",
                           "127.0.0.1:5000/app:latest", "quay.io/app:latest"));

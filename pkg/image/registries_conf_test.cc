@@ -209,7 +209,8 @@ TEST(RegistriesConfTest, EnforcingRefusesAnAmbiguousShortNameListingTheCandidate
   EXPECT_THAT(std::string(refs.status().message()), HasSubstr("short-name-mode is enforcing"));
 
   // One search registry is no question: it is used, and recorded.
-  conf = MustParse("short-name-mode = \"enforcing\"\nunqualified-search-registries = [\"quay.io\"]\n");
+  conf =
+      MustParse("short-name-mode = \"enforcing\"\nunqualified-search-registries = [\"quay.io\"]\n");
   refs = ResolveCandidates("busybox", conf);
   ASSERT_TRUE(refs.ok()) << refs.status();
   EXPECT_THAT(Strings(refs->candidates), ElementsAre("quay.io/busybox:latest"));

@@ -44,8 +44,9 @@ absl::Status ShortNameAliasCache::Record(const std::string& name, const std::str
   updated[name] = repository;
   // Names and repositories are valid references: no quote or backslash
   // needs escaping.
-  std::string text = "# Written by ocid: short names resolved through the search registries.\n"
-                     "[aliases]\n";
+  std::string text =
+      "# Written by ocid: short names resolved through the search registries.\n"
+      "[aliases]\n";
   for (const auto& [short_name, target] : updated) {
     absl::StrAppend(&text, "\"", short_name, "\" = \"", target, "\"\n");
   }

@@ -12,9 +12,9 @@
 namespace ocid {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Pair;
-using ::testing::ElementsAre;
 
 std::string TempPath(const std::string& name) {
   return std::string(std::getenv("TEST_TMPDIR")) + "/" + name;
@@ -28,13 +28,13 @@ TEST(ShortNameAliasCacheTest, AMissingFileIsEmptyAndRecordsPersistAcrossOpens) {
   ASSERT_TRUE((*cache)->Record("busybox", "docker.io/library/busybox").ok());
   ASSERT_TRUE((*cache)->Record("app", "quay.io/team/app").ok());
   ASSERT_TRUE((*cache)->Record("busybox", "quay.io/busybox").ok());  // replaced
-  EXPECT_THAT((*cache)->Aliases(), ElementsAre(Pair("app", "quay.io/team/app"),
-                                               Pair("busybox", "quay.io/busybox")));
+  EXPECT_THAT((*cache)->Aliases(),
+              ElementsAre(Pair("app", "quay.io/team/app"), Pair("busybox", "quay.io/busybox")));
 
   absl::StatusOr<std::unique_ptr<ShortNameAliasCache>> again = ShortNameAliasCache::Open(path);
   ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_THAT((*again)->Aliases(), ElementsAre(Pair("app", "quay.io/team/app"),
-                                               Pair("busybox", "quay.io/busybox")));
+  EXPECT_THAT((*again)->Aliases(),
+              ElementsAre(Pair("app", "quay.io/team/app"), Pair("busybox", "quay.io/busybox")));
   std::stringstream text;
   text << std::ifstream(path).rdbuf();
   EXPECT_THAT(text.str(), HasSubstr("[aliases]\n\"app\" = \"quay.io/team/app\"\n"));

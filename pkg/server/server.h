@@ -17,7 +17,6 @@
 #include "pkg/events/event_bus.h"
 #include "pkg/image/puller.h"
 #include "pkg/image/short_name_aliases.h"
-#include "pkg/trust/trust_policies.h"
 #include "pkg/sandbox/linux_sandbox_host.h"
 #include "pkg/sandbox/sandbox_manager.h"
 #include "pkg/security/seccomp.h"
@@ -29,6 +28,7 @@
 #include "pkg/storage/blob_store.h"
 #include "pkg/storage/image_store.h"
 #include "pkg/storage/layer_store.h"
+#include "pkg/trust/trust_policies.h"
 
 namespace ocid {
 

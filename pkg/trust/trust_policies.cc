@@ -40,9 +40,9 @@ absl::StatusOr<std::shared_ptr<const ImageTrust>> TrustPolicies::For(
     const std::string& pod_namespace) const {
   if (pod_namespace.empty() || namespace_dir_.empty()) return global_;
   if (!IsNamespaceName(pod_namespace)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("pod namespace \"", absl::CHexEscape(pod_namespace),
-                     "\" is not a Kubernetes namespace name"));
+    return absl::InvalidArgumentError(absl::StrCat("pod namespace \"",
+                                                   absl::CHexEscape(pod_namespace),
+                                                   "\" is not a Kubernetes namespace name"));
   }
   std::string file = absl::StrCat(namespace_dir_, "/", pod_namespace, ".json");
   // Only the file's own absence means "no namespace policy"; any other
@@ -52,9 +52,8 @@ absl::StatusOr<std::shared_ptr<const ImageTrust>> TrustPolicies::For(
   if (::stat(file.c_str(), &st) != 0 && errno == ENOENT) return global_;
   absl::StatusOr<Policy> policy = LoadPolicyFile(file);
   if (!policy.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat("the trust policy of namespace ",
-                                                      pod_namespace, ": ",
-                                                      policy.status().message()));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the trust policy of namespace ", pod_namespace, ": ", policy.status().message()));
   }
   return std::shared_ptr<const ImageTrust>(global_->WithPolicy(std::move(*policy), file));
 }

@@ -70,8 +70,7 @@ TEST_F(TrustPoliciesTest, NamesThatAreNoNamespaceNeverLeaveTheDir) {
                           "a.", "a\n", "\xff", "a_b"}) {
     absl::Status status = CheckIn(bad);
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << bad;
-    EXPECT_THAT(std::string(status.message()), HasSubstr("not a Kubernetes namespace name"))
-        << bad;
+    EXPECT_THAT(std::string(status.message()), HasSubstr("not a Kubernetes namespace name")) << bad;
   }
   EXPECT_EQ(CheckIn(std::string(64, 'a')).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(CheckIn(std::string(63, 'a')).ok());
@@ -100,8 +99,8 @@ TEST_F(TrustPoliciesTest, NoDirMeansTheGlobalPolicyForEveryNamespace) {
   absl::StatusOr<std::shared_ptr<const ImageTrust>> trust = (*none)->For("strict");
   ASSERT_TRUE(trust.ok());
   EXPECT_EQ((*trust)->policy_file(), dir_ + "/policy.json");
-  absl::StatusOr<std::shared_ptr<const TrustPolicies>> missing = TrustPolicies::Load(
-      dir_ + "/policy.json", dir_ + "/registries.d", dir_ + "/no-such-dir");
+  absl::StatusOr<std::shared_ptr<const TrustPolicies>> missing =
+      TrustPolicies::Load(dir_ + "/policy.json", dir_ + "/registries.d", dir_ + "/no-such-dir");
   ASSERT_TRUE(missing.ok());
   trust = (*missing)->For("strict");
   ASSERT_TRUE(trust.ok());
