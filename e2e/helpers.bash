@@ -13,7 +13,8 @@ ocid_setup() {
 ocid_private_flags() {
   echo --config "$TEST_ROOT/ocid.conf" --config-dir "$TEST_ROOT/ocid.conf.d" \
     --listen "$OCID_SOCKET" --root "$TEST_ROOT/root" --runroot "$TEST_ROOT/run" \
-    --cni-config-dir "$TEST_ROOT/net.d" --log-dir "$TEST_ROOT/logs"
+    --cni-config-dir "$TEST_ROOT/net.d" --log-dir "$TEST_ROOT/logs" \
+    --signature-policy-dir "$TEST_ROOT/policies"
 }
 
 # Starts ocid in the background and waits (up to 10 s) until it answers.

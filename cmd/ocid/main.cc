@@ -105,8 +105,9 @@ int Run(int argc, char** argv) {
   while (sigwait(&stop_signals, &signal_number) == 0 && signal_number == SIGHUP) {
     absl::Status reloaded = (*server)->Reload();
     if (reloaded.ok()) {
-      OCID_LOG(kInfo) << "got SIGHUP: reloaded " << config.registries_conf << ", "
-                      << config.signature_policy << " and " << config.registries_d;
+      OCID_LOG(kInfo) << "got SIGHUP: reloaded " << config.registries_conf << " (and "
+                      << config.registries_conf << ".d), " << config.signature_policy << " and "
+                      << config.registries_d;
     } else {
       OCID_LOG(kError) << "got SIGHUP: reload failed, keeping the old configuration: "
                        << reloaded.message();

@@ -224,8 +224,9 @@ absl::Status SuiteEnvironment::Boot() {
   info_.socket = state_dir_ + "/ocid.sock";
   info_.cni_bridge = kBridge;
   info_.pod_cidr = absl::StrCat(kSubnetPrefix, "0/24");
-  for (const char* sub :
-       {"/scratch", "/podlogs", "/ocid.conf.d", "/net.d", "/ipam", "/logs", "/runtime"}) {
+  info_.policy_dir = state_dir_ + "/policies";
+  for (const char* sub : {"/scratch", "/podlogs", "/ocid.conf.d", "/net.d", "/ipam", "/logs",
+                          "/runtime", "/policies"}) {
     if (mkdir((state_dir_ + sub).c_str(), 0755) != 0) {
       return absl::ErrnoToStatus(errno, "mkdir " + state_dir_ + sub);
     }
@@ -345,6 +346,8 @@ std::vector<std::string> SuiteEnvironment::OcidArgv() const {
       state_dir_ + "/policy.json",
       "--registries-d",
       state_dir_ + "/registries.d",
+      "--signature-policy-dir",
+      info_.policy_dir,
       "--log-level",
       "debug",
   };

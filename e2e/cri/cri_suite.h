@@ -117,6 +117,9 @@ struct SuiteInfo {
   std::string pod_log_root;  // where tests put pod log dirs
   std::string cni_bridge;    // the test bridge's name
   std::string pod_cidr;      // the bridge network's subnet
+  // ocid's signature_policy_dir (empty at boot): <namespace>.json there
+  // holds that namespace's pods to it, read at each pull and create.
+  std::string policy_dir;
 };
 
 class CriTest : public ::testing::Test {

@@ -76,6 +76,9 @@ struct Config {
 
   // [ocid.image]
   std::string signature_policy = "/etc/containers/policy.json";
+  // <dir>/<k8s namespace>.json replaces signature_policy for that namespace's
+  // pods (cri-o's key); "" for none.
+  std::string signature_policy_dir = "/etc/ocid/policies";
   std::string registries_conf = "/etc/containers/registries.conf";
   std::string registries_d = "/etc/containers/registries.d";  // signature lookasides
   std::string global_auth_file;  // containers auth.json for pulls; "" for none

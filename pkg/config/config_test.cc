@@ -124,6 +124,11 @@ TEST(ConfigTest, ValidateNamesTheKeyAtFault) {
   config.runtimes["runc"].type = "vm";
   EXPECT_THAT(Validate(config).message(), HasSubstr("ocid.runtime.runtimes.runc.runtime_type"));
   config = Config{};
+  config.signature_policy_dir = "policies";
+  EXPECT_THAT(Validate(config).message(), HasSubstr("ocid.image.signature_policy_dir"));
+  config.signature_policy_dir = "";  // none
+  EXPECT_TRUE(Validate(config).ok());
+  config = Config{};
   config.stream_port = 70000;
   EXPECT_THAT(Validate(config).message(), HasSubstr("ocid.api.stream_port: 70000"));
   config = Config{};
@@ -142,6 +147,7 @@ TEST(ConfigTest, ToTomlReadsBackToTheSameConfig) {
   config.runtimes["kata"] = {"/usr/bin/kata", "/run/kata", "oci"};
   config.default_network = "ocid-test";
   config.global_auth_file = "/etc/ocid/auth.json";
+  config.signature_policy_dir = "/etc/ocid/namespace-policies";
 
   Config read_back;
   read_back.runtimes.clear();

@@ -93,6 +93,14 @@ class ContainerImages {
   // holds a lease, taken with the lookup, and while a lease is held the
   // image cannot be removed.
   virtual absl::StatusOr<std::optional<ImageMatch>> Lookup(const std::string& name_or_id) = 0;
+  // OK when the trust policy of `pod_namespace` (signature_policy_dir, else
+  // the global policy) accepts `match`'s image now: it was checked at pull,
+  // but the policy may have changed since. `user_specified_image` is the
+  // CRI field (the name in the pod spec; may be ""), see TrustNames. A
+  // refusal is FailedPrecondition "SignatureValidationFailed: image ...".
+  virtual absl::Status CheckTrust(const ImageMatch& match,
+                                  const std::string& user_specified_image,
+                                  const std::string& pod_namespace) = 0;
   // The image's config blob (JSON).
   virtual absl::StatusOr<std::string> ReadConfig(const Digest& image_id) = 0;
   // An overlay of `layers` (bottom first) under `upper`/`work` at `target`,

@@ -235,6 +235,10 @@ absl::StatusOr<std::string> ContainerManager::CreateFrom(const std::string& pod_
   // The match's lease holds the image from the lookup on: RemoveImage
   // refuses it while this create runs, and after if the container is made.
   const ImageRecord& image = (*match)->image;
+  // Checked again before anything is made: the policy (the pod namespace's,
+  // signature_policy_dir) may have changed since the image was pulled.
+  RETURN_IF_ERROR(
+      images_.CheckTrust(**match, config.image().user_specified_image(), pod.pod_namespace));
   std::string log_dir = pod.log_directory.empty()
                             ? absl::StrCat(options_.default_log_dir, "/", pod.id)
                             : pod.log_directory;

@@ -113,8 +113,9 @@ class ContainerManager final : public PodContainers {
   // Makes the container (request fields validated by the caller) in pod
   // `pod_id` and returns its ID; the same config again returns the one made
   // for it. NotFound if the image is not pulled or the pod is gone,
-  // FailedPrecondition if the pod is stopped. On failure everything made so
-  // far is undone and no record is left.
+  // FailedPrecondition if the pod is stopped or the trust policy of the
+  // pod's namespace refuses the image now ("SignatureValidationFailed: ...").
+  // On failure everything made so far is undone and no record is left.
   // An image that is the absolute path of a file is a checkpoint archive
   // (CheckpointContainer's, or cri-o's and Podman's): the container is made
   // from the image config.dump names, with what it had changed in its

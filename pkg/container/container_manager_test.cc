@@ -88,6 +88,17 @@ class FakeImages : public ContainerImages {
     });
     return std::optional<ImageMatch>(std::move(match));
   }
+  absl::Status CheckTrust(const ImageMatch& match, const std::string& user_specified_image,
+                          const std::string& pod_namespace) override {
+    trust_checks.push_back(
+        absl::StrCat(match.image.id.String(), " as ", user_specified_image, " in ", pod_namespace));
+    if (fail_at == "trust") {
+      return absl::FailedPreconditionError(
+          "SignatureValidationFailed: image docker.io/library/busybox:latest (policy p, scope "
+          "docker.io): the policy rejects it (reject)");
+    }
+    return absl::OkStatus();
+  }
   absl::StatusOr<std::string> ReadConfig(const Digest&) override {
     if (fail_at == "config") return absl::NotFoundError("blob gone");
     return std::string(
@@ -112,6 +123,7 @@ class FakeImages : public ContainerImages {
   }
 
   std::string fail_at;
+  std::vector<std::string> trust_checks;  // "<image id> as <user image> in <namespace>"
   std::function<void()> mount_hook;
   absl::Mutex mu;
   FileSet mounted;  // rootfs paths, seen across a crash test's fork
@@ -793,6 +805,25 @@ TEST_F(ContainerManagerTest, EachLifecycleStepIsOneEventInOrder) {
                                       "deleted " + other}));
 }
 
+TEST_F(ContainerManagerTest, CreateChecksTheTrustPolicyOfThePodsNamespaceFirst) {
+  cri::ContainerConfig config = ContainerConfig();
+  config.mutable_image()->set_image(kImageId);
+  config.mutable_image()->set_user_specified_image("busybox");
+  images_.fail_at = "trust";
+  absl::Status refused = containers_->Create(pod_, config).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
+  EXPECT_TRUE(absl::StrContains(
+      refused.message(), "SignatureValidationFailed: image docker.io/library/busybox:latest"))
+      << refused;
+  EXPECT_EQ(images_.trust_checks,
+            std::vector<std::string>{absl::StrCat(kImageId, " as busybox in default")});
+  EXPECT_TRUE(images_.mounted.empty());
+  ExpectNothingLeft("refused by the policy");
+  // Not held by a reserved name: the same create succeeds once the policy allows it.
+  images_.fail_at = "";
+  EXPECT_TRUE(containers_->Create(pod_, config).ok());
+}
+
 TEST_F(ContainerManagerTest, AFailedCreateSendsNoEvent) {
   auto subscription = events_.Subscribe();
   images_.fail_at = "mount";
@@ -888,8 +919,8 @@ TEST_P(ContainerRollbackTest, FailureAtStepLeavesNothing) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Steps, ContainerRollbackTest,
-                         ::testing::Values("lookup", "config", "mount", "spec", "create",
-                                           "record"));
+                         ::testing::Values("lookup", "trust", "config", "mount", "spec",
+                                           "create", "record"));
 
 TEST_F(ContainerManagerTest, RecoverReconcilesWhatRuns) {
   std::string exited = containers_->Create(pod_, ContainerConfig("exited")).value();

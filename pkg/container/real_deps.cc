@@ -6,6 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "pkg/base/status_macros.h"
 #include "pkg/base/subprocess.h"
+#include "pkg/image/reference.h"
+#include "pkg/trust/image_trust.h"
 
 namespace ocid {
 namespace {
@@ -113,7 +115,36 @@ absl::Status OciContainerRuntimes::RemoveCgroupsOf(const std::string& spec_path)
 }
 
 absl::StatusOr<std::optional<ImageMatch>> StoreImages::Lookup(const std::string& name_or_id) {
-  return LeaseImage(images_, search_registries_(), name_or_id);
+  return LeaseImage(images_, short_names_(), name_or_id);
+}
+
+// The signatures are read again as a pull reads them (ocid stores none at
+// pull), for the image manifest the pull checked.
+absl::Status StoreImages::CheckTrust(const ImageMatch& match,
+                                     const std::string& user_specified_image,
+                                     const std::string& pod_namespace) {
+  std::shared_ptr<const TrustPolicies> policies = trust_();
+  if (policies == nullptr) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::shared_ptr<const ImageTrust> trust, policies->For(pod_namespace));
+  std::vector<std::string> names = TrustNames(match, user_specified_image, short_names_());
+  if (names.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(kSignatureValidationFailed, "image ", match.image.id.String(),
+                     " has no name to check the policy (", trust->policy_file(), ") for"));
+  }
+  absl::Status first_refusal;
+  for (const std::string& name : names) {
+    absl::StatusOr<ImageReference> reference = ParseImageReference(name);
+    if (!reference.ok()) continue;  // a stored name always parses; skip rather than fail
+    absl::Status checked = check_(*trust, *reference, match.image.manifest_digest.String());
+    if (checked.ok()) return checked;
+    if (first_refusal.ok()) first_refusal = checked;
+  }
+  if (first_refusal.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(kSignatureValidationFailed, "image ",
+                                                      match.image.id.String(), ": no name parses"));
+  }
+  return first_refusal;
 }
 
 absl::StatusOr<std::string> StoreImages::ReadConfig(const Digest& image_id) {

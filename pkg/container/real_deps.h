@@ -14,6 +14,9 @@
 #include "pkg/storage/blob_store.h"
 #include "pkg/storage/image_store.h"
 #include "pkg/storage/layer_store.h"
+#include "pkg/image/reference.h"
+#include "pkg/trust/image_trust.h"
+#include "pkg/trust/trust_policies.h"
 
 namespace ocid {
 
@@ -38,17 +41,29 @@ class OciContainerRuntimes final : public ContainerRuntimes {
 
 class StoreImages final : public ContainerImages {
  public:
-  // `search_registries` gives registries.conf's unqualified-search
-  // registries in effect, where a short image name may have been pulled
-  // from (asked at each lookup: registries.conf is reloaded on SIGHUP).
+  // `short_names` gives registries.conf's unqualified-search registries
+  // and the aliases in effect, where a short image name may have been
+  // pulled from, and `trust` the trust policies in effect (nullptr: accept
+  // every image); both asked at each call: SIGHUP reloads them and the alias
+  // cache grows.
+  // `check` checks a policy for a stored image's name and manifest digest,
+  // reading its signatures as a pull does (ImagePuller::CheckTrustAgain).
+  using TrustCheck = std::function<absl::Status(const ImageTrust& trust,
+                                                const ImageReference& image,
+                                                const std::string& manifest_digest)>;
   StoreImages(ImageStore& images, BlobStore& blobs, LayerStore& layers,
-              std::function<std::vector<std::string>()> search_registries)
+              std::function<ShortNameSources()> short_names,
+              std::function<std::shared_ptr<const TrustPolicies>()> trust, TrustCheck check)
       : images_(images),
         blobs_(blobs),
         layers_(layers),
-        search_registries_(std::move(search_registries)) {}
+        short_names_(std::move(short_names)),
+        trust_(std::move(trust)),
+        check_(std::move(check)) {}
 
   absl::StatusOr<std::optional<ImageMatch>> Lookup(const std::string& name_or_id) override;
+  absl::Status CheckTrust(const ImageMatch& match, const std::string& user_specified_image,
+                          const std::string& pod_namespace) override;
   absl::StatusOr<std::string> ReadConfig(const Digest& image_id) override;
   absl::Status MountRootfs(const std::vector<Digest>& layers, const std::string& upper,
                            const std::string& work, const std::string& target) override;
@@ -58,7 +73,9 @@ class StoreImages final : public ContainerImages {
   ImageStore& images_;
   BlobStore& blobs_;
   LayerStore& layers_;
-  const std::function<std::vector<std::string>()> search_registries_;
+  const std::function<ShortNameSources()> short_names_;
+  const std::function<std::shared_ptr<const TrustPolicies>()> trust_;
+  const TrustCheck check_;
 };
 
 }  // namespace ocid

@@ -36,11 +36,11 @@ std::optional<ImageMatch> Match(const Finder& find, const std::string& key) {
 }
 
 absl::StatusOr<std::optional<ImageMatch>> Lookup(const ImageStore& images, const Finder& find,
-                                                 const std::vector<std::string>& search_registries,
+                                                 const ShortNameSources& sources,
                                                  const std::string& name_or_id) {
   // As typed first: an ID, an ID prefix, or a stored name written out in full.
   if (std::optional<ImageMatch> match = Match(find, name_or_id)) return match;
-  for (const std::string& name : LookupNames(name_or_id, search_registries)) {
+  for (const std::string& name : LookupNames(name_or_id, sources)) {
     if (std::optional<ImageMatch> match = Match(find, name)) return match;
   }
   std::vector<Digest> ids = images.IdsWithPrefix(name_or_id);
@@ -55,14 +55,38 @@ absl::StatusOr<std::optional<ImageMatch>> Lookup(const ImageStore& images, const
 
 }  // namespace
 
+// `alias` ("registry/repository") with the tag and digest of `typed`.
+std::optional<std::string> AliasName(const ImageReference& typed, const std::string& alias) {
+  absl::StatusOr<ImageReference> target = ParseImageReference(alias);
+  if (!target.ok()) return std::nullopt;
+  target->tag = typed.tag;
+  target->digest = typed.digest;
+  return StoredName(*target);
+}
+
 std::vector<std::string> LookupNames(absl::string_view user_input,
-                                     const std::vector<std::string>& search_registries) {
+                                     const ShortNameSources& sources) {
   std::vector<std::string> names;
   absl::StatusOr<ImageReference> normalized = ParseImageReference(user_input);
   if (!normalized.ok()) return names;
+  if (!IsShortName(user_input)) {
+    names.push_back(StoredName(*normalized));
+    return names;
+  }
+  const std::string key = RepositoryAsTyped(user_input);
+  if (auto alias = sources.aliases.find(key); alias != sources.aliases.end()) {
+    if (std::optional<std::string> name = AliasName(*normalized, alias->second)) {
+      names.push_back(*std::move(name));
+    }
+    return names;
+  }
   names.push_back(StoredName(*normalized));
-  if (!IsShortName(user_input)) return names;
-  for (const std::string& registry : search_registries) {
+  if (auto cached = sources.cached_aliases.find(key); cached != sources.cached_aliases.end()) {
+    if (std::optional<std::string> name = AliasName(*normalized, cached->second)) {
+      AddUnique(names, *std::move(name));
+    }
+  }
+  for (const std::string& registry : sources.search_registries) {
     std::string qualified = absl::StrCat(registry, "/", user_input);
     // A search entry that is no host would turn the name into another short
     // one; registries.conf refuses those, this only guards a conf from code.
@@ -70,6 +94,26 @@ std::vector<std::string> LookupNames(absl::string_view user_input,
     absl::StatusOr<ImageReference> candidate = ParseImageReference(qualified);
     if (candidate.ok()) AddUnique(names, StoredName(*candidate));
   }
+  return names;
+}
+
+std::vector<std::string> TrustNames(const ImageMatch& match, absl::string_view user_specified_image,
+                                    const ShortNameSources& sources) {
+  const ImageRecord& image = match.image;
+  auto stored = [&](const std::string& name) {
+    return std::find(image.repo_tags.begin(), image.repo_tags.end(), name) !=
+               image.repo_tags.end() ||
+           std::find(image.repo_digests.begin(), image.repo_digests.end(), name) !=
+               image.repo_digests.end();
+  };
+  if (!user_specified_image.empty()) {
+    for (const std::string& name : LookupNames(user_specified_image, sources)) {
+      if (stored(name)) return {name};
+    }
+  }
+  if (!match.name.empty()) return {match.name};
+  std::vector<std::string> names = image.repo_tags;
+  names.insert(names.end(), image.repo_digests.begin(), image.repo_digests.end());
   return names;
 }
 
@@ -91,22 +135,22 @@ std::string ContainerImageRef(const ImageRecord& image, const std::string& image
   return image.repo_digests.front();
 }
 
-absl::StatusOr<std::optional<ImageMatch>> LookupImage(
-    const ImageStore& images, const std::vector<std::string>& search_registries,
-    const std::string& name_or_id) {
+absl::StatusOr<std::optional<ImageMatch>> LookupImage(const ImageStore& images,
+                                                      const ShortNameSources& sources,
+                                                      const std::string& name_or_id) {
   Finder find = [&](const std::string& key) -> std::optional<LeasedImage> {
     std::optional<ImageRecord> image = images.Find(key);
     if (!image.has_value()) return std::nullopt;
     return LeasedImage{*std::move(image), Lease()};
   };
-  return Lookup(images, find, search_registries, name_or_id);
+  return Lookup(images, find, sources, name_or_id);
 }
 
-absl::StatusOr<std::optional<ImageMatch>> LeaseImage(
-    ImageStore& images, const std::vector<std::string>& search_registries,
-    const std::string& name_or_id) {
+absl::StatusOr<std::optional<ImageMatch>> LeaseImage(ImageStore& images,
+                                                     const ShortNameSources& sources,
+                                                     const std::string& name_or_id) {
   Finder find = [&](const std::string& key) { return images.FindAndLease(key); };
-  return Lookup(images, find, search_registries, name_or_id);
+  return Lookup(images, find, sources, name_or_id);
 }
 
 }  // namespace ocid

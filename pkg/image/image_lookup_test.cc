@@ -36,9 +36,25 @@ TEST(LookupNamesTest, ShortNamesTryDockerHubThenEachSearchRegistry) {
   EXPECT_THAT(LookupNames("busybox", {}), ElementsAre("docker.io/library/busybox:latest"));
 }
 
+TEST(LookupNamesTest, AnAliasedShortNameMeansItsAliasAlone) {
+  ShortNameSources sources(kSearch);
+  sources.aliases = {{"busybox", "quay.io/team/busybox"}, {"ns/app", "docker.io/ns/app"}};
+  const std::string digest = "sha256:" + std::string(64, 'c');
+  EXPECT_THAT(LookupNames("busybox", sources), ElementsAre("quay.io/team/busybox:latest"));
+  EXPECT_THAT(LookupNames("busybox:1.36", sources), ElementsAre("quay.io/team/busybox:1.36"));
+  EXPECT_THAT(LookupNames("ns/app@" + digest, sources), ElementsAre("docker.io/ns/app@" + digest));
+  // Not the alias's key as typed, or qualified: not aliased.
+  EXPECT_THAT(
+      LookupNames("library/busybox", sources),
+      ElementsAre("docker.io/library/busybox:latest", "127.0.0.1:5000/library/busybox:latest",
+                  "quay.io/library/busybox:latest"));
+  EXPECT_THAT(LookupNames("docker.io/busybox", sources),
+              ElementsAre("docker.io/library/busybox:latest"));
+}
+
 TEST(LookupNamesTest, ADigestWinsOverATag) {
   const std::string digest = "sha256:" + std::string(64, 'a');
-  EXPECT_THAT(LookupNames("busybox:1@" + digest, {"quay.io"}),
+  EXPECT_THAT(LookupNames("busybox:1@" + digest, std::vector<std::string>{"quay.io"}),
               ElementsAre("docker.io/library/busybox@" + digest, "quay.io/busybox@" + digest));
 }
 
@@ -69,7 +85,7 @@ class LookupImageTest : public ::testing::Test {
   }
 
   // The lookup, which must not fail.
-  std::optional<ImageMatch> Found(const std::vector<std::string>& search, const std::string& name) {
+  std::optional<ImageMatch> Found(const ShortNameSources& search, const std::string& name) {
     absl::StatusOr<std::optional<ImageMatch>> match = LookupImage(*store_, search, name);
     EXPECT_TRUE(match.ok()) << match.status();
     return match.ok() ? *std::move(match) : std::nullopt;
@@ -88,7 +104,7 @@ TEST_F(LookupImageTest, ShortNamePulledFromASearchRegistryIsFoundByIt) {
     EXPECT_TRUE(match->by_tag);
   }
   // Without that search registry the short name means Docker Hub's only.
-  EXPECT_FALSE(Found({"docker.io"}, "busybox:latest").has_value());
+  EXPECT_FALSE(Found(std::vector<std::string>{"docker.io"}, "busybox:latest").has_value());
   EXPECT_FALSE(Found(kSearch, "busybox:other").has_value());
   EXPECT_FALSE(Found(kSearch, "quay.io/busybox").has_value());
 }
@@ -120,6 +136,50 @@ TEST_F(LookupImageTest, DockerHubFormComesFirst) {
   EXPECT_EQ(Found(kSearch, "library/busybox")->image.id, hub.id);
   EXPECT_EQ(Found(kSearch, "docker.io/busybox")->image.id, hub.id);
   EXPECT_EQ(Found(kSearch, "127.0.0.1:5000/busybox")->image.id, local.id);
+}
+
+TEST_F(LookupImageTest, AnAliasWinsOverDockerHubAndTheSearchRegistries) {
+  Put("hub", {"docker.io/library/busybox:latest"});
+  ImageRecord aliased = Put("aliased", {"quay.io/team/busybox:latest"});
+  ShortNameSources sources(kSearch);
+  sources.aliases["busybox"] = "quay.io/team/busybox";
+  std::optional<ImageMatch> match = Found(sources, "busybox");
+  ASSERT_TRUE(match.has_value());
+  EXPECT_EQ(match->image.id, aliased.id);
+  EXPECT_EQ(match->name, "quay.io/team/busybox:latest");
+  sources.aliases["busybox"] = "quay.io/other/busybox";  // aliased elsewhere: not pulled
+  EXPECT_FALSE(Found(sources, "busybox").has_value());
+}
+
+TEST_F(LookupImageTest, TrustNamesPreferTheUserSpecifiedImageThenTheMatchedName) {
+  ImageRecord image = Put("multi", {"quay.io/a/app:1", "docker.io/library/app:latest"});
+  std::optional<ImageMatch> by_id = Found(kSearch, image.id.String());
+  ASSERT_TRUE(by_id.has_value());
+  // kubelet: the image by ID, the pod spec's name beside it.
+  EXPECT_THAT(TrustNames(*by_id, "app", kSearch), ElementsAre("docker.io/library/app:latest"));
+  EXPECT_THAT(TrustNames(*by_id, "quay.io/a/app:1", kSearch), ElementsAre("quay.io/a/app:1"));
+  // A name not of this image, or none: every name.
+  const std::vector<std::string> all = {"quay.io/a/app:1", "docker.io/library/app:latest",
+                                        image.repo_digests[0], image.repo_digests[1]};
+  EXPECT_EQ(TrustNames(*by_id, "quay.io/other:1", kSearch), all);
+  EXPECT_EQ(TrustNames(*by_id, "", kSearch), all);
+  std::optional<ImageMatch> by_name = Found(kSearch, "quay.io/a/app:1");
+  ASSERT_TRUE(by_name.has_value());
+  EXPECT_THAT(TrustNames(*by_name, "", kSearch), ElementsAre("quay.io/a/app:1"));
+}
+
+TEST(LookupNamesTest, ACachedAliasComesAfterDockerHubBeforeTheSearchRegistries) {
+  ShortNameSources sources(kSearch);
+  sources.cached_aliases = {{"busybox", "quay.io/busybox"}, {"app", "quay.io/team/app"}};
+  EXPECT_THAT(
+      LookupNames("busybox:1", sources),
+      ElementsAre("docker.io/library/busybox:1", "quay.io/busybox:1", "127.0.0.1:5000/busybox:1"));
+  EXPECT_THAT(LookupNames("app", sources),
+              ElementsAre("docker.io/library/app:latest", "quay.io/team/app:latest",
+                          "127.0.0.1:5000/app:latest", "quay.io/app:latest"));
+  // registries.conf's alias wins and stands alone.
+  sources.aliases = {{"app", "localhost:5000/app"}};
+  EXPECT_THAT(LookupNames("app", sources), ElementsAre("localhost:5000/app:latest"));
 }
 
 TEST_F(LookupImageTest, ByIdAndByDigest) {

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "pkg/base/log.h"
 #include "pkg/base/status_macros.h"
 #include "pkg/image/auth_file.h"
 #include "pkg/storage/image_gc.h"
@@ -37,11 +38,13 @@ struct ImagePuller::Source {
 
 ImagePuller::ImagePuller(BlobStore& blobs, LayerStore& layers, ImageStore& images,
                          RegistriesConf registries, PullOptions options,
-                         std::shared_ptr<const ImageTrust> trust)
+                         std::shared_ptr<const TrustPolicies> trust,
+                         ShortNameAliasCache* aliases)
     : blobs_(blobs),
       layers_(layers),
       images_(images),
       options_(std::move(options)),
+      aliases_(aliases),
       registries_(std::make_shared<const RegistriesConf>(std::move(registries))),
       trust_(std::move(trust)) {}
 
@@ -50,8 +53,21 @@ std::shared_ptr<const RegistriesConf> ImagePuller::registries() {
   return registries_;
 }
 
+ShortNameSources ImagePuller::short_names() {
+  std::shared_ptr<const RegistriesConf> conf = registries();
+  ShortNameSources sources(conf->unqualified_search_registries);
+  sources.aliases = conf->aliases;
+  if (aliases_ != nullptr) sources.cached_aliases = aliases_->Aliases();
+  return sources;
+}
+
+std::shared_ptr<const TrustPolicies> ImagePuller::trust() {
+  absl::MutexLock lock(&mu_);
+  return trust_;
+}
+
 void ImagePuller::Reconfigure(RegistriesConf registries,
-                              std::shared_ptr<const ImageTrust> trust) {
+                              std::shared_ptr<const TrustPolicies> trust) {
   auto conf = std::make_shared<const RegistriesConf>(std::move(registries));
   absl::MutexLock lock(&mu_);
   registries_ = std::move(conf);
@@ -68,15 +84,22 @@ std::optional<PullProgress> ImagePuller::Progress(const std::string& image) {
 }
 
 absl::StatusOr<ImageRecord> ImagePuller::Pull(const std::string& image,
-                                              const RegistryAuth& auth) {
+                                              const RegistryAuth& auth,
+                                              const std::string& pod_namespace) {
   const std::shared_ptr<const RegistriesConf> registries = this->registries();
-  ASSIGN_OR_RETURN(std::vector<ImageReference> candidates, ResolveCandidates(image, *registries));
-  auto progress = std::make_shared<ProgressState>();
   std::shared_ptr<const ImageTrust> trust;
+  if (std::shared_ptr<const TrustPolicies> policies = this->trust()) {
+    ASSIGN_OR_RETURN(trust, policies->For(pod_namespace));
+  }
+  ASSIGN_OR_RETURN(
+      ResolvedName resolved,
+      ResolveCandidates(image, *registries,
+                        aliases_ != nullptr ? aliases_->Aliases()
+                                            : std::map<std::string, std::string>()));
+  auto progress = std::make_shared<ProgressState>();
   {
     absl::MutexLock lock(&mu_);
     progress_.emplace(image, progress);
-    trust = trust_;
   }
   absl::Cleanup forget = [&] {
     absl::MutexLock lock(&mu_);
@@ -94,10 +117,19 @@ absl::StatusOr<ImageRecord> ImagePuller::Pull(const std::string& image,
   absl::Status last_error =
       absl::NotFoundError(absl::StrCat("no registry to pull ", image, " from"));
   std::optional<absl::Status> refused;
-  for (const ImageReference& reference : candidates) {
+  for (const ImageReference& reference : resolved.candidates) {
     absl::StatusOr<ImageRecord> pulled =
         PullReference(reference, auth, *progress, *registries, trust.get());
-    if (pulled.ok()) return pulled;
+    if (pulled.ok()) {
+      if (!resolved.record_alias.empty() && aliases_ != nullptr) {
+        absl::Status recorded = aliases_->Record(resolved.record_alias, reference.Name());
+        if (!recorded.ok()) {
+          OCID_LOG(kWarn) << "pulled " << image << " as " << reference.String()
+                          << " but could not record the alias: " << recorded;
+        }
+      }
+      return pulled;
+    }
     // The policy's refusal names the image itself, in the words kubelet
     // and users look for, and is what is returned when no candidate pulls:
     // a later one's "not found" would hide why the image was refused.
@@ -118,6 +150,38 @@ absl::StatusOr<ImageRecord> ImagePuller::PullReference(const ImageReference& ref
                                                        ProgressState& progress,
                                                        const RegistriesConf& registries,
                                                        const ImageTrust* trust) {
+  ASSIGN_OR_RETURN(std::vector<Source> sources, SourcesFor(reference, auth, registries));
+  absl::Status last_error;
+  for (const Source& source : sources) {
+    absl::StatusOr<ImageRecord> pulled = PullFrom(source, reference, progress, trust);
+    if (pulled.ok()) return pulled;
+    // A mirror's refused manifest is reported over a later location's
+    // connection error, as in Pull.
+    if (!IsSignatureRefusal(last_error)) last_error = pulled.status();
+  }
+  return last_error;
+}
+
+absl::Status ImagePuller::CheckTrustAgain(const ImageTrust& trust, const ImageReference& image,
+                                          const std::string& manifest_digest) {
+  const std::shared_ptr<const RegistriesConf> registries = this->registries();
+  absl::StatusOr<std::vector<Source>> sources = SourcesFor(image, RegistryAuth(), *registries);
+  // No registry to read attachments from (now blocked, say): the policy is
+  // checked with what needs none.
+  if (!sources.ok() || sources->empty()) return trust.Check(image, manifest_digest);
+  absl::Status first_refusal;
+  for (const Source& source : *sources) {
+    RegistryClient client(source.endpoint, source.auth);
+    AttachmentSource attachments = RegistryAttachmentSource(client, source.repository);
+    absl::Status checked = trust.Check(image, manifest_digest, &attachments);
+    if (checked.ok()) return checked;
+    if (first_refusal.ok()) first_refusal = checked;
+  }
+  return first_refusal;
+}
+
+absl::StatusOr<std::vector<ImagePuller::Source>> ImagePuller::SourcesFor(
+    const ImageReference& reference, const RegistryAuth& auth, const RegistriesConf& registries) {
   std::string name = reference.Name();
   const RegistryConfig* config = registries.Find(name);
   std::vector<std::pair<std::string, bool>> locations;  // "host/repo", insecure
@@ -135,7 +199,7 @@ absl::StatusOr<ImageRecord> ImagePuller::PullReference(const ImageReference& ref
     locations.emplace_back(name, false);
   }
 
-  absl::Status last_error;
+  std::vector<Source> sources;
   for (const auto& [location, insecure] : locations) {
     Source source;
     size_t slash = location.find('/');
@@ -151,13 +215,9 @@ absl::StatusOr<ImageRecord> ImagePuller::PullReference(const ImageReference& ref
                                       source.repository));
       source.auth = {saved.username, saved.password, saved.identity_token, saved.registry_token};
     }
-    absl::StatusOr<ImageRecord> pulled = PullFrom(source, reference, progress, trust);
-    if (pulled.ok()) return pulled;
-    // A mirror's refused manifest is reported over a later location's
-    // connection error, as in Pull.
-    if (!IsSignatureRefusal(last_error)) last_error = pulled.status();
+    sources.push_back(std::move(source));
   }
-  return last_error;
+  return sources;
 }
 
 absl::StatusOr<ImageRecord> ImagePuller::PullFrom(const Source& source,

@@ -16,15 +16,18 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "pkg/image/image_lookup.h"
 #include "pkg/image/manifest.h"
 #include "pkg/image/reference.h"
 #include "pkg/image/registries_conf.h"
 #include "pkg/image/registry_client.h"
+#include "pkg/image/short_name_aliases.h"
 #include "pkg/storage/blob_store.h"
 #include "pkg/storage/image_store.h"
 #include "pkg/storage/layer_store.h"
 #include "pkg/storage/lease.h"
 #include "pkg/trust/image_trust.h"
+#include "pkg/trust/trust_policies.h"
 
 namespace ocid {
 
@@ -45,11 +48,15 @@ struct PullProgress {
 
 class ImagePuller {
  public:
-  // `trust` is checked for every image before anything of it is stored;
-  // nullptr accepts every image.
+  // `trust` is checked for every image before anything of it is stored
+  // (the policy of the pull's pod namespace, see TrustPolicies::For);
+  // nullptr accepts every image. `aliases` (nullptr: none) is the
+  // short-name alias cache, read when a short name resolves and written
+  // when one pulls through the search registries; it must outlive this.
   ImagePuller(BlobStore& blobs, LayerStore& layers, ImageStore& images,
               RegistriesConf registries, PullOptions options,
-              std::shared_ptr<const ImageTrust> trust = nullptr);
+              std::shared_ptr<const TrustPolicies> trust = nullptr,
+              ShortNameAliasCache* aliases = nullptr);
 
   // Pulls `image` as the user wrote it. `auth` (from the CRI request) wins
   // over the auth file. Nothing is recorded unless every layer is in place.
@@ -58,7 +65,22 @@ class ImagePuller {
   // deletes what a failed pull left. The trust policy is checked once the
   // image manifest is known, before the manifest, config or any layer is
   // stored: a refusal is FailedPrecondition "SignatureValidationFailed: ...".
-  absl::StatusOr<ImageRecord> Pull(const std::string& image, const RegistryAuth& auth);
+  // `pod_namespace` (the pod the image is pulled for; "" for none) picks
+  // the policy; a namespace that is no Kubernetes name is InvalidArgument.
+  // A short name resolves as ResolveCandidates says (aliases, then the search
+  // registries as short-name-mode allows); when it pulls through a search
+  // registry in a mode that records, the alias cache learns where from (a
+  // cache that cannot be written does not fail the pull).
+  absl::StatusOr<ImageRecord> Pull(const std::string& image, const RegistryAuth& auth,
+                                   const std::string& pod_namespace = "");
+
+  // `trust` checked again for `image` (a stored image's name) whose image
+  // manifest has `manifest_digest` (CreateContainer's re-check), the
+  // signatures read as a pull reads them: the lookaside, and sigstore
+  // attachments from the registry's locations (mirrors first) with the auth
+  // file's credentials. OK when one location's satisfy the policy.
+  absl::Status CheckTrustAgain(const ImageTrust& trust, const ImageReference& image,
+                               const std::string& manifest_digest);
 
   // The progress of a pull of `image` (as given to Pull) running now.
   std::optional<PullProgress> Progress(const std::string& image);
@@ -66,10 +88,17 @@ class ImagePuller {
   // The registries.conf in effect.
   std::shared_ptr<const RegistriesConf> registries();
 
+  // Where stored images of short names are looked for: the search
+  // registries and aliases in effect, and the alias cache's.
+  ShortNameSources short_names();
+
+  // The trust policies in effect (nullptr: every image is accepted).
+  std::shared_ptr<const TrustPolicies> trust();
+
   // Pulls that start from now on use `registries` and check `trust`
   // (nullptr: accept every image); pulls running go on with what they
   // began with.
-  void Reconfigure(RegistriesConf registries, std::shared_ptr<const ImageTrust> trust);
+  void Reconfigure(RegistriesConf registries, std::shared_ptr<const TrustPolicies> trust);
 
  private:
   struct ProgressState {
@@ -90,6 +119,11 @@ class ImagePuller {
     absl::Status status;
   };
 
+  // Where `reference` is pulled from: its mirrors, then itself, each with
+  // `auth` or the auth file's credentials. FailedPrecondition if blocked.
+  absl::StatusOr<std::vector<Source>> SourcesFor(const ImageReference& reference,
+                                                 const RegistryAuth& auth,
+                                                 const RegistriesConf& registries);
   absl::StatusOr<ImageRecord> PullReference(const ImageReference& reference,
                                             const RegistryAuth& auth, ProgressState& progress,
                                             const RegistriesConf& registries,
@@ -121,10 +155,11 @@ class ImagePuller {
   LayerStore& layers_;
   ImageStore& images_;
   const PullOptions options_;
+  ShortNameAliasCache* const aliases_;
 
   absl::Mutex mu_;
   std::shared_ptr<const RegistriesConf> registries_ ABSL_GUARDED_BY(mu_);
-  std::shared_ptr<const ImageTrust> trust_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const TrustPolicies> trust_ ABSL_GUARDED_BY(mu_);
   // Blobs being downloaded now, so that concurrent pulls fetch each once.
   std::map<std::string, std::shared_ptr<InflightBlob>> inflight_ ABSL_GUARDED_BY(mu_);
   // Pulls running now, by the name they were asked for.

@@ -173,4 +173,14 @@ bool IsShortName(absl::string_view text) {
   return slash == absl::string_view::npos || !LooksLikeRegistry(name.substr(0, slash));
 }
 
+std::string RepositoryAsTyped(absl::string_view text) {
+  RawReference raw = Split(text);
+  return raw.registry.empty() ? std::string(raw.path) : absl::StrCat(raw.registry, "/", raw.path);
+}
+
+bool TypedWithTagOrDigest(absl::string_view text) {
+  RawReference raw = Split(text);
+  return raw.has_tag || raw.has_digest;
+}
+
 }  // namespace ocid

@@ -41,6 +41,14 @@ absl::StatusOr<ImageReference> ParseImageReference(absl::string_view text);
 // registries decide where it comes from. Does not validate `text`.
 bool IsShortName(absl::string_view text);
 
+// `text` without its ":tag" and "@digest" as typed ("library/busybox" for
+// "library/busybox:1.36"): the key registries.conf's [aliases] are looked up
+// by. Does not validate `text`.
+std::string RepositoryAsTyped(absl::string_view text);
+
+// True when `text` as typed carries a tag or a digest.
+bool TypedWithTagOrDigest(absl::string_view text);
+
 }  // namespace ocid
 
 #endif  // OCID_PKG_IMAGE_REFERENCE_H_

@@ -139,5 +139,18 @@ TEST(ReferenceTest, ShortNames) {
   EXPECT_FALSE(IsShortName("quay.io/a/b@" + kDigest));
 }
 
+TEST(ReferenceTest, RepositoryAsTypedDropsTagAndDigestOnly) {
+  const std::string digest = "sha256:" + std::string(64, 'b');
+  EXPECT_EQ(RepositoryAsTyped("busybox"), "busybox");
+  EXPECT_EQ(RepositoryAsTyped("library/busybox:1.36"), "library/busybox");
+  EXPECT_EQ(RepositoryAsTyped("ns/app:1@" + digest), "ns/app");
+  EXPECT_EQ(RepositoryAsTyped("localhost:5000/app:2"), "localhost:5000/app");
+  EXPECT_FALSE(TypedWithTagOrDigest("busybox"));
+  EXPECT_FALSE(TypedWithTagOrDigest("localhost:5000/app"));
+  EXPECT_TRUE(TypedWithTagOrDigest("busybox:1"));
+  EXPECT_TRUE(TypedWithTagOrDigest("busybox@" + digest));
+  EXPECT_TRUE(TypedWithTagOrDigest("busybox:"));
+}
+
 }  // namespace
 }  // namespace ocid

@@ -3,13 +3,16 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <initializer_list>
 #include <optional>
 #include <set>
 #include <string_view>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_cat.h"
 #include "pkg/base/fs.h"
 #include "pkg/base/status_macros.h"
@@ -23,6 +26,8 @@ namespace {
 constexpr size_t kMaxFileBytes = 4 << 20;
 
 constexpr char kSearchKey[] = "unqualified-search-registries";
+constexpr char kModeKey[] = "short-name-mode";
+constexpr char kAliasesKey[] = "aliases";
 
 // Reads registries.conf tables; every error starts "file:line:" and names the
 // key by its dotted path ("registry.mirror.location") so it can be found.
@@ -178,11 +183,60 @@ absl::Status CheckSearchRegistries(const ConfReader& r, const toml::table& docum
   return absl::OkStatus();
 }
 
-absl::StatusOr<RegistriesConf> ReadDocument(const ConfReader& r, const toml::table& document) {
-  RETURN_IF_ERROR(r.CheckKeys(document, "", {kSearchKey, "registry"}));
-  RegistriesConf conf;
-  RETURN_IF_ERROR(r.StringList(document, kSearchKey, conf.unqualified_search_registries));
-  RETURN_IF_ERROR(CheckSearchRegistries(r, document, conf.unqualified_search_registries));
+absl::StatusOr<ShortNameMode> ReadMode(const ConfReader& r, const toml::table& document) {
+  std::string mode;
+  RETURN_IF_ERROR(r.String(document, "", kModeKey, mode));
+  for (ShortNameMode known :
+       {ShortNameMode::kEnforcing, ShortNameMode::kPermissive, ShortNameMode::kDisabled}) {
+    if (mode == ShortNameModeName(known)) return known;
+  }
+  return r.KeyError(*document.get(kModeKey), kModeKey,
+                    absl::StrCat("is \"", absl::CHexEscape(mode),
+                                 "\"; it must be enforcing, permissive or disabled"));
+}
+
+// An alias maps a short name without tag or digest to a qualified
+// repository without tag or digest; both as containers/image requires.
+absl::Status ReadAliases(const ConfReader& r, const toml::table& document,
+                         std::map<std::string, std::string>& aliases) {
+  const toml::node* node = document.get(kAliasesKey);
+  const toml::table* table = node->as_table();
+  if (table == nullptr) {
+    return r.KeyError(*node, kAliasesKey, "must be a table ([aliases])");
+  }
+  for (const auto& [key, value] : *table) {
+    std::string name(key.str());
+    std::string path = absl::StrCat(kAliasesKey, ".\"", absl::CHexEscape(name), "\"");
+    auto bad = [&](absl::string_view why) {
+      return r.Error(key.source(), absl::StrCat("alias ", path, " ", why));
+    };
+    if (!IsShortName(name) || !ParseImageReference(name).ok() || TypedWithTagOrDigest(name)) {
+      return bad("must be a short name without tag or digest (like \"busybox\")");
+    }
+    if (!value.is_string()) return bad("must be a string");
+    std::string target = *value.value<std::string>();
+    absl::StatusOr<ImageReference> ref = ParseImageReference(target);
+    if (target.empty() || IsShortName(target) || !ref.ok() || TypedWithTagOrDigest(target)) {
+      return bad(absl::StrCat("is \"", absl::CHexEscape(target),
+                              "\"; it must be registry/repository without tag or digest"));
+    }
+    aliases[name] = ref->Name();
+  }
+  return absl::OkStatus();
+}
+
+// Applies the keys `document` sets over `conf`.
+absl::Status ApplyDocument(const ConfReader& r, const toml::table& document,
+                           RegistriesConf& conf) {
+  RETURN_IF_ERROR(r.CheckKeys(document, "", {kSearchKey, kModeKey, kAliasesKey, "registry"}));
+  if (document.contains(kSearchKey)) {
+    RETURN_IF_ERROR(r.StringList(document, kSearchKey, conf.unqualified_search_registries));
+    RETURN_IF_ERROR(CheckSearchRegistries(r, document, conf.unqualified_search_registries));
+  }
+  if (document.contains(kModeKey)) {
+    ASSIGN_OR_RETURN(conf.short_name_mode, ReadMode(r, document));
+  }
+  if (document.contains(kAliasesKey)) RETURN_IF_ERROR(ReadAliases(r, document, conf.aliases));
   ASSIGN_OR_RETURN(std::vector<const toml::table*> tables, r.Tables(document, "", "registry"));
   std::set<std::string> prefixes;
   for (const toml::table* table : tables) {
@@ -191,17 +245,35 @@ absl::StatusOr<RegistriesConf> ReadDocument(const ConfReader& r, const toml::tab
       return r.Error(table->source(),
                      absl::StrCat("prefix \"", reg.prefix, "\" is configured twice"));
     }
-    conf.registries.push_back(std::move(reg));
+    // A later file's entry for a prefix replaces an earlier file's.
+    auto same = std::find_if(conf.registries.begin(), conf.registries.end(),
+                             [&](const RegistryConfig& old) { return old.prefix == reg.prefix; });
+    if (same != conf.registries.end()) {
+      *same = std::move(reg);
+    } else {
+      conf.registries.push_back(std::move(reg));
+    }
   }
-  return conf;
+  return absl::OkStatus();
 }
 
+absl::Status ApplyText(absl::string_view text, absl::string_view file_name,
+                       RegistriesConf& conf) {
+  toml::table document;
+  try {
+    document = toml::parse(std::string_view(text.data(), text.size()),
+                           std::string_view(file_name.data(), file_name.size()));
+  } catch (const toml::parse_error& error) {
+    return absl::InvalidArgumentError(absl::StrCat(file_name, ":", error.source().begin.line, ": ",
+                                                   std::string(error.description())));
+  }
+  return ApplyDocument(ConfReader(file_name), document, conf);
+}
 
-// Every reference `user_input` may mean, before blocking is applied.
-absl::StatusOr<std::vector<ImageReference>> AllCandidates(absl::string_view user_input,
-                                                          const RegistriesConf& conf) {
-  ASSIGN_OR_RETURN(ImageReference ref, ParseImageReference(user_input));
-  if (!IsShortName(user_input)) return std::vector<ImageReference>{std::move(ref)};
+// The search registries' candidates for the short name `user_input`,
+// before blocking is applied.
+absl::StatusOr<std::vector<ImageReference>> SearchCandidates(absl::string_view user_input,
+                                                             const RegistriesConf& conf) {
   if (conf.unqualified_search_registries.empty()) {
     return absl::FailedPreconditionError(
         absl::StrCat("short name \"", user_input,
@@ -222,6 +294,20 @@ absl::StatusOr<std::vector<ImageReference>> AllCandidates(absl::string_view user
   return candidates;
 }
 
+// `alias` ("registry/repository") with the tag and digest of `user_input`.
+absl::StatusOr<ImageReference> Aliased(absl::string_view user_input, const std::string& alias) {
+  ASSIGN_OR_RETURN(ImageReference typed, ParseImageReference(user_input));
+  ASSIGN_OR_RETURN(ImageReference target, ParseImageReference(alias));
+  target.tag = typed.tag;
+  target.digest = typed.digest;
+  return target;
+}
+
+const std::string* FindAlias(const std::string& name, const std::map<std::string, std::string>& a) {
+  auto it = a.find(name);
+  return it == a.end() ? nullptr : &it->second;
+}
+
 }  // namespace
 
 const RegistryConfig* RegistriesConf::Find(absl::string_view name) const {
@@ -235,44 +321,105 @@ const RegistryConfig* RegistriesConf::Find(absl::string_view name) const {
   return best;
 }
 
+absl::string_view ShortNameModeName(ShortNameMode mode) {
+  switch (mode) {
+    case ShortNameMode::kEnforcing:
+      return "enforcing";
+    case ShortNameMode::kPermissive:
+      return "permissive";
+    case ShortNameMode::kDisabled:
+      return "disabled";
+  }
+  return "unknown";
+}
+
 absl::StatusOr<RegistriesConf> ParseRegistriesConf(absl::string_view text,
                                                    absl::string_view file_name) {
-  toml::table document;
-  try {
-    document = toml::parse(std::string_view(text.data(), text.size()),
-                           std::string_view(file_name.data(), file_name.size()));
-  } catch (const toml::parse_error& error) {
-    return absl::InvalidArgumentError(absl::StrCat(file_name, ":", error.source().begin.line, ": ",
-                                                   std::string(error.description())));
-  }
-  return ReadDocument(ConfReader(file_name), document);
+  RegistriesConf conf;
+  RETURN_IF_ERROR(ApplyText(text, file_name, conf));
+  return conf;
 }
+
+absl::Status MergeRegistriesConf(absl::string_view text, absl::string_view file_name,
+                                 RegistriesConf& conf) {
+  RegistriesConf merged = conf;
+  RETURN_IF_ERROR(ApplyText(text, file_name, merged));
+  conf = std::move(merged);
+  return absl::OkStatus();
+}
+
+std::string RegistriesConfDropInDir(const std::string& path) { return path + ".d"; }
 
 absl::StatusOr<RegistriesConf> LoadRegistriesConf(const std::string& path) {
+  RegistriesConf conf;
   absl::StatusOr<std::string> text = ReadFileToString(path, kMaxFileBytes);
-  if (absl::IsNotFound(text.status())) return RegistriesConf();
-  if (!text.ok()) return text.status();
-  return ParseRegistriesConf(*text, path);
+  if (text.ok()) {
+    RETURN_IF_ERROR(ApplyText(*text, path, conf));
+  } else if (!absl::IsNotFound(text.status())) {
+    return text.status();
+  }
+  const std::string dir = RegistriesConfDropInDir(path);
+  absl::StatusOr<std::vector<std::string>> names = ListDir(dir);
+  if (absl::IsNotFound(names.status())) return conf;
+  if (!names.ok()) return names.status();
+  std::sort(names->begin(), names->end());
+  for (const std::string& name : *names) {
+    if (!absl::EndsWith(name, ".conf")) continue;
+    std::string file = absl::StrCat(dir, "/", name);
+    ASSIGN_OR_RETURN(std::string drop_in, ReadFileToString(file, kMaxFileBytes));
+    RETURN_IF_ERROR(MergeRegistriesConf(drop_in, file, conf));
+  }
+  return conf;
 }
 
-absl::StatusOr<std::vector<ImageReference>> ResolveCandidates(absl::string_view user_input,
-                                                              const RegistriesConf& conf) {
-  ASSIGN_OR_RETURN(std::vector<ImageReference> candidates, AllCandidates(user_input, conf));
-  std::vector<ImageReference> allowed;
+absl::StatusOr<ResolvedName> ResolveCandidates(
+    absl::string_view user_input, const RegistriesConf& conf,
+    const std::map<std::string, std::string>& cached_aliases) {
+  ASSIGN_OR_RETURN(ImageReference typed, ParseImageReference(user_input));
+  ResolvedName resolved;
+  std::vector<ImageReference> candidates;
+  bool searched = false;
+  if (!IsShortName(user_input)) {
+    candidates.push_back(std::move(typed));
+  } else {
+    std::string name = RepositoryAsTyped(user_input);
+    const std::string* alias = FindAlias(name, conf.aliases);
+    if (alias == nullptr) alias = FindAlias(name, cached_aliases);
+    if (alias != nullptr) {
+      ASSIGN_OR_RETURN(ImageReference target, Aliased(user_input, *alias));
+      candidates.push_back(std::move(target));
+    } else {
+      ASSIGN_OR_RETURN(candidates, SearchCandidates(user_input, conf));
+      searched = true;
+      if (conf.short_name_mode != ShortNameMode::kDisabled) resolved.record_alias = name;
+    }
+  }
   std::string blocked_prefix;
   for (ImageReference& candidate : candidates) {
     const RegistryConfig* reg = conf.Find(candidate.Name());
     if (reg == nullptr || !reg->blocked) {
-      allowed.push_back(std::move(candidate));
+      resolved.candidates.push_back(std::move(candidate));
     } else if (blocked_prefix.empty()) {
       blocked_prefix = reg->prefix;
     }
   }
-  if (allowed.empty()) {
+  if (resolved.candidates.empty()) {
     return absl::FailedPreconditionError(
         absl::StrCat("registry ", blocked_prefix, " is blocked in registries.conf"));
   }
-  return allowed;
+  // Enforcing would ask the user on a TTY; ocid has none to ask on.
+  if (searched && conf.short_name_mode == ShortNameMode::kEnforcing &&
+      resolved.candidates.size() > 1) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "short name \"", user_input, "\" is ambiguous: it may be ",
+        absl::StrJoin(resolved.candidates, ", ",
+                      [](std::string* out, const ImageReference& ref) {
+                        out->append(ref.String());
+                      }),
+        " (", kModeKey, " is enforcing and there is no TTY to choose on); use a fully "
+        "qualified name or add an alias to registries.conf's [", kAliasesKey, "]"));
+  }
+  return resolved;
 }
 
 }  // namespace ocid

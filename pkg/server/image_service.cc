@@ -46,7 +46,7 @@ void ToCri(const ImageRecord& image, cri::Image& out) {
 absl::StatusOr<std::optional<ImageMatch>> ImageService::Lookup(const std::string& name,
                                                                absl::string_view field) const {
   absl::StatusOr<std::optional<ImageMatch>> match =
-      LookupImage(stores_.images, stores_.puller.registries()->unqualified_search_registries, name);
+      LookupImage(stores_.images, stores_.puller.short_names(), name);
   if (!match.ok()) {
     return absl::Status(match.status().code(), absl::StrCat(field, ": ", match.status().message()));
   }
@@ -142,7 +142,9 @@ grpc::Status ImageService::PullImage(grpc::ServerContext*, const cri::PullImageR
       auth.username = decoded.substr(0, decoded.find(':'));
       auth.password = decoded.substr(decoded.find(':') + 1);
     }
-    ASSIGN_OR_RETURN(ImageRecord image, stores_.puller.Pull(name, auth));
+    // The pod's namespace picks its trust policy (signature_policy_dir).
+    ASSIGN_OR_RETURN(ImageRecord image,
+                     stores_.puller.Pull(name, auth, request->sandbox_config().metadata().namespace_()));
     response->set_image_ref(image.id.String());
     return absl::OkStatus();
   });

@@ -96,8 +96,7 @@ CriServer::~CriServer() {
 
 absl::Status CriServer::Reload() {
   ASSIGN_OR_RETURN(RegistriesConf registries, LoadRegistriesConf(config_.registries_conf));
-  ASSIGN_OR_RETURN(std::shared_ptr<const ImageTrust> trust,
-                   ImageTrust::Load(config_.signature_policy, config_.registries_d));
+  ASSIGN_OR_RETURN(std::shared_ptr<const TrustPolicies> trust, LoadTrust());
   if (puller_ == nullptr) return absl::FailedPreconditionError("not serving");
   puller_->Reconfigure(std::move(registries), std::move(trust));
   return absl::OkStatus();
@@ -109,6 +108,17 @@ void CriServer::StopMetrics() {
   metrics_.reset();
 }
 
+absl::StatusOr<std::shared_ptr<const TrustPolicies>> CriServer::LoadTrust() const {
+  return TrustPolicies::Load(config_.signature_policy, config_.registries_d,
+                             config_.signature_policy_dir);
+}
+
+// Under the root, as the images it names: root's own (containers/image
+// keeps /var/cache/containers/short-name-aliases.conf).
+std::string CriServer::ShortNameAliasCachePath() const {
+  return config_.root + "/short-name-aliases.conf";
+}
+
 // <root>/storage holds everything images need: blobs, layers, image records.
 absl::Status CriServer::OpenStores() {
   std::string storage = config_.root + "/storage";
@@ -118,10 +128,10 @@ absl::Status CriServer::OpenStores() {
   ASSIGN_OR_RETURN(RegistriesConf registries, LoadRegistriesConf(config_.registries_conf));
   PullOptions options;
   options.auth_file = config_.global_auth_file;
-  ASSIGN_OR_RETURN(std::shared_ptr<const ImageTrust> trust,
-                   ImageTrust::Load(config_.signature_policy, config_.registries_d));
+  ASSIGN_OR_RETURN(std::shared_ptr<const TrustPolicies> trust, LoadTrust());
+  ASSIGN_OR_RETURN(short_name_aliases_, ShortNameAliasCache::Open(ShortNameAliasCachePath()));
   puller_ = std::make_unique<ImagePuller>(*blobs_, *layers_, *images_, std::move(registries),
-                                          options, std::move(trust));
+                                          options, std::move(trust), short_name_aliases_.get());
   image_service_ = std::make_unique<ImageService>(
       ImageStores{storage, *blobs_, *layers_, *images_, *puller_, config_.root + "/containers"});
 
@@ -193,7 +203,10 @@ absl::Status CriServer::StartManagers() {
   runtimes_ = std::make_unique<OciContainerRuntimes>(config_);
   container_images_ = std::make_unique<StoreImages>(
       *images_, *blobs_, *layers_,
-      [this] { return puller_->registries()->unqualified_search_registries; });
+      [this] { return puller_->short_names(); }, [this] { return puller_->trust(); },
+      [this](const ImageTrust& trust, const ImageReference& image, const std::string& digest) {
+        return puller_->CheckTrustAgain(trust, image, digest);
+      });
 
   SandboxManagerOptions pods;
   pods.records_dir = config_.root + "/records/sandboxes";

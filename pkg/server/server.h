@@ -16,6 +16,7 @@
 #include "pkg/container/real_deps.h"
 #include "pkg/events/event_bus.h"
 #include "pkg/image/puller.h"
+#include "pkg/image/short_name_aliases.h"
 #include "pkg/sandbox/linux_sandbox_host.h"
 #include "pkg/sandbox/sandbox_manager.h"
 #include "pkg/security/seccomp.h"
@@ -27,6 +28,7 @@
 #include "pkg/storage/blob_store.h"
 #include "pkg/storage/image_store.h"
 #include "pkg/storage/layer_store.h"
+#include "pkg/trust/trust_policies.h"
 
 namespace ocid {
 
@@ -53,6 +55,9 @@ class CriServer {
   CriServer(const Config& config);
 
   absl::Status OpenStores();
+  std::string ShortNameAliasCachePath() const;
+  // The global policy, registries.d and signature_policy_dir.
+  absl::StatusOr<std::shared_ptr<const TrustPolicies>> LoadTrust() const;
   // Makes the pod and container managers and recovers their records.
   absl::Status StartManagers();
   // The exec/attach/port-forward server on stream_address:stream_port.
@@ -68,6 +73,7 @@ class CriServer {
   std::unique_ptr<BlobStore> blobs_;
   std::unique_ptr<LayerStore> layers_;
   std::unique_ptr<ImageStore> images_;
+  std::unique_ptr<ShortNameAliasCache> short_name_aliases_;  // outlives puller_
   std::unique_ptr<ImagePuller> puller_;
   std::unique_ptr<CniManager> cni_;
   // The managers and what they are given; destroyed before the stores (in

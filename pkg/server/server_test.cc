@@ -108,6 +108,15 @@ TEST_F(ServerTest, ReloadReadsThePolicyAgainAndKeepsTheOldOnError) {
   EXPECT_THAT(std::string(bad_conf.message()), HasSubstr(config_.registries_conf));
   std::filesystem::remove(config_.registries_conf);
   EXPECT_TRUE((*server)->Reload().ok());
+
+  // The drop-ins are read again too.
+  std::filesystem::create_directory(config_.registries_conf + ".d");
+  std::ofstream(config_.registries_conf + ".d/50-mode.conf") << "short-name-mode = \"maybe\"\n";
+  absl::Status bad_drop_in = (*server)->Reload();
+  EXPECT_THAT(std::string(bad_drop_in.message()),
+              HasSubstr(config_.registries_conf + ".d/50-mode.conf:1: key \"short-name-mode\""));
+  std::ofstream(config_.registries_conf + ".d/50-mode.conf") << "short-name-mode = \"disabled\"\n";
+  EXPECT_TRUE((*server)->Reload().ok());
   (*server)->Shutdown(absl::ZeroDuration());
 }
 

@@ -33,6 +33,11 @@ absl::StatusOr<std::unique_ptr<ImageTrust>> ImageTrust::Load(const std::string& 
                                       keyring_dir);
 }
 
+std::unique_ptr<ImageTrust> ImageTrust::WithPolicy(Policy policy, std::string policy_file) const {
+  return std::make_unique<ImageTrust>(std::move(policy), registries_d_, std::move(policy_file),
+                                      keyring_dir_);
+}
+
 absl::Status ImageTrust::Check(const ImageReference& image, const std::string& manifest_digest,
                                const AttachmentSource* attachments) const {
   absl::StatusOr<ScopedRequirements> scoped = policy_.RequirementsFor("docker", image);

@@ -53,6 +53,10 @@ class ImageTrust {
 
   const std::string& policy_file() const { return policy_file_; }
 
+  // The same trust with `policy` (read from `policy_file`) in place of this
+  // one's: the same registries.d and everything else.
+  std::unique_ptr<ImageTrust> WithPolicy(Policy policy, std::string policy_file) const;
+
  private:
   absl::Status CheckSignedBy(const PolicyRequirement& requirement, const ImageReference& image,
                              const std::string& manifest_digest) const;
