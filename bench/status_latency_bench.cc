@@ -13,9 +13,10 @@
 // The floor, in the same loop right after each ContainerStatus: Version, which
 // touches no store, so that it pays the same gRPC round trip and the same
 // CPU contention (2 cores, 10 clients starting runc and conmon) and nothing
-// else. Reports p50/p99/max per phase, ContainerStatus over that floor, the
-// lifecycles completed, and the target (issue 9): ContainerStatus p99 under
-// load < 2 ms.
+// else. Reports p50/p99/max per phase (ListContainers too), ContainerStatus
+// over that floor, the lifecycles completed, and the targets: ContainerStatus
+// p99 under load < 2 ms (issue 9, 10 clients) and < 5 ms (issue 15, 20
+// clients for 10 minutes).
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <unistd.h>
@@ -52,6 +53,7 @@ namespace {
 namespace cri = ::runtime::v1;
 
 constexpr double kStatusP99TargetMs = 2;
+constexpr double kStatusP99LooseTargetMs = 5;
 
 struct Options {
   std::string registry;                // 127.0.0.1:PORT
@@ -69,11 +71,12 @@ volatile std::sig_atomic_t interrupted = 0;
 // ---- the measurement ----
 
 struct Samples {
-  std::vector<double> status, version;  // milliseconds
+  std::vector<double> status, list, version;  // milliseconds
 };
 
-// Calls ContainerStatus on `id`, then Version (the floor), until `stop`,
-// one pair per interval.
+// Calls ContainerStatus on `id`, ListContainers (every container, as
+// kubelet's relist does), then Version (the floor), until `stop`, one round
+// per interval.
 absl::Status PollStatus(OcidSession& ocid, const std::string& id, const Options& options,
                         const std::atomic<bool>& stop, Samples* samples) {
   auto stub = ocid.NewRuntimeStub();
@@ -85,6 +88,11 @@ absl::Status PollStatus(OcidSession& ocid, const std::string& id, const Options&
     RETURN_IF_ERROR(Call(*stub, &cri::RuntimeService::Stub::ContainerStatus, "ContainerStatus",
                          request, &response));
     samples->status.push_back(MillisSince(start));
+    cri::ListContainersResponse listed;
+    start = absl::Now();
+    RETURN_IF_ERROR(Call(*stub, &cri::RuntimeService::Stub::ListContainers, "ListContainers",
+                         cri::ListContainersRequest(), &listed));
+    samples->list.push_back(MillisSince(start));
     cri::VersionResponse version;
     start = absl::Now();
     RETURN_IF_ERROR(Call(*stub, &cri::RuntimeService::Stub::Version, "Version",
@@ -164,6 +172,7 @@ void PrintLatencies(const std::string& phase, const char* call, const std::vecto
 
 void PrintPhase(const std::string& phase, const Samples& samples) {
   PrintLatencies(phase, "ContainerStatus", samples.status);
+  PrintLatencies(phase, "ListContainers", samples.list);
   PrintLatencies(phase, "Version (floor)", samples.version);
   std::printf("  %-22s %-16s %8s %9.3f %9.3f\n", phase.c_str(), "Status - floor", "",
               Percentile(samples.status, 50) - Percentile(samples.version, 50),
@@ -202,11 +211,17 @@ absl::Status RunBench(const Options& options) {
   std::printf("\nlifecycles completed under load: %d in %.1f s (%.2f/s, %d clients)\n",
               load.lifecycles, load.client_seconds, load.lifecycles / load.client_seconds,
               options.clients);
+  // Issue 9's target with 10 clients; issue 15's (20 clients, 10 minutes:
+  // --clients 20 --seconds 600) is 5 ms. A run that ends without an error
+  // had none: one failed call stops it.
   double p99 = Percentile(load.samples.status, 99);
   bool met = p99 < kStatusP99TargetMs;
+  bool met_loose = p99 < kStatusP99LooseTargetMs;
   std::printf("\ntargets:\n  %-60s %9.3f ms  %s\n", "ContainerStatus p99 under load < 2 ms", p99,
               met ? "met" : "MISSED");
-  std::printf("targets: %d met, %d MISSED\n", met ? 1 : 0, met ? 0 : 1);
+  std::printf("  %-60s %9.3f ms  %s\n", "ContainerStatus p99 under load < 5 ms", p99,
+              met_loose ? "met" : "MISSED");
+  std::printf("targets: %d met, %d MISSED\n", met + met_loose, 2 - met - met_loose);
   return absl::OkStatus();
 }
 
