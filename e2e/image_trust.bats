@@ -233,3 +233,39 @@ hup_and_wait() {
   [ "$status" -eq 0 ]
   kill -0 "$OCID_PID"
 }
+
+@test "SIGHUP applies ocid.conf's pinned_images and log_level; a pinned image is reported and not removed" {
+  run "$OCIC_BIN" image pull "$REGISTRY/busybox:oci"
+  [ "$status" -eq 0 ]
+  run "$OCIC_BIN" image status "$REGISTRY/busybox:oci"
+  [[ "$output" == *"Pinned: false"* ]]
+  mkdir -p "$TEST_ROOT/ocid.conf.d"
+  printf '[ocid.image]\npinned_images = ["%s/busybox:oc*"]\n' "$REGISTRY" \
+    >"$TEST_ROOT/ocid.conf.d/50-pins.conf"
+  hup_and_wait "got SIGHUP: reloaded"
+  run "$OCIC_BIN" image status "$REGISTRY/busybox:oci"
+  [[ "$output" == *"Pinned: true"* ]]
+  run "$OCIC_BIN" image remove "$REGISTRY/busybox:oci"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"is pinned (ocid.image.pinned_images)"* ]]
+  run "$OCIC_BIN" image status "$REGISTRY/busybox:oci"
+  [ "$status" -eq 0 ]
+
+  # A bad pattern keeps the old configuration; a key that needs a restart
+  # is named.
+  printf '[ocid.image]\npinned_images = ["a*b"]\n' >"$TEST_ROOT/ocid.conf.d/50-pins.conf"
+  hup_and_wait "reload failed, keeping the old configuration"
+  grep -q 'reload failed.*ocid.image.pinned_images' "$TEST_ROOT/ocid.log"
+  run "$OCIC_BIN" image remove "$REGISTRY/busybox:oci"
+  [ "$status" -ne 0 ]
+  printf '[ocid]\nlog_level = "debug"\n[ocid.network]\ndefault_network = "elsewhere"\n' \
+    >"$TEST_ROOT/ocid.conf.d/50-pins.conf"
+  hup_and_wait "got SIGHUP: reloaded"
+  grep -q "reload: ocid.network.default_network changed; it takes effect when ocid restarts" \
+    "$TEST_ROOT/ocid.log"
+  run "$OCIC_BIN" image remove "$REGISTRY/busybox:oci"
+  [ "$status" -eq 0 ]
+  rm "$TEST_ROOT/ocid.conf.d/50-pins.conf"
+  hup_and_wait "got SIGHUP: reloaded"
+  kill -0 "$OCID_PID"
+}

@@ -572,7 +572,8 @@ absl::Status ImageStatus(Invocation& in) {
   PrintStatusFields(in, {{"ID", found.id()},
                          {"Tags", absl::StrJoin(found.repo_tags(), ", ")},
                          {"Digests", absl::StrJoin(found.repo_digests(), ", ")},
-                         {"Size", FormatBytes(found.size())}});
+                         {"Size", FormatBytes(found.size())},
+                         {"Pinned", found.pinned() ? "true" : "false"}});
   return absl::OkStatus();
 }
 

@@ -103,11 +103,17 @@ int Run(int argc, char** argv) {
 
   int signal_number = 0;
   while (sigwait(&stop_signals, &signal_number) == 0 && signal_number == SIGHUP) {
-    absl::Status reloaded = (*server)->Reload();
+    // ocid.conf as at start: its files, then the same flags over them.
+    Config fresh;
+    absl::Status reloaded =
+        MergeFiles(command_line->config_file, command_line->config_dir, fresh);
+    if (reloaded.ok()) reloaded = ApplyOverrides(*command_line, fresh);
+    if (reloaded.ok()) reloaded = Validate(fresh);
+    if (reloaded.ok()) reloaded = (*server)->Reload(fresh);
     if (reloaded.ok()) {
-      OCID_LOG(kInfo) << "got SIGHUP: reloaded " << config.registries_conf << " (and "
-                      << config.registries_conf << ".d), " << config.signature_policy << " and "
-                      << config.registries_d;
+      OCID_LOG(kInfo) << "got SIGHUP: reloaded " << command_line->config_file << ", "
+                      << config.registries_conf << " (and " << config.registries_conf << ".d), "
+                      << config.signature_policy << " and " << config.registries_d;
     } else {
       OCID_LOG(kError) << "got SIGHUP: reload failed, keeping the old configuration: "
                        << reloaded.message();

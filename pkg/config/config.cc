@@ -366,6 +366,21 @@ std::string ToToml(const Config& c) {
   return out;
 }
 
+std::vector<std::string> ChangedKeys(const Config& a, const Config& b) {
+  std::vector<std::string> changed;
+  for (const ConfigKey& key : ConfigKeys()) {
+    bool same = std::visit([&](auto field) { return a.*field == b.*field; }, key.field);
+    if (!same) changed.push_back(key.Path());
+  }
+  Config runtimes_only_a, runtimes_only_b;
+  runtimes_only_a.runtimes = a.runtimes;
+  runtimes_only_b.runtimes = b.runtimes;
+  if (!(runtimes_only_a == runtimes_only_b)) {
+    changed.push_back(absl::StrCat(kRuntimesTable, ".", kRuntimesKey));
+  }
+  return changed;
+}
+
 std::string ConfigAsJson(const Config& c) {
   nlohmann::json json = nlohmann::json::object();
   for (const ConfigKey& key : ConfigKeys()) {

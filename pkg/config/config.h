@@ -82,6 +82,9 @@ struct Config {
   std::string registries_conf = "/etc/containers/registries.conf";
   std::string registries_d = "/etc/containers/registries.d";  // signature lookasides
   std::string global_auth_file;  // containers auth.json for pulls; "" for none
+  // Names, NAME* or *WORD* (pkg/image/pinned_images.h): reported pinned to
+  // kubelet, refused by RemoveImage (cri-o's key).
+  std::vector<std::string> pinned_images;
 
   // [ocid.network]
   std::string network_dir = "/etc/cni/net.d";
@@ -110,6 +113,10 @@ absl::Status MergeFiles(const std::string& main_file, const std::string& dropin_
 
 // Checks values that no single key can check alone, naming the key at fault.
 absl::Status Validate(const Config& config);
+
+// The keys whose values differ between `a` and `b` ("ocid.log_level", ...;
+// "ocid.runtime.runtimes" for any handler), in ConfigKeys() order.
+std::vector<std::string> ChangedKeys(const Config& a, const Config& b);
 
 // The effective configuration as a TOML document that MergeToml reads back,
 // each key with its help as a comment.

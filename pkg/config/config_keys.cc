@@ -71,6 +71,9 @@ const std::vector<ConfigKey>& ConfigKeys() {
       {"ocid.image", "global_auth_file", "global-auth-file",
        "auth.json with registry credentials for pulls; empty for none", &Config::global_auth_file,
        Check::kAbsolutePathOrEmpty},
+      {"ocid.image", "pinned_images", "pinned-image",
+       "images kept from kubelet's GC and RemoveImage: a name, NAME* or *WORD*",
+       &Config::pinned_images},
 
       {"ocid.network", "network_dir", "cni-config-dir", "CNI network config dir",
        &Config::network_dir, Check::kAbsolutePath},

@@ -63,7 +63,7 @@ TEST(ConfigKeysTest, EveryConfigFieldIsInTheTable) {
          stream_address, stream_port, stream_idle_timeout, stream_tls_cert, stream_tls_key,
          default_runtime, conmon, cgroup_manager,
          seccomp_profile, default_capabilities, apparmor_profile, default_sysctls, runtimes, signature_policy, signature_policy_dir, registries_conf, registries_d,
-         global_auth_file, network_dir, plugin_dirs, default_network, enable_metrics,
+         global_auth_file, pinned_images, network_dir, plugin_dirs, default_network, enable_metrics,
          metrics_address, metrics_port, metrics_required] = config;
   const std::vector<const void*> listed = {&root,
                                            &runroot,
@@ -89,6 +89,7 @@ TEST(ConfigKeysTest, EveryConfigFieldIsInTheTable) {
                                            &registries_conf,
                                            &registries_d,
                                            &global_auth_file,
+                                           &pinned_images,
                                            &network_dir,
                                            &plugin_dirs,
                                            &default_network,

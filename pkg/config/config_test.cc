@@ -157,3 +157,20 @@ TEST(ConfigTest, ToTomlReadsBackToTheSameConfig) {
 
 }  // namespace
 }  // namespace ocid
+
+namespace ocid {
+namespace {
+
+TEST(ConfigTest, ChangedKeysNamesWhatDiffers) {
+  Config a, b;
+  EXPECT_TRUE(ChangedKeys(a, b).empty());
+  b.log_level = "debug";
+  b.pinned_images = {"registry.k8s.io/pause*"};
+  b.runtimes["kata"].path = "/usr/bin/kata-runtime";
+  EXPECT_EQ(ChangedKeys(a, b),
+            (std::vector<std::string>{"ocid.log_level", "ocid.image.pinned_images",
+                                      "ocid.runtime.runtimes"}));
+}
+
+}  // namespace
+}  // namespace ocid

@@ -22,8 +22,12 @@ namespace cri = ::runtime::v1;
 
 constexpr size_t kMaxConfigBytes = 8 << 20;
 
-void ToCri(const ImageRecord& image, cri::Image& out) {
+}  // namespace
+
+void ImageService::ToCri(const ImageRecord& image, const PinnedImages& pinned,
+                         cri::Image& out) const {
   out.set_id(image.id.String());
+  out.set_pinned(pinned.Pins(image));
   for (const auto& tag : image.repo_tags) out.add_repo_tags(tag);
   for (const auto& digest : image.repo_digests) out.add_repo_digests(digest);
   out.set_size(static_cast<uint64_t>(image.size));
@@ -39,8 +43,6 @@ void ToCri(const ImageRecord& image, cri::Image& out) {
     out.set_username(user);
   }
 }
-
-}  // namespace
 
 // A short name is found where a pull of it may have put it: see LookupNames.
 absl::StatusOr<std::optional<ImageMatch>> ImageService::Lookup(const std::string& name,
@@ -59,10 +61,13 @@ grpc::Status ImageService::ListImages(grpc::ServerContext*, const cri::ListImage
     const std::string& wanted = request->filter().image().image();
     if (!wanted.empty()) {
       ASSIGN_OR_RETURN(std::optional<ImageMatch> match, Lookup(wanted, "filter.image.image"));
-      if (match.has_value()) ToCri(match->image, *response->add_images());
+      if (match.has_value()) ToCri(match->image, *Pinned(), *response->add_images());
       return absl::OkStatus();
     }
-    for (const ImageRecord& image : stores_.images.List()) ToCri(image, *response->add_images());
+    std::shared_ptr<const PinnedImages> pinned = Pinned();
+    for (const ImageRecord& image : stores_.images.List()) {
+      ToCri(image, *pinned, *response->add_images());
+    }
     return absl::OkStatus();
   });
 }
@@ -79,9 +84,10 @@ grpc::Status ImageService::StreamImages(grpc::ServerContext*,
     } else {
       for (const ImageRecord& image : stores_.images.List()) ids.push_back(image.id.String());
     }
+    std::shared_ptr<const PinnedImages> pinned = Pinned();
     return WriteInBatches(writer, ids, [&](const std::string& id, auto& response) {
       std::optional<ImageRecord> image = stores_.images.Find(id);  // removed meanwhile: left out
-      if (image.has_value()) ToCri(*image, *response.add_images());
+      if (image.has_value()) ToCri(*image, *pinned, *response.add_images());
     });
   });
 }
@@ -104,7 +110,7 @@ grpc::Status ImageService::ImageStatus(grpc::ServerContext*, const cri::ImageSta
     ASSIGN_OR_RETURN(std::optional<ImageMatch> match, Lookup(name, "image.image"));
     if (!match.has_value()) return absl::OkStatus();  // CRI: no image, no error
     const ImageRecord* image = &match->image;
-    ToCri(*image, *response->mutable_image());
+    ToCri(*image, *Pinned(), *response->mutable_image());
     if (request->verbose()) {
       absl::StatusOr<std::string> config = stores_.blobs.ReadBlob(image->id, kMaxConfigBytes);
       nlohmann::json info = {{"id", image->id.String()},
@@ -157,6 +163,10 @@ grpc::Status ImageService::RemoveImage(grpc::ServerContext*, const cri::RemoveIm
     if (name.empty()) return absl::InvalidArgumentError("image.image is empty");
     ASSIGN_OR_RETURN(std::optional<ImageMatch> match, Lookup(name, "image.image"));
     if (!match.has_value()) return absl::OkStatus();  // idempotent
+    if (Pinned()->Pins(match->image)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "image ", name, " is pinned (ocid.image.pinned_images): it is not removed"));
+    }
     // The stored tag the name matched (pkg/storage untags it when the image
     // has others), else the image.
     std::string key = match->by_tag ? match->name : match->image.id.String();

@@ -3,10 +3,13 @@
 #ifndef OCID_PKG_SERVER_IMAGE_SERVICE_H_
 #define OCID_PKG_SERVER_IMAGE_SERVICE_H_
 
+#include <memory>
 #include <string>
 
+#include "absl/synchronization/mutex.h"
 #include "api/runtime/v1/api.grpc.pb.h"
 #include "pkg/image/image_lookup.h"
+#include "pkg/image/pinned_images.h"
 #include "pkg/image/puller.h"
 #include "pkg/storage/blob_store.h"
 #include "pkg/storage/image_store.h"
@@ -27,7 +30,15 @@ struct ImageStores {
 
 class ImageService final : public runtime::v1::ImageService::Service {
  public:
-  explicit ImageService(ImageStores stores) : stores_(stores) {}
+  explicit ImageService(ImageStores stores, PinnedImages pinned = PinnedImages())
+      : stores_(stores), pinned_(std::make_shared<const PinnedImages>(std::move(pinned))) {}
+
+  // Calls from now on use `pinned` (a SIGHUP's ocid.conf).
+  void SetPinned(PinnedImages pinned) {
+    auto fresh = std::make_shared<const PinnedImages>(std::move(pinned));
+    absl::MutexLock lock(&pinned_mu_);
+    pinned_ = std::move(fresh);
+  }
 
   grpc::Status ListImages(grpc::ServerContext* context,
                           const runtime::v1::ListImagesRequest* request,
@@ -53,7 +64,17 @@ class ImageService final : public runtime::v1::ImageService::Service {
   absl::StatusOr<std::optional<ImageMatch>> Lookup(const std::string& name,
                                                    absl::string_view field) const;
 
+  std::shared_ptr<const PinnedImages> Pinned() const {
+    absl::MutexLock lock(&pinned_mu_);
+    return pinned_;
+  }
+  // The CRI form of `image`, `pinned` as pinned_images says.
+  void ToCri(const ImageRecord& image, const PinnedImages& pinned,
+             runtime::v1::Image& out) const;
+
   ImageStores stores_;
+  mutable absl::Mutex pinned_mu_;
+  std::shared_ptr<const PinnedImages> pinned_ ABSL_GUARDED_BY(pinned_mu_);
 };
 
 }  // namespace ocid

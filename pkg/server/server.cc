@@ -94,11 +94,22 @@ CriServer::~CriServer() {
   StopMetrics();  // also when serving never began
 }
 
-absl::Status CriServer::Reload() {
+absl::Status CriServer::Reload(const Config& fresh) {
   ASSIGN_OR_RETURN(RegistriesConf registries, LoadRegistriesConf(config_.registries_conf));
   ASSIGN_OR_RETURN(std::shared_ptr<const TrustPolicies> trust, LoadTrust());
-  if (puller_ == nullptr) return absl::FailedPreconditionError("not serving");
+  ASSIGN_OR_RETURN(PinnedImages pinned, PinnedImages::Parse(fresh.pinned_images));
+  ASSIGN_OR_RETURN(LogLevel level, ParseLogLevel(fresh.log_level));
+  if (puller_ == nullptr || image_service_ == nullptr) {
+    return absl::FailedPreconditionError("not serving");
+  }
+  // All read: now applied together.
   puller_->Reconfigure(std::move(registries), std::move(trust));
+  image_service_->SetPinned(std::move(pinned));
+  SetLogLevel(level);
+  for (const std::string& key : ChangedKeys(config_, fresh)) {
+    if (key == "ocid.log_level" || key == "ocid.image.pinned_images") continue;
+    OCID_LOG(kWarn) << "reload: " << key << " changed; it takes effect when ocid restarts";
+  }
   return absl::OkStatus();
 }
 
@@ -132,8 +143,10 @@ absl::Status CriServer::OpenStores() {
   ASSIGN_OR_RETURN(short_name_aliases_, ShortNameAliasCache::Open(ShortNameAliasCachePath()));
   puller_ = std::make_unique<ImagePuller>(*blobs_, *layers_, *images_, std::move(registries),
                                           options, std::move(trust), short_name_aliases_.get());
+  ASSIGN_OR_RETURN(PinnedImages pinned, PinnedImages::Parse(config_.pinned_images));
   image_service_ = std::make_unique<ImageService>(
-      ImageStores{storage, *blobs_, *layers_, *images_, *puller_, config_.root + "/containers"});
+      ImageStores{storage, *blobs_, *layers_, *images_, *puller_, config_.root + "/containers"},
+      std::move(pinned));
 
   return StartManagers();
 }

@@ -44,10 +44,13 @@ class CriServer {
   // cancels the rest and removes the socket. Idempotent.
   void Shutdown(absl::Duration grace);
 
-  // Reads registries.conf, the trust policy and registries.d again (ocid's
-  // SIGHUP); pulls that start afterwards use them. On any error nothing
-  // changes and the error names the file.
-  absl::Status Reload();
+  // ocid's SIGHUP, with ocid.conf read again into `fresh`: reads
+  // registries.conf, the trust policy and registries.d again (pulls that
+  // start afterwards use them) and applies fresh's reloadable keys,
+  // log_level and pinned_images; other keys that changed are logged as
+  // taking effect at the next start. On any error nothing changes and the
+  // error names the file or key.
+  absl::Status Reload(const Config& fresh);
 
   ~CriServer();
 

@@ -95,29 +95,46 @@ TEST_F(ServerTest, ReloadReadsThePolicyAgainAndKeepsTheOldOnError) {
   std::ofstream(config_.signature_policy) << R"({"default": [{"type": "reject"}]})";
   auto server = CriServer::Start(config_);
   ASSERT_TRUE(server.ok()) << server.status();
-  EXPECT_TRUE((*server)->Reload().ok());
+  EXPECT_TRUE((*server)->Reload(config_).ok());
 
   std::ofstream(config_.signature_policy) << R"({"default": [{"type": "rejectish"}]})";
-  absl::Status bad = (*server)->Reload();
+  absl::Status bad = (*server)->Reload(config_);
   EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(bad.message()), HasSubstr(config_.signature_policy));
 
   std::ofstream(config_.signature_policy) << R"({"default": [{"type": "reject"}]})";
   std::ofstream(config_.registries_conf) << "unknown_key = 1\n";
-  absl::Status bad_conf = (*server)->Reload();
+  absl::Status bad_conf = (*server)->Reload(config_);
   EXPECT_THAT(std::string(bad_conf.message()), HasSubstr(config_.registries_conf));
   std::filesystem::remove(config_.registries_conf);
-  EXPECT_TRUE((*server)->Reload().ok());
+  EXPECT_TRUE((*server)->Reload(config_).ok());
 
   // The drop-ins are read again too.
   std::filesystem::create_directory(config_.registries_conf + ".d");
   std::ofstream(config_.registries_conf + ".d/50-mode.conf") << "short-name-mode = \"maybe\"\n";
-  absl::Status bad_drop_in = (*server)->Reload();
+  absl::Status bad_drop_in = (*server)->Reload(config_);
   EXPECT_THAT(std::string(bad_drop_in.message()),
               HasSubstr(config_.registries_conf + ".d/50-mode.conf:1: key \"short-name-mode\""));
   std::ofstream(config_.registries_conf + ".d/50-mode.conf") << "short-name-mode = \"disabled\"\n";
-  EXPECT_TRUE((*server)->Reload().ok());
+  EXPECT_TRUE((*server)->Reload(config_).ok());
+
+  // ocid.conf's reloadable keys: a bad pinned_images pattern changes nothing.
+  Config fresh = config_;
+  fresh.pinned_images = {"a*b"};
+  absl::Status bad_pin = (*server)->Reload(fresh);
+  EXPECT_EQ(bad_pin.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad_pin.message()), HasSubstr("ocid.image.pinned_images"));
+  fresh.pinned_images = {"registry.k8s.io/pause*"};
+  fresh.log_level = "debug";
+  EXPECT_TRUE((*server)->Reload(fresh).ok());
   (*server)->Shutdown(absl::ZeroDuration());
+}
+
+TEST_F(ServerTest, ABadPinnedImagesPatternStopsTheStart) {
+  config_.pinned_images = {"*"};
+  auto server = CriServer::Start(config_);
+  ASSERT_FALSE(server.ok());
+  EXPECT_THAT(std::string(server.status().message()), HasSubstr("ocid.image.pinned_images"));
 }
 
 TEST_F(ServerTest, RuntimeReadyNamesAMissingRuntimeBinary) {
