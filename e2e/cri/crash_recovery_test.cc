@@ -245,6 +245,37 @@ class CriCrashInLifecycle : public CriCrashRecovery,
     EXPECT_TRUE(listed.ok()) << listed.status();
     return listed.ok() ? *listed : std::vector<v1::Container>{};
   }
+
+  // What Leftovers() does not see and the suite's census finds only at the
+  // end: cgroups (cgroupfs: /ocid/pod-<id> in every hierarchy, the
+  // containers' below it) and processes (conmon, the runtime, the infra)
+  // naming one of `ids`.
+  static std::vector<std::string> TracesOf(const std::vector<std::string>& ids) {
+    std::vector<std::string> left;
+    for (const std::string& hierarchy : Entries("/sys/fs/cgroup")) {
+      const std::string base = absl::StrCat("/sys/fs/cgroup/", hierarchy, "/ocid");
+      for (const std::string& name : Entries(base)) {
+        for (const std::string& id : ids) {
+          if (absl::StrContains(name, id)) left.push_back(absl::StrCat("cgroup ", base, "/", name));
+        }
+      }
+    }
+    for (const std::string& pid : Entries("/proc")) {
+      int number = 0;
+      if (!absl::SimpleAtoi(pid, &number)) continue;
+      std::string cmdline = ReadAll(absl::StrCat("/proc/", pid, "/cmdline"));
+      for (char& c : cmdline) {
+        if (c == '\0') c = ' ';
+      }
+      for (const std::string& id : ids) {
+        if (absl::StrContains(cmdline, id)) {
+          left.push_back(absl::StrCat("process ", pid, ": ", cmdline));
+          break;
+        }
+      }
+    }
+    return left;
+  }
 };
 
 TEST_P(CriCrashInLifecycle, RestartedOcidListsAConsistentStateAndTheRetrySucceeds) {
@@ -256,6 +287,7 @@ TEST_P(CriCrashInLifecycle, RestartedOcidListsAConsistentStateAndTheRetrySucceed
   const v1::ContainerConfig config = DefaultContainerConfig("crash-life-");
   OCID_ASSERT_OK_AND_ASSIGN(std::string id, CreateContainer(pod, config));
   if (call != "start_container") OCID_ASSERT_OK(StartContainer(id));
+  ASSERT_FALSE(TracesOf({pod.id, id}).empty()) << "the census does not see conmon";
 
   // The cut call. The stop signal's point is passed only with a timeout;
   // the others are reached by the SIGKILL path (timeout 0).
@@ -356,6 +388,8 @@ TEST_P(CriCrashInLifecycle, RestartedOcidListsAConsistentStateAndTheRetrySucceed
   EXPECT_TRUE(PodsNamed(pod_config.metadata().name()).empty());
   std::vector<std::string> left = Leftovers();
   EXPECT_TRUE(left.empty()) << "left behind: " << testing::PrintToString(left);
+  std::vector<std::string> traces = TracesOf({pod.id, id});
+  EXPECT_TRUE(traces.empty()) << "left behind: " << testing::PrintToString(traces);
 }
 
 INSTANTIATE_TEST_SUITE_P(
