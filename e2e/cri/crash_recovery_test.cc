@@ -348,6 +348,18 @@ TEST_P(CriCrashInLifecycle, RestartedOcidListsAConsistentStateAndTheRetrySucceed
     EXPECT_TRUE(status.ok()) << "listed but not there: " << status.status();
   }
 
+  // The other List calls kubelet makes take what is left in their stride.
+  {
+    v1::ListContainerStatsRequest request;
+    v1::ListContainerStatsResponse response;
+    OCID_EXPECT_OK(Call(&v1::RuntimeService::Stub::ListContainerStats, request, &response));
+    v1::ListPodSandboxStatsRequest pod_request;
+    v1::ListPodSandboxStatsResponse pod_response;
+    OCID_EXPECT_OK(
+        Call(&v1::RuntimeService::Stub::ListPodSandboxStats, pod_request, &pod_response));
+    OCID_EXPECT_OK(PodStatus(pod.id, /*verbose=*/true).status());
+  }
+
   // The client's retry succeeds and does what the call was to do.
   if (call == "start_container") {
     absl::Status again = StartContainer(id);
