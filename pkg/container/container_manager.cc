@@ -161,6 +161,10 @@ absl::Status ContainerManager::Recover() {
                                   })
                           .status());
     } else if (state->status == "running") {
+      // A Start cut short after the runtime started the init (ocid died
+      // before the record said so): it runs, so the record says RUNNING,
+      // from now on (when it started exactly is not known).
+      if (now->state == ContainerState::kCreated) RETURN_IF_ERROR(MarkStarted(c, c.conmon_pid));
       WatchOom(c);
     }
   }
@@ -463,6 +467,14 @@ absl::Status ContainerManager::Start(const std::string& id) {
   } else {
     ASSIGN_OR_RETURN(conmon_pid, RestoreLocked(c, *runtime));
   }
+  CrashPoint("start_container.runtime_started");
+  RETURN_IF_ERROR(MarkStarted(c, conmon_pid));
+  CrashPoint("start_container.recorded");
+  WatchOom(c);
+  return absl::OkStatus();
+}
+
+absl::Status ContainerManager::MarkStarted(const ContainerRecord& c, pid_t conmon_pid) {
   // The runtime wrote the init pid at create (or restore): no `state` call
   // (a process start, ~25 ms for runc) is needed.
   pid_t pid = 0;
@@ -481,7 +493,6 @@ absl::Status ContainerManager::Start(const std::string& id) {
                                 r.pid = pid;
                               })
                       .status());
-  WatchOom(c);
   Emit(c, LifecycleEventType::kStarted);
   return absl::OkStatus();
 }
@@ -593,6 +604,7 @@ absl::Status ContainerManager::Stop(const std::string& id, int64_t timeout_secon
 
 absl::Status ContainerManager::StopLocked(const std::string& id, int64_t timeout_seconds) {
   RETURN_IF_ERROR(StopInit(id, timeout_seconds));
+  CrashPoint("stop_container.exited");
   // Also when the exit watch recorded the exit (and killed them) already:
   // Stop returns only once nothing of the container runs.
   std::optional<ContainerRecord> c = records_.Get(id);
@@ -612,10 +624,12 @@ absl::Status ContainerManager::StopInit(const std::string& id, int64_t timeout_s
     ASSIGN_OR_RETURN(int signal, SignalNumber(c.stop_signal));
     absl::Status sent = runtime->Kill(c.id, signal);
     if (!sent.ok() && !absl::IsNotFound(sent)) return sent;
+    CrashPoint("stop_container.signal_sent");
     if (records_.WaitFor(c.id, Exited, absl::Seconds(timeout_seconds))) return absl::OkStatus();
   }
   absl::Status killed = runtime->Kill(c.id, SIGKILL);
   if (!killed.ok() && !absl::IsNotFound(killed)) return killed;
+  CrashPoint("stop_container.killed");
   if (records_.WaitFor(c.id, Exited, kKillGrace)) return absl::OkStatus();
   // No exit file (a created container that never ran): say so.
   bool stopped = false;
@@ -647,6 +661,7 @@ absl::Status ContainerManager::RemoveLocked(const std::string& id) {
   if (!found) return absl::OkStatus();  // removed while we waited
   const ContainerRecord c = *found;
   RETURN_IF_ERROR(StopLocked(c.id, 0));
+  CrashPoint("remove_container.stopped");
   ASSIGN_OR_RETURN(ContainerRuntime * runtime, runtimes_.For(c.runtime_handler));
   RETURN_IF_ERROR(runtime->Delete(c.id, /*force=*/true));
   if (options_.remove_cgroup) {
@@ -657,10 +672,13 @@ absl::Status ContainerManager::RemoveLocked(const std::string& id) {
       RETURN_IF_ERROR(options_.remove_cgroup(ConmonCgroupPath(*pod_cgroup, c.id)));
     }
   }
+  CrashPoint("remove_container.runtime_deleted");
   RETURN_IF_ERROR(images_.UnmountRootfs(c.rootfs));
+  CrashPoint("remove_container.rootfs_unmounted");
   RETURN_IF_ERROR(RemoveAll(c.bundle));
   RETURN_IF_ERROR(RemoveAll(c.overlay_dir));
   ::unlink(absl::StrCat(c.exit_dir, "/", c.id).c_str());
+  CrashPoint("remove_container.bundle_removed");
   RETURN_IF_ERROR(records_.Remove(c.id));
   UnwatchOom(c.id);
   DropImage(c.id);

@@ -216,6 +216,10 @@ class ContainerManager final : public PodContainers {
                                          const RestoreSource* restore);
   absl::StatusOr<pid_t> RestoreLocked(const ContainerRecord& c, ContainerRuntime& runtime);
   absl::Status UndoCreate(const ContainerRecord& c);
+  // The record of a container whose init the runtime started (or restored,
+  // under `conmon_pid`): RUNNING with its pid (unless an exit was recorded
+  // first), and the event.
+  absl::Status MarkStarted(const ContainerRecord& c, pid_t conmon_pid);
   absl::Status StopLocked(const std::string& id, int64_t timeout_seconds);
   // Stops the init: StopLocked's signals and waits, without the cgroup kill.
   absl::Status StopInit(const std::string& id, int64_t timeout_seconds);

@@ -951,6 +951,27 @@ TEST_F(ContainerManagerTest, RecoverReconcilesWhatRuns) {
   EXPECT_EQ(containers_->Get(running)->state, ContainerState::kExited);
 }
 
+// ocid died in Start after the runtime started the init and before the
+// record said so: the restarted ocid finds it running and lists it RUNNING
+// (not CREATED, which a retried Start could never leave).
+TEST_F(ContainerManagerTest, RecoverMarksRunningAContainerWhoseStartWasCutShort) {
+  std::string id = containers_->Create(pod_, ContainerConfig()).value();
+  {
+    absl::MutexLock lock(&runtime_.mu);
+    runtime_.states[id] = "running";  // the runtime's start, and nothing after
+  }
+  ASSERT_EQ(containers_->Get(id)->state, ContainerState::kCreated);
+  Boot();
+  absl::StatusOr<ContainerRecord> after = containers_->Get(id);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->state, ContainerState::kRunning);
+  EXPECT_EQ(after->pid, 4242) << "the pid the runtime wrote at create";
+  EXPECT_GT(after->started_at, 0);
+  EXPECT_TRUE(absl::IsFailedPrecondition(containers_->Start(id))) << "started twice";
+  ASSERT_TRUE(containers_->Stop(id, 0).ok());
+  EXPECT_EQ(containers_->Get(id)->state, ContainerState::kExited);
+}
+
 TEST_F(ContainerManagerTest, UnparsableStoredConfigIsDataLoss) {
   std::string id = containers_->Create(pod_, ContainerConfig()).value();
   ContainerRecord broken = containers_->Get(id).value();

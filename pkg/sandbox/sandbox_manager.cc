@@ -303,10 +303,15 @@ absl::Status SandboxManager::StopLocked(const SandboxRecord& pod) {
     ASSIGN_OR_RETURN(config, StoredPodConfig(pod));
   }
   if (containers_ != nullptr) RETURN_IF_ERROR(containers_->StopAllOf(pod.id));
+  CrashPoint("stop_pod.containers_stopped");
   if (pod.infra_pid > 0) host_.StopInfra(pod.Infra());
+  CrashPoint("stop_pod.infra_stopped");
   if (!pod.shm_path.empty()) RETURN_IF_ERROR(host_.UnmountShm(pod.shm_path));
+  CrashPoint("stop_pod.shm_unmounted");
   if (tear_down_network) RETURN_IF_ERROR(network_.TearDown(NetworkRequestFor(pod, config)));
+  CrashPoint("stop_pod.network_removed");
   RETURN_IF_ERROR(host_.Unpin(pod.namespaces));
+  CrashPoint("stop_pod.unpinned");
   bool was_ready = false;
   RETURN_IF_ERROR(records_
                       .Update(pod.id,
@@ -318,6 +323,7 @@ absl::Status SandboxManager::StopLocked(const SandboxRecord& pod) {
                                 r.infra_start_time = 0;
                               })
                       .status());
+  CrashPoint("stop_pod.recorded");
   if (was_ready) Emit(pod.id, LifecycleEventType::kStopped);
   return absl::OkStatus();
 }
@@ -389,9 +395,13 @@ absl::Status SandboxManager::RemovePod(const std::string& id) {
   std::optional<SandboxRecord> pod = records_.Get(found->id);
   if (!pod) return absl::OkStatus();  // removed while we waited
   RETURN_IF_ERROR(StopLocked(*pod));
+  CrashPoint("remove_pod.stopped");
   if (containers_ != nullptr) RETURN_IF_ERROR(containers_->RemoveAllOf(pod->id));
+  CrashPoint("remove_pod.containers_removed");
   RETURN_IF_ERROR(RemoveCgroupsOf(*pod));
+  CrashPoint("remove_pod.cgroups_removed");
   RETURN_IF_ERROR(RemoveAll(pod->files_dir));
+  CrashPoint("remove_pod.files_removed");
   RETURN_IF_ERROR(records_.Remove(pod->id));
   names_.Release(pod->ReservedName());
   Emit(pod->id, LifecycleEventType::kDeleted);

@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -628,6 +629,66 @@ INSTANTIATE_TEST_SUITE_P(Points, SandboxCrashTest,
                          [](const auto& info) {
                            std::string name =
                                info.param.first.substr(info.param.first.find('.') + 1);
+                           return name;
+                         });
+
+// ocid dies at each crash point of StopPod and RemovePod in turn (a forked
+// child runs the call). After a restart the pod is still there, READY only
+// while its infra runs; the client's retry of the call succeeds, and once
+// the pod is removed nothing of it is left and its name is free.
+class SandboxStopCrashTest : public SandboxManagerTest,
+                             public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(SandboxStopCrashTest, TheRetriedCallFinishesWhatTheCutShortOneLeft) {
+#ifdef NDEBUG
+  GTEST_SKIP() << "crash points are compiled out of release builds";
+#endif
+  const std::string point = GetParam();
+  const bool in_remove = absl::StartsWith(point, "remove_pod.");
+  absl::StatusOr<std::string> id = manager_->RunPod(PodConfig("web"), "");
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EXIT(
+      {
+        ::setenv(kCrashPointEnv, point.c_str(), 1);
+        (in_remove ? manager_->RemovePod(*id) : manager_->StopPod(*id)).IgnoreError();
+      },
+      ::testing::ExitedWithCode(137), "test crash point " + point);
+
+  manager_ = NewManager();  // as after a restart
+  absl::StatusOr<SandboxRecord> pod = manager_->Get(*id);
+  ASSERT_TRUE(pod.ok()) << "gone before its removal finished: " << pod.status();
+  EXPECT_EQ(pod->ready, point == "stop_pod.containers_stopped") << "READY without its infra";
+  if (in_remove) {
+    ASSERT_TRUE(manager_->RemovePod(*id).ok());
+  } else {
+    ASSERT_TRUE(manager_->StopPod(*id).ok());
+    EXPECT_FALSE(manager_->Get(*id)->ready);
+    EXPECT_TRUE(network_.up.empty()) << "the network outlived the retried stop";
+    ASSERT_TRUE(manager_->RemovePod(*id).ok());
+  }
+  EXPECT_TRUE(absl::IsNotFound(manager_->Get(*id).status()));
+  EXPECT_TRUE(host_.Empty()) << "pins, shm or infra left after a crash at " << point;
+  EXPECT_TRUE(network_.up.empty()) << "network left after a crash at " << point;
+  EXPECT_EQ(PodDirs(), 0u);
+  EXPECT_EQ(RecordFiles(), 0u);
+  absl::StatusOr<std::string> again = manager_->RunPod(PodConfig("web"), "");
+  ASSERT_TRUE(again.ok()) << "the name stayed reserved: " << again.status();
+  EXPECT_NE(*again, *id);
+  ASSERT_TRUE(manager_->RemovePod(*again).ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(Points, SandboxStopCrashTest,
+                         ::testing::Values("stop_pod.containers_stopped", "stop_pod.infra_stopped",
+                                           "stop_pod.shm_unmounted", "stop_pod.network_removed",
+                                           "stop_pod.unpinned", "stop_pod.recorded",
+                                           "remove_pod.stopped", "remove_pod.containers_removed",
+                                           "remove_pod.cgroups_removed",
+                                           "remove_pod.files_removed"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           for (char& c : name) {
+                             if (c == '.') c = '_';
+                           }
                            return name;
                          });
 
