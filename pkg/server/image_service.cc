@@ -22,10 +22,8 @@ namespace cri = ::runtime::v1;
 
 constexpr size_t kMaxConfigBytes = 8 << 20;
 
-}  // namespace
-
-void ImageService::ToCri(const ImageRecord& image, const PinnedImages& pinned,
-                         cri::Image& out) const {
+// The CRI form of `image`, `pinned` as pinned_images says.
+void ToCri(const ImageRecord& image, const PinnedImages& pinned, cri::Image& out) {
   out.set_id(image.id.String());
   out.set_pinned(pinned.Pins(image));
   for (const auto& tag : image.repo_tags) out.add_repo_tags(tag);
@@ -43,6 +41,8 @@ void ImageService::ToCri(const ImageRecord& image, const PinnedImages& pinned,
     out.set_username(user);
   }
 }
+
+}  // namespace
 
 // A short name is found where a pull of it may have put it: see LookupNames.
 absl::StatusOr<std::optional<ImageMatch>> ImageService::Lookup(const std::string& name,

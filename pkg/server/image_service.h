@@ -68,10 +68,6 @@ class ImageService final : public runtime::v1::ImageService::Service {
     absl::MutexLock lock(&pinned_mu_);
     return pinned_;
   }
-  // The CRI form of `image`, `pinned` as pinned_images says.
-  void ToCri(const ImageRecord& image, const PinnedImages& pinned,
-             runtime::v1::Image& out) const;
-
   ImageStores stores_;
   mutable absl::Mutex pinned_mu_;
   std::shared_ptr<const PinnedImages> pinned_ ABSL_GUARDED_BY(pinned_mu_);
