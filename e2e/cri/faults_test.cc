@@ -1,14 +1,15 @@
 // Faults outside ocid (issue 15, "other faults"), against a real ocid: a
 // container's conmon killed with SIGKILL, a runtime handler whose binary
-// fails or is missing, and a registry connection cut in the middle of a
-// blob. Each case shows what kubelet sees (a status, a clean error), that
-// the next call on the healthy path works, and that the case left nothing
-// of its own on the host. Not in specs.txt.
+// fails or is missing, a registry connection cut in the middle of a blob,
+// and the disk full during a pull (a small tmpfs the test mounts). Each case shows what kubelet
+// sees (a status, a clean error), that the next call on the healthy path works, and that the case
+// left nothing of its own on the host. Not in specs.txt.
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -137,6 +139,32 @@ class CriFaults : public ContractTest {
   }
 
   static bool Alive(pid_t pid) { return pid > 0 && ::kill(pid, 0) == 0; }
+
+  // Blob files whose content does not hash to their name, and files left
+  // in the ingest dir (partial downloads).
+  static std::vector<std::string> BadBlobs(const std::string& storage = Info().root_dir +
+                                                                        "/storage") {
+    std::vector<std::string> bad;
+    const std::string content = storage + "/content";
+    for (const std::string& name : Entries(content + "/ingest")) bad.push_back("ingest " + name);
+    const std::string blobs = content + "/blobs/sha256";
+    if (::access(blobs.c_str(), F_OK) != 0) return {"no blob dir " + blobs};
+    std::string listing = absl::StrCat(StateDir(), "/faults-sha256.txt");
+    std::string command = absl::StrCat("cd ", blobs, " && sha256sum -- * > ", listing, " 2>&1");
+    if (std::system(command.c_str()) != 0 && !Entries(blobs).empty()) {
+      bad.push_back("sha256sum failed: " + ReadAll(listing));
+      return bad;
+    }
+    std::istringstream lines(ReadAll(listing));
+    std::string line;
+    while (std::getline(lines, line)) {
+      std::vector<std::string> fields =
+          absl::StrSplit(line, absl::ByAnyChar(" *"), absl::SkipEmpty());
+      if (fields.size() == 2 && fields[0] != fields[1]) bad.push_back("blob " + fields[1]);
+    }
+    ::unlink(listing.c_str());
+    return bad;
+  }
 };
 
 // ---- conmon killed ---------------------------------------------------------
@@ -166,6 +194,8 @@ TEST_F(CriFaults, ContainerWhoseConmonWasKilledBecomesExitedAndIsRemovedCleanly)
   EXPECT_EQ(status.status().state(), v1::CONTAINER_EXITED);
   EXPECT_NE(status.status().exit_code(), 0) << "a killed monitor is not a success";
   EXPECT_FALSE(status.status().reason().empty());
+  EXPECT_TRUE(absl::StrContains(status.status().message(), "conmon"))
+      << "the message does not say why: " << status.status().message();
   EXPECT_GT(status.status().finished_at(), 0);
   // ListContainers agrees with ContainerStatus.
   v1::ContainerFilter filter;
@@ -500,30 +530,6 @@ class CriRegistryCut : public CriFaults {
     proxy_.reset();
   }
 
-  // Blob files whose content does not hash to their name, and files left
-  // in the ingest dir (partial downloads).
-  static std::vector<std::string> BadBlobs() {
-    std::vector<std::string> bad;
-    const std::string storage = Info().root_dir + "/storage";
-    for (const std::string& name : Entries(storage + "/ingest")) bad.push_back("ingest " + name);
-    const std::string blobs = storage + "/blobs/sha256";
-    std::string listing = absl::StrCat(StateDir(), "/faults-sha256.txt");
-    std::string command = absl::StrCat("cd ", blobs, " && sha256sum -- * > ", listing, " 2>&1");
-    if (std::system(command.c_str()) != 0 && !Entries(blobs).empty()) {
-      bad.push_back("sha256sum failed: " + ReadAll(listing));
-      return bad;
-    }
-    std::istringstream lines(ReadAll(listing));
-    std::string line;
-    while (std::getline(lines, line)) {
-      std::vector<std::string> fields =
-          absl::StrSplit(line, absl::ByAnyChar(" *"), absl::SkipEmpty());
-      if (fields.size() == 2 && fields[0] != fields[1]) bad.push_back("blob " + fields[1]);
-    }
-    ::unlink(listing.c_str());
-    return bad;
-  }
-
   std::unique_ptr<CuttingProxy> proxy_;
   std::string proxy_host_;
   std::string conf_;
@@ -587,6 +593,69 @@ TEST_F(CriRegistryCut, PullCutOnceMidBlobResumesAndStoresWholeBlobs) {
   OCID_ASSERT_OK_AND_ASSIGN(v1::Image pulled, ImageStatus(image));
   EXPECT_EQ(pulled.id(), ref);
   std::vector<std::string> bad = BadBlobs();
+  EXPECT_TRUE(bad.empty()) << testing::PrintToString(bad);
+  OCID_EXPECT_OK(RemoveImage(image));
+}
+
+// ---- the disk full during a pull -----------------------------------------
+
+// ocid's image storage on a tmpfs of 256 KiB mounted by the test (over
+// <root>/storage, ocid restarted onto it, no container running): a pull
+// that runs out of space fails saying so and keeps nothing partial; once
+// there is room (the tmpfs grown) the same pull works. The tmpfs is always
+// unmounted and ocid restarted onto the real storage at the end.
+class CriDiskFull : public CriFaults {
+ protected:
+  void SetUp() override {
+    CriFaults::SetUp();
+    if (HasFatalFailure()) return;
+    storage_ = Info().root_dir + "/storage";
+    ASSERT_EQ(::mount("ocid-faults-enospc", storage_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
+                      "size=256k,mode=0700"),
+              0)
+        << "mount tmpfs on " << storage_ << ": " << std::strerror(errno);
+    mounted_ = true;
+    OCID_ASSERT_OK(RestartOcid(/*kill=*/false));
+  }
+  void TearDown() override {
+    CriFaults::TearDown();
+    if (mounted_) {
+      EXPECT_EQ(::umount2(storage_.c_str(), MNT_DETACH), 0) << std::strerror(errno);
+      OCID_EXPECT_OK(RestartOcid(/*kill=*/false));
+    }
+  }
+
+  std::string storage_;
+  bool mounted_ = false;
+};
+
+TEST_F(CriDiskFull, PullOntoAFullDiskFailsKeepsNothingAndWorksOnceThereIsRoom) {
+  const std::string image = kNginxImage;
+  absl::StatusOr<std::string> full = PullImage(image);
+  ASSERT_FALSE(full.ok()) << "the image fit in 256 KiB: " << *full;
+  EXPECT_TRUE(absl::StrContains(full.status().message(), "No space left on device"))
+      << full.status();
+  EXPECT_TRUE(absl::IsNotFound(ImageStatus(image).status())) << "a record of the failed pull";
+  EXPECT_TRUE(ImageIds().empty());
+  std::vector<std::string> bad = BadBlobs(storage_);
+  EXPECT_TRUE(bad.empty()) << testing::PrintToString(bad);
+  for (const std::string& layer : Entries(storage_ + "/layers")) {
+    ADD_FAILURE() << "layer kept: " << layer;
+  }
+  // ocid still answers everything else, and another call fails the same way.
+  OCID_EXPECT_OK(ListContainers().status());
+  EXPECT_FALSE(PullImage(image).ok());
+
+  // Room again: the same pull works, whole.
+  ASSERT_EQ(
+      ::mount(nullptr, storage_.c_str(), nullptr, MS_REMOUNT | MS_NOSUID | MS_NODEV, "size=256m"),
+      0)
+      << std::strerror(errno);
+  OCID_ASSERT_OK_AND_ASSIGN(std::string ref, PullImage(image));
+  OCID_ASSERT_OK_AND_ASSIGN(v1::Image pulled, ImageStatus(image));
+  EXPECT_EQ(pulled.id(), ref);
+  RecordProperty("image_bytes", static_cast<int>(pulled.size()));
+  bad = BadBlobs(storage_);
   EXPECT_TRUE(bad.empty()) << testing::PrintToString(bad);
   OCID_EXPECT_OK(RemoveImage(image));
 }
