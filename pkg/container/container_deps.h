@@ -78,6 +78,10 @@ class ContainerRuntimes {
   // (conmon, the runtime's create), found by the ID in their arguments, so
   // that none finishes, or reports an exit, after Recover undid it.
   virtual absl::Status KillHelpersOf(const std::string& id) = 0;
+  // True when conmon `conmon_pid` no longer runs: gone, a zombie, or the
+  // pid now another program's. A container whose monitor is gone reports no
+  // exit and writes no log.
+  virtual bool MonitorGone(pid_t conmon_pid) = 0;
   // Removes the cgroup a runtime killed mid-create left, as the bundle's
   // spec at `spec_path` names it (none, or no spec: OK).
   virtual absl::Status RemoveCgroupsOf(const std::string& spec_path) = 0;

@@ -437,6 +437,11 @@ absl::StatusOr<ContainerView> ContainerManager::Status(const std::string& id) {
     OnExit(c.id);
     c = records_.Get(c.id).value_or(c);
   }
+  if (c.state == ContainerState::kRunning && c.conmon_pid > 0 &&
+      runtimes_.MonitorGone(c.conmon_pid)) {
+    OnMonitorGone(c);
+    c = records_.Get(c.id).value_or(c);
+  }
   ASSIGN_OR_RETURN(cri::ContainerConfig config, StoredConfig(c));
   return ContainerView{std::move(c), std::move(config)};
 }
@@ -532,6 +537,60 @@ void ContainerManager::OnExit(const std::string& id) {
     // What the init left running dies with it (Stop does this again).
     absl::Status killed = KillCgroup(*c);
     if (!killed.ok()) OCID_LOG(kError) << "container " << id << ": kill its cgroup: " << killed;
+  }
+}
+
+void ContainerManager::CheckMonitors() {
+  std::vector<ContainerRecord> orphans;
+  records_.ForEach([&](const ContainerRecord& c) {
+    if (!c.creating && c.state == ContainerState::kRunning && c.conmon_pid > 0 &&
+        runtimes_.MonitorGone(c.conmon_pid)) {
+      orphans.push_back(c);
+    }
+  });
+  for (const ContainerRecord& c : orphans) OnMonitorGone(c);
+}
+
+// Without the container's lock (List must not wait for a Stop): each step
+// is idempotent, and a Stop or Remove racing this one finds the exit
+// recorded, or the record gone.
+void ContainerManager::OnMonitorGone(const ContainerRecord& c) {
+  OnExit(c.id);  // conmon wrote the exit file before it went
+  std::optional<ContainerRecord> now = records_.Get(c.id);
+  if (!now || now->state != ContainerState::kRunning) return;
+  OCID_LOG(kWarn) << "container " << c.id << ": its conmon (pid " << c.conmon_pid
+                  << ") is gone without an exit file; killing the container";
+  if (absl::StatusOr<ContainerRuntime*> runtime = runtimes_.For(c.runtime_handler); runtime.ok()) {
+    absl::Status killed = (*runtime)->Kill(c.id, SIGKILL);
+    if (!killed.ok() && !absl::IsNotFound(killed)) {
+      OCID_LOG(kError) << "container " << c.id << ": kill: " << killed;
+    }
+  }
+  absl::Status cgroup = KillCgroup(*now);
+  if (!cgroup.ok()) OCID_LOG(kError) << "container " << c.id << ": kill its cgroup: " << cgroup;
+  bool stopped = false;
+  absl::Status updated =
+      records_
+          .Update(c.id,
+                  [&](ContainerRecord& r) {
+                    if (r.state != ContainerState::kRunning) return;
+                    stopped = true;
+                    r.state = ContainerState::kExited;
+                    r.exit_code = 128 + SIGKILL;
+                    r.finished_at = absl::ToUnixNanos(absl::Now());
+                    r.reason = "Error";
+                    r.message = absl::StrCat("conmon (pid ", c.conmon_pid,
+                                             "), the container's monitor, died; the container "
+                                             "was killed");
+                    r.pid = 0;
+                  })
+          .status();
+  if (!updated.ok() && !absl::IsNotFound(updated)) {
+    OCID_LOG(kError) << "container " << c.id << ": record its exit: " << updated;
+  }
+  if (updated.ok() && stopped) {
+    UnwatchOom(c.id);
+    Emit(*now, LifecycleEventType::kStopped);
   }
 }
 

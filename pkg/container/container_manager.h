@@ -133,6 +133,12 @@ class ContainerManager final : public PodContainers {
 
   // By ID or unique prefix: NotFound, InvalidArgument for "".
   absl::StatusOr<ContainerRecord> Get(const std::string& id) const;
+  // Running containers whose conmon died (killed, say) without an exit
+  // file: their processes are killed and they become EXITED (137, "Error",
+  // the message says why), as nothing would report their exit or keep their
+  // log. Called by Status and ListContainers: a /proc read per running
+  // container, a runtime call only for one found dead (once).
+  void CheckMonitors();
   // Get with an exit not yet delivered taken in, and the stored config
   // parsed (DataLoss if it does not parse).
   absl::StatusOr<ContainerView> Status(const std::string& id);
@@ -237,6 +243,8 @@ class ContainerManager final : public PodContainers {
   void Emit(const ContainerRecord& c, LifecycleEventType type);
   // Records the exit conmon reported for `id` (the exit watch calls it).
   void OnExit(const std::string& id);
+  // CheckMonitors for one container whose conmon is gone.
+  void OnMonitorGone(const ContainerRecord& c);
   // A container holds its image's lease from its create to its removal.
   void HoldImage(const std::string& id, Lease lease);
   void DropImage(const std::string& id);

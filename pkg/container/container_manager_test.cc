@@ -158,6 +158,7 @@ class FakeRuntime : public ContainerRuntime, public ContainerRuntimes {
       signals.push_back(signal);
       if (states[id] != "running" && states[id] != "created") return absl::NotFoundError("gone");
       states[id] = "stopped";
+      if (gone_monitors.count(4241) > 0) return absl::OkStatus();  // no conmon, no exit file
       exits[id] = ContainerExit{128 + signal, absl::Now(), false};
       notify = on_exit;
     }
@@ -250,6 +251,10 @@ class FakeRuntime : public ContainerRuntime, public ContainerRuntimes {
     helpers_killed.push_back(id);
     return absl::OkStatus();
   }
+  bool MonitorGone(pid_t conmon_pid) override {
+    absl::MutexLock lock(&mu);
+    return gone_monitors.count(conmon_pid) > 0;
+  }
   absl::Status RemoveCgroupsOf(const std::string& spec_path) override {
     absl::MutexLock lock(&mu);
     cgroups_removed.push_back(spec_path);
@@ -278,6 +283,7 @@ class FakeRuntime : public ContainerRuntime, public ContainerRuntimes {
   std::vector<std::string> interactive;
   bool refuse_memory = false;  // Update fails as the kernel refuses a memory limit      // "exec ..." or "attach ..." per channel asked for
   std::vector<std::string> cgroups_removed;  // spec paths, by an undo
+  std::set<pid_t> gone_monitors;             // conmon pids MonitorGone reports
   std::function<void(const std::string&)> on_exit;
   std::string name_ = "runc";
 };
@@ -688,6 +694,49 @@ TEST_F(ContainerManagerTest, ExitAndStopKillWhatIsLeftInTheContainersCgroup) {
   ASSERT_TRUE(containers_->Stop(*id, 0).ok());
   ASSERT_EQ(KilledCgroups().size(), before + 1);
   EXPECT_EQ(KilledCgroups().back(), CgroupOf(*id));
+}
+
+// conmon killed (no exit file, ever): Status and the List check find the
+// container EXITED, its processes killed; one whose conmon wrote the exit
+// file before it went keeps that exit.
+TEST_F(ContainerManagerTest, AContainerWhoseConmonIsGoneBecomesExitedAndIsKilled) {
+  absl::StatusOr<std::string> id = containers_->Create(pod_, ContainerConfig());
+  ASSERT_TRUE(id.ok()) << id.status();
+  ASSERT_TRUE(containers_->Start(*id).ok());
+  absl::StatusOr<ContainerView> running = containers_->Status(*id);
+  ASSERT_TRUE(running.ok()) << running.status();
+  EXPECT_EQ(running->record.state, ContainerState::kRunning) << "its conmon runs";
+
+  {
+    absl::MutexLock lock(&runtime_.mu);
+    runtime_.gone_monitors.insert(4241);
+  }
+  absl::StatusOr<ContainerView> status = containers_->Status(*id);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->record.state, ContainerState::kExited);
+  EXPECT_EQ(status->record.exit_code, 128 + SIGKILL);
+  EXPECT_EQ(status->record.reason, "Error");
+  EXPECT_TRUE(absl::StrContains(status->record.message, "conmon")) << status->record.message;
+  EXPECT_GT(status->record.finished_at, 0);
+  {
+    absl::MutexLock lock(&runtime_.mu);
+    EXPECT_EQ(std::count(runtime_.signals.begin(), runtime_.signals.end(), SIGKILL), 1);
+  }
+  EXPECT_EQ(KilledCgroups(), std::vector<std::string>{CgroupOf(*id)});
+
+  // Through CheckMonitors (ListContainers), with an exit file there: it wins.
+  absl::StatusOr<std::string> other = containers_->Create(pod_, ContainerConfig("other"));
+  ASSERT_TRUE(other.ok()) << other.status();
+  ASSERT_TRUE(containers_->Start(*other).ok());
+  {
+    absl::MutexLock lock(&runtime_.mu);
+    runtime_.exits[*other] = ContainerExit{3, absl::Now(), false};
+  }
+  containers_->CheckMonitors();
+  EXPECT_EQ(containers_->Get(*other)->state, ContainerState::kExited);
+  EXPECT_EQ(containers_->Get(*other)->exit_code, 3);
+  EXPECT_TRUE(containers_->Remove(*id).ok());
+  EXPECT_TRUE(containers_->Remove(*other).ok());
 }
 
 TEST_F(ContainerManagerTest, AnOomKillCountedByTheCgroupMakesTheReasonOOMKilled) {

@@ -110,6 +110,11 @@ absl::Status OciContainerRuntimes::KillHelpersOf(const std::string& id) {
   return KillProcessesNaming(id, absl::Seconds(10)).status();
 }
 
+bool OciContainerRuntimes::MonitorGone(pid_t conmon_pid) {
+  absl::StatusOr<ProcStat> stat = ReadProcStat(conmon_pid);
+  return !stat.ok() || stat->comm != "conmon" || stat->state == 'Z';
+}
+
 absl::Status OciContainerRuntimes::RemoveCgroupsOf(const std::string& spec_path) {
   return ocid::RemoveCgroupsOf(spec_path);
 }

@@ -224,10 +224,14 @@ absl::StatusOr<pid_t> AwaitConmonCreate(Subprocess& conmon, int sync_fd, int sta
 
 // Undoes a failed create: conmon first (so it does not report an exit), then
 // the runtime's state (which kills a created init).
-void AbortCreate(const RuntimeHandler& handler, const ContainerLaunch& launch) {
+void AbortCreate(const RuntimeHandler& handler, const ContainerLaunch& launch,
+                 const std::string& socket_dir) {
   absl::StatusOr<pid_t> conmon = ReadPidFile(launch.bundle + "/conmon.pid");
   if (conmon.ok()) KillIfConmon(*conmon);
   RunRuntime(handler, {"delete", "--force", launch.id}).status().IgnoreError();
+  // conmon made the container's attach socket dir (-u) before the runtime
+  // failed; Delete, which removes it otherwise, is never called.
+  RemoveAll(absl::StrCat(socket_dir, "/", launch.id)).IgnoreError();
 }
 
 absl::Status WriteNewFile(const std::string& path, absl::string_view contents) {
@@ -377,9 +381,14 @@ absl::StatusOr<pid_t> OciRuntime::Create(const ContainerLaunch& launch) {
   // Only conmon may hold the other ends, so that its death reads as EOF.
   sync.theirs.Reset();
   start.theirs.Reset();
-  auto undo = absl::MakeCleanup([&] { AbortCreate(handler_, launch); });
+  auto undo = absl::MakeCleanup([&] { AbortCreate(handler_, launch, socket_dir); });
   absl::StatusOr<pid_t> pid = AwaitConmonCreate(conmon, sync.ours.get(), start.ours.get(), launch);
-  if (!pid.ok()) return WithConmonOutput(pid.status(), conmon);
+  if (!pid.ok()) {
+    // Named for the operator: which handler (of several) failed, and its binary.
+    absl::Status failed = WithConmonOutput(pid.status(), conmon);
+    return absl::Status(failed.code(), absl::StrCat("runtime handler \"", handler_name_, "\" (",
+                                                    handler_.path, "): ", failed.message()));
+  }
   std::move(undo).Cancel();
   return *pid;
 }

@@ -558,6 +558,37 @@ TEST_F(RuntimeTest, CreateWithABogusCommandFailsCleanly) {
   EXPECT_TRUE(absl::IsNotFound(runtime.State(launch.id).status()));
 }
 
+// A handler whose binary fails (or is missing): the error names the
+// handler and its binary, and nothing of the container is left, not even
+// conmon's socket dir (which only Delete removed).
+TEST_F(RuntimeTest, CreateWithAFailingRuntimeNamesTheHandlerAndLeavesNothing) {
+  const std::string script = root_ + "/failing-runtime";
+  {
+    std::ofstream out(script);
+    out << "#!/bin/sh\necho \"failing runtime: no\" >&2\nexit 1\n";
+  }
+  ASSERT_EQ(::chmod(script.c_str(), 0755), 0);
+  const std::vector<std::string> paths = {script, root_ + "/no-such-runtime"};
+  for (size_t i = 0; i < paths.size(); ++i) {
+    const std::string& path = paths[i];
+    SCOPED_TRACE(path);
+    OciRuntime runtime = MakeRuntime("broken", path);
+    ContainerLaunch launch =
+        MakeBundle(absl::StrCat("broken", i), {"/bin/busybox", "sleep", "1000"});
+    absl::StatusOr<pid_t> conmon = runtime.Create(launch);
+    ASSERT_FALSE(conmon.ok());
+    EXPECT_TRUE(absl::StrContains(conmon.status().message(), "runtime handler \"broken\""))
+        << conmon.status();
+    EXPECT_TRUE(absl::StrContains(conmon.status().message(), path)) << conmon.status();
+    const std::string sockets = root_ + "/run/conmon-sockets/" + launch.id;
+    EXPECT_NE(::access(sockets.c_str(), F_OK), 0) << sockets << " is left";
+    int pid = 0;
+    if (absl::SimpleAtoi(ReadOrEmpty(launch.bundle + "/conmon.pid"), &pid)) {
+      EXPECT_TRUE(WaitFor([&] { return !ConmonRuns(pid); }, absl::Seconds(3)));
+    }
+  }
+}
+
 TEST_F(RuntimeTest, CreateReportsConmonErrors) {
   OciRuntime runtime = MakeRuntime("runc", kRunc);
   ContainerLaunch launch = MakeBundle("badlog", {"/bin/busybox", "sleep", "1000"});

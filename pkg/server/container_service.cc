@@ -122,6 +122,7 @@ grpc::Status RuntimeService::ListContainers(grpc::ServerContext*,
                                             const cri::ListContainersRequest* request,
                                             cri::ListContainersResponse* response) {
   return ServeRpc("ListContainers", [&] {
+    containers_.CheckMonitors();  // a container whose conmon died is listed EXITED
     containers_.ForEach([&](const ContainerRecord& c) {
       if (ContainerSelected(request->filter(), c)) *response->add_containers() = ContainerItemOf(c);
     });
