@@ -8,11 +8,12 @@
 #include <utility>
 #include <variant>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/time.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "pkg/base/fs.h"
 #include "pkg/base/log.h"
@@ -197,7 +198,8 @@ std::string Quote(absl::string_view s) {
         out += "\\t";
         break;
       default:
-        if (static_cast<unsigned char>(ch) < 0x20) {
+        // TOML wants every control character but tab escaped, DEL included.
+        if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) {
           out += absl::StrFormat("\\u%04x", ch);
         } else {
           out += ch;
@@ -217,9 +219,18 @@ std::string Render(const std::vector<std::string>& values) {
   return absl::StrCat("[", absl::StrJoin(quoted, ", "), "]");
 }
 
+// A handler's name as a TOML key: bare when it may be, else quoted (a name
+// with a dot or a space would otherwise read back as another table).
+std::string TomlKey(absl::string_view name) {
+  bool bare = !name.empty() && std::all_of(name.begin(), name.end(), [](char ch) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-';
+  });
+  return bare ? std::string(name) : Quote(name);
+}
+
 void AppendRuntimes(const Config& c, std::string& out) {
   for (const auto& [name, handler] : c.runtimes) {
-    absl::StrAppend(&out, "\n[", RuntimesPath(), ".", name, "]\n");
+    absl::StrAppend(&out, "\n[", RuntimesPath(), ".", TomlKey(name), "]\n");
     for (const auto& [field, member] : kHandlerFields) {
       absl::StrAppend(&out, field, " = ", Quote(handler.*member), "\n");
     }
@@ -296,12 +307,12 @@ absl::Status Validate(const Config& c) {
         "2147483647");
   }
   if (c.metrics_port < 1 || c.metrics_port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("ocid.metrics.metrics_port: ", c.metrics_port,
-                                                   " is not a port (1-65535)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("ocid.metrics.metrics_port: ", c.metrics_port, " is not a port (1-65535)"));
   }
   if (c.stream_port < 0 || c.stream_port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("ocid.api.stream_port: ", c.stream_port,
-                                                   " is not a port (0-65535)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("ocid.api.stream_port: ", c.stream_port, " is not a port (0-65535)"));
   }
   if (c.stream_tls_cert.empty() != c.stream_tls_key.empty()) {
     return absl::InvalidArgumentError(
@@ -310,8 +321,8 @@ absl::Status Validate(const Config& c) {
   if (c.stream_address.empty()) {
     return absl::InvalidArgumentError("ocid.api.stream_address is empty");
   }
-  if (absl::Duration idle; !absl::ParseDuration(c.stream_idle_timeout, &idle) ||
-                           idle <= absl::ZeroDuration()) {
+  if (absl::Duration idle;
+      !absl::ParseDuration(c.stream_idle_timeout, &idle) || idle <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(absl::StrCat("ocid.api.stream_idle_timeout: \"",
                                                    c.stream_idle_timeout,
                                                    "\" is not a positive duration (e.g. 4h)"));

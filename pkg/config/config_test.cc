@@ -19,9 +19,7 @@ std::string MakeTempDir() {
   return ::mkdtemp(pattern.data());
 }
 
-void WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream(path) << text;
-}
+void WriteFile(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
 TEST(ConfigTest, DefaultsAreValid) { EXPECT_TRUE(Validate(Config{}).ok()); }
 
@@ -153,6 +151,23 @@ TEST(ConfigTest, ToTomlReadsBackToTheSameConfig) {
   read_back.runtimes.clear();
   ASSERT_TRUE(MergeToml(ToToml(config), "printed", read_back).ok()) << ToToml(config);
   EXPECT_EQ(read_back, config);
+}
+
+// Found by config_fuzzer: handler names that are no bare TOML key were
+// printed unquoted ("kata.v2" read back as a nested table, "my runtime" not
+// at all), and DEL was printed raw, which TOML forbids in a string.
+TEST(ConfigTest, ToTomlQuotesWhatTomlWantsQuoted) {
+  Config config;
+  config.runtimes["kata.v2"] = {"/usr/bin/kata", "/run/kata", "oci"};
+  config.runtimes["my runtime"] = {"/usr/bin/x", "/run/x", "oci"};
+  config.root = "/srv/del\x7f";
+
+  Config read_back;
+  read_back.runtimes.clear();
+  absl::Status status = MergeToml(ToToml(config), "printed", read_back);
+  ASSERT_TRUE(status.ok()) << status << "\n" << ToToml(config);
+  EXPECT_EQ(read_back, config);
+  EXPECT_THAT(ToToml(config), HasSubstr("[ocid.runtime.runtimes.\"kata.v2\"]"));
 }
 
 }  // namespace

@@ -77,6 +77,34 @@ absl::Status Invalid(absl::string_view field, absl::string_view problem) {
 
 std::string Quote(absl::string_view s) { return absl::StrCat("\"", s, "\""); }
 
+// Whether `s` is UTF-8 as JSON needs it (no overlong forms, surrogates or
+// code points past U+10FFFF): config.json cannot carry anything else, and
+// serializing it would throw.
+bool IsValidUtf8(absl::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    unsigned char lead = static_cast<unsigned char>(s[i]);
+    size_t length = lead < 0x80   ? 1
+                    : lead < 0xc2 ? 0
+                    : lead < 0xe0 ? 2
+                    : lead < 0xf0 ? 3
+                    : lead < 0xf5 ? 4
+                                  : 0;
+    if (length == 0 || i + length > s.size()) return false;
+    uint32_t code = length == 1 ? lead : lead & (0xff >> (length + 1));
+    for (size_t k = 1; k < length; ++k) {
+      unsigned char next = static_cast<unsigned char>(s[i + k]);
+      if ((next & 0xc0) != 0x80) return false;
+      code = (code << 6) | (next & 0x3f);
+    }
+    if ((length == 3 && code < 0x800) || (length == 4 && code < 0x10000) || code > 0x10ffff ||
+        (code >= 0xd800 && code <= 0xdfff)) {
+      return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
 // Lexically cleans an absolute path ("/a//b/../c/" -> "/a/c"); ".." stops at
 // "/".
 std::string CleanPath(absl::string_view path) {
@@ -153,13 +181,22 @@ absl::StatusOr<std::vector<std::string>> BuildEnv(const ContainerConfig& config,
       return Invalid(field + ".key", absl::StrCat(Quote(kv.key()), " contains '=' or a NUL"));
     }
     if (absl::StrContains(kv.value(), '\0')) return Invalid(field + ".value", "contains a NUL");
+    // KeyValue.value is bytes on the wire; the spec is JSON.
+    if (!IsValidUtf8(kv.value())) return Invalid(field + ".value", "is not valid UTF-8");
     SetEnv(env, kv.key(), kv.value());
   }
   if (!HasEnv(env, "PATH")) env.insert(env.begin(), kDefaultPath);
   if (!HasEnv(env, "HOSTNAME") && !sandbox.hostname.empty()) {
     SetEnv(env, "HOSTNAME", sandbox.hostname);
   }
-  if (!HasEnv(env, "HOME")) SetEnv(env, "HOME", home);
+  if (!HasEnv(env, "HOME")) {
+    // The home comes from the image's /etc/passwd, which may hold any bytes.
+    if (!IsValidUtf8(home)) {
+      return absl::FailedPreconditionError(
+          "image /etc/passwd: the user's home dir is not valid UTF-8 (set HOME in config.envs)");
+    }
+    SetEnv(env, "HOME", home);
+  }
   return env;
 }
 
@@ -761,7 +798,8 @@ absl::StatusOr<std::vector<std::string>> NormalizeCapabilities(
   std::vector<std::string> caps;
   for (size_t i = 0; i < names.size(); ++i) {
     ASSIGN_OR_RETURN(std::string cap, CapabilityName(names[i], absl::StrCat(field, "[", i, "]")));
-    if (cap == "ALL") return Invalid(absl::StrCat(field, "[", i, "]"), "\"ALL\" is not a capability");
+    if (cap == "ALL")
+      return Invalid(absl::StrCat(field, "[", i, "]"), "\"ALL\" is not a capability");
     if (!Contains(caps, cap)) caps.push_back(std::move(cap));
   }
   return caps;

@@ -203,6 +203,36 @@ TEST_F(SpecTest, BadEnvKeyNamesTheField) {
   EXPECT_TRUE(absl::StartsWith(BuildError(), "config.envs[1].key: "));
 }
 
+// Found by container_spec_fuzzer: KeyValue.value is bytes on the wire, and
+// an env value that is not UTF-8 made the spec's dump() (config.json) throw,
+// which took ocid down in CreateContainer.
+TEST_F(SpecTest, EnvValueMustBeUtf8) {
+  config_.add_envs()->set_key("OK");
+  config_.mutable_envs(0)->set_value("gr\xc3\xbc\xc3\x9f \xe6\x97\xa5 \xf0\x9f\x99\x82");
+  absl::StatusOr<json> spec = Build();
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_NO_THROW(spec->dump());
+  for (const char* bad : {"x=\xde", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe6\x97"}) {
+    config_.mutable_envs(0)->set_value(bad);
+    EXPECT_EQ(BuildError(), "config.envs[0].value: is not valid UTF-8") << bad;
+  }
+}
+
+// The same for the HOME taken from the image's /etc/passwd.
+TEST_F(SpecTest, HomeFromPasswdMustBeUtf8) {
+  WriteFile(rootfs_ + "/etc/passwd",
+            "root:x:0:0:root:/root:/bin/sh\nbob:x:7:7::/home/\xff:/bin/sh\n");
+  Security()->set_run_as_username("bob");
+  absl::StatusOr<json> spec = Build();
+  EXPECT_EQ(spec.status().code(), absl::StatusCode::kFailedPrecondition) << spec.status();
+  runtime::v1::KeyValue* home = config_.add_envs();
+  home->set_key("HOME");
+  home->set_value("/home/bob");
+  spec = Build();
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_NO_THROW(spec->dump());
+}
+
 TEST_F(SpecTest, WorkingDirectory) {
   config_.set_working_dir("/req/../dir");
   absl::StatusOr<json> spec = Build();
