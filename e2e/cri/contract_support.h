@@ -37,6 +37,22 @@ inline ::testing::AssertionResult HasCode(const absl::Status& status, absl::Stat
   return ::testing::AssertionSuccess();
 }
 
+// A whole file's text; "" when it cannot be read.
+inline std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// The names in `dir`; none when it cannot be read.
+inline std::vector<std::string> Entries(const std::string& dir) {
+  std::vector<std::string> names;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
+    names.push_back(entry.path().filename().string());
+  }
+  return names;
+}
+
 class ContractTest : public CriTest {
  protected:
   // The IDs ocid lists now; an error here fails the test (fatally for the
@@ -74,13 +90,10 @@ class ContractTest : public CriTest {
 
   // ocid's pid: the process serving the suite's socket; 0 if none.
   static pid_t OcidPid() {
-    std::error_code error;
-    for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
+    for (const std::string& name : Entries("/proc")) {
       pid_t pid = 0;
-      if (!absl::SimpleAtoi(entry.path().filename().string(), &pid)) continue;
-      std::ifstream in(entry.path() / "cmdline");
-      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      std::vector<std::string> argv = absl::StrSplit(text, '\0');
+      if (!absl::SimpleAtoi(name, &pid)) continue;
+      std::vector<std::string> argv = absl::StrSplit(ReadAll("/proc/" + name + "/cmdline"), '\0');
       for (size_t i = 0; i + 1 < argv.size(); ++i) {
         if (argv[i] == "--listen" && argv[i + 1] == Info().socket) return pid;
       }

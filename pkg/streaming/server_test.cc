@@ -633,55 +633,39 @@ TEST_F(StreamingServerTest, WebSocketPortForwardCopiesAndNamesThePortFirst) {
 }
 
 TEST_F(StreamingServerTest, WebSocketPortForwardClientCopiesBothWays) {
-  EchoServer echo;
   PortForwardRequest r;
   r.pod_id = "pod";
-  absl::StatusOr<std::unique_ptr<WebSocketPortForward>> pf =
-      WebSocketPortForward::Dial(server_->PortForwardUrl(r), {echo.port()});
-  ASSERT_TRUE(pf.ok()) << pf.status();
-  int pair[2];
-  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
-  UniqueFd ours(pair[0]), theirs(pair[1]);
-  absl::Status copied;
-  std::thread copy([&] { copied = (*pf)->Copy({theirs.get()}); });
-  ASSERT_EQ(::write(ours.get(), "hello", 5), 5);
-  char buf[16];
-  ASSERT_EQ(::read(ours.get(), buf, 5), 5);
-  EXPECT_EQ(std::string(buf, 5), "HELLO");
-  (*pf)->Close();
-  copy.join();
-  EXPECT_TRUE(copied.ok()) << copied;
-  EXPECT_EQ(::read(ours.get(), buf, sizeof(buf)), 0);  // the local side was ended
+  // The binary channels and their base64 form.
+  for (const char* protocol : {"v4.channel.k8s.io", "v4.base64.channel.k8s.io"}) {
+    SCOPED_TRACE(protocol);
+    EchoServer echo;
+    absl::StatusOr<std::unique_ptr<WebSocketPortForward>> pf =
+        WebSocketPortForward::Dial(server_->PortForwardUrl(r), {echo.port()}, {protocol});
+    ASSERT_TRUE(pf.ok()) << pf.status();
+    int pair[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+    UniqueFd ours(pair[0]), theirs(pair[1]);
+    absl::Status copied;
+    std::thread copy([&] { copied = (*pf)->Copy({theirs.get()}); });
+    ASSERT_EQ(::write(ours.get(), "hello", 5), 5);
+    char buf[16];
+    ASSERT_EQ(::read(ours.get(), buf, 5), 5);
+    EXPECT_EQ(std::string(buf, 5), "HELLO");
+    (*pf)->Close();
+    copy.join();
+    EXPECT_TRUE(copied.ok()) << copied;
+    EXPECT_EQ(::read(ours.get(), buf, sizeof(buf)), 0);  // the local side was ended
+  }
 
   // A port nothing listens on: its error, and the session ends by itself.
-  pf = WebSocketPortForward::Dial(server_->PortForwardUrl(r), {1});
+  absl::StatusOr<std::unique_ptr<WebSocketPortForward>> pf =
+      WebSocketPortForward::Dial(server_->PortForwardUrl(r), {1});
   ASSERT_TRUE(pf.ok()) << pf.status();
   int pair2[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair2), 0);
   UniqueFd ours2(pair2[0]), theirs2(pair2[1]);
   absl::Status failed = (*pf)->Copy({theirs2.get()});
   EXPECT_NE(failed.message().find("error forwarding port 1"), std::string::npos) << failed;
-}
-
-TEST_F(StreamingServerTest, WebSocketPortForwardInBase64) {
-  EchoServer echo;
-  PortForwardRequest r;
-  r.pod_id = "pod";
-  absl::StatusOr<std::unique_ptr<WebSocketPortForward>> pf = WebSocketPortForward::Dial(
-      server_->PortForwardUrl(r), {echo.port()}, {"v4.base64.channel.k8s.io"});
-  ASSERT_TRUE(pf.ok()) << pf.status();
-  int pair[2];
-  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
-  UniqueFd ours(pair[0]), theirs(pair[1]);
-  absl::Status copied;
-  std::thread copy([&] { copied = (*pf)->Copy({theirs.get()}); });
-  ASSERT_EQ(::write(ours.get(), "base64", 6), 6);
-  char buf[16];
-  ASSERT_EQ(::read(ours.get(), buf, 6), 6);
-  EXPECT_EQ(std::string(buf, 6), "BASE64");
-  (*pf)->Close();
-  copy.join();
-  EXPECT_TRUE(copied.ok()) << copied;
 }
 
 TEST_F(StreamingServerTest, WebSocketPortForwardWithNoPortIsRefused) {
