@@ -209,6 +209,75 @@ INSTANTIATE_TEST_SUITE_P(
       return name;
     });
 
+// ---- a crash at each step of PullImage ------------------------------------
+
+// The pull of an image not held is cut short at `point`: after a restart
+// the image is either whole (listed, a container of it runs) or not listed
+// at all, no half-written blob or half-unpacked layer is left in storage,
+// and the client's retried pull succeeds.
+class CriCrashInPull : public CriCrashRecovery,
+                       public ::testing::WithParamInterface<std::string> {
+ protected:
+  // Half-done work under the image storage: ingest files, unpack temp dirs.
+  std::vector<std::string> HalfDone() {
+    const std::string storage = Info().root_dir + "/storage";
+    std::vector<std::string> left;
+    for (const std::string& name : Entries(storage + "/content/ingest")) {
+      left.push_back("ingest " + name);
+    }
+    for (const std::string& name : Entries(storage + "/layers")) {
+      if (absl::StartsWith(name, ".unpack-")) left.push_back("layer temp " + name);
+    }
+    return left;
+  }
+};
+
+TEST_P(CriCrashInPull, RestartedOcidKeepsTheImageWholeOrNotAtAll) {
+  const std::string point = GetParam();
+  const std::string image = kNginxImage;  // several layers; other cases pull it again
+  OCID_ASSERT_OK(RemoveImage(image));
+  ASSERT_TRUE(absl::IsNotFound(ImageStatus(image).status()));
+
+  OCID_ASSERT_OK(RestartAt(point));
+  absl::StatusOr<std::string> cut = PullImage(image);
+  ASSERT_FALSE(cut.ok()) << "ocid did not stop at " << point;
+  OCID_ASSERT_OK(RestartAt(""));
+
+  std::vector<std::string> half = HalfDone();
+  EXPECT_TRUE(half.empty()) << "left half-done: " << testing::PrintToString(half);
+  absl::StatusOr<v1::Image> status = ImageStatus(image);
+  if (point == "pull_image.recorded") {
+    OCID_EXPECT_OK(status.status());  // the record was written: the pull was done
+  } else {
+    EXPECT_TRUE(absl::IsNotFound(status.status())) << "a half-pulled image is listed";
+  }
+
+  // The retry succeeds and the image is whole: a container of it runs.
+  OCID_ASSERT_OK(PullImage(image).status());
+  OCID_ASSERT_OK_AND_ASSIGN(Pod pod, RunPod(DefaultPodConfig("pull-crash-")));
+  v1::ContainerConfig config = DefaultContainerConfig("pull-crash-");
+  config.mutable_image()->set_image(image);
+  config.clear_command();
+  OCID_ASSERT_OK_AND_ASSIGN(std::string id, CreateContainer(pod, config));
+  OCID_EXPECT_OK(StartContainer(id));
+  OCID_EXPECT_OK(StopPod(pod.id));
+  OCID_EXPECT_OK(RemovePod(pod.id));
+  std::vector<std::string> left = Leftovers();
+  EXPECT_TRUE(left.empty()) << "left behind: " << testing::PrintToString(left);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Points, CriCrashInPull,
+    ::testing::Values("pull_image.blob_partly_written", "pull_image.layer_unpacked_not_renamed",
+                      "pull_image.layers_unpacked", "pull_image.recorded"),
+    [](const ::testing::TestParamInfo<std::string>& info) {
+      std::string name = info.param;
+      for (char& c : name) {
+        if (c == '.') c = '_';
+      }
+      return name;
+    });
+
 // ---- a crash at each step of Start, Stop, Remove and the pod's Stop/Remove -
 
 // A pod with a running container (only created for a start_container.*

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "pkg/base/crash_point.h"
 #include "pkg/base/log.h"
 #include "pkg/base/status_macros.h"
 #include "pkg/image/auth_file.h"
@@ -270,7 +271,9 @@ absl::StatusOr<ImageRecord> ImagePuller::PullFrom(const Source& source,
   }
   record.user = config.user;
   record.pulled_at_nanos = absl::ToUnixNanos(absl::Now());
+  CrashPoint("pull_image.layers_unpacked");
   RETURN_IF_ERROR(images_.Put(record));
+  CrashPoint("pull_image.recorded");
   return images_.Find(record.id.String()).value_or(record);
 }
 
@@ -346,7 +349,9 @@ absl::Status ImagePuller::DownloadBlob(RegistryClient& client, const std::string
       repository, blob.digest,
       [&](absl::string_view chunk) {
         if (progress != nullptr) progress->bytes_done += static_cast<int64_t>(chunk.size());
-        return writer->Write(chunk);
+        absl::Status written = writer->Write(chunk);
+        CrashPoint("pull_image.blob_partly_written");
+        return written;
       },
       [&] {
         if (progress != nullptr) progress->bytes_done -= writer->written();

@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "pkg/base/crash_point.h"
 #include "pkg/base/record_files.h"
 #include "pkg/base/record_json.h"
 #include "pkg/base/status_macros.h"
@@ -150,6 +151,7 @@ absl::StatusOr<LayerRecord> LayerStore::Unpack(const Digest& chain_id, const std
   }
   LayerRecord record{chain_id, diff_id, parent, applied.unpacked_size};
   RETURN_IF_ERROR(WriteFileAtomically(temp + "/layer.json", RecordToJson(record)));
+  CrashPoint("pull_image.layer_unpacked_not_renamed");
   std::string final_dir = absl::StrCat(root_, "/", chain_id.hex);
   if (::rename(temp.c_str(), final_dir.c_str()) != 0) {
     return absl::ErrnoToStatus(errno, "move layer into " + final_dir);
