@@ -126,3 +126,17 @@ free_port() {
   done
   return 1
 }
+
+# A pull the trust policy refuses: FAILED_PRECONDITION naming the image, the
+# policy scope (a registry/namespace prefix) and why; nothing recorded.
+expect_pull_refused() {
+  local image=$1 scope=$2 why=$3
+  run "$OCIC_BIN" image pull "$image"
+  echo "$image: $output"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"FAILED_PRECONDITION"* ]]
+  [[ "$output" == *"SignatureValidationFailed: image $image"* ]]
+  [[ "$output" == *"scope transports.docker[\"$scope\"]"* ]]
+  [[ "$output" == *"$why"* ]]
+  run ! "$OCIC_BIN" image status "$image"
+}

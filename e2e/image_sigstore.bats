@@ -110,14 +110,7 @@ stored_files() {
     [huge]="layers[0] is a payload of 5243"
   )
   for name in unsigned wrongkey moved tampered wrongdigest malformed huge; do
-    run "$OCIC_BIN" image pull "$REGISTRY/sigstore/$name:latest"
-    echo "$name: $output"
-    [ "$status" -ne 0 ]
-    [[ "$output" == *"FAILED_PRECONDITION"* ]]
-    [[ "$output" == *"SignatureValidationFailed: image $REGISTRY/sigstore/$name:latest"* ]]
-    [[ "$output" == *"scope transports.docker[\"$REGISTRY/sigstore\"]"* ]]
-    [[ "$output" == *"${why[$name]}"* ]]
-    run ! "$OCIC_BIN" image status "$REGISTRY/sigstore/$name:latest"
+    expect_pull_refused "$REGISTRY/sigstore/$name:latest" "$REGISTRY/sigstore" "${why[$name]}"
   done
   [ "$(stored_files)" -eq 0 ]
 }

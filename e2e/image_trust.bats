@@ -156,14 +156,7 @@ stored_files() {
     [tampered]="signature-1: "
   )
   for name in unsigned wrongkey moved tampered; do
-    run "$OCIC_BIN" image pull "$REGISTRY/trusted/$name:latest"
-    echo "$name: $output"
-    [ "$status" -ne 0 ]
-    [[ "$output" == *"FAILED_PRECONDITION"* ]]
-    [[ "$output" == *"SignatureValidationFailed: image $REGISTRY/trusted/$name:latest"* ]]
-    [[ "$output" == *"scope transports.docker[\"$REGISTRY/trusted\"]"* ]]
-    [[ "$output" == *"${why[$name]}"* ]]
-    run ! "$OCIC_BIN" image status "$REGISTRY/trusted/$name:latest"
+    expect_pull_refused "$REGISTRY/trusted/$name:latest" "$REGISTRY/trusted" "${why[$name]}"
   done
   run "$OCIC_BIN" image list
   [[ "$output" != *"unsigned"* && "$output" != *"wrongkey"* && "$output" != *"moved"* ]]
