@@ -140,3 +140,17 @@ expect_pull_refused() {
   [[ "$output" == *"$why"* ]]
   run ! "$OCIC_BIN" image status "$image"
 }
+
+# Sends SIGHUP to the running ocid (as ocid_start recorded it) and waits up
+# to 5 s for one more log line matching PATTERN.
+hup_and_wait() {
+  local pattern=$1 before
+  before=$(grep -c -- "$pattern" "$TEST_ROOT/ocid.log" || true)
+  kill -HUP "$(cat "$TEST_ROOT/ocid.pid")"
+  for _ in $(seq 1 50); do
+    if (($(grep -c -- "$pattern" "$TEST_ROOT/ocid.log" || true) > before)); then return 0; fi
+    sleep 0.1
+  done
+  echo "no new \"$pattern\" in ocid.log" >&2
+  return 1
+}

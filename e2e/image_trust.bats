@@ -179,20 +179,6 @@ stored_files() {
   [[ "$output" == *"no-such-policy.json"* ]]
 }
 
-# Sends SIGHUP to ocid and waits (up to 5 s) for one more log line matching
-# PATTERN.
-hup_and_wait() {
-  local pattern=$1 before
-  before=$(grep -c -- "$pattern" "$TEST_ROOT/ocid.log" || true)
-  kill -HUP "$OCID_PID"
-  for _ in $(seq 1 50); do
-    if (($(grep -c -- "$pattern" "$TEST_ROOT/ocid.log" || true) > before)); then return 0; fi
-    sleep 0.1
-  done
-  echo "no new \"$pattern\" in ocid.log" >&2
-  return 1
-}
-
 @test "SIGHUP reloads the policy and registries.conf; a broken file keeps the old ones" {
   run ! "$OCIC_BIN" image pull "$REGISTRY/whiteouts:latest"
   cp "$TEST_ROOT/policy.json" "$TEST_ROOT/policy.json.orig"

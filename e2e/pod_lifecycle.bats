@@ -214,6 +214,49 @@ wait_for_state() {
   [[ "$output" == *'runtime_handler "kata" is not configured'* ]]
 }
 
+teardown() {
+  # The reload test's drop-in must not outlive it, even when it fails.
+  if [[ -e "$TEST_ROOT/ocid.conf.d/50-runtime.conf" ]]; then
+    rm "$TEST_ROOT/ocid.conf.d/50-runtime.conf"
+    hup_and_wait "got SIGHUP: reloaded"
+    remove_all_pods
+  fi
+}
+
+# The runtime conmon was started with for container ID (its -r).
+runtime_of() {
+  pgrep -a conmon | grep -- "-c $1 " | sed -e 's/.* -r \([^ ]*\) .*/\1/'
+}
+
+@test "SIGHUP's default_runtime takes new pods to it; pods made before keep their runtime" {
+  before=$("$OCIC_BIN" pod run --config "$(pod_config beforehup)")
+  printf '[ocid.runtime]\ndefault_runtime = "crun"\n' >"$TEST_ROOT/ocid.conf.d/50-runtime.conf"
+  hup_and_wait "got SIGHUP: reloaded"
+  after=$("$OCIC_BIN" pod run --config "$(pod_config afterhup)")
+  old=$("$OCIC_BIN" ctr create --pod "$before" --config "$(container_config inold 'exec sleep 3600')")
+  new=$("$OCIC_BIN" ctr create --pod "$after" --config "$(container_config innew 'exec sleep 3600')")
+  "$OCIC_BIN" ctr start --id "$old"
+  "$OCIC_BIN" ctr start --id "$new"
+  [[ "$(runtime_of "$old")" == */runc ]]
+  [[ "$(runtime_of "$new")" == */crun ]]
+  # kubelet named no handler for either: both report the one it sent.
+  [[ "$("$OCIC_BIN" pod status --id "$after" | field 'Runtime Handler')" == "" ]]
+
+  # A default that is not one of the runtimes ocid started with is refused
+  # and the old one kept.
+  printf '[ocid.runtime]\ndefault_runtime = "kata"\n[ocid.runtime.runtimes.kata]\nruntime_path = "/usr/bin/true"\nruntime_root = "/run/kata"\n' \
+    >"$TEST_ROOT/ocid.conf.d/50-runtime.conf"
+  hup_and_wait "reload failed, keeping the old configuration"
+  grep -q 'default_runtime: "kata" is not one of the runtimes ocid started with' "$TEST_ROOT/ocid.log"
+  rm "$TEST_ROOT/ocid.conf.d/50-runtime.conf"
+  hup_and_wait "got SIGHUP: reloaded"
+  third=$("$OCIC_BIN" pod run --config "$(pod_config backtorunc)")
+  ctr=$("$OCIC_BIN" ctr create --pod "$third" --config "$(container_config inthird 'exec sleep 3600')")
+  "$OCIC_BIN" ctr start --id "$ctr"
+  [[ "$(runtime_of "$ctr")" == */runc ]]
+  for pod in "$before" "$after" "$third"; do "$OCIC_BIN" pod remove --id "$pod"; done
+}
+
 @test "bad requests name the field and leave nothing behind" {
   printf '{"metadata": {"name": "x"}}' >"$TEST_ROOT/bad-pod.json"
   run "$OCIC_BIN" pod run --config "$TEST_ROOT/bad-pod.json"

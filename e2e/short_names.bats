@@ -44,20 +44,6 @@ drop_in() {
   hup_and_wait "got SIGHUP: reloaded"
 }
 
-# Sends SIGHUP to ocid (the one running: a test restarts it) and waits (up
-# to 5 s) for one more log line matching PATTERN.
-hup_and_wait() {
-  local pattern=$1 before
-  before=$(grep -c -- "$pattern" "$TEST_ROOT/ocid.log" || true)
-  kill -HUP "$(cat "$TEST_ROOT/ocid.pid")"
-  for _ in $(seq 1 50); do
-    if (($(grep -c -- "$pattern" "$TEST_ROOT/ocid.log" || true) > before)); then return 0; fi
-    sleep 0.1
-  done
-  echo "no new \"$pattern\" in ocid.log" >&2
-  return 1
-}
-
 @test "enforcing (the default) refuses a short name two search registries could mean, listing them" {
   run "$OCIC_BIN" image pull busybox:latest
   [ "$status" -ne 0 ]

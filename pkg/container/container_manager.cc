@@ -133,6 +133,17 @@ absl::Status ContainerManager::Recover() {
       continue;
     }
     RETURN_IF_ERROR(names_.Reserve(c.ReservedName(), c.id));
+    if (c.runtime_handler.empty()) {
+      // Recorded as "" before containers kept the runtime by name: the
+      // default is still the one of this start (none was reloaded yet).
+      if (absl::StatusOr<ContainerRuntime*> runtime = runtimes_.For(""); runtime.ok()) {
+        RETURN_IF_ERROR(records_
+                            .Update(c.id, [&](ContainerRecord& r) {
+                              r.runtime_handler = (*runtime)->handler_name();
+                            })
+                            .status());
+      }
+    }
     if (absl::StatusOr<std::optional<ImageMatch>> image = images_.Lookup(c.image_id);
         image.ok() && image->has_value()) {
       HoldImage(c.id, std::move((*image)->lease));
@@ -253,7 +264,7 @@ absl::StatusOr<std::string> ContainerManager::CreateFrom(const std::string& pod_
   ASSIGN_OR_RETURN(std::string log_path, LogPathFor(log_dir, relative_log));
   ASSIGN_OR_RETURN(std::string image_config_text, images_.ReadConfig(image.id));
   ASSIGN_OR_RETURN(ImageConfig image_config, ParseImageConfig(image_config_text));
-  ASSIGN_OR_RETURN(ContainerRuntime * runtime, runtimes_.For(pod.runtime_handler));
+  ASSIGN_OR_RETURN(ContainerRuntime * runtime, runtimes_.For(pod.runtime));
   ASSIGN_OR_RETURN(cri::PodSandboxConfig pod_config, StoredPodConfig(pod));
 
   ContainerRecord c;
@@ -271,7 +282,7 @@ absl::StatusOr<std::string> ContainerManager::CreateFrom(const std::string& pod_
   c.image_id = image.id.String();
   c.image_name = ContainerImageName(**match);
   c.image_ref = ContainerImageRef(image, c.image_name);
-  c.runtime_handler = pod.runtime_handler;
+  c.runtime_handler = runtime->handler_name();
   c.bundle = absl::StrCat(options_.bundles_dir, "/", c.id);
   c.rootfs = c.bundle + "/rootfs";
   c.overlay_dir = absl::StrCat(options_.overlay_dir, "/", c.id);
@@ -450,6 +461,11 @@ void ContainerManager::ForEach(const std::function<void(const ContainerRecord&)>
   records_.ForEach([&](const ContainerRecord& c) {
     if (!c.creating) visit(c);
   });
+}
+
+std::string ContainerManager::DefaultHandlerName() {
+  absl::StatusOr<ContainerRuntime*> runtime = runtimes_.For("");
+  return runtime.ok() ? (*runtime)->handler_name() : "";
 }
 
 std::string ContainerManager::HandlerName(const ContainerRecord& container) {

@@ -147,6 +147,8 @@ class ContainerManager final : public PodContainers {
   void ForEach(const std::function<void(const ContainerRecord&)>& visit) const;
   // The configured name of a record's handler ("" resolved to the default).
   std::string HandlerName(const ContainerRecord& container);
+  // The runtime "" names now (default_runtime, as last reloaded).
+  std::string DefaultHandlerName();
 
   // DeadlineExceeded when the command outlives `timeout_seconds` (0: none).
   absl::StatusOr<ExecResult> ExecSync(const std::string& id,

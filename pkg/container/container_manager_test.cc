@@ -334,7 +334,11 @@ class ContainerManagerTest : public ::testing::Test {
     pod_options.records_dir = dir_ + "/records/sandboxes";
     pod_options.pods_dir = dir_ + "/pods";
     pod_options.pins_dir = dir_ + "/ns";
-    pod_options.check_handler = [this](const std::string& h) { return runtime_.For(h).status(); };
+    pod_options.resolve_handler = [this](const std::string& h) -> absl::StatusOr<std::string> {
+      absl::StatusOr<ContainerRuntime*> runtime = runtime_.For(h);
+      if (!runtime.ok()) return runtime.status();
+      return (*runtime)->handler_name();
+    };
     pod_options.events = &events_;
     pods_ = std::make_unique<SandboxManager>(pod_options, host_, network_);
     ContainerManagerOptions options;
@@ -1019,6 +1023,24 @@ TEST_F(ContainerManagerTest, RecoverMarksRunningAContainerWhoseStartWasCutShort)
   EXPECT_TRUE(absl::IsFailedPrecondition(containers_->Start(id))) << "started twice";
   ASSERT_TRUE(containers_->Stop(id, 0).ok());
   EXPECT_EQ(containers_->Get(id)->state, ContainerState::kExited);
+}
+
+// A container keeps its runtime by name: records made when "" named the
+// default say which one, and one from before that gets it at the next start.
+TEST_F(ContainerManagerTest, TheRecordNamesItsRuntimeAndAnOldOneGetsItAtRecover) {
+  std::string id = containers_->Create(pod_, ContainerConfig()).value();
+  EXPECT_EQ(containers_->Get(id)->runtime_handler, "runc");
+  ContainerRecord old = containers_->Get(id).value();
+  old.runtime_handler.clear();
+  ASSERT_TRUE(
+      WriteFileAtomically(dir_ + "/records/containers/" + id + ".json", old.Serialize(), 0600)
+          .ok());
+  Boot();
+  EXPECT_EQ(containers_->Get(id)->runtime_handler, "runc");
+  absl::StatusOr<std::string> on_disk =
+      ReadFileToString(dir_ + "/records/containers/" + id + ".json", 1 << 20);
+  ASSERT_TRUE(on_disk.ok());
+  EXPECT_NE(on_disk->find("\"runtime_handler\":\"runc\""), std::string::npos) << *on_disk;
 }
 
 TEST_F(ContainerManagerTest, UnparsableStoredConfigIsDataLoss) {

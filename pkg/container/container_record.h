@@ -33,6 +33,8 @@ struct ContainerRecord {
   std::string image_id;     // "sha256:..." (the config digest)
   std::string image_name;   // a repo tag of the image (ContainerImageName), or its ID
   std::string image_ref;    // a repo digest of the image, or its ID
+  // The configured runtime by name; "" (the default of the start that
+  // reads it) only in records from before it was kept.
   std::string runtime_handler;
   std::string bundle;       // config.json, conmon's files
   std::string rootfs;       // the overlay mount point

@@ -74,18 +74,32 @@ class OciExitWatch final : public ExitWatch {
 
 }  // namespace
 
-OciContainerRuntimes::OciContainerRuntimes(const Config& config)
-    : default_runtime_(config.default_runtime) {
+OciContainerRuntimes::OciContainerRuntimes(const Config& config) {
   for (const auto& [name, handler] : config.runtimes) {
     runtimes_[name] =
         std::make_unique<OciContainerRuntime>(name, handler, config.conmon, config.runroot);
   }
+  // Config validation makes default_runtime one of the runtimes.
+  SetDefault(config.default_runtime).IgnoreError();
+}
+
+absl::Status OciContainerRuntimes::SetDefault(const std::string& handler) {
+  auto it = runtimes_.find(handler);
+  if (it == runtimes_.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("default_runtime \"", handler, "\" is not a configured runtime"));
+  }
+  default_.store(it->second.get());
+  return absl::OkStatus();
 }
 
 OciContainerRuntimes::~OciContainerRuntimes() = default;
 
 absl::StatusOr<ContainerRuntime*> OciContainerRuntimes::For(const std::string& handler) {
-  auto it = runtimes_.find(handler.empty() ? default_runtime_ : handler);
+  if (handler.empty()) {
+    if (ContainerRuntime* runtime = default_.load(); runtime != nullptr) return runtime;
+  }
+  auto it = runtimes_.find(handler);
   if (it == runtimes_.end()) {
     return absl::InvalidArgumentError(
         absl::StrCat("runtime_handler \"", handler, "\" is not configured"));

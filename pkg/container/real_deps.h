@@ -3,6 +3,7 @@
 #ifndef OCID_PKG_CONTAINER_REAL_DEPS_H_
 #define OCID_PKG_CONTAINER_REAL_DEPS_H_
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -27,6 +28,9 @@ class OciContainerRuntimes final : public ContainerRuntimes {
   ~OciContainerRuntimes() override;
 
   absl::StatusOr<ContainerRuntime*> For(const std::string& handler) override;
+  // Makes `handler` (a configured one) what "" names from now on (a
+  // reloaded default_runtime); InvalidArgument for one not configured.
+  absl::Status SetDefault(const std::string& handler);
   absl::StatusOr<ContainerExit> ReadExit(const std::string& exit_dir, const std::string& id,
                                          const std::string& persist_dir) override;
   absl::StatusOr<std::unique_ptr<ExitWatch>> WatchExits(
@@ -36,8 +40,8 @@ class OciContainerRuntimes final : public ContainerRuntimes {
   absl::Status RemoveCgroupsOf(const std::string& spec_path) override;
 
  private:
-  const std::string default_runtime_;
   std::map<std::string, std::unique_ptr<ContainerRuntime>> runtimes_;  // by handler name
+  std::atomic<ContainerRuntime*> default_{nullptr};  // one of runtimes_'s
 };
 
 class StoreImages final : public ContainerImages {

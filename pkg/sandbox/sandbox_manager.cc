@@ -88,6 +88,15 @@ absl::Status SandboxManager::Recover() {
       continue;
     }
     RETURN_IF_ERROR(names_.Reserve(pod.ReservedName(), pod.id));
+    if (pod.runtime.empty()) {
+      // Recorded before the runtime was: the handler names it as it did
+      // when the pod was made, unless the default changed across restarts.
+      absl::StatusOr<std::string> runtime = options_.resolve_handler(pod.runtime_handler);
+      if (runtime.ok()) {
+        RETURN_IF_ERROR(
+            records_.Update(pod.id, [&](SandboxRecord& r) { r.runtime = *runtime; }).status());
+      }
+    }
     if (pod.ready && !(InfraAlive(pod) && host_.Pinned(pod.namespaces))) {
       // Its infra died or its pins are gone (a reboot wiped the runroot):
       // NOTREADY, as containerd and cri-o report. Not stopped: StopPod
@@ -124,7 +133,7 @@ absl::Status SandboxManager::UndoCreate(const SandboxRecord& pod) {
 
 absl::StatusOr<std::string> SandboxManager::RunPod(const cri::PodSandboxConfig& config,
                                                    const std::string& handler) {
-  RETURN_IF_ERROR(options_.check_handler(handler));
+  ASSIGN_OR_RETURN(std::string runtime, options_.resolve_handler(handler));
   const auto& namespaces = config.linux().security_context().namespace_options();
   RETURN_IF_ERROR(CheckUserNamespace(
       namespaces, "config.linux.security_context.namespace_options.userns_options"));
@@ -140,6 +149,7 @@ absl::StatusOr<std::string> SandboxManager::RunPod(const cri::PodSandboxConfig& 
   pod.uid = config.metadata().uid();
   pod.attempt = config.metadata().attempt();
   pod.runtime_handler = handler;
+  pod.runtime = std::move(runtime);
   auto encoded = google::protobuf::util::MessageToJsonString(config, &pod.config_json);
   if (!encoded.ok()) {
     return absl::InternalError(absl::StrCat("encode config: ", std::string(encoded.message())));

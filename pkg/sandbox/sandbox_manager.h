@@ -29,8 +29,9 @@ struct SandboxManagerOptions {
   std::string pods_dir;      // <runroot>/pods: resolv.conf, hosts, shm per pod
   std::string pins_dir;      // <runroot>/ns
   std::string pinns_binary;  // ocid-pinns
-  // OK when the runtime handler is configured ("" names the default).
-  std::function<absl::Status(const std::string& handler)> check_handler;
+  // The configured runtime a handler names ("" names the default at the
+  // time of the call); InvalidArgument for one not configured.
+  std::function<absl::StatusOr<std::string>(const std::string& handler)> resolve_handler;
   // Where the pod's own lifecycle events go (none when null); must outlive
   // the manager.
   EventBus* events = nullptr;

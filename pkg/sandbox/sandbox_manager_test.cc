@@ -212,11 +212,10 @@ class SandboxManagerTest : public ::testing::Test {
     options.pods_dir = dir_ + "/pods";
     options.pins_dir = dir_ + "/ns";
     options.pinns_binary = "/bin/false";
-    options.check_handler = [](const std::string& handler) {
-      return handler.empty() || handler == "runc"
-                 ? absl::OkStatus()
-                 : absl::InvalidArgumentError("runtime_handler \"" + handler +
-                                              "\" is not configured");
+    options.resolve_handler = [this](const std::string& handler) -> absl::StatusOr<std::string> {
+      if (handler.empty()) return default_runtime_;
+      if (handler == "runc" || handler == "crun") return handler;
+      return absl::InvalidArgumentError("runtime_handler \"" + handler + "\" is not configured");
     };
     auto manager = std::make_unique<SandboxManager>(options, host_, network_);
     manager->SetContainers(&containers_);
@@ -242,6 +241,7 @@ class SandboxManagerTest : public ::testing::Test {
   }
 
   std::string dir_ = TestDir();
+  std::string default_runtime_ = "runc";  // what "" names; a test may reload it
   FakeHost host_{dir_ + "/fake"};
   FakeNetwork network_{dir_ + "/fake"};
   FakeContainers containers_;
@@ -452,6 +452,33 @@ TEST_F(SandboxManagerTest, RecoverFindsPodsAndTheirNames) {
   EXPECT_EQ(manager_->RunPod(PodConfig("web"), "").value(), id) << "the name came back";
   ASSERT_TRUE(manager_->RemovePod(id).ok());
   EXPECT_TRUE(host_.Empty());
+}
+
+TEST_F(SandboxManagerTest, APodKeepsTheRuntimeItsHandlerNamedWhenItWasMade) {
+  std::string before = manager_->RunPod(PodConfig("web"), "").value();
+  default_runtime_ = "crun";  // a reloaded default_runtime
+  std::string after = manager_->RunPod(PodConfig("db"), "").value();
+  std::string named = manager_->RunPod(PodConfig("named"), "runc").value();
+  EXPECT_EQ(manager_->Get(before)->runtime, "runc");
+  EXPECT_EQ(manager_->Get(before)->runtime_handler, "") << "reported as kubelet asked";
+  EXPECT_EQ(manager_->Get(after)->runtime, "crun");
+  EXPECT_EQ(manager_->Get(named)->runtime, "runc");
+  EXPECT_TRUE(absl::IsInvalidArgument(manager_->RunPod(PodConfig("kata"), "kata").status()));
+
+  // A record from before the runtime was kept gets it from its handler at
+  // the next start, and keeps it.
+  SandboxRecord old = manager_->Get(before).value();
+  old.runtime.clear();
+  ASSERT_TRUE(
+      WriteFileAtomically(dir_ + "/records/" + before + ".json", old.Serialize(), 0600).ok());
+  manager_.reset();
+  manager_ = NewManager();
+  EXPECT_EQ(manager_->Get(before)->runtime, "crun");
+  default_runtime_ = "runc";
+  manager_.reset();
+  manager_ = NewManager();
+  EXPECT_EQ(manager_->Get(before)->runtime, "crun");
+  EXPECT_EQ(manager_->Get(after)->runtime, "crun");
 }
 
 TEST_F(SandboxManagerTest, UnparsableStoredConfigFailsStopWithoutDel) {

@@ -25,6 +25,7 @@ std::string SandboxRecord::Serialize() const {
                         {"labels", labels},
                         {"annotations", annotations},
                         {"runtime_handler", runtime_handler},
+                        {"runtime", runtime},
                         {"config", config_json},
                         {"net_ns", namespaces.net},
                         {"ipc_ns", namespaces.ipc},
@@ -61,6 +62,7 @@ absl::StatusOr<SandboxRecord> SandboxRecord::Parse(const std::string& text) {
   in.Read("labels", r.labels);
   in.Read("annotations", r.annotations);
   in.Read("runtime_handler", r.runtime_handler);
+  in.Read("runtime", r.runtime);
   in.Read("config", r.config_json);
   in.Read("net_ns", r.namespaces.net);
   in.Read("ipc_ns", r.namespaces.ipc);

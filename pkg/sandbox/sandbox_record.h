@@ -30,7 +30,11 @@ struct SandboxRecord {
   bool stopped = false;
   int64_t created_at = 0;
   std::map<std::string, std::string> labels, annotations;
-  std::string runtime_handler;
+  std::string runtime_handler;  // as kubelet asked: "" for the default
+  // The configured runtime that handler named when the pod was made, so a
+  // default_runtime reloaded later moves no existing pod. "" only in
+  // records from before it was kept, until Recover resolves it.
+  std::string runtime;
   std::string config_json;  // the PodSandboxConfig as proto3 JSON
   PinnedNamespaces namespaces;
   pid_t infra_pid = 0;      // 0: no shared PID namespace

@@ -22,13 +22,17 @@ namespace {
 // kubelet's CRI client sends and expects this version string.
 constexpr char kKubeletApiVersion[] = "0.1.0";
 
-runtime::v1::RuntimeCondition RuntimeReadyCondition(const Config& config) {
+// `default_runtime`: the runtime "" names now (it follows a reload).
+runtime::v1::RuntimeCondition RuntimeReadyCondition(const Config& config,
+                                                    const std::string& default_runtime) {
   runtime::v1::RuntimeCondition condition;
   condition.set_type("RuntimeReady");
-  const RuntimeHandler& handler = config.runtimes.at(config.default_runtime);
+  auto handler = config.runtimes.find(default_runtime);
   std::string missing;
-  if (::access(handler.path.c_str(), X_OK) != 0) {
-    missing = absl::StrCat("runtime \"", config.default_runtime, "\" binary ", handler.path);
+  if (handler == config.runtimes.end()) {
+    missing = absl::StrCat("runtime \"", default_runtime, "\"");
+  } else if (::access(handler->second.path.c_str(), X_OK) != 0) {
+    missing = absl::StrCat("runtime \"", default_runtime, "\" binary ", handler->second.path);
   } else if (::access(config.conmon.c_str(), X_OK) != 0) {
     missing = absl::StrCat("conmon binary ", config.conmon);
   }
@@ -69,7 +73,7 @@ grpc::Status RuntimeService::Status(grpc::ServerContext*, const runtime::v1::Sta
                                     runtime::v1::StatusResponse* response) {
   return ServeRpc("Status", [&] {
     runtime::v1::RuntimeStatus* status = response->mutable_status();
-    *status->add_conditions() = RuntimeReadyCondition(config_);
+    *status->add_conditions() = RuntimeReadyCondition(config_, containers_.DefaultHandlerName());
     *status->add_conditions() = NetworkReadyCondition(cni_);
     for (const auto& [name, handler] : config_.runtimes) {
       runtime::v1::RuntimeHandler* described = response->add_runtime_handlers();

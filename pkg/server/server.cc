@@ -99,15 +99,25 @@ absl::Status CriServer::Reload(const Config& fresh) {
   ASSIGN_OR_RETURN(std::shared_ptr<const TrustPolicies> trust, LoadTrust());
   ASSIGN_OR_RETURN(PinnedImages pinned, PinnedImages::Parse(fresh.pinned_images));
   ASSIGN_OR_RETURN(LogLevel level, ParseLogLevel(fresh.log_level));
-  if (puller_ == nullptr || image_service_ == nullptr) {
+  if (puller_ == nullptr || image_service_ == nullptr || runtimes_ == nullptr) {
     return absl::FailedPreconditionError("not serving");
+  }
+  // The runtimes themselves are the start's: a new default must be one.
+  if (config_.runtimes.count(fresh.default_runtime) == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ocid.runtime.default_runtime: \"", fresh.default_runtime,
+        "\" is not one of the runtimes ocid started with (a new runtime needs a restart)"));
   }
   // All read: now applied together.
   puller_->Reconfigure(std::move(registries), std::move(trust));
   image_service_->SetPinned(std::move(pinned));
   SetLogLevel(level);
+  RETURN_IF_ERROR(runtimes_->SetDefault(fresh.default_runtime));
   for (const std::string& key : ChangedKeys(config_, fresh)) {
-    if (key == "ocid.log_level" || key == "ocid.image.pinned_images") continue;
+    if (key == "ocid.log_level" || key == "ocid.image.pinned_images" ||
+        key == "ocid.runtime.default_runtime") {
+      continue;
+    }
     OCID_LOG(kWarn) << "reload: " << key << " changed; it takes effect when ocid restarts";
   }
   return absl::OkStatus();
@@ -226,8 +236,9 @@ absl::Status CriServer::StartManagers() {
   pods.pods_dir = config_.runroot + "/pods";
   pods.pins_dir = config_.runroot + "/ns";
   pods.pinns_binary = BesideOcid("ocid-pinns");
-  pods.check_handler = [this](const std::string& handler) {
-    return runtimes_->For(handler).status();
+  pods.resolve_handler = [this](const std::string& handler) -> absl::StatusOr<std::string> {
+    ASSIGN_OR_RETURN(ContainerRuntime * runtime, runtimes_->For(handler));
+    return runtime->handler_name();
   };
   pods.events = &events_;
   ASSIGN_OR_RETURN(pods.default_sysctls, ParseDefaultSysctls(config_.default_sysctls));

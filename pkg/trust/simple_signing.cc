@@ -42,10 +42,7 @@ std::string GpgError(absl::string_view what, gpgme_error_t error) {
   return absl::StrCat(what, ": ", gpgme_strerror(error));
 }
 
-struct ContextDeleter {
-  void operator()(gpgme_ctx_t ctx) const { gpgme_release(ctx); }
-};
-using Context = std::unique_ptr<gpgme_context, ContextDeleter>;
+using Context = std::unique_ptr<gpgme_context, GpgContextDeleter>;
 
 struct DataDeleter {
   void operator()(gpgme_data_t data) const { gpgme_data_release(data); }
@@ -228,15 +225,21 @@ absl::StatusOr<GpgKeyring> GpgKeyring::Create(const std::vector<std::string>& ke
     }
     gpgme_key_unref(key);
   }
+  gpgme_op_keylist_end(ctx.get());
   if (gpgme_err_code(error) != GPG_ERR_EOF) {
     return absl::InternalError(GpgError("list the imported keys", error));
   }
   if (keyring.signers_.empty()) return absl::InvalidArgumentError("no key was imported");
+  keyring.context_ = std::move(ctx);
   return keyring;
 }
 
+void GpgContextDeleter::operator()(gpgme_ctx_t ctx) const { gpgme_release(ctx); }
+
 GpgKeyring::GpgKeyring(GpgKeyring&& other) noexcept
-    : home_(std::exchange(other.home_, std::string())), signers_(std::move(other.signers_)) {}
+    : home_(std::exchange(other.home_, std::string())),
+      context_(std::move(other.context_)),
+      signers_(std::move(other.signers_)) {}
 
 GpgKeyring::~GpgKeyring() {
   if (!home_.empty()) RemoveAll(home_).IgnoreError();
@@ -248,21 +251,21 @@ std::vector<std::string> GpgKeyring::Fingerprints() const {
   return {primaries.begin(), primaries.end()};
 }
 
-absl::StatusOr<std::string> GpgKeyring::Verify(absl::string_view signature) const {
+absl::StatusOr<std::string> GpgKeyring::Verify(absl::string_view signature) {
   if (signature.size() > kMaxSignatureBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("signature of ", signature.size(), " bytes is larger than 4 MiB"));
   }
-  ASSIGN_OR_RETURN(Context ctx, NewContext(home_));
   ASSIGN_OR_RETURN(Data input, DataFrom(signature));
   ASSIGN_OR_RETURN(Data plain, EmptyData());
+  gpgme_ctx_t ctx = context_.get();
   gpgme_error_t error;
   {
     ScopedReapPause pause;
-    error = gpgme_op_verify(ctx.get(), input.get(), nullptr, plain.get());
+    error = gpgme_op_verify(ctx, input.get(), nullptr, plain.get());
   }
   if (error != 0) return absl::InvalidArgumentError(GpgError("not a valid signature", error));
-  gpgme_verify_result_t result = gpgme_op_verify_result(ctx.get());
+  gpgme_verify_result_t result = gpgme_op_verify_result(ctx);
   if (result == nullptr || result->signatures == nullptr) {
     return absl::InvalidArgumentError("the signature holds no OpenPGP signature");
   }
@@ -345,7 +348,7 @@ absl::Status CheckSignedIdentity(const SignedIdentity& rule, const ImageReferenc
                                                  " does not accept for ", image.String()));
 }
 
-absl::Status CheckSimpleSignature(const GpgKeyring& keyring, const PolicyRequirement& requirement,
+absl::Status CheckSimpleSignature(GpgKeyring& keyring, const PolicyRequirement& requirement,
                                   const ImageReference& image, const std::string& manifest_digest,
                                   absl::string_view signature) {
   ASSIGN_OR_RETURN(std::string payload, keyring.Verify(signature));

@@ -10,6 +10,7 @@
 #define OCID_PKG_TRUST_SIMPLE_SIGNING_H_
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,8 @@
 #include "absl/strings/string_view.h"
 #include "pkg/image/reference.h"
 #include "pkg/trust/policy.h"
+
+struct gpgme_context;
 
 namespace ocid {
 
@@ -33,8 +36,14 @@ struct SimpleSigningClaims {
 // wrong type, missing or unknown critical keys, values of the wrong type.
 absl::StatusOr<SimpleSigningClaims> ParseSimpleSigningPayload(absl::string_view payload);
 
+struct GpgContextDeleter {
+  void operator()(gpgme_context* ctx) const;
+};
+
 // A temporary GnuPG home holding only the given public keys; removed with
-// the object. Verify may be called from one thread at a time.
+// the object. Verify may be called from one thread at a time: the keyring
+// keeps one gpgme context, whose engine setup (a `gpg --version` run) is
+// paid once, at Create, rather than by every check.
 class GpgKeyring {
  public:
   // Imports `keys` (armored or binary OpenPGP public keys) into a new home
@@ -52,7 +61,7 @@ class GpgKeyring {
   // returns its payload. An error (InvalidArgument, saying why) unless
   // there is exactly one good signature made by one of the keys (a primary
   // key or one of its subkeys).
-  absl::StatusOr<std::string> Verify(absl::string_view signature) const;
+  absl::StatusOr<std::string> Verify(absl::string_view signature);
 
   // The primary fingerprints of the imported keys.
   std::vector<std::string> Fingerprints() const;
@@ -61,6 +70,7 @@ class GpgKeyring {
   explicit GpgKeyring(std::string home) : home_(std::move(home)) {}
 
   std::string home_;
+  std::unique_ptr<gpgme_context, GpgContextDeleter> context_;
   // Any key's or subkey's fingerprint -> its primary key's.
   std::map<std::string, std::string> signers_;
 };
@@ -75,7 +85,7 @@ absl::Status CheckSignedIdentity(const SignedIdentity& rule, const ImageReferenc
 // manifest has digest `manifest_digest`: a good signature by one of the
 // keys in `keyring`, for that digest, claiming an identity the requirement
 // accepts. The error says which of these failed.
-absl::Status CheckSimpleSignature(const GpgKeyring& keyring, const PolicyRequirement& requirement,
+absl::Status CheckSimpleSignature(GpgKeyring& keyring, const PolicyRequirement& requirement,
                                   const ImageReference& image, const std::string& manifest_digest,
                                   absl::string_view signature);
 

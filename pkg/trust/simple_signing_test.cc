@@ -226,6 +226,23 @@ TEST_F(GpgTest, TamperedOrGarbageSignatureIsRefused) {
   EXPECT_THAT(std::string(big.message()), HasSubstr("larger than 4 MiB"));
 }
 
+// The keyring's one gpgme context serves check after check: each result
+// is the last signature's own, whatever the one before it was.
+TEST_F(GpgTest, OneKeyringChecksManyInARow) {
+  GpgKeyring first = KeyringOf(*signer_a_);
+  GpgKeyring keyring(std::move(first));
+  std::string good = Signed(*signer_a_, "x.io/app:1");
+  std::string other = Signed(*signer_b_, "x.io/app:1");
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_TRUE(keyring.Verify(good).ok()) << round;
+    EXPECT_FALSE(keyring.Verify(other).ok()) << round;
+    EXPECT_FALSE(keyring.Verify("garbage").ok()) << round;
+    absl::StatusOr<std::string> again = keyring.Verify(good);
+    ASSERT_TRUE(again.ok()) << round << ": " << again.status();
+    EXPECT_THAT(*again, HasSubstr(kDigest));
+  }
+}
+
 TEST_F(GpgTest, BadKeyIsRefused) {
   absl::StatusOr<GpgKeyring> keyring = GpgKeyring::Create({"not a key"});
   ASSERT_FALSE(keyring.ok());
