@@ -32,7 +32,8 @@ namespace cri = ::runtime::v1;
 class QuietHost : public SandboxHost {
  public:
   absl::StatusOr<PinnedNamespaces> Pin(const PinRequest& r) override {
-    return PinnedNamespaces{"/ns/net/" + r.pod_id, "/ns/ipc/" + r.pod_id, "/ns/uts/" + r.pod_id};
+    return PinnedNamespaces{"/ns/net/" + r.pod_id, "/ns/ipc/" + r.pod_id, "/ns/uts/" + r.pod_id,
+                            r.userns ? "/ns/user/" + r.pod_id : ""};
   }
   absl::Status Unpin(const PinnedNamespaces&) override { return absl::OkStatus(); }
   bool Pinned(const PinnedNamespaces&) override { return true; }
@@ -43,6 +44,9 @@ class QuietHost : public SandboxHost {
   }
   absl::Status MountShm(const std::string&) override { return absl::OkStatus(); }
   absl::Status UnmountShm(const std::string&) override { return absl::OkStatus(); }
+  absl::Status Chown(const std::vector<std::string>&, uint32_t, uint32_t) override {
+    return absl::OkStatus();
+  }
   absl::StatusOr<ProcessIdentity> StartInfra(const PinnedNamespaces&, const std::string&) override {
     return ProcessIdentity{77, 1};
   }
