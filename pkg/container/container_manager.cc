@@ -26,6 +26,7 @@
 #include "pkg/checkpoint/archive.h"
 #include "pkg/oci/spec.h"
 #include "pkg/security/host_features.h"
+#include "pkg/security/userns.h"
 
 namespace ocid {
 namespace {
@@ -68,6 +69,8 @@ SandboxContext ContextOf(const SandboxRecord& pod, const cri::PodSandboxConfig& 
   context.hostname_path = pod.files_dir + "/hostname";
   context.shm_path = pod.shm_path;
   context.cgroup_parent = pod.cgroup_parent;
+  context.user_ns_path = pod.namespaces.user;
+  context.userns = pod.userns;
   return context;
 }
 
@@ -220,8 +223,8 @@ absl::StatusOr<std::string> ContainerManager::CreateFrom(const std::string& pod_
   }
   std::string target_pid_ns;
   const auto& namespaces = config.linux().security_context().namespace_options();
-  RETURN_IF_ERROR(CheckUserNamespace(
-      namespaces, "config.linux.security_context.namespace_options.userns_options"));
+  RETURN_IF_ERROR(CheckContainerUserNamespace(namespaces, pod.userns,
+                                              "config.linux.security_context.namespace_options"));
   RETURN_IF_ERROR(CheckSelinuxOptions(config.linux().security_context().selinux_options(),
                                       "config.linux.security_context.selinux_options"));
   if (namespaces.pid() == cri::NamespaceMode::TARGET) {
@@ -341,8 +344,17 @@ absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan
                                     c.overlay_dir + "/upper"));
   }
   CrashPoint("create_container.dirs_made");
+  std::optional<LayerStore::Idmap> idmap;
+  if (plan.pod->userns) {
+    // A pod user namespace without a root inside: the upper dir is left to
+    // host root (nobody inside), as the layers' files not mapped are.
+    idmap = LayerStore::Idmap{plan.pod->namespaces.user,
+                              HostIdOf(plan.pod->userns->uids, 0).value_or(0),
+                              HostIdOf(plan.pod->userns->gids, 0).value_or(0)};
+  }
   RETURN_IF_ERROR(images_.MountRootfs(plan.image->layers, c.overlay_dir + "/upper",
-                                      c.overlay_dir + "/work", c.rootfs));
+                                      c.overlay_dir + "/work", c.rootfs,
+                                      idmap ? &*idmap : nullptr));
   undo.Push([&] { images_.UnmountRootfs(c.rootfs).IgnoreError(); });
   CrashPoint("create_container.rootfs_mounted");
 
