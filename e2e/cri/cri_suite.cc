@@ -463,7 +463,7 @@ std::vector<std::string> SuiteEnvironment::LeakCensus() {
     }
   }
   // Namespace pins (files under runroot/ns/<type>/).
-  for (const char* type : {"net", "ipc", "uts", "pid"}) {
+  for (const char* type : {"net", "ipc", "uts", "pid", "user"}) {
     std::string dir = absl::StrCat(state_dir_, "/run/ns/", type);
     for (const std::string& pin : ListDir(dir)) leaks.push_back("netns pin " + dir + "/" + pin);
   }
