@@ -212,6 +212,7 @@ class ContainerManager final : public PodContainers {
   absl::StatusOr<std::string> TargetPidNamespace(const std::string& pod_id,
                                                  const std::string& target_id) const;
   absl::StatusOr<std::string> Make(ContainerRecord c, const Plan& plan);
+  absl::Status LetRootfsBeReached(const ContainerRecord& c);
   // The restore steps: whether an image names an archive, the archive
   // unpacked (into `dir`, below options.overlay_dir) and checked, and
   // conmon's restore at the start.
