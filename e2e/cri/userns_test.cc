@@ -90,8 +90,37 @@ int64_t HostUidOf(int64_t pid) {
   return -1;
 }
 
-TEST_F(CriUserNamespace, APodsContainersRunMappedAndSeeTheImageAsRoots) {
-  OCID_ASSERT_OK_AND_ASSIGN(Pod pod, RunPod(MappedPodConfig("userns")));
+// One runtime handler each: "" (the default, runc) and crun.
+class CriUserNamespaceHandler : public CriUserNamespace,
+                                public ::testing::WithParamInterface<std::string> {
+ protected:
+  // RunPod with the handler; the pod is removed when the test ends.
+  absl::StatusOr<Pod> RunMappedPod(const std::string& name) {
+    v1::RunPodSandboxRequest request;
+    *request.mutable_config() = MappedPodConfig(name);
+    request.set_runtime_handler(GetParam());
+    v1::RunPodSandboxResponse response;
+    absl::Status status = Call(&v1::RuntimeService::Stub::RunPodSandbox, request, &response);
+    if (!status.ok()) return status;
+    made_.push_back(response.pod_sandbox_id());
+    return Pod{response.pod_sandbox_id(), request.config()};
+  }
+  void TearDown() override {
+    for (const std::string& id : made_) OCID_EXPECT_OK(RemovePod(id));
+    CriUserNamespace::TearDown();
+  }
+
+ private:
+  std::vector<std::string> made_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Runtimes, CriUserNamespaceHandler, ::testing::Values("", "crun"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param.empty() ? std::string("runc") : info.param;
+                         });
+
+TEST_P(CriUserNamespaceHandler, APodsContainersRunMappedAndSeeTheImageAsRoots) {
+  OCID_ASSERT_OK_AND_ASSIGN(Pod pod, RunMappedPod("userns"));
   struct stat st;
   ASSERT_EQ(stat(UserPin(pod.id).c_str(), &st), 0) << "the user namespace is pinned";
 
