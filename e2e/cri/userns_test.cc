@@ -171,6 +171,18 @@ TEST_P(CriUserNamespaceHandler, APodsContainersRunMappedAndSeeTheImageAsRoots) {
   EXPECT_EQ(MountsNaming(id), std::vector<std::string>{});
 }
 
+TEST_F(CriUserNamespace, EveryHandlerSaysItRunsUserNamespaces) {
+  v1::StatusRequest request;
+  v1::StatusResponse response;
+  OCID_ASSERT_OK(Call(&v1::RuntimeService::Stub::Status, request, &response));
+  std::set<std::string> names;
+  for (const v1::RuntimeHandler& handler : response.runtime_handlers()) {
+    names.insert(handler.name());
+    EXPECT_TRUE(handler.features().user_namespaces()) << "handler \"" << handler.name() << "\"";
+  }
+  EXPECT_EQ(names, (std::set<std::string>{"", "runc", "crun"}));
+}
+
 TEST_F(CriUserNamespace, TheSameMappingOnTheContainerIsFineAnotherIsRefused) {
   OCID_ASSERT_OK_AND_ASSIGN(Pod pod, RunPod(MappedPodConfig("userns-match")));
   v1::ContainerConfig same = DefaultContainerConfig("same");
