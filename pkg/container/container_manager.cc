@@ -311,6 +311,16 @@ absl::StatusOr<std::string> ContainerManager::CreateFrom(const std::string& pod_
   return id;
 }
 
+absl::Status SearchableByOthers(const std::string& dir) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) return absl::ErrnoToStatus(errno, "stat " + dir);
+  if ((st.st_mode & S_IXOTH) == 0) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("%s (mode %04o) does not let others search it", dir, st.st_mode & 07777));
+  }
+  return absl::OkStatus();
+}
+
 // runc mounts the rootfs from inside the pod's user namespace, where host
 // root's 0700 dirs are closed to it: every dir on the way to the rootfs must
 // let others search it. ocid's own (the runroot, its containers dir and the
@@ -329,13 +339,15 @@ absl::Status ContainerManager::LetRootfsBeReached(const ContainerRecord& c) {
   }
   for (std::string dir = runroot.substr(0, runroot.rfind('/')); !dir.empty();
        dir = dir.substr(0, dir.rfind('/'))) {
-    struct stat st;
-    if (::stat(dir.c_str(), &st) != 0) return absl::ErrnoToStatus(errno, "stat " + dir);
-    if ((st.st_mode & S_IXOTH) == 0) {
-      return absl::FailedPreconditionError(absl::StrFormat(
-          "%s (mode %04o) does not let others search it: root of a pod user namespace could not "
-          "reach the container's rootfs under the runroot %s",
-          dir, st.st_mode & 07777, runroot));
+    absl::Status searchable = options_.searchable_by_others
+                                  ? options_.searchable_by_others(dir)
+                                  : SearchableByOthers(dir);
+    if (!searchable.ok()) {
+      return absl::Status(searchable.code(),
+                          absl::StrCat(searchable.message(),
+                                       ": root of a pod user namespace could not reach the "
+                                       "container's rootfs under the runroot ",
+                                       runroot));
     }
   }
   return absl::OkStatus();

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
@@ -352,6 +353,11 @@ class ContainerManagerTest : public ::testing::Test {
     options.exits_dir = dir_ + "/run/exits";
     options.default_log_dir = dir_ + "/logs";
     options.events = &events_;
+    // The test dirs are under the 0700 home of root.
+    options.searchable_by_others = [this](const std::string& dir) {
+      return dir == closed_dir_ ? absl::FailedPreconditionError(dir + " is closed")
+                                : absl::OkStatus();
+    };
     options.kill_cgroup = [this](const std::string& cgroup) {
       absl::MutexLock lock(&cgroups_mu_);
       killed_cgroups_.push_back(cgroup);
@@ -409,6 +415,7 @@ class ContainerManagerTest : public ::testing::Test {
   }
 
   std::string dir_ = TestDir();
+  std::string closed_dir_;  // searchable_by_others refuses it
   QuietHost host_;
   QuietNetwork network_;
   FakeImages images_{dir_ + "/fake"};
@@ -972,6 +979,21 @@ TEST_F(ContainerManagerTest, AContainerJoinsItsPodsUserNamespaceWithAnIdmappedRo
   images_.idmapped_to.clear();
   ASSERT_TRUE(containers_->Create(pod_, ContainerConfig("plain")).ok());
   EXPECT_EQ(images_.idmapped_to, "") << "no idmap in the host's user namespace";
+
+  // ocid's own dirs on the way to the rootfs let others search them; a
+  // host dir above the runroot that does not is FailedPrecondition.
+  struct stat st;
+  ASSERT_EQ(stat((dir_ + "/run").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0011, 0011u) << "the runroot";
+  ASSERT_EQ(stat((dir_ + "/run/containers").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0011, 0011u) << "the containers dir";
+  ASSERT_TRUE(containers_->RemoveAllOf(pod).ok());
+  ASSERT_TRUE(containers_->RemoveAllOf(pod_).ok());
+  closed_dir_ = dir_;
+  absl::Status closed = containers_->Create(pod, ContainerConfig("closed")).status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(closed)) << closed;
+  EXPECT_NE(closed.message().find(dir_ + " is closed"), std::string::npos) << closed;
+  ExpectNothingLeft("a closed host dir");
 }
 
 TEST_F(ContainerManagerTest, SameConfigAgainReturnsTheContainer) {
