@@ -171,6 +171,29 @@ TEST_P(CriUserNamespaceHandler, APodsContainersRunMappedAndSeeTheImageAsRoots) {
   EXPECT_EQ(MountsNaming(id), std::vector<std::string>{});
 }
 
+TEST_F(CriUserNamespace, APodUserNamespaceOutlivesAnOcidKilledAndRestarted) {
+  OCID_ASSERT_OK_AND_ASSIGN(Pod pod, RunPod(MappedPodConfig("userns-restart")));
+  OCID_ASSERT_OK_AND_ASSIGN(std::string id,
+                            CreateContainer(pod, DefaultContainerConfig("userns-restart")));
+  OCID_ASSERT_OK(StartContainer(id));
+  OCID_ASSERT_OK(RestartOcid(/*kill=*/true));
+  OCID_ASSERT_OK_AND_ASSIGN(v1::PodSandboxStatusResponse status, PodStatus(pod.id));
+  EXPECT_EQ(status.status().state(), v1::SANDBOX_READY) << "its user namespace pin still holds";
+  std::vector<std::string> uid_map =
+      absl::StrSplit(Output(id, {"cat", "/proc/self/uid_map"}), ' ', absl::SkipEmpty());
+  EXPECT_EQ(uid_map, (std::vector<std::string>{"0", "1048576", "65536"}));
+  // A new container after the restart joins the same namespace.
+  OCID_ASSERT_OK_AND_ASSIGN(std::string second,
+                            CreateContainer(pod, DefaultContainerConfig("userns-after")));
+  OCID_ASSERT_OK(StartContainer(second));
+  EXPECT_EQ(Output(second, {"readlink", "/proc/self/ns/user"}),
+            Output(id, {"readlink", "/proc/self/ns/user"}));
+  OCID_ASSERT_OK(RemovePod(pod.id));
+  struct stat st;
+  EXPECT_NE(lstat(UserPin(pod.id).c_str(), &st), 0) << "the user namespace pin is gone";
+  EXPECT_EQ(MountsNaming(pod.id), std::vector<std::string>{});
+}
+
 TEST_F(CriUserNamespace, EveryHandlerSaysItRunsUserNamespaces) {
   v1::StatusRequest request;
   v1::StatusResponse response;
@@ -228,19 +251,26 @@ TEST_F(CriUserNamespace, BadMappingsAreRefusedNamingTheFieldAndLeaveNothing) {
     EXPECT_TRUE(HasCode(RunPod(config).status(), StatusCode::kInvalidArgument, c.field)) << c.what;
   }
   v1::PodSandboxConfig overlap = MappedPodConfig("userns-overlap");
-  v1::IDMapping* second =
-      overlap.mutable_linux()->mutable_security_context()->mutable_namespace_options()
-          ->mutable_userns_options()->add_gids();
+  v1::IDMapping* second = overlap.mutable_linux()
+                              ->mutable_security_context()
+                              ->mutable_namespace_options()
+                              ->mutable_userns_options()
+                              ->add_gids();
   second->set_container_id(kLength);
   second->set_host_id(kHostId + 10);
   second->set_length(5);
   EXPECT_TRUE(HasCode(RunPod(overlap).status(), StatusCode::kInvalidArgument, f + ".gids[1]"));
   v1::PodSandboxConfig no_gids = MappedPodConfig("userns-nogids");
-  no_gids.mutable_linux()->mutable_security_context()->mutable_namespace_options()
-      ->mutable_userns_options()->clear_gids();
+  no_gids.mutable_linux()
+      ->mutable_security_context()
+      ->mutable_namespace_options()
+      ->mutable_userns_options()
+      ->clear_gids();
   EXPECT_TRUE(HasCode(RunPod(no_gids).status(), StatusCode::kInvalidArgument, f + ".gids"));
   v1::PodSandboxConfig host_network = MappedPodConfig("userns-hostnet");
-  host_network.mutable_linux()->mutable_security_context()->mutable_namespace_options()
+  host_network.mutable_linux()
+      ->mutable_security_context()
+      ->mutable_namespace_options()
       ->set_network(v1::NODE);
   EXPECT_TRUE(HasCode(RunPod(host_network).status(), StatusCode::kInvalidArgument,
                       "config.linux.security_context.namespace_options.network"));
