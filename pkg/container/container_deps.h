@@ -20,9 +20,9 @@
 #include "absl/time/time.h"
 #include "pkg/image/image_lookup.h"
 #include "pkg/oci/runtime.h"
-#include "pkg/streaming/channel.h"
 #include "pkg/storage/digest.h"
 #include "pkg/storage/layer_store.h"
+#include "pkg/streaming/channel.h"
 
 namespace ocid {
 

@@ -339,9 +339,8 @@ absl::Status ContainerManager::LetRootfsBeReached(const ContainerRecord& c) {
   }
   for (std::string dir = runroot.substr(0, runroot.rfind('/')); !dir.empty();
        dir = dir.substr(0, dir.rfind('/'))) {
-    absl::Status searchable = options_.searchable_by_others
-                                  ? options_.searchable_by_others(dir)
-                                  : SearchableByOthers(dir);
+    absl::Status searchable = options_.searchable_by_others ? options_.searchable_by_others(dir)
+                                                            : SearchableByOthers(dir);
     if (!searchable.ok()) {
       return absl::Status(searchable.code(),
                           absl::StrCat(searchable.message(),

@@ -947,8 +947,7 @@ TEST_F(ContainerManagerTest, AContainerJoinsItsPodsUserNamespaceWithAnIdmappedRo
   EXPECT_EQ(images_.idmapped_to, user_ns + " 131072:131072");
   nlohmann::json spec = nlohmann::json::parse(
       ReadFileToString(containers_->Get(*id)->bundle + "/config.json", 1 << 20).value());
-  EXPECT_EQ(spec["linux"]["namespaces"][0],
-            (nlohmann::json{{"type", "user"}, {"path", user_ns}}));
+  EXPECT_EQ(spec["linux"]["namespaces"][0], (nlohmann::json{{"type", "user"}, {"path", user_ns}}));
   EXPECT_EQ(spec["linux"]["uidMappings"][0]["hostID"], 131072);
   EXPECT_EQ(spec["linux"]["gidMappings"][0]["size"], 65536);
 

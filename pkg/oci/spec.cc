@@ -729,7 +729,8 @@ absl::StatusOr<json> BuildLinux(const ContainerSpecInputs& in, const std::string
     auto mappings = [](const std::vector<IdMapping>& ids) {
       json list = json::array();
       for (const IdMapping& m : ids) {
-        list.push_back({{"containerID", m.container_id}, {"hostID", m.host_id}, {"size", m.length}});
+        list.push_back(
+            {{"containerID", m.container_id}, {"hostID", m.host_id}, {"size", m.length}});
       }
       return list;
     };

@@ -59,12 +59,12 @@ std::vector<std::string> PinnsArgv(const PinRequest& request) {
   }
   if (request.userns) {
     for (const IdMapping& m : request.userns->uids) {
-      argv.insert(argv.end(), {"--uid-map", absl::StrCat(m.container_id, " ", m.host_id, " ",
-                                                         m.length)});
+      argv.insert(argv.end(),
+                  {"--uid-map", absl::StrCat(m.container_id, " ", m.host_id, " ", m.length)});
     }
     for (const IdMapping& m : request.userns->gids) {
-      argv.insert(argv.end(), {"--gid-map", absl::StrCat(m.container_id, " ", m.host_id, " ",
-                                                         m.length)});
+      argv.insert(argv.end(),
+                  {"--gid-map", absl::StrCat(m.container_id, " ", m.host_id, " ", m.length)});
     }
   }
   return argv;

@@ -10,8 +10,8 @@
 
 #include <sys/types.h>
 
-#include <string>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 

@@ -451,8 +451,10 @@ TEST_F(SandboxManagerTest, BadUserNamespaceMappingsAreRefusedAndMakeNothing) {
 
   cri::PodSandboxConfig host_network = PodConfig("web");
   MapPod(host_network, 65536, 65536);
-  host_network.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(
-      cri::NamespaceMode::NODE);
+  host_network.mutable_linux()
+      ->mutable_security_context()
+      ->mutable_namespace_options()
+      ->set_network(cri::NamespaceMode::NODE);
   refused = manager_->RunPod(host_network, "").status();
   EXPECT_TRUE(absl::IsInvalidArgument(refused)) << refused;
   EXPECT_TRUE(host_.Empty());

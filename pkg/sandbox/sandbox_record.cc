@@ -11,7 +11,8 @@ namespace {
 // Mappings as flat [container, host, length, ...] triples.
 std::vector<int64_t> Flat(const std::vector<IdMapping>& mappings) {
   std::vector<int64_t> flat;
-  for (const IdMapping& m : mappings) flat.insert(flat.end(), {m.container_id, m.host_id, m.length});
+  for (const IdMapping& m : mappings)
+    flat.insert(flat.end(), {m.container_id, m.host_id, m.length});
   return flat;
 }
 
@@ -40,30 +41,30 @@ std::string SandboxRecord::ReservedName() const {
 
 std::string SandboxRecord::Serialize() const {
   nlohmann::json json{{"version", kRecordVersion},
-                        {"id", id},
-                        {"name", name},
-                        {"namespace", pod_namespace},
-                        {"uid", uid},
-                        {"attempt", attempt},
-                        {"creating", creating},
-                        {"ready", ready},
-                        {"stopped", stopped},
-                        {"created_at", created_at},
-                        {"labels", labels},
-                        {"annotations", annotations},
-                        {"runtime_handler", runtime_handler},
-                        {"config", config_json},
-                        {"net_ns", namespaces.net},
-                        {"ipc_ns", namespaces.ipc},
-                        {"uts_ns", namespaces.uts},
-                        {"infra_pid", infra_pid},
-                        {"infra_start_time", infra_start_time},
-                        {"hostname", hostname},
-                        {"files_dir", files_dir},
-                        {"shm_path", shm_path},
-                        {"log_directory", log_directory},
-                        {"cgroup_parent", cgroup_parent},
-                        {"ips", ips}};
+                      {"id", id},
+                      {"name", name},
+                      {"namespace", pod_namespace},
+                      {"uid", uid},
+                      {"attempt", attempt},
+                      {"creating", creating},
+                      {"ready", ready},
+                      {"stopped", stopped},
+                      {"created_at", created_at},
+                      {"labels", labels},
+                      {"annotations", annotations},
+                      {"runtime_handler", runtime_handler},
+                      {"config", config_json},
+                      {"net_ns", namespaces.net},
+                      {"ipc_ns", namespaces.ipc},
+                      {"uts_ns", namespaces.uts},
+                      {"infra_pid", infra_pid},
+                      {"infra_start_time", infra_start_time},
+                      {"hostname", hostname},
+                      {"files_dir", files_dir},
+                      {"shm_path", shm_path},
+                      {"log_directory", log_directory},
+                      {"cgroup_parent", cgroup_parent},
+                      {"ips", ips}};
   if (userns) {
     json["user_ns"] = namespaces.user;
     json["userns_uid_map"] = Flat(userns->uids);

@@ -18,9 +18,9 @@ absl::Status Overlaps(const std::vector<IdMapping>& mappings, bool host_side,
       uint64_t a = host_side ? mappings[i].host_id : mappings[i].container_id;
       uint64_t b = host_side ? mappings[j].host_id : mappings[j].container_id;
       if (a < b + mappings[j].length && b < a + mappings[i].length) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            field, "[", i, "]: its ", host_side ? "host" : "container", " ids overlap those of ",
-            field, "[", j, "]"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(field, "[", i, "]: its ", host_side ? "host" : "container",
+                         " ids overlap those of ", field, "[", j, "]"));
       }
     }
   }
@@ -31,13 +31,11 @@ absl::StatusOr<std::vector<IdMapping>> Mappings(
     const google::protobuf::RepeatedPtrField<cri::IDMapping>& field_value,
     const std::string& field) {
   if (field_value.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": mode POD needs at least one mapping"));
+    return absl::InvalidArgumentError(absl::StrCat(field, ": mode POD needs at least one mapping"));
   }
   if (static_cast<size_t>(field_value.size()) > kMaxIdMappings) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": ", field_value.size(),
-                                                   " mappings, the kernel takes at most ",
-                                                   kMaxIdMappings));
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": ", field_value.size(), " mappings, the kernel takes at most ", kMaxIdMappings));
   }
   std::vector<IdMapping> mappings;
   for (int i = 0; i < field_value.size(); ++i) {
@@ -46,9 +44,9 @@ absl::StatusOr<std::vector<IdMapping>> Mappings(
     if (m.length() == 0) return absl::InvalidArgumentError(entry + ".length: 0");
     if (uint64_t{m.host_id()} + m.length() >= kIdLimit ||
         uint64_t{m.container_id()} + m.length() >= kIdLimit) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          entry, ": host_id ", m.host_id(), " or container_id ", m.container_id(),
-          " plus length ", m.length(), " goes past the last id (4294967294)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(entry, ": host_id ", m.host_id(), " or container_id ", m.container_id(),
+                       " plus length ", m.length(), " goes past the last id (4294967294)"));
     }
     mappings.push_back({m.container_id(), m.host_id(), m.length()});
   }
@@ -118,9 +116,10 @@ absl::Status CheckContainerUserNamespace(const cri::NamespaceOption& container,
       RequestedUserNamespace(container, field);
   if (!asked.ok()) return asked.status();
   if (*asked == pod) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      field, ": differs from the pod's user namespace (", pod ? "mode POD with its mappings" : "the host's",
-      "); a container runs in its pod's user namespace"));
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, ": differs from the pod's user namespace (",
+                   pod ? "mode POD with its mappings" : "the host's",
+                   "); a container runs in its pod's user namespace"));
 }
 
 std::string IdMapText(const std::vector<IdMapping>& mappings) {

@@ -27,8 +27,7 @@ struct IdMapping {
   uint32_t host_id = 0;
   uint32_t length = 0;
   bool operator==(const IdMapping& other) const {
-    return container_id == other.container_id && host_id == other.host_id &&
-           length == other.length;
+    return container_id == other.container_id && host_id == other.host_id && length == other.length;
   }
 };
 

@@ -130,8 +130,8 @@ TEST(CheckContainerUserNamespace, NoneInheritsTheSameIsFineAnotherIsRefused) {
   absl::Status other = CheckContainerUserNamespace(PodMode(131072, 65536), pod, ns);
   EXPECT_TRUE(absl::IsInvalidArgument(other));
   EXPECT_TRUE(absl::StartsWith(other.message(), ns + ".userns_options: differs")) << other;
-  EXPECT_TRUE(absl::IsInvalidArgument(
-      CheckContainerUserNamespace(PodMode(65536, 65536), std::nullopt, ns)))
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(CheckContainerUserNamespace(PodMode(65536, 65536), std::nullopt, ns)))
       << "a host-namespace pod's container cannot ask for one";
   cri::NamespaceOption node;
   node.mutable_userns_options()->set_mode(cri::NamespaceMode::NODE);

@@ -3,8 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
-#include <sys/mount.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -243,8 +243,7 @@ absl::Status LayerStore::Collect(const std::function<std::set<std::string>()>& r
 
 absl::StatusOr<ScopedMount> LayerStore::Mount(const std::vector<Digest>& layers,
                                               const std::string& upper, const std::string& work,
-                                              const std::string& target,
-                                              const Idmap* idmap) const {
+                                              const std::string& target, const Idmap* idmap) const {
   if (layers.empty()) return absl::InvalidArgumentError("an overlay needs at least one layer");
   UniqueFd userns;
   if (idmap != nullptr) {
@@ -268,15 +267,15 @@ absl::StatusOr<ScopedMount> LayerStore::Mount(const std::vector<Digest>& layers,
     // detached mount dissolves it, and overlayfs then fails to clone it.
     clones.push_back(std::move(clone));
     if (::fsconfig(fs.get(), FSCONFIG_SET_FD, "lowerdir+", nullptr, clones.back().get()) != 0) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "this host's overlayfs takes no idmapped layer by fd (lowerdir+ with "
-          "FSCONFIG_SET_FD), needed for a pod user namespace: ",
-          strerror(errno)));
+      return absl::FailedPreconditionError(
+          absl::StrCat("this host's overlayfs takes no idmapped layer by fd (lowerdir+ with "
+                       "FSCONFIG_SET_FD), needed for a pod user namespace: ",
+                       strerror(errno)));
     }
   }
   if (idmap != nullptr && ::lchown(upper.c_str(), idmap->upper_uid, idmap->upper_gid) != 0) {
-    return absl::ErrnoToStatus(errno, absl::StrCat("chown ", upper, " to ", idmap->upper_uid, ":",
-                                                   idmap->upper_gid));
+    return absl::ErrnoToStatus(
+        errno, absl::StrCat("chown ", upper, " to ", idmap->upper_uid, ":", idmap->upper_gid));
   }
   RETURN_IF_ERROR(FsConfig(fs.get(), "upperdir", upper));
   RETURN_IF_ERROR(FsConfig(fs.get(), "workdir", work));

@@ -201,15 +201,15 @@ TEST_F(LayerStoreTest, AnIdmapOfAMissingNamespaceMountsNothing) {
   Digest base = AddLayer(std::nullopt, {{"x", "y"}});
   MakeContainerDirs();
   LayerStore::Idmap idmap{dir_ + "/no-such-userns", 65536, 65536};
-  auto mount = store_->Mount({base}, dir_ + "/ctr/upper", dir_ + "/ctr/work",
-                             dir_ + "/ctr/rootfs", &idmap);
+  auto mount =
+      store_->Mount({base}, dir_ + "/ctr/upper", dir_ + "/ctr/work", dir_ + "/ctr/rootfs", &idmap);
   EXPECT_TRUE(absl::IsNotFound(mount.status())) << mount.status();
   EXPECT_EQ(OwnerOf(dir_ + "/ctr/upper"), 0u);
   // A file that is no user namespace: the kernel refuses the idmap.
   std::ofstream(dir_ + "/not-a-userns") << "";
   idmap.userns_path = dir_ + "/not-a-userns";
-  mount = store_->Mount({base}, dir_ + "/ctr/upper", dir_ + "/ctr/work", dir_ + "/ctr/rootfs",
-                        &idmap);
+  mount =
+      store_->Mount({base}, dir_ + "/ctr/upper", dir_ + "/ctr/work", dir_ + "/ctr/rootfs", &idmap);
   EXPECT_FALSE(mount.ok());
   EXPECT_THAT(mount.status().message(), HasSubstr("mount_setattr MOUNT_ATTR_IDMAP"));
   struct stat st;
