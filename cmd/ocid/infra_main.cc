@@ -1,8 +1,10 @@
 // ocid-infra: PID 1 of a pod's shared PID namespace.
 //
-//   ocid-infra [--net PIN] [--ipc PIN] [--uts PIN]
+//   ocid-infra [--user PIN] [--net PIN] [--ipc PIN] [--uts PIN]
 //
-// joins the pinned namespaces given, unshares a PID namespace and forks the
+// joins the pinned namespaces given, in that order (a pod's user namespace
+// first: its other namespaces are owned by it, and the PID namespace made
+// next is too), unshares a PID namespace and forks the
 // infra, which is PID 1 there; prints the infra's pid (in our namespace) on
 // stdout and exits 0, or prints one line on stderr and exits 1. The infra
 // holds the namespace open, reaps every zombie re-parented to it and exits 0
@@ -80,11 +82,12 @@ int main(int argc, char** argv) {
 
   for (int i = 1; i < argc; i += 2) {
     int type = 0;
+    if (strcmp(argv[i], "--user") == 0) type = CLONE_NEWUSER;
     if (strcmp(argv[i], "--net") == 0) type = CLONE_NEWNET;
     if (strcmp(argv[i], "--ipc") == 0) type = CLONE_NEWIPC;
     if (strcmp(argv[i], "--uts") == 0) type = CLONE_NEWUTS;
     if (type == 0 || i + 1 >= argc) {
-      fprintf(stderr, "usage: ocid-infra [--net PIN] [--ipc PIN] [--uts PIN]\n");
+      fprintf(stderr, "usage: ocid-infra [--user PIN] [--net PIN] [--ipc PIN] [--uts PIN]\n");
       return 2;
     }
     int fd = open(argv[i + 1], O_RDONLY | O_CLOEXEC);

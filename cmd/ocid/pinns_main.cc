@@ -3,8 +3,14 @@
 //
 //   ocid-pinns --dir DIR --name POD_ID [--net] [--ipc] [--uts]
 //              [--hostname H] [--sysctl KEY=VALUE]...
+//              [--uid-map "CONTAINER HOST LENGTH"... --gid-map "..."...]
 //
-// makes DIR/<kind>/POD_ID for each kind asked for. It sets the hostname and
+// makes DIR/<kind>/POD_ID for each kind asked for. With --uid-map and
+// --gid-map it first makes a user namespace with those mappings, pinned as
+// DIR/user/POD_ID, and the other namespaces are made inside it (owned by it,
+// so that root in the pod has its capabilities over them): a child unshares
+// the user namespace, this process (root outside) writes its maps, the child
+// then unshares the rest and this process pins the child's namespaces. It sets the hostname and
 // the sysctls inside the new namespaces and brings up `lo` in the new network
 // namespace. On failure it removes what it made, prints one line on stderr and
 // exits 1 (2 for bad arguments, before anything was made). Plain libc on
@@ -19,12 +25,14 @@
 #include <getopt.h>
 #include <net/if.h>
 #include <sched.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <climits>
@@ -47,6 +55,9 @@ struct Options {
   bool has_hostname = false;
   std::string hostname;
   std::vector<std::string> sysctls;  // KEY=VALUE as given
+  std::vector<std::string> uid_map;  // "CONTAINER HOST LENGTH" lines
+  std::vector<std::string> gid_map;
+  bool user() const { return !uid_map.empty(); }
 };
 
 struct Sysctl {
@@ -58,7 +69,7 @@ struct Sysctl {
 std::string ErrnoMessage(const std::string& what) { return what + ": " + strerror(errno); }
 
 std::string ParseArgs(int argc, char** argv, Options* options) {
-  enum { kDir = 1, kName, kNet, kIpc, kUts, kHostname, kSysctl };
+  enum { kDir = 1, kName, kNet, kIpc, kUts, kHostname, kSysctl, kUidMap, kGidMap };
   static const struct option kLongOptions[] = {
       {"dir", required_argument, nullptr, kDir},
       {"name", required_argument, nullptr, kName},
@@ -67,6 +78,8 @@ std::string ParseArgs(int argc, char** argv, Options* options) {
       {"uts", no_argument, nullptr, kUts},
       {"hostname", required_argument, nullptr, kHostname},
       {"sysctl", required_argument, nullptr, kSysctl},
+      {"uid-map", required_argument, nullptr, kUidMap},
+      {"gid-map", required_argument, nullptr, kGidMap},
       {nullptr, 0, nullptr, 0},
   };
   opterr = 0;
@@ -95,6 +108,12 @@ std::string ParseArgs(int argc, char** argv, Options* options) {
       case kSysctl:
         options->sysctls.push_back(optarg);
         break;
+      case kUidMap:
+        options->uid_map.push_back(optarg);
+        break;
+      case kGidMap:
+        options->gid_map.push_back(optarg);
+        break;
       default:
         return std::string("unknown or incomplete option ") + argv[optind - 1];
     }
@@ -112,6 +131,18 @@ std::string ValidateOptions(const Options& options) {
   }
   if (!options.net && !options.ipc && !options.uts) return "no namespace to pin";
   if (options.has_hostname && !options.uts) return "--hostname needs --uts";
+  if (options.uid_map.empty() != options.gid_map.empty()) {
+    return "--uid-map and --gid-map go together";
+  }
+  for (const auto* map : {&options.uid_map, &options.gid_map}) {
+    for (const std::string& line : *map) {
+      unsigned long a, b, c;
+      char rest;
+      if (sscanf(line.c_str(), "%lu %lu %lu%c", &a, &b, &c, &rest) != 3) {
+        return "bad id mapping \"" + line + "\": want CONTAINER HOST LENGTH";
+      }
+    }
+  }
   return "";
 }
 
@@ -223,14 +254,15 @@ std::string EnterNamespaces(const Options& options, const std::vector<Sysctl>& s
   return options.net ? BringUpLoopback() : "";
 }
 
-// Pins /proc/self/ns/<kind> on DIR/<kind>/<name>; records each pin made in
+// Pins /proc/<proc>/ns/<kind> on DIR/<kind>/<name>; records each pin made in
 // `made` so the caller can undo them. An existing pin is never touched.
-std::string Pin(const Options& options, const char* kind, std::vector<std::string>* made) {
+std::string Pin(const Options& options, const std::string& proc, const char* kind,
+                std::vector<std::string>* made) {
   std::string path = options.dir + "/" + kind + "/" + options.name;
   int fd = open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
   if (fd < 0) return ErrnoMessage("create " + path);
   close(fd);
-  std::string source = std::string("/proc/self/ns/") + kind;
+  std::string source = "/proc/" + proc + "/ns/" + kind;
   if (mount(source.c_str(), path.c_str(), nullptr, MS_BIND, nullptr) != 0) {
     std::string error = ErrnoMessage("bind mount " + source + " on " + path);
     unlink(path.c_str());
@@ -250,10 +282,103 @@ void Unpin(const std::vector<std::string>& made) {
 std::string PrepareDirs(const Options& options) {
   std::string error = MakeDirs(options.dir);
   if (error.empty()) error = MakePrivateMountPoint(options.dir);
-  const char* kinds[] = {"net", "ipc", "uts"};
-  const bool wanted[] = {options.net, options.ipc, options.uts};
-  for (int i = 0; i < 3 && error.empty(); ++i) {
+  const char* kinds[] = {"net", "ipc", "uts", "user"};
+  const bool wanted[] = {options.net, options.ipc, options.uts, options.user()};
+  for (int i = 0; i < 4 && error.empty(); ++i) {
     if (wanted[i]) error = MakeDirs(options.dir + "/" + kinds[i]);
+  }
+  return error;
+}
+
+std::string Join(const std::vector<std::string>& lines) {
+  std::string text;
+  for (const std::string& line : lines) text += line + "\n";
+  return text;
+}
+
+// Reads what the other side of `fd` wrote until it closed it (at most 4 KiB).
+std::string ReadAll(int fd) {
+  std::string text;
+  char buffer[512];
+  ssize_t got;
+  while (text.size() < 4096 && (got = read(fd, buffer, sizeof(buffer))) != 0) {
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return text;
+    text.append(buffer, static_cast<size_t>(got));
+  }
+  return text;
+}
+
+// The child's side: a user namespace, wait for its maps, then the other
+// namespaces inside it. Reports "" (closing `report`) or the error, then
+// waits to be pinned and killed, holding its namespaces meanwhile.
+[[noreturn]] void UserNamespaceChild(const Options& options, const std::vector<Sysctl>& sysctls,
+                                     int report, int go) {
+  std::string error;
+  char byte = 0;
+  if (unshare(CLONE_NEWUSER) != 0) {
+    error = ErrnoMessage("unshare a user namespace");
+  } else if (write(report, "u", 1) != 1 || read(go, &byte, 1) != 1 || byte != 'm') {
+    error = "the parent did not map the user namespace";
+  } else if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) {
+    error = ErrnoMessage("become root of the new user namespace");
+  } else {
+    error = EnterNamespaces(options, sysctls);
+  }
+  if (!error.empty() && write(report, error.data(), error.size()) < 0) _exit(kExitFailure);
+  close(report);
+  while (read(go, &byte, 1) < 0 && errno == EINTR) {
+  }
+  _exit(error.empty() ? 0 : kExitFailure);
+}
+
+// With a user namespace: forks the child above, maps its user namespace and
+// pins its namespaces. The child is killed and reaped before this returns.
+std::string MakeInUserNamespace(const Options& options, const std::vector<Sysctl>& sysctls,
+                                std::vector<std::string>* made) {
+  int report[2], go[2];
+  if (pipe2(report, O_CLOEXEC) != 0) return ErrnoMessage("pipe");
+  if (pipe2(go, O_CLOEXEC) != 0) {
+    close(report[0]);
+    close(report[1]);
+    return ErrnoMessage("pipe");
+  }
+  pid_t child = fork();
+  if (child == 0) {
+    close(report[0]);
+    close(go[1]);
+    UserNamespaceChild(options, sysctls, report[1], go[0]);
+  }
+  close(report[1]);
+  close(go[0]);
+  std::string error;
+  char byte = 0;
+  std::string proc = std::to_string(child);
+  if (child < 0) {
+    error = ErrnoMessage("fork");
+  } else if (read(report[0], &byte, 1) != 1 || byte != 'u') {
+    error = "the child could not make a user namespace: " + ReadAll(report[0]);
+  } else {
+    // The map of a namespace we did not make is ours to write as its
+    // parent's root; setgroups stays allowed, so runc can set the groups.
+    error = WriteFile("/proc/" + proc + "/uid_map", Join(options.uid_map));
+    if (error.empty()) error = WriteFile("/proc/" + proc + "/gid_map", Join(options.gid_map));
+    if (!error.empty()) error = "map the user namespace: " + error;
+    if (error.empty() && write(go[1], "m", 1) != 1) error = ErrnoMessage("signal the child");
+    if (error.empty()) error = ReadAll(report[0]);
+  }
+  // The user namespace first: Unpin drops it last.
+  const char* kinds[] = {"user", "net", "ipc", "uts"};
+  const bool wanted[] = {true, options.net, options.ipc, options.uts};
+  for (int i = 0; i < 4 && error.empty(); ++i) {
+    if (wanted[i]) error = Pin(options, proc, kinds[i], made);
+  }
+  close(go[1]);  // the child exits on EOF
+  close(report[0]);
+  if (child > 0) {
+    kill(child, SIGKILL);
+    while (waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
+    }
   }
   return error;
 }
@@ -274,11 +399,15 @@ int Run(int argc, char** argv) {
   if (!error.empty()) return Fail(error, kExitUsage);
 
   error = PrepareDirs(options);
-  if (error.empty()) error = EnterNamespaces(options, sysctls);
   std::vector<std::string> made;
-  if (error.empty() && options.net) error = Pin(options, "net", &made);
-  if (error.empty() && options.ipc) error = Pin(options, "ipc", &made);
-  if (error.empty() && options.uts) error = Pin(options, "uts", &made);
+  if (error.empty() && options.user()) {
+    error = MakeInUserNamespace(options, sysctls, &made);
+  } else {
+    if (error.empty()) error = EnterNamespaces(options, sysctls);
+    if (error.empty() && options.net) error = Pin(options, "self", "net", &made);
+    if (error.empty() && options.ipc) error = Pin(options, "self", "ipc", &made);
+    if (error.empty() && options.uts) error = Pin(options, "self", "uts", &made);
+  }
   if (error.empty()) return 0;
   Unpin(made);
   return Fail(error, kExitFailure);

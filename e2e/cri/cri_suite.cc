@@ -218,6 +218,9 @@ absl::Status SuiteEnvironment::Boot() {
   char scratch[] = "/tmp/ocid-cri.XXXXXX";
   if (mkdtemp(scratch) == nullptr) return absl::ErrnoToStatus(errno, "mkdtemp");
   state_dir_ = scratch;
+  // Searchable by others (not listable), as /run is: root of a pod user
+  // namespace must reach the rootfs under the runroot (userns_test).
+  if (chmod(scratch, 0711) != 0) return absl::ErrnoToStatus(errno, "chmod 0711 " + state_dir_);
   info_.scratch_dir = state_dir_ + "/scratch";
   info_.root_dir = state_dir_ + "/root";
   info_.pod_log_root = state_dir_ + "/podlogs";
@@ -463,7 +466,7 @@ std::vector<std::string> SuiteEnvironment::LeakCensus() {
     }
   }
   // Namespace pins (files under runroot/ns/<type>/).
-  for (const char* type : {"net", "ipc", "uts", "pid"}) {
+  for (const char* type : {"net", "ipc", "uts", "pid", "user"}) {
     std::string dir = absl::StrCat(state_dir_, "/run/ns/", type);
     for (const std::string& pin : ListDir(dir)) leaks.push_back("netns pin " + dir + "/" + pin);
   }

@@ -20,8 +20,9 @@
 #include "absl/time/time.h"
 #include "pkg/image/image_lookup.h"
 #include "pkg/oci/runtime.h"
-#include "pkg/streaming/channel.h"
 #include "pkg/storage/digest.h"
+#include "pkg/storage/layer_store.h"
+#include "pkg/streaming/channel.h"
 
 namespace ocid {
 
@@ -108,9 +109,12 @@ class ContainerImages {
   // The image's config blob (JSON).
   virtual absl::StatusOr<std::string> ReadConfig(const Digest& image_id) = 0;
   // An overlay of `layers` (bottom first) under `upper`/`work` at `target`,
-  // left mounted. UnmountRootfs is idempotent.
+  // left mounted. With `idmap` (a pod user namespace) the layers are
+  // idmapped into it and `upper` belongs to its root (LayerStore::Mount);
+  // a host that cannot is FailedPrecondition. UnmountRootfs is idempotent.
   virtual absl::Status MountRootfs(const std::vector<Digest>& layers, const std::string& upper,
-                                   const std::string& work, const std::string& target) = 0;
+                                   const std::string& work, const std::string& target,
+                                   const LayerStore::Idmap* idmap) = 0;
   virtual absl::Status UnmountRootfs(const std::string& target) = 0;
 };
 

@@ -13,6 +13,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
@@ -26,6 +27,7 @@
 #include "pkg/checkpoint/archive.h"
 #include "pkg/oci/spec.h"
 #include "pkg/security/host_features.h"
+#include "pkg/security/userns.h"
 
 namespace ocid {
 namespace {
@@ -68,6 +70,8 @@ SandboxContext ContextOf(const SandboxRecord& pod, const cri::PodSandboxConfig& 
   context.hostname_path = pod.files_dir + "/hostname";
   context.shm_path = pod.shm_path;
   context.cgroup_parent = pod.cgroup_parent;
+  context.user_ns_path = pod.namespaces.user;
+  context.userns = pod.userns;
   return context;
 }
 
@@ -231,8 +235,8 @@ absl::StatusOr<std::string> ContainerManager::CreateFrom(const std::string& pod_
   }
   std::string target_pid_ns;
   const auto& namespaces = config.linux().security_context().namespace_options();
-  RETURN_IF_ERROR(CheckUserNamespace(
-      namespaces, "config.linux.security_context.namespace_options.userns_options"));
+  RETURN_IF_ERROR(CheckContainerUserNamespace(namespaces, pod.userns,
+                                              "config.linux.security_context.namespace_options"));
   RETURN_IF_ERROR(CheckSelinuxOptions(config.linux().security_context().selinux_options(),
                                       "config.linux.security_context.selinux_options"));
   if (namespaces.pid() == cri::NamespaceMode::TARGET) {
@@ -318,6 +322,47 @@ absl::StatusOr<std::string> ContainerManager::CreateFrom(const std::string& pod_
   return id;
 }
 
+absl::Status SearchableByOthers(const std::string& dir) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) return absl::ErrnoToStatus(errno, "stat " + dir);
+  if ((st.st_mode & S_IXOTH) == 0) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("%s (mode %04o) does not let others search it", dir, st.st_mode & 07777));
+  }
+  return absl::OkStatus();
+}
+
+// runc mounts the rootfs from inside the pod's user namespace, where host
+// root's 0700 dirs are closed to it: every dir on the way to the rootfs must
+// let others search it. ocid's own (the runroot, its containers dir and the
+// bundle; bundles_dir's parent is the runroot) get o+x (no listing: names in
+// them are random IDs); a dir above them without it is FailedPrecondition
+// naming it, since changing the host's dirs is not ocid's to do.
+absl::Status ContainerManager::LetRootfsBeReached(const ContainerRecord& c) {
+  std::string bundles = options_.bundles_dir;
+  std::string runroot = bundles.substr(0, bundles.rfind('/'));
+  for (const std::string& dir : {runroot, bundles, c.bundle}) {
+    struct stat st;
+    if (::stat(dir.c_str(), &st) != 0) return absl::ErrnoToStatus(errno, "stat " + dir);
+    if ((st.st_mode & S_IXOTH) == 0 && ::chmod(dir.c_str(), (st.st_mode & 07777) | 0011) != 0) {
+      return absl::ErrnoToStatus(errno, "let the pod's user namespace search " + dir);
+    }
+  }
+  for (std::string dir = runroot.substr(0, runroot.rfind('/')); !dir.empty();
+       dir = dir.substr(0, dir.rfind('/'))) {
+    absl::Status searchable = options_.searchable_by_others ? options_.searchable_by_others(dir)
+                                                            : SearchableByOthers(dir);
+    if (!searchable.ok()) {
+      return absl::Status(searchable.code(),
+                          absl::StrCat(searchable.message(),
+                                       ": root of a pod user namespace could not reach the "
+                                       "container's rootfs under the runroot ",
+                                       runroot));
+    }
+  }
+  return absl::OkStatus();
+}
+
 // The steps of Create that make something; each pushes its undo. The record
 // is stored first, in the creating state and naming every path the steps
 // will make, so that a crash at any later point leaves Recover what to undo;
@@ -352,8 +397,18 @@ absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan
                                     c.overlay_dir + "/upper"));
   }
   CrashPoint("create_container.dirs_made");
+  std::optional<LayerStore::Idmap> idmap;
+  if (plan.pod->userns) {
+    // A pod user namespace without a root inside: the upper dir is left to
+    // host root (nobody inside), as the layers' files not mapped are.
+    idmap = LayerStore::Idmap{plan.pod->namespaces.user,
+                              HostIdOf(plan.pod->userns->uids, 0).value_or(0),
+                              HostIdOf(plan.pod->userns->gids, 0).value_or(0)};
+  }
+  if (idmap) RETURN_IF_ERROR(LetRootfsBeReached(c));
   RETURN_IF_ERROR(images_.MountRootfs(plan.image->layers, c.overlay_dir + "/upper",
-                                      c.overlay_dir + "/work", c.rootfs));
+                                      c.overlay_dir + "/work", c.rootfs,
+                                      idmap ? &*idmap : nullptr));
   undo.Push([&] { images_.UnmountRootfs(c.rootfs).IgnoreError(); });
   CrashPoint("create_container.rootfs_mounted");
 

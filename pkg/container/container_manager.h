@@ -89,6 +89,10 @@ struct ContainerManagerOptions {
   // Whether CRIU can work on this host (CheckCriu); unset: checkpoints are
   // refused as not set up.
   std::function<absl::Status()> check_criu;
+  // For a pod user namespace's container: OK when others may search the
+  // host dir `dir` (one above the runroot), else FailedPrecondition naming
+  // it. Unset: its mode is read (SearchableByOthers); tests give a fake.
+  std::function<absl::Status(const std::string& dir)> searchable_by_others;
 };
 
 // A container with its config as sent to CreateContainer.
@@ -96,6 +100,10 @@ struct ContainerView {
   ContainerRecord record;
   runtime::v1::ContainerConfig config;
 };
+
+// OK when others may search `dir` (S_IXOTH), else FailedPrecondition naming
+// it and its mode.
+absl::Status SearchableByOthers(const std::string& dir);
 
 class ContainerManager final : public PodContainers {
  public:
@@ -214,6 +222,7 @@ class ContainerManager final : public PodContainers {
   absl::StatusOr<std::string> TargetPidNamespace(const std::string& pod_id,
                                                  const std::string& target_id) const;
   absl::StatusOr<std::string> Make(ContainerRecord c, const Plan& plan);
+  absl::Status LetRootfsBeReached(const ContainerRecord& c);
   // The restore steps: whether an image names an archive, the archive
   // unpacked (into `dir`, below options.overlay_dir) and checked, and
   // conmon's restore at the start.

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
@@ -32,7 +33,8 @@ namespace cri = ::runtime::v1;
 class QuietHost : public SandboxHost {
  public:
   absl::StatusOr<PinnedNamespaces> Pin(const PinRequest& r) override {
-    return PinnedNamespaces{"/ns/net/" + r.pod_id, "/ns/ipc/" + r.pod_id, "/ns/uts/" + r.pod_id};
+    return PinnedNamespaces{"/ns/net/" + r.pod_id, "/ns/ipc/" + r.pod_id, "/ns/uts/" + r.pod_id,
+                            r.userns ? "/ns/user/" + r.pod_id : ""};
   }
   absl::Status Unpin(const PinnedNamespaces&) override { return absl::OkStatus(); }
   bool Pinned(const PinnedNamespaces&) override { return true; }
@@ -43,6 +45,9 @@ class QuietHost : public SandboxHost {
   }
   absl::Status MountShm(const std::string&) override { return absl::OkStatus(); }
   absl::Status UnmountShm(const std::string&) override { return absl::OkStatus(); }
+  absl::Status Chown(const std::vector<std::string>&, uint32_t, uint32_t) override {
+    return absl::OkStatus();
+  }
   absl::StatusOr<ProcessIdentity> StartInfra(const PinnedNamespaces&, const std::string&) override {
     return ProcessIdentity{77, 1};
   }
@@ -106,10 +111,13 @@ class FakeImages : public ContainerImages {
         R"("rootfs":{"type":"layers","diff_ids":[]}})");
   }
   absl::Status MountRootfs(const std::vector<Digest>&, const std::string&, const std::string&,
-                           const std::string& target) override {
+                           const std::string& target, const LayerStore::Idmap* idmap) override {
     if (mount_hook) mount_hook();
     absl::MutexLock lock(&mu);
     if (fail_at == "mount") return absl::InternalError("mount failed");
+    if (idmap != nullptr) {
+      idmapped_to = absl::StrCat(idmap->userns_path, " ", idmap->upper_uid, ":", idmap->upper_gid);
+    }
     std::filesystem::create_directories(target + "/etc");
     std::ofstream(target + "/etc/passwd") << "root:x:0:0:root:/root:/bin/sh\n";
     std::ofstream(target + "/etc/group") << "root:x:0:\n";
@@ -127,6 +135,7 @@ class FakeImages : public ContainerImages {
   std::function<void()> mount_hook;
   absl::Mutex mu;
   FileSet mounted;  // rootfs paths, seen across a crash test's fork
+  std::string idmapped_to;  // the last idmap: "userns_path uid:gid"
   std::map<std::string, int> users;
 };
 
@@ -348,6 +357,11 @@ class ContainerManagerTest : public ::testing::Test {
     options.exits_dir = dir_ + "/run/exits";
     options.default_log_dir = dir_ + "/logs";
     options.events = &events_;
+    // The test dirs are under the 0700 home of root.
+    options.searchable_by_others = [this](const std::string& dir) {
+      return dir == closed_dir_ ? absl::FailedPreconditionError(dir + " is closed")
+                                : absl::OkStatus();
+    };
     options.kill_cgroup = [this](const std::string& cgroup) {
       absl::MutexLock lock(&cgroups_mu_);
       killed_cgroups_.push_back(cgroup);
@@ -405,6 +419,7 @@ class ContainerManagerTest : public ::testing::Test {
   }
 
   std::string dir_ = TestDir();
+  std::string closed_dir_;  // searchable_by_others refuses it
   QuietHost host_;
   QuietNetwork network_;
   FakeImages images_{dir_ + "/fake"};
@@ -910,6 +925,78 @@ TEST_F(ContainerManagerTest, TargetPidModeJoinsARunningContainerOfThePod) {
   EXPECT_NE(empty.message().find("namespace_options.target_id"), std::string::npos) << empty;
   ns.set_target_id("no-such-container");
   EXPECT_TRUE(absl::IsNotFound(containers_->Create(pod_, debug).status()));
+}
+
+void MapUsers(cri::NamespaceOption& options, uint32_t host_id) {
+  cri::UserNamespace& userns = *options.mutable_userns_options();
+  userns.set_mode(cri::NamespaceMode::POD);
+  for (cri::IDMapping* m : {userns.add_uids(), userns.add_gids()}) {
+    m->set_container_id(0);
+    m->set_host_id(host_id);
+    m->set_length(65536);
+  }
+}
+
+TEST_F(ContainerManagerTest, AContainerJoinsItsPodsUserNamespaceWithAnIdmappedRootfs) {
+  cri::PodSandboxConfig config = PodConfig("mapped");
+  MapUsers(*config.mutable_linux()->mutable_security_context()->mutable_namespace_options(),
+           131072);
+  std::string pod = pods_->RunPod(config, "").value();
+  std::string user_ns = pods_->Get(pod)->namespaces.user;
+  ASSERT_FALSE(user_ns.empty());
+
+  // None asked: the pod's.
+  absl::StatusOr<std::string> id = containers_->Create(pod, ContainerConfig("inherits"));
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(images_.idmapped_to, user_ns + " 131072:131072");
+  nlohmann::json spec = nlohmann::json::parse(
+      ReadFileToString(containers_->Get(*id)->bundle + "/config.json", 1 << 20).value());
+  EXPECT_EQ(spec["linux"]["namespaces"][0], (nlohmann::json{{"type", "user"}, {"path", user_ns}}));
+  EXPECT_EQ(spec["linux"]["uidMappings"][0]["hostID"], 131072);
+  EXPECT_EQ(spec["linux"]["gidMappings"][0]["size"], 65536);
+
+  // The same asked again: fine.
+  cri::ContainerConfig same = ContainerConfig("same");
+  MapUsers(*same.mutable_linux()->mutable_security_context()->mutable_namespace_options(), 131072);
+  EXPECT_TRUE(containers_->Create(pod, same).ok());
+
+  // Another mapping, or the host's: refused naming the field, nothing made.
+  ASSERT_TRUE(containers_->RemoveAllOf(pod).ok());
+  ExpectNothingLeft("the pod's containers removed");
+  cri::ContainerConfig other = ContainerConfig("other");
+  MapUsers(*other.mutable_linux()->mutable_security_context()->mutable_namespace_options(), 196608);
+  absl::Status refused = containers_->Create(pod, other).status();
+  EXPECT_TRUE(absl::IsInvalidArgument(refused)) << refused;
+  EXPECT_NE(refused.message().find("namespace_options.userns_options"), std::string::npos);
+  cri::ContainerConfig host = ContainerConfig("host");
+  host.mutable_linux()
+      ->mutable_security_context()
+      ->mutable_namespace_options()
+      ->mutable_userns_options()
+      ->set_mode(cri::NamespaceMode::NODE);
+  EXPECT_TRUE(absl::IsInvalidArgument(containers_->Create(pod, host).status()));
+  // And a host-namespace pod's container cannot ask for one of its own.
+  EXPECT_TRUE(absl::IsInvalidArgument(containers_->Create(pod_, other).status()));
+  ExpectNothingLeft("refused creates");
+
+  images_.idmapped_to.clear();
+  ASSERT_TRUE(containers_->Create(pod_, ContainerConfig("plain")).ok());
+  EXPECT_EQ(images_.idmapped_to, "") << "no idmap in the host's user namespace";
+
+  // ocid's own dirs on the way to the rootfs let others search them; a
+  // host dir above the runroot that does not is FailedPrecondition.
+  struct stat st;
+  ASSERT_EQ(stat((dir_ + "/run").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0011, 0011u) << "the runroot";
+  ASSERT_EQ(stat((dir_ + "/run/containers").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0011, 0011u) << "the containers dir";
+  ASSERT_TRUE(containers_->RemoveAllOf(pod).ok());
+  ASSERT_TRUE(containers_->RemoveAllOf(pod_).ok());
+  closed_dir_ = dir_;
+  absl::Status closed = containers_->Create(pod, ContainerConfig("closed")).status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(closed)) << closed;
+  EXPECT_NE(closed.message().find(dir_ + " is closed"), std::string::npos) << closed;
+  ExpectNothingLeft("a closed host dir");
 }
 
 TEST_F(ContainerManagerTest, SameConfigAgainReturnsTheContainer) {

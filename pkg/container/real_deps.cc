@@ -171,8 +171,9 @@ absl::StatusOr<std::string> StoreImages::ReadConfig(const Digest& image_id) {
 }
 
 absl::Status StoreImages::MountRootfs(const std::vector<Digest>& layers, const std::string& upper,
-                                      const std::string& work, const std::string& target) {
-  ASSIGN_OR_RETURN(ScopedMount mount, layers_.Mount(layers, upper, work, target));
+                                      const std::string& work, const std::string& target,
+                                      const LayerStore::Idmap* idmap) {
+  ASSIGN_OR_RETURN(ScopedMount mount, layers_.Mount(layers, upper, work, target, idmap));
   mount.Release();  // the container keeps its root file system mounted
   return absl::OkStatus();
 }

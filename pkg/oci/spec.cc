@@ -520,6 +520,12 @@ absl::StatusOr<json> BuildNamespaces(const ContainerSpecInputs& in) {
                    "TARGET names no running container's PID namespace");
   }
   json namespaces = json::array();
+  if (sandbox.userns.has_value() != !sandbox.user_ns_path.empty()) {
+    return absl::InternalError("a pod user namespace needs both its pin and its mappings");
+  }
+  if (!sandbox.user_ns_path.empty()) {
+    namespaces.push_back({{"type", "user"}, {"path", sandbox.user_ns_path}});
+  }
   if (!sandbox.host_pid) {
     json pid = {{"type", "pid"}};
     if (!sandbox.pid_ns_path.empty()) pid["path"] = sandbox.pid_ns_path;
@@ -717,6 +723,20 @@ absl::StatusOr<json> BuildLinux(const ContainerSpecInputs& in, const std::string
     linux_spec["readonlyPaths"] = PathList(sc.readonly_paths(), kDefaultReadonlyPaths);
   }
   if (!propagation.empty()) linux_spec["rootfsPropagation"] = propagation;
+  if (in.sandbox->userns) {
+    // runc joins the pinned namespace; it needs the mappings to know the
+    // host ids of the container's root (for the ownership of what it makes).
+    auto mappings = [](const std::vector<IdMapping>& ids) {
+      json list = json::array();
+      for (const IdMapping& m : ids) {
+        list.push_back(
+            {{"containerID", m.container_id}, {"hostID", m.host_id}, {"size", m.length}});
+      }
+      return list;
+    };
+    linux_spec["uidMappings"] = mappings(in.sandbox->userns->uids);
+    linux_spec["gidMappings"] = mappings(in.sandbox->userns->gids);
+  }
   return linux_spec;
 }
 

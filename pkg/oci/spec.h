@@ -3,6 +3,7 @@
 #ifndef OCID_PKG_OCI_SPEC_H_
 #define OCID_PKG_OCI_SPEC_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "pkg/image/manifest.h"
 #include "pkg/security/apparmor.h"
 #include "pkg/security/seccomp.h"
+#include "pkg/security/userns.h"
 
 namespace ocid {
 
@@ -34,6 +36,11 @@ struct SandboxContext {
   std::string hostname_path;
   std::string shm_path;       // the pod's /dev/shm (a sized tmpfs)
   std::string cgroup_parent;  // from LinuxPodSandboxConfig, may be ""
+  // A pod user namespace: its pin, joined (linux.namespaces user), and its
+  // mappings, which runc wants in linux.uidMappings/gidMappings too.
+  // Empty/nullopt: the host's user namespace.
+  std::string user_ns_path;
+  std::optional<UserNamespaceMappings> userns;
 };
 
 struct ContainerSpecInputs {

@@ -377,6 +377,27 @@ TEST_F(SpecTest, NamespacesForSandboxAndHostModes) {
   EXPECT_FALSE(spec->contains("hostname"));
 }
 
+TEST_F(SpecTest, APodUserNamespaceIsJoinedWithItsMappings) {
+  absl::StatusOr<json> spec = Build();
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_FALSE((*spec)["linux"].contains("uidMappings")) << "the host's user namespace";
+
+  sandbox_.user_ns_path = "/run/ocid/ns/user/sandbox1";
+  sandbox_.userns = UserNamespaceMappings{{{0, 65536, 65536}}, {{0, 131072, 1000}, {1000, 5, 1}}};
+  spec = Build();
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ((*spec)["linux"]["namespaces"][0],
+            json::parse(R"({"type":"user","path":"/run/ocid/ns/user/sandbox1"})"));
+  EXPECT_EQ((*spec)["linux"]["uidMappings"],
+            json::parse(R"([{"containerID":0,"hostID":65536,"size":65536}])"));
+  EXPECT_EQ((*spec)["linux"]["gidMappings"],
+            json::parse(R"([{"containerID":0,"hostID":131072,"size":1000},
+                            {"containerID":1000,"hostID":5,"size":1}])"));
+
+  sandbox_.user_ns_path.clear();
+  EXPECT_TRUE(absl::IsInternal(Build().status())) << "mappings without the pin";
+}
+
 TEST_F(SpecTest, OomScoreAdjIsClamped) {
   struct Case {
     int64_t requested;

@@ -31,7 +31,7 @@ absl::Status LinuxSandboxHost::Unpin(const PinnedNamespaces& pinned) {
 // A pin is a bind mount of an nsfs inode; a plain file left in its place
 // (the mount is gone) is no pin.
 bool LinuxSandboxHost::Pinned(const PinnedNamespaces& pinned) {
-  for (const std::string* path : {&pinned.net, &pinned.ipc, &pinned.uts}) {
+  for (const std::string* path : {&pinned.net, &pinned.ipc, &pinned.uts, &pinned.user}) {
     struct statfs fs;
     if (path->empty()) continue;
     if (::statfs(path->c_str(), &fs) != 0 || fs.f_type != NSFS_MAGIC) return false;
@@ -52,6 +52,16 @@ absl::Status LinuxSandboxHost::MountShm(const std::string& path) {
 
 absl::Status LinuxSandboxHost::UnmountShm(const std::string& path) {
   return ::ocid::UnmountShm(path);
+}
+
+absl::Status LinuxSandboxHost::Chown(const std::vector<std::string>& paths, uint32_t uid,
+                                     uint32_t gid) {
+  for (const std::string& path : paths) {
+    if (::lchown(path.c_str(), uid, gid) != 0) {
+      return absl::ErrnoToStatus(errno, absl::StrCat("chown ", path, " to ", uid, ":", gid));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<ProcessIdentity> LinuxSandboxHost::StartInfra(const PinnedNamespaces& pinned,

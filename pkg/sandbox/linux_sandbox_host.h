@@ -28,6 +28,7 @@ class LinuxSandboxHost final : public SandboxHost {
                           const std::vector<std::string>& dns_options) override;
   absl::Status MountShm(const std::string& path) override;
   absl::Status UnmountShm(const std::string& path) override;
+  absl::Status Chown(const std::vector<std::string>& paths, uint32_t uid, uint32_t gid) override;
   absl::StatusOr<ProcessIdentity> StartInfra(const PinnedNamespaces& pinned,
                                              const std::string& infra_cgroup) override;
   absl::Status RemoveCgroups(const std::string& infra_cgroup,

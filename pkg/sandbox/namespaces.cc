@@ -57,6 +57,16 @@ std::vector<std::string> PinnsArgv(const PinRequest& request) {
   for (const auto& [key, value] : request.sysctls) {
     argv.insert(argv.end(), {"--sysctl", absl::StrCat(key, "=", value)});
   }
+  if (request.userns) {
+    for (const IdMapping& m : request.userns->uids) {
+      argv.insert(argv.end(),
+                  {"--uid-map", absl::StrCat(m.container_id, " ", m.host_id, " ", m.length)});
+    }
+    for (const IdMapping& m : request.userns->gids) {
+      argv.insert(argv.end(),
+                  {"--gid-map", absl::StrCat(m.container_id, " ", m.host_id, " ", m.length)});
+    }
+  }
   return argv;
 }
 
@@ -136,16 +146,20 @@ PinnedNamespaces PinPaths(const PinRequest& request) {
     return wanted ? absl::StrCat(request.pin_dir, "/", kind, "/", request.pod_id) : "";
   };
   return PinnedNamespaces{path(request.net, "net"), path(request.ipc, "ipc"),
-                          path(request.uts, "uts")};
+                          path(request.uts, "uts"), path(request.userns.has_value(), "user")};
 }
 
 absl::StatusOr<PinnedNamespaces> PinNamespaces(const PinRequest& request) {
   RETURN_IF_ERROR(ValidatePinRequest(request));
   PinnedNamespaces pinned = PinPaths(request);
+  if (request.userns && !(request.net && request.ipc && request.uts)) {
+    return absl::InvalidArgumentError(
+        "a pod user namespace needs the pod's own network, IPC and UTS namespaces");
+  }
   if (!request.net && !request.ipc && !request.uts) return pinned;  // all host namespaces
   // A pin already there is someone else's (a pod not yet unpinned): refuse
   // here, so that no cleanup of ours can touch it.
-  for (const std::string* path : {&pinned.net, &pinned.ipc, &pinned.uts}) {
+  for (const std::string* path : {&pinned.net, &pinned.ipc, &pinned.uts, &pinned.user}) {
     struct stat st;
     if (!path->empty() && ::lstat(path->c_str(), &st) == 0) {
       return absl::AlreadyExistsError("namespace pin exists: " + *path);
@@ -157,7 +171,8 @@ absl::StatusOr<PinnedNamespaces> PinNamespaces(const PinRequest& request) {
 
 absl::Status UnpinNamespaces(const PinnedNamespaces& pinned) {
   absl::Status status;
-  for (const std::string* path : {&pinned.uts, &pinned.ipc, &pinned.net}) {
+  // The user namespace last: it owns the others.
+  for (const std::string* path : {&pinned.uts, &pinned.ipc, &pinned.net, &pinned.user}) {
     status.Update(RemovePin(*path));
   }
   return status;
@@ -170,8 +185,10 @@ absl::StatusOr<pid_t> StartInfraProcess(const std::string& infra_binary,
   // and the orphan reaper reaps it once it is killed.
   Subprocess::Options options;
   options.argv = {infra_binary};
-  for (const auto& [flag, path] : {std::pair("--net", &pinned.net), std::pair("--ipc", &pinned.ipc),
-                                   std::pair("--uts", &pinned.uts)}) {
+  // The user namespace first: it owns the others.
+  for (const auto& [flag, path] :
+       {std::pair("--user", &pinned.user), std::pair("--net", &pinned.net),
+        std::pair("--ipc", &pinned.ipc), std::pair("--uts", &pinned.uts)}) {
     if (!path->empty()) options.argv.insert(options.argv.end(), {flag, *path});
   }
   options.stdout_io = Stdio::Capture();

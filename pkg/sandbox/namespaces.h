@@ -1,5 +1,6 @@
 // A pod's namespaces, pinned by bind mounts so they outlive any process:
-//   <pin_dir>/{net,ipc,uts}/<pod id>
+//   <pin_dir>/{net,ipc,uts,user}/<pod id>
+// (user only for a pod user namespace, which then owns the others)
 // made by a small helper of ours (ocid-pinns) that unshares them and bind
 // mounts /proc/self/ns/* before it exits. When the pod shares one PID
 // namespace, an infra process of ours (ocid-infra) holds it as PID 1 and
@@ -9,11 +10,13 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "pkg/security/userns.h"
 
 namespace ocid {
 
@@ -21,6 +24,7 @@ struct PinnedNamespaces {
   std::string net;  // "" when not pinned (host namespace)
   std::string ipc;
   std::string uts;
+  std::string user;  // "" for the host's user namespace
 };
 
 struct PinRequest {
@@ -33,6 +37,9 @@ struct PinRequest {
   std::string hostname;       // set in the new UTS namespace
   // Sysctls for the new namespaces ("net.ipv4.ip_forward" -> "1").
   std::vector<std::pair<std::string, std::string>> sysctls;
+  // A pod user namespace with these mappings, made first; the others are
+  // made inside it. nullopt: the host's.
+  std::optional<UserNamespaceMappings> userns;
 };
 
 // Where PinNamespaces pins them: known before it runs, so that a record can

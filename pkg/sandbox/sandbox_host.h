@@ -38,6 +38,9 @@ class SandboxHost {
   // A tmpfs at `path` (which exists). UnmountShm is idempotent.
   virtual absl::Status MountShm(const std::string& path) = 0;
   virtual absl::Status UnmountShm(const std::string& path) = 0;
+  // Gives each of `paths` (not following a symlink) to host uid/gid: a pod
+  // user namespace's root.
+  virtual absl::Status Chown(const std::vector<std::string>& paths, uint32_t uid, uint32_t gid) = 0;
   // The pod's PID 1 holding its shared PID namespace, as a host process,
   // placed in cgroup `infra_cgroup` (pkg/cgroups/paths.h).
   virtual absl::StatusOr<ProcessIdentity> StartInfra(const PinnedNamespaces& pinned,

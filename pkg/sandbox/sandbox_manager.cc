@@ -16,6 +16,7 @@
 #include "pkg/cgroups/paths.h"
 #include "pkg/sandbox/sysctls.h"
 #include "pkg/security/host_features.h"
+#include "pkg/security/userns.h"
 
 namespace ocid {
 namespace {
@@ -135,8 +136,8 @@ absl::StatusOr<std::string> SandboxManager::RunPod(const cri::PodSandboxConfig& 
                                                    const std::string& handler) {
   ASSIGN_OR_RETURN(std::string runtime, options_.resolve_handler(handler));
   const auto& namespaces = config.linux().security_context().namespace_options();
-  RETURN_IF_ERROR(CheckUserNamespace(
-      namespaces, "config.linux.security_context.namespace_options.userns_options"));
+  ASSIGN_OR_RETURN(std::optional<UserNamespaceMappings> userns,
+                   PodUserNamespace(namespaces, "config.linux.security_context.namespace_options"));
   RETURN_IF_ERROR(CheckSelinuxOptions(config.linux().security_context().selinux_options(),
                                       "config.linux.security_context.selinux_options"));
   RETURN_IF_ERROR(CheckPodSysctls(config.linux().sysctls(),
@@ -149,7 +150,11 @@ absl::StatusOr<std::string> SandboxManager::RunPod(const cri::PodSandboxConfig& 
   pod.uid = config.metadata().uid();
   pod.attempt = config.metadata().attempt();
   pod.runtime_handler = handler;
+<<<<<<< HEAD
   pod.runtime = std::move(runtime);
+=======
+  pod.userns = std::move(userns);
+>>>>>>> userns
   auto encoded = google::protobuf::util::MessageToJsonString(config, &pod.config_json);
   if (!encoded.ok()) {
     return absl::InternalError(absl::StrCat("encode config: ", std::string(encoded.message())));
@@ -218,6 +223,7 @@ PinRequest SandboxManager::PinRequestFor(const SandboxRecord& pod,
                  !host_ipc, !host_network,     pod.hostname,          {}};
   pin.sysctls = PodSysctls(options_.default_sysctls, config.linux().sysctls(), !host_ipc,
                            !host_network);
+  pin.userns = pod.userns;
   return pin;
 }
 
@@ -250,6 +256,7 @@ absl::Status SandboxManager::MakeParts(SandboxRecord& pod, const cri::PodSandbox
     undo.Push([&] { host_.UnmountShm(pod.shm_path).IgnoreError(); });
     CrashPoint("run_pod.shm_mounted");
   }
+  if (pod.userns) RETURN_IF_ERROR(GiveFilesToUserNamespace(pod));
   // Runs after the infra is stopped: what its placement left.
   undo.Push([&] { RemoveCgroupsOf(pod).IgnoreError(); });
   if (config.linux().security_context().namespace_options().pid() == cri::NamespaceMode::POD) {
@@ -269,6 +276,20 @@ absl::Status SandboxManager::MakeParts(SandboxRecord& pod, const cri::PodSandbox
     CrashPoint("run_pod.infra_started");
   }
   return absl::OkStatus();
+}
+
+// Root of the pod's user namespace owns the pod's files and /dev/shm, as
+// they were the host root's: inside, host ids outside the mappings are
+// nobody. Removed with the files dir (or unmounted) by the undo already
+// pushed.
+absl::Status SandboxManager::GiveFilesToUserNamespace(const SandboxRecord& pod) {
+  std::optional<uint32_t> uid = HostIdOf(pod.userns->uids, 0);
+  std::optional<uint32_t> gid = HostIdOf(pod.userns->gids, 0);
+  if (!uid || !gid) return absl::OkStatus();  // no root inside: root's files stay nobody's
+  std::vector<std::string> paths = {pod.files_dir, pod.files_dir + "/resolv.conf",
+                                    pod.files_dir + "/hosts", pod.files_dir + "/hostname"};
+  if (!pod.shm_path.empty()) paths.push_back(pod.shm_path);
+  return host_.Chown(paths, *uid, *gid);
 }
 
 absl::StatusOr<SandboxRecord> SandboxManager::Get(const std::string& id) const {

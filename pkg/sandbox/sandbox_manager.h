@@ -109,6 +109,7 @@ class SandboxManager {
   PinRequest PinRequestFor(const SandboxRecord& pod,
                            const runtime::v1::PodSandboxConfig& config) const;
   absl::Status UndoCreate(const SandboxRecord& pod);
+  absl::Status GiveFilesToUserNamespace(const SandboxRecord& pod);
   absl::Status StopLocked(const SandboxRecord& pod);
   absl::Status RemoveCgroupsOf(const SandboxRecord& pod);
   void Emit(const std::string& pod_id, LifecycleEventType type);

@@ -42,6 +42,7 @@ class FakeHost : public SandboxHost {
     absl::MutexLock lock(&mu_);
     if (fail_at == "pin") return absl::InternalError("pin failed");
     pinned.insert(request.pod_id);
+    pinned_userns = request.userns;
     return PinPaths(request);
   }
   absl::Status Unpin(const PinnedNamespaces& pins) override {
@@ -78,6 +79,12 @@ class FakeHost : public SandboxHost {
   absl::Status UnmountShm(const std::string& path) override {
     absl::MutexLock lock(&mu_);
     shm.erase(path);
+    return absl::OkStatus();
+  }
+  absl::Status Chown(const std::vector<std::string>& paths, uint32_t uid, uint32_t gid) override {
+    absl::MutexLock lock(&mu_);
+    if (fail_at == "chown") return absl::InternalError("chown failed");
+    for (const std::string& path : paths) chowned.push_back(absl::StrCat(path, " ", uid, ":", gid));
     return absl::OkStatus();
   }
   absl::StatusOr<ProcessIdentity> StartInfra(const PinnedNamespaces&, const std::string&) override {
@@ -131,6 +138,8 @@ class FakeHost : public SandboxHost {
   absl::Mutex mu_;
   FileSet pinned, shm, infra;               // pod IDs, shm paths, infra pids
   std::vector<std::string> helpers_killed;  // by Recover, before an undo
+  std::optional<UserNamespaceMappings> pinned_userns;  // the last Pin's
+  std::vector<std::string> chowned;                    // "path uid:gid"
   std::map<std::string, int> in_unpin;
   int max_in_unpin = 0, unpin_callers = 0;
   pid_t next_pid_ = 1000;
@@ -382,25 +391,82 @@ TEST_F(SandboxManagerTest, AHostLevelSysctlMakesNothing) {
   EXPECT_TRUE(manager_->RunPod(config, "").ok()) << "the name was not kept, and net.* is the pod's";
 }
 
-TEST_F(SandboxManagerTest, APodUserNamespaceIsRefusedAndMakesNothing) {
-  cri::PodSandboxConfig config = PodConfig("web");
-  config.mutable_linux()
+cri::UserNamespace* UserNamespaceOf(cri::PodSandboxConfig& config) {
+  return config.mutable_linux()
       ->mutable_security_context()
       ->mutable_namespace_options()
-      ->mutable_userns_options()
-      ->set_mode(cri::NamespaceMode::POD);
+      ->mutable_userns_options();
+}
+
+void MapPod(cri::PodSandboxConfig& config, uint32_t host_id, uint32_t length) {
+  cri::UserNamespace* userns = UserNamespaceOf(config);
+  userns->set_mode(cri::NamespaceMode::POD);
+  for (cri::IDMapping* m : {userns->add_uids(), userns->add_gids()}) {
+    m->set_container_id(0);
+    m->set_host_id(host_id);
+    m->set_length(length);
+  }
+}
+
+TEST_F(SandboxManagerTest, APodUserNamespaceIsPinnedRecordedAndOwnsThePodsFiles) {
+  cri::PodSandboxConfig config = PodConfig("web");
+  MapPod(config, 65536, 65536);
+  absl::StatusOr<std::string> id = manager_->RunPod(config, "");
+  ASSERT_TRUE(id.ok()) << id.status();
+  ASSERT_TRUE(host_.pinned_userns.has_value()) << "pinns was asked for a user namespace";
+  EXPECT_EQ(host_.pinned_userns->uids, (std::vector<IdMapping>{{0, 65536, 65536}}));
+  absl::StatusOr<SandboxRecord> pod = manager_->Get(*id);
+  ASSERT_TRUE(pod.ok());
+  EXPECT_EQ(pod->namespaces.user, absl::StrCat(dir_, "/ns/user/", *id));
+  ASSERT_TRUE(pod->userns.has_value());
+  EXPECT_EQ(*pod->userns, *host_.pinned_userns);
+  auto chowned = [&](const std::string& path) {
+    return std::count(host_.chowned.begin(), host_.chowned.end(), path + " 65536:65536") == 1;
+  };
+  EXPECT_TRUE(chowned(pod->files_dir + "/resolv.conf"));
+  EXPECT_TRUE(chowned(pod->files_dir + "/hosts"));
+  EXPECT_TRUE(chowned(pod->shm_path));
+  ASSERT_TRUE(manager_->RemovePod(*id).ok());
+  EXPECT_TRUE(host_.Empty());
+
+  cri::PodSandboxConfig node = PodConfig("node");
+  UserNamespaceOf(node)->set_mode(cri::NamespaceMode::NODE);
+  id = manager_->RunPod(node, "");
+  ASSERT_TRUE(id.ok()) << "NODE is the host's user namespace";
+  EXPECT_FALSE(host_.pinned_userns.has_value());
+  EXPECT_EQ(manager_->Get(*id)->namespaces.user, "");
+}
+
+TEST_F(SandboxManagerTest, BadUserNamespaceMappingsAreRefusedAndMakeNothing) {
+  cri::PodSandboxConfig config = PodConfig("web");
+  MapPod(config, 65536, 0);
   absl::Status refused = manager_->RunPod(config, "").status();
   EXPECT_TRUE(absl::IsInvalidArgument(refused));
-  EXPECT_NE(refused.message().find("namespace_options.userns_options"), std::string::npos)
+  EXPECT_TRUE(absl::StartsWith(
+      refused.message(),
+      "config.linux.security_context.namespace_options.userns_options.uids[0].length"))
       << refused;
   EXPECT_TRUE(host_.Empty());
   EXPECT_EQ(Records(), 0u);
-  config.mutable_linux()
+
+  cri::PodSandboxConfig host_network = PodConfig("web");
+  MapPod(host_network, 65536, 65536);
+  host_network.mutable_linux()
       ->mutable_security_context()
       ->mutable_namespace_options()
-      ->mutable_userns_options()
-      ->set_mode(cri::NamespaceMode::NODE);
-  EXPECT_TRUE(manager_->RunPod(config, "").ok()) << "NODE is the host's user namespace";
+      ->set_network(cri::NamespaceMode::NODE);
+  refused = manager_->RunPod(host_network, "").status();
+  EXPECT_TRUE(absl::IsInvalidArgument(refused)) << refused;
+  EXPECT_TRUE(host_.Empty());
+
+  host_.fail_at = "chown";
+  cri::PodSandboxConfig good = PodConfig("web");
+  MapPod(good, 65536, 65536);
+  EXPECT_FALSE(manager_->RunPod(good, "").ok());
+  EXPECT_TRUE(host_.Empty()) << "a failed chown undoes the pod";
+  EXPECT_EQ(Records(), 0u);
+  host_.fail_at = "";
+  EXPECT_TRUE(manager_->RunPod(good, "").ok()) << "the name was released";
 }
 
 TEST_F(SandboxManagerTest, StopAndStatusOfUnknownPodAreNotFound) {

@@ -6,39 +6,72 @@
 #include "pkg/base/status_macros.h"
 
 namespace ocid {
+namespace {
+
+// Mappings as flat [container, host, length, ...] triples.
+std::vector<int64_t> Flat(const std::vector<IdMapping>& mappings) {
+  std::vector<int64_t> flat;
+  for (const IdMapping& m : mappings)
+    flat.insert(flat.end(), {m.container_id, m.host_id, m.length});
+  return flat;
+}
+
+absl::StatusOr<std::vector<IdMapping>> Unflat(const std::vector<int64_t>& flat, const char* key) {
+  if (flat.empty() || flat.size() % 3 != 0) {
+    return absl::DataLossError(absl::StrCat("sandbox record: ", key, ": not triples"));
+  }
+  std::vector<IdMapping> mappings;
+  for (size_t i = 0; i < flat.size(); i += 3) {
+    for (size_t j = i; j < i + 3; ++j) {
+      if (flat[j] < 0 || flat[j] > UINT32_MAX) {
+        return absl::DataLossError(absl::StrCat("sandbox record: ", key, ": bad id ", flat[j]));
+      }
+    }
+    mappings.push_back({static_cast<uint32_t>(flat[i]), static_cast<uint32_t>(flat[i + 1]),
+                        static_cast<uint32_t>(flat[i + 2])});
+  }
+  return mappings;
+}
+
+}  // namespace
 
 std::string SandboxRecord::ReservedName() const {
   return absl::StrCat("k8s_", name, "_", pod_namespace, "_", uid, "_", attempt);
 }
 
 std::string SandboxRecord::Serialize() const {
-  return nlohmann::json{{"version", kRecordVersion},
-                        {"id", id},
-                        {"name", name},
-                        {"namespace", pod_namespace},
-                        {"uid", uid},
-                        {"attempt", attempt},
-                        {"creating", creating},
-                        {"ready", ready},
-                        {"stopped", stopped},
-                        {"created_at", created_at},
-                        {"labels", labels},
-                        {"annotations", annotations},
-                        {"runtime_handler", runtime_handler},
-                        {"runtime", runtime},
-                        {"config", config_json},
-                        {"net_ns", namespaces.net},
-                        {"ipc_ns", namespaces.ipc},
-                        {"uts_ns", namespaces.uts},
-                        {"infra_pid", infra_pid},
-                        {"infra_start_time", infra_start_time},
-                        {"hostname", hostname},
-                        {"files_dir", files_dir},
-                        {"shm_path", shm_path},
-                        {"log_directory", log_directory},
-                        {"cgroup_parent", cgroup_parent},
-                        {"ips", ips}}
-      .dump();
+  nlohmann::json json{{"version", kRecordVersion},
+                      {"id", id},
+                      {"name", name},
+                      {"namespace", pod_namespace},
+                      {"uid", uid},
+                      {"attempt", attempt},
+                      {"creating", creating},
+                      {"ready", ready},
+                      {"stopped", stopped},
+                      {"created_at", created_at},
+                      {"labels", labels},
+                      {"annotations", annotations},
+                      {"runtime_handler", runtime_handler},
+                      {"runtime", runtime},
+                      {"config", config_json},
+                      {"net_ns", namespaces.net},
+                      {"ipc_ns", namespaces.ipc},
+                      {"uts_ns", namespaces.uts},
+                      {"infra_pid", infra_pid},
+                      {"infra_start_time", infra_start_time},
+                      {"hostname", hostname},
+                      {"files_dir", files_dir},
+                      {"shm_path", shm_path},
+                      {"log_directory", log_directory},
+                      {"cgroup_parent", cgroup_parent},
+                      {"ips", ips}};
+  if (userns) {
+    json["user_ns"] = namespaces.user;
+    json["userns_uid_map"] = Flat(userns->uids);
+    json["userns_gid_map"] = Flat(userns->gids);
+  }
+  return json.dump();
 }
 
 // Missing keys keep the defaults (record_json.h); only the ID is required.
@@ -75,7 +108,18 @@ absl::StatusOr<SandboxRecord> SandboxRecord::Parse(const std::string& text) {
   in.Read("log_directory", r.log_directory);
   in.Read("cgroup_parent", r.cgroup_parent);
   in.Read("ips", r.ips);
+  // Records from before user namespaces have none: the host's.
+  in.Read("user_ns", r.namespaces.user);
+  std::vector<int64_t> uid_map, gid_map;
+  in.Read("userns_uid_map", uid_map);
+  in.Read("userns_gid_map", gid_map);
   RETURN_IF_ERROR(in.status());
+  if (!uid_map.empty() || !gid_map.empty()) {
+    UserNamespaceMappings mappings;
+    ASSIGN_OR_RETURN(mappings.uids, Unflat(uid_map, "userns_uid_map"));
+    ASSIGN_OR_RETURN(mappings.gids, Unflat(gid_map, "userns_gid_map"));
+    r.userns = std::move(mappings);
+  }
   return r;
 }
 

@@ -7,12 +7,14 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "pkg/base/subprocess.h"
 #include "pkg/sandbox/namespaces.h"
+#include "pkg/security/userns.h"
 
 namespace ocid {
 
@@ -36,7 +38,10 @@ struct SandboxRecord {
   // records from before it was kept, until Recover resolves it.
   std::string runtime;
   std::string config_json;  // the PodSandboxConfig as proto3 JSON
-  PinnedNamespaces namespaces;
+  PinnedNamespaces namespaces;  // namespaces.user: a pod user namespace's pin
+  // The mappings of the pod's user namespace; nullopt for the host's (and in
+  // records from before user namespaces, which all ran in the host's).
+  std::optional<UserNamespaceMappings> userns;
   pid_t infra_pid = 0;      // 0: no shared PID namespace
   // With infra_pid, the infra's identity: signalled only while it matches
   // (a reused pid is another process). 0 in records written before it was

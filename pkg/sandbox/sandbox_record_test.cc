@@ -39,6 +39,8 @@ TEST(SandboxRecordTest, LoadsARecordInTheLayoutBeforeVersions) {
   EXPECT_EQ(r->log_directory, "/var/log/pods/default_nginx_uid-1");
   EXPECT_EQ(r->cgroup_parent, "/kubepods/pod-uid-1");
   EXPECT_EQ(r->ips, std::vector<std::string>{"10.216.0.5"});
+  EXPECT_EQ(r->namespaces.user, "") << "no user namespace then: the host's";
+  EXPECT_FALSE(r->userns.has_value());
   EXPECT_EQ(nlohmann::json::parse(r->Serialize()).at("version"), 1);
   EXPECT_EQ(SandboxRecord::Parse(r->Serialize())->Serialize(), r->Serialize());
 }
@@ -74,6 +76,30 @@ TEST(SandboxRecordTest, TheInfraIdentityRoundTrips) {
   absl::StatusOr<SandboxRecord> back = SandboxRecord::Parse(pod.Serialize());
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->Infra(), (ProcessIdentity{4242, 987654321}));
+}
+
+TEST(SandboxRecordTest, TheUserNamespaceRoundTrips) {
+  SandboxRecord r;
+  r.id = "p";
+  r.namespaces.user = "/run/ocid/ns/user/p";
+  r.userns = UserNamespaceMappings{{{0, 65536, 65536}, {65536, 1 << 20, 10}}, {{0, 131072, 65536}}};
+  absl::StatusOr<SandboxRecord> back = SandboxRecord::Parse(r.Serialize());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->namespaces.user, "/run/ocid/ns/user/p");
+  ASSERT_TRUE(back->userns.has_value());
+  EXPECT_EQ(*back->userns, *r.userns);
+
+  SandboxRecord host;
+  host.id = "h";
+  EXPECT_EQ(nlohmann::json::parse(host.Serialize()).count("userns_uid_map"), 0u);
+  EXPECT_FALSE(SandboxRecord::Parse(host.Serialize())->userns.has_value());
+
+  nlohmann::json bad = nlohmann::json::parse(r.Serialize());
+  bad["userns_gid_map"] = {0, 1};
+  absl::StatusOr<SandboxRecord> broken = SandboxRecord::Parse(bad.dump());
+  EXPECT_TRUE(absl::IsDataLoss(broken.status())) << broken.status();
+  bad["userns_gid_map"] = {0, -1, 1};
+  EXPECT_TRUE(absl::IsDataLoss(SandboxRecord::Parse(bad.dump()).status()));
 }
 
 TEST(SandboxRecordTest, ARecordWithOnlyAnIdLoadsWithDefaults) {

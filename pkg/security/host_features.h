@@ -1,7 +1,7 @@
 // Security features ocid does not build yet, checked where a request asks for
-// them, so that none is silently ignored: user namespaces (mode POD) are
-// refused naming what this host lacks; SELinux labels are refused on a host
+// them, so that none is silently ignored: SELinux labels are refused on a host
 // that enforces SELinux and ignored, with one log line, on a host without it.
+// (User namespaces are pkg/security/userns.h.)
 #ifndef OCID_PKG_SECURITY_HOST_FEATURES_H_
 #define OCID_PKG_SECURITY_HOST_FEATURES_H_
 
@@ -12,13 +12,6 @@
 #include "api/runtime/v1/api.pb.h"
 
 namespace ocid {
-
-// OK for no user namespace (no userns_options, which kubelet sends only
-// when it asks for one, or mode NODE); InvalidArgument naming `field`
-// (the userns_options) otherwise. POD is mode 0: a present message with no
-// mode set asks for a pod user namespace.
-absl::Status CheckUserNamespace(const runtime::v1::NamespaceOption& options,
-                                absl::string_view field);
 
 // `selinux_root` holds the kernel's SELinux state (tests give a fake):
 // selinuxfs' `enforce` there means SELinux is on.

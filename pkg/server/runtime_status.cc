@@ -75,12 +75,20 @@ grpc::Status RuntimeService::Status(grpc::ServerContext*, const runtime::v1::Sta
     runtime::v1::RuntimeStatus* status = response->mutable_status();
     *status->add_conditions() = RuntimeReadyCondition(config_, containers_.DefaultHandlerName());
     *status->add_conditions() = NetworkReadyCondition(cni_);
+    // Every handler runs pod user namespaces (kubelet asks for one only of a
+    // handler that says so): ocid makes, pins and idmaps them, the runtime
+    // only joins the namespace (runtime-spec linux.namespaces user path).
+    // A host whose kernel cannot idmap the layers fails CreateContainer
+    // with FailedPrecondition saying so.
     for (const auto& [name, handler] : config_.runtimes) {
       runtime::v1::RuntimeHandler* described = response->add_runtime_handlers();
       described->set_name(name);
+      described->mutable_features()->set_user_namespaces(true);
     }
     // The default handler is also reachable as "" (the CRI's "no handler").
-    response->add_runtime_handlers()->set_name("");
+    runtime::v1::RuntimeHandler* no_name = response->add_runtime_handlers();
+    no_name->set_name("");
+    no_name->mutable_features()->set_user_namespaces(true);
     if (request->verbose()) {
       (*response->mutable_info())["config"] = ConfigAsJson(config_);
     }

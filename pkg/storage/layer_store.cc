@@ -3,8 +3,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "absl/cleanup/cleanup.h"
@@ -54,6 +56,33 @@ absl::Status FsConfig(int fs_fd, const char* key, const std::string& value) {
     return absl::ErrnoToStatus(errno, absl::StrCat("overlay option ", key, "=", value));
   }
   return absl::OkStatus();
+}
+
+// `dir` as a detached mount whose ids are seen through the user namespace
+// `userns_fd`.
+absl::StatusOr<UniqueFd> IdmappedClone(const std::string& dir, int userns_fd) {
+  UniqueFd tree(::open_tree(AT_FDCWD, dir.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+  if (!tree.valid()) {
+    absl::Status status = absl::ErrnoToStatus(errno, "open_tree (clone) " + dir);
+    if (errno == ENOSYS) return absl::FailedPreconditionError(status.message());
+    return status;
+  }
+  struct mount_attr attr = {};
+  attr.attr_set = MOUNT_ATTR_IDMAP;
+  attr.userns_fd = static_cast<uint64_t>(userns_fd);
+  if (::mount_setattr(tree.get(), "", AT_EMPTY_PATH, &attr, sizeof(attr)) != 0) {
+    int error = errno;
+    struct statfs fs = {};
+    ::statfs(dir.c_str(), &fs);
+    std::string what = absl::StrCat("this host cannot idmap the layer dir ", dir,
+                                    " (file system type 0x", absl::Hex(fs.f_type),
+                                    ") for a pod user namespace: mount_setattr MOUNT_ATTR_IDMAP");
+    if (error == EINVAL || error == ENOSYS || error == EPERM || error == EOPNOTSUPP) {
+      return absl::FailedPreconditionError(absl::StrCat(what, ": ", strerror(error)));
+    }
+    return absl::ErrnoToStatus(error, what);
+  }
+  return tree;
 }
 
 }  // namespace
@@ -214,16 +243,39 @@ absl::Status LayerStore::Collect(const std::function<std::set<std::string>()>& r
 
 absl::StatusOr<ScopedMount> LayerStore::Mount(const std::vector<Digest>& layers,
                                               const std::string& upper, const std::string& work,
-                                              const std::string& target) const {
+                                              const std::string& target, const Idmap* idmap) const {
   if (layers.empty()) return absl::InvalidArgumentError("an overlay needs at least one layer");
+  UniqueFd userns;
+  if (idmap != nullptr) {
+    userns.Reset(::open(idmap->userns_path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!userns.valid()) return absl::ErrnoToStatus(errno, "open " + idmap->userns_path);
+  }
   UniqueFd fs(::fsopen("overlay", FSOPEN_CLOEXEC));
   if (!fs.valid()) return absl::ErrnoToStatus(errno, "fsopen overlay");
+  std::vector<UniqueFd> clones;  // idmapped layers
   // lowerdir+ takes one dir per call, topmost first.
   for (auto layer = layers.rbegin(); layer != layers.rend(); ++layer) {
     if (!Get(*layer).has_value()) {
       return absl::NotFoundError(absl::StrCat("layer ", layer->String(), " is not in the store"));
     }
-    RETURN_IF_ERROR(FsConfig(fs.get(), "lowerdir+", DiffDir(*layer)));
+    if (idmap == nullptr) {
+      RETURN_IF_ERROR(FsConfig(fs.get(), "lowerdir+", DiffDir(*layer)));
+      continue;
+    }
+    ASSIGN_OR_RETURN(UniqueFd clone, IdmappedClone(DiffDir(*layer), userns.get()));
+    // Kept open until the overlay is made: closing the last fd of a
+    // detached mount dissolves it, and overlayfs then fails to clone it.
+    clones.push_back(std::move(clone));
+    if (::fsconfig(fs.get(), FSCONFIG_SET_FD, "lowerdir+", nullptr, clones.back().get()) != 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("this host's overlayfs takes no idmapped layer by fd (lowerdir+ with "
+                       "FSCONFIG_SET_FD), needed for a pod user namespace: ",
+                       strerror(errno)));
+    }
+  }
+  if (idmap != nullptr && ::lchown(upper.c_str(), idmap->upper_uid, idmap->upper_gid) != 0) {
+    return absl::ErrnoToStatus(
+        errno, absl::StrCat("chown ", upper, " to ", idmap->upper_uid, ":", idmap->upper_gid));
   }
   RETURN_IF_ERROR(FsConfig(fs.get(), "upperdir", upper));
   RETURN_IF_ERROR(FsConfig(fs.get(), "workdir", work));

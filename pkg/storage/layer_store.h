@@ -71,8 +71,25 @@ class LayerStore {
   // `upper`/`work` (dirs on the same file system as each other). Any number
   // of layers: each lower dir is added on its own (new mount API), so the
   // one-page limit on mount options does not apply.
+  //
+  // With `idmap` (a pod user namespace), each layer is added as an idmapped
+  // clone of its dir (open_tree + mount_setattr MOUNT_ATTR_IDMAP with that
+  // namespace, passed by fd as lowerdir+), so that the layers' files, owned
+  // by host 0.., are owned by 0.. inside the namespace while nothing on disk
+  // changes; `upper` is given to idmap->upper_uid/gid (the namespace's
+  // root), and is not idmapped, so what the container makes is owned on disk
+  // by the host ids it maps to. (This kernel refuses an idmap of the overlay
+  // mount itself: EINVAL.) A host that cannot idmap a layer's file system,
+  // or whose overlayfs takes no layer by fd, is FailedPrecondition saying
+  // which, with nothing mounted.
+  struct Idmap {
+    std::string userns_path;  // a pinned user namespace
+    uint32_t upper_uid = 0;
+    uint32_t upper_gid = 0;
+  };
   absl::StatusOr<ScopedMount> Mount(const std::vector<Digest>& layers, const std::string& upper,
-                                    const std::string& work, const std::string& target) const;
+                                    const std::string& work, const std::string& target,
+                                    const Idmap* idmap = nullptr) const;
 
  private:
   explicit LayerStore(std::string root) : root_(std::move(root)) {}

@@ -3,8 +3,11 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -117,6 +120,101 @@ TEST_F(LayerStoreTest, LayersStackInAnOverlayAndPersist) {
   ASSERT_TRUE((*reopened)->Get(top).has_value());
   EXPECT_EQ((*reopened)->Get(top)->parent, base.String());
   EXPECT_EQ((*reopened)->List().size(), 2u);
+}
+
+// A user namespace mapping 0..65535 to host 65536.., held by a child that
+// waits to be killed; its /proc/PID/ns/user names it.
+class MappedUserNamespace {
+ public:
+  MappedUserNamespace() {
+    int ready[2];
+    if (pipe(ready) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      if (unshare(CLONE_NEWUSER) != 0) _exit(1);
+      if (write(ready[1], "u", 1) != 1) _exit(1);
+      pause();
+      _exit(0);
+    }
+    close(ready[1]);
+    char byte;
+    if (pid_ < 0 || read(ready[0], &byte, 1) != 1) pid_ = -1;
+    close(ready[0]);
+    if (pid_ > 0) {
+      std::ofstream(Proc() + "/uid_map") << "0 65536 65536\n";
+      std::ofstream(Proc() + "/gid_map") << "0 65536 65536\n";
+    }
+  }
+  ~MappedUserNamespace() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  std::string Path() const { return Proc() + "/ns/user"; }
+
+ private:
+  std::string Proc() const { return absl::StrCat("/proc/", pid_); }
+  pid_t pid_ = -1;
+};
+
+uid_t OwnerOf(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0 ? st.st_uid : static_cast<uid_t>(-1);
+}
+
+TEST_F(LayerStoreTest, IdmappedLayersShowTheirFilesAsTheNamespacesAndTheUpperKeepsHostIds) {
+  Digest base = AddLayer(std::nullopt, {{"etc/passwd", "root:x:0:0::/:/bin/sh\n"}});
+  Digest top = AddLayer(base, {{"bin/tool", "#!"}});
+  ASSERT_EQ(OwnerOf(store_->DiffDir(base) + "/etc/passwd"), 0u) << "on disk: host root's";
+  MakeContainerDirs();
+  MappedUserNamespace userns;
+  LayerStore::Idmap idmap{userns.Path(), 65536, 65536};
+  auto mount = store_->Mount({base, top}, dir_ + "/ctr/upper", dir_ + "/ctr/work",
+                             dir_ + "/ctr/rootfs", &idmap);
+  ASSERT_TRUE(mount.ok()) << mount.status();
+  mounted_ = std::move(*mount);
+  // Seen from the host, through the idmap: 0 inside is 65536 outside.
+  EXPECT_EQ(OwnerOf(dir_ + "/ctr/rootfs/etc/passwd"), 65536u);
+  EXPECT_EQ(OwnerOf(dir_ + "/ctr/rootfs/bin/tool"), 65536u);
+  EXPECT_EQ(OwnerOf(dir_ + "/ctr/rootfs"), 65536u) << "the upper dir, given to the mapped root";
+  EXPECT_EQ(OwnerOf(store_->DiffDir(base) + "/etc/passwd"), 0u) << "no layer was chowned";
+
+  // The namespace's root (host 65536) writes: a new file and a copy-up.
+  ASSERT_EQ(chmod(dir_.c_str(), 0755), 0) << "the test dir is 0700: let it reach the rootfs";
+  pid_t child = fork();
+  if (child == 0) {
+    if (setresgid(65536, 65536, 65536) != 0 || setresuid(65536, 65536, 65536) != 0) _exit(2);
+    int made = open((dir_ + "/ctr/rootfs/new").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+    int changed = open((dir_ + "/ctr/rootfs/etc/passwd").c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    _exit(made >= 0 && changed >= 0 && write(changed, "x", 1) == 1 ? 0 : 3);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(OwnerOf(dir_ + "/ctr/upper/new"), 65536u);
+  EXPECT_EQ(OwnerOf(dir_ + "/ctr/upper/etc/passwd"), 65536u) << "copied up with the mapped owner";
+  EXPECT_EQ(OwnerOf(store_->DiffDir(base) + "/etc/passwd"), 0u);
+}
+
+TEST_F(LayerStoreTest, AnIdmapOfAMissingNamespaceMountsNothing) {
+  Digest base = AddLayer(std::nullopt, {{"x", "y"}});
+  MakeContainerDirs();
+  LayerStore::Idmap idmap{dir_ + "/no-such-userns", 65536, 65536};
+  auto mount =
+      store_->Mount({base}, dir_ + "/ctr/upper", dir_ + "/ctr/work", dir_ + "/ctr/rootfs", &idmap);
+  EXPECT_TRUE(absl::IsNotFound(mount.status())) << mount.status();
+  EXPECT_EQ(OwnerOf(dir_ + "/ctr/upper"), 0u);
+  // A file that is no user namespace: the kernel refuses the idmap.
+  std::ofstream(dir_ + "/not-a-userns") << "";
+  idmap.userns_path = dir_ + "/not-a-userns";
+  mount =
+      store_->Mount({base}, dir_ + "/ctr/upper", dir_ + "/ctr/work", dir_ + "/ctr/rootfs", &idmap);
+  EXPECT_FALSE(mount.ok());
+  EXPECT_THAT(mount.status().message(), HasSubstr("mount_setattr MOUNT_ATTR_IDMAP"));
+  struct stat st;
+  ASSERT_EQ(stat((dir_ + "/ctr/rootfs").c_str(), &st), 0);
+  EXPECT_FALSE(std::ifstream(dir_ + "/ctr/rootfs/x").good()) << "nothing mounted";
 }
 
 TEST_F(LayerStoreTest, AnImageWith130LayersMounts) {
