@@ -150,11 +150,8 @@ absl::StatusOr<std::string> SandboxManager::RunPod(const cri::PodSandboxConfig& 
   pod.uid = config.metadata().uid();
   pod.attempt = config.metadata().attempt();
   pod.runtime_handler = handler;
-<<<<<<< HEAD
   pod.runtime = std::move(runtime);
-=======
   pod.userns = std::move(userns);
->>>>>>> userns
   auto encoded = google::protobuf::util::MessageToJsonString(config, &pod.config_json);
   if (!encoded.ok()) {
     return absl::InternalError(absl::StrCat("encode config: ", std::string(encoded.message())));
