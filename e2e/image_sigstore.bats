@@ -58,13 +58,19 @@ YAML
   }
 }
 JSON
+  # Pods for the CreateContainer re-check get loopback only.
+  printf '{"cniVersion": "1.0.0", "name": "lo-only", "plugins": [{"type": "loopback"}]}' \
+    >"$TEST_ROOT/net.d/10-lo.conflist"
+  seed_configs /ocid-e2e-sigstore "$REGISTRY/sigstore/signed:latest"
   ocid_start --registries-conf "$TEST_ROOT/registries.conf" \
     --signature-policy "$TEST_ROOT/policy.json" --registries-d "$TEST_ROOT/registries.d"
   export OCID_PID
 }
 
 teardown_file() {
+  remove_all_pods  # whatever a failed test left
   ocid_stop
+  rmdir /sys/fs/cgroup/*/ocid-e2e-sigstore 2>/dev/null || true
   registry_teardown
   ocid_teardown
 }
@@ -164,4 +170,28 @@ stored_files() {
     --root "$TEST_ROOT/bad-root" --runroot "$TEST_ROOT/bad-run" \
     --signature-policy "$TEST_ROOT/p384-policy.json"
   [[ "$output" == *"not P-256"* ]]
+}
+
+@test "CreateContainer checks the sigstore signature again: a key changed since the pull refuses it" {
+  run "$OCIC_BIN" image pull "$REGISTRY/sigstore/signed:latest"
+  [ "$status" -eq 0 ]
+  pod=$("$OCIC_BIN" pod run --config "$(pod_config recheck)")
+  # Accepted again from the registry's attachment, as at the pull.
+  ctr=$("$OCIC_BIN" ctr create --pod "$pod" --config "$TEST_ROOT/container.json")
+  "$OCIC_BIN" ctr remove --id "$ctr"
+
+  cp "$TEST_ROOT/policy.json" "$TEST_ROOT/policy.json.orig"
+  sed -i "s|$TEST_ROOT/signer.pub|$TEST_ROOT/other.pub|" "$TEST_ROOT/policy.json"
+  hup_and_wait "got SIGHUP: reloaded"
+  run "$OCIC_BIN" ctr create --pod "$pod" --config "$TEST_ROOT/container.json"
+  mv "$TEST_ROOT/policy.json.orig" "$TEST_ROOT/policy.json"
+  hup_and_wait "got SIGHUP: reloaded"
+  echo "$output"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"FAILED_PRECONDITION"*"SignatureValidationFailed: image $REGISTRY/sigstore/signed:latest"* ]]
+  [[ "$output" == *"the signature does not verify with the key"* ]]
+  run "$OCIC_BIN" --output json ctr list --pod "$pod"
+  [ "$status" -eq 0 ]
+  [[ "$output" != *'"id"'* ]]
+  "$OCIC_BIN" pod remove --id "$pod"
 }
