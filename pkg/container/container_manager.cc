@@ -152,6 +152,19 @@ absl::Status ContainerManager::Recover() {
         image.ok() && image->has_value()) {
       HoldImage(c.id, std::move((*image)->lease));
     }
+    if (c.removing) {
+      // A RemoveContainer cut short: finish it. One that fails keeps the
+      // record for the client's retry (or the next start).
+      KeyedMutex::Lock lock = locks_.Acquire(c.id);
+      absl::Status removed = RemoveLocked(c.id);
+      if (removed.ok()) {
+        OCID_LOG(kInfo) << "container " << c.id << ": finished an unfinished RemoveContainer";
+      } else {
+        OCID_LOG(kError) << "container " << c.id << ": finish an unfinished RemoveContainer: "
+                         << removed;
+      }
+      continue;
+    }
     if (c.state != ContainerState::kRunning && c.state != ContainerState::kCreated) continue;
     // Made from a checkpoint, not restored yet: the runtime knows nothing of it.
     if (c.state == ContainerState::kCreated && !c.restore_from.empty()) continue;
@@ -790,6 +803,9 @@ absl::Status ContainerManager::RemoveLocked(const std::string& id) {
   std::optional<ContainerRecord> found = records_.Get(id);
   if (!found) return absl::OkStatus();  // removed while we waited
   const ContainerRecord c = *found;
+  if (!c.removing) {
+    RETURN_IF_ERROR(records_.Update(c.id, [](ContainerRecord& r) { r.removing = true; }).status());
+  }
   RETURN_IF_ERROR(StopLocked(c.id, 0));
   CrashPoint("remove_container.stopped");
   ASSIGN_OR_RETURN(ContainerRuntime * runtime, runtimes_.For(c.runtime_handler));

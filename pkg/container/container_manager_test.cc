@@ -390,6 +390,7 @@ class ContainerManagerTest : public ::testing::Test {
     pods_->SetContainers(containers_.get());
     ASSERT_TRUE(pods_->Recover().ok());
     ASSERT_TRUE(containers_->Recover().ok());
+    pods_->FinishRemovals();
   }
 
   absl::Status criu_;  // what check_criu answers
@@ -1128,6 +1129,39 @@ TEST_F(ContainerManagerTest, TheRecordNamesItsRuntimeAndAnOldOneGetsItAtRecover)
       ReadFileToString(dir_ + "/records/containers/" + id + ".json", 1 << 20);
   ASSERT_TRUE(on_disk.ok());
   EXPECT_NE(on_disk->find("\"runtime_handler\":\"runc\""), std::string::npos) << *on_disk;
+}
+
+// ocid died inside RemoveContainer (its record says removing): the next
+// start finishes the removal, and the name is free again.
+TEST_F(ContainerManagerTest, RecoverFinishesARemoveContainerCutShort) {
+  std::string id = containers_->Create(pod_, ContainerConfig()).value();
+  ASSERT_TRUE(containers_->Start(id).ok());
+  ContainerRecord cut = containers_->Get(id).value();
+  cut.removing = true;
+  ASSERT_TRUE(
+      WriteFileAtomically(dir_ + "/records/containers/" + id + ".json", cut.Serialize(), 0600)
+          .ok());
+  Boot();
+  EXPECT_TRUE(absl::IsNotFound(containers_->Get(id).status()));
+  ExpectNothingLeft("after a RemoveContainer finished by Recover");
+  absl::StatusOr<std::string> again = containers_->Create(pod_, ContainerConfig());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_NE(*again, id);
+}
+
+// The same for RemovePodSandbox: the pod and its containers are gone.
+TEST_F(ContainerManagerTest, ANextStartFinishesARemovePodCutShort) {
+  std::string id = containers_->Create(pod_, ContainerConfig()).value();
+  ASSERT_TRUE(containers_->Start(id).ok());
+  SandboxRecord cut = pods_->Get(pod_).value();
+  cut.removing = true;
+  ASSERT_TRUE(
+      WriteFileAtomically(dir_ + "/records/sandboxes/" + pod_ + ".json", cut.Serialize(), 0600)
+          .ok());
+  Boot();
+  EXPECT_TRUE(absl::IsNotFound(pods_->Get(pod_).status()));
+  ExpectNothingLeft("after a RemovePodSandbox finished at start");
+  EXPECT_FALSE(std::filesystem::exists(cut.files_dir)) << "the pod's files are left";
 }
 
 TEST_F(ContainerManagerTest, UnparsableStoredConfigIsDataLoss) {

@@ -18,6 +18,7 @@ std::string ContainerRecord::Serialize() const {
                         {"name", name},
                         {"attempt", attempt},
                         {"creating", creating},
+                        {"removing", removing},
                         {"state", static_cast<int>(state)},
                         {"created_at", created_at},
                         {"started_at", started_at},
@@ -57,6 +58,7 @@ absl::StatusOr<ContainerRecord> ContainerRecord::Parse(const std::string& text) 
   in.Read("name", r.name);
   in.Read("attempt", r.attempt);
   in.Read("creating", r.creating);  // missing: made in full
+  in.Read("removing", r.removing);
   int32_t state = static_cast<int32_t>(r.state);
   in.Read("state", state);
   in.Read("created_at", r.created_at);

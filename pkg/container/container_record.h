@@ -24,6 +24,9 @@ struct ContainerRecord {
   // effect and clears this at its end; a record still creating after a
   // restart is undone by Recover. Hidden from Get, List and Status meanwhile.
   bool creating = false;
+  // RemoveContainer began: set before its first side effect, so a removal
+  // cut short (ocid died) is finished by Recover rather than left.
+  bool removing = false;
   ContainerState state = ContainerState::kCreated;
   int64_t created_at = 0, started_at = 0, finished_at = 0;
   int32_t exit_code = 0;

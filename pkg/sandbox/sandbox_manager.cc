@@ -132,6 +132,19 @@ absl::Status SandboxManager::UndoCreate(const SandboxRecord& pod) {
   return records_.Remove(pod.id);
 }
 
+void SandboxManager::FinishRemovals() {
+  for (const SandboxRecord& pod : records_.List()) {
+    if (!pod.removing || pod.creating) continue;
+    absl::Status removed = RemovePod(pod.id);
+    if (removed.ok()) {
+      OCID_LOG(kInfo) << "pod sandbox " << pod.id << ": finished an unfinished RemovePodSandbox";
+    } else {
+      OCID_LOG(kError) << "pod sandbox " << pod.id
+                       << ": finish an unfinished RemovePodSandbox: " << removed;
+    }
+  }
+}
+
 absl::StatusOr<std::string> SandboxManager::RunPod(const cri::PodSandboxConfig& config,
                                                    const std::string& handler) {
   ASSIGN_OR_RETURN(std::string runtime, options_.resolve_handler(handler));
@@ -422,6 +435,9 @@ absl::Status SandboxManager::RemovePod(const std::string& id) {
   KeyedMutex::Lock lock = LockPod(found->id);
   std::optional<SandboxRecord> pod = records_.Get(found->id);
   if (!pod) return absl::OkStatus();  // removed while we waited
+  if (!pod->removing) {
+    RETURN_IF_ERROR(records_.Update(pod->id, [](SandboxRecord& r) { r.removing = true; }).status());
+  }
   RETURN_IF_ERROR(StopLocked(*pod));
   CrashPoint("remove_pod.stopped");
   if (containers_ != nullptr) RETURN_IF_ERROR(containers_->RemoveAllOf(pod->id));

@@ -56,6 +56,10 @@ class SandboxManager {
   // finish (ocid died) is undone and forgotten; a pod whose infra died or
   // whose pins are gone becomes not ready (StopPod still tears it down).
   absl::Status Recover();
+  // Finishes the RemovePodSandbox calls a dying ocid cut short; runs once
+  // the containers are recovered too (removing a pod removes its
+  // containers). One that fails is logged and kept for the client's retry.
+  void FinishRemovals();
 
   // Makes the pod (`config` validated by the caller) and returns its ID. The
   // same config again, as kubelet retries after a timeout, returns the pod

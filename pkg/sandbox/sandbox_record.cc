@@ -47,6 +47,7 @@ std::string SandboxRecord::Serialize() const {
                       {"uid", uid},
                       {"attempt", attempt},
                       {"creating", creating},
+                      {"removing", removing},
                       {"ready", ready},
                       {"stopped", stopped},
                       {"created_at", created_at},
@@ -87,6 +88,7 @@ absl::StatusOr<SandboxRecord> SandboxRecord::Parse(const std::string& text) {
   in.Read("uid", r.uid);
   in.Read("attempt", r.attempt);
   in.Read("creating", r.creating);
+  in.Read("removing", r.removing);
   in.Read("ready", r.ready);
   // Before "stopped" was kept, not ready meant stopped.
   r.stopped = !r.ready;

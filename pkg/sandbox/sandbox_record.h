@@ -26,6 +26,9 @@ struct SandboxRecord {
   // clears this at its end; a record still creating after a restart is
   // undone by Recover. Hidden from Get, List and Status meanwhile.
   bool creating = false;
+  // RemovePodSandbox began: set before its first side effect, so a removal
+  // cut short is finished at the next start (FinishRemovals).
+  bool removing = false;
   bool ready = true;  // SANDBOX_READY: not stopped, and its infra and pins live
   // StopPod ran: the network, pins and infra are gone. A pod not ready but
   // not stopped (its infra died) still owes its CNI DEL.

@@ -284,6 +284,7 @@ absl::Status CriServer::StartManagers() {
 
   RETURN_IF_ERROR(pods_->Recover());
   RETURN_IF_ERROR(containers_->Recover());
+  pods_->FinishRemovals();
   size_t pod_count = 0, container_count = 0;
   pods_->ForEach([&](const SandboxRecord&) { ++pod_count; });
   containers_->ForEach([&](const ContainerRecord&) { ++container_count; });
