@@ -20,9 +20,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -230,6 +233,19 @@ class CriCrashInPull : public CriCrashRecovery,
     }
     return left;
   }
+
+  // The stored blobs and unpacked layers, by path.
+  std::set<std::string> Stored() {
+    const std::string storage = Info().root_dir + "/storage";
+    std::set<std::string> stored;
+    std::error_code error;
+    for (auto it = std::filesystem::recursive_directory_iterator(storage + "/content/blobs", error);
+         !error && it != std::filesystem::recursive_directory_iterator(); it.increment(error)) {
+      if (it->is_regular_file()) stored.insert(it->path().string());
+    }
+    for (const std::string& name : Entries(storage + "/layers")) stored.insert("layer " + name);
+    return stored;
+  }
 };
 
 TEST_P(CriCrashInPull, RestartedOcidKeepsTheImageWholeOrNotAtAll) {
@@ -237,6 +253,7 @@ TEST_P(CriCrashInPull, RestartedOcidKeepsTheImageWholeOrNotAtAll) {
   const std::string image = kNginxImage;  // several layers; other cases pull it again
   OCID_ASSERT_OK(RemoveImage(image));
   ASSERT_TRUE(absl::IsNotFound(ImageStatus(image).status()));
+  const std::set<std::string> before = Stored();
 
   OCID_ASSERT_OK(RestartAt(point));
   absl::StatusOr<std::string> cut = PullImage(image);
@@ -250,6 +267,12 @@ TEST_P(CriCrashInPull, RestartedOcidKeepsTheImageWholeOrNotAtAll) {
     OCID_EXPECT_OK(status.status());  // the record was written: the pull was done
   } else {
     EXPECT_TRUE(absl::IsNotFound(status.status())) << "a half-pulled image is listed";
+    // What the cut pull committed without a record was collected at start.
+    std::set<std::string> after = Stored();
+    std::vector<std::string> orphans;
+    std::set_difference(after.begin(), after.end(), before.begin(), before.end(),
+                        std::back_inserter(orphans));
+    EXPECT_TRUE(orphans.empty()) << "kept without an image: " << testing::PrintToString(orphans);
   }
 
   // The retry succeeds and the image is whole: a container of it runs.

@@ -21,6 +21,7 @@
 #include "pkg/oci/runtime.h"
 #include "pkg/oci/spec.h"
 #include "pkg/server/rpc.h"
+#include "pkg/storage/image_gc.h"
 #include "pkg/trust/image_trust.h"
 
 namespace ocid {
@@ -285,6 +286,10 @@ absl::Status CriServer::StartManagers() {
   RETURN_IF_ERROR(pods_->Recover());
   RETURN_IF_ERROR(containers_->Recover());
   pods_->FinishRemovals();
+  // What a pull cut short by a crash committed without its record: no image
+  // refers to it, and the containers hold their images' leases again.
+  absl::Status collected = CollectGarbage(*images_, *layers_, *blobs_);
+  if (!collected.ok()) OCID_LOG(kWarn) << "collect unused layers and blobs at start: " << collected;
   size_t pod_count = 0, container_count = 0;
   pods_->ForEach([&](const SandboxRecord&) { ++pod_count; });
   containers_->ForEach([&](const ContainerRecord&) { ++container_count; });
