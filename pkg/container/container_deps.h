@@ -108,9 +108,11 @@ class ContainerImages {
   // The image's config blob (JSON).
   virtual absl::StatusOr<std::string> ReadConfig(const Digest& image_id) = 0;
   // An overlay of `layers` (bottom first) under `upper`/`work` at `target`,
-  // left mounted. UnmountRootfs is idempotent.
+  // left mounted, with SELinux context `mount_label` unless it is "".
+  // UnmountRootfs is idempotent.
   virtual absl::Status MountRootfs(const std::vector<Digest>& layers, const std::string& upper,
-                                   const std::string& work, const std::string& target) = 0;
+                                   const std::string& work, const std::string& target,
+                                   const std::string& mount_label) = 0;
   virtual absl::Status UnmountRootfs(const std::string& target) = 0;
 };
 

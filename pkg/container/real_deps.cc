@@ -157,8 +157,9 @@ absl::StatusOr<std::string> StoreImages::ReadConfig(const Digest& image_id) {
 }
 
 absl::Status StoreImages::MountRootfs(const std::vector<Digest>& layers, const std::string& upper,
-                                      const std::string& work, const std::string& target) {
-  ASSIGN_OR_RETURN(ScopedMount mount, layers_.Mount(layers, upper, work, target));
+                                      const std::string& work, const std::string& target,
+                                      const std::string& mount_label) {
+  ASSIGN_OR_RETURN(ScopedMount mount, layers_.Mount(layers, upper, work, target, mount_label));
   mount.Release();  // the container keeps its root file system mounted
   return absl::OkStatus();
 }

@@ -67,7 +67,8 @@ class StoreImages final : public ContainerImages {
                           const std::string& pod_namespace) override;
   absl::StatusOr<std::string> ReadConfig(const Digest& image_id) override;
   absl::Status MountRootfs(const std::vector<Digest>& layers, const std::string& upper,
-                           const std::string& work, const std::string& target) override;
+                           const std::string& work, const std::string& target,
+                           const std::string& mount_label) override;
   absl::Status UnmountRootfs(const std::string& target) override;
 
  private:

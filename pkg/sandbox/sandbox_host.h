@@ -35,8 +35,9 @@ class SandboxHost {
                                   const std::vector<std::string>& dns_servers,
                                   const std::vector<std::string>& dns_searches,
                                   const std::vector<std::string>& dns_options) = 0;
-  // A tmpfs at `path` (which exists). UnmountShm is idempotent.
-  virtual absl::Status MountShm(const std::string& path) = 0;
+  // A tmpfs at `path` (which exists), labelled `mount_label` for SELinux
+  // unless it is "". UnmountShm is idempotent.
+  virtual absl::Status MountShm(const std::string& path, const std::string& mount_label) = 0;
   virtual absl::Status UnmountShm(const std::string& path) = 0;
   // The pod's PID 1 holding its shared PID namespace, as a host process,
   // placed in cgroup `infra_cgroup` (pkg/cgroups/paths.h).

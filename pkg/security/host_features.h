@@ -1,7 +1,6 @@
 // Security features ocid does not build yet, checked where a request asks for
 // them, so that none is silently ignored: user namespaces (mode POD) are
-// refused naming what this host lacks; SELinux labels are refused on a host
-// that enforces SELinux and ignored, with one log line, on a host without it.
+// refused naming what this host lacks. (SELinux labels: selinux.h.)
 #ifndef OCID_PKG_SECURITY_HOST_FEATURES_H_
 #define OCID_PKG_SECURITY_HOST_FEATURES_H_
 
@@ -19,11 +18,6 @@ namespace ocid {
 // mode set asks for a pod user namespace.
 absl::Status CheckUserNamespace(const runtime::v1::NamespaceOption& options,
                                 absl::string_view field);
-
-// `selinux_root` holds the kernel's SELinux state (tests give a fake):
-// selinuxfs' `enforce` there means SELinux is on.
-absl::Status CheckSelinuxOptions(const runtime::v1::SELinuxOption& options, absl::string_view field,
-                                 const std::string& selinux_root = "/sys/fs/selinux");
 
 }  // namespace ocid
 

@@ -70,9 +70,11 @@ class LayerStore {
   // Mounts an overlay at `target`: `layers` (bottom first) read-only below
   // `upper`/`work` (dirs on the same file system as each other). Any number
   // of layers: each lower dir is added on its own (new mount API), so the
-  // one-page limit on mount options does not apply.
+  // one-page limit on mount options does not apply. A `mount_label` other
+  // than "" is the overlay's SELinux context= (refused where SELinux is off).
   absl::StatusOr<ScopedMount> Mount(const std::vector<Digest>& layers, const std::string& upper,
-                                    const std::string& work, const std::string& target) const;
+                                    const std::string& work, const std::string& target,
+                                    const std::string& mount_label = "") const;
 
  private:
   explicit LayerStore(std::string root) : root_(std::move(root)) {}
