@@ -133,8 +133,9 @@ absl::StatusOr<std::optional<std::string>> AppArmorProfileFor(
       return absl::InvalidArgumentError(absl::StrCat(kField, ".localhost_ref is empty"));
     if (!host.built_in) {
       return absl::InvalidArgumentError(
-          absl::StrCat(kField, ": profile \"", name, "\" asked for, and ",
-                       RequireBuildFeature(BuildFeature::kAppArmor).message()));
+          absl::StrCat(kField, ": profile \"", name,
+                       "\" asked for, and ocid was built without apparmor (bazel build "
+                       "--config=apparmor)"));
     }
     if (!Enabled(host)) {
       return absl::InvalidArgumentError(absl::StrCat(
