@@ -51,7 +51,8 @@ const std::vector<ConfigKey>& ConfigKeys() {
        "capabilities of an unprivileged container before its own add/drop",
        &Config::default_capabilities},
       {"ocid.runtime", "apparmor_profile", "apparmor-profile",
-       "loaded AppArmor profile for RuntimeDefault on an AppArmor host; empty: unconfined",
+       "loaded AppArmor profile for RuntimeDefault on an AppArmor host; empty: ocid-default, "
+       "which ocid loads",
        &Config::apparmor_profile},
       {"ocid.runtime", "default_sysctls", "default-sysctls",
        "name=value sysctls every pod gets where its namespaces scope them; its own win",

@@ -111,10 +111,12 @@ class ContainerImages {
   // An overlay of `layers` (bottom first) under `upper`/`work` at `target`,
   // left mounted. With `idmap` (a pod user namespace) the layers are
   // idmapped into it and `upper` belongs to its root (LayerStore::Mount);
-  // a host that cannot is FailedPrecondition. UnmountRootfs is idempotent.
+  // a host that cannot is FailedPrecondition. With SELinux context
+  // `mount_label` unless it is "". UnmountRootfs is idempotent.
   virtual absl::Status MountRootfs(const std::vector<Digest>& layers, const std::string& upper,
                                    const std::string& work, const std::string& target,
-                                   const LayerStore::Idmap* idmap) = 0;
+                                   const LayerStore::Idmap* idmap,
+                                   const std::string& mount_label) = 0;
   virtual absl::Status UnmountRootfs(const std::string& target) = 0;
 };
 

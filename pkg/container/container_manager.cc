@@ -6,6 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 
@@ -26,7 +29,6 @@
 #include "pkg/cgroups/paths.h"
 #include "pkg/checkpoint/archive.h"
 #include "pkg/oci/spec.h"
-#include "pkg/security/host_features.h"
 #include "pkg/security/userns.h"
 
 namespace ocid {
@@ -250,8 +252,14 @@ absl::StatusOr<std::string> ContainerManager::CreateFrom(const std::string& pod_
   const auto& namespaces = config.linux().security_context().namespace_options();
   RETURN_IF_ERROR(CheckContainerUserNamespace(namespaces, pod.userns,
                                               "config.linux.security_context.namespace_options"));
-  RETURN_IF_ERROR(CheckSelinuxOptions(config.linux().security_context().selinux_options(),
-                                      "config.linux.security_context.selinux_options"));
+  SelinuxLabels selinux;
+  if (options_.selinux != nullptr) {
+    ASSIGN_OR_RETURN(selinux, options_.selinux->ContainerLabels(
+                                  {pod.selinux_process_label, pod.selinux_mount_label},
+                                  config.linux().security_context().selinux_options(),
+                                  config.linux().security_context().privileged(),
+                                  "config.linux.security_context.selinux_options"));
+  }
   if (namespaces.pid() == cri::NamespaceMode::TARGET) {
     ASSIGN_OR_RETURN(target_pid_ns, TargetPidNamespace(pod.id, namespaces.target_id()));
   }
@@ -330,7 +338,7 @@ absl::StatusOr<std::string> ContainerManager::CreateFrom(const std::string& pod_
   }
   ASSIGN_OR_RETURN(std::string id, Make(std::move(c), Plan{&pod, &pod_config, &config, &image,
                                                            &image_config, runtime, target_pid_ns,
-                                                           restore}));
+                                                           restore, selinux}));
   HoldImage(id, std::move((*match)->lease));
   return id;
 }
@@ -419,9 +427,10 @@ absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan
                               HostIdOf(plan.pod->userns->gids, 0).value_or(0)};
   }
   if (idmap) RETURN_IF_ERROR(LetRootfsBeReached(c));
+  RETURN_IF_ERROR(RelabelMounts(*plan.config, plan.selinux.mount));
   RETURN_IF_ERROR(images_.MountRootfs(plan.image->layers, c.overlay_dir + "/upper",
                                       c.overlay_dir + "/work", c.rootfs,
-                                      idmap ? &*idmap : nullptr));
+                                      idmap ? &*idmap : nullptr, plan.selinux.mount));
   undo.Push([&] { images_.UnmountRootfs(c.rootfs).IgnoreError(); });
   CrashPoint("create_container.rootfs_mounted");
 
@@ -441,6 +450,7 @@ absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan
   inputs.swap_accounting = options_.swap_accounting;
   inputs.default_capabilities = options_.default_capabilities;
   inputs.apparmor_host = &options_.apparmor;
+  inputs.selinux = plan.selinux;
   ASSIGN_OR_RETURN(nlohmann::json spec, BuildContainerSpec(inputs));
   const nlohmann::json& user = spec["process"]["user"];
   c.uid = user.value("uid", -1);
@@ -477,6 +487,24 @@ absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan
   undo.Dismiss();
   Emit(c, LifecycleEventType::kCreated);
   return c.id;
+}
+
+absl::Status ContainerManager::RelabelMounts(const cri::ContainerConfig& config,
+                                             const std::string& mount_label) {
+  if (options_.selinux == nullptr || mount_label.empty()) return absl::OkStatus();
+  for (int i = 0; i < config.mounts_size(); ++i) {
+    const cri::Mount& mount = config.mounts(i);
+    if (!mount.selinux_relabel()) continue;
+    const std::string field = absl::StrCat("config.mounts[", i, "].host_path");
+    char resolved[PATH_MAX];
+    if (::realpath(mount.host_path().c_str(), resolved) == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": \"", mount.host_path(), "\" to relabel: ", strerror(errno)));
+    }
+    // The resolved path is checked: a link must not lead a relabel to /usr.
+    RETURN_IF_ERROR(options_.selinux->Relabel(resolved, mount_label, field));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> ContainerManager::TargetPidNamespace(

@@ -31,6 +31,7 @@
 #include "pkg/sandbox/sandbox_manager.h"
 #include "pkg/security/apparmor.h"
 #include "pkg/security/seccomp.h"
+#include "pkg/security/selinux.h"
 #include "pkg/storage/lease.h"
 
 namespace ocid {
@@ -51,6 +52,9 @@ struct ContainerManagerOptions {
   std::vector<std::string> default_capabilities = Config().default_capabilities;
   // The host's AppArmor state and ocid.runtime.apparmor_profile.
   AppArmorHost apparmor;
+  // The daemon's SELinux (shared with the sandbox manager, which gives each
+  // pod its level); must outlive the manager. Null: no labels.
+  Selinux* selinux = nullptr;
   // Moves a container's conmon into its cgroup below the pod's
   // (ConmonCgroupPath, cri-o's conmon_cgroup = "pod"); unset: conmon stays
   // in ocid's. The pod's removal removes that cgroup.
@@ -215,14 +219,20 @@ class ContainerManager final : public PodContainers {
     const ImageRecord* image;
     const ImageConfig* image_config;
     ContainerRuntime* runtime;
-    std::string target_pid_ns;  // PID mode TARGET: the target's namespace
+    std::string target_pid_ns;     // PID mode TARGET: the target's namespace
     const RestoreSource* restore;  // made from a checkpoint archive, or null
+    SelinuxLabels selinux = {};    // the container's; empty: unlabelled
   };
   // /proc/<pid>/ns/pid of `target_id`, a running container of `pod_id`.
   absl::StatusOr<std::string> TargetPidNamespace(const std::string& pod_id,
                                                  const std::string& target_id) const;
   absl::StatusOr<std::string> Make(ContainerRecord c, const Plan& plan);
   absl::Status LetRootfsBeReached(const ContainerRecord& c);
+  // The host paths of mounts asking selinux_relabel, relabelled with
+  // `mount_label` (links resolved first, system paths refused); nothing
+  // when the label is "".
+  absl::Status RelabelMounts(const runtime::v1::ContainerConfig& config,
+                             const std::string& mount_label);
   // The restore steps: whether an image names an archive, the archive
   // unpacked (into `dir`, below options.overlay_dir) and checked, and
   // conmon's restore at the start.

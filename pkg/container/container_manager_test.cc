@@ -23,6 +23,7 @@
 #include "pkg/base/fs.h"
 #include "pkg/checkpoint/archive.h"
 #include "pkg/sandbox/sandbox_host.h"
+#include "pkg/security/selinux.h"
 
 namespace ocid {
 namespace {
@@ -43,7 +44,7 @@ class QuietHost : public SandboxHost {
                           const std::vector<std::string>&) override {
     return absl::OkStatus();
   }
-  absl::Status MountShm(const std::string&) override { return absl::OkStatus(); }
+  absl::Status MountShm(const std::string&, const std::string&) override { return absl::OkStatus(); }
   absl::Status UnmountShm(const std::string&) override { return absl::OkStatus(); }
   absl::Status Chown(const std::vector<std::string>&, uint32_t, uint32_t) override {
     return absl::OkStatus();
@@ -111,9 +112,11 @@ class FakeImages : public ContainerImages {
         R"("rootfs":{"type":"layers","diff_ids":[]}})");
   }
   absl::Status MountRootfs(const std::vector<Digest>&, const std::string&, const std::string&,
-                           const std::string& target, const LayerStore::Idmap* idmap) override {
+                           const std::string& target, const LayerStore::Idmap* idmap,
+                           const std::string& mount_label) override {
     if (mount_hook) mount_hook();
     absl::MutexLock lock(&mu);
+    rootfs_labels[target] = mount_label;
     if (fail_at == "mount") return absl::InternalError("mount failed");
     if (idmap != nullptr) {
       idmapped_to = absl::StrCat(idmap->userns_path, " ", idmap->upper_uid, ":", idmap->upper_gid);
@@ -136,6 +139,7 @@ class FakeImages : public ContainerImages {
   absl::Mutex mu;
   FileSet mounted;  // rootfs paths, seen across a crash test's fork
   std::string idmapped_to;  // the last idmap: "userns_path uid:gid"
+  std::map<std::string, std::string> rootfs_labels;  // rootfs path → SELinux context
   std::map<std::string, int> users;
 };
 
@@ -349,6 +353,7 @@ class ContainerManagerTest : public ::testing::Test {
       return (*runtime)->handler_name();
     };
     pod_options.events = &events_;
+    pod_options.selinux = selinux_;
     pods_ = std::make_unique<SandboxManager>(pod_options, host_, network_);
     ContainerManagerOptions options;
     options.records_dir = dir_ + "/records/containers";
@@ -386,6 +391,7 @@ class ContainerManagerTest : public ::testing::Test {
     };
     options.checkpoint_dirs = {dir_ + "/checkpoints"};
     options.check_criu = [this] { return criu_; };
+    options.selinux = selinux_;
     containers_ = std::make_unique<ContainerManager>(options, *pods_, images_, runtime_);
     pods_->SetContainers(containers_.get());
     ASSERT_TRUE(pods_->Recover().ok());
@@ -394,6 +400,8 @@ class ContainerManagerTest : public ::testing::Test {
   }
 
   absl::Status criu_;  // what check_criu answers
+  Selinux* selinux_ = nullptr;  // none: unlabelled
+  std::unique_ptr<Selinux> selinux_owner_;  // outlives the managers
 
   size_t Entries(const std::string& dir) {
     if (!std::filesystem::is_directory(dir)) return 0;
@@ -477,6 +485,80 @@ TEST_F(ContainerManagerTest, InteractiveExecAndAttachNeedARunningContainer) {
   EXPECT_EQ(runtime_.interactive,
             (std::vector<std::string>{absl::StrCat("exec ", *id, " sh tty=1 stdin=1 size=80x24"),
                                       absl::StrCat("attach ", *id, " stdin=0")}));
+}
+
+// SELinux on; the labels it sets (path → label).
+class LabellingSelinuxHost : public SelinuxHost {
+ public:
+  explicit LabellingSelinuxHost(std::map<std::string, std::string>* set) : set_(set) {}
+  bool Enabled() override { return true; }
+  absl::StatusOr<std::string> LxcContexts() override { return absl::NotFoundError("none"); }
+  absl::Status SetFileLabel(const std::string& path, const std::string& label) override {
+    (*set_)[path] = label;
+    return absl::OkStatus();
+  }
+
+ private:
+  std::map<std::string, std::string>* set_;
+};
+
+TEST_F(ContainerManagerTest, SelinuxLabelsTheProcessRootfsAndRelabelledVolumes) {
+  static std::map<std::string, std::string> set;  // outlives selinux_owner_
+  set.clear();
+  selinux_owner_ = std::make_unique<Selinux>(std::make_unique<LabellingSelinuxHost>(&set));
+  selinux_ = selinux_owner_.get();
+  Boot();
+  ASSERT_TRUE(pods_->RemovePod(pod_).ok());  // made before: unlabelled
+  cri::PodSandboxConfig pod_config = PodConfig("labelled");
+  pod_config.mutable_linux()->mutable_security_context()->mutable_selinux_options()->set_level(
+      "s0:c3,c7");
+  std::string pod = pods_->RunPod(pod_config, "").value();
+
+  std::string volume = dir_ + "/volume";
+  ASSERT_TRUE(MakeDirs(volume + "/sub", 0755).ok());
+  symlink(volume.c_str(), (dir_ + "/volume-link").c_str());
+  cri::ContainerConfig config = ContainerConfig();
+  cri::Mount* relabelled = config.add_mounts();
+  relabelled->set_container_path("/data");
+  relabelled->set_host_path(dir_ + "/volume-link");
+  relabelled->set_selinux_relabel(true);
+  cri::Mount* plain = config.add_mounts();
+  plain->set_container_path("/plain");
+  plain->set_host_path(dir_);
+  absl::StatusOr<std::string> id = containers_->Create(pod, config);
+  ASSERT_TRUE(id.ok()) << id.status();
+  ContainerRecord c = containers_->Get(*id).value();
+  const std::string file_label = "system_u:object_r:container_file_t:s0:c3,c7";
+  nlohmann::json spec =
+      nlohmann::json::parse(ReadFileToString(c.bundle + "/config.json", 1 << 20).value());
+  EXPECT_EQ(spec["process"]["selinuxLabel"], "system_u:system_r:container_t:s0:c3,c7");
+  EXPECT_EQ(spec["linux"]["mountLabel"], file_label);
+  EXPECT_EQ(images_.rootfs_labels[c.rootfs], file_label);
+  EXPECT_EQ(set, (std::map<std::string, std::string>{{volume, file_label},
+                                                     {volume + "/sub", file_label}}))
+      << "the link's target, below it, and no mount without selinux_relabel";
+
+  // Privileged: spc_t, at the pod's level.
+  cri::ContainerConfig privileged = ContainerConfig("privileged");
+  privileged.mutable_linux()->mutable_security_context()->set_privileged(true);
+  id = containers_->Create(pod, privileged);
+  ASSERT_TRUE(id.ok()) << id.status();
+  c = containers_->Get(*id).value();
+  spec = nlohmann::json::parse(ReadFileToString(c.bundle + "/config.json", 1 << 20).value());
+  EXPECT_EQ(spec["process"]["selinuxLabel"], "system_u:system_r:spc_t:s0:c3,c7");
+
+  // A system path is never relabelled: refused, nothing made.
+  cri::ContainerConfig system = ContainerConfig("system");
+  cri::Mount* usr = system.add_mounts();
+  usr->set_container_path("/host-usr");
+  usr->set_host_path("/usr");
+  usr->set_selinux_relabel(true);
+  size_t before = Records();
+  absl::Status refused = containers_->Create(pod, system).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
+  EXPECT_NE(refused.message().find("config.mounts[0].host_path"), std::string::npos) << refused;
+  EXPECT_EQ(Records(), before);
+  EXPECT_EQ(set.count("/usr"), 0u);
 }
 
 TEST_F(ContainerManagerTest, CreateStartStopRemove) {

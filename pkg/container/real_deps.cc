@@ -172,8 +172,10 @@ absl::StatusOr<std::string> StoreImages::ReadConfig(const Digest& image_id) {
 
 absl::Status StoreImages::MountRootfs(const std::vector<Digest>& layers, const std::string& upper,
                                       const std::string& work, const std::string& target,
-                                      const LayerStore::Idmap* idmap) {
-  ASSIGN_OR_RETURN(ScopedMount mount, layers_.Mount(layers, upper, work, target, idmap));
+                                      const LayerStore::Idmap* idmap,
+                                      const std::string& mount_label) {
+  ASSIGN_OR_RETURN(ScopedMount mount,
+                   layers_.Mount(layers, upper, work, target, idmap, mount_label));
   mount.Release();  // the container keeps its root file system mounted
   return absl::OkStatus();
 }

@@ -72,7 +72,8 @@ class StoreImages final : public ContainerImages {
   absl::StatusOr<std::string> ReadConfig(const Digest& image_id) override;
   absl::Status MountRootfs(const std::vector<Digest>& layers, const std::string& upper,
                            const std::string& work, const std::string& target,
-                           const LayerStore::Idmap* idmap) override;
+                           const LayerStore::Idmap* idmap,
+                           const std::string& mount_label) override;
   absl::Status UnmountRootfs(const std::string& target) override;
 
  private:

@@ -806,6 +806,8 @@ absl::StatusOr<nlohmann::json> BuildContainerSpec(const ContainerSpecInputs& inp
                    AppArmorProfileFor(sc, inputs.apparmor_host != nullptr ? *inputs.apparmor_host
                                                                           : AppArmorHost()));
   if (apparmor.has_value()) spec["process"]["apparmorProfile"] = *apparmor;
+  if (!inputs.selinux.process.empty()) spec["process"]["selinuxLabel"] = inputs.selinux.process;
+  if (!inputs.selinux.mount.empty()) spec["linux"]["mountLabel"] = inputs.selinux.mount;
   return spec;
 }
 

@@ -14,6 +14,7 @@
 #include "pkg/image/manifest.h"
 #include "pkg/security/apparmor.h"
 #include "pkg/security/seccomp.h"
+#include "pkg/security/selinux.h"
 #include "pkg/security/userns.h"
 
 namespace ocid {
@@ -58,6 +59,9 @@ struct ContainerSpecInputs {
   SeccompProfiles* seccomp = nullptr;
   // Where AppArmor's state is read (tests give a fake); null: the host's.
   const AppArmorHost* apparmor_host = nullptr;
+  // The container's SELinux labels (Selinux::ContainerLabels): become
+  // process.selinuxLabel and linux.mountLabel; empty where SELinux is off.
+  SelinuxLabels selinux;
   // Whether the host's memory cgroups account swap (BuildResources).
   bool swap_accounting = true;
   // ocid.runtime.default_capabilities.
@@ -88,7 +92,8 @@ absl::StatusOr<nlohmann::json> BuildResources(const runtime::v1::LinuxContainerR
 // run_as_user/run_as_username/run_as_group or the image's User, names
 // resolved in the rootfs's /etc/passwd and /etc/group (read inside rootfs,
 // never following links out of it); supplemental groups from /etc/group plus
-// the request's. CRI mounts (readonly, propagation, selinux_relabel ignored),
+// the request's. CRI mounts (readonly, propagation; selinux_relabel is done
+// by the caller, before: Selinux::Relabel), SELinux labels from inputs,
 // devices, resources, security context (privileged, capabilities add/drop,
 // no_new_privs, readonly rootfs, masked/readonly paths, seccomp: none for a
 // privileged container, whatever it asks, as containerd and cri-o do;

@@ -53,6 +53,15 @@ const json* FindMount(const json& spec, const std::string& destination) {
   return nullptr;
 }
 
+// AppArmor off, ocid built with it (so Localhost errors name the host).
+AppArmorHost NoAppArmor() {
+  AppArmorHost host;
+  host.enabled_file = "/nonexistent/enabled";
+  host.profiles_file = "/nonexistent/profiles";
+  host.built_in = true;
+  return host;
+}
+
 class SpecTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -88,7 +97,8 @@ class SpecTest : public ::testing::Test {
   SeccompProfiles seccomp_;
   bool swap_accounting_ = true;
   std::vector<std::string> default_capabilities_ = Config().default_capabilities;
-  AppArmorHost apparmor_host_{"/nonexistent/enabled", "/nonexistent/profiles"};  // none
+  AppArmorHost apparmor_host_ = NoAppArmor();
+  SelinuxLabels selinux_;  // none: SELinux off
 
   absl::StatusOr<json> Build() {
     ContainerSpecInputs inputs;
@@ -101,6 +111,7 @@ class SpecTest : public ::testing::Test {
     inputs.cgroup_manager = cgroup_manager_;
     inputs.seccomp = &seccomp_;
     inputs.apparmor_host = &apparmor_host_;
+    inputs.selinux = selinux_;
     inputs.swap_accounting = swap_accounting_;
     inputs.default_capabilities = default_capabilities_;
     return BuildContainerSpec(inputs);
@@ -626,10 +637,37 @@ TEST_F(SpecTest, SeccompAndAppArmorFollowTheSecurityContext) {
   EXPECT_NE(BuildError().find("AppArmor is not enabled on this host"), std::string::npos);
   WriteFile(dir_ + "/aa-enabled", "Y\n");
   WriteFile(dir_ + "/aa-profiles", "my-app (enforce)\n");
-  apparmor_host_ = {dir_ + "/aa-enabled", dir_ + "/aa-profiles"};
+  apparmor_host_.enabled_file = dir_ + "/aa-enabled";
+  apparmor_host_.profiles_file = dir_ + "/aa-profiles";
   spec = Build();
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_EQ((*spec)["process"]["apparmorProfile"], "my-app");
+  // RuntimeDefault there: ocid's own profile, already loaded.
+  WriteFile(dir_ + "/aa-profiles", "my-app (enforce)\nocid-default (enforce)\n");
+  sc.mutable_apparmor()->set_profile_type(runtime::v1::SecurityProfile::RuntimeDefault);
+  spec = Build();
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ((*spec)["process"]["apparmorProfile"], "ocid-default");
+  // Built without AppArmor: RuntimeDefault unconfined, Localhost refused.
+  apparmor_host_.built_in = false;
+  spec = Build();
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_FALSE((*spec)["process"].contains("apparmorProfile"));
+  sc.mutable_apparmor()->set_profile_type(runtime::v1::SecurityProfile::Localhost);
+  EXPECT_NE(BuildError().find("built without apparmor"), std::string::npos);
+}
+
+TEST_F(SpecTest, SelinuxLabelsWhenGiven) {
+  absl::StatusOr<json> spec = Build();
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_FALSE((*spec)["process"].contains("selinuxLabel")) << "SELinux off: no labels";
+  EXPECT_FALSE((*spec)["linux"].contains("mountLabel"));
+  selinux_ = {"system_u:system_r:container_t:s0:c1,c2",
+              "system_u:object_r:container_file_t:s0:c1,c2"};
+  spec = Build();
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ((*spec)["process"]["selinuxLabel"], "system_u:system_r:container_t:s0:c1,c2");
+  EXPECT_EQ((*spec)["linux"]["mountLabel"], "system_u:object_r:container_file_t:s0:c1,c2");
 }
 
 TEST_F(SpecTest, CgroupsPathForBothManagers) {

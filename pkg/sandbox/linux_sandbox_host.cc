@@ -46,8 +46,8 @@ absl::Status LinuxSandboxHost::WriteFiles(const std::string& dir, const std::str
   return WritePodFiles(dir, hostname, dns_servers, dns_searches, dns_options).status();
 }
 
-absl::Status LinuxSandboxHost::MountShm(const std::string& path) {
-  return ::ocid::MountShm(path, 0);
+absl::Status LinuxSandboxHost::MountShm(const std::string& path, const std::string& mount_label) {
+  return ::ocid::MountShm(path, 0, mount_label);
 }
 
 absl::Status LinuxSandboxHost::UnmountShm(const std::string& path) {

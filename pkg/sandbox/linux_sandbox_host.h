@@ -26,7 +26,7 @@ class LinuxSandboxHost final : public SandboxHost {
                           const std::vector<std::string>& dns_servers,
                           const std::vector<std::string>& dns_searches,
                           const std::vector<std::string>& dns_options) override;
-  absl::Status MountShm(const std::string& path) override;
+  absl::Status MountShm(const std::string& path, const std::string& mount_label) override;
   absl::Status UnmountShm(const std::string& path) override;
   absl::Status Chown(const std::vector<std::string>& paths, uint32_t uid, uint32_t gid) override;
   absl::StatusOr<ProcessIdentity> StartInfra(const PinnedNamespaces& pinned,

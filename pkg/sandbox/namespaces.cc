@@ -231,11 +231,12 @@ absl::StatusOr<PodFiles> WritePodFiles(const std::string& dir, const std::string
   return files;
 }
 
-absl::Status MountShm(const std::string& path, int64_t size_bytes) {
+absl::Status MountShm(const std::string& path, int64_t size_bytes, const std::string& mount_label) {
   if (size_bytes < 0) return absl::InvalidArgumentError("negative /dev/shm size");
   if (size_bytes == 0) size_bytes = kDefaultShmBytes;
   RETURN_IF_ERROR(MakeDirs(path, 0755));
   std::string options = absl::StrCat("mode=1777,size=", size_bytes);
+  if (!mount_label.empty()) absl::StrAppend(&options, ",context=\"", mount_label, "\"");
   if (::mount("shm", path.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options.c_str()) !=
       0) {
     return absl::ErrnoToStatus(errno, absl::StrCat("mount tmpfs (", options, ") on ", path));

@@ -81,8 +81,10 @@ absl::StatusOr<PodFiles> WritePodFiles(const std::string& dir, const std::string
                                        const std::vector<std::string>& dns_options);
 
 // Mounts a tmpfs of `size_bytes` (64 MiB when 0) at `path` for the pod's
-// /dev/shm. UnmountShm is idempotent.
-absl::Status MountShm(const std::string& path, int64_t size_bytes);
+// /dev/shm, with SELinux context `mount_label` unless it is "" (the
+// kernel refuses context= where SELinux is off). UnmountShm is idempotent.
+absl::Status MountShm(const std::string& path, int64_t size_bytes,
+                      const std::string& mount_label = "");
 absl::Status UnmountShm(const std::string& path);
 
 }  // namespace ocid

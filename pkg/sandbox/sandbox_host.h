@@ -35,8 +35,9 @@ class SandboxHost {
                                   const std::vector<std::string>& dns_servers,
                                   const std::vector<std::string>& dns_searches,
                                   const std::vector<std::string>& dns_options) = 0;
-  // A tmpfs at `path` (which exists). UnmountShm is idempotent.
-  virtual absl::Status MountShm(const std::string& path) = 0;
+  // A tmpfs at `path` (which exists), labelled `mount_label` for SELinux
+  // unless it is "". UnmountShm is idempotent.
+  virtual absl::Status MountShm(const std::string& path, const std::string& mount_label) = 0;
   virtual absl::Status UnmountShm(const std::string& path) = 0;
   // Gives each of `paths` (not following a symlink) to host uid/gid: a pod
   // user namespace's root.

@@ -15,13 +15,16 @@
 #include "pkg/base/undo_stack.h"
 #include "pkg/cgroups/paths.h"
 #include "pkg/sandbox/sysctls.h"
-#include "pkg/security/host_features.h"
 #include "pkg/security/userns.h"
 
 namespace ocid {
 namespace {
 
 namespace cri = ::runtime::v1;
+
+SelinuxLabels SelinuxLabelsOf(const SandboxRecord& pod) {
+  return {pod.selinux_process_label, pod.selinux_mount_label};
+}
 
 std::vector<std::string> Strings(const google::protobuf::RepeatedPtrField<std::string>& field) {
   return {field.begin(), field.end()};
@@ -74,6 +77,11 @@ absl::Status SandboxManager::Recover() {
   RETURN_IF_ERROR(MakeDirs(options_.pods_dir, 0700));
   RETURN_IF_ERROR(MakeDirs(options_.pins_dir, 0700));
   RETURN_IF_ERROR(records_.Load());
+  // Every record's level is held before any new pod is given one, and
+  // before an unfinished RunPod's undo gives its own back.
+  for (const SandboxRecord& pod : records_.List()) {
+    if (options_.selinux != nullptr) options_.selinux->RestorePod(SelinuxLabelsOf(pod));
+  }
   for (const SandboxRecord& pod : records_.List()) {
     if (pod.creating) {
       // RunPod did not finish: undo what it may have made. A step that
@@ -129,7 +137,9 @@ absl::Status SandboxManager::UndoCreate(const SandboxRecord& pod) {
   if (!pod.files_dir.empty()) status.Update(RemoveAll(pod.files_dir));
   status.Update(RemoveCgroupsOf(pod));
   RETURN_IF_ERROR(status);
-  return records_.Remove(pod.id);
+  RETURN_IF_ERROR(records_.Remove(pod.id));
+  if (options_.selinux != nullptr) options_.selinux->ReleasePod(SelinuxLabelsOf(pod));
+  return absl::OkStatus();
 }
 
 void SandboxManager::FinishRemovals() {
@@ -151,8 +161,6 @@ absl::StatusOr<std::string> SandboxManager::RunPod(const cri::PodSandboxConfig& 
   const auto& namespaces = config.linux().security_context().namespace_options();
   ASSIGN_OR_RETURN(std::optional<UserNamespaceMappings> userns,
                    PodUserNamespace(namespaces, "config.linux.security_context.namespace_options"));
-  RETURN_IF_ERROR(CheckSelinuxOptions(config.linux().security_context().selinux_options(),
-                                      "config.linux.security_context.selinux_options"));
   RETURN_IF_ERROR(CheckPodSysctls(config.linux().sysctls(),
                                   namespaces.ipc() != cri::NamespaceMode::NODE,
                                   namespaces.network() != cri::NamespaceMode::NODE));
@@ -198,6 +206,14 @@ absl::StatusOr<std::string> SandboxManager::Make(SandboxRecord pod,
   RETURN_IF_ERROR(names_.Reserve(pod.ReservedName(), pod.id));
   UndoStack undo;
   undo.Push([&] { names_.Release(pod.ReservedName()); });
+  if (options_.selinux != nullptr) {
+    ASSIGN_OR_RETURN(SelinuxLabels labels, options_.selinux->PodLabels(
+                                               config.linux().security_context().selinux_options(),
+                                               "config.linux.security_context.selinux_options"));
+    pod.selinux_process_label = labels.process;
+    pod.selinux_mount_label = labels.mount;
+    undo.Push([this, labels] { options_.selinux->ReleasePod(labels); });
+  }
 
   const auto& options = config.linux().security_context().namespace_options();
   pod.created_at = absl::ToUnixNanos(absl::Now());
@@ -262,7 +278,7 @@ absl::Status SandboxManager::MakeParts(SandboxRecord& pod, const cri::PodSandbox
   CrashPoint("run_pod.files_written");
   if (!pod.shm_path.empty()) {
     RETURN_IF_ERROR(MakeDirs(pod.shm_path, 0755));
-    RETURN_IF_ERROR(host_.MountShm(pod.shm_path));
+    RETURN_IF_ERROR(host_.MountShm(pod.shm_path, pod.selinux_mount_label));
     undo.Push([&] { host_.UnmountShm(pod.shm_path).IgnoreError(); });
     CrashPoint("run_pod.shm_mounted");
   }
@@ -448,6 +464,7 @@ absl::Status SandboxManager::RemovePod(const std::string& id) {
   CrashPoint("remove_pod.files_removed");
   RETURN_IF_ERROR(records_.Remove(pod->id));
   names_.Release(pod->ReservedName());
+  if (options_.selinux != nullptr) options_.selinux->ReleasePod(SelinuxLabelsOf(*pod));
   Emit(pod->id, LifecycleEventType::kDeleted);
   return absl::OkStatus();
 }

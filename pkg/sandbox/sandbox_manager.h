@@ -21,6 +21,7 @@
 #include "pkg/sandbox/sandbox_host.h"
 #include "pkg/sandbox/sandbox_record.h"
 #include "pkg/sandbox/sysctls.h"
+#include "pkg/security/selinux.h"
 
 namespace ocid {
 
@@ -37,6 +38,9 @@ struct SandboxManagerOptions {
   EventBus* events = nullptr;
   // ocid.runtime.default_sysctls, parsed (ParseDefaultSysctls).
   std::vector<DefaultSysctl> default_sysctls;
+  // The daemon's SELinux (labels, pods' MCS levels); must outlive the
+  // manager. Null: no labels, selinux_options ignored.
+  Selinux* selinux = nullptr;
 };
 
 // A pod with its config as sent to RunPodSandbox.

@@ -70,10 +70,11 @@ class FakeHost : public SandboxHost {
     std::ofstream(dir + "/hosts") << "127.0.0.1 localhost\n";
     return absl::OkStatus();
   }
-  absl::Status MountShm(const std::string& path) override {
+  absl::Status MountShm(const std::string& path, const std::string& mount_label) override {
     absl::MutexLock lock(&mu_);
     if (fail_at == "shm") return absl::InternalError("shm failed");
     shm.insert(path);
+    shm_labels[path] = mount_label;
     return absl::OkStatus();
   }
   absl::Status UnmountShm(const std::string& path) override {
@@ -136,8 +137,9 @@ class FakeHost : public SandboxHost {
   std::vector<std::string> limits_set;  // "<cgroup> shares=N quota=N period=N memory=N"
   std::function<void()> unpin_hook;     // runs inside Unpin, unlocked
   absl::Mutex mu_;
-  FileSet pinned, shm, infra;               // pod IDs, shm paths, infra pids
-  std::vector<std::string> helpers_killed;  // by Recover, before an undo
+  FileSet pinned, shm, infra;                     // pod IDs, shm paths, infra pids
+  std::map<std::string, std::string> shm_labels;  // shm path → its SELinux label
+  std::vector<std::string> helpers_killed;        // by Recover, before an undo
   std::optional<UserNamespaceMappings> pinned_userns;  // the last Pin's
   std::vector<std::string> chowned;                    // "path uid:gid"
   std::map<std::string, int> in_unpin;
@@ -226,6 +228,7 @@ class SandboxManagerTest : public ::testing::Test {
       if (handler == "runc" || handler == "crun") return handler;
       return absl::InvalidArgumentError("runtime_handler \"" + handler + "\" is not configured");
     };
+    options.selinux = selinux_;
     auto manager = std::make_unique<SandboxManager>(options, host_, network_);
     manager->SetContainers(&containers_);
     EXPECT_TRUE(manager->Recover().ok());
@@ -254,8 +257,60 @@ class SandboxManagerTest : public ::testing::Test {
   FakeHost host_{dir_ + "/fake"};
   FakeNetwork network_{dir_ + "/fake"};
   FakeContainers containers_;
+  Selinux* selinux_ = nullptr;
   std::unique_ptr<SandboxManager> manager_;
 };
+
+// SELinux on, with the policy's defaults.
+class EnabledSelinuxHost : public SelinuxHost {
+ public:
+  bool Enabled() override { return true; }
+  absl::StatusOr<std::string> LxcContexts() override { return absl::NotFoundError("none"); }
+  absl::Status SetFileLabel(const std::string&, const std::string&) override {
+    return absl::OkStatus();
+  }
+};
+
+TEST_F(SandboxManagerTest, SelinuxLevelPerPodHeldByItsRecord) {
+  // 3 categories: 3 levels in all.
+  auto selinux = std::make_unique<Selinux>(std::make_unique<EnabledSelinuxHost>(), 3);
+  selinux_ = selinux.get();
+  manager_ = NewManager();
+  absl::StatusOr<std::string> a = manager_->RunPod(PodConfig("a"), "");
+  absl::StatusOr<std::string> b = manager_->RunPod(PodConfig("b"), "");
+  ASSERT_TRUE(a.ok() && b.ok()) << a.status() << b.status();
+  SandboxRecord pod_a = manager_->Get(*a).value();
+  SandboxRecord pod_b = manager_->Get(*b).value();
+  EXPECT_TRUE(absl::StartsWith(pod_a.selinux_process_label, "system_u:system_r:container_t:s0:c"))
+      << pod_a.selinux_process_label;
+  EXPECT_NE(LevelOf(pod_a.selinux_mount_label), LevelOf(pod_b.selinux_mount_label));
+  EXPECT_EQ(host_.shm_labels[pod_a.shm_path], pod_a.selinux_mount_label);
+  EXPECT_EQ(selinux->levels().held(), 2);
+
+  // A named level is the pod's (one outside the allocator's categories).
+  cri::PodSandboxConfig named = PodConfig("named");
+  named.mutable_linux()->mutable_security_context()->mutable_selinux_options()->set_level(
+      "s0:c2,c9");
+  absl::StatusOr<std::string> c = manager_->RunPod(named, "");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(LevelOf(manager_->Get(*c)->selinux_mount_label), "s0:c2,c9");
+
+  // A restarted ocid holds the records' levels again: one is left.
+  auto restarted = std::make_unique<Selinux>(std::make_unique<EnabledSelinuxHost>(), 3);
+  selinux_ = restarted.get();
+  manager_ = NewManager();
+  EXPECT_EQ(restarted->levels().held(), 2);
+  absl::StatusOr<std::string> d = manager_->RunPod(PodConfig("d"), "");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(manager_->RunPod(PodConfig("e"), "").status().code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(restarted->levels().held(), 3) << "the failed RunPod took nothing";
+  ASSERT_TRUE(manager_->RemovePod(*b).ok());
+  EXPECT_EQ(restarted->levels().held(), 2);
+  absl::StatusOr<std::string> e = manager_->RunPod(PodConfig("e"), "");
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(manager_->Get(*e)->selinux_mount_label, pod_b.selinux_mount_label);
+}
 
 TEST_F(SandboxManagerTest, RunPodMakesEachPartAndStopPodUndoesThem) {
   absl::StatusOr<std::string> id = manager_->RunPod(PodConfig("web"), "");

@@ -66,7 +66,9 @@ std::string SandboxRecord::Serialize() const {
                       {"shm_path", shm_path},
                       {"log_directory", log_directory},
                       {"cgroup_parent", cgroup_parent},
-                      {"ips", ips}};
+                      {"ips", ips},
+                      {"selinux_process_label", selinux_process_label},
+                      {"selinux_mount_label", selinux_mount_label}};
   if (userns) {
     json["user_ns"] = namespaces.user;
     json["userns_uid_map"] = Flat(userns->uids);
@@ -110,6 +112,8 @@ absl::StatusOr<SandboxRecord> SandboxRecord::Parse(const std::string& text) {
   in.Read("log_directory", r.log_directory);
   in.Read("cgroup_parent", r.cgroup_parent);
   in.Read("ips", r.ips);
+  in.Read("selinux_process_label", r.selinux_process_label);
+  in.Read("selinux_mount_label", r.selinux_mount_label);
   // Records from before user namespaces have none: the host's.
   in.Read("user_ns", r.namespaces.user);
   std::vector<int64_t> uid_map, gid_map;

@@ -56,6 +56,11 @@ struct SandboxRecord {
   std::string log_directory;
   std::string cgroup_parent;
   std::vector<std::string> ips;  // from CNI, IPv4 first; empty for host network
+  // SELinux labels of the pod (pkg/security/selinux.h); the mount label's
+  // level is the pod's MCS level, held while the record exists. Both ""
+  // where SELinux is off, and in records from before they were kept.
+  std::string selinux_process_label;
+  std::string selinux_mount_label;
 
   // kubelet's name for the pod, unique among live sandboxes.
   std::string ReservedName() const;

@@ -41,6 +41,7 @@ TEST(SandboxRecordTest, LoadsARecordInTheLayoutBeforeVersions) {
   EXPECT_EQ(r->ips, std::vector<std::string>{"10.216.0.5"});
   EXPECT_EQ(r->namespaces.user, "") << "no user namespace then: the host's";
   EXPECT_FALSE(r->userns.has_value());
+  EXPECT_EQ(r->selinux_mount_label, "") << "not kept then: unlabelled";
   EXPECT_EQ(nlohmann::json::parse(r->Serialize()).at("version"), 1);
   EXPECT_EQ(SandboxRecord::Parse(r->Serialize())->Serialize(), r->Serialize());
 }
@@ -100,6 +101,17 @@ TEST(SandboxRecordTest, TheUserNamespaceRoundTrips) {
   EXPECT_TRUE(absl::IsDataLoss(broken.status())) << broken.status();
   bad["userns_gid_map"] = {0, -1, 1};
   EXPECT_TRUE(absl::IsDataLoss(SandboxRecord::Parse(bad.dump()).status()));
+}
+
+TEST(SandboxRecordTest, TheSelinuxLabelsRoundTrip) {
+  SandboxRecord pod;
+  pod.id = "pod";
+  pod.selinux_process_label = "system_u:system_r:container_t:s0:c1,c2";
+  pod.selinux_mount_label = "system_u:object_r:container_file_t:s0:c1,c2";
+  absl::StatusOr<SandboxRecord> back = SandboxRecord::Parse(pod.Serialize());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->selinux_process_label, pod.selinux_process_label);
+  EXPECT_EQ(back->selinux_mount_label, pod.selinux_mount_label);
 }
 
 TEST(SandboxRecordTest, ARecordWithOnlyAnIdLoadsWithDefaults) {

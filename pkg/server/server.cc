@@ -243,6 +243,8 @@ absl::Status CriServer::StartManagers() {
   };
   pods.events = &events_;
   ASSIGN_OR_RETURN(pods.default_sysctls, ParseDefaultSysctls(config_.default_sysctls));
+  selinux_ = std::make_unique<Selinux>(NewHostSelinux());
+  pods.selinux = selinux_.get();
   pods_ = std::make_unique<SandboxManager>(std::move(pods), *sandbox_host_, *pod_network_);
 
   ContainerManagerOptions containers;
@@ -276,6 +278,7 @@ absl::Status CriServer::StartManagers() {
   };
   containers.events = &events_;
   containers.seccomp = &seccomp_;
+  containers.selinux = selinux_.get();
   // kubelet's checkpoint dir, and one of ocid's own.
   containers.checkpoint_dirs = {"/var/lib/kubelet/checkpoints", config_.root + "/checkpoints"};
   containers.check_criu = [] { return CheckCriu(); };

@@ -20,6 +20,7 @@
 #include "pkg/sandbox/linux_sandbox_host.h"
 #include "pkg/sandbox/sandbox_manager.h"
 #include "pkg/security/seccomp.h"
+#include "pkg/security/selinux.h"
 #include "pkg/server/image_service.h"
 #include "pkg/server/metrics_endpoint.h"
 #include "pkg/server/runtime_service.h"
@@ -73,6 +74,8 @@ class CriServer {
   const Config& config_;
   EventBus events_;  // outlives the managers that publish and the streams
   SeccompProfiles seccomp_;
+  // Pods' MCS levels: outlives both managers, which share it.
+  std::unique_ptr<Selinux> selinux_;
   std::unique_ptr<BlobStore> blobs_;
   std::unique_ptr<LayerStore> layers_;
   std::unique_ptr<ImageStore> images_;

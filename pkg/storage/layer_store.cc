@@ -243,7 +243,8 @@ absl::Status LayerStore::Collect(const std::function<std::set<std::string>()>& r
 
 absl::StatusOr<ScopedMount> LayerStore::Mount(const std::vector<Digest>& layers,
                                               const std::string& upper, const std::string& work,
-                                              const std::string& target, const Idmap* idmap) const {
+                                              const std::string& target, const Idmap* idmap,
+                                              const std::string& mount_label) const {
   if (layers.empty()) return absl::InvalidArgumentError("an overlay needs at least one layer");
   UniqueFd userns;
   if (idmap != nullptr) {
@@ -279,6 +280,7 @@ absl::StatusOr<ScopedMount> LayerStore::Mount(const std::vector<Digest>& layers,
   }
   RETURN_IF_ERROR(FsConfig(fs.get(), "upperdir", upper));
   RETURN_IF_ERROR(FsConfig(fs.get(), "workdir", work));
+  if (!mount_label.empty()) RETURN_IF_ERROR(FsConfig(fs.get(), "context", mount_label));
   if (::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) {
     return absl::ErrnoToStatus(errno, "create overlay for " + target);
   }

@@ -70,7 +70,8 @@ class LayerStore {
   // Mounts an overlay at `target`: `layers` (bottom first) read-only below
   // `upper`/`work` (dirs on the same file system as each other). Any number
   // of layers: each lower dir is added on its own (new mount API), so the
-  // one-page limit on mount options does not apply.
+  // one-page limit on mount options does not apply. A `mount_label` other
+  // than "" is the overlay's SELinux context= (refused where SELinux is off).
   //
   // With `idmap` (a pod user namespace), each layer is added as an idmapped
   // clone of its dir (open_tree + mount_setattr MOUNT_ATTR_IDMAP with that
@@ -89,7 +90,8 @@ class LayerStore {
   };
   absl::StatusOr<ScopedMount> Mount(const std::vector<Digest>& layers, const std::string& upper,
                                     const std::string& work, const std::string& target,
-                                    const Idmap* idmap = nullptr) const;
+                                    const Idmap* idmap = nullptr,
+                                    const std::string& mount_label = "") const;
 
  private:
   explicit LayerStore(std::string root) : root_(std::move(root)) {}
