@@ -65,6 +65,9 @@ struct Config {
   // The loaded AppArmor profile RuntimeDefault runs under on an AppArmor
   // host; "": none (unconfined, with a warning). ocid loads no profile.
   std::string apparmor_profile;
+  // Label pods and containers where the host runs SELinux (cri-o's key and
+  // default; containerd's enable_selinux). Off: selinux_options ignored.
+  bool selinux = false;
   // "name=value" sysctls every pod gets (namespaced ones only: net.* in pods
   // with their own network, kernel.shm*/msg*/sem and fs.mqueue.* with their
   // own IPC); a pod's own sysctls win.

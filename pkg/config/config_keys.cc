@@ -54,6 +54,8 @@ const std::vector<ConfigKey>& ConfigKeys() {
        "loaded AppArmor profile for RuntimeDefault on an AppArmor host; empty: ocid-default, "
        "which ocid loads",
        &Config::apparmor_profile},
+      {"ocid.runtime", "selinux", "selinux",
+       "label pods and containers with SELinux (where the host runs it)", &Config::selinux},
       {"ocid.runtime", "default_sysctls", "default-sysctls",
        "name=value sysctls every pod gets where its namespaces scope them; its own win",
        &Config::default_sysctls},

@@ -62,7 +62,7 @@ TEST(ConfigKeysTest, EveryConfigFieldIsInTheTable) {
   auto& [root, runroot, log_level, log_dir, listen, grpc_max_recv_msg_size, grpc_max_send_msg_size,
          stream_address, stream_port, stream_idle_timeout, stream_tls_cert, stream_tls_key,
          default_runtime, conmon, cgroup_manager,
-         seccomp_profile, default_capabilities, apparmor_profile, default_sysctls, runtimes, signature_policy, signature_policy_dir, registries_conf, registries_d,
+         seccomp_profile, default_capabilities, apparmor_profile, selinux, default_sysctls, runtimes, signature_policy, signature_policy_dir, registries_conf, registries_d,
          global_auth_file, pinned_images, network_dir, plugin_dirs, default_network, enable_metrics,
          metrics_address, metrics_port, metrics_required] = config;
   const std::vector<const void*> listed = {&root,
@@ -83,6 +83,7 @@ TEST(ConfigKeysTest, EveryConfigFieldIsInTheTable) {
                                            &seccomp_profile,
                                            &default_capabilities,
                                            &apparmor_profile,
+                                           &selinux,
                                            &default_sysctls,
                                            &signature_policy,
                                            &signature_policy_dir,

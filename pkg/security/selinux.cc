@@ -258,8 +258,11 @@ absl::Status RelabelTree(SelinuxHost& host, const std::string& root, const std::
   return absl::OkStatus();
 }
 
-Selinux::Selinux(std::unique_ptr<SelinuxHost> host, int categories)
-    : host_(std::move(host)), enabled_(host_->Enabled()), levels_(categories) {
+Selinux::Selinux(std::unique_ptr<SelinuxHost> host, int categories, bool configured)
+    : host_(std::move(host)),
+      configured_(configured),
+      enabled_(configured && host_->Enabled()),
+      levels_(categories) {
   if (!enabled_) return;
   absl::StatusOr<std::string> contexts = host_->LxcContexts();
   if (contexts.ok()) {
@@ -277,7 +280,9 @@ void Selinux::LogIgnored(const cri::SELinuxOption& options) {
   }
   static std::atomic<bool> logged{false};
   if (!logged.exchange(true)) {
-    OCID_LOG(kInfo) << "SELinux is not enabled on this host: selinux_options are ignored";
+    OCID_LOG(kInfo) << (configured_ ? "SELinux is not enabled on this host"
+                                    : "ocid.runtime.selinux is off")
+                    << ": selinux_options are ignored";
   }
 }
 

@@ -127,7 +127,12 @@ absl::Status RelabelTree(SelinuxHost& host, const std::string& root, const std::
 // levels of live pods.
 class Selinux {
  public:
-  explicit Selinux(std::unique_ptr<SelinuxHost> host, int categories = 1024);
+  static constexpr int kMcsCategories = 1024;
+
+  // `categories`: the MCS categories c0..c(N-1). `configured`: ocid.conf's
+  // selinux; off, nothing is labelled even on a host that runs SELinux.
+  explicit Selinux(std::unique_ptr<SelinuxHost> host, int categories = kMcsCategories,
+                   bool configured = true);
 
   bool enabled() const { return enabled_; }
 
@@ -155,7 +160,8 @@ class Selinux {
   void LogIgnored(const runtime::v1::SELinuxOption& options);
 
   std::unique_ptr<SelinuxHost> host_;
-  const bool enabled_;
+  const bool configured_;
+  const bool enabled_;  // configured_ and the host runs SELinux
   SelinuxDefaults defaults_;
   McsAllocator levels_;
 };

@@ -230,6 +230,19 @@ TEST(SelinuxTest, DisabledIgnoresLabels) {
   EXPECT_TRUE(set.empty());
 }
 
+// ocid.runtime.selinux off (the default): a host that runs SELinux gets
+// no labels either, as with cri-o's selinux = false.
+TEST(SelinuxTest, NotConfiguredIgnoresLabelsOnAnSelinuxHost) {
+  std::map<std::string, std::string> set;
+  Selinux selinux(std::make_unique<FakeSelinuxHost>(true, kLxcContexts, &set),
+                  Selinux::kMcsCategories, /*configured=*/false);
+  EXPECT_FALSE(selinux.enabled());
+  auto pod = selinux.PodLabels(Options("u", "r", "t", "s0:c1,c2"), kField);
+  ASSERT_TRUE(pod.ok());
+  EXPECT_TRUE(pod->empty());
+  EXPECT_EQ(selinux.levels().held(), 0);
+}
+
 TEST(RelabelTest, SystemPathsAreRefused) {
   for (const char* path :
        {"/", "/usr", "/etc", "/home", "/var", "/var/lib", "/root", "/tmp", "/usr/lib/x",

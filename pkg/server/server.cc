@@ -243,7 +243,7 @@ absl::Status CriServer::StartManagers() {
   };
   pods.events = &events_;
   ASSIGN_OR_RETURN(pods.default_sysctls, ParseDefaultSysctls(config_.default_sysctls));
-  selinux_ = std::make_unique<Selinux>(NewHostSelinux());
+  selinux_ = std::make_unique<Selinux>(NewHostSelinux(), Selinux::kMcsCategories, config_.selinux);
   pods.selinux = selinux_.get();
   pods_ = std::make_unique<SandboxManager>(std::move(pods), *sandbox_host_, *pod_network_);
 
