@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -40,6 +41,22 @@ long ProcStatusKb(pid_t pid, const std::string& field) {
     if (line.rfind(field + ":", 0) == 0) return std::atol(line.c_str() + field.size() + 1);
   }
   return -1;
+}
+
+double ProcCpuMillis(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The command name, field 2, may hold spaces: count fields after its ')'.
+  size_t end = stat.rfind(')');
+  if (end == std::string::npos) return -1;
+  std::vector<std::string> fields = absl::StrSplit(stat.substr(end + 2), ' ');
+  long user = 0, system = 0;
+  // utime and stime are fields 14 and 15, so 11 and 12 after the name.
+  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &user) ||
+      !absl::SimpleAtoi(fields[12], &system)) {
+    return -1;
+  }
+  return 1000.0 * static_cast<double>(user + system) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 absl::StatusOr<Subprocess> StartPrivateOcid(const std::string& binary, const std::string& dir,

@@ -42,6 +42,10 @@ double Percentile(std::vector<double> values, double p);
 // -1 when absent.
 long ProcStatusKb(pid_t pid, const std::string& field);
 
+// CPU time (user + system) that process `pid` has used so far, in ms, from
+// /proc/PID/stat; -1 when it cannot be read. Children's time is not in it.
+double ProcCpuMillis(pid_t pid);
+
 // Starts the ocid at `binary` on private state under `dir` (socket
 // dir/ocid.sock, no config files, log dir/ocid.log) with `extra` flags, and
 // waits (up to 10 s) for its socket.

@@ -3,7 +3,7 @@
 # builds the bench and ocid (with ocid-pinns and ocid-infra beside it),
 # starts the registry, pushes the small test images, benchmarks, stops the
 # registry. Boots ocid: run it under `flock -o /tmp/ocid-e2e.lock`.
-# Usage: bench/events_bench.sh [--iterations 50] [--subscribers 10]
+# Usage: bench/events_bench.sh [--iterations 50] [--subscribers 10] [--metrics 1|0]
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top"

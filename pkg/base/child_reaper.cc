@@ -36,32 +36,34 @@ Registry& TheRegistry() {
   return *registry;
 }
 
-// The pids of our children, from every thread's children list (a child
-// belongs to the thread that forked it; orphans to the main thread).
-std::vector<pid_t> Children() {
+}  // namespace
+
+std::vector<pid_t> ChildPids(const std::string& proc, pid_t pid) {
+  const std::string tasks_dir =
+      pid == 0 ? proc + "/self/task" : absl::StrCat(proc, "/", pid, "/task");
   std::vector<pid_t> children;
-  absl::StatusOr<std::vector<std::string>> tasks = ListDir("/proc/self/task");
+  absl::StatusOr<std::vector<std::string>> tasks = ListDir(tasks_dir);
   if (!tasks.ok()) return children;
   for (const std::string& task : *tasks) {
     absl::StatusOr<std::string> text =
-        ReadFileToString(absl::StrCat("/proc/self/task/", task, "/children"), 1 << 20);
+        ReadFileToString(absl::StrCat(tasks_dir, "/", task, "/children"), 1 << 20);
     if (!text.ok()) continue;
-    for (absl::string_view word : absl::StrSplit(*text, ' ', absl::SkipEmpty())) {
-      int pid = 0;
-      if (absl::SimpleAtoi(word, &pid) && pid > 0) children.push_back(pid);
+    for (absl::string_view word : absl::StrSplit(*text, absl::ByAnyChar(" \n"), absl::SkipEmpty())) {
+      int child = 0;
+      if (absl::SimpleAtoi(word, &child) && child > 0) children.push_back(child);
     }
   }
   return children;
 }
 
-bool IsZombie(pid_t pid) {
-  absl::StatusOr<std::string> stat = ReadFileToString(absl::StrCat("/proc/", pid, "/stat"), 4096);
+bool IsZombie(pid_t pid, const std::string& proc) {
+  absl::StatusOr<std::string> stat =
+      ReadFileToString(absl::StrCat(proc, "/", pid, "/stat"), 4096);
   if (!stat.ok()) return false;
+  // The name, in parentheses, may hold anything: the state follows its last ')'.
   size_t close = stat->rfind(')');
   return close != std::string::npos && close + 2 < stat->size() && (*stat)[close + 2] == 'Z';
 }
-
-}  // namespace
 
 pid_t SpawnOwnedChild(absl::FunctionRef<pid_t()> spawn) {
   Registry& registry = TheRegistry();
@@ -85,7 +87,7 @@ int ReapOrphans() {
   absl::MutexLock lock(&registry.mu);
   if (registry.pauses > 0) return 0;
   int reaped = 0;
-  for (pid_t pid : Children()) {
+  for (pid_t pid : ChildPids()) {
     if (registry.owned.contains(pid) || !IsZombie(pid)) continue;
     // A zombie child no owner waits for: only we can reap it, so the pid
     // cannot have been reused since the scan.

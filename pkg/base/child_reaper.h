@@ -14,11 +14,21 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 
 namespace ocid {
+
+// The pids of the children of process `pid` (0: this one), from each of its
+// threads' children list under `proc` (a child belongs to the thread that
+// forked it; orphans reparented to a subreaper, to its main thread).
+std::vector<pid_t> ChildPids(const std::string& proc = "/proc", pid_t pid = 0);
+
+// Whether process `pid` under `proc` has exited and waits to be reaped.
+bool IsZombie(pid_t pid, const std::string& proc = "/proc");
 
 // Runs `spawn` (which starts one child and returns its pid, or a value <= 0
 // on failure) with the registry locked, and registers the pid it returns.

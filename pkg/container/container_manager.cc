@@ -23,6 +23,7 @@
 #include "pkg/base/crash_point.h"
 #include "pkg/base/fs.h"
 #include "pkg/base/log.h"
+#include "pkg/base/proto_json_cache.h"
 #include "pkg/base/random_id.h"
 #include "pkg/base/status_macros.h"
 #include "pkg/base/undo_stack.h"
@@ -82,11 +83,12 @@ bool Exited(const ContainerRecord& r) {
 }
 
 absl::StatusOr<cri::ContainerConfig> StoredConfig(const ContainerRecord& c) {
-  cri::ContainerConfig config;
-  auto parsed = google::protobuf::util::JsonStringToMessage(c.config_json, &config);
-  if (!parsed.ok()) {
+  // Every status, event, attach and stop reads the config: parse each once.
+  static auto* const parsed_configs = new ProtoJsonCache<cri::ContainerConfig>(256);
+  absl::StatusOr<cri::ContainerConfig> config = parsed_configs->Parse(c.config_json);
+  if (!config.ok()) {
     return absl::DataLossError(
-        absl::StrCat("container ", c.id, ": stored config: ", std::string(parsed.message())));
+        absl::StrCat("container ", c.id, ": stored config: ", config.status().message()));
   }
   return config;
 }

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "pkg/base/child_reaper.h"
 #include "pkg/base/fs.h"
 
 namespace ocid {
@@ -71,17 +72,9 @@ std::vector<Sample> ProcessSamples(const std::string& proc, int pid) {
                      prometheus::MetricType::Gauge,
                      fds.ok() ? double(fds->size()) : 0,
                      {}});
-  // Children that exited and wait to be reaped: each a /proc entry whose
-  // parent is ocid and whose state is Z.
+  // Children that exited and wait to be reaped.
   int defunct = 0;
-  absl::StatusOr<std::vector<std::string>> entries = ListDir(proc);
-  for (const std::string& entry : entries.value_or(std::vector<std::string>{})) {
-    int child = 0;
-    if (!absl::SimpleAtoi(entry, &child)) continue;
-    std::map<std::string, std::string> fields =
-        StatusFields(absl::StrCat(proc, "/", entry, "/status"));
-    if (fields["PPid"] == std::to_string(pid) && absl::StartsWith(fields["State"], "Z")) ++defunct;
-  }
+  for (pid_t child : ChildPids(proc, pid)) defunct += IsZombie(child, proc);
   samples.push_back({"ocid_processes_defunct",
                      "children of ocid that exited and are not reaped",
                      prometheus::MetricType::Gauge,

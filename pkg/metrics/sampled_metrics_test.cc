@@ -3,6 +3,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -61,6 +63,36 @@ TEST(SampledMetricsTest, OurProcessAndItsUnreapedChildren) {
   ::waitpid(child, nullptr, 0);
   EXPECT_EQ(Value(ProcessSamples(), "ocid_processes_defunct"),
             Value(before, "ocid_processes_defunct"));
+}
+
+// A /proc of our making: the fields ProcessSamples reads, and children whose
+// names would trip a reader that takes the state after the first ')'.
+TEST(SampledMetricsTest, DefunctCountsOnlyOurZombiesWhateverTheirNames) {
+  char pattern[] = "/tmp/ocid-proc-test.XXXXXX";
+  ASSERT_NE(::mkdtemp(pattern), nullptr);
+  const std::filesystem::path proc = pattern;
+  auto write = [&](const std::string& path, const std::string& text) {
+    std::filesystem::create_directories((proc / path).parent_path());
+    std::ofstream(proc / path) << text;
+  };
+  write("100/status", "Name:\tocid\nVmRSS:\t  2048 kB\nThreads:\t7\n");
+  write("100/fd/0", "");
+  write("100/fd/1", "");
+  write("100/task/100/children", "200 201 ");  // each thread lists those it forked
+  write("100/task/101/children", "203 204\n");
+  write("100/task/102/children", "");
+  write("200/stat", "200 (a) S 100 (b) Z 100 1 1 0\n");  // a zombie named "a) S 100 (b"
+  write("201/stat", "201 (sleeper) S 100 1 1 0\n");      // alive
+  write("202/stat", "202 (other) Z 1 1 1 0\n");          // not ours
+  write("203/stat", "203 (z z) Z 100 1 1 0\n");          // a zombie
+  write("204/stat", "garbage");
+
+  std::vector<Sample> samples = ProcessSamples(proc.string(), 100);
+  EXPECT_EQ(Value(samples, "ocid_process_resident_memory_bytes"), 2048 * 1024);
+  EXPECT_EQ(Value(samples, "ocid_process_threads"), 7);
+  EXPECT_EQ(Value(samples, "ocid_process_open_fds"), 2);
+  EXPECT_EQ(Value(samples, "ocid_processes_defunct"), 2);
+  std::filesystem::remove_all(proc);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "pkg/base/crash_point.h"
 #include "pkg/base/fs.h"
 #include "pkg/base/log.h"
+#include "pkg/base/proto_json_cache.h"
 #include "pkg/base/random_id.h"
 #include "pkg/base/status_macros.h"
 #include "pkg/base/undo_stack.h"
@@ -57,11 +58,12 @@ PodNetworkRequest NetworkRequestFor(const SandboxRecord& pod, const cri::PodSand
 }
 
 absl::StatusOr<cri::PodSandboxConfig> StoredPodConfig(const SandboxRecord& pod) {
-  cri::PodSandboxConfig config;
-  auto parsed = google::protobuf::util::JsonStringToMessage(pod.config_json, &config);
-  if (!parsed.ok()) {
+  // Every status, event and stop of a pod reads its config: parse each once.
+  static auto* const parsed_configs = new ProtoJsonCache<cri::PodSandboxConfig>(256);
+  absl::StatusOr<cri::PodSandboxConfig> config = parsed_configs->Parse(pod.config_json);
+  if (!config.ok()) {
     return absl::DataLossError(
-        absl::StrCat("pod sandbox ", pod.id, ": stored config: ", std::string(parsed.message())));
+        absl::StrCat("pod sandbox ", pod.id, ": stored config: ", config.status().message()));
   }
   return config;
 }

@@ -34,29 +34,28 @@ cri::ContainerEventType ToCri(LifecycleEventType type) {
 }  // namespace
 
 // Every subscriber sends the same event: the first to send it builds it
-// (statuses read once, not once per subscriber), the others reuse it.
-cri::ContainerEventResponse RuntimeService::EventResponse(const LifecycleEvent& event) {
-  {
-    absl::MutexLock lock(&built_mu_);
-    for (const auto& [sequence, response] : built_) {
-      if (sequence == event.sequence) return response;
-    }
+// (statuses read once, not once per subscriber) while the others wait for
+// it under the same lock rather than build it again, then all write it.
+std::shared_ptr<const cri::ContainerEventResponse> RuntimeService::EventResponse(
+    const LifecycleEvent& event) {
+  absl::MutexLock lock(&built_mu_);
+  for (const auto& [sequence, response] : built_) {
+    if (sequence == event.sequence) return response;
   }
-  cri::ContainerEventResponse response;
-  response.set_container_id(event.container_id);
-  response.set_container_event_type(ToCri(event.type));
-  response.set_created_at(event.created_at);
+  auto response = std::make_shared<cri::ContainerEventResponse>();
+  response->set_container_id(event.container_id);
+  response->set_container_event_type(ToCri(event.type));
+  response->set_created_at(event.created_at);
   absl::StatusOr<PodView> pod = pods_.Status(event.pod_id);
-  if (pod.ok()) *response.mutable_pod_sandbox_status() = PodStatusOf(*pod);
+  if (pod.ok()) *response->mutable_pod_sandbox_status() = PodStatusOf(*pod);
   std::vector<std::string> ids;
   containers_.ForEach([&](const ContainerRecord& c) {
     if (c.sandbox_id == event.pod_id) ids.push_back(c.id);
   });
   for (const std::string& id : ids) {
     absl::StatusOr<ContainerView> container = containers_.Status(id);
-    if (container.ok()) *response.add_containers_statuses() = ContainerStatusOf(*container);
+    if (container.ok()) *response->add_containers_statuses() = ContainerStatusOf(*container);
   }
-  absl::MutexLock lock(&built_mu_);
   built_.emplace_back(event.sequence, response);
   if (built_.size() > kBuiltEvents) built_.pop_front();
   return response;
@@ -84,8 +83,8 @@ grpc::Status RuntimeService::GetContainerEvents(
                            " events behind and was dropped; subscribe again and relist")));
       }
     }
-    cri::ContainerEventResponse response = EventResponse(*event);
-    if (!writer->Write(response)) break;  // the client went away
+    std::shared_ptr<const cri::ContainerEventResponse> response = EventResponse(*event);
+    if (!writer->Write(*response)) break;  // the client went away
   }
   OCID_LOG(kDebug) << "rpc GetContainerEvents: the client left";
   return grpc::Status::OK;

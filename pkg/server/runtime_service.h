@@ -7,6 +7,7 @@
 #define OCID_PKG_SERVER_RUNTIME_SERVICE_H_
 
 #include <deque>
+#include <memory>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -142,12 +143,14 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
   EventBus& events_;
   streaming::Server& streaming_;
 
-  // The last events sent, as built (event_service.cc).
+  // The last events sent, as built (event_service.cc); every subscriber
+  // writes the same one.
   static constexpr size_t kBuiltEvents = 64;
-  runtime::v1::ContainerEventResponse EventResponse(const LifecycleEvent& event);
+  std::shared_ptr<const runtime::v1::ContainerEventResponse> EventResponse(
+      const LifecycleEvent& event);
   absl::Mutex built_mu_;
-  std::deque<std::pair<uint64_t, runtime::v1::ContainerEventResponse>> built_
-      ABSL_GUARDED_BY(built_mu_);
+  std::deque<std::pair<uint64_t, std::shared_ptr<const runtime::v1::ContainerEventResponse>>>
+      built_ ABSL_GUARDED_BY(built_mu_);
 };
 
 }  // namespace ocid
