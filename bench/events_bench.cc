@@ -1,11 +1,13 @@
 // What the lifecycle events and the metrics endpoint cost (issue 14; run it
 // with bench/events_bench.sh, which starts a local registry holding
-// busybox). Two private ocids on fresh dirs run the same --iterations
-// sequential lifecycles (RunPodSandbox .. RemovePodSandbox with one running
-// busybox container), timed per lifecycle:
+// busybox). Two private ocids on fresh dirs run --iterations sequential
+// lifecycles each (RunPodSandbox .. RemovePodSandbox with one running
+// busybox container), taking turns in blocks of --block, timed per
+// lifecycle:
 //   plain:    no subscriber, metrics off;
 //   observed: --subscribers GetContainerEvents streams read by threads of
-//             their own, and the metrics endpoint on, scraped every 100 ms.
+//             their own, and the metrics endpoint on, scraped every 100 ms
+//             while its block runs.
 // Reports p50/p99 of both and the difference of the p50s; target: under 2%.
 // Since wall time on a small, busy machine also moves with whatever else
 // runs, it also reports the CPU time ocid itself and this process (the
@@ -50,6 +52,7 @@ struct Options {
   int iterations = 50;
   int subscribers = 10;
   int metrics = 1;
+  int block = 10;  // lifecycles per turn
 };
 
 volatile std::sig_atomic_t interrupted = 0;
@@ -88,75 +91,111 @@ double SelfCpuMillis() {
   return ms(usage.ru_utime) + ms(usage.ru_stime);
 }
 
-absl::StatusOr<Phase> RunPhase(const Options& options, bool observed) {
-  ASSIGN_OR_RETURN(std::unique_ptr<BenchDir> dir, BenchDir::Make("events"));
-  OcidCgroupParent cgroup_parent;  // destroyed after ocid, before the dir
-  std::vector<std::string> extra;
-  const bool metrics = observed && options.metrics != 0;
-  if (metrics) extra = {"--metrics-port", std::to_string(kMetricsPort)};
-  ASSIGN_OR_RETURN(std::unique_ptr<OcidSession> ocid,
-                   OcidSession::Start(options.ocid, dir->path(), options.registry, extra));
-  const std::string image = options.registry + "/busybox:latest";
-  RETURN_IF_ERROR(ocid->Pull(image));
+// One private ocid; when `observed`, with its subscribers reading all along
+// and, while `scraping` is set, its metrics scraped every 100 ms.
+class Target {
+ public:
+  static absl::StatusOr<std::unique_ptr<Target>> Start(const Options& options, bool observed) {
+    std::unique_ptr<Target> target(new Target);
+    ASSIGN_OR_RETURN(target->dir_, BenchDir::Make(observed ? "events-observed" : "events-plain"));
+    std::vector<std::string> extra;
+    if (observed && options.metrics != 0) {
+      extra = {"--metrics-port", std::to_string(kMetricsPort)};
+    }
+    ASSIGN_OR_RETURN(target->ocid_, OcidSession::Start(options.ocid, target->dir_->path(),
+                                                       options.registry, extra));
+    target->image_ = options.registry + "/busybox:latest";
+    RETURN_IF_ERROR(target->ocid_->Pull(target->image_));
+    target->stub_ = target->ocid_->NewRuntimeStub();
+    if (observed) target->Observe(options.subscribers, options.metrics != 0);
+    RETURN_IF_ERROR(target->ocid_->Lifecycle(*target->stub_, "warm-up", target->image_));
+    return target;
+  }
 
-  Phase phase;
-  std::atomic<bool> stop{false};
-  std::atomic<uint64_t> events{0};
-  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
-  std::vector<std::unique_ptr<cri::RuntimeService::Stub>> stubs;
-  std::vector<std::thread> readers;
-  if (observed) {
-    for (int i = 0; i < options.subscribers; ++i) {
-      stubs.push_back(ocid->NewRuntimeStub());
-      contexts.push_back(std::make_unique<grpc::ClientContext>());
-      auto reader =
-          stubs.back()->GetContainerEvents(contexts.back().get(), cri::GetEventsRequest());
+  ~Target() {
+    stop_ = true;
+    for (auto& context : contexts_) context->TryCancel();
+    for (std::thread& reader : readers_) reader.join();
+    ocid_.reset();  // before its dir goes
+  }
+
+  // `runs` timed lifecycles, added to `phase`.
+  absl::Status RunBlock(int runs, int* next_name, Phase& phase) {
+    const double ocid_cpu_start = ProcCpuMillis(ocid_->pid());
+    const double client_cpu_start = SelfCpuMillis();
+    scraping_ = true;
+    absl::Status status;
+    for (int i = 0; status.ok() && i < runs && !interrupted; ++i) {
+      absl::Time start = absl::Now();
+      status = ocid_->Lifecycle(*stub_, absl::StrCat("events-", (*next_name)++), image_);
+      phase.lifecycle_ms.push_back(MillisSince(start));
+    }
+    scraping_ = false;
+    phase.ocid_cpu_ms += ProcCpuMillis(ocid_->pid()) - ocid_cpu_start;
+    phase.client_cpu_ms += SelfCpuMillis() - client_cpu_start;
+    phase.events_read = events_.load();
+    phase.scrapes = scrapes_.load();
+    return status;
+  }
+
+ private:
+  Target() = default;
+
+  void Observe(int subscribers, bool metrics) {
+    for (int i = 0; i < subscribers; ++i) {
+      stubs_.push_back(ocid_->NewRuntimeStub());
+      contexts_.push_back(std::make_unique<grpc::ClientContext>());
+      auto reader = stubs_.back()->GetContainerEvents(contexts_.back().get(), cri::GetEventsRequest());
       reader->WaitForInitialMetadata();
-      readers.emplace_back([&events, reader = std::move(reader)]() mutable {
+      readers_.emplace_back([this, reader = std::move(reader)]() mutable {
         cri::ContainerEventResponse event;
-        while (reader->Read(&event)) ++events;
+        while (reader->Read(&event)) ++events_;
         reader->Finish().ok();
       });
     }
-  }
-  if (metrics) {
-    readers.emplace_back([&] {
-      while (!stop.load()) {
-        if (Scrape(kMetricsPort) > 0) ++phase.scrapes;
+    if (!metrics) return;
+    readers_.emplace_back([this] {
+      while (!stop_.load()) {
+        if (scraping_.load() && Scrape(kMetricsPort) > 0) ++scrapes_;
         absl::SleepFor(absl::Milliseconds(100));
       }
     });
   }
 
-  auto stub = ocid->NewRuntimeStub();
-  absl::Status status = ocid->Lifecycle(*stub, "warm-up", image);
-  const double ocid_cpu_start = ProcCpuMillis(ocid->pid());
-  const double client_cpu_start = SelfCpuMillis();
-  for (int i = 0; status.ok() && i < options.iterations && !interrupted; ++i) {
-    absl::Time start = absl::Now();
-    status = ocid->Lifecycle(*stub, absl::StrCat("events-", i), image);
-    phase.lifecycle_ms.push_back(MillisSince(start));
-  }
-  if (!phase.lifecycle_ms.empty()) {
-    const double runs = static_cast<double>(phase.lifecycle_ms.size());
-    phase.ocid_cpu_ms = (ProcCpuMillis(ocid->pid()) - ocid_cpu_start) / runs;
-    phase.client_cpu_ms = (SelfCpuMillis() - client_cpu_start) / runs;
-  }
-  stop = true;
-  for (auto& context : contexts) context->TryCancel();
-  for (std::thread& reader : readers) reader.join();
-  phase.events_read = events.load();
-  RETURN_IF_ERROR(status);
-  if (interrupted) return absl::CancelledError("interrupted");
-  return phase;
-}
+  std::unique_ptr<BenchDir> dir_;
+  std::unique_ptr<OcidSession> ocid_;
+  std::unique_ptr<cri::RuntimeService::Stub> stub_;
+  std::string image_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> scraping_{false};
+  std::atomic<uint64_t> events_{0};
+  std::atomic<int> scrapes_{0};
+  std::vector<std::unique_ptr<cri::RuntimeService::Stub>> stubs_;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts_;
+  std::vector<std::thread> readers_;
+};
 
 absl::Status RunBench(const Options& options) {
-  std::fprintf(stderr, "events_bench: plain phase, %d lifecycles\n", options.iterations);
-  ASSIGN_OR_RETURN(Phase plain, RunPhase(options, false));
-  std::fprintf(stderr, "events_bench: observed phase, %d subscribers + metrics\n",
-               options.subscribers);
-  ASSIGN_OR_RETURN(Phase observed, RunPhase(options, true));
+  // Both ocids live through the whole run and take turns in blocks of
+  // lifecycles (plain, observed, plain, ...), so that a change in what else
+  // the machine does falls on both alike.
+  std::fprintf(stderr, "events_bench: starting the plain ocid and the observed one (%d subscribers%s)\n",
+               options.subscribers, options.metrics ? ", metrics" : "");
+  OcidCgroupParent cgroup_parent;  // destroyed after both ocids
+  ASSIGN_OR_RETURN(std::unique_ptr<Target> plain_ocid, Target::Start(options, false));
+  ASSIGN_OR_RETURN(std::unique_ptr<Target> observed_ocid, Target::Start(options, true));
+  Phase plain, observed;
+  int name = 0;
+  for (int done = 0; done < options.iterations && !interrupted; done += options.block) {
+    int runs = std::min(options.block, options.iterations - done);
+    RETURN_IF_ERROR(plain_ocid->RunBlock(runs, &name, plain));
+    RETURN_IF_ERROR(observed_ocid->RunBlock(runs, &name, observed));
+  }
+  if (interrupted) return absl::CancelledError("interrupted");
+  for (Phase* phase : {&plain, &observed}) {
+    phase->ocid_cpu_ms /= static_cast<double>(phase->lifecycle_ms.size());
+    phase->client_cpu_ms /= static_cast<double>(phase->lifecycle_ms.size());
+  }
   std::printf("\nlifecycle (RunPodSandbox .. RemovePodSandbox), ms\n");
   std::printf("  %-36s %6s %9s %9s %13s %13s\n", "phase", "runs", "p50", "p99",
               "ocid cpu/run", "client cpu/run");
@@ -185,7 +224,8 @@ bool ParseFlags(int argc, char** argv, Options* options) {
                           {"--ocid", TextFlag(&options->ocid)},
                           {"--iterations", CountFlag(&options->iterations)},
                           {"--subscribers", CountFlag(&options->subscribers)},
-                          {"--metrics", CountFlag(&options->metrics, /*zero_ok=*/true)}});
+                          {"--metrics", CountFlag(&options->metrics, /*zero_ok=*/true)},
+                          {"--block", CountFlag(&options->block)}});
 }
 
 int Run(int argc, char** argv) {
@@ -193,7 +233,7 @@ int Run(int argc, char** argv) {
   if (!ParseFlags(argc, argv, &options)) {
     std::fprintf(stderr,
                  "usage: events_bench --registry 127.0.0.1:PORT [--iterations 50] "
-                 "[--subscribers 10] [--metrics 1|0]\n");
+                 "[--subscribers 10] [--metrics 1|0] [--block 10]\n");
     return 2;
   }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);

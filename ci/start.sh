@@ -22,13 +22,6 @@ for tool in ocid ocid-pinns ocid-infra; do
 done
 install -m 0755 "$bin/cmd/ocic/ocic" /usr/local/bin/ocic
 
-# crun (the second runtime handler) refuses a hybrid cgroup layout unless the
-# hugetlb controller is mounted as v1 at exactly this path.
-if [[ -d /sys/fs/cgroup/unified && ! -d /sys/fs/cgroup/hugetlb ]]; then
-  mkdir -p /sys/fs/cgroup/hugetlb
-  mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb || true
-fi
-
 # A default pod network when the machine has none: a bridge with host-local
 # addresses, port mappings and loopback, and no masquerading to the outside.
 if ! ls /etc/cni/net.d/*.conf /etc/cni/net.d/*.conflist /etc/cni/net.d/*.json >/dev/null 2>&1; then

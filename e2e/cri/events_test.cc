@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "e2e/cri/contract_support.h"
 #include "e2e/cri/cri_suite.h"
 
 namespace ocid::e2e {
@@ -83,7 +84,23 @@ const v1::ContainerStatus* StatusIn(const v1::ContainerEventResponse& event,
   return nullptr;
 }
 
-class CriEvents : public CriTest {};
+class CriEvents : public ContractTest {};
+
+// How many of ocid's threads run at nice `nice` (field 19 of their stat).
+int ThreadsAtNice(pid_t ocid, int nice) {
+  int count = 0;
+  for (const std::string& task : Entries(absl::StrCat("/proc/", ocid, "/task"))) {
+    std::string stat = ReadAll(absl::StrCat("/proc/", ocid, "/task/", task, "/stat"));
+    size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::vector<std::string> fields =
+        absl::StrSplit(stat.substr(close + 2), ' ', absl::SkipEmpty());
+    // After the name: state is field 3, nice field 19.
+    int value = 0;
+    if (fields.size() > 16 && absl::SimpleAtoi(fields[16], &value) && value == nice) ++count;
+  }
+  return count;
+}
 
 TEST_F(CriEvents, EachLifecycleStepIsOneEventWithThePodsStatuses) {
   EventStream stream(Runtime());
@@ -129,6 +146,25 @@ TEST_F(CriEvents, SeveralSubscribersEachGetEveryEvent) {
   OCID_ASSERT_OK(StopPod(pod.id));
   EXPECT_EQ(Types(first.For(pod.id, 3)), Types(second.For(pod.id, 3)));
   EXPECT_EQ(first.For(pod.id, 3).size(), 3u);
+}
+
+// Sending events must not take the CPU from the calls that make them: the
+// thread serving a stream runs at nice 10, and gRPC gets it back at its own
+// priority once the stream ends.
+TEST_F(CriEvents, StreamsAreServedAtALowerPriorityGivenBackAfter) {
+  const pid_t ocid = OcidPid();
+  ASSERT_GT(ocid, 0);
+  const int before = ThreadsAtNice(ocid, 10);
+  {
+    EventStream stream(Runtime());
+    EXPECT_EQ(ThreadsAtNice(ocid, 10), before + 1);
+  }
+  int after = -1;
+  for (int i = 0; i < 100 && after != before; ++i) {
+    absl::SleepFor(absl::Milliseconds(50));  // the handler sees the cancel
+    after = ThreadsAtNice(ocid, 10);
+  }
+  EXPECT_EQ(after, before);
 }
 
 TEST_F(CriEvents, ASubscriberThatNeverReadsSlowsNoCall) {

@@ -3,8 +3,14 @@
 // is sent (containerd builds them when it sends too): the pod's, and those
 // of every container of the pod; a pod already removed has none.
 #include <grpcpp/grpcpp.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include "absl/strings/str_cat.h"
+#include "pkg/base/log.h"
 #include "pkg/server/rpc.h"
 #include "pkg/server/runtime_service.h"
 #include "pkg/server/statuses.h"
@@ -16,6 +22,40 @@ namespace cri = ::runtime::v1;
 
 // How often a waiting stream checks whether its client went away.
 constexpr absl::Duration kCancelPoll = absl::Milliseconds(500);
+
+// Sending events yields the CPU to the lifecycle calls that make them: the
+// thread serving a stream runs at a lower priority (a higher nice value)
+// while it does, and gets its own back when the stream ends, since gRPC
+// reuses it for other calls.
+class LowerThreadPriority {
+ public:
+  explicit LowerThreadPriority(int nice_increment)
+      : tid_(static_cast<id_t>(::syscall(SYS_gettid))) {
+    errno = 0;
+    int before = ::getpriority(PRIO_PROCESS, tid_);
+    if (before == -1 && errno != 0) return;
+    if (::setpriority(PRIO_PROCESS, tid_, before + nice_increment) == 0) {
+      before_ = before;
+      lowered_ = true;
+    }
+  }
+  ~LowerThreadPriority() {
+    // Raising it back needs CAP_SYS_NICE when it goes below the limit; ocid
+    // runs as root. If it cannot, the thread stays nicer, and says so.
+    if (lowered_ && ::setpriority(PRIO_PROCESS, tid_, before_) != 0) {
+      OCID_LOG(kWarn) << "events: could not restore a server thread's priority";
+    }
+  }
+  LowerThreadPriority(const LowerThreadPriority&) = delete;
+  LowerThreadPriority& operator=(const LowerThreadPriority&) = delete;
+
+ private:
+  const id_t tid_;
+  int before_ = 0;
+  bool lowered_ = false;
+};
+
+constexpr int kEventStreamNice = 10;
 
 cri::ContainerEventType ToCri(LifecycleEventType type) {
   switch (type) {
@@ -65,6 +105,7 @@ grpc::Status RuntimeService::GetContainerEvents(
     grpc::ServerContext* context, const cri::GetEventsRequest*,
     grpc::ServerWriter<cri::ContainerEventResponse>* writer) {
   OCID_LOG(kDebug) << "rpc GetContainerEvents: subscribed";
+  LowerThreadPriority lower(kEventStreamNice);
   std::unique_ptr<EventBus::Subscription> subscription = events_.Subscribe();
   // Tells the client it is subscribed: what comes after this is in its
   // stream (the client's WaitForInitialMetadata returns).
