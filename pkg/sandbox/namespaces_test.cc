@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <linux/nsfs.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -240,6 +241,37 @@ TEST_F(NamespacesTest, OnlyRequestedNamespacesArePinned) {
   absl::StatusOr<PinnedNamespaces> pinned = PinNamespaces(none);
   ASSERT_TRUE(pinned.ok()) << pinned.status();
   EXPECT_TRUE(pinned->net.empty() && pinned->ipc.empty() && pinned->uts.empty());
+}
+
+// An idmapped mount's user namespace: any mappings (root need not be
+// mapped), held by the fd alone, no pin left.
+TEST_F(NamespacesTest, MakeUserNamespaceGivesAnFdWithTheMappingsAndLeavesNoPin) {
+  UserNamespaceMappings mappings{{{1000, 1 << 20, 1}, {5, 2 << 20, 10}}, {{1000, 3 << 20, 1}}};
+  absl::StatusOr<UniqueFd> userns =
+      MakeUserNamespace(request_.pinns_binary, request_.pin_dir, "ctr1-mount0", mappings);
+  ASSERT_TRUE(userns.ok()) << userns.status();
+  struct statfs fs;
+  ASSERT_EQ(::fstatfs(userns->get(), &fs), 0);
+  EXPECT_EQ(fs.f_type, static_cast<decltype(fs.f_type)>(NSFS_MAGIC));
+  EXPECT_EQ(ioctl(userns->get(), NS_GET_NSTYPE), CLONE_NEWUSER);
+  EXPECT_FALSE(Exists(request_.pin_dir + "/user/ctr1-mount0")) << "unpinned at once";
+  EXPECT_EQ(MountsUnder(request_.pin_dir), std::vector<std::string>{request_.pin_dir});
+
+  // What a crash between pinning and unpinning leaves, removed by prefix.
+  request_.pod_id = "ctr1-mount1";
+  request_.net = request_.ipc = request_.uts = false;
+  request_.userns = mappings;
+  Pin();
+  ASSERT_TRUE(Exists(pinned_.user));
+  PinRequest other = request_;
+  other.pod_id = "ctr2-mount0";
+  absl::StatusOr<PinnedNamespaces> kept = PinNamespaces(other);
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_TRUE(RemoveUserNamespacePins(request_.pin_dir, "ctr1-").ok());
+  EXPECT_FALSE(Exists(pinned_.user));
+  EXPECT_TRUE(Exists(kept->user)) << "another container's pin is not touched";
+  EXPECT_TRUE(UnpinNamespaces(*kept).ok());
+  EXPECT_TRUE(RemoveUserNamespacePins(request_.pin_dir, "ctr1-").ok()) << "idempotent";
 }
 
 TEST_F(NamespacesTest, BadSysctlsLeaveNothingBehind) {
