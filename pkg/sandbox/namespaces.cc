@@ -209,7 +209,8 @@ absl::Status RemoveUserNamespacePins(const std::string& pin_dir, const std::stri
 }
 
 absl::StatusOr<pid_t> StartInfraProcess(const std::string& infra_binary,
-                                        const PinnedNamespaces& pinned) {
+                                        const PinnedNamespaces& pinned,
+                                        const std::string& exec_label) {
   // ocid-infra joins the pins, unshares a PID namespace and forks the infra
   // (PID 1 there), then exits: the infra is reparented to us, a subreaper,
   // and the orphan reaper reaps it once it is killed.
@@ -224,6 +225,7 @@ absl::StatusOr<pid_t> StartInfraProcess(const std::string& infra_binary,
   options.stdout_io = Stdio::Capture();
   options.stderr_io = Stdio::Capture();
   options.max_capture = kMaxPinnsOutput;
+  options.exec_label = exec_label;
   ASSIGN_OR_RETURN(Subprocess launcher, Subprocess::Spawn(std::move(options)));
   ASSIGN_OR_RETURN(int wait_status, launcher.Wait(kHelperTimeout));
   std::string output(absl::StripAsciiWhitespace(launcher.Stdout()));

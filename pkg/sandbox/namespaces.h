@@ -69,9 +69,12 @@ absl::Status RemoveUserNamespacePins(const std::string& pin_dir, const std::stri
 
 // Starts ocid-infra (absolute path) in the pod's pinned namespaces with a new
 // PID namespace; returns its pid on the host. It runs until killed.
-// Its cgroup is the caller's to set (LinuxSandboxHost moves it).
+// Its cgroup is the caller's to set (LinuxSandboxHost moves it). With an
+// `exec_label` other than "", ocid-infra is executed with that SELinux
+// label (Subprocess's exec_label), which the infra it forks keeps.
 absl::StatusOr<pid_t> StartInfraProcess(const std::string& infra_binary,
-                                        const PinnedNamespaces& pinned);
+                                        const PinnedNamespaces& pinned,
+                                        const std::string& exec_label = "");
 
 // The kernel's limit on a UTS hostname (HOST_NAME_MAX): sethostname refuses
 // longer ones with EINVAL.

@@ -393,7 +393,7 @@ TEST_F(NamespacesTest, StopInfraKillsOnlyTheProcessItsIdentityNames) {
   Pin();
   LinuxSandboxHost host(Runfile("cmd/ocid/ocid-infra"));
   absl::StatusOr<ProcessIdentity> infra =
-      host.StartInfra(pinned_, "/ocid/pod-test/ocid-infra-test");
+      host.StartInfra(pinned_, "/ocid/pod-test/ocid-infra-test", "");
   ASSERT_TRUE(infra.ok()) << infra.status();
   pids_.push_back(infra->pid);
   EXPECT_GT(infra->start_time, 0u);
@@ -409,6 +409,19 @@ TEST_F(NamespacesTest, StopInfraKillsOnlyTheProcessItsIdentityNames) {
   host.StopInfra({infra->pid, 0});
   EXPECT_TRUE(WIFSIGNALED(WaitWithTimeout(infra->pid)));
   EXPECT_FALSE(host.InfraAlive(*infra));
+}
+
+// The label reaches the spawn, which writes it for the exec: where SELinux
+// is off (this CI host) the kernel refuses it and nothing starts.
+TEST_F(NamespacesTest, AnInfraLabelGoesToTheSpawn) {
+  if (Exists("/sys/fs/selinux/enforce")) GTEST_SKIP() << "SELinux is on: the policy decides";
+  Pin();
+  absl::StatusOr<pid_t> pid = StartInfraProcess(Runfile("cmd/ocid/ocid-infra"), pinned_,
+                                                "system_u:system_r:container_t:s0:c1,c2");
+  ASSERT_FALSE(pid.ok());
+  EXPECT_NE(pid.status().message().find("container_t:s0:c1,c2"), std::string::npos) << pid.status();
+  EXPECT_NE(pid.status().message().find("/proc/thread-self/attr/exec"), std::string::npos)
+      << pid.status();
 }
 
 TEST_F(NamespacesTest, InfraStartFailuresAreReported) {
