@@ -7,7 +7,8 @@
 //
 // makes DIR/<kind>/POD_ID for each kind asked for. With --uid-map and
 // --gid-map it first makes a user namespace with those mappings, pinned as
-// DIR/user/POD_ID, and the other namespaces are made inside it (owned by it,
+// DIR/user/POD_ID (alone, without --net/--ipc/--uts: an idmapped mount's
+// namespace), and the other namespaces are made inside it (owned by it,
 // so that root in the pod has its capabilities over them): a child unshares
 // the user namespace, this process (root outside) writes its maps, the child
 // then unshares the rest and this process pins the child's namespaces. It sets the hostname and
@@ -129,7 +130,9 @@ std::string ValidateOptions(const Options& options) {
       name.size() > NAME_MAX) {
     return "--name must be a plain file name";
   }
-  if (!options.net && !options.ipc && !options.uts) return "no namespace to pin";
+  if (!options.net && !options.ipc && !options.uts && options.uid_map.empty()) {
+    return "no namespace to pin";
+  }
   if (options.has_hostname && !options.uts) return "--hostname needs --uts";
   if (options.uid_map.empty() != options.gid_map.empty()) {
     return "--uid-map and --gid-map go together";
@@ -320,6 +323,9 @@ std::string ReadAll(int fd) {
     error = ErrnoMessage("unshare a user namespace");
   } else if (write(report, "u", 1) != 1 || read(go, &byte, 1) != 1 || byte != 'm') {
     error = "the parent did not map the user namespace";
+  } else if (!options.net && !options.ipc && !options.uts) {
+    // A user namespace alone: nothing to make inside, and its mappings
+    // need not map root.
   } else if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) {
     error = ErrnoMessage("become root of the new user namespace");
   } else {

@@ -5,10 +5,17 @@
 // layers), what a container writes is the mapped host ids' in its upper dir,
 // and RemovePodSandbox leaves no pin or mount. Bad mappings, and a container
 // asking for another user namespace than its pod's, are refused naming the
-// field, and leave nothing behind.
+// field, and leave nothing behind. A volume with uid/gid mappings is an
+// idmapped mount: its host files show their ids through the mappings inside,
+// and removing the container detaches it and leaves the host's files.
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -76,6 +83,37 @@ class CriUserNamespace : public ContractTest {
     return std::string(absl::StripAsciiWhitespace(result->stdout_text));
   }
 };
+
+// A host dir for idmapped volumes: f1000 (owned 1000:1000) and froot (0:0).
+class HostDir {
+ public:
+  HostDir() {
+    char pattern[] = "/tmp/ocid-idmap-XXXXXX";
+    if (mkdtemp(pattern) == nullptr) return;
+    path_ = pattern;
+    chmod(path_.c_str(), 0755);
+    for (const auto& [name, id] : {std::pair("f1000", 1000), std::pair("froot", 0)}) {
+      std::ofstream(path_ + "/" + name) << name;
+      if (chown((path_ + "/" + name).c_str(), id, id) != 0) path_.clear();
+    }
+  }
+  ~HostDir() {
+    // Only once nothing is mounted below it (the test checks that too).
+    if (!path_.empty()) std::filesystem::remove_all(path_);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+void MapMount(v1::Mount& mount, uint32_t container_id, uint32_t host_id, uint32_t length) {
+  for (v1::IDMapping* m : {mount.add_uidmappings(), mount.add_gidmappings()}) {
+    m->set_container_id(container_id);
+    m->set_host_id(host_id);
+    m->set_length(length);
+  }
+}
 
 // "Uid:\t1048576\t1048576\t..." of /proc/PID/status: the real uid on the host.
 int64_t HostUidOf(int64_t pid) {
@@ -169,6 +207,142 @@ TEST_P(CriUserNamespaceHandler, APodsContainersRunMappedAndSeeTheImageAsRoots) {
   EXPECT_NE(lstat(UserPin(pod.id).c_str(), &st), 0) << "the user namespace pin is gone";
   EXPECT_EQ(MountsNaming(pod.id), std::vector<std::string>{});
   EXPECT_EQ(MountsNaming(id), std::vector<std::string>{});
+}
+
+// kubelet's form: the pod's own mappings on the volume. Host uid 1000's
+// file is 1000's inside (not nobody's), root's is root's, and what root
+// inside makes is host root's on disk.
+TEST_P(CriUserNamespaceHandler, AVolumeWithThePodsMappingsShowsTheHostsIdsInside) {
+  HostDir host;
+  ASSERT_FALSE(host.path().empty());
+  OCID_ASSERT_OK_AND_ASSIGN(Pod pod, RunMappedPod("idmap"));
+  v1::ContainerConfig config = DefaultContainerConfig("idmap");
+  v1::Mount& mount = *config.add_mounts();
+  mount.set_host_path(host.path());
+  mount.set_container_path("/vol");
+  MapMount(mount, 0, kHostId, kLength);
+  OCID_ASSERT_OK_AND_ASSIGN(std::string id, CreateContainer(pod, config));
+  OCID_ASSERT_OK(StartContainer(id));
+  EXPECT_EQ(Output(id, {"stat", "-c", "%u:%g", "/vol/f1000", "/vol/froot", "/vol"}),
+            "1000:1000\n0:0\n0:0");
+  Output(id, {"sh", "-c", "echo made > /vol/made && cat /vol/f1000 >> /vol/made"});
+  struct stat st;
+  ASSERT_EQ(lstat((host.path() + "/made").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u) << "root inside writes as host root through the idmap";
+  EXPECT_EQ(st.st_gid, 0u);
+  std::vector<std::string> mounted = MountsNaming(id);
+  EXPECT_TRUE(std::any_of(mounted.begin(), mounted.end(), [](const std::string& m) {
+    return absl::EndsWith(m, "/idmap/0");
+  })) << "the idmapped tree is attached under the bundle";
+
+  OCID_ASSERT_OK(StopContainer(id, 5));
+  OCID_ASSERT_OK(RemoveContainer(id));
+  EXPECT_EQ(MountsNaming(id), std::vector<std::string>{});
+  EXPECT_EQ(MountsNaming(host.path()), std::vector<std::string>{});
+  EXPECT_EQ(lstat((host.path() + "/f1000").c_str(), &st), 0) << "the host's files stay";
+  EXPECT_EQ(st.st_uid, 1000u) << "and keep their owners";
+}
+
+// Mappings other than the pod's get a user namespace of their own: host uid
+// 1000 mapped to the pod's id 7.
+TEST_F(CriUserNamespace, AVolumeWithOtherMappingsGetsAUserNamespaceOfItsOwn) {
+  HostDir host;
+  ASSERT_FALSE(host.path().empty());
+  OCID_ASSERT_OK_AND_ASSIGN(Pod pod, RunPod(MappedPodConfig("idmap-other")));
+  v1::ContainerConfig config = DefaultContainerConfig("idmap-other");
+  v1::Mount& mount = *config.add_mounts();
+  mount.set_host_path(host.path() + "/f1000");  // a file
+  mount.set_container_path("/f");
+  mount.set_readonly(true);
+  MapMount(mount, 1000, kHostId + 7, 1);
+  OCID_ASSERT_OK_AND_ASSIGN(std::string id, CreateContainer(pod, config));
+  OCID_ASSERT_OK(StartContainer(id));
+  EXPECT_EQ(Output(id, {"stat", "-c", "%u:%g", "/f"}), "7:7");
+  EXPECT_EQ(Output(id, {"cat", "/f"}), "f1000");
+  EXPECT_EQ(Entries(Runroot() + "/ns/user"), std::vector<std::string>{pod.id})
+      << "the mount's user namespace is held by the mount alone, not pinned";
+
+  // An ocid killed and restarted still finds the mount to detach: it is
+  // under the bundle the record names.
+  OCID_ASSERT_OK(RestartOcid(/*kill=*/true));
+  EXPECT_EQ(Output(id, {"stat", "-c", "%u:%g", "/f"}), "7:7");
+  OCID_ASSERT_OK(RemoveContainer(id));
+  EXPECT_EQ(MountsNaming(id), std::vector<std::string>{});
+  OCID_ASSERT_OK(RemovePod(pod.id));
+  struct stat st;
+  EXPECT_EQ(lstat((host.path() + "/f1000").c_str(), &st), 0) << "the host's file stays";
+}
+
+// ocid killed once the idmapped mounts are made (crash point after the
+// spec is written): the restarted ocid undoes the create, mounts and all.
+TEST_F(CriUserNamespace, AnIdmappedVolumeOfACreateCutShortIsUndoneAtRestart) {
+  HostDir host;
+  ASSERT_FALSE(host.path().empty());
+  OCID_ASSERT_OK_AND_ASSIGN(Pod pod, RunPod(MappedPodConfig("idmap-crash")));
+  std::set<std::string> before = ContainerIds();
+  v1::ContainerConfig config = DefaultContainerConfig("idmap-crash");
+  for (uint32_t host_id : {kHostId, kHostId + 7}) {  // the pod's and their own
+    v1::Mount& mount = *config.add_mounts();
+    mount.set_host_path(host.path());
+    mount.set_container_path(absl::StrCat("/vol", host_id));
+    MapMount(mount, host_id == kHostId ? 0 : 1000, host_id, host_id == kHostId ? kLength : 1);
+  }
+  ::setenv("OCID_TEST_CRASH_AT", "create_container.spec_written", 1);
+  absl::Status restarted = RestartOcid(/*kill=*/true);
+  ::unsetenv("OCID_TEST_CRASH_AT");
+  OCID_ASSERT_OK(restarted);
+  EXPECT_FALSE(CreateContainer(pod, config).ok()) << "ocid dies at the crash point";
+  OCID_ASSERT_OK(RestartOcid(/*kill=*/true));
+  EXPECT_EQ(ContainerIds(), before);
+  EXPECT_EQ(MountsNaming("/idmap/"), std::vector<std::string>{});
+  EXPECT_EQ(Entries(Runroot() + "/ns/user"), std::vector<std::string>{pod.id});
+  struct stat st;
+  EXPECT_EQ(lstat((host.path() + "/f1000").c_str(), &st), 0) << "the host's files stay";
+  OCID_ASSERT_OK_AND_ASSIGN(std::string id, CreateContainer(pod, config));
+  OCID_ASSERT_OK(StartContainer(id));
+  EXPECT_EQ(Output(id, {"stat", "-c", "%u", absl::StrCat("/vol", kHostId, "/f1000"),
+                        absl::StrCat("/vol", kHostId + 7, "/f1000")}),
+            "1000\n7");
+  OCID_ASSERT_OK(RemoveContainer(id));
+  EXPECT_EQ(MountsNaming("/idmap/"), std::vector<std::string>{});
+}
+
+TEST_F(CriUserNamespace, BadVolumeMappingsAreRefusedNamingTheMountAndLeaveNothing) {
+  HostDir host;
+  ASSERT_FALSE(host.path().empty());
+  OCID_ASSERT_OK_AND_ASSIGN(Pod pod, RunPod(MappedPodConfig("idmap-bad")));
+  std::set<std::string> before = ContainerIds();
+  auto create = [&](const std::function<void(v1::Mount&)>& edit) {
+    v1::ContainerConfig config = DefaultContainerConfig("idmap-bad");
+    v1::Mount& plain = *config.add_mounts();
+    plain.set_host_path(host.path());
+    plain.set_container_path("/plain");
+    v1::Mount& mapped = *config.add_mounts();
+    mapped.set_host_path(host.path());
+    mapped.set_container_path("/vol");
+    MapMount(mapped, 0, kHostId, kLength);
+    edit(mapped);
+    return CreateContainer(pod, config).status();
+  };
+  EXPECT_TRUE(HasCode(create([](v1::Mount& m) { m.clear_gidmappings(); }),
+                      StatusCode::kInvalidArgument, "config.mounts[1].gidMappings"));
+  EXPECT_TRUE(HasCode(create([](v1::Mount& m) { m.mutable_uidmappings(0)->set_length(0); }),
+                      StatusCode::kInvalidArgument, "config.mounts[1].uidMappings[0].length"));
+  EXPECT_TRUE(HasCode(create([](v1::Mount& m) {
+                        v1::IDMapping* again = m.add_uidmappings();
+                        again->set_container_id(5);
+                        again->set_host_id(3 * kHostId);
+                        again->set_length(1);
+                      }),
+                      StatusCode::kInvalidArgument, "config.mounts[1].uidMappings[1]"));
+  // procfs cannot be idmapped: found only once the container is being made,
+  // and undone.
+  EXPECT_TRUE(HasCode(create([](v1::Mount& m) { m.set_host_path("/proc/sys"); }),
+                      StatusCode::kInvalidArgument,
+                      "config.mounts[1].host_path: this host cannot idmap"));
+  EXPECT_EQ(ContainerIds(), before) << "a refused create makes nothing";
+  EXPECT_EQ(MountsNaming("/idmap/"), std::vector<std::string>{});
+  EXPECT_EQ(Entries(Runroot() + "/ns/user"), std::vector<std::string>{pod.id});
 }
 
 TEST_F(CriUserNamespace, APodUserNamespaceOutlivesAnOcidKilledAndRestarted) {

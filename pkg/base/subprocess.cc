@@ -17,6 +17,7 @@
 #include <memory>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -247,6 +248,20 @@ absl::StatusOr<Subprocess> Subprocess::Spawn(Options options) {
   std::vector<char*> argv = CStrings(options.argv);
   std::vector<char*> envp = CStrings(env);
   pid_t pid = -1;
+  const auto& write_label =
+      options.write_exec_label ? options.write_exec_label : WriteThreadExecLabel;
+  if (!options.exec_label.empty()) {
+    absl::Status labelled = write_label(options.exec_label);
+    if (!labelled.ok()) {
+      return absl::Status(labelled.code(),
+                          absl::StrCat("spawn ", binary, " with SELinux label ", options.exec_label,
+                                       ": ", labelled.message()));
+    }
+  }
+  // This thread's later execs and spawns must not take the label too.
+  absl::Cleanup clear_label = [&] {
+    if (!options.exec_label.empty()) write_label("").IgnoreError();
+  };
   // Registered before anyone can reap it: the orphan reaper leaves it to us.
   SpawnOwnedChild([&] {
     error = ::posix_spawn(&pid, argv[0], &setup.actions, &setup.attr, argv.data(), envp.data());
@@ -269,6 +284,17 @@ absl::StatusOr<Subprocess> Subprocess::Spawn(Options options) {
       options.stderr_io.kind_ == Stdio::kCapture ? std::move(std_fds[2].owned) : UniqueFd();
   return Subprocess(pid, std::move(pidfd), options.new_process_group, std::move(out),
                     std::move(err), options.max_capture);
+}
+
+absl::Status WriteThreadExecLabel(absl::string_view label) {
+  constexpr char kPath[] = "/proc/thread-self/attr/exec";
+  UniqueFd fd(::open(kPath, O_WRONLY | O_CLOEXEC));
+  if (!fd.valid()) return absl::ErrnoToStatus(errno, absl::StrCat("open ", kPath));
+  // A write of nothing clears it.
+  if (::write(fd.get(), label.data(), label.size()) < 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("write \"", label, "\" to ", kPath));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Subprocess> Subprocess::SpawnLogged(std::vector<std::string> argv,

@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -71,6 +72,17 @@ class Subprocess {
     // destructor reach whatever it starts, and our group's signals miss it.
     bool new_process_group = false;
     size_t max_capture = 4 << 20;  // the most of a captured stream that is kept
+    // The SELinux label the program runs with ("": none set, nothing
+    // written). posix_spawn runs nothing of ours between its fork and exec,
+    // so the label goes to this thread's /proc/thread-self/attr/exec just
+    // before the spawn (the child is made with a copy of the thread's
+    // credentials, the exec label with them, and the kernel applies it at
+    // the exec) and is cleared right after. A write the kernel refuses fails
+    // the spawn, before anything runs.
+    std::string exec_label;
+    // Writes the exec label ("" clears it); unset: the thread's
+    // /proc/thread-self/attr/exec. Tests inject a fake.
+    std::function<absl::Status(absl::string_view label)> write_exec_label;
   };
 
   // Starts the child with no other fd of ours, an empty signal mask and
@@ -134,6 +146,10 @@ class Subprocess {
   size_t max_capture_ = 0;
   int wait_status_ = 0;
 };
+
+// Writes `label` ("" clears it) to /proc/thread-self/attr/exec: the label of
+// the calling thread's next exec (and of a child it spawns, at the child's).
+absl::Status WriteThreadExecLabel(absl::string_view label);
 
 // How a command ended and what it printed.
 struct CommandResult {

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -187,6 +189,50 @@ TEST(SubprocessTest, RefusesRelativePathsAndReportsMissingBinaries) {
   options.argv = {"/bin/true"};
   options.stdout_io = Stdio::File("/no/such/dir/log");
   EXPECT_EQ(Subprocess::Spawn(options).status().code(), absl::StatusCode::kNotFound);
+}
+
+// The exec label is written on the spawning thread before the spawn and
+// cleared after it; none asked, nothing written.
+TEST(SubprocessTest, AnExecLabelIsSetForTheSpawnOnItsThreadAndClearedAfter) {
+  std::vector<std::string> written;
+  std::vector<std::thread::id> threads;
+  Subprocess::Options options;
+  options.argv = {"/bin/true"};
+  options.write_exec_label = [&](absl::string_view label) {
+    written.emplace_back(label);
+    threads.push_back(std::this_thread::get_id());
+    return absl::OkStatus();
+  };
+  Subprocess::Options unlabelled = options;
+  options.exec_label = "system_u:system_r:container_t:s0:c1,c2";
+  absl::StatusOr<Subprocess> child = Subprocess::Spawn(options);
+  ASSERT_TRUE(child.ok()) << child.status();
+  EXPECT_EQ(written, (std::vector<std::string>{"system_u:system_r:container_t:s0:c1,c2", ""}));
+  EXPECT_EQ(threads, (std::vector<std::thread::id>(2, std::this_thread::get_id())));
+  absl::StatusOr<int> status = child->Wait(absl::Seconds(10));
+  ASSERT_TRUE(status.ok() && ExitedZero(*status)) << status.status();
+
+  written.clear();
+  child = Subprocess::Spawn(unlabelled);
+  ASSERT_TRUE(child.ok()) << child.status();
+  EXPECT_EQ(written, std::vector<std::string>{}) << "no label, nothing written";
+  ASSERT_TRUE(child->Wait(absl::Seconds(10)).ok());
+}
+
+TEST(SubprocessTest, AnExecLabelTheKernelRefusesFailsTheSpawn) {
+  std::vector<std::string> written;
+  Subprocess::Options options;
+  options.argv = {"/bin/sh", "-c", "exit 3"};
+  options.exec_label = "bogus_t";
+  options.write_exec_label = [&](absl::string_view label) {
+    written.emplace_back(label);
+    return absl::InvalidArgumentError("Invalid argument");
+  };
+  absl::StatusOr<Subprocess> child = Subprocess::Spawn(options);
+  ASSERT_FALSE(child.ok());
+  EXPECT_EQ(child.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(child.status().message().find("bogus_t"), absl::string_view::npos) << child.status();
+  EXPECT_EQ(written, std::vector<std::string>{"bogus_t"}) << "nothing to clear";
 }
 
 TEST(SubprocessTest, RunCommandKillsACommandPastItsTimeout) {

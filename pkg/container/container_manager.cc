@@ -1,5 +1,6 @@
 #include "pkg/container/container_manager.h"
 
+#include <fcntl.h>
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/message_differencer.h>
 #include <signal.h>
@@ -29,7 +30,9 @@
 #include "pkg/base/undo_stack.h"
 #include "pkg/cgroups/paths.h"
 #include "pkg/checkpoint/archive.h"
+#include "pkg/container/idmapped_volumes.h"
 #include "pkg/oci/spec.h"
+#include "pkg/sandbox/namespaces.h"
 #include "pkg/security/userns.h"
 
 namespace ocid {
@@ -216,8 +219,12 @@ absl::Status ContainerManager::UndoCreate(const ContainerRecord& c) {
   if (!c.rootfs.empty()) status.Update(images_.UnmountRootfs(c.rootfs));
   // A runtime killed mid-create leaves the cgroup it made; the spec names it.
   if (!c.bundle.empty()) status.Update(runtimes_.RemoveCgroupsOf(c.bundle + "/config.json"));
-  if (!c.bundle.empty()) status.Update(RemoveAll(c.bundle));
+  if (!c.bundle.empty()) status.Update(RemoveBundle(c.bundle));
   if (!c.overlay_dir.empty()) status.Update(RemoveAll(c.overlay_dir));
+  // A user namespace an idmapped mount was being made with.
+  if (c.creating && !options_.pins_dir.empty()) {
+    status.Update(RemoveUserNamespacePins(options_.pins_dir, c.id + "-"));
+  }
   if (!c.exit_dir.empty()) ::unlink(absl::StrCat(c.exit_dir, "/", c.id).c_str());
   RETURN_IF_ERROR(status);
   return records_.Remove(c.id);
@@ -254,6 +261,11 @@ absl::StatusOr<std::string> ContainerManager::CreateFrom(const std::string& pod_
   const auto& namespaces = config.linux().security_context().namespace_options();
   RETURN_IF_ERROR(CheckContainerUserNamespace(namespaces, pod.userns,
                                               "config.linux.security_context.namespace_options"));
+  // Idmapped mounts' mappings, checked before anything is made.
+  for (int i = 0; i < config.mounts_size(); ++i) {
+    RETURN_IF_ERROR(
+        MountIdMappings(config.mounts(i), absl::StrCat("config.mounts[", i, "]")).status());
+  }
   SelinuxLabels selinux;
   if (options_.selinux != nullptr) {
     ASSIGN_OR_RETURN(selinux, options_.selinux->ContainerLabels(
@@ -401,7 +413,7 @@ absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan
   CrashPoint("create_container.recorded");
 
   undo.Push([&] {
-    RemoveAll(c.bundle).IgnoreError();
+    RemoveBundle(c.bundle).IgnoreError();  // detaches the idmapped volumes first
     RemoveAll(c.overlay_dir).IgnoreError();
   });
   for (const std::string& dir :
@@ -435,6 +447,8 @@ absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan
                                       idmap ? &*idmap : nullptr, plan.selinux.mount));
   undo.Push([&] { images_.UnmountRootfs(c.rootfs).IgnoreError(); });
   CrashPoint("create_container.rootfs_mounted");
+  std::map<int, std::string> idmapped_sources;
+  RETURN_IF_ERROR(MountIdmappedVolumes(c, plan, idmapped_sources));
 
   SandboxContext sandbox = ContextOf(*plan.pod, *plan.pod_config);
   if (!plan.target_pid_ns.empty()) {  // kubectl debug's ephemeral containers
@@ -453,6 +467,7 @@ absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan
   inputs.default_capabilities = options_.default_capabilities;
   inputs.apparmor_host = &options_.apparmor;
   inputs.selinux = plan.selinux;
+  inputs.idmapped_sources = std::move(idmapped_sources);
   ASSIGN_OR_RETURN(nlohmann::json spec, BuildContainerSpec(inputs));
   const nlohmann::json& user = spec["process"]["user"];
   c.uid = user.value("uid", -1);
@@ -489,6 +504,39 @@ absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan
   undo.Dismiss();
   Emit(c, LifecycleEventType::kCreated);
   return c.id;
+}
+
+absl::StatusOr<UniqueFd> ContainerManager::IdmapUserNamespace(const ContainerRecord& c,
+                                                              const SandboxRecord& pod,
+                                                              const UserNamespaceMappings& mappings,
+                                                              int index) {
+  if (pod.userns && *pod.userns == mappings) {
+    UniqueFd userns(::open(pod.namespaces.user.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!userns.valid()) return absl::ErrnoToStatus(errno, "open " + pod.namespaces.user);
+    return userns;
+  }
+  if (options_.pinns_binary.empty() || options_.pins_dir.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "config.mounts[", index, "]: no ocid-pinns to make a user namespace for its mappings"));
+  }
+  return MakeUserNamespace(options_.pinns_binary, options_.pins_dir,
+                           absl::StrCat(c.id, "-mount", index), mappings);
+}
+
+absl::Status ContainerManager::MountIdmappedVolumes(const ContainerRecord& c, const Plan& plan,
+                                                    std::map<int, std::string>& sources) {
+  for (int i = 0; i < plan.config->mounts_size(); ++i) {
+    const cri::Mount& mount = plan.config->mounts(i);
+    const std::string field = absl::StrCat("config.mounts[", i, "]");
+    ASSIGN_OR_RETURN(std::optional<UserNamespaceMappings> mappings, MountIdMappings(mount, field));
+    if (!mappings) continue;
+    ASSIGN_OR_RETURN(UniqueFd userns, IdmapUserNamespace(c, *plan.pod, *mappings, i));
+    ASSIGN_OR_RETURN(ScopedMount attached,
+                     MountIdmappedVolume(mount, field, userns.get(), c.bundle, i));
+    // Make's undo, Recover and RemoveContainer detach it (RemoveBundle).
+    sources[i] = attached.Release();
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ContainerManager::RelabelMounts(const cri::ContainerConfig& config,
@@ -851,7 +899,7 @@ absl::Status ContainerManager::RemoveLocked(const std::string& id) {
   CrashPoint("remove_container.runtime_deleted");
   RETURN_IF_ERROR(images_.UnmountRootfs(c.rootfs));
   CrashPoint("remove_container.rootfs_unmounted");
-  RETURN_IF_ERROR(RemoveAll(c.bundle));
+  RETURN_IF_ERROR(RemoveBundle(c.bundle));
   RETURN_IF_ERROR(RemoveAll(c.overlay_dir));
   ::unlink(absl::StrCat(c.exit_dir, "/", c.id).c_str());
   CrashPoint("remove_container.bundle_removed");

@@ -23,6 +23,7 @@
 #include "pkg/base/keyed_mutex.h"
 #include "pkg/base/name_registry.h"
 #include "pkg/base/record_store.h"
+#include "pkg/base/unique_fd.h"
 #include "pkg/checkpoint/archive.h"
 #include "pkg/container/container_deps.h"
 #include "pkg/container/container_record.h"
@@ -32,6 +33,7 @@
 #include "pkg/security/apparmor.h"
 #include "pkg/security/seccomp.h"
 #include "pkg/security/selinux.h"
+#include "pkg/security/userns.h"
 #include "pkg/storage/lease.h"
 
 namespace ocid {
@@ -97,6 +99,12 @@ struct ContainerManagerOptions {
   // host dir `dir` (one above the runroot), else FailedPrecondition naming
   // it. Unset: its mode is read (SearchableByOthers); tests give a fake.
   std::function<absl::Status(const std::string& dir)> searchable_by_others;
+  // For an idmapped mount (CRI uid/gid mappings) whose mappings are not its
+  // pod user namespace's: ocid-pinns makes a user namespace with them,
+  // pinned a moment under <pins_dir>/user/<container id>-mount<index>.
+  // Unset: such mounts are refused (FailedPrecondition).
+  std::string pinns_binary;
+  std::string pins_dir;
 };
 
 // A container with its config as sent to CreateContainer.
@@ -228,6 +236,15 @@ class ContainerManager final : public PodContainers {
                                                  const std::string& target_id) const;
   absl::StatusOr<std::string> Make(ContainerRecord c, const Plan& plan);
   absl::Status LetRootfsBeReached(const ContainerRecord& c);
+  // Makes each mount with uid/gid mappings an idmapped tree under the
+  // bundle (MountIdmappedVolume), their paths by mount index in `sources`.
+  // Removing the bundle (RemoveBundle) detaches them.
+  absl::Status MountIdmappedVolumes(const ContainerRecord& c, const Plan& plan,
+                                    std::map<int, std::string>& sources);
+  // A user namespace fd with `mappings`: the pod's own when they are its
+  // mappings, else one made for mount `index` (MakeUserNamespace).
+  absl::StatusOr<UniqueFd> IdmapUserNamespace(const ContainerRecord& c, const SandboxRecord& pod,
+                                              const UserNamespaceMappings& mappings, int index);
   // The host paths of mounts asking selinux_relabel, relabelled with
   // `mount_label` (links resolved first, system paths refused); nothing
   // when the label is "".

@@ -49,7 +49,8 @@ class QuietHost : public SandboxHost {
   absl::Status Chown(const std::vector<std::string>&, uint32_t, uint32_t) override {
     return absl::OkStatus();
   }
-  absl::StatusOr<ProcessIdentity> StartInfra(const PinnedNamespaces&, const std::string&) override {
+  absl::StatusOr<ProcessIdentity> StartInfra(const PinnedNamespaces&, const std::string&,
+                                             const std::string&) override {
     return ProcessIdentity{77, 1};
   }
   void StopInfra(const ProcessIdentity&) override {}

@@ -449,7 +449,8 @@ absl::StatusOr<std::string> Propagation(runtime::v1::MountPropagation propagatio
   }
 }
 
-absl::StatusOr<json> CriMount(const runtime::v1::Mount& m, int i, CriMounts& out) {
+absl::StatusOr<json> CriMount(const runtime::v1::Mount& m, int i,
+                              const std::map<int, std::string>& idmapped_sources, CriMounts& out) {
   std::string field = absl::StrCat("config.mounts[", i, "]");
   if (m.container_path().empty() || m.container_path()[0] != '/') {
     return Invalid(field + ".container_path", Quote(m.container_path()) + " is not absolute");
@@ -460,8 +461,13 @@ absl::StatusOr<json> CriMount(const runtime::v1::Mount& m, int i, CriMounts& out
   if (m.recursive_read_only()) {
     return Invalid(field + ".recursive_read_only", "not supported (needs runc 1.2)");
   }
+  std::string source = m.host_path();
   if (!m.uidmappings().empty() || !m.gidmappings().empty()) {
-    return Invalid(field + ".uidMappings", "idmapped mounts are not supported");
+    auto idmapped = idmapped_sources.find(i);
+    if (idmapped == idmapped_sources.end()) {
+      return absl::InternalError(absl::StrCat(field, ": no idmapped mount was made for it"));
+    }
+    source = idmapped->second;
   }
   if (m.host_path().empty() || m.host_path()[0] != '/') {
     return Invalid(field + ".host_path", Quote(m.host_path()) + " is not absolute");
@@ -473,7 +479,7 @@ absl::StatusOr<json> CriMount(const runtime::v1::Mount& m, int i, CriMounts& out
   }
   ASSIGN_OR_RETURN(std::string propagation,
                    Propagation(m.propagation(), field + ".propagation", out));
-  return Mount(CleanPath(m.container_path()), "bind", m.host_path(),
+  return Mount(CleanPath(m.container_path()), "bind", source,
                {"rbind", propagation, m.readonly() ? "ro" : "rw"});
 }
 
@@ -482,11 +488,12 @@ size_t Depth(const std::string& path) {
 }
 
 // The request's mounts, parents before children (as containerd orders them).
-absl::StatusOr<CriMounts> BuildCriMounts(const ContainerConfig& config) {
+absl::StatusOr<CriMounts> BuildCriMounts(const ContainerConfig& config,
+                                         const std::map<int, std::string>& idmapped_sources) {
   CriMounts out;
   std::vector<json> mounts;
   for (int i = 0; i < config.mounts_size(); ++i) {
-    ASSIGN_OR_RETURN(json m, CriMount(config.mounts(i), i, out));
+    ASSIGN_OR_RETURN(json m, CriMount(config.mounts(i), i, idmapped_sources, out));
     mounts.push_back(std::move(m));
   }
   std::stable_sort(mounts.begin(), mounts.end(), [](const json& a, const json& b) {
@@ -786,7 +793,7 @@ absl::StatusOr<nlohmann::json> BuildContainerSpec(const ContainerSpecInputs& inp
   const ImageConfig& image = inputs.image != nullptr ? *inputs.image : no_image;
   const LinuxContainerSecurityContext& sc = inputs.config->linux().security_context();
   ASSIGN_OR_RETURN(json process, BuildProcess(inputs, image));
-  ASSIGN_OR_RETURN(CriMounts cri, BuildCriMounts(*inputs.config));
+  ASSIGN_OR_RETURN(CriMounts cri, BuildCriMounts(*inputs.config, inputs.idmapped_sources));
   ASSIGN_OR_RETURN(json linux_spec, BuildLinux(inputs, cri.rootfs_propagation));
   json spec = {
       {"ociVersion", kOciVersion},

@@ -3,6 +3,7 @@
 #ifndef OCID_PKG_OCI_SPEC_H_
 #define OCID_PKG_OCI_SPEC_H_
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -66,6 +67,12 @@ struct ContainerSpecInputs {
   bool swap_accounting = true;
   // ocid.runtime.default_capabilities.
   std::vector<std::string> default_capabilities = Config().default_capabilities;
+  // For each mount (by index in config->mounts) with uid/gid mappings: where
+  // its idmapped tree of the host path is attached (ContainerManager makes
+  // it; runc 1.1 knows no per-mount mappings). The spec binds that path, an
+  // ordinary bind mount, which keeps the idmap. A mapped mount missing here
+  // is an internal error.
+  std::map<int, std::string> idmapped_sources;
 };
 
 // Capability names as runtime-spec spells them (CAP_ added, upper case, each

@@ -96,6 +96,7 @@ class SpecTest : public ::testing::Test {
 
   SeccompProfiles seccomp_;
   bool swap_accounting_ = true;
+  std::map<int, std::string> idmapped_sources_;
   std::vector<std::string> default_capabilities_ = Config().default_capabilities;
   AppArmorHost apparmor_host_ = NoAppArmor();
   SelinuxLabels selinux_;  // none: SELinux off
@@ -113,6 +114,7 @@ class SpecTest : public ::testing::Test {
     inputs.apparmor_host = &apparmor_host_;
     inputs.selinux = selinux_;
     inputs.swap_accounting = swap_accounting_;
+    inputs.idmapped_sources = idmapped_sources_;
     inputs.default_capabilities = default_capabilities_;
     return BuildContainerSpec(inputs);
   }
@@ -360,6 +362,27 @@ TEST_F(SpecTest, BadMountsNameTheField) {
   config_.mutable_mounts(1)->set_host_path(dir_ + "/data");
   config_.mutable_mounts(1)->set_container_path("relative");
   EXPECT_EQ(BuildError(), "config.mounts[1].container_path: \"relative\" is not absolute");
+}
+
+TEST_F(SpecTest, AnIdmappedMountBindsTheTreeMadeForIt) {
+  AddMount("/plain", dir_ + "/data");
+  runtime::v1::Mount* mapped = AddMount("/mapped", dir_ + "/data");
+  for (auto* m : {mapped->add_uidmappings(), mapped->add_gidmappings()}) {
+    m->set_host_id(1 << 20);
+    m->set_length(65536);
+  }
+  absl::StatusOr<json> unmade = Build();
+  EXPECT_TRUE(absl::IsInternal(unmade.status())) << unmade.status();
+  idmapped_sources_[1] = "/run/ocid/containers/ctr1/idmap/1";
+  absl::StatusOr<json> spec = Build();
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  // A plain bind of the attached tree, which keeps its idmap: runc 1.1 is
+  // given no per-mount mappings.
+  const json& bind = *FindMount(*spec, "/mapped");
+  EXPECT_EQ(bind["source"], "/run/ocid/containers/ctr1/idmap/1");
+  EXPECT_EQ(bind["type"], "bind");
+  EXPECT_FALSE(bind.contains("uidMappings"));
+  EXPECT_EQ((*FindMount(*spec, "/plain"))["source"], dir_ + "/data");
 }
 
 TEST_F(SpecTest, NamespacesForSandboxAndHostModes) {

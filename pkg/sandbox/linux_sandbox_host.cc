@@ -65,8 +65,9 @@ absl::Status LinuxSandboxHost::Chown(const std::vector<std::string>& paths, uint
 }
 
 absl::StatusOr<ProcessIdentity> LinuxSandboxHost::StartInfra(const PinnedNamespaces& pinned,
-                                                             const std::string& infra_cgroup) {
-  ASSIGN_OR_RETURN(pid_t pid, StartInfraProcess(infra_binary_, pinned));
+                                                             const std::string& infra_cgroup,
+                                                             const std::string& process_label) {
+  ASSIGN_OR_RETURN(pid_t pid, StartInfraProcess(infra_binary_, pinned, process_label));
   // The infra is our child (ocid is its subreaper) and unreaped, so the pid
   // cannot have been reused yet.
   absl::StatusOr<ProcessIdentity> infra = IdentifyProcess(pid);

@@ -30,7 +30,8 @@ class LinuxSandboxHost final : public SandboxHost {
   absl::Status UnmountShm(const std::string& path) override;
   absl::Status Chown(const std::vector<std::string>& paths, uint32_t uid, uint32_t gid) override;
   absl::StatusOr<ProcessIdentity> StartInfra(const PinnedNamespaces& pinned,
-                                             const std::string& infra_cgroup) override;
+                                             const std::string& infra_cgroup,
+                                             const std::string& process_label) override;
   absl::Status RemoveCgroups(const std::string& infra_cgroup,
                              const std::string& own_pod_cgroup) override;
   absl::Status SetPodLimits(const std::string& pod_cgroup, const CgroupLimits& limits) override;

@@ -152,11 +152,12 @@ PinnedNamespaces PinPaths(const PinRequest& request) {
 absl::StatusOr<PinnedNamespaces> PinNamespaces(const PinRequest& request) {
   RETURN_IF_ERROR(ValidatePinRequest(request));
   PinnedNamespaces pinned = PinPaths(request);
-  if (request.userns && !(request.net && request.ipc && request.uts)) {
+  const bool any_other = request.net || request.ipc || request.uts;
+  if (request.userns && any_other && !(request.net && request.ipc && request.uts)) {
     return absl::InvalidArgumentError(
         "a pod user namespace needs the pod's own network, IPC and UTS namespaces");
   }
-  if (!request.net && !request.ipc && !request.uts) return pinned;  // all host namespaces
+  if (!request.userns && !any_other) return pinned;  // all host namespaces
   // A pin already there is someone else's (a pod not yet unpinned): refuse
   // here, so that no cleanup of ours can touch it.
   for (const std::string* path : {&pinned.net, &pinned.ipc, &pinned.uts, &pinned.user}) {
@@ -178,8 +179,38 @@ absl::Status UnpinNamespaces(const PinnedNamespaces& pinned) {
   return status;
 }
 
+absl::StatusOr<UniqueFd> MakeUserNamespace(const std::string& pinns_binary,
+                                           const std::string& pin_dir, const std::string& name,
+                                           const UserNamespaceMappings& mappings) {
+  PinRequest request;
+  request.pod_id = name;
+  request.pin_dir = pin_dir;
+  request.pinns_binary = pinns_binary;
+  request.net = request.ipc = request.uts = false;
+  request.userns = mappings;
+  ASSIGN_OR_RETURN(PinnedNamespaces pinned, PinNamespaces(request));
+  UniqueFd userns(::open(pinned.user.c_str(), O_RDONLY | O_CLOEXEC));
+  absl::Status opened =
+      userns.valid() ? absl::OkStatus() : absl::ErrnoToStatus(errno, "open " + pinned.user);
+  RETURN_IF_ERROR(UnpinNamespaces(pinned));
+  RETURN_IF_ERROR(opened);
+  return userns;
+}
+
+absl::Status RemoveUserNamespacePins(const std::string& pin_dir, const std::string& prefix) {
+  const std::string dir = pin_dir + "/user";
+  absl::StatusOr<std::vector<std::string>> names = ListDir(dir);
+  if (!names.ok()) return absl::IsNotFound(names.status()) ? absl::OkStatus() : names.status();
+  absl::Status status;
+  for (const std::string& name : *names) {
+    if (absl::StartsWith(name, prefix)) status.Update(RemovePin(absl::StrCat(dir, "/", name)));
+  }
+  return status;
+}
+
 absl::StatusOr<pid_t> StartInfraProcess(const std::string& infra_binary,
-                                        const PinnedNamespaces& pinned) {
+                                        const PinnedNamespaces& pinned,
+                                        const std::string& exec_label) {
   // ocid-infra joins the pins, unshares a PID namespace and forks the infra
   // (PID 1 there), then exits: the infra is reparented to us, a subreaper,
   // and the orphan reaper reaps it once it is killed.
@@ -194,6 +225,7 @@ absl::StatusOr<pid_t> StartInfraProcess(const std::string& infra_binary,
   options.stdout_io = Stdio::Capture();
   options.stderr_io = Stdio::Capture();
   options.max_capture = kMaxPinnsOutput;
+  options.exec_label = exec_label;
   ASSIGN_OR_RETURN(Subprocess launcher, Subprocess::Spawn(std::move(options)));
   ASSIGN_OR_RETURN(int wait_status, launcher.Wait(kHelperTimeout));
   std::string output(absl::StripAsciiWhitespace(launcher.Stdout()));

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "pkg/base/unique_fd.h"
 #include "pkg/security/userns.h"
 
 namespace ocid {
@@ -53,11 +54,27 @@ absl::StatusOr<PinnedNamespaces> PinNamespaces(const PinRequest& request);
 // Unmounts and removes the pins. Idempotent: missing pins are fine.
 absl::Status UnpinNamespaces(const PinnedNamespaces& pinned);
 
+// A user namespace of its own with `mappings` (an idmapped mount's, whose
+// mappings are not the pod's): ocid-pinns makes and pins it as
+// <pin_dir>/user/<name>, it is opened and unpinned at once; the fd holds it.
+// On failure nothing is left pinned (unless ocid dies meanwhile:
+// RemoveUserNamespacePins).
+absl::StatusOr<UniqueFd> MakeUserNamespace(const std::string& pinns_binary,
+                                           const std::string& pin_dir, const std::string& name,
+                                           const UserNamespaceMappings& mappings);
+
+// Removes every pin <pin_dir>/user/<prefix>* (what MakeUserNamespace calls
+// cut short by a crash left). Idempotent.
+absl::Status RemoveUserNamespacePins(const std::string& pin_dir, const std::string& prefix);
+
 // Starts ocid-infra (absolute path) in the pod's pinned namespaces with a new
 // PID namespace; returns its pid on the host. It runs until killed.
-// Its cgroup is the caller's to set (LinuxSandboxHost moves it).
+// Its cgroup is the caller's to set (LinuxSandboxHost moves it). With an
+// `exec_label` other than "", ocid-infra is executed with that SELinux
+// label (Subprocess's exec_label), which the infra it forks keeps.
 absl::StatusOr<pid_t> StartInfraProcess(const std::string& infra_binary,
-                                        const PinnedNamespaces& pinned);
+                                        const PinnedNamespaces& pinned,
+                                        const std::string& exec_label = "");
 
 // The kernel's limit on a UTS hostname (HOST_NAME_MAX): sethostname refuses
 // longer ones with EINVAL.

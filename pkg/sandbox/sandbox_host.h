@@ -43,9 +43,12 @@ class SandboxHost {
   // user namespace's root.
   virtual absl::Status Chown(const std::vector<std::string>& paths, uint32_t uid, uint32_t gid) = 0;
   // The pod's PID 1 holding its shared PID namespace, as a host process,
-  // placed in cgroup `infra_cgroup` (pkg/cgroups/paths.h).
+  // placed in cgroup `infra_cgroup` (pkg/cgroups/paths.h), running with
+  // SELinux label `process_label` (the pod's; "" where SELinux is off:
+  // none set).
   virtual absl::StatusOr<ProcessIdentity> StartInfra(const PinnedNamespaces& pinned,
-                                                     const std::string& infra_cgroup) = 0;
+                                                     const std::string& infra_cgroup,
+                                                     const std::string& process_label) = 0;
   // Removes the pod's infra cgroup and, when `own_pod_cgroup` is not ""
   // (ocid's own pod cgroup, not a kubelet parent, which kubelet removes),
   // every ocid-* cgroup left below it (a conmon's of a failed create) and

@@ -290,7 +290,8 @@ absl::Status SandboxManager::MakeParts(SandboxRecord& pod, const cri::PodSandbox
   if (config.linux().security_context().namespace_options().pid() == cri::NamespaceMode::POD) {
     ASSIGN_OR_RETURN(std::string pod_cgroup, PodCgroupPath(pod.cgroup_parent, pod.id));
     ASSIGN_OR_RETURN(ProcessIdentity infra,
-                     host_.StartInfra(pod.namespaces, InfraCgroupPath(pod_cgroup, pod.id)));
+                     host_.StartInfra(pod.namespaces, InfraCgroupPath(pod_cgroup, pod.id),
+                                      pod.selinux_process_label));
     pod.infra_pid = infra.pid;
     pod.infra_start_time = infra.start_time;
     undo.Push([&] { host_.StopInfra(pod.Infra()); });

@@ -88,8 +88,10 @@ class FakeHost : public SandboxHost {
     for (const std::string& path : paths) chowned.push_back(absl::StrCat(path, " ", uid, ":", gid));
     return absl::OkStatus();
   }
-  absl::StatusOr<ProcessIdentity> StartInfra(const PinnedNamespaces&, const std::string&) override {
+  absl::StatusOr<ProcessIdentity> StartInfra(const PinnedNamespaces&, const std::string&,
+                                             const std::string& process_label) override {
     absl::MutexLock lock(&mu_);
+    infra_labels.push_back(process_label);
     if (fail_at == "infra") return absl::InternalError("infra failed");
     infra.insert(std::to_string(++next_pid_));
     return ProcessIdentity{next_pid_, 1000u + next_pid_};
@@ -134,8 +136,9 @@ class FakeHost : public SandboxHost {
 
   std::string fail_at;
   std::vector<std::string> cgroups_removed;
-  std::vector<std::string> limits_set;  // "<cgroup> shares=N quota=N period=N memory=N"
-  std::function<void()> unpin_hook;     // runs inside Unpin, unlocked
+  std::vector<std::string> infra_labels;  // StartInfra's process_label, per call
+  std::vector<std::string> limits_set;    // "<cgroup> shares=N quota=N period=N memory=N"
+  std::function<void()> unpin_hook;       // runs inside Unpin, unlocked
   absl::Mutex mu_;
   FileSet pinned, shm, infra;                     // pod IDs, shm paths, infra pids
   std::map<std::string, std::string> shm_labels;  // shm path → its SELinux label
@@ -285,6 +288,9 @@ TEST_F(SandboxManagerTest, SelinuxLevelPerPodHeldByItsRecord) {
       << pod_a.selinux_process_label;
   EXPECT_NE(LevelOf(pod_a.selinux_mount_label), LevelOf(pod_b.selinux_mount_label));
   EXPECT_EQ(host_.shm_labels[pod_a.shm_path], pod_a.selinux_mount_label);
+  // The infra runs with the pod's process label, as cri-o's infra container.
+  EXPECT_EQ(host_.infra_labels,
+            (std::vector<std::string>{pod_a.selinux_process_label, pod_b.selinux_process_label}));
   EXPECT_EQ(selinux->levels().held(), 2);
 
   // A named level is the pod's (one outside the allocator's categories).
@@ -318,6 +324,7 @@ TEST_F(SandboxManagerTest, RunPodMakesEachPartAndStopPodUndoesThem) {
   EXPECT_EQ(host_.pinned.size(), 1u);
   EXPECT_EQ(host_.shm.size(), 1u);
   EXPECT_EQ(host_.infra.size(), 1u);
+  EXPECT_EQ(host_.infra_labels, std::vector<std::string>{""}) << "SELinux off: no label";
   EXPECT_EQ(network_.up.count(*id), 1u);
   absl::StatusOr<PodView> pod = manager_->Status(*id);
   ASSERT_TRUE(pod.ok()) << pod.status();

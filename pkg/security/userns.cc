@@ -9,6 +9,7 @@ namespace {
 
 namespace cri = ::runtime::v1;
 
+constexpr char kPodNeedsMappings[] = "mode POD needs at least one mapping";
 constexpr uint64_t kIdLimit = uint64_t{1} << 32;  // ids are 32 bits; -1 is no id
 
 absl::Status Overlaps(const std::vector<IdMapping>& mappings, bool host_side,
@@ -28,11 +29,9 @@ absl::Status Overlaps(const std::vector<IdMapping>& mappings, bool host_side,
 }
 
 absl::StatusOr<std::vector<IdMapping>> Mappings(
-    const google::protobuf::RepeatedPtrField<cri::IDMapping>& field_value,
-    const std::string& field) {
-  if (field_value.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": mode POD needs at least one mapping"));
-  }
+    const google::protobuf::RepeatedPtrField<cri::IDMapping>& field_value, const std::string& field,
+    absl::string_view when_empty) {
+  if (field_value.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": ", when_empty));
   if (static_cast<size_t>(field_value.size()) > kMaxIdMappings) {
     return absl::InvalidArgumentError(absl::StrCat(
         field, ": ", field_value.size(), " mappings, the kernel takes at most ", kMaxIdMappings));
@@ -73,10 +72,10 @@ absl::StatusOr<std::optional<UserNamespaceMappings>> RequestedUserNamespace(
     case cri::NamespaceMode::POD: {
       UserNamespaceMappings mappings;
       absl::StatusOr<std::vector<IdMapping>> uids =
-          Mappings(userns.uids(), absl::StrCat(field, ".uids"));
+          Mappings(userns.uids(), absl::StrCat(field, ".uids"), kPodNeedsMappings);
       if (!uids.ok()) return uids.status();
       absl::StatusOr<std::vector<IdMapping>> gids =
-          Mappings(userns.gids(), absl::StrCat(field, ".gids"));
+          Mappings(userns.gids(), absl::StrCat(field, ".gids"), kPodNeedsMappings);
       if (!gids.ok()) return gids.status();
       mappings.uids = std::move(*uids);
       mappings.gids = std::move(*gids);
@@ -120,6 +119,19 @@ absl::Status CheckContainerUserNamespace(const cri::NamespaceOption& container,
       absl::StrCat(field, ": differs from the pod's user namespace (",
                    pod ? "mode POD with its mappings" : "the host's",
                    "); a container runs in its pod's user namespace"));
+}
+
+absl::StatusOr<std::optional<UserNamespaceMappings>> MountIdMappings(const cri::Mount& mount,
+                                                                     absl::string_view field) {
+  if (mount.uidmappings().empty() && mount.gidmappings().empty()) return std::nullopt;
+  const std::string uids_field = absl::StrCat(field, ".uidMappings");
+  const std::string gids_field = absl::StrCat(field, ".gidMappings");
+  constexpr char kBoth[] = "an idmapped mount needs both uidMappings and gidMappings";
+  absl::StatusOr<std::vector<IdMapping>> uids = Mappings(mount.uidmappings(), uids_field, kBoth);
+  if (!uids.ok()) return uids.status();
+  absl::StatusOr<std::vector<IdMapping>> gids = Mappings(mount.gidmappings(), gids_field, kBoth);
+  if (!gids.ok()) return gids.status();
+  return UserNamespaceMappings{std::move(*uids), std::move(*gids)};
 }
 
 std::string IdMapText(const std::vector<IdMapping>& mappings) {

@@ -67,6 +67,15 @@ absl::Status CheckContainerUserNamespace(const runtime::v1::NamespaceOption& con
                                          const std::optional<UserNamespaceMappings>& pod,
                                          absl::string_view namespaces_field);
 
+// A CRI Mount's uidMappings/gidMappings (an idmapped mount, in the form of
+// a user namespace's: container id -> host id): nullopt when it has none.
+// InvalidArgument naming `field` (the mount, "config.mounts[2]") +
+// ".uidMappings" or ".gidMappings" for one given without the other, a length
+// of 0, a range past the last id, ranges that overlap on either side, or
+// more than kMaxIdMappings.
+absl::StatusOr<std::optional<UserNamespaceMappings>> MountIdMappings(
+    const runtime::v1::Mount& mount, absl::string_view field);
+
 // "0 100000 65536\n" lines, as written to /proc/PID/uid_map.
 std::string IdMapText(const std::vector<IdMapping>& mappings);
 

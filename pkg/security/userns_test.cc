@@ -139,5 +139,67 @@ TEST(CheckContainerUserNamespace, NoneInheritsTheSameIsFineAnotherIsRefused) {
   EXPECT_TRUE(absl::IsInvalidArgument(CheckContainerUserNamespace(node, pod, ns)));
 }
 
+cri::Mount MappedMount(uint32_t host_id, uint32_t length) {
+  cri::Mount mount;
+  mount.set_host_path("/data");
+  mount.set_container_path("/data");
+  for (auto* mapping : {mount.add_uidmappings(), mount.add_gidmappings()}) {
+    mapping->set_container_id(0);
+    mapping->set_host_id(host_id);
+    mapping->set_length(length);
+  }
+  return mount;
+}
+
+void ExpectMountRefused(const cri::Mount& mount, const std::string& field,
+                        const std::string& words) {
+  absl::StatusOr<std::optional<UserNamespaceMappings>> got =
+      MountIdMappings(mount, "config.mounts[2]");
+  ASSERT_FALSE(got.ok()) << field;
+  EXPECT_TRUE(absl::IsInvalidArgument(got.status())) << got.status();
+  EXPECT_TRUE(absl::StartsWith(got.status().message(), field)) << got.status();
+  EXPECT_TRUE(absl::StrContains(got.status().message(), words)) << got.status();
+}
+
+TEST(MountIdMappings, NoneIsAPlainBindAndBothGiveTheMappings) {
+  cri::Mount plain;
+  plain.set_host_path("/data");
+  absl::StatusOr<std::optional<UserNamespaceMappings>> none = MountIdMappings(plain, "m");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->has_value());
+
+  absl::StatusOr<std::optional<UserNamespaceMappings>> mapped =
+      MountIdMappings(MappedMount(1 << 20, 65536), "m");
+  ASSERT_TRUE(mapped.ok()) << mapped.status();
+  ASSERT_TRUE(mapped->has_value());
+  EXPECT_EQ((*mapped)->uids, (std::vector<IdMapping>{{0, 1 << 20, 65536}}));
+  EXPECT_EQ((*mapped)->gids, (std::vector<IdMapping>{{0, 1 << 20, 65536}}));
+}
+
+TEST(MountIdMappings, BadMappingsAreRefusedNamingTheMountsField) {
+  const std::string f = "config.mounts[2]";
+  cri::Mount no_gids = MappedMount(65536, 65536);
+  no_gids.clear_gidmappings();
+  ExpectMountRefused(no_gids, f + ".gidMappings: ", "both uidMappings and gidMappings");
+  cri::Mount no_uids = MappedMount(65536, 65536);
+  no_uids.clear_uidmappings();
+  ExpectMountRefused(no_uids, f + ".uidMappings: ", "both uidMappings and gidMappings");
+  ExpectMountRefused(MappedMount(65536, 0), f + ".uidMappings[0].length", "0");
+  ExpectMountRefused(MappedMount(4294901760u, 65536), f + ".uidMappings[0]: ", "past the last id");
+
+  cri::Mount overlap = MappedMount(65536, 65536);
+  cri::IDMapping* second = overlap.add_gidmappings();
+  second->set_container_id(100);
+  second->set_host_id(1 << 24);
+  second->set_length(1);
+  ExpectMountRefused(overlap, f + ".gidMappings[1]: ", "container ids overlap");
+  cri::Mount host_overlap = MappedMount(65536, 65536);
+  second = host_overlap.add_uidmappings();
+  second->set_container_id(65536);
+  second->set_host_id(65537);
+  second->set_length(1);
+  ExpectMountRefused(host_overlap, f + ".uidMappings[1]: ", "host ids overlap");
+}
+
 }  // namespace
 }  // namespace ocid

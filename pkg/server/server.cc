@@ -282,6 +282,8 @@ absl::Status CriServer::StartManagers() {
   // kubelet's checkpoint dir, and one of ocid's own.
   containers.checkpoint_dirs = {"/var/lib/kubelet/checkpoints", config_.root + "/checkpoints"};
   containers.check_criu = [] { return CheckCriu(); };
+  containers.pinns_binary = BesideOcid("ocid-pinns");
+  containers.pins_dir = config_.runroot + "/ns";
   containers_ = std::make_unique<ContainerManager>(std::move(containers), *pods_,
                                                    *container_images_, *runtimes_);
   pods_->SetContainers(containers_.get());

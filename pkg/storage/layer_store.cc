@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "pkg/base/crash_point.h"
+#include "pkg/base/idmapped_mount.h"
 #include "pkg/base/record_files.h"
 #include "pkg/base/record_json.h"
 #include "pkg/base/status_macros.h"
@@ -56,33 +57,6 @@ absl::Status FsConfig(int fs_fd, const char* key, const std::string& value) {
     return absl::ErrnoToStatus(errno, absl::StrCat("overlay option ", key, "=", value));
   }
   return absl::OkStatus();
-}
-
-// `dir` as a detached mount whose ids are seen through the user namespace
-// `userns_fd`.
-absl::StatusOr<UniqueFd> IdmappedClone(const std::string& dir, int userns_fd) {
-  UniqueFd tree(::open_tree(AT_FDCWD, dir.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
-  if (!tree.valid()) {
-    absl::Status status = absl::ErrnoToStatus(errno, "open_tree (clone) " + dir);
-    if (errno == ENOSYS) return absl::FailedPreconditionError(status.message());
-    return status;
-  }
-  struct mount_attr attr = {};
-  attr.attr_set = MOUNT_ATTR_IDMAP;
-  attr.userns_fd = static_cast<uint64_t>(userns_fd);
-  if (::mount_setattr(tree.get(), "", AT_EMPTY_PATH, &attr, sizeof(attr)) != 0) {
-    int error = errno;
-    struct statfs fs = {};
-    ::statfs(dir.c_str(), &fs);
-    std::string what = absl::StrCat("this host cannot idmap the layer dir ", dir,
-                                    " (file system type 0x", absl::Hex(fs.f_type),
-                                    ") for a pod user namespace: mount_setattr MOUNT_ATTR_IDMAP");
-    if (error == EINVAL || error == ENOSYS || error == EPERM || error == EOPNOTSUPP) {
-      return absl::FailedPreconditionError(absl::StrCat(what, ": ", strerror(error)));
-    }
-    return absl::ErrnoToStatus(error, what);
-  }
-  return tree;
 }
 
 }  // namespace
@@ -263,7 +237,8 @@ absl::StatusOr<ScopedMount> LayerStore::Mount(const std::vector<Digest>& layers,
       RETURN_IF_ERROR(FsConfig(fs.get(), "lowerdir+", DiffDir(*layer)));
       continue;
     }
-    ASSIGN_OR_RETURN(UniqueFd clone, IdmappedClone(DiffDir(*layer), userns.get()));
+    ASSIGN_OR_RETURN(UniqueFd clone, IdmappedTree(DiffDir(*layer), userns.get(),
+                                                  /*recursive=*/false, "the layer dir"));
     // Kept open until the overlay is made: closing the last fd of a
     // detached mount dissolves it, and overlayfs then fails to clone it.
     clones.push_back(std::move(clone));
