@@ -271,6 +271,39 @@ absl::StatusOr<ResolvedUser> BuildUser(const LinuxContainerSecurityContext& sc,
   return user;
 }
 
+bool Mapped(const std::vector<IdMapping>& mappings, uint32_t id) {
+  for (const IdMapping& m : mappings) {
+    if (id >= m.container_id && id - m.container_id < m.length) return true;
+  }
+  return false;
+}
+
+// In a pod's user namespace the process's ids must all be mapped: the
+// kernel refuses to switch to an unmapped one, and the runtime's error
+// would not say which field asked for it.
+absl::Status UserIsMapped(const ResolvedUser& user, const LinuxContainerSecurityContext& sc,
+                          const UserNamespaceMappings& userns) {
+  const std::string prefix = "config.linux.security_context.";
+  auto where = [&](bool from_request, const std::string& field) {
+    return from_request ? prefix + field : std::string("the image's user");
+  };
+  if (!Mapped(userns.uids, user.uid)) {
+    return Invalid(where(sc.has_run_as_user() || !sc.run_as_username().empty(), "run_as_user"),
+                   absl::StrCat("uid ", user.uid, " is not mapped in the pod's user namespace"));
+  }
+  if (!Mapped(userns.gids, user.gid)) {
+    return Invalid(where(sc.has_run_as_group(), "run_as_group"),
+                   absl::StrCat("gid ", user.gid, " is not mapped in the pod's user namespace"));
+  }
+  for (uint32_t gid : user.additional_gids) {
+    if (!Mapped(userns.gids, gid)) {
+      return Invalid(prefix + "supplemental_groups",
+                     absl::StrCat("gid ", gid, " is not mapped in the pod's user namespace"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 // ---- capabilities ----
 
 // The known capabilities in this process's bounding set: a container can't
@@ -363,6 +396,7 @@ absl::StatusOr<json> BuildProcess(const ContainerSpecInputs& in, const ImageConf
   ASSIGN_OR_RETURN(std::vector<std::string> args, BuildArgs(config, image));
   ASSIGN_OR_RETURN(std::string cwd, BuildCwd(config, image));
   ASSIGN_OR_RETURN(ResolvedUser user, BuildUser(sc, image, in.rootfs));
+  if (in.sandbox->userns) RETURN_IF_ERROR(UserIsMapped(user, sc, *in.sandbox->userns));
   ASSIGN_OR_RETURN(std::vector<std::string> env, BuildEnv(config, image, *in.sandbox, user.home));
   ASSIGN_OR_RETURN(json caps, BuildCapabilities(sc, in.default_capabilities));
   int64_t oom = config.linux().resources().oom_score_adj();

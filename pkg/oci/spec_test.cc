@@ -432,6 +432,33 @@ TEST_F(SpecTest, APodUserNamespaceIsJoinedWithItsMappings) {
   EXPECT_TRUE(absl::IsInternal(Build().status())) << "mappings without the pin";
 }
 
+TEST_F(SpecTest, UserOutsideThePodsUserNamespaceIsRefusedNamingTheField) {
+  sandbox_.user_ns_path = "/run/ocid/ns/user/sandbox1";
+  sandbox_.userns = UserNamespaceMappings{{{0, 65536, 2000}}, {{0, 131072, 1000}, {1000, 5, 1}}};
+  Security()->mutable_run_as_user()->set_value(1999);  // the last mapped uid
+  Security()->mutable_run_as_group()->set_value(1000);
+  absl::StatusOr<json> spec = Build();
+  ASSERT_TRUE(spec.ok()) << spec.status();
+
+  Security()->mutable_run_as_user()->set_value(2000);
+  EXPECT_EQ(BuildError(),
+            "config.linux.security_context.run_as_user: uid 2000 is not mapped in the pod's user "
+            "namespace");
+  Security()->mutable_run_as_user()->set_value(0);
+  Security()->mutable_run_as_group()->set_value(1001);
+  EXPECT_EQ(BuildError(),
+            "config.linux.security_context.run_as_group: gid 1001 is not mapped in the pod's user "
+            "namespace");
+  Security()->mutable_run_as_group()->set_value(0);
+  Security()->add_supplemental_groups(4000);
+  EXPECT_EQ(BuildError(),
+            "config.linux.security_context.supplemental_groups: gid 4000 is not mapped in the pod's "
+            "user namespace");
+  Security()->Clear();
+  image_.user = "5000";
+  EXPECT_EQ(BuildError(), "the image's user: uid 5000 is not mapped in the pod's user namespace");
+}
+
 TEST_F(SpecTest, OomScoreAdjIsClamped) {
   struct Case {
     int64_t requested;
