@@ -79,6 +79,7 @@ size_t Scrape(int port) {
 struct Phase {
   std::vector<double> lifecycle_ms;
   uint64_t events_read = 0;
+  uint64_t event_bytes = 0;
   int scrapes = 0;
   double ocid_cpu_ms = 0;    // per lifecycle
   double client_cpu_ms = 0;  // this process, per lifecycle
@@ -134,6 +135,7 @@ class Target {
     phase.ocid_cpu_ms += ProcCpuMillis(ocid_->pid()) - ocid_cpu_start;
     phase.client_cpu_ms += SelfCpuMillis() - client_cpu_start;
     phase.events_read = events_.load();
+    phase.event_bytes = event_bytes_.load();
     phase.scrapes = scrapes_.load();
     return status;
   }
@@ -149,7 +151,10 @@ class Target {
       reader->WaitForInitialMetadata();
       readers_.emplace_back([this, reader = std::move(reader)]() mutable {
         cri::ContainerEventResponse event;
-        while (reader->Read(&event)) ++events_;
+        while (reader->Read(&event)) {
+          ++events_;
+          event_bytes_ += event.ByteSizeLong();
+        }
         reader->Finish().ok();
       });
     }
@@ -169,6 +174,7 @@ class Target {
   std::atomic<bool> stop_{false};
   std::atomic<bool> scraping_{false};
   std::atomic<uint64_t> events_{0};
+  std::atomic<uint64_t> event_bytes_{0};
   std::atomic<int> scrapes_{0};
   std::vector<std::unique_ptr<cri::RuntimeService::Stub>> stubs_;
   std::vector<std::unique_ptr<grpc::ClientContext>> contexts_;
@@ -207,8 +213,13 @@ absl::Status RunBench(const Options& options) {
   row("no subscribers, metrics off", plain);
   row(absl::StrCat(options.subscribers, " subscribers, metrics ", options.metrics ? "on" : "off"),
       observed);
-  std::printf("\nevents read by the subscribers: %llu (%d scrapes of /metrics)\n",
-              static_cast<unsigned long long>(observed.events_read), observed.scrapes);
+  std::printf("\nevents read by the subscribers: %llu, %.0f bytes each on average (%d scrapes of "
+              "/metrics)\n",
+              static_cast<unsigned long long>(observed.events_read),
+              observed.events_read == 0
+                  ? 0.0
+                  : static_cast<double>(observed.event_bytes) / observed.events_read,
+              observed.scrapes);
   double base = Percentile(plain.lifecycle_ms, 50);
   double percent = 100 * (Percentile(observed.lifecycle_ms, 50) - base) / base;
   bool met = percent < kTargetPercent;
