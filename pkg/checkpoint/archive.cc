@@ -1,7 +1,5 @@
 #include "pkg/checkpoint/archive.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -19,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "pkg/base/fs.h"
 #include "pkg/base/status_macros.h"
+#include "pkg/storage/archive_api.h"
 #include "pkg/storage/layer_apply.h"
 
 namespace ocid {
@@ -40,50 +39,53 @@ absl::Time ParseRfc3339(const Json& value) {
 }
 
 struct ArchiveWriterDeleter {
-  void operator()(archive* a) const { archive_write_free(a); }
+  const ArchiveApi* la;
+  void operator()(archive* a) const { la->write_free(a); }
 };
 struct EntryDeleter {
-  void operator()(archive_entry* e) const { archive_entry_free(e); }
+  const ArchiveApi* la;
+  void operator()(archive_entry* e) const { la->entry_free(e); }
 };
 using ArchiveWriter = std::unique_ptr<archive, ArchiveWriterDeleter>;
 using Entry = std::unique_ptr<archive_entry, EntryDeleter>;
 
-absl::Status ArchiveError(archive* a, const std::string& what) {
-  const char* message = archive_error_string(a);
+absl::Status ArchiveError(const ArchiveApi& la, archive* a, const std::string& what) {
+  const char* message = la.error_string(a);
   return absl::InternalError(absl::StrCat(what, ": ", message != nullptr ? message : "failed"));
 }
 
 // A pax tar on `fd` (left open).
-absl::StatusOr<ArchiveWriter> NewTarWriter(int fd) {
-  ArchiveWriter writer(archive_write_new());
+absl::StatusOr<ArchiveWriter> NewTarWriter(const ArchiveApi& la, int fd) {
+  ArchiveWriter writer(la.write_new(), ArchiveWriterDeleter{&la});
   if (writer == nullptr) return absl::ResourceExhaustedError("archive_write_new failed");
-  if (archive_write_set_format_pax_restricted(writer.get()) != ARCHIVE_OK ||
-      archive_write_add_filter_none(writer.get()) != ARCHIVE_OK ||
-      archive_write_open_fd(writer.get(), fd) != ARCHIVE_OK) {
-    return ArchiveError(writer.get(), "opening tar writer");
+  if (la.write_set_format_pax_restricted(writer.get()) != ARCHIVE_OK ||
+      la.write_add_filter_none(writer.get()) != ARCHIVE_OK ||
+      la.write_open_fd(writer.get(), fd) != ARCHIVE_OK) {
+    return ArchiveError(la, writer.get(), "opening tar writer");
   }
   return writer;
 }
 
 // Adds the file at `path` (not followed if a symlink) as `name`.
-absl::Status AddPath(archive* writer, const std::string& path, const std::string& name) {
+absl::Status AddPath(const ArchiveApi& la, archive* writer, const std::string& path,
+                     const std::string& name) {
   struct stat st;
   if (::lstat(path.c_str(), &st) != 0) return absl::ErrnoToStatus(errno, "lstat " + path);
-  Entry entry(archive_entry_new());
-  archive_entry_copy_stat(entry.get(), &st);
-  archive_entry_set_pathname(entry.get(), name.c_str());
+  Entry entry(la.entry_new(), EntryDeleter{&la});
+  la.entry_copy_stat(entry.get(), &st);
+  la.entry_set_pathname(entry.get(), name.c_str());
   if (S_ISLNK(st.st_mode)) {
     std::string target(st.st_size + 1, '\0');
     ssize_t n = ::readlink(path.c_str(), target.data(), target.size());
     if (n < 0) return absl::ErrnoToStatus(errno, "readlink " + path);
     target.resize(n);
-    archive_entry_set_symlink(entry.get(), target.c_str());
-    archive_entry_set_size(entry.get(), 0);
+    la.entry_set_symlink(entry.get(), target.c_str());
+    la.entry_set_size(entry.get(), 0);
   } else if (!S_ISREG(st.st_mode)) {
-    archive_entry_set_size(entry.get(), 0);
+    la.entry_set_size(entry.get(), 0);
   }
-  if (archive_write_header(writer, entry.get()) != ARCHIVE_OK) {
-    return ArchiveError(writer, "writing tar header of " + name);
+  if (la.write_header(writer, entry.get()) != ARCHIVE_OK) {
+    return ArchiveError(la, writer, "writing tar header of " + name);
   }
   if (!S_ISREG(st.st_mode)) return absl::OkStatus();
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
@@ -93,7 +95,7 @@ absl::Status AddPath(archive* writer, const std::string& path, const std::string
     ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
     if (n < 0) return absl::ErrnoToStatus(errno, "read " + path);
     if (n == 0) break;
-    if (archive_write_data(writer, buffer, n) != n) return ArchiveError(writer, "writing " + name);
+    if (la.write_data(writer, buffer, n) != n) return ArchiveError(la, writer, "writing " + name);
   }
   return absl::OkStatus();
 }
@@ -178,10 +180,11 @@ absl::StatusOr<CheckpointConfig> CheckpointConfig::FromJson(absl::string_view te
 }
 
 absl::Status WriteRootfsDiff(const std::string& upper, const std::string& work_dir) {
+  ASSIGN_OR_RETURN(const ArchiveApi* la, LoadArchive());
   const std::string tar_path = work_dir + "/" + kRootfsDiffTar;
   UniqueFd out(::open(tar_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!out.valid()) return absl::ErrnoToStatus(errno, "create " + tar_path);
-  ASSIGN_OR_RETURN(ArchiveWriter writer, NewTarWriter(out.get()));
+  ASSIGN_OR_RETURN(ArchiveWriter writer, NewTarWriter(*la, out.get()));
   std::vector<std::string> deleted;
   RETURN_IF_ERROR(Walk(upper, "", [&](const std::string& relative, const struct stat& st) {
     if (IsWhiteout(st)) {
@@ -191,10 +194,10 @@ absl::Status WriteRootfsDiff(const std::string& upper, const std::string& work_d
     if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
       return absl::OkStatus();  // sockets, fifos, devices are not carried over
     }
-    return AddPath(writer.get(), upper + "/" + relative, relative);
+    return AddPath(*la, writer.get(), upper + "/" + relative, relative);
   }));
-  if (archive_write_close(writer.get()) != ARCHIVE_OK) {
-    return ArchiveError(writer.get(), "finishing " + tar_path);
+  if (la->write_close(writer.get()) != ARCHIVE_OK) {
+    return ArchiveError(*la, writer.get(), "finishing " + tar_path);
   }
   if (deleted.empty()) return absl::OkStatus();
   return WriteFileAtomically(work_dir + "/" + kDeletedFiles, Json(deleted).dump(), 0600,
@@ -209,21 +212,22 @@ absl::Status WriteCheckpointArchive(const std::string& work_dir, int out_fd) {
           absl::StrCat("checkpoint of ", work_dir, " has no ", required));
     }
   }
-  ASSIGN_OR_RETURN(ArchiveWriter writer, NewTarWriter(out_fd));
+  ASSIGN_OR_RETURN(const ArchiveApi* la, LoadArchive());
+  ASSIGN_OR_RETURN(ArchiveWriter writer, NewTarWriter(*la, out_fd));
   for (const char* member : {kConfigDump, kSpecDump, kRootfsDiffTar, kDeletedFiles, "dump.log",
                              "stats-dump", kCheckpointDir}) {
     const std::string path = work_dir + "/" + member;
     struct stat st;
     if (::lstat(path.c_str(), &st) != 0) continue;  // an optional member
-    RETURN_IF_ERROR(AddPath(writer.get(), path, member));
+    RETURN_IF_ERROR(AddPath(*la, writer.get(), path, member));
     if (!S_ISDIR(st.st_mode)) continue;
     RETURN_IF_ERROR(Walk(path, member, [&](const std::string& relative, const struct stat& s) {
       if (!S_ISDIR(s.st_mode) && !S_ISREG(s.st_mode)) return absl::OkStatus();
-      return AddPath(writer.get(), work_dir + "/" + relative, relative);
+      return AddPath(*la, writer.get(), work_dir + "/" + relative, relative);
     }));
   }
-  if (archive_write_close(writer.get()) != ARCHIVE_OK) {
-    return ArchiveError(writer.get(), "finishing the checkpoint archive");
+  if (la->write_close(writer.get()) != ARCHIVE_OK) {
+    return ArchiveError(*la, writer.get(), "finishing the checkpoint archive");
   }
   return absl::OkStatus();
 }

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -19,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "nlohmann/json.hpp"
 #include "pkg/base/status_macros.h"
+#include "pkg/image/curl_api.h"
 #include "pkg/image/manifest.h"
 
 namespace ocid {
@@ -82,25 +82,21 @@ std::string ManifestAccept() {
 
 // ---- libcurl ----
 
-void InitCurlOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
 struct CurlEasyDeleter {
-  void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
+  const CurlApi* api;
+  void operator()(CURL* curl) const { api->easy_cleanup(curl); }
 };
 using CurlEasy = std::unique_ptr<CURL, CurlEasyDeleter>;
 
 class CurlHeaders {
  public:
-  CurlHeaders() = default;
+  explicit CurlHeaders(const CurlApi& api) : api_(api) {}
   CurlHeaders(const CurlHeaders&) = delete;
   CurlHeaders& operator=(const CurlHeaders&) = delete;
-  ~CurlHeaders() { curl_slist_free_all(list_); }
+  ~CurlHeaders() { api_.slist_free_all(list_); }
 
   absl::Status Append(const std::string& header) {
-    curl_slist* list = curl_slist_append(list_, header.c_str());
+    curl_slist* list = api_.slist_append(list_, header.c_str());
     if (list == nullptr) return absl::ResourceExhaustedError("curl_slist_append failed");
     list_ = list;
     return absl::OkStatus();
@@ -108,11 +104,13 @@ class CurlHeaders {
   curl_slist* get() const { return list_; }
 
  private:
+  const CurlApi& api_;
   curl_slist* list_ = nullptr;
 };
 
 // State shared with the curl callbacks of one transfer.
 struct Transfer {
+  const CurlApi* api;
   CURL* curl;
   const BodyHandler* body;
   HttpResponse* response;
@@ -141,7 +139,7 @@ size_t OnWrite(char* data, size_t size, size_t count, void* user) {
   HttpResponse& response = *transfer->response;
   if (!transfer->started) {
     transfer->started = true;
-    curl_easy_getinfo(transfer->curl, CURLINFO_RESPONSE_CODE, &response.status);
+    transfer->api->easy_getinfo(transfer->curl, CURLINFO_RESPONSE_CODE, &response.status);
     transfer->success = response.status >= 200 && response.status < 300;
     if (transfer->success && transfer->body->on_start) {
       transfer->abort = transfer->body->on_start(response);
@@ -157,30 +155,30 @@ size_t OnWrite(char* data, size_t size, size_t count, void* user) {
   return transfer->abort.ok() ? chunk.size() : 0;
 }
 
-absl::Status SetOptions(CURL* curl, const RegistryClientOptions& options,
+absl::Status SetOptions(const CurlApi& api, CURL* curl, const RegistryClientOptions& options,
                         const HttpRequest& request, const CurlHeaders& headers, Transfer& transfer,
                         char* error_buffer) {
-  curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
-  if (curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK) {
+  api.easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+  if (api.easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK) {
     return absl::InternalError("libcurl refuses CURLOPT_PROTOCOLS_STR");
   }
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
-  curl_easy_setopt(curl, CURLOPT_USERAGENT, options.user_agent.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(absl::ToInt64Milliseconds(options.connect_timeout)));
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT,
-                   static_cast<long>(options.low_speed_bytes_per_second));
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
-                   static_cast<long>(absl::ToInt64Seconds(options.low_speed_time)));
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnWrite);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
+  api.easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  api.easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
+  api.easy_setopt(curl, CURLOPT_USERAGENT, options.user_agent.c_str());
+  api.easy_setopt(curl, CURLOPT_HTTPHEADER, headers.get());
+  api.easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                  static_cast<long>(absl::ToInt64Milliseconds(options.connect_timeout)));
+  api.easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT,
+                  static_cast<long>(options.low_speed_bytes_per_second));
+  api.easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
+                  static_cast<long>(absl::ToInt64Seconds(options.low_speed_time)));
+  api.easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
+  api.easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
+  api.easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnWrite);
+  api.easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
   if (request.method == "POST") {
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(request.form.size()));
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.form.c_str());
+    api.easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(request.form.size()));
+    api.easy_setopt(curl, CURLOPT_POSTFIELDS, request.form.c_str());
   }
   return absl::OkStatus();
 }
@@ -189,10 +187,10 @@ absl::Status SetOptions(CURL* curl, const RegistryClientOptions& options,
 // response; the error is only for local failures and aborts by `body`.
 absl::StatusOr<HttpResponse> Exchange(const RegistryClientOptions& options,
                                       const HttpRequest& request, const BodyHandler& body) {
-  InitCurlOnce();
-  CurlEasy curl(curl_easy_init());
+  ASSIGN_OR_RETURN(const CurlApi* api, LoadCurl());
+  CurlEasy curl(api->easy_init(), CurlEasyDeleter{api});
   if (curl == nullptr) return absl::ResourceExhaustedError("curl_easy_init failed");
-  CurlHeaders headers;
+  CurlHeaders headers(*api);
   for (const std::string& header : request.headers) RETURN_IF_ERROR(headers.Append(header));
   if (!request.authorization.empty()) {
     RETURN_IF_ERROR(headers.Append("Authorization: " + request.authorization));
@@ -201,18 +199,18 @@ absl::StatusOr<HttpResponse> Exchange(const RegistryClientOptions& options,
     RETURN_IF_ERROR(headers.Append("Content-Type: application/x-www-form-urlencoded"));
   }
   HttpResponse response;
-  Transfer transfer{curl.get(), &body, &response};
+  Transfer transfer{api, curl.get(), &body, &response};
   char error_buffer[CURL_ERROR_SIZE] = "";
-  RETURN_IF_ERROR(SetOptions(curl.get(), options, request, headers, transfer, error_buffer));
-  CURLcode code = curl_easy_perform(curl.get());
+  RETURN_IF_ERROR(SetOptions(*api, curl.get(), options, request, headers, transfer, error_buffer));
+  CURLcode code = api->easy_perform(curl.get());
   if (!transfer.abort.ok()) return transfer.abort;
-  curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &response.status);
+  api->easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &response.status);
   if (code != CURLE_OK) {
     response.transport = code;
-    response.transport_error = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code);
+    response.transport_error = error_buffer[0] != '\0' ? error_buffer : api->easy_strerror(code);
   }
   char* redirect = nullptr;
-  if (curl_easy_getinfo(curl.get(), CURLINFO_REDIRECT_URL, &redirect) == CURLE_OK &&
+  if (api->easy_getinfo(curl.get(), CURLINFO_REDIRECT_URL, &redirect) == CURLE_OK &&
       redirect != nullptr) {
     response.redirect_url = redirect;
   }

@@ -1,7 +1,5 @@
 #include "pkg/storage/layer_apply.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -34,6 +32,7 @@
 #include "absl/strings/string_view.h"
 #include "pkg/base/status_macros.h"
 #include "pkg/base/unique_fd.h"
+#include "pkg/storage/archive_api.h"
 #include "pkg/storage/digest.h"
 
 namespace ocid {
@@ -55,7 +54,8 @@ constexpr int64_t kMaxId = std::numeric_limits<uint32_t>::max() - 1;
 constexpr int kArchiveFormatErrno = EILSEQ;
 
 struct ArchiveReadFree {
-  void operator()(archive* a) const { archive_read_free(a); }
+  const ArchiveApi* la;
+  void operator()(archive* a) const { la->read_free(a); }
 };
 using ArchiveReader = std::unique_ptr<archive, ArchiveReadFree>;
 
@@ -69,8 +69,8 @@ std::string Quote(absl::string_view name) {
   return absl::StrCat("\"", absl::CHexEscape(name), "\"");
 }
 
-std::string ArchiveError(archive* a) {
-  const char* message = archive_error_string(a);
+std::string ArchiveError(const ArchiveApi& la, archive* a) {
+  const char* message = la.error_string(a);
   return message != nullptr ? message : "unknown libarchive error";
 }
 
@@ -99,7 +99,9 @@ absl::Status BadEntry(const std::string& entry, absl::string_view problem) {
 // libarchive reports the truncation.
 class LayerStream {
  public:
-  static absl::StatusOr<std::unique_ptr<LayerStream>> Open(int layer_fd);
+  static absl::StatusOr<std::unique_ptr<LayerStream>> Open(const ArchiveApi& la, int layer_fd);
+
+  const ArchiveApi& api() const { return la_; }
 
   // A tar reader over this stream; it must be freed before *this.
   absl::StatusOr<ArchiveReader> OpenTar();
@@ -116,10 +118,12 @@ class LayerStream {
   void AllowShortPadding(bool allow) { short_padding_allowed_ = allow; }
 
  private:
-  LayerStream() : buffer_(kReadBlockSize) {}
+  explicit LayerStream(const ArchiveApi& la)
+      : la_(la), decompressor_(nullptr, ArchiveReadFree{&la}), buffer_(kReadBlockSize) {}
   static la_ssize_t ReadCallback(archive* tar, void* self, const void** block);
   la_ssize_t Read(const void** block);
 
+  const ArchiveApi& la_;
   ArchiveReader decompressor_;
   Sha256 hasher_;
   std::vector<char> buffer_;
@@ -129,39 +133,37 @@ class LayerStream {
   std::string stream_error_;  // the decompressor's error, once it failed
 };
 
-absl::StatusOr<std::unique_ptr<LayerStream>> LayerStream::Open(int layer_fd) {
-  std::unique_ptr<LayerStream> stream(new LayerStream());
-  stream->decompressor_.reset(archive_read_new());
+absl::StatusOr<std::unique_ptr<LayerStream>> LayerStream::Open(const ArchiveApi& la, int layer_fd) {
+  std::unique_ptr<LayerStream> stream(new LayerStream(la));
+  stream->decompressor_.reset(la.read_new());
   archive* a = stream->decompressor_.get();
   if (a == nullptr) return absl::ResourceExhaustedError("archive_read_new failed");
   // ARCHIVE_WARN from a filter means "through an external program": refuse.
-  if (archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
-      archive_read_support_filter_zstd(a) != ARCHIVE_OK ||
-      archive_read_support_format_raw(a) != ARCHIVE_OK) {
-    return absl::InternalError("libarchive without built-in gzip/zstd: " + ArchiveError(a));
+  if (la.read_support_filter_gzip(a) != ARCHIVE_OK ||
+      la.read_support_filter_zstd(a) != ARCHIVE_OK || la.read_support_format_raw(a) != ARCHIVE_OK) {
+    return absl::InternalError("libarchive without built-in gzip/zstd: " + ArchiveError(la, a));
   }
-  if (archive_read_open_fd(a, layer_fd, kReadBlockSize) != ARCHIVE_OK) {
-    if (archive_errno(a) == kArchiveFormatErrno) {
+  if (la.read_open_fd(a, layer_fd, kReadBlockSize) != ARCHIVE_OK) {
+    if (la.errno_value(a) == kArchiveFormatErrno) {
       return absl::InvalidArgumentError("not a tar archive: the layer stream is empty");
     }
-    return absl::DataLossError("truncated or corrupt layer stream: " + ArchiveError(a));
+    return absl::DataLossError("truncated or corrupt layer stream: " + ArchiveError(la, a));
   }
   archive_entry* raw_entry = nullptr;
-  if (archive_read_next_header(a, &raw_entry) != ARCHIVE_OK) {
-    return absl::DataLossError("truncated or corrupt layer stream: " + ArchiveError(a));
+  if (la.read_next_header(a, &raw_entry) != ARCHIVE_OK) {
+    return absl::DataLossError("truncated or corrupt layer stream: " + ArchiveError(la, a));
   }
   return stream;
 }
 
 absl::StatusOr<ArchiveReader> LayerStream::OpenTar() {
-  ArchiveReader tar(archive_read_new());
+  ArchiveReader tar(la_.read_new(), ArchiveReadFree{&la_});
   if (tar == nullptr) return absl::ResourceExhaustedError("archive_read_new failed");
   // ustar, pax and GNU tar; no filter: the bytes are decompressed already.
-  if (archive_read_support_format_tar(tar.get()) != ARCHIVE_OK) {
-    return absl::InternalError("libarchive without tar: " + ArchiveError(tar.get()));
+  if (la_.read_support_format_tar(tar.get()) != ARCHIVE_OK) {
+    return absl::InternalError("libarchive without tar: " + ArchiveError(la_, tar.get()));
   }
-  if (archive_read_open(tar.get(), this, nullptr, &LayerStream::ReadCallback, nullptr) !=
-      ARCHIVE_OK) {
+  if (la_.read_open(tar.get(), this, nullptr, &LayerStream::ReadCallback, nullptr) != ARCHIVE_OK) {
     return TarError(tar.get(), "open the tar stream");
   }
   return tar;
@@ -170,16 +172,16 @@ absl::StatusOr<ArchiveReader> LayerStream::OpenTar() {
 la_ssize_t LayerStream::ReadCallback(archive* tar, void* self, const void** block) {
   auto* stream = static_cast<LayerStream*>(self);
   la_ssize_t size = stream->Read(block);
-  if (size < 0) archive_set_error(tar, EIO, "%s", stream->stream_error_.c_str());
+  if (size < 0) stream->la_.set_error(tar, EIO, "%s", stream->stream_error_.c_str());
   return size;
 }
 
 la_ssize_t LayerStream::Read(const void** block) {
   if (!stream_error_.empty()) return ARCHIVE_FATAL;
   if (at_end_) return 0;
-  la_ssize_t size = archive_read_data(decompressor_.get(), buffer_.data(), buffer_.size());
+  la_ssize_t size = la_.read_data(decompressor_.get(), buffer_.data(), buffer_.size());
   if (size < 0) {
-    stream_error_ = ArchiveError(decompressor_.get());
+    stream_error_ = ArchiveError(la_, decompressor_.get());
     return ARCHIVE_FATAL;
   }
   *block = buffer_.data();
@@ -216,11 +218,11 @@ absl::Status LayerStream::TarError(archive* tar, absl::string_view doing) const 
     return absl::DataLossError(
         absl::StrCat("truncated or corrupt layer stream (", doing, "): ", stream_error_));
   }
-  std::string message = ArchiveError(tar);
+  std::string message = ArchiveError(la_, tar);
   if (absl::StrContains(absl::AsciiStrToLower(message), "truncated")) {
     return absl::DataLossError(absl::StrCat("truncated layer (", doing, "): ", message));
   }
-  if (archive_errno(tar) == kArchiveFormatErrno) {
+  if (la_.errno_value(tar) == kArchiveFormatErrno) {
     return absl::InvalidArgumentError(absl::StrCat("not a tar archive (", doing, "): ", message));
   }
   return absl::InvalidArgumentError(absl::StrCat("malformed layer (", doing, "): ", message));
@@ -361,25 +363,25 @@ bool IsOverlayPrivate(absl::string_view name) {
   return absl::StartsWith(name, "trusted.overlay.") || absl::StartsWith(name, "user.overlay.");
 }
 
-absl::StatusOr<Metadata> ReadMetadata(archive_entry* e, const std::string& entry) {
-  int64_t uid = archive_entry_uid(e);
-  int64_t gid = archive_entry_gid(e);
+absl::StatusOr<Metadata> ReadMetadata(const ArchiveApi& la, archive_entry* e,
+                                      const std::string& entry) {
+  int64_t uid = la.entry_uid(e);
+  int64_t gid = la.entry_gid(e);
   if (uid < 0 || uid > kMaxId || gid < 0 || gid > kMaxId) {
     return BadEntry(entry, absl::StrCat("invalid owner ", uid, ":", gid));
   }
   Metadata meta;
   meta.uid = static_cast<uid_t>(uid);
   meta.gid = static_cast<gid_t>(gid);
-  meta.mode = archive_entry_perm(e) & 07777;
-  meta.times[1] = MakeTime(archive_entry_mtime(e), archive_entry_mtime_nsec(e));
-  meta.times[0] = archive_entry_atime_is_set(e)
-                      ? MakeTime(archive_entry_atime(e), archive_entry_atime_nsec(e))
-                      : meta.times[1];
-  archive_entry_xattr_reset(e);
+  meta.mode = la.entry_perm(e) & 07777;
+  meta.times[1] = MakeTime(la.entry_mtime(e), la.entry_mtime_nsec(e));
+  meta.times[0] = la.entry_atime_is_set(e) ? MakeTime(la.entry_atime(e), la.entry_atime_nsec(e))
+                                           : meta.times[1];
+  la.entry_xattr_reset(e);
   const char* name = nullptr;
   const void* value = nullptr;
   size_t size = 0;
-  while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+  while (la.entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
     if (name == nullptr || IsOverlayPrivate(name)) continue;
     meta.xattrs.emplace_back(name, std::string(static_cast<const char*>(value), size));
   }
@@ -457,13 +459,13 @@ absl::Status WriteAt(int fd, const char* data, size_t size, int64_t offset,
 
 // The number of data bytes the tar holds for `e`: its size, or for a sparse
 // file the sum of its data blocks (the holes are not stored).
-uint64_t StoredDataSize(archive_entry* e) {
-  la_int64_t size = archive_entry_size(e);
-  if (archive_entry_sparse_reset(e) > 0) {
+uint64_t StoredDataSize(const ArchiveApi& la, archive_entry* e) {
+  la_int64_t size = la.entry_size(e);
+  if (la.entry_sparse_reset(e) > 0) {
     size = 0;
     la_int64_t offset = 0;
     la_int64_t length = 0;
-    while (archive_entry_sparse_next(e, &offset, &length) == ARCHIVE_OK) size += length;
+    while (la.entry_sparse_next(e, &offset, &length) == ARCHIVE_OK) size += length;
   }
   return size > 0 ? static_cast<uint64_t>(size) : 0;
 }
@@ -475,14 +477,15 @@ uint64_t StoredDataSize(archive_entry* e) {
 template <typename Sink>
 absl::Status ReadEntryData(archive* tar, archive_entry* e, LayerStream& stream,
                            const std::string& entry, Sink sink) {
-  const uint64_t expected = StoredDataSize(e);
+  const ArchiveApi& la = stream.api();
+  const uint64_t expected = StoredDataSize(la, e);
   uint64_t received = 0;
   for (;;) {
     stream.AllowShortPadding(received == expected);
     const void* block = nullptr;
     size_t size = 0;
     la_int64_t offset = 0;
-    int result = archive_read_data_block(tar, &block, &size, &offset);
+    int result = la.read_data_block(tar, &block, &size, &offset);
     stream.AllowShortPadding(false);
     if (result == ARCHIVE_EOF) return absl::OkStatus();
     if (result != ARCHIVE_OK) {
@@ -497,7 +500,8 @@ absl::Status ReadEntryData(archive* tar, archive_entry* e, LayerStream& stream,
 // its children, so directories' times are set by Finish().
 class LayerWriter {
  public:
-  LayerWriter(int root_fd, LayerStream& stream) : root_fd_(root_fd), stream_(stream) {}
+  LayerWriter(int root_fd, LayerStream& stream)
+      : la_(stream.api()), root_fd_(root_fd), stream_(stream) {}
 
   absl::Status Apply(archive* tar, archive_entry* e);
   absl::Status Finish();
@@ -529,6 +533,7 @@ class LayerWriter {
   absl::Status ApplySymlink(archive_entry* e, const EntryPath& path, const std::string& entry);
   absl::Status ApplyFifo(archive_entry* e, const EntryPath& path, const std::string& entry);
 
+  const ArchiveApi& la_;
   int root_fd_;
   LayerStream& stream_;
   int64_t unpacked_size_ = 0;
@@ -536,15 +541,15 @@ class LayerWriter {
 };
 
 absl::Status LayerWriter::Apply(archive* tar, archive_entry* e) {
-  const char* name = archive_entry_pathname(e);
+  const char* name = la_.entry_pathname(e);
   if (name == nullptr) return absl::InvalidArgumentError("layer entry without a path");
   std::string entry = Quote(name);
   ASSIGN_OR_RETURN(EntryPath path, SplitEntryPath(name, entry));
   if (!path.empty() && absl::StartsWith(path.back(), kWhiteoutPrefix)) {
     return ApplyWhiteout(path, entry);
   }
-  if (const char* target = archive_entry_hardlink(e)) return ApplyHardLink(path, target, entry);
-  mode_t type = archive_entry_filetype(e);
+  if (const char* target = la_.entry_hardlink(e)) return ApplyHardLink(path, target, entry);
+  mode_t type = la_.entry_filetype(e);
   if (type == AE_IFDIR) return ApplyDirectory(e, path, entry);
   if (path.empty()) return BadEntry(entry, "only a directory can be the layer root");
   switch (type) {
@@ -677,7 +682,7 @@ absl::Status LayerWriter::ApplyHardLink(const EntryPath& path, const char* targe
 
 absl::Status LayerWriter::ApplyDirectory(archive_entry* e, const EntryPath& path,
                                          const std::string& entry) {
-  ASSIGN_OR_RETURN(Metadata meta, ReadMetadata(e, entry));
+  ASSIGN_OR_RETURN(Metadata meta, ReadMetadata(la_, e, entry));
   UniqueFd dir;
   if (path.empty()) {
     dir.Reset(fcntl(root_fd_, F_DUPFD_CLOEXEC, 0));
@@ -700,8 +705,8 @@ absl::Status LayerWriter::ApplyDirectory(archive_entry* e, const EntryPath& path
 
 absl::Status LayerWriter::ApplyRegular(archive* tar, archive_entry* e, const EntryPath& path,
                                        const std::string& entry) {
-  ASSIGN_OR_RETURN(Metadata meta, ReadMetadata(e, entry));
-  int64_t size = archive_entry_size(e);
+  ASSIGN_OR_RETURN(Metadata meta, ReadMetadata(la_, e, entry));
+  int64_t size = la_.entry_size(e);
   if (size < 0 || size > std::numeric_limits<int64_t>::max() - unpacked_size_) {
     return BadEntry(entry, absl::StrCat("invalid size ", size));
   }
@@ -725,9 +730,9 @@ absl::Status LayerWriter::ApplyRegular(archive* tar, archive_entry* e, const Ent
 absl::Status LayerWriter::ApplySymlink(archive_entry* e, const EntryPath& path,
                                        const std::string& entry) {
   // Any target is fine: it is only ever resolved inside the container.
-  const char* target = archive_entry_symlink(e);
+  const char* target = la_.entry_symlink(e);
   if (target == nullptr || *target == '\0') return BadEntry(entry, "symlink without a target");
-  ASSIGN_OR_RETURN(Metadata meta, ReadMetadata(e, entry));
+  ASSIGN_OR_RETURN(Metadata meta, ReadMetadata(la_, e, entry));
   ASSIGN_OR_RETURN(Parent parent, OpenParent(path, entry));
   RETURN_IF_ERROR(ClearSlot(parent.dir.get(), parent.name, false, entry).status());
   if (symlinkat(target, parent.dir.get(), parent.name.c_str()) != 0) {
@@ -738,7 +743,7 @@ absl::Status LayerWriter::ApplySymlink(archive_entry* e, const EntryPath& path,
 
 absl::Status LayerWriter::ApplyFifo(archive_entry* e, const EntryPath& path,
                                     const std::string& entry) {
-  ASSIGN_OR_RETURN(Metadata meta, ReadMetadata(e, entry));
+  ASSIGN_OR_RETURN(Metadata meta, ReadMetadata(la_, e, entry));
   ASSIGN_OR_RETURN(Parent parent, OpenParent(path, entry));
   RETURN_IF_ERROR(ClearSlot(parent.dir.get(), parent.name, false, entry).status());
   if (mknodat(parent.dir.get(), parent.name.c_str(), S_IFIFO | 0600, 0) != 0) {
@@ -781,9 +786,10 @@ absl::StatusOr<UniqueFd> OpenEmptyDir(const std::string& path) {
 }
 
 absl::Status ExtractEntries(archive* tar, LayerStream& stream, LayerWriter& writer) {
+  const ArchiveApi& la = stream.api();
   for (;;) {
     archive_entry* entry = nullptr;
-    int result = archive_read_next_header(tar, &entry);
+    int result = la.read_next_header(tar, &entry);
     if (result == ARCHIVE_EOF) return absl::OkStatus();
     // ARCHIVE_WARN: a header read in full whose name could not be converted
     // to the current locale; libarchive then keeps the raw bytes, as we want.
@@ -795,7 +801,7 @@ absl::Status ExtractEntries(archive* tar, LayerStream& stream, LayerWriter& writ
     // a regular file's data after the fact: then nothing) is skipped here
     // rather than by the next header read, so that a last entry without
     // padding is accepted whatever its type.
-    RETURN_IF_ERROR(ReadEntryData(tar, entry, stream, Quote(archive_entry_pathname(entry)),
+    RETURN_IF_ERROR(ReadEntryData(tar, entry, stream, Quote(la.entry_pathname(entry)),
                                   [](const void*, size_t, int64_t) { return absl::OkStatus(); }));
   }
 }
@@ -803,8 +809,9 @@ absl::Status ExtractEntries(archive* tar, LayerStream& stream, LayerWriter& writ
 }  // namespace
 
 absl::StatusOr<AppliedLayer> ApplyLayer(int layer_fd, const std::string& target_dir) {
+  ASSIGN_OR_RETURN(const ArchiveApi* la, LoadArchive());
   ASSIGN_OR_RETURN(UniqueFd root, OpenEmptyDir(target_dir));
-  ASSIGN_OR_RETURN(std::unique_ptr<LayerStream> stream, LayerStream::Open(layer_fd));
+  ASSIGN_OR_RETURN(std::unique_ptr<LayerStream> stream, LayerStream::Open(*la, layer_fd));
   ASSIGN_OR_RETURN(ArchiveReader tar, stream->OpenTar());
   LayerWriter writer(root.get(), *stream);
   RETURN_IF_ERROR(ExtractEntries(tar.get(), *stream, writer));

@@ -1,10 +1,8 @@
 #include "pkg/trust/simple_signing.h"
 
-#include <gpgme.h>
 #include <stdlib.h>
 
 #include <memory>
-#include <mutex>
 #include <set>
 
 #include "absl/cleanup/cleanup.h"
@@ -15,6 +13,7 @@
 #include "pkg/base/child_reaper.h"
 #include "pkg/base/fs.h"
 #include "pkg/base/status_macros.h"
+#include "pkg/trust/gpgme_api.h"
 
 namespace ocid {
 namespace {
@@ -23,66 +22,66 @@ using json = nlohmann::json;
 
 constexpr char kSignatureType[] = "atomic container signature";
 
-absl::Status InitGpgme() {
-  static std::once_flag once;
-  static absl::Status* status = nullptr;
-  std::call_once(once, [] {
-    // Must run once before any context exists (it sets up gpgme's locks).
-    gpgme_check_version(nullptr);
-    gpgme_error_t error = gpgme_engine_check_version(GPGME_PROTOCOL_OpenPGP);
-    status = new absl::Status(error == 0 ? absl::OkStatus()
-                                         : absl::FailedPreconditionError(absl::StrCat(
-                                               "gpgme has no usable gpg engine (install gnupg): ",
-                                               gpgme_strerror(error))));
-  });
-  return *status;
+// gpgme loaded, with a usable gpg engine.
+absl::StatusOr<const GpgmeApi*> InitGpgme() {
+  ASSIGN_OR_RETURN(const GpgmeApi* gpgme, LoadGpgme());
+  static const absl::Status* const engine = [gpgme] {
+    gpgme_error_t error = gpgme->engine_check_version(GPGME_PROTOCOL_OpenPGP);
+    return new absl::Status(error == 0 ? absl::OkStatus()
+                                       : absl::FailedPreconditionError(absl::StrCat(
+                                             "gpgme has no usable gpg engine (install gnupg): ",
+                                             gpgme->strerror(error))));
+  }();
+  RETURN_IF_ERROR(*engine);
+  return gpgme;
 }
 
-std::string GpgError(absl::string_view what, gpgme_error_t error) {
-  return absl::StrCat(what, ": ", gpgme_strerror(error));
+std::string GpgError(const GpgmeApi& gpgme, absl::string_view what, gpgme_error_t error) {
+  return absl::StrCat(what, ": ", gpgme.strerror(error));
 }
 
 using Context = std::unique_ptr<gpgme_context, GpgContextDeleter>;
 
 struct DataDeleter {
-  void operator()(gpgme_data_t data) const { gpgme_data_release(data); }
+  const GpgmeApi* gpgme;
+  void operator()(gpgme_data_t data) const { gpgme->data_release(data); }
 };
 using Data = std::unique_ptr<gpgme_data, DataDeleter>;
 
 // A context that runs gpg with `home` as its home dir.
-absl::StatusOr<Context> NewContext(const std::string& home) {
-  RETURN_IF_ERROR(InitGpgme());
+absl::StatusOr<Context> NewContext(const GpgmeApi& gpgme, const std::string& home) {
   gpgme_ctx_t raw = nullptr;
-  gpgme_error_t error = gpgme_new(&raw);
-  if (error != 0) return absl::InternalError(GpgError("gpgme_new", error));
+  gpgme_error_t error = gpgme.new_context(&raw);
+  if (error != 0) return absl::InternalError(GpgError(gpgme, "gpgme_new", error));
   Context ctx(raw);
-  error = gpgme_set_protocol(ctx.get(), GPGME_PROTOCOL_OpenPGP);
+  error = gpgme.set_protocol(ctx.get(), GPGME_PROTOCOL_OpenPGP);
   if (error == 0) {
-    error = gpgme_ctx_set_engine_info(ctx.get(), GPGME_PROTOCOL_OpenPGP, nullptr, home.c_str());
+    error = gpgme.ctx_set_engine_info(ctx.get(), GPGME_PROTOCOL_OpenPGP, nullptr, home.c_str());
   }
-  if (error != 0) return absl::InternalError(GpgError("gpgme engine setup", error));
+  if (error != 0) return absl::InternalError(GpgError(gpgme, "gpgme engine setup", error));
   return ctx;
 }
 
-absl::StatusOr<Data> DataFrom(absl::string_view bytes) {
+absl::StatusOr<Data> DataFrom(const GpgmeApi& gpgme, absl::string_view bytes) {
   gpgme_data_t raw = nullptr;
-  gpgme_error_t error = gpgme_data_new_from_mem(&raw, bytes.data(), bytes.size(), /*copy=*/1);
-  if (error != 0) return absl::InternalError(GpgError("gpgme_data_new_from_mem", error));
-  return Data(raw);
+  gpgme_error_t error = gpgme.data_new_from_mem(&raw, bytes.data(), bytes.size(), /*copy=*/1);
+  if (error != 0) return absl::InternalError(GpgError(gpgme, "gpgme_data_new_from_mem", error));
+  return Data(raw, DataDeleter{&gpgme});
 }
 
-absl::StatusOr<Data> EmptyData() {
+absl::StatusOr<Data> EmptyData(const GpgmeApi& gpgme) {
   gpgme_data_t raw = nullptr;
-  gpgme_error_t error = gpgme_data_new(&raw);
-  if (error != 0) return absl::InternalError(GpgError("gpgme_data_new", error));
-  return Data(raw);
+  gpgme_error_t error = gpgme.data_new(&raw);
+  if (error != 0) return absl::InternalError(GpgError(gpgme, "gpgme_data_new", error));
+  return Data(raw, DataDeleter{&gpgme});
 }
 
 std::string TakeData(Data data) {
+  const GpgmeApi& gpgme = *data.get_deleter().gpgme;
   size_t length = 0;
-  char* bytes = gpgme_data_release_and_get_mem(data.release(), &length);
+  char* bytes = gpgme.data_release_and_get_mem(data.release(), &length);
   std::string out(bytes == nullptr ? "" : std::string(bytes, length));
-  gpgme_free(bytes);
+  gpgme.free(bytes);
   return out;
 }
 
@@ -189,6 +188,8 @@ absl::StatusOr<SimpleSigningClaims> ParseSimpleSigningPayload(absl::string_view 
 
 absl::StatusOr<GpgKeyring> GpgKeyring::Create(const std::vector<std::string>& keys,
                                               const std::string& temp_dir) {
+  ASSIGN_OR_RETURN(const GpgmeApi* loaded, InitGpgme());
+  const GpgmeApi& gpgme = *loaded;
   std::string path = temp_dir + "/ocid-gpg-XXXXXX";
   if (::mkdtemp(path.data()) == nullptr) {
     return absl::ErrnoToStatus(errno, absl::StrCat("make a temporary GnuPG home in ", temp_dir));
@@ -197,25 +198,25 @@ absl::StatusOr<GpgKeyring> GpgKeyring::Create(const std::vector<std::string>& ke
   // gpg never starts an agent or dirmngr here: verifying needs neither,
   // and one left running would outlive the home.
   RETURN_IF_ERROR(WriteFileAtomically(path + "/gpg.conf", "no-autostart\n", 0600, false));
-  ASSIGN_OR_RETURN(Context ctx, NewContext(path));
+  ASSIGN_OR_RETURN(Context ctx, NewContext(gpgme, path));
   ScopedReapPause pause;
   for (size_t i = 0; i < keys.size(); ++i) {
-    ASSIGN_OR_RETURN(Data data, DataFrom(keys[i]));
-    gpgme_error_t error = gpgme_op_import(ctx.get(), data.get());
+    ASSIGN_OR_RETURN(Data data, DataFrom(gpgme, keys[i]));
+    gpgme_error_t error = gpgme.op_import(ctx.get(), data.get());
     if (error != 0) {
-      return absl::InvalidArgumentError(GpgError(absl::StrCat("import key ", i + 1), error));
+      return absl::InvalidArgumentError(GpgError(gpgme, absl::StrCat("import key ", i + 1), error));
     }
-    gpgme_import_result_t result = gpgme_op_import_result(ctx.get());
+    gpgme_import_result_t result = gpgme.op_import_result(ctx.get());
     if (result == nullptr || result->considered == 0 || result->not_imported > 0 ||
         result->imports == nullptr) {
       return absl::InvalidArgumentError(
           absl::StrCat("key ", i + 1, " holds no OpenPGP public key that could be imported"));
     }
   }
-  gpgme_error_t error = gpgme_op_keylist_start(ctx.get(), nullptr, /*secret_only=*/0);
+  gpgme_error_t error = gpgme.op_keylist_start(ctx.get(), nullptr, /*secret_only=*/0);
   while (error == 0) {
     gpgme_key_t key = nullptr;
-    error = gpgme_op_keylist_next(ctx.get(), &key);
+    error = gpgme.op_keylist_next(ctx.get(), &key);
     if (error != 0) break;
     if (key->subkeys != nullptr && key->subkeys->fpr != nullptr) {
       std::string primary = key->subkeys->fpr;
@@ -223,18 +224,22 @@ absl::StatusOr<GpgKeyring> GpgKeyring::Create(const std::vector<std::string>& ke
         if (sub->fpr != nullptr) keyring.signers_[sub->fpr] = primary;
       }
     }
-    gpgme_key_unref(key);
+    gpgme.key_unref(key);
   }
-  gpgme_op_keylist_end(ctx.get());
+  gpgme.op_keylist_end(ctx.get());
   if (gpgme_err_code(error) != GPG_ERR_EOF) {
-    return absl::InternalError(GpgError("list the imported keys", error));
+    return absl::InternalError(GpgError(gpgme, "list the imported keys", error));
   }
   if (keyring.signers_.empty()) return absl::InvalidArgumentError("no key was imported");
   keyring.context_ = std::move(ctx);
   return keyring;
 }
 
-void GpgContextDeleter::operator()(gpgme_ctx_t ctx) const { gpgme_release(ctx); }
+void GpgContextDeleter::operator()(gpgme_ctx_t ctx) const {
+  // A context exists only once gpgme loaded, so this finds the table.
+  absl::StatusOr<const GpgmeApi*> gpgme = LoadGpgme();
+  if (gpgme.ok()) (*gpgme)->release(ctx);
+}
 
 GpgKeyring::GpgKeyring(GpgKeyring&& other) noexcept
     : home_(std::exchange(other.home_, std::string())),
@@ -256,16 +261,19 @@ absl::StatusOr<std::string> GpgKeyring::Verify(absl::string_view signature) {
     return absl::InvalidArgumentError(
         absl::StrCat("signature of ", signature.size(), " bytes is larger than 4 MiB"));
   }
-  ASSIGN_OR_RETURN(Data input, DataFrom(signature));
-  ASSIGN_OR_RETURN(Data plain, EmptyData());
+  ASSIGN_OR_RETURN(const GpgmeApi* gpgme, LoadGpgme());
+  ASSIGN_OR_RETURN(Data input, DataFrom(*gpgme, signature));
+  ASSIGN_OR_RETURN(Data plain, EmptyData(*gpgme));
   gpgme_ctx_t ctx = context_.get();
   gpgme_error_t error;
   {
     ScopedReapPause pause;
-    error = gpgme_op_verify(ctx, input.get(), nullptr, plain.get());
+    error = gpgme->op_verify(ctx, input.get(), nullptr, plain.get());
   }
-  if (error != 0) return absl::InvalidArgumentError(GpgError("not a valid signature", error));
-  gpgme_verify_result_t result = gpgme_op_verify_result(ctx);
+  if (error != 0) {
+    return absl::InvalidArgumentError(GpgError(*gpgme, "not a valid signature", error));
+  }
+  gpgme_verify_result_t result = gpgme->op_verify_result(ctx);
   if (result == nullptr || result->signatures == nullptr) {
     return absl::InvalidArgumentError("the signature holds no OpenPGP signature");
   }
@@ -280,7 +288,7 @@ absl::StatusOr<std::string> GpgKeyring::Verify(absl::string_view signature) {
   }
   if (sig->status != 0) {
     return absl::InvalidArgumentError(
-        GpgError(absl::StrCat("bad signature by ", fpr), sig->status));
+        GpgError(*gpgme, absl::StrCat("bad signature by ", fpr), sig->status));
   }
   if (sig->validity == GPGME_VALIDITY_NEVER || sig->wrong_key_usage) {
     return absl::InvalidArgumentError(absl::StrCat("the signature by ", fpr, " is not valid"));

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# ocid must not link the libraries it loads on first use (libcurl, libarchive,
+# gpgme: docs/ARCHITECTURE.md, "Build"), directly or through another library.
+set -euo pipefail
+ocid=$1
+needed=$(readelf --dynamic "$ocid" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+[[ -n $needed ]] || { echo "no NEEDED entries read from $ocid" >&2; exit 1; }
+loaded=$(ldd "$ocid")
+status=0
+for lib in libcurl libarchive libgpgme; do
+  if grep -q "^$lib\." <<<"$needed" || grep -q "$lib\." <<<"$loaded"; then
+    echo "$ocid links $lib; it must be loaded on first use instead" >&2
+    status=1
+  fi
+done
+exit $status
