@@ -2,8 +2,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -286,6 +288,25 @@ bool Alive(pid_t pid) {
   return state != 'Z' && state != 'X';
 }
 
+// How long Kill waits on one process before it lists the cgroup again (a
+// pid reused meanwhile by a process outside it is waited on no longer).
+constexpr absl::Duration kRelistInterval = absl::Milliseconds(100);
+
+// Waits up to `timeout` for `pid` to exit (its pidfd becomes readable when
+// it does, a zombie included), instead of sleeping a fixed interval: a
+// SIGKILLed process is gone within a millisecond or so.
+void AwaitExit(pid_t pid, absl::Duration timeout) {
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!pidfd.valid()) {
+    if (errno != ESRCH) absl::SleepFor(absl::Milliseconds(10));  // no pidfds: poll
+    return;
+  }
+  int timeout_ms = static_cast<int>(
+      std::max<int64_t>(1, absl::ToInt64Milliseconds(absl::Ceil(timeout, absl::Milliseconds(1)))));
+  struct pollfd item = {pidfd.get(), POLLIN, 0};
+  ::poll(&item, 1, timeout_ms);  // EINTR: the caller lists again
+}
+
 }  // namespace
 
 std::string Cgroups::ProcsDir(const std::string& path) const {
@@ -329,11 +350,12 @@ absl::Status Cgroups::Kill(const std::string& path, absl::Duration patience) con
     RETURN_IF_ERROR(ListProcs(dir, pids));
     auto alive = std::find_if(pids.begin(), pids.end(), Alive);
     if (alive == pids.end()) return absl::OkStatus();
-    if (absl::Now() >= deadline) {
+    absl::Time now = absl::Now();
+    if (now >= deadline) {
       return absl::DeadlineExceededError(
           absl::StrCat("process ", *alive, " is still in cgroup ", dir, " after SIGKILL"));
     }
-    absl::SleepFor(absl::Milliseconds(10));
+    AwaitExit(*alive, std::min(deadline - now, kRelistInterval));
   }
 }
 

@@ -101,7 +101,8 @@ class Cgroups {
   // cgroup.kill: the kernel kills them all at once; otherwise each pid
   // listed in cgroup.procs is killed, with the v1 freezer (when mounted)
   // frozen over each pass so that nothing forks past the list, and passes
-  // repeat while they find pids not yet killed. A missing cgroup is fine.
+  // repeat while they find pids not yet killed. The wait is on a pidfd of
+  // a process still alive, no fixed sleep. A missing cgroup is fine.
   // DeadlineExceeded names a process still alive (not a zombie) after that.
   absl::Status Kill(const std::string& path, absl::Duration patience) const;
 

@@ -83,6 +83,9 @@ class ContainerRuntimes {
   // pid now another program's. A container whose monitor is gone reports no
   // exit and writes no log.
   virtual bool MonitorGone(pid_t conmon_pid) = 0;
+  // True when process `pid` no longer runs: gone or a zombie. (A pid reused
+  // since reads as running: callers only skip work when it is gone.)
+  virtual bool ProcessGone(pid_t pid) = 0;
   // Removes the cgroup a runtime killed mid-create left, as the bundle's
   // spec at `spec_path` names it (none, or no spec: OK).
   virtual absl::Status RemoveCgroupsOf(const std::string& spec_path) = 0;

@@ -271,6 +271,8 @@ class ContainerManager final : public PodContainers {
   absl::StatusOr<std::string> CgroupOf(const ContainerRecord& c) const;
   // kill_cgroup of the container's cgroup; OK when unset or no pod.
   absl::Status KillCgroup(const ContainerRecord& c);
+  // Stop's SIGKILL of the init (and of the rest of its cgroup).
+  absl::Status KillInit(const ContainerRecord& c, ContainerRuntime& runtime);
   // Whether oom_killed says the container's cgroup saw an OOM kill.
   bool CgroupSawOom(const ContainerRecord& c) const;
   // watch_oom of the container's cgroup; a failure is logged (the exit

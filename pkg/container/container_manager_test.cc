@@ -269,6 +269,10 @@ class FakeRuntime : public ContainerRuntime, public ContainerRuntimes {
     absl::MutexLock lock(&mu);
     return gone_monitors.count(conmon_pid) > 0;
   }
+  bool ProcessGone(pid_t pid) override {
+    absl::MutexLock lock(&mu);
+    return gone_pids.count(pid) > 0;
+  }
   absl::Status RemoveCgroupsOf(const std::string& spec_path) override {
     absl::MutexLock lock(&mu);
     cgroups_removed.push_back(spec_path);
@@ -298,6 +302,7 @@ class FakeRuntime : public ContainerRuntime, public ContainerRuntimes {
   bool refuse_memory = false;  // Update fails as the kernel refuses a memory limit      // "exec ..." or "attach ..." per channel asked for
   std::vector<std::string> cgroups_removed;  // spec paths, by an undo
   std::set<pid_t> gone_monitors;             // conmon pids MonitorGone reports
+  std::set<pid_t> gone_pids;                 // what ProcessGone reports (else running)
   std::function<void(const std::string&)> on_exit;
   std::string name_ = "runc";
 };
@@ -369,8 +374,13 @@ class ContainerManagerTest : public ::testing::Test {
                                 : absl::OkStatus();
     };
     options.kill_cgroup = [this](const std::string& cgroup) {
-      absl::MutexLock lock(&cgroups_mu_);
-      killed_cgroups_.push_back(cgroup);
+      std::function<void(const std::string&)> hook;
+      {
+        absl::MutexLock lock(&cgroups_mu_);
+        killed_cgroups_.push_back(cgroup);
+        hook = on_cgroup_kill_;
+      }
+      if (hook) hook(cgroup);
       return absl::OkStatus();
     };
     options.oom_killed = [this](const std::string& cgroup) -> absl::StatusOr<bool> {
@@ -440,6 +450,8 @@ class ContainerManagerTest : public ::testing::Test {
   std::string pod_;
   absl::Mutex cgroups_mu_;  // the exit watch's thread calls the fakes too
   std::vector<std::string> killed_cgroups_ ABSL_GUARDED_BY(cgroups_mu_);
+  // Called after each kill_cgroup, without cgroups_mu_.
+  std::function<void(const std::string& cgroup)> on_cgroup_kill_ ABSL_GUARDED_BY(cgroups_mu_);
   std::set<std::string> oom_cgroups_ ABSL_GUARDED_BY(cgroups_mu_);               // saw an OOM kill
   std::map<std::string, std::string> oom_watched_ ABSL_GUARDED_BY(cgroups_mu_);  // id -> cgroup
 
@@ -797,6 +809,44 @@ TEST_F(ContainerManagerTest, ExitAndStopKillWhatIsLeftInTheContainersCgroup) {
   ASSERT_TRUE(containers_->Stop(*id, 0).ok());
   ASSERT_EQ(KilledCgroups().size(), before + 1);
   EXPECT_EQ(KilledCgroups().back(), CgroupOf(*id));
+}
+
+// Stop's SIGKILL of a running container is its cgroup's kill, with no
+// runtime process, when that killed the init; the runtime's kill follows
+// when the init still runs after it.
+TEST_F(ContainerManagerTest, StopKillsARunningContainerThroughItsCgroup) {
+  std::string id = containers_->Create(pod_, ContainerConfig()).value();
+  ASSERT_TRUE(containers_->Start(id).ok());
+  ASSERT_EQ(containers_->Get(id)->pid, 4242) << "the runtime's pidfile";
+  {
+    absl::MutexLock lock(&cgroups_mu_);
+    on_cgroup_kill_ = [this, id](const std::string& cgroup) {
+      {
+        absl::MutexLock lock(&runtime_.mu);
+        if (cgroup != CgroupOf(id) || runtime_.states[id] != "running") return;
+        runtime_.gone_pids.insert(4242);
+      }
+      ExitByItself(id, 128 + SIGKILL);  // its init died of the SIGKILL
+    };
+  }
+  ASSERT_TRUE(containers_->Stop(id, 0).ok());
+  EXPECT_EQ(containers_->Get(id)->state, ContainerState::kExited);
+  EXPECT_EQ(containers_->Get(id)->exit_code, 128 + SIGKILL);
+  {
+    absl::MutexLock lock(&runtime_.mu);
+    EXPECT_TRUE(runtime_.signals.empty()) << "no runtime kill";
+    runtime_.gone_pids.clear();
+  }
+  std::vector<std::string> killed = KilledCgroups();
+  EXPECT_GE(std::count(killed.begin(), killed.end(), CgroupOf(id)), 1);
+
+  // The cgroup's kill did not reach this init (it still runs): the runtime's.
+  std::string other = containers_->Create(pod_, ContainerConfig("other")).value();
+  ASSERT_TRUE(containers_->Start(other).ok());
+  ASSERT_TRUE(containers_->Stop(other, 0).ok());
+  EXPECT_EQ(containers_->Get(other)->exit_code, 128 + SIGKILL);
+  absl::MutexLock lock(&runtime_.mu);
+  EXPECT_EQ(runtime_.signals, std::vector<int>{SIGKILL});
 }
 
 // conmon killed (no exit file, ever): Status and the List check find the

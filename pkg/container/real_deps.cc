@@ -129,6 +129,11 @@ bool OciContainerRuntimes::MonitorGone(pid_t conmon_pid) {
   return !stat.ok() || stat->comm != "conmon" || stat->state == 'Z';
 }
 
+bool OciContainerRuntimes::ProcessGone(pid_t pid) {
+  absl::StatusOr<ProcStat> stat = ReadProcStat(pid);
+  return !stat.ok() || stat->state == 'Z';
+}
+
 absl::Status OciContainerRuntimes::RemoveCgroupsOf(const std::string& spec_path) {
   return ocid::RemoveCgroupsOf(spec_path);
 }

@@ -37,6 +37,7 @@ class OciContainerRuntimes final : public ContainerRuntimes {
       const std::string& exit_dir, std::function<void(const std::string& id)> on_exit) override;
   absl::Status KillHelpersOf(const std::string& id) override;
   bool MonitorGone(pid_t conmon_pid) override;
+  bool ProcessGone(pid_t pid) override;
   absl::Status RemoveCgroupsOf(const std::string& spec_path) override;
 
  private:

@@ -372,6 +372,12 @@ absl::Status SandboxManager::StopLocked(const SandboxRecord& pod) {
   CrashPoint("stop_pod.network_removed");
   RETURN_IF_ERROR(host_.Unpin(pod.namespaces));
   CrashPoint("stop_pod.unpinned");
+  // RemovePod's stop of a pod StopPod stopped changes nothing: no rewrite
+  // (a durable write, fsyncs of file and dir) of the same record.
+  if (!pod.ready && pod.stopped && pod.infra_pid == 0 && pod.infra_start_time == 0) {
+    CrashPoint("stop_pod.recorded");
+    return absl::OkStatus();
+  }
   bool was_ready = false;
   RETURN_IF_ERROR(records_
                       .Update(pod.id,
