@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -144,44 +145,47 @@ int NiceOf(pid_t ocid, const std::string& task) {
   return value;
 }
 
-// How many of ocid's threads run nicer than its main thread (which the
-// test's own environment, e.g. a niced build server, may have niced too).
-int NicerThreads(pid_t ocid) {
-  const int base = NiceOf(ocid, absl::StrCat(ocid));
-  int count = 0;
+// The nice value of ocid's main thread (which the test's own environment,
+// e.g. a niced build server, may have niced too).
+int BaseNice(pid_t ocid) { return NiceOf(ocid, absl::StrCat(ocid)); }
+
+// The names of ocid's threads that run nicer than its main thread.
+std::vector<std::string> NicerThreads(pid_t ocid) {
+  const int base = BaseNice(ocid);
+  std::vector<std::string> names;
   for (const std::string& task : Entries(absl::StrCat("/proc/", ocid, "/task"))) {
-    if (NiceOf(ocid, task) > base) ++count;
+    if (NiceOf(ocid, task) > base) {
+      std::string comm = ReadAll(absl::StrCat("/proc/", ocid, "/task/", task, "/comm"));
+      names.push_back(std::string(absl::StripTrailingAsciiWhitespace(comm)));
+    }
   }
-  return count;
+  return names;
 }
 
-// Waits (up to 5 s) until NicerThreads is `want`; returns the last count.
-int AwaitNicerThreads(pid_t ocid, int want) {
-  int count = NicerThreads(ocid);
-  for (int i = 0; i < 100 && count != want; ++i) {
-    absl::SleepFor(absl::Milliseconds(50));
-    count = NicerThreads(ocid);
-  }
-  return count;
-}
+size_t ThreadCount(pid_t ocid) { return Entries(absl::StrCat("/proc/", ocid, "/task")).size(); }
 
-// Sending events must not take the CPU from the calls that make them: the
-// thread serving a stream runs at a higher nice value, and gRPC gets it
-// back at its own priority once the stream ends.
-TEST_F(CriEvents, StreamsAreServedAtALowerPriorityGivenBackAfter) {
+// Sending events must not take the CPU from the calls that make them, nor a
+// thread per subscriber: one sender thread, running nicer, serves every
+// stream (gRPC's callback API), and no gRPC thread is left niced.
+TEST_F(CriEvents, OneNicerThreadSendsToEveryStream) {
   const pid_t ocid = OcidPid();
   ASSERT_GT(ocid, 0);
-  if (NiceOf(ocid, absl::StrCat(ocid)) >= 19) GTEST_SKIP() << "ocid already runs at nice 19";
-  // Streams of earlier tests give their threads back once they see their
-  // client gone (within half a second).
-  ASSERT_EQ(AwaitNicerThreads(ocid, 0), 0);
+  if (BaseNice(ocid) >= 19) GTEST_SKIP() << "ocid already runs at nice 19";
+  EXPECT_EQ(NicerThreads(ocid), std::vector<std::string>{"ocid-events"});
+  // Streams of earlier tests end once ocid sees their client gone.
+  absl::SleepFor(absl::Milliseconds(500));
+  const size_t before = ThreadCount(ocid);
   {
-    EventStream stream(Runtime());
-    EXPECT_EQ(NicerThreads(ocid), 1) << "lowered before the subscription is confirmed";
-    EventStream second(Runtime());
-    EXPECT_EQ(NicerThreads(ocid), 2);
+    std::vector<std::unique_ptr<EventStream>> streams;
+    for (int i = 0; i < 10; ++i) streams.push_back(std::make_unique<EventStream>(Runtime()));
+    OCID_ASSERT_OK_AND_ASSIGN(Pod pod, RunDefaultPod("events-threads"));
+    for (auto& stream : streams) EXPECT_EQ(stream->For(pod.id, 2).size(), 2u);
+    EXPECT_LT(ThreadCount(ocid), before + 5) << "10 open streams hold no thread each";
+    EXPECT_EQ(NicerThreads(ocid), std::vector<std::string>{"ocid-events"})
+        << "the streams are sent by the one sender";
+    OCID_ASSERT_OK(StopPod(pod.id));
+    OCID_ASSERT_OK(RemovePod(pod.id));
   }
-  EXPECT_EQ(AwaitNicerThreads(ocid, 0), 0);
 }
 
 TEST_F(CriEvents, ASubscriberThatNeverReadsSlowsNoCall) {

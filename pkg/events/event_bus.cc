@@ -39,6 +39,19 @@ void EventBus::Close() {
   subscriptions_.clear();
 }
 
+uint64_t EventBus::AwaitPublished(uint64_t seen, absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto moved = [this, seen]()
+                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return published_ > seen || closed_; };
+  mu_.AwaitWithTimeout(absl::Condition(&moved), timeout);
+  return published_;
+}
+
+bool EventBus::closed() const {
+  absl::MutexLock lock(&mu_);
+  return closed_;
+}
+
 uint64_t EventBus::dropped_total() const {
   absl::MutexLock lock(&mu_);
   return dropped_total_;

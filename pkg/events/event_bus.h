@@ -51,6 +51,13 @@ class EventBus {
   // shutdown, so that streams waiting on the bus let the server stop.
   void Close();
 
+  // Waits up to `timeout` until more than `seen` events have been published
+  // or the bus is closed; returns how many have been published. Lets one
+  // thread serve many subscriptions (reading them with Next(ZeroDuration()))
+  // instead of a thread waiting on each.
+  uint64_t AwaitPublished(uint64_t seen, absl::Duration timeout);
+  bool closed() const;
+
   // Subscribers dropped for falling behind, since start.
   uint64_t dropped_total() const;
   size_t subscribers() const;

@@ -98,5 +98,30 @@ TEST(EventBusTest, ASubscriptionLeavesTheBusWhenDestroyed) {
   bus.Publish(Event("c", LifecycleEventType::kCreated));  // no dangling subscriber
 }
 
+TEST(EventBusTest, AwaitPublishedWakesOnAPublishAndOnClose) {
+  EventBus bus;
+  EXPECT_EQ(bus.AwaitPublished(0, absl::Milliseconds(1)), 0u) << "times out with nothing new";
+  EXPECT_FALSE(bus.closed());
+  bus.Publish(Event("c", LifecycleEventType::kCreated));
+  EXPECT_EQ(bus.AwaitPublished(0, absl::ZeroDuration()), 1u) << "already past what was seen";
+  std::thread publisher([&] {
+    absl::SleepFor(absl::Milliseconds(50));
+    bus.Publish(Event("c", LifecycleEventType::kStarted));
+  });
+  absl::Time start = absl::Now();
+  EXPECT_EQ(bus.AwaitPublished(1, absl::Seconds(10)), 2u);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  publisher.join();
+  std::thread closer([&] {
+    absl::SleepFor(absl::Milliseconds(50));
+    bus.Close();
+  });
+  start = absl::Now();
+  EXPECT_EQ(bus.AwaitPublished(2, absl::Seconds(10)), 2u);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5)) << "a close wakes it too";
+  closer.join();
+  EXPECT_TRUE(bus.closed());
+}
+
 }  // namespace
 }  // namespace ocid

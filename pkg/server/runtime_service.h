@@ -6,24 +6,26 @@
 #ifndef OCID_PKG_SERVER_RUNTIME_SERVICE_H_
 #define OCID_PKG_SERVER_RUNTIME_SERVICE_H_
 
-#include <deque>
 #include <memory>
-#include <utility>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "api/runtime/v1/api.grpc.pb.h"
 #include "pkg/config/config.h"
 #include "pkg/container/container_manager.h"
 #include "pkg/events/event_bus.h"
 #include "pkg/network/cni.h"
 #include "pkg/sandbox/sandbox_manager.h"
+#include "pkg/server/event_streams.h"
 #include "pkg/stats/stats_collector.h"
 #include "pkg/streaming/server.h"
 
 namespace ocid {
 
-class RuntimeService final : public runtime::v1::RuntimeService::Service {
+// GetContainerEvents alone uses gRPC's callback API (event_streams.h), on
+// raw bytes since every stream sends the same serialized event; the other
+// calls are synchronous.
+class RuntimeService final
+    : public runtime::v1::RuntimeService::WithRawCallbackMethod_GetContainerEvents<
+          runtime::v1::RuntimeService::Service> {
  public:
   // All must outlive the service.
   RuntimeService(const Config& config, CniManager& cni, SandboxManager& pods,
@@ -35,7 +37,8 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
         containers_(containers),
         stats_(stats),
         events_(events),
-        streaming_(streaming) {}
+        streaming_(streaming),
+        event_streams_(events, [this](const LifecycleEvent& event) { return EventBytes(event); }) {}
 
   // runtime_status.cc
   grpc::Status Version(grpc::ServerContext*, const runtime::v1::VersionRequest*,
@@ -130,9 +133,8 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
       grpc::ServerWriter<runtime::v1::StreamPodSandboxMetricsResponse>* writer) override;
 
   // event_service.cc
-  grpc::Status GetContainerEvents(
-      grpc::ServerContext* context, const runtime::v1::GetEventsRequest*,
-      grpc::ServerWriter<runtime::v1::ContainerEventResponse>* writer) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* GetContainerEvents(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) override;
 
  private:
   const Config& config_;
@@ -143,14 +145,9 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
   EventBus& events_;
   streaming::Server& streaming_;
 
-  // The last events sent, as built (event_service.cc); every subscriber
-  // writes the same one.
-  static constexpr size_t kBuiltEvents = 64;
-  std::shared_ptr<const runtime::v1::ContainerEventResponse> EventResponse(
-      const LifecycleEvent& event);
-  absl::Mutex built_mu_;
-  std::deque<std::pair<uint64_t, std::shared_ptr<const runtime::v1::ContainerEventResponse>>>
-      built_ ABSL_GUARDED_BY(built_mu_);
+  // An event as its streams send it, serialized (event_service.cc).
+  grpc::ByteBuffer EventBytes(const LifecycleEvent& event);
+  EventStreams event_streams_;  // last: its sender calls EventBytes
 };
 
 }  // namespace ocid
