@@ -1,6 +1,8 @@
 #include "pkg/streaming/client.h"
 
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -63,6 +65,10 @@ absl::StatusOr<UniqueFd> ConnectTcp(const std::string& host, const std::string& 
     if (!fd.valid()) continue;
     if (::connect(fd.get(), a->ai_addr, a->ai_addrlen) == 0) {
       ::freeaddrinfo(found);
+      // No Nagle: a small frame must not wait for the ACK of the one before
+      // (40 ms of delayed ACK), as the server does too.
+      int one = 1;
+      ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
       return fd;
     }
     last = absl::ErrnoToStatus(errno, absl::StrCat("connect to ", host, ":", port));
@@ -363,17 +369,16 @@ absl::Status PortForwarder::Forward(int local, int32_t port) {
   headers[0].second = "data";
   ASSIGN_OR_RETURN(std::shared_ptr<spdy::Stream> data, upgraded_.session->Open(headers, kTimeout));
   std::thread to_pod([&] {
-    char buf[64 << 10];
+    // One frame per read, as large as a frame gets.
+    std::unique_ptr<char[]> buf(new char[spdy::kMaxDataFrame]);
     for (;;) {
-      ssize_t n = ::recv(local, buf, sizeof(buf), 0);
+      ssize_t n = ::recv(local, buf.get(), spdy::kMaxDataFrame, 0);
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0 || !data->Write(absl::string_view(buf, static_cast<size_t>(n))).ok()) break;
+      if (n <= 0 || !data->Write(absl::string_view(buf.get(), static_cast<size_t>(n))).ok()) break;
     }
     data->Close().IgnoreError();
   });
-  for (std::string part = data->Read(); !part.empty(); part = data->Read()) {
-    if (!SendAll(local, part).ok()) break;
-  }
+  data->CopyTo(local).IgnoreError();
   ::shutdown(local, SHUT_WR);
   std::string message = ReadAll(*error);
   // The pod side is done: stop reading the local side too.

@@ -33,19 +33,20 @@ struct Forward {
 
 void Copy(Forward& f) {
   f.to_pod = std::thread([&f] {
-    for (std::string chunk = f.data->Read(); !chunk.empty(); chunk = f.data->Read()) {
-      if (!SendAll(f.conn.get(), chunk).ok()) break;
-    }
+    // Mostly the session's reader writes into the pod's socket itself; this
+    // thread writes what the socket did not take at once.
+    f.data->CopyTo(f.conn.get()).IgnoreError();
     ::shutdown(f.conn.get(), SHUT_WR);
     ++f.copies_done;
   });
   f.from_pod = std::thread([&f] {
-    char buf[64 << 10];
+    // One frame per read, as large as a frame gets.
+    std::unique_ptr<char[]> buf(new char[spdy::kMaxDataFrame]);
     for (;;) {
-      ssize_t n = ::recv(f.conn.get(), buf, sizeof(buf), 0);
+      ssize_t n = ::recv(f.conn.get(), buf.get(), spdy::kMaxDataFrame, 0);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
-      if (!f.data->Write(absl::string_view(buf, static_cast<size_t>(n))).ok()) break;
+      if (!f.data->Write(absl::string_view(buf.get(), static_cast<size_t>(n))).ok()) break;
     }
     f.data->Close().IgnoreError();
     f.error->Close().IgnoreError();

@@ -174,4 +174,16 @@ absl::StatusOr<std::optional<Decoded>> Decode(std::string_view in) {
   return Decoded{std::move(f), kFrameHeaderSize + length};
 }
 
+absl::StatusOr<std::optional<DataHeader>> DecodeDataHeader(std::string_view in) {
+  uint32_t first = Get32(in, 0);
+  if (first & 0x80000000u) return std::nullopt;
+  uint32_t second = Get32(in, 4);
+  uint32_t length = second & 0xffffff;
+  if (length > kMaxPayload) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("SPDY frame of ", length, " bytes exceeds ", kMaxPayload));
+  }
+  return DataHeader{first & k31Bits, static_cast<uint8_t>(second >> 24), length};
+}
+
 }  // namespace ocid::streaming::spdy

@@ -67,6 +67,17 @@ struct Decoded {
 };
 absl::StatusOr<std::optional<Decoded>> Decode(std::string_view in);
 
+// The header of a DATA frame at the front of `in`, which must hold at least
+// kFrameHeaderSize bytes; nullopt for a control frame (Decode it whole). Lets
+// a reader pass a DATA payload on as it arrives instead of buffering the
+// frame. The same length limit as Decode.
+struct DataHeader {
+  uint32_t stream_id;
+  uint8_t flags;
+  uint32_t length;
+};
+absl::StatusOr<std::optional<DataHeader>> DecodeDataHeader(std::string_view in);
+
 }  // namespace ocid::streaming::spdy
 
 #endif  // OCID_PKG_STREAMING_SPDY_FRAME_H_

@@ -116,5 +116,28 @@ TEST(SpdyFrameTest, BadFramesAreErrors) {
       Decode(std::string("\x00\x00\x00\x01\x00\xff\xff\xff", 8)).ok());
 }
 
+TEST(SpdyFrame, DataHeaderComesBeforeItsPayload) {
+  std::string wire = Encode(Make(FrameType::kData, 7, std::string(5000, 'z'), kFlagFin));
+  // Only the header is needed: the payload may still be on its way.
+  auto header = DecodeDataHeader(std::string_view(wire).substr(0, kFrameHeaderSize));
+  ASSERT_TRUE(header.ok()) << header.status();
+  ASSERT_TRUE(header->has_value());
+  EXPECT_EQ((*header)->stream_id, 7u);
+  EXPECT_EQ((*header)->flags, kFlagFin);
+  EXPECT_EQ((*header)->length, 5000u);
+}
+
+TEST(SpdyFrame, DataHeaderLeavesControlFramesToDecode) {
+  std::string wire = Encode(Make(FrameType::kRstStream, 3));
+  auto header = DecodeDataHeader(wire);
+  ASSERT_TRUE(header.ok());
+  EXPECT_FALSE(header->has_value());
+}
+
+TEST(SpdyFrame, DataHeaderRefusesAnOversizedPayload) {
+  std::string wire = {0, 0, 0, 1, 0, 0x7f, 0, 0};  // 8 MiB
+  EXPECT_FALSE(DecodeDataHeader(wire).ok());
+}
+
 }  // namespace
 }  // namespace ocid::streaming::spdy

@@ -14,8 +14,8 @@
 namespace ocid::streaming::spdy {
 namespace {
 
-constexpr size_t kMaxDataFrame = 64 << 10;
-constexpr size_t kReadChunk = 64 << 10;
+// One recv takes up to this much (several frames).
+constexpr size_t kReadBuffer = 256 << 10;
 constexpr size_t kMaxQueuedPerStream = 4 << 20;
 constexpr uint32_t kRstProtocolError = 1;
 constexpr uint32_t kRstCancel = 5;
@@ -44,6 +44,46 @@ std::optional<std::string> Stream::ReadFor(absl::Duration timeout) {
 bool Stream::AtEnd() {
   absl::MutexLock lock(&session_->mu_);
   return queued_.empty() && (remote_fin_ || reset_ || session_->done_);
+}
+
+absl::Status Stream::CopyTo(int socket) {
+  absl::MutexLock lock(&session_->mu_);
+  sink_ = socket;
+  for (;;) {
+    session_->mu_.Await(absl::Condition(
+        +[](Stream* s) {
+          return (!s->queued_.empty() || s->remote_fin_ || s->reset_ || s->session_->done_) &&
+                 !s->sink_busy_;
+        },
+        this));
+    if (queued_.empty()) break;  // the end, and the reader wrote all before it
+    std::string data = std::move(queued_.front());
+    queued_.pop_front();
+    sink_busy_ = true;
+    session_->mu_.Unlock();
+    absl::string_view rest = data;
+    int error = 0;
+    while (!rest.empty()) {
+      ssize_t n = ::send(socket, rest.data(), rest.size(), MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        error = errno;
+        break;
+      }
+      rest.remove_prefix(static_cast<size_t>(n));
+    }
+    session_->mu_.Lock();
+    sink_busy_ = false;
+    // Counted out only once written: the reader holds back meanwhile.
+    queued_bytes_ -= data.size();
+    if (error != 0) {
+      sink_failed_ = true;
+      queued_.clear();
+      queued_bytes_ = 0;
+      return absl::ErrnoToStatus(error, absl::StrCat("copy SPDY stream ", id_));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Stream::Write(absl::string_view data) {
@@ -263,28 +303,26 @@ void Session::ReadLoop() {
     timeval tv = absl::ToTimeval(tick);
     ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   }
-  size_t pos = 0;  // in_ before pos is decoded: dropped once per read, not per frame
+  in_end_ = in_.size();  // what the HTTP exchange read past its end
+  in_.resize(std::max(in_.size(), kReadBuffer));
   for (;;) {
-    absl::StatusOr<std::optional<Decoded>> decoded =
-        Decode(std::string_view(in_.data() + pos, in_.size() - pos));
-    if (!decoded.ok()) {
-      why = decoded.status();
-      break;
+    if (why = DecodeBuffered(); !why.ok()) break;
+    // What is left is part of a header or of a control frame: move it to the
+    // front (a few bytes), and make room for a control frame larger than the
+    // buffer.
+    size_t left = in_end_ - in_begin_;
+    if (in_begin_ > 0) {
+      std::memmove(in_.data(), in_.data() + in_begin_, left);
+      in_begin_ = 0;
+      in_end_ = left;
     }
-    if (decoded->has_value()) {
-      pos += (*decoded)->consumed;
-      if (absl::Status s = HandleFrame(std::move((*decoded)->frame)); !s.ok()) {
-        why = s;
-        break;
-      }
-      continue;
+    if (left >= kFrameHeaderSize) {
+      size_t need = kFrameHeaderSize + (static_cast<uint8_t>(in_[5]) << 16 |
+                                        static_cast<uint8_t>(in_[6]) << 8 |
+                                        static_cast<uint8_t>(in_[7]));
+      if (need > in_.size()) in_.resize(need);
     }
-    in_.erase(0, pos);
-    pos = 0;
-    size_t had = in_.size();
-    in_.resize(had + kReadChunk);
-    ssize_t n = ::recv(fd_.get(), in_.data() + had, kReadChunk, 0);
-    in_.resize(had + static_cast<size_t>(std::max<ssize_t>(n, 0)));
+    ssize_t n = ::recv(fd_.get(), in_.data() + in_end_, in_.size() - in_end_, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       absl::Duration idle = absl::Now() - absl::FromUnixNanos(last_activity_);
@@ -300,14 +338,118 @@ void Session::ReadLoop() {
       why = absl::UnavailableError(absl::StrCat("SPDY read: ", strerror(errno)));
       break;
     }
+    in_end_ += static_cast<size_t>(n);
     Touch();
   }
+  data_in_.reset();
   if (!why.ok()) {
     OCID_LOG(kWarn) << "streaming: closing a SPDY connection: " << why.message();
     Shutdown();
   }
   absl::MutexLock lock(&mu_);
   EndLocked(why);
+}
+
+absl::Status Session::DecodeBuffered() {
+  while (in_begin_ < in_end_) {
+    std::string_view rest(in_.data() + in_begin_, in_end_ - in_begin_);
+    if (data_in_.has_value()) {
+      // A DATA payload goes on as it arrives, not once the frame is whole.
+      size_t n = std::min<size_t>(rest.size(), data_in_->left);
+      RETURN_IF_ERROR(DeliverData(absl::string_view(rest.data(), n)));
+      in_begin_ += n;
+      data_in_->left -= static_cast<uint32_t>(n);
+      if (data_in_->left == 0) FinishData();
+      continue;
+    }
+    if (rest.size() < kFrameHeaderSize) return absl::OkStatus();
+    ASSIGN_OR_RETURN(std::optional<DataHeader> data, DecodeDataHeader(rest));
+    if (data.has_value()) {
+      in_begin_ += kFrameHeaderSize;
+      RETURN_IF_ERROR(StartData(*data));
+      if (data_in_->left == 0) FinishData();
+      continue;
+    }
+    ASSIGN_OR_RETURN(std::optional<Decoded> decoded, Decode(rest));
+    if (!decoded.has_value()) return absl::OkStatus();  // the rest is still to come
+    in_begin_ += decoded->consumed;
+    RETURN_IF_ERROR(HandleFrame(std::move(decoded->frame)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Session::StartData(const DataHeader& header) {
+  data_in_.emplace();
+  data_in_->left = header.length;
+  data_in_->flags = header.flags;
+  absl::MutexLock lock(&mu_);
+  auto it = streams_.find(header.stream_id);
+  if (it == streams_.end()) return absl::OkStatus();  // gone: dropped, as SPDY allows
+  data_in_->stream = it->second;
+  data_in_->to_sink = it->second->sink_ >= 0;
+  if (!data_in_->to_sink) data_in_->assembled.reserve(header.length);
+  return absl::OkStatus();
+}
+
+absl::Status Session::DeliverData(absl::string_view chunk) {
+  Stream* stream = data_in_->stream.get();
+  if (stream == nullptr || chunk.empty()) return absl::OkStatus();
+  if (!data_in_->to_sink) {
+    data_in_->assembled.append(chunk.data(), chunk.size());
+    return absl::OkStatus();
+  }
+  absl::MutexLock lock(&mu_);
+  // Push back on the socket while the sink lags.
+  mu_.Await(absl::Condition(
+      +[](Stream* s) {
+        return s->queued_bytes_ < kMaxQueuedPerStream || s->reset_ || s->sink_failed_ ||
+               s->session_->done_;
+      },
+      stream));
+  if (stream->remote_fin_ || stream->reset_ || stream->sink_failed_) return absl::OkStatus();
+  if (stream->queued_.empty() && !stream->sink_busy_) {
+    stream->sink_busy_ = true;
+    mu_.Unlock();
+    while (!chunk.empty()) {
+      ssize_t n = ::send(stream->sink_, chunk.data(), chunk.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      // Full (or failed: CopyTo's blocking write of the rest meets the error
+      // and reports it).
+      if (n < 0) break;
+      chunk.remove_prefix(static_cast<size_t>(n));
+    }
+    mu_.Lock();
+    stream->sink_busy_ = false;
+    if (chunk.empty()) return absl::OkStatus();
+  }
+  stream->queued_bytes_ += chunk.size();
+  stream->queued_.emplace_back(chunk.data(), chunk.size());
+  return absl::OkStatus();
+}
+
+void Session::FinishData() {
+  IncomingData data = std::move(*data_in_);
+  data_in_.reset();
+  Stream* stream = data.stream.get();
+  if (stream == nullptr) return;
+  absl::MutexLock lock(&mu_);
+  if (!data.assembled.empty() && !stream->remote_fin_ && !stream->reset_) {
+    // Push back on the socket while this stream's reader lags.
+    mu_.Await(absl::Condition(
+        +[](Stream* s) {
+          return s->queued_bytes_ < kMaxQueuedPerStream || s->reset_ || s->session_->done_;
+        },
+        stream));
+    stream->queued_bytes_ += data.assembled.size();
+    stream->queued_.push_back(std::move(data.assembled));
+  }
+  if (data.flags & kFlagFin) {
+    stream->remote_fin_ = true;
+    auto it = streams_.find(stream->id());
+    if (stream->local_fin_ && it != streams_.end() && it->second.get() == stream) {
+      streams_.erase(it);
+    }
+  }
 }
 
 absl::Status Session::HandleFrame(Frame frame) {
@@ -353,28 +495,6 @@ absl::Status Session::HandleFrame(Frame frame) {
       // Nothing of ours uses trailing headers, but the block must still be
       // inflated to keep the compression context in step.
       return decompressor_.Decompress(frame.payload).status();
-    case FrameType::kData: {
-      absl::MutexLock lock(&mu_);
-      auto it = streams_.find(frame.stream_id);
-      if (it == streams_.end()) return absl::OkStatus();  // gone: dropped, as SPDY allows
-      Stream* stream = it->second.get();
-      if (!frame.payload.empty() && !stream->remote_fin_ && !stream->reset_) {
-        // Push back on the socket while this stream's reader lags.
-        mu_.Await(absl::Condition(
-            +[](Stream* s) {
-              return s->queued_bytes_ < kMaxQueuedPerStream || s->reset_ ||
-                     s->session_->done_;
-            },
-            stream));
-        stream->queued_bytes_ += frame.payload.size();
-        stream->queued_.push_back(std::move(frame.payload));
-      }
-      if (frame.flags & kFlagFin) {
-        stream->remote_fin_ = true;
-        if (stream->local_fin_) streams_.erase(it);
-      }
-      return absl::OkStatus();
-    }
     case FrameType::kRstStream: {
       absl::MutexLock lock(&mu_);
       auto it = streams_.find(frame.stream_id);
@@ -391,6 +511,7 @@ absl::Status Session::HandleFrame(Frame frame) {
       if (!peers) return absl::OkStatus();
       return SendFrame(frame);
     }
+    case FrameType::kData:  // DecodeBuffered takes these
     case FrameType::kSettings:
     case FrameType::kWindowUpdate:
     case FrameType::kGoAway:

@@ -6,7 +6,9 @@
 // thread go out whole under one lock. Flow-control windows are neither sent
 // nor enforced, as with the Go peers (spdystream), which ignore them; a stream
 // whose reader lags stops the connection's reader at 4 MiB queued, pushing
-// back on TCP instead of buffering without bound.
+// back on TCP instead of buffering without bound. A stream copied into a
+// socket (CopyTo, port-forward) gets its bytes from the reader thread itself,
+// written as they arrive while the socket takes them without blocking.
 #ifndef OCID_PKG_STREAMING_SPDY_SESSION_H_
 #define OCID_PKG_STREAMING_SPDY_SESSION_H_
 
@@ -31,6 +33,12 @@ namespace ocid::streaming::spdy {
 
 class Session;
 
+// The largest DATA frame we send. Our reader passes payloads on as they
+// arrive, so the size costs no buffer there; larger frames mean fewer
+// syscalls per byte on a port-forward (Go's spdystream and our Decode take
+// up to 16 MiB and 1 MiB).
+inline constexpr size_t kMaxDataFrame = 256 << 10;
+
 class Stream {
  public:
   uint32_t id() const { return id_; }
@@ -42,7 +50,7 @@ class Stream {
   std::string Read();
   // Read, waiting at most `timeout`: nullopt when nothing came in time.
   std::optional<std::string> ReadFor(absl::Duration timeout);
-  // Sends `data` (in frames of at most 32 KiB). FailedPrecondition after
+  // Sends `data` (in frames of at most kMaxDataFrame). FailedPrecondition after
   // Close or a reset; Unavailable once the connection is gone.
   absl::Status Write(absl::string_view data);
   // Finishes our half (an empty DATA frame with FIN). Idempotent.
@@ -51,6 +59,13 @@ class Stream {
   void Reset();
   // True once the peer finished or reset the stream and all it sent was read.
   bool AtEnd();
+  // Copies what the peer sends on this stream into `socket` until the peer
+  // finishes or resets it or the session ends; instead of Read, not with it.
+  // The session's reader writes straight into the socket while it takes the
+  // bytes without blocking (no copy, no thread hop); what it does not take
+  // waits in the queue, which this call writes out. A failed write is the
+  // error; the stream's later bytes are then dropped.
+  absl::Status CopyTo(int socket);
 
  private:
   friend class Session;
@@ -67,6 +82,12 @@ class Stream {
   bool remote_fin_ = false;
   bool local_fin_ = false;
   bool reset_ = false;
+  // CopyTo's socket (-1: none). Only one thread writes it at a time: the
+  // reader when nothing is queued and CopyTo is not writing (sink_busy_),
+  // else CopyTo, so the bytes stay in order.
+  int sink_ = -1;
+  bool sink_busy_ = false;
+  bool sink_failed_ = false;
 };
 
 class Session {
@@ -105,6 +126,10 @@ class Session {
  private:
   friend class Stream;
   void ReadLoop();
+  absl::Status DecodeBuffered();
+  absl::Status StartData(const DataHeader& header);
+  absl::Status DeliverData(absl::string_view chunk);
+  void FinishData();
   absl::Status HandleFrame(Frame frame);
   absl::Status SendFrame(const Frame& frame);
   absl::Status SendData(uint32_t stream_id, absl::string_view payload);
@@ -119,7 +144,21 @@ class Session {
   const Role role_;
   const absl::Duration idle_timeout_;
   std::atomic<int64_t> last_activity_;
-  std::string in_;  // undecoded bytes, reader thread only
+  // Reader thread only: the read buffer, undecoded bytes in
+  // [in_begin_, in_end_); it grows only for a control frame larger than it.
+  std::string in_;
+  size_t in_begin_ = 0, in_end_ = 0;
+  // The DATA frame whose payload is being read: its stream (null: dropped),
+  // the bytes still to come, and (a stream Read from) the payload so far,
+  // queued whole once complete.
+  struct IncomingData {
+    std::shared_ptr<Stream> stream;
+    uint32_t left = 0;
+    uint8_t flags = 0;
+    bool to_sink = false;
+    std::string assembled;
+  };
+  std::optional<IncomingData> data_in_;
   HeaderDecompressor decompressor_;  // reader thread only
 
   absl::Mutex write_mu_;
