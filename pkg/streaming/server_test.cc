@@ -404,8 +404,11 @@ TEST_F(StreamingServerTest, ForwardedConnectionsDoNotWaitForDelayedAcks) {
     EXPECT_FALSE((*pf)->Forward(local.get(), 1).ok());  // nothing listens on port 1
     ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
   }
+  // A forward that waits for the peer's delayed ACK waits at least its 40 ms
+  // minimum, every time; without that wait a forward takes about 3 ms. The
+  // fastest of 9 tells the two apart however busy the machine is.
   std::sort(ms.begin(), ms.end());
-  EXPECT_LT(ms[ms.size() / 2], 30) << "median of " << ms.size() << " forwards, ms";
+  EXPECT_LT(ms.front(), 35) << "fastest of " << ms.size() << " forwards, ms";
 }
 
 TEST_F(StreamingServerTest, PortForwardOverTheWebSocketTunnel) {
