@@ -87,6 +87,27 @@ std::optional<PullProgress> ImagePuller::Progress(const std::string& image) {
 absl::StatusOr<ImageRecord> ImagePuller::Pull(const std::string& image,
                                               const RegistryAuth& auth,
                                               const std::string& pod_namespace) {
+  // With this pull's leases gone: what a collection skipped while it held
+  // it, and what a failed pull fetched. A failure here is retried by the
+  // next collection, so it does not fail the pull.
+  absl::Cleanup collect = [&] { CollectGarbage(images_, layers_, blobs_).IgnoreError(); };
+  ASSIGN_OR_RETURN(FetchedImage fetched, Fetch(image, auth, pod_namespace));
+  CrashPoint("pull_image.layers_unpacked");
+  RETURN_IF_ERROR(images_.Put(fetched.record));
+  CrashPoint("pull_image.recorded");
+  if (!fetched.alias.empty() && aliases_ != nullptr) {
+    absl::Status recorded = aliases_->Record(fetched.alias, fetched.alias_target);
+    if (!recorded.ok()) {
+      OCID_LOG(kWarn) << "pulled " << image << " as " << fetched.alias_target
+                      << " but could not record the alias: " << recorded;
+    }
+  }
+  return images_.Find(fetched.record.id.String()).value_or(fetched.record);
+}
+
+absl::StatusOr<FetchedImage> ImagePuller::Fetch(const std::string& image,
+                                                const RegistryAuth& auth,
+                                                const std::string& pod_namespace) {
   const std::shared_ptr<const RegistriesConf> registries = this->registries();
   std::shared_ptr<const ImageTrust> trust;
   if (std::shared_ptr<const TrustPolicies> policies = this->trust()) {
@@ -111,23 +132,16 @@ absl::StatusOr<ImageRecord> ImagePuller::Pull(const std::string& image,
       }
     }
   };
-  // With this pull's leases gone: what a collection skipped while it held
-  // it, and what a failed pull fetched. A failure here is retried by the
-  // next collection, so it does not fail the pull.
-  absl::Cleanup collect = [&] { CollectGarbage(images_, layers_, blobs_).IgnoreError(); };
   absl::Status last_error =
       absl::NotFoundError(absl::StrCat("no registry to pull ", image, " from"));
   std::optional<absl::Status> refused;
   for (const ImageReference& reference : resolved.candidates) {
-    absl::StatusOr<ImageRecord> pulled =
+    absl::StatusOr<FetchedImage> pulled =
         PullReference(reference, auth, *progress, *registries, trust.get());
     if (pulled.ok()) {
-      if (!resolved.record_alias.empty() && aliases_ != nullptr) {
-        absl::Status recorded = aliases_->Record(resolved.record_alias, reference.Name());
-        if (!recorded.ok()) {
-          OCID_LOG(kWarn) << "pulled " << image << " as " << reference.String()
-                          << " but could not record the alias: " << recorded;
-        }
+      if (!resolved.record_alias.empty()) {
+        pulled->alias = resolved.record_alias;
+        pulled->alias_target = reference.Name();
       }
       return pulled;
     }
@@ -146,15 +160,15 @@ absl::StatusOr<ImageRecord> ImagePuller::Pull(const std::string& image,
 }
 
 // Mirrors first (registries.conf order), then the registry itself.
-absl::StatusOr<ImageRecord> ImagePuller::PullReference(const ImageReference& reference,
-                                                       const RegistryAuth& auth,
-                                                       ProgressState& progress,
-                                                       const RegistriesConf& registries,
-                                                       const ImageTrust* trust) {
+absl::StatusOr<FetchedImage> ImagePuller::PullReference(const ImageReference& reference,
+                                                        const RegistryAuth& auth,
+                                                        ProgressState& progress,
+                                                        const RegistriesConf& registries,
+                                                        const ImageTrust* trust) {
   ASSIGN_OR_RETURN(std::vector<Source> sources, SourcesFor(reference, auth, registries));
   absl::Status last_error;
   for (const Source& source : sources) {
-    absl::StatusOr<ImageRecord> pulled = PullFrom(source, reference, progress, trust);
+    absl::StatusOr<FetchedImage> pulled = PullFrom(source, reference, progress, trust);
     if (pulled.ok()) return pulled;
     // A mirror's refused manifest is reported over a later location's
     // connection error, as in Pull.
@@ -221,10 +235,10 @@ absl::StatusOr<std::vector<ImagePuller::Source>> ImagePuller::SourcesFor(
   return sources;
 }
 
-absl::StatusOr<ImageRecord> ImagePuller::PullFrom(const Source& source,
-                                                  const ImageReference& reference,
-                                                  ProgressState& progress,
-                                                  const ImageTrust* trust) {
+absl::StatusOr<FetchedImage> ImagePuller::PullFrom(const Source& source,
+                                                   const ImageReference& reference,
+                                                   ProgressState& progress,
+                                                   const ImageTrust* trust) {
   RegistryClient client(source.endpoint, source.auth);
   const std::string& repository = source.repository;
   std::vector<Lease> leases;  // held until the image record is published
@@ -271,10 +285,10 @@ absl::StatusOr<ImageRecord> ImagePuller::PullFrom(const Source& source,
   }
   record.user = config.user;
   record.pulled_at_nanos = absl::ToUnixNanos(absl::Now());
-  CrashPoint("pull_image.layers_unpacked");
-  RETURN_IF_ERROR(images_.Put(record));
-  CrashPoint("pull_image.recorded");
-  return images_.Find(record.id.String()).value_or(record);
+  FetchedImage fetched;
+  fetched.record = std::move(record);
+  fetched.leases = std::move(leases);
+  return fetched;
 }
 
 // The manifest the tag or digest names; an index is resolved to the entry

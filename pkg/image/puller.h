@@ -46,6 +46,15 @@ struct PullProgress {
   int64_t bytes_done = 0;
 };
 
+// What Fetch brought into the stores: the image record to publish and, for
+// a short name found through the search registries, the alias to record.
+struct FetchedImage {
+  ImageRecord record;
+  std::string alias;         // "" for none
+  std::string alias_target;  // the repository `alias` names
+  std::vector<Lease> leases;  // on what was fetched, until the record is published
+};
+
 class ImagePuller {
  public:
   // `trust` is checked for every image before anything of it is stored
@@ -73,6 +82,12 @@ class ImagePuller {
   // cache that cannot be written does not fail the pull).
   absl::StatusOr<ImageRecord> Pull(const std::string& image, const RegistryAuth& auth,
                                    const std::string& pod_namespace = "");
+
+  // Pull's fetching alone (what ocid-pull does): everything is in the blob
+  // and layer stores, but no image record is written, no alias recorded and
+  // no collection run. The crash points of the steps it does fire here.
+  absl::StatusOr<FetchedImage> Fetch(const std::string& image, const RegistryAuth& auth,
+                                     const std::string& pod_namespace = "");
 
   // `trust` checked again for `image` (a stored image's name) whose image
   // manifest has `manifest_digest` (CreateContainer's re-check), the
@@ -124,12 +139,12 @@ class ImagePuller {
   absl::StatusOr<std::vector<Source>> SourcesFor(const ImageReference& reference,
                                                  const RegistryAuth& auth,
                                                  const RegistriesConf& registries);
-  absl::StatusOr<ImageRecord> PullReference(const ImageReference& reference,
-                                            const RegistryAuth& auth, ProgressState& progress,
-                                            const RegistriesConf& registries,
-                                            const ImageTrust* trust);
-  absl::StatusOr<ImageRecord> PullFrom(const Source& source, const ImageReference& reference,
-                                       ProgressState& progress, const ImageTrust* trust);
+  absl::StatusOr<FetchedImage> PullReference(const ImageReference& reference,
+                                             const RegistryAuth& auth, ProgressState& progress,
+                                             const RegistriesConf& registries,
+                                             const ImageTrust* trust);
+  absl::StatusOr<FetchedImage> PullFrom(const Source& source, const ImageReference& reference,
+                                        ProgressState& progress, const ImageTrust* trust);
   // `leases` get the blobs and layers a pull fetches, each before it is
   // looked for in the store. `trust` (if any) is checked for `image` before
   // the manifest is stored.

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "pkg/base/fs.h"
 #include "pkg/base/log.h"
 #include "pkg/base/status_macros.h"
 #include "pkg/image/registry_client.h"
@@ -22,7 +23,21 @@ ImageTrust::ImageTrust(Policy policy, RegistriesD registries_d, std::string poli
 absl::StatusOr<std::unique_ptr<ImageTrust>> ImageTrust::Load(const std::string& policy_file,
                                                              const std::string& registries_dir,
                                                              const std::string& keyring_dir) {
-  absl::StatusOr<Policy> policy = LoadPolicyFile(policy_file);
+  return LoadText(policy_file, ReadPolicyText(policy_file), registries_dir, keyring_dir);
+}
+
+absl::StatusOr<std::string> ImageTrust::ReadPolicyText(const std::string& policy_file) {
+  return ReadFileToString(policy_file, kMaxPolicyFileBytes);
+}
+
+absl::StatusOr<std::unique_ptr<ImageTrust>> ImageTrust::LoadText(
+    const std::string& policy_file, const absl::StatusOr<std::string>& text,
+    const std::string& registries_dir, const std::string& keyring_dir) {
+  absl::StatusOr<Policy> policy =
+      text.ok() ? ParsePolicy(*text, policy_file)
+                : absl::StatusOr<Policy>(absl::Status(
+                      text.status().code(),
+                      absl::StrCat("read policy ", policy_file, ": ", text.status().message())));
   if (absl::IsNotFound(policy.status()) && policy_file == kDefaultPolicyFile) {
     OCID_LOG(kWarn) << "no " << policy_file << ": every image is accepted without a signature";
     policy = AcceptAnythingPolicy();
