@@ -65,31 +65,73 @@ HelperPuller::HelperPuller(BlobStore& blobs, LayerStore& layers, ImageStore& ima
       images_(images),
       options_(std::move(options)),
       aliases_(aliases),
-      checker_(blobs, layers, images, config.registries, PullOptions{3, options_.auth_file},
-               config.trust, aliases),
-      config_(std::make_shared<const PullConfig>(std::move(config))) {}
+      config_(std::make_shared<const PullConfig>(std::move(config))),
+      registries_(std::make_shared<const RegistriesConf>(config_->registries)) {}
 
 std::shared_ptr<const PullConfig> HelperPuller::config() {
   absl::MutexLock lock(&mu_);
   return config_;
 }
 
-std::shared_ptr<const RegistriesConf> HelperPuller::registries() { return checker_.registries(); }
+std::shared_ptr<const RegistriesConf> HelperPuller::registries() {
+  absl::MutexLock lock(&mu_);
+  return registries_;
+}
 
-ShortNameSources HelperPuller::short_names() { return checker_.short_names(); }
+ShortNameSources HelperPuller::short_names() {
+  std::shared_ptr<const RegistriesConf> conf = registries();
+  ShortNameSources sources(conf->unqualified_search_registries);
+  sources.aliases = conf->aliases;
+  if (aliases_ != nullptr) sources.cached_aliases = aliases_->Aliases();
+  return sources;
+}
 
 std::shared_ptr<const TrustPolicies> HelperPuller::trust() { return config()->trust; }
 
 void HelperPuller::Reconfigure(PullConfig config) {
-  checker_.Reconfigure(config.registries, config.trust);
+  auto registries = std::make_shared<const RegistriesConf>(config.registries);
   auto shared = std::make_shared<const PullConfig>(std::move(config));
   absl::MutexLock lock(&mu_);
   config_ = std::move(shared);
+  registries_ = std::move(registries);
 }
 
 absl::Status HelperPuller::CheckTrustAgain(const ImageTrust& trust, const ImageReference& image,
                                            const std::string& manifest_digest) {
-  return checker_.CheckTrustAgain(trust, image, manifest_digest);
+  if (!trust.NeedsSignatures(image)) return trust.Check(image, manifest_digest);
+  std::shared_ptr<const PullConfig> config = this->config();
+  PullRequest request = RequestFor(image.String(), *config);
+  request.mode = PullRequest::kCheckTrust;
+  request.manifest_digest = manifest_digest;
+  // The policy `trust` holds: the global one as loaded, or the pod
+  // namespace's, read now as TrustPolicies::For reads it at each create.
+  request.policy_file = trust.policy_file();
+  if (trust.policy_file() != config->policy_file) {
+    absl::StatusOr<std::string> text = ImageTrust::ReadPolicyText(trust.policy_file());
+    if (!text.ok()) return text.status();
+    request.policy_text = std::move(*text);
+  }
+  ProgressState unused;
+  ASSIGN_OR_RETURN(PullReply reply, RunHelper(request, unused));
+  if (reply.kind != PullReply::kChecked) {
+    return absl::InternalError("ocid-pull answered a trust check with an image");
+  }
+  return absl::OkStatus();
+}
+
+PullRequest HelperPuller::RequestFor(const std::string& image, const PullConfig& config) {
+  PullRequest request;
+  request.image = image;
+  request.storage_root = options_.storage_root;
+  request.auth_file = options_.auth_file;
+  request.registries_conf = config.registries_files;
+  request.policy_file = config.policy_file;
+  request.policy_text = config.policy_text;
+  request.registries_d = config.registries_d;
+  request.policy_dir = config.policy_dir;
+  if (aliases_ != nullptr) request.cached_aliases = aliases_->Aliases();
+  request.max_parallel_layers = options_.max_parallel_layers;
+  return request;
 }
 
 std::optional<PullProgress> HelperPuller::Progress(const std::string& image) {
@@ -106,19 +148,9 @@ absl::StatusOr<ImageRecord> HelperPuller::Pull(const std::string& image, const P
   std::shared_ptr<const PullConfig> config = this->config();
   // A namespace that is no Kubernetes name is refused before any helper.
   RETURN_IF_ERROR(config->trust->For(pod_namespace).status());
-  PullRequest request;
-  request.image = image;
+  PullRequest request = RequestFor(image, *config);
   request.auth = auth;
   request.pod_namespace = pod_namespace;
-  request.storage_root = options_.storage_root;
-  request.auth_file = options_.auth_file;
-  request.registries_conf = config->registries_files;
-  request.policy_file = config->policy_file;
-  request.policy_text = config->policy_text;
-  request.registries_d = config->registries_d;
-  request.policy_dir = config->policy_dir;
-  if (aliases_ != nullptr) request.cached_aliases = aliases_->Aliases();
-  request.max_parallel_layers = options_.max_parallel_layers;
 
   auto progress = std::make_shared<ProgressState>();
   {
@@ -143,7 +175,7 @@ absl::StatusOr<ImageRecord> HelperPuller::Pull(const std::string& image, const P
   // collected while it runs.
   Lease blobs_held = blobs_.LeaseAll();
   Lease layers_held = layers_.LeaseAll();
-  absl::StatusOr<PullResult> result = RunHelper(request, *progress);
+  absl::StatusOr<PullReply> result = RunHelper(request, *progress);
   // What the helper put in place becomes ours; what it left half made
   // (killed mid-download or mid-unpack) goes. No helper runs now.
   if (absl::Status cleared = blobs_.ClearIngest(); !cleared.ok()) {
@@ -151,7 +183,10 @@ absl::StatusOr<ImageRecord> HelperPuller::Pull(const std::string& image, const P
   }
   RETURN_IF_ERROR(layers_.Rescan());
   if (!result.ok()) return result.status();
-  return Publish(image, *result);
+  if (result->kind != PullReply::kResult) {
+    return absl::InternalError("ocid-pull answered a pull without an image");
+  }
+  return Publish(image, result->result);
 }
 
 absl::StatusOr<ImageRecord> HelperPuller::Publish(const std::string& image,
@@ -175,7 +210,7 @@ absl::StatusOr<ImageRecord> HelperPuller::Publish(const std::string& image,
   return images_.Find(result.record.id.String()).value_or(result.record);
 }
 
-absl::StatusOr<PullResult> HelperPuller::RunHelper(const PullRequest& request,
+absl::StatusOr<PullReply> HelperPuller::RunHelper(const PullRequest& request,
                                                    ProgressState& progress) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "pipe for ocid-pull");
@@ -202,7 +237,7 @@ absl::StatusOr<PullResult> HelperPuller::RunHelper(const PullRequest& request,
   const std::string log = helper.Stderr();
   FollowCrashPoint(log);
   if (reply.ok() && reply->kind == PullReply::kError) return reply->error;
-  if (reply.ok() && ExitedZero(wait_status)) return reply->result;
+  if (reply.ok() && ExitedZero(wait_status)) return reply;
   std::string why = reply.ok() ? "after its result" : std::string(reply.status().message());
   return absl::InternalError(absl::StrCat("ocid-pull ", DescribeWaitStatus(wait_status), " (",
                                           why, ")", log.empty() ? "" : ": ", Tail(log)));

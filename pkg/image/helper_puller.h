@@ -20,12 +20,12 @@
 #include "absl/synchronization/mutex.h"
 #include "pkg/image/image_lookup.h"
 #include "pkg/image/pull_protocol.h"
-#include "pkg/image/puller.h"
 #include "pkg/image/registries_conf.h"
 #include "pkg/image/short_name_aliases.h"
 #include "pkg/storage/blob_store.h"
 #include "pkg/storage/image_store.h"
 #include "pkg/storage/layer_store.h"
+#include "pkg/trust/image_trust.h"
 #include "pkg/trust/trust_policies.h"
 
 namespace ocid {
@@ -74,8 +74,10 @@ class HelperPuller {
   absl::StatusOr<ImageRecord> Pull(const std::string& image, const PullAuth& auth,
                                    const std::string& pod_namespace = "");
 
-  // CreateContainer's re-check (ImagePuller::CheckTrustAgain), still done
-  // in ocid: see docs/ARCHITECTURE.md, "Images".
+  // CreateContainer's re-check (ImagePuller::CheckTrustAgain). A policy
+  // that only accepts or rejects `image` is decided here; one that wants a
+  // signature is checked by a helper (gpgme, lookasides and registry
+  // attachments stay out of ocid).
   absl::Status CheckTrustAgain(const ImageTrust& trust, const ImageReference& image,
                                const std::string& manifest_digest);
 
@@ -96,7 +98,11 @@ class HelperPuller {
 
   std::shared_ptr<const PullConfig> config();
   // Runs the helper for `request`: its result, or why there is none.
-  absl::StatusOr<PullResult> RunHelper(const PullRequest& request, ProgressState& progress);
+  // The request for `image` with the configuration in effect.
+  PullRequest RequestFor(const std::string& image, const PullConfig& config);
+  // Runs the helper for `request`: its final reply (a result, a check
+  // passed, or the helper's error as the status), or why there is none.
+  absl::StatusOr<PullReply> RunHelper(const PullRequest& request, ProgressState& progress);
   absl::StatusOr<ImageRecord> Publish(const std::string& image, const PullResult& result);
 
   BlobStore& blobs_;
@@ -104,14 +110,13 @@ class HelperPuller {
   ImageStore& images_;
   const HelperPullerOptions options_;
   ShortNameAliasCache* const aliases_;
-  // Only for CheckTrustAgain; it never pulls.
-  ImagePuller checker_;
 
   // Held over a helper's run: one writes the stores at a time. Taken before
   // mu_ and any store's mutex, never under them.
   absl::Mutex pull_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   absl::Mutex mu_;
   std::shared_ptr<const PullConfig> config_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const RegistriesConf> registries_ ABSL_GUARDED_BY(mu_);  // config_'s
   std::multimap<std::string, std::shared_ptr<ProgressState>> progress_ ABSL_GUARDED_BY(mu_);
 };
 

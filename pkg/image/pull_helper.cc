@@ -22,6 +22,8 @@
 #include "pkg/base/status_macros.h"
 #include "pkg/image/pull_protocol.h"
 #include "pkg/image/puller.h"
+#include "pkg/image/reference.h"
+#include "pkg/trust/image_trust.h"
 #include "pkg/image/registries_conf.h"
 #include "pkg/image/short_name_aliases.h"
 #include "pkg/storage/blob_store.h"
@@ -48,12 +50,26 @@ void Send(const PullReply& reply) {
   }
 }
 
+absl::StatusOr<std::string> PolicyText(const PullRequest& request) {
+  if (request.policy_text.has_value()) return *request.policy_text;
+  return absl::NotFoundError("no such file");
+}
+
+// CreateContainer's re-check of a stored image: no store is opened (a
+// pull may be writing them).
+absl::Status CheckTrust(const PullRequest& request) {
+  ASSIGN_OR_RETURN(RegistriesConf registries, ParseRegistriesConfFiles(request.registries_conf));
+  ASSIGN_OR_RETURN(std::unique_ptr<ImageTrust> trust,
+                   ImageTrust::LoadText(request.policy_file, PolicyText(request),
+                                        request.registries_d));
+  ASSIGN_OR_RETURN(ImageReference image, ParseImageReference(request.image));
+  return CheckTrustAgainWith(*trust, image, request.manifest_digest, registries,
+                             request.auth_file);
+}
+
 absl::StatusOr<PullResult> Run(const PullRequest& request) {
   ASSIGN_OR_RETURN(RegistriesConf registries, ParseRegistriesConfFiles(request.registries_conf));
-  absl::StatusOr<std::string> policy_text =
-      request.policy_text.has_value()
-          ? absl::StatusOr<std::string>(*request.policy_text)
-          : absl::StatusOr<std::string>(absl::NotFoundError("no such file"));
+  absl::StatusOr<std::string> policy_text = PolicyText(request);
   ASSIGN_OR_RETURN(std::shared_ptr<const TrustPolicies> trust,
                    TrustPolicies::LoadText(request.policy_file, policy_text,
                                            request.registries_d, request.policy_dir));
@@ -116,6 +132,13 @@ int PullHelperMain(int argc, char** argv) {
   std::string input((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
   PullReply reply;
   absl::StatusOr<PullRequest> request = DecodePullRequest(input);
+  if (request.ok() && request->mode == PullRequest::kCheckTrust) {
+    absl::Status checked = CheckTrust(*request);
+    reply.kind = checked.ok() ? PullReply::kChecked : PullReply::kError;
+    reply.error = checked;
+    Send(reply);
+    return 0;
+  }
   absl::StatusOr<PullResult> result = request.ok() ? Run(*request) : request.status();
   if (result.ok()) {
     reply.kind = PullReply::kResult;

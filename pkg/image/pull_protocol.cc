@@ -47,7 +47,9 @@ std::string EncodePullRequest(const PullRequest& request) {
     files.push_back({{"path", file.path}, {"text", file.text}, {"drop_in", file.drop_in}});
   }
   json out = {
+      {"mode", request.mode == PullRequest::kCheckTrust ? "check_trust" : "pull"},
       {"image", request.image},
+      {"manifest_digest", request.manifest_digest},
       {"auth",
        {{"username", request.auth.username},
         {"password", request.auth.password},
@@ -71,6 +73,14 @@ absl::StatusOr<PullRequest> DecodePullRequest(absl::string_view text) {
   constexpr absl::string_view kWhat = "pull request";
   ASSIGN_OR_RETURN(json in, ParseObject(text, kWhat));
   PullRequest request;
+  std::string mode = "pull";
+  RETURN_IF_ERROR(Get(in, "mode", mode, kWhat));
+  if (mode == "check_trust") {
+    request.mode = PullRequest::kCheckTrust;
+  } else if (mode != "pull") {
+    return Malformed(kWhat, absl::StrCat("unknown mode \"", mode, "\""));
+  }
+  RETURN_IF_ERROR(Get(in, "manifest_digest", request.manifest_digest, kWhat));
   RETURN_IF_ERROR(Get(in, "image", request.image, kWhat));
   if (request.image.empty()) return Malformed(kWhat, "no image");
   if (auto auth = in.find("auth"); auth != in.end() && auth->is_object()) {
@@ -81,7 +91,9 @@ absl::StatusOr<PullRequest> DecodePullRequest(absl::string_view text) {
   }
   RETURN_IF_ERROR(Get(in, "pod_namespace", request.pod_namespace, kWhat));
   RETURN_IF_ERROR(Get(in, "storage_root", request.storage_root, kWhat));
-  if (request.storage_root.empty()) return Malformed(kWhat, "no storage_root");
+  if (request.storage_root.empty() && request.mode == PullRequest::kPull) {
+    return Malformed(kWhat, "no storage_root");
+  }
   RETURN_IF_ERROR(Get(in, "auth_file", request.auth_file, kWhat));
   if (auto files = in.find("registries_conf"); files != in.end() && !files->is_null()) {
     if (!files->is_array()) return Malformed(kWhat, "\"registries_conf\" is not an array");
@@ -126,6 +138,9 @@ std::string EncodePullReply(const PullReply& reply) {
       out["error"] = {{"code", static_cast<int>(reply.error.code())},
                       {"message", std::string(reply.error.message())}};
       break;
+    case PullReply::kChecked:
+      out["checked"] = json::object();
+      break;
   }
   return out.dump() + "\n";
 }
@@ -133,7 +148,7 @@ std::string EncodePullReply(const PullReply& reply) {
 absl::StatusOr<PullReply> DecodePullReply(absl::string_view line) {
   constexpr absl::string_view kWhat = "reply from ocid-pull";
   ASSIGN_OR_RETURN(json in, ParseObject(line, kWhat));
-  if (in.size() != 1) return Malformed(kWhat, "not exactly one of progress, result, error");
+  if (in.size() != 1) return Malformed(kWhat, "not exactly one of progress, result, error, checked");
   PullReply reply;
   if (auto it = in.find("progress"); it != in.end()) {
     if (!it->is_object()) return Malformed(kWhat, "\"progress\" is not an object");
@@ -171,7 +186,12 @@ absl::StatusOr<PullReply> DecodePullReply(absl::string_view line) {
     reply.error = absl::Status(static_cast<absl::StatusCode>(code), message);
     return reply;
   }
-  return Malformed(kWhat, "not one of progress, result, error");
+  if (auto it = in.find("checked"); it != in.end()) {
+    if (!it->is_object()) return Malformed(kWhat, "\"checked\" is not an object");
+    reply.kind = PullReply::kChecked;
+    return reply;
+  }
+  return Malformed(kWhat, "not one of progress, result, error, checked");
 }
 
 absl::StatusOr<PullReply> ReadPullReplies(

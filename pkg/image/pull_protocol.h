@@ -36,7 +36,12 @@ struct PullAuth {
 // files' text as ocid read it, so that a file changed without a reload is
 // not used), and where the stores are.
 struct PullRequest {
-  std::string image;  // as the user wrote it
+  // kCheckTrust: CreateContainer's trust re-check of a stored image
+  // (ImagePuller::CheckTrustAgain) instead of a pull; no store is opened.
+  enum Mode { kPull, kCheckTrust };
+  Mode mode = kPull;
+  std::string image;  // as the user wrote it; kCheckTrust: the reference checked
+  std::string manifest_digest;  // kCheckTrust: the stored image manifest's
   PullAuth auth;
   std::string pod_namespace;
   std::string storage_root;  // <root>/storage
@@ -51,7 +56,15 @@ struct PullRequest {
   int max_parallel_layers = 3;
 };
 
-// How far the helper has come.
+// How far a pull has come; layers already in the store count as done.
+struct PullProgress {
+  int layers_total = 0;
+  int layers_done = 0;
+  int64_t bytes_total = 0;  // compressed sizes of the layers to download
+  int64_t bytes_done = 0;
+};
+
+// How far the helper has come (its PullProgress, as sent).
 struct PullProgressReport {
   int layers_total = 0;
   int layers_done = 0;
@@ -70,7 +83,8 @@ struct PullResult {
 
 // One line of the helper's reply.
 struct PullReply {
-  enum Kind { kProgress, kResult, kError };
+  // kChecked: a trust re-check passed.
+  enum Kind { kProgress, kResult, kError, kChecked };
   Kind kind = kProgress;
   PullProgressReport progress;
   PullResult result;

@@ -179,24 +179,17 @@ absl::StatusOr<FetchedImage> ImagePuller::PullReference(const ImageReference& re
 
 absl::Status ImagePuller::CheckTrustAgain(const ImageTrust& trust, const ImageReference& image,
                                           const std::string& manifest_digest) {
-  const std::shared_ptr<const RegistriesConf> registries = this->registries();
-  absl::StatusOr<std::vector<Source>> sources = SourcesFor(image, RegistryAuth(), *registries);
-  // No registry to read attachments from (now blocked, say): the policy is
-  // checked with what needs none.
-  if (!sources.ok() || sources->empty()) return trust.Check(image, manifest_digest);
-  absl::Status first_refusal;
-  for (const Source& source : *sources) {
-    RegistryClient client(source.endpoint, source.auth);
-    AttachmentSource attachments = RegistryAttachmentSource(client, source.repository);
-    absl::Status checked = trust.Check(image, manifest_digest, &attachments);
-    if (checked.ok()) return checked;
-    if (first_refusal.ok()) first_refusal = checked;
-  }
-  return first_refusal;
+  return CheckTrustAgainWith(trust, image, manifest_digest, *registries(), options_.auth_file);
 }
 
 absl::StatusOr<std::vector<ImagePuller::Source>> ImagePuller::SourcesFor(
     const ImageReference& reference, const RegistryAuth& auth, const RegistriesConf& registries) {
+  return SourcesOf(reference, auth, registries, options_.auth_file);
+}
+
+absl::StatusOr<std::vector<ImagePuller::Source>> ImagePuller::SourcesOf(
+    const ImageReference& reference, const RegistryAuth& auth, const RegistriesConf& registries,
+    const std::string& auth_file) {
   std::string name = reference.Name();
   const RegistryConfig* config = registries.Find(name);
   std::vector<std::pair<std::string, bool>> locations;  // "host/repo", insecure
@@ -224,15 +217,34 @@ absl::StatusOr<std::vector<ImagePuller::Source>> ImagePuller::SourcesFor(
     source.auth = auth;
     bool has_auth = !auth.username.empty() || !auth.identity_token.empty() ||
                     !auth.registry_token.empty();
-    if (!has_auth && !options_.auth_file.empty()) {
+    if (!has_auth && !auth_file.empty()) {
       ASSIGN_OR_RETURN(RegistryCredentials saved,
-                       LookupAuthFile(options_.auth_file, location.substr(0, slash),
+                       LookupAuthFile(auth_file, location.substr(0, slash),
                                       source.repository));
       source.auth = {saved.username, saved.password, saved.identity_token, saved.registry_token};
     }
     sources.push_back(std::move(source));
   }
   return sources;
+}
+
+absl::Status CheckTrustAgainWith(const ImageTrust& trust, const ImageReference& image,
+                                 const std::string& manifest_digest,
+                                 const RegistriesConf& registries, const std::string& auth_file) {
+  absl::StatusOr<std::vector<ImagePuller::Source>> sources =
+      ImagePuller::SourcesOf(image, RegistryAuth(), registries, auth_file);
+  // No registry to read attachments from (now blocked, say): the policy is
+  // checked with what needs none.
+  if (!sources.ok() || sources->empty()) return trust.Check(image, manifest_digest);
+  absl::Status first_refusal;
+  for (const ImagePuller::Source& source : *sources) {
+    RegistryClient client(source.endpoint, source.auth);
+    AttachmentSource attachments = RegistryAttachmentSource(client, source.repository);
+    absl::Status checked = trust.Check(image, manifest_digest, &attachments);
+    if (checked.ok()) return checked;
+    if (first_refusal.ok()) first_refusal = checked;
+  }
+  return first_refusal;
 }
 
 absl::StatusOr<FetchedImage> ImagePuller::PullFrom(const Source& source,

@@ -53,6 +53,18 @@ std::unique_ptr<ImageTrust> ImageTrust::WithPolicy(Policy policy, std::string po
                                       keyring_dir_);
 }
 
+bool ImageTrust::NeedsSignatures(const ImageReference& image) const {
+  absl::StatusOr<ScopedRequirements> scoped = policy_.RequirementsFor("docker", image);
+  if (!scoped.ok()) return false;  // refused without one
+  for (const PolicyRequirement& requirement : *scoped->requirements) {
+    if (requirement.type == PolicyRequirement::Type::kSignedBy ||
+        requirement.type == PolicyRequirement::Type::kSigstoreSigned) {
+      return true;
+    }
+  }
+  return false;
+}
+
 absl::Status ImageTrust::Check(const ImageReference& image, const std::string& manifest_digest,
                                const AttachmentSource* attachments) const {
   absl::StatusOr<ScopedRequirements> scoped = policy_.RequirementsFor("docker", image);

@@ -61,6 +61,11 @@ class ImageTrust {
 
   const std::string& policy_file() const { return policy_file_; }
 
+  // Whether Check of `image` verifies a signature (signedBy: gpgme and
+  // lookasides; sigstoreSigned: registry attachments), rather than only
+  // accepting or rejecting: what ocid leaves to ocid-pull.
+  bool NeedsSignatures(const ImageReference& image) const;
+
   // The same trust with `policy` (read from `policy_file`) in place of this
   // one's: the same registries.d and everything else.
   std::unique_ptr<ImageTrust> WithPolicy(Policy policy, std::string policy_file) const;
