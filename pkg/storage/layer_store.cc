@@ -213,6 +213,14 @@ absl::Status LayerStore::DeleteFiles(const Digest& chain_id) {
 
 Lease LayerStore::LeaseLayer(const Digest& chain_id) { return leases_.Take(chain_id.String()); }
 
+Lease LayerStore::LeaseAll() {
+  Lease all = leases_.TakeAll();  // no collection starts a deletion now
+  absl::MutexLock lock(&mu_);
+  auto none = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return deleting_.empty(); };
+  mu_.Await(absl::Condition(&none));
+  return all;
+}
+
 absl::Status LayerStore::Collect(const std::function<std::set<std::string>()>& referenced) {
   absl::MutexLock collecting(&collect_mu_);
   std::vector<std::string> stored;

@@ -60,8 +60,10 @@ class LayerStore {
   // leased layer. A pull takes it before asking Get.
   Lease LeaseLayer(const Digest& chain_id);
   // Every layer, for as long as another process unpacks into the store
-  // (LeaseTable::TakeAll).
-  Lease LeaseAll() { return leases_.TakeAll(); }
+  // (LeaseTable::TakeAll). Returns once no deletion is under way either: a
+  // collection unmarks a layer before its files go, and the other process
+  // sees only the files.
+  Lease LeaseAll();
   // Learns the layers another process (ocid-pull) put in place and removes
   // the temp dirs of its unpacks cut short. Only while nothing unpacks into
   // the store in this process or another.
