@@ -4,6 +4,7 @@
 // half made is cleaned up; a result is published as the image record.
 #include "pkg/image/helper_puller.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -37,6 +38,10 @@ class HelperPullerTest : public ::testing::Test {
     std::string path = dir_ + "/helper.sh";
     std::ofstream(path) << "#!/bin/sh\n" << script << "\n";
     ::chmod(path.c_str(), 0755);
+    return WithBinary(path);
+  }
+
+  std::unique_ptr<HelperPuller> WithBinary(const std::string& path) {
     PullConfigPaths paths{dir_ + "/registries.conf", dir_ + "/policy.json",
                           dir_ + "/registries.d", ""};
     std::ofstream(paths.signature_policy) << R"({"default": [{"type": "insecureAcceptAnything"}]})";
@@ -125,6 +130,21 @@ TEST_F(HelperPullerTest, AResultNamingALayerNotInTheStoreIsRefused) {
   EXPECT_TRUE(absl::IsInternal(pulled.status()));
   EXPECT_THAT(std::string(pulled.status().message()), HasSubstr("not in the store"));
   EXPECT_TRUE(images_->List().empty());
+}
+
+// The real ocid-pull: a registry nobody serves fails the pull with the
+// puller's error, code and all, and leaves nothing behind.
+TEST_F(HelperPullerTest, TheRealHelpersErrorComesBack) {
+  char real[PATH_MAX];
+  ASSERT_NE(::realpath("cmd/ocid/ocid-pull", real), nullptr);
+  auto puller = WithBinary(real);
+  absl::StatusOr<ImageRecord> pulled = puller->Pull("127.0.0.1:1/nobody/here:latest", {});
+  EXPECT_FALSE(pulled.ok());
+  EXPECT_FALSE(absl::IsInternal(pulled.status())) << pulled.status();
+  EXPECT_THAT(std::string(pulled.status().message()),
+              HasSubstr("pull 127.0.0.1:1/nobody/here:latest"));
+  EXPECT_TRUE(images_->List().empty());
+  EXPECT_TRUE(layers_->List().empty());
 }
 
 }  // namespace

@@ -23,12 +23,12 @@
 #include "pkg/image/pull_protocol.h"
 #include "pkg/image/puller.h"
 #include "pkg/image/reference.h"
-#include "pkg/trust/image_trust.h"
 #include "pkg/image/registries_conf.h"
 #include "pkg/image/short_name_aliases.h"
 #include "pkg/storage/blob_store.h"
 #include "pkg/storage/image_store.h"
 #include "pkg/storage/layer_store.h"
+#include "pkg/trust/image_trust.h"
 #include "pkg/trust/trust_policies.h"
 
 namespace ocid {
