@@ -139,8 +139,7 @@ std::optional<PullProgress> HelperPuller::Progress(const std::string& image) {
   auto it = progress_.find(image);
   if (it == progress_.end()) return std::nullopt;
   const ProgressState& state = *it->second;
-  return PullProgress{state.layers_total, state.layers_done, state.bytes_total,
-                      state.bytes_done};
+  return PullProgress{state.layers_total, state.layers_done, state.bytes_total, state.bytes_done};
 }
 
 absl::StatusOr<ImageRecord> HelperPuller::Pull(const std::string& image, const PullAuth& auth,
@@ -211,7 +210,7 @@ absl::StatusOr<ImageRecord> HelperPuller::Publish(const std::string& image,
 }
 
 absl::StatusOr<PullReply> HelperPuller::RunHelper(const PullRequest& request,
-                                                   ProgressState& progress) {
+                                                  ProgressState& progress) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "pipe for ocid-pull");
   UniqueFd read_end(fds[0]);
@@ -239,8 +238,8 @@ absl::StatusOr<PullReply> HelperPuller::RunHelper(const PullRequest& request,
   if (reply.ok() && reply->kind == PullReply::kError) return reply->error;
   if (reply.ok() && ExitedZero(wait_status)) return reply;
   std::string why = reply.ok() ? "after its result" : std::string(reply.status().message());
-  return absl::InternalError(absl::StrCat("ocid-pull ", DescribeWaitStatus(wait_status), " (",
-                                          why, ")", log.empty() ? "" : ": ", Tail(log)));
+  return absl::InternalError(absl::StrCat("ocid-pull ", DescribeWaitStatus(wait_status), " (", why,
+                                          ")", log.empty() ? "" : ": ", Tail(log)));
 }
 
 }  // namespace ocid

@@ -42,16 +42,16 @@ class HelperPullerTest : public ::testing::Test {
   }
 
   std::unique_ptr<HelperPuller> WithBinary(const std::string& path) {
-    PullConfigPaths paths{dir_ + "/registries.conf", dir_ + "/policy.json",
-                          dir_ + "/registries.d", ""};
+    PullConfigPaths paths{dir_ + "/registries.conf", dir_ + "/policy.json", dir_ + "/registries.d",
+                          ""};
     std::ofstream(paths.signature_policy) << R"({"default": [{"type": "insecureAcceptAnything"}]})";
     absl::StatusOr<PullConfig> config = PullConfig::Load(paths);
     EXPECT_TRUE(config.ok()) << config.status();
     HelperPullerOptions options;
     options.helper = path;
     options.storage_root = storage_;
-    return std::make_unique<HelperPuller>(*blobs_, *layers_, *images_, std::move(*config),
-                                          options, nullptr);
+    return std::make_unique<HelperPuller>(*blobs_, *layers_, *images_, std::move(*config), options,
+                                          nullptr);
   }
 
   std::string dir_, storage_;
@@ -69,10 +69,9 @@ TEST_F(HelperPullerTest, TheHelpersErrorKeepsItsCodeAndMessage) {
 
 TEST_F(HelperPullerTest, AHelperThatDiesIsAClearError) {
   // Half a download left behind, as a helper killed mid-blob leaves it.
-  auto puller = WithHelper(
-      "cat >/dev/null; echo partial >" + storage_ +
-      "/content/ingest/x.tmp; echo 'fetching...' >&2; "
-      R"(printf '{"progress": {"layers_total": 1}}\n{"res' >&3; kill -9 $$)");
+  auto puller = WithHelper("cat >/dev/null; echo partial >" + storage_ +
+                           "/content/ingest/x.tmp; echo 'fetching...' >&2; "
+                           R"(printf '{"progress": {"layers_total": 1}}\n{"res' >&3; kill -9 $$)");
   absl::StatusOr<ImageRecord> pulled = puller->Pull("x.io/busybox:latest", {});
   EXPECT_TRUE(absl::IsInternal(pulled.status())) << pulled.status();
   EXPECT_THAT(std::string(pulled.status().message()), HasSubstr("ocid-pull killed by signal 9"));
@@ -99,17 +98,16 @@ TEST_F(HelperPullerTest, AResultIsPublishedAndALayerLeftHalfUnpackedGoes) {
   ASSERT_TRUE(MakeDirs(storage_ + "/layers/.unpack-abc-123/diff", 0755).ok());
   std::string hex(64, 'c');
   std::string layer = storage_ + "/layers/" + hex;
-  std::string record_json = absl::StrCat(
-      R"({\"version\": 1, \"chain_id\": \"sha256:)", hex, R"(\", \"diff_id\": \"sha256:)", hex,
-      R"(\", \"parent\": \"\", \"unpacked_size\": 10})");
+  std::string record_json = absl::StrCat(R"({\"version\": 1, \"chain_id\": \"sha256:)", hex,
+                                         R"(\", \"diff_id\": \"sha256:)", hex,
+                                         R"(\", \"parent\": \"\", \"unpacked_size\": 10})");
   std::string image = absl::StrCat(
       R"({\"id\": \"sha256:)", std::string(64, 'a'),
       R"(\", \"repo_tags\": [\"x.io/busybox:latest\"], \"manifest_digest\": \"sha256:)",
       std::string(64, 'b'), R"(\", \"layers\": [\"sha256:)", hex, R"(\"], \"size\": 11})");
   auto puller = WithHelper(absl::StrCat("cat >/dev/null; mkdir -p ", layer, "/diff; echo \"",
                                         record_json, "\" >", layer, "/layer.json; ",
-                                        "echo '{\"result\": {\"record\": \"", image,
-                                        "\"}}' >&3"));
+                                        "echo '{\"result\": {\"record\": \"", image, "\"}}' >&3"));
   absl::StatusOr<ImageRecord> pulled = puller->Pull("x.io/busybox:latest", {});
   ASSERT_TRUE(pulled.ok()) << pulled.status();
   EXPECT_EQ(pulled->id.hex, std::string(64, 'a'));
@@ -120,12 +118,10 @@ TEST_F(HelperPullerTest, AResultIsPublishedAndALayerLeftHalfUnpackedGoes) {
 
 TEST_F(HelperPullerTest, AResultNamingALayerNotInTheStoreIsRefused) {
   std::string image = absl::StrCat(
-      R"({\"id\": \"sha256:)", std::string(64, 'a'),
-      R"(\", \"manifest_digest\": \"sha256:)", std::string(64, 'b'), R"(\", \"layers\": [\"sha256:)",
-      std::string(64, 'd'), R"(\"]})");
-  auto puller =
-      WithHelper(absl::StrCat("cat >/dev/null; echo '{\"result\": {\"record\": \"", image,
-                              "\"}}' >&3"));
+      R"({\"id\": \"sha256:)", std::string(64, 'a'), R"(\", \"manifest_digest\": \"sha256:)",
+      std::string(64, 'b'), R"(\", \"layers\": [\"sha256:)", std::string(64, 'd'), R"(\"]})");
+  auto puller = WithHelper(
+      absl::StrCat("cat >/dev/null; echo '{\"result\": {\"record\": \"", image, "\"}}' >&3"));
   absl::StatusOr<ImageRecord> pulled = puller->Pull("x.io/busybox:latest", {});
   EXPECT_TRUE(absl::IsInternal(pulled.status()));
   EXPECT_THAT(std::string(pulled.status().message()), HasSubstr("not in the store"));

@@ -59,20 +59,19 @@ absl::StatusOr<std::string> PolicyText(const PullRequest& request) {
 // pull may be writing them).
 absl::Status CheckTrust(const PullRequest& request) {
   ASSIGN_OR_RETURN(RegistriesConf registries, ParseRegistriesConfFiles(request.registries_conf));
-  ASSIGN_OR_RETURN(std::unique_ptr<ImageTrust> trust,
-                   ImageTrust::LoadText(request.policy_file, PolicyText(request),
-                                        request.registries_d));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<ImageTrust> trust,
+      ImageTrust::LoadText(request.policy_file, PolicyText(request), request.registries_d));
   ASSIGN_OR_RETURN(ImageReference image, ParseImageReference(request.image));
-  return CheckTrustAgainWith(*trust, image, request.manifest_digest, registries,
-                             request.auth_file);
+  return CheckTrustAgainWith(*trust, image, request.manifest_digest, registries, request.auth_file);
 }
 
 absl::StatusOr<PullResult> Run(const PullRequest& request) {
   ASSIGN_OR_RETURN(RegistriesConf registries, ParseRegistriesConfFiles(request.registries_conf));
   absl::StatusOr<std::string> policy_text = PolicyText(request);
   ASSIGN_OR_RETURN(std::shared_ptr<const TrustPolicies> trust,
-                   TrustPolicies::LoadText(request.policy_file, policy_text,
-                                           request.registries_d, request.policy_dir));
+                   TrustPolicies::LoadText(request.policy_file, policy_text, request.registries_d,
+                                           request.policy_dir));
   const std::string& storage = request.storage_root;
   ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> blobs, BlobStore::Open(storage + "/content"));
   ASSIGN_OR_RETURN(std::unique_ptr<LayerStore> layers, LayerStore::Open(storage + "/layers"));
@@ -101,8 +100,7 @@ absl::StatusOr<PullResult> Run(const PullRequest& request) {
       }
       last = *now;
       PullReply reply;
-      reply.progress = {now->layers_total, now->layers_done, now->bytes_total, now->bytes_done,
-                        0};
+      reply.progress = {now->layers_total, now->layers_done, now->bytes_total, now->bytes_done, 0};
       Send(reply);
     }
   });

@@ -148,7 +148,8 @@ std::string EncodePullReply(const PullReply& reply) {
 absl::StatusOr<PullReply> DecodePullReply(absl::string_view line) {
   constexpr absl::string_view kWhat = "reply from ocid-pull";
   ASSIGN_OR_RETURN(json in, ParseObject(line, kWhat));
-  if (in.size() != 1) return Malformed(kWhat, "not exactly one of progress, result, error, checked");
+  if (in.size() != 1)
+    return Malformed(kWhat, "not exactly one of progress, result, error, checked");
   PullReply reply;
   if (auto it = in.find("progress"); it != in.end()) {
     if (!it->is_object()) return Malformed(kWhat, "\"progress\" is not an object");
@@ -230,9 +231,8 @@ absl::StatusOr<PullReply> ReadPullReplies(
     }
   }
   if (!buffer.empty()) {
-    return absl::InternalError(
-        absl::StrCat("ocid-pull's reply was cut short: ", buffer.size(),
-                     " bytes without a newline"));
+    return absl::InternalError(absl::StrCat("ocid-pull's reply was cut short: ", buffer.size(),
+                                            " bytes without a newline"));
   }
   if (!final_reply.has_value()) {
     return absl::InternalError("ocid-pull ended without a result or an error");

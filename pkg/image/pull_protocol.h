@@ -40,7 +40,7 @@ struct PullRequest {
   // (ImagePuller::CheckTrustAgain) instead of a pull; no store is opened.
   enum Mode { kPull, kCheckTrust };
   Mode mode = kPull;
-  std::string image;  // as the user wrote it; kCheckTrust: the reference checked
+  std::string image;            // as the user wrote it; kCheckTrust: the reference checked
   std::string manifest_digest;  // kCheckTrust: the stored image manifest's
   PullAuth auth;
   std::string pod_namespace;
@@ -51,7 +51,7 @@ struct PullRequest {
   // The policy's text; nullopt when the file was missing.
   std::optional<std::string> policy_text;
   std::string registries_d;
-  std::string policy_dir;  // per-namespace policies; "" for none
+  std::string policy_dir;                             // per-namespace policies; "" for none
   std::map<std::string, std::string> cached_aliases;  // the short-name alias cache
   int max_parallel_layers = 3;
 };

@@ -107,8 +107,7 @@ TEST(PullProtocolTest, RepliesRoundTrip) {
   for (const absl::Status& error :
        {absl::FailedPreconditionError("SignatureValidationFailed: image x (policy p): no"),
         absl::NotFoundError("pull x: manifest unknown"),
-        absl::UnauthenticatedError("registry said 401"),
-        absl::InternalError("unpack failed")}) {
+        absl::UnauthenticatedError("registry said 401"), absl::InternalError("unpack failed")}) {
     PullReply reply;
     reply.kind = PullReply::kError;
     reply.error = error;
@@ -157,9 +156,8 @@ TEST(PullProtocolTest, ReadsProgressThenTheFinalReply) {
   result.kind = PullReply::kResult;
   result.result.record = SampleRecord();
   int lines = 0;
-  absl::StatusOr<PullReply> reply =
-      ReadFrom(EncodePullReply(progress) + EncodePullReply(progress) + EncodePullReply(result),
-               &lines);
+  absl::StatusOr<PullReply> reply = ReadFrom(
+      EncodePullReply(progress) + EncodePullReply(progress) + EncodePullReply(result), &lines);
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_EQ(reply->kind, PullReply::kResult);
   EXPECT_EQ(lines, 2);
