@@ -16,8 +16,8 @@ fi
 "$top/ci/setup.sh"
 bazel build -c opt //cmd/ocid:all //cmd/ocic
 bin=$(bazel info -c opt bazel-bin)
-# ocid finds ocid-pinns and ocid-infra beside itself.
-for tool in ocid ocid-pinns ocid-infra; do
+# ocid finds ocid-pinns, ocid-infra and ocid-pull beside itself.
+for tool in ocid ocid-pinns ocid-infra ocid-pull; do
   install -m 0755 "$bin/cmd/ocid/$tool" "/usr/local/bin/$tool"
 done
 install -m 0755 "$bin/cmd/ocic/ocic" /usr/local/bin/ocic

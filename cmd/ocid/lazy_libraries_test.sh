@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ocid must not link the libraries it loads on first use (libcurl, libarchive,
-# gpgme: docs/ARCHITECTURE.md, "Build"), directly or through another library.
+# gpgme: docs/ARCHITECTURE.md, "Build"), directly or through another library,
+# nor contain the image puller, which runs in ocid-pull.
 set -euo pipefail
 ocid=$1
 needed=$(readelf --dynamic "$ocid" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
@@ -13,4 +14,10 @@ for lib in libcurl libarchive libgpgme; do
     status=1
   fi
 done
+# Pulls run in ocid-pull (docs/ARCHITECTURE.md, "Images"): ocid must not
+# even contain the puller.
+if nm -C "$ocid" | grep -q ' ocid::ImagePuller::'; then
+  echo "$ocid contains ImagePuller; pulls belong to ocid-pull" >&2
+  status=1
+fi
 exit $status

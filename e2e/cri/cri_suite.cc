@@ -241,7 +241,8 @@ absl::Status SuiteEnvironment::Boot() {
     if (access(parent.c_str(), F_OK) == 0) cgroup_parents_before_.insert(parent);
   }
   procs_before_ = Processes();
-  for (const char* binary : {"/cmd/ocid/ocid", "/cmd/ocid/ocid-infra", "/cmd/ocid/ocid-pinns"}) {
+  for (const char* binary : {"/cmd/ocid/ocid", "/cmd/ocid/ocid-infra", "/cmd/ocid/ocid-pinns",
+                             "/cmd/ocid/ocid-pull"}) {
     std::string real = Realpath(RunfilesRoot() + binary);
     if (real.empty()) return absl::NotFoundError(absl::StrCat("runfile ", binary, " is missing"));
     our_binaries_.insert(real);

@@ -87,6 +87,27 @@ std::optional<PullProgress> ImagePuller::Progress(const std::string& image) {
 absl::StatusOr<ImageRecord> ImagePuller::Pull(const std::string& image,
                                               const RegistryAuth& auth,
                                               const std::string& pod_namespace) {
+  // With this pull's leases gone: what a collection skipped while it held
+  // it, and what a failed pull fetched. A failure here is retried by the
+  // next collection, so it does not fail the pull.
+  absl::Cleanup collect = [&] { CollectGarbage(images_, layers_, blobs_).IgnoreError(); };
+  ASSIGN_OR_RETURN(FetchedImage fetched, Fetch(image, auth, pod_namespace));
+  CrashPoint("pull_image.layers_unpacked");
+  RETURN_IF_ERROR(images_.Put(fetched.record));
+  CrashPoint("pull_image.recorded");
+  if (!fetched.alias.empty() && aliases_ != nullptr) {
+    absl::Status recorded = aliases_->Record(fetched.alias, fetched.alias_target);
+    if (!recorded.ok()) {
+      OCID_LOG(kWarn) << "pulled " << image << " as " << fetched.alias_target
+                      << " but could not record the alias: " << recorded;
+    }
+  }
+  return images_.Find(fetched.record.id.String()).value_or(fetched.record);
+}
+
+absl::StatusOr<FetchedImage> ImagePuller::Fetch(const std::string& image,
+                                                const RegistryAuth& auth,
+                                                const std::string& pod_namespace) {
   const std::shared_ptr<const RegistriesConf> registries = this->registries();
   std::shared_ptr<const ImageTrust> trust;
   if (std::shared_ptr<const TrustPolicies> policies = this->trust()) {
@@ -111,23 +132,16 @@ absl::StatusOr<ImageRecord> ImagePuller::Pull(const std::string& image,
       }
     }
   };
-  // With this pull's leases gone: what a collection skipped while it held
-  // it, and what a failed pull fetched. A failure here is retried by the
-  // next collection, so it does not fail the pull.
-  absl::Cleanup collect = [&] { CollectGarbage(images_, layers_, blobs_).IgnoreError(); };
   absl::Status last_error =
       absl::NotFoundError(absl::StrCat("no registry to pull ", image, " from"));
   std::optional<absl::Status> refused;
   for (const ImageReference& reference : resolved.candidates) {
-    absl::StatusOr<ImageRecord> pulled =
+    absl::StatusOr<FetchedImage> pulled =
         PullReference(reference, auth, *progress, *registries, trust.get());
     if (pulled.ok()) {
-      if (!resolved.record_alias.empty() && aliases_ != nullptr) {
-        absl::Status recorded = aliases_->Record(resolved.record_alias, reference.Name());
-        if (!recorded.ok()) {
-          OCID_LOG(kWarn) << "pulled " << image << " as " << reference.String()
-                          << " but could not record the alias: " << recorded;
-        }
+      if (!resolved.record_alias.empty()) {
+        pulled->alias = resolved.record_alias;
+        pulled->alias_target = reference.Name();
       }
       return pulled;
     }
@@ -146,15 +160,15 @@ absl::StatusOr<ImageRecord> ImagePuller::Pull(const std::string& image,
 }
 
 // Mirrors first (registries.conf order), then the registry itself.
-absl::StatusOr<ImageRecord> ImagePuller::PullReference(const ImageReference& reference,
-                                                       const RegistryAuth& auth,
-                                                       ProgressState& progress,
-                                                       const RegistriesConf& registries,
-                                                       const ImageTrust* trust) {
+absl::StatusOr<FetchedImage> ImagePuller::PullReference(const ImageReference& reference,
+                                                        const RegistryAuth& auth,
+                                                        ProgressState& progress,
+                                                        const RegistriesConf& registries,
+                                                        const ImageTrust* trust) {
   ASSIGN_OR_RETURN(std::vector<Source> sources, SourcesFor(reference, auth, registries));
   absl::Status last_error;
   for (const Source& source : sources) {
-    absl::StatusOr<ImageRecord> pulled = PullFrom(source, reference, progress, trust);
+    absl::StatusOr<FetchedImage> pulled = PullFrom(source, reference, progress, trust);
     if (pulled.ok()) return pulled;
     // A mirror's refused manifest is reported over a later location's
     // connection error, as in Pull.
@@ -165,24 +179,17 @@ absl::StatusOr<ImageRecord> ImagePuller::PullReference(const ImageReference& ref
 
 absl::Status ImagePuller::CheckTrustAgain(const ImageTrust& trust, const ImageReference& image,
                                           const std::string& manifest_digest) {
-  const std::shared_ptr<const RegistriesConf> registries = this->registries();
-  absl::StatusOr<std::vector<Source>> sources = SourcesFor(image, RegistryAuth(), *registries);
-  // No registry to read attachments from (now blocked, say): the policy is
-  // checked with what needs none.
-  if (!sources.ok() || sources->empty()) return trust.Check(image, manifest_digest);
-  absl::Status first_refusal;
-  for (const Source& source : *sources) {
-    RegistryClient client(source.endpoint, source.auth);
-    AttachmentSource attachments = RegistryAttachmentSource(client, source.repository);
-    absl::Status checked = trust.Check(image, manifest_digest, &attachments);
-    if (checked.ok()) return checked;
-    if (first_refusal.ok()) first_refusal = checked;
-  }
-  return first_refusal;
+  return CheckTrustAgainWith(trust, image, manifest_digest, *registries(), options_.auth_file);
 }
 
 absl::StatusOr<std::vector<ImagePuller::Source>> ImagePuller::SourcesFor(
     const ImageReference& reference, const RegistryAuth& auth, const RegistriesConf& registries) {
+  return SourcesOf(reference, auth, registries, options_.auth_file);
+}
+
+absl::StatusOr<std::vector<ImagePuller::Source>> ImagePuller::SourcesOf(
+    const ImageReference& reference, const RegistryAuth& auth, const RegistriesConf& registries,
+    const std::string& auth_file) {
   std::string name = reference.Name();
   const RegistryConfig* config = registries.Find(name);
   std::vector<std::pair<std::string, bool>> locations;  // "host/repo", insecure
@@ -210,9 +217,9 @@ absl::StatusOr<std::vector<ImagePuller::Source>> ImagePuller::SourcesFor(
     source.auth = auth;
     bool has_auth = !auth.username.empty() || !auth.identity_token.empty() ||
                     !auth.registry_token.empty();
-    if (!has_auth && !options_.auth_file.empty()) {
+    if (!has_auth && !auth_file.empty()) {
       ASSIGN_OR_RETURN(RegistryCredentials saved,
-                       LookupAuthFile(options_.auth_file, location.substr(0, slash),
+                       LookupAuthFile(auth_file, location.substr(0, slash),
                                       source.repository));
       source.auth = {saved.username, saved.password, saved.identity_token, saved.registry_token};
     }
@@ -221,10 +228,29 @@ absl::StatusOr<std::vector<ImagePuller::Source>> ImagePuller::SourcesFor(
   return sources;
 }
 
-absl::StatusOr<ImageRecord> ImagePuller::PullFrom(const Source& source,
-                                                  const ImageReference& reference,
-                                                  ProgressState& progress,
-                                                  const ImageTrust* trust) {
+absl::Status CheckTrustAgainWith(const ImageTrust& trust, const ImageReference& image,
+                                 const std::string& manifest_digest,
+                                 const RegistriesConf& registries, const std::string& auth_file) {
+  absl::StatusOr<std::vector<ImagePuller::Source>> sources =
+      ImagePuller::SourcesOf(image, RegistryAuth(), registries, auth_file);
+  // No registry to read attachments from (now blocked, say): the policy is
+  // checked with what needs none.
+  if (!sources.ok() || sources->empty()) return trust.Check(image, manifest_digest);
+  absl::Status first_refusal;
+  for (const ImagePuller::Source& source : *sources) {
+    RegistryClient client(source.endpoint, source.auth);
+    AttachmentSource attachments = RegistryAttachmentSource(client, source.repository);
+    absl::Status checked = trust.Check(image, manifest_digest, &attachments);
+    if (checked.ok()) return checked;
+    if (first_refusal.ok()) first_refusal = checked;
+  }
+  return first_refusal;
+}
+
+absl::StatusOr<FetchedImage> ImagePuller::PullFrom(const Source& source,
+                                                   const ImageReference& reference,
+                                                   ProgressState& progress,
+                                                   const ImageTrust* trust) {
   RegistryClient client(source.endpoint, source.auth);
   const std::string& repository = source.repository;
   std::vector<Lease> leases;  // held until the image record is published
@@ -271,10 +297,10 @@ absl::StatusOr<ImageRecord> ImagePuller::PullFrom(const Source& source,
   }
   record.user = config.user;
   record.pulled_at_nanos = absl::ToUnixNanos(absl::Now());
-  CrashPoint("pull_image.layers_unpacked");
-  RETURN_IF_ERROR(images_.Put(record));
-  CrashPoint("pull_image.recorded");
-  return images_.Find(record.id.String()).value_or(record);
+  FetchedImage fetched;
+  fetched.record = std::move(record);
+  fetched.leases = std::move(leases);
+  return fetched;
 }
 
 // The manifest the tag or digest names; an index is resolved to the entry

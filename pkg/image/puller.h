@@ -18,6 +18,7 @@
 #include "absl/synchronization/notification.h"
 #include "pkg/image/image_lookup.h"
 #include "pkg/image/manifest.h"
+#include "pkg/image/pull_protocol.h"  // PullProgress
 #include "pkg/image/reference.h"
 #include "pkg/image/registries_conf.h"
 #include "pkg/image/registry_client.h"
@@ -38,12 +39,20 @@ struct PullOptions {
   std::string architecture = "amd64";
 };
 
-// How far a pull has come; layers already in the store count as done.
-struct PullProgress {
-  int layers_total = 0;
-  int layers_done = 0;
-  int64_t bytes_total = 0;  // compressed sizes of the layers to download
-  int64_t bytes_done = 0;
+// CreateContainer's re-check (ImagePuller::CheckTrustAgain) with
+// `registries` and the auth file at `auth_file` ("" for none): needs no
+// store, so ocid-pull runs it beside pulls.
+absl::Status CheckTrustAgainWith(const ImageTrust& trust, const ImageReference& image,
+                                 const std::string& manifest_digest,
+                                 const RegistriesConf& registries, const std::string& auth_file);
+
+// What Fetch brought into the stores: the image record to publish and, for
+// a short name found through the search registries, the alias to record.
+struct FetchedImage {
+  ImageRecord record;
+  std::string alias;         // "" for none
+  std::string alias_target;  // the repository `alias` names
+  std::vector<Lease> leases;  // on what was fetched, until the record is published
 };
 
 class ImagePuller {
@@ -74,6 +83,12 @@ class ImagePuller {
   absl::StatusOr<ImageRecord> Pull(const std::string& image, const RegistryAuth& auth,
                                    const std::string& pod_namespace = "");
 
+  // Pull's fetching alone (what ocid-pull does): everything is in the blob
+  // and layer stores, but no image record is written, no alias recorded and
+  // no collection run. The crash points of the steps it does fire here.
+  absl::StatusOr<FetchedImage> Fetch(const std::string& image, const RegistryAuth& auth,
+                                     const std::string& pod_namespace = "");
+
   // `trust` checked again for `image` (a stored image's name) whose image
   // manifest has `manifest_digest` (CreateContainer's re-check), the
   // signatures read as a pull reads them: the lookaside, and sigstore
@@ -101,6 +116,9 @@ class ImagePuller {
   void Reconfigure(RegistriesConf registries, std::shared_ptr<const TrustPolicies> trust);
 
  private:
+  friend absl::Status CheckTrustAgainWith(const ImageTrust&, const ImageReference&,
+                                          const std::string&, const RegistriesConf&,
+                                          const std::string&);
   struct ProgressState {
     std::atomic<int> layers_total{0};
     std::atomic<int> layers_done{0};
@@ -124,12 +142,16 @@ class ImagePuller {
   absl::StatusOr<std::vector<Source>> SourcesFor(const ImageReference& reference,
                                                  const RegistryAuth& auth,
                                                  const RegistriesConf& registries);
-  absl::StatusOr<ImageRecord> PullReference(const ImageReference& reference,
-                                            const RegistryAuth& auth, ProgressState& progress,
-                                            const RegistriesConf& registries,
-                                            const ImageTrust* trust);
-  absl::StatusOr<ImageRecord> PullFrom(const Source& source, const ImageReference& reference,
-                                       ProgressState& progress, const ImageTrust* trust);
+  static absl::StatusOr<std::vector<Source>> SourcesOf(const ImageReference& reference,
+                                                       const RegistryAuth& auth,
+                                                       const RegistriesConf& registries,
+                                                       const std::string& auth_file);
+  absl::StatusOr<FetchedImage> PullReference(const ImageReference& reference,
+                                             const RegistryAuth& auth, ProgressState& progress,
+                                             const RegistriesConf& registries,
+                                             const ImageTrust* trust);
+  absl::StatusOr<FetchedImage> PullFrom(const Source& source, const ImageReference& reference,
+                                        ProgressState& progress, const ImageTrust* trust);
   // `leases` get the blobs and layers a pull fetches, each before it is
   // looked for in the store. `trust` (if any) is checked for `image` before
   // the manifest is stored.

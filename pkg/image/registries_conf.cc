@@ -350,26 +350,44 @@ absl::Status MergeRegistriesConf(absl::string_view text, absl::string_view file_
 
 std::string RegistriesConfDropInDir(const std::string& path) { return path + ".d"; }
 
-absl::StatusOr<RegistriesConf> LoadRegistriesConf(const std::string& path) {
-  RegistriesConf conf;
+absl::StatusOr<std::vector<RegistriesConfFile>> ReadRegistriesConfFiles(const std::string& path) {
+  std::vector<RegistriesConfFile> files;
   absl::StatusOr<std::string> text = ReadFileToString(path, kMaxFileBytes);
   if (text.ok()) {
-    RETURN_IF_ERROR(ApplyText(*text, path, conf));
+    files.push_back({path, std::move(*text), false});
   } else if (!absl::IsNotFound(text.status())) {
     return text.status();
   }
   const std::string dir = RegistriesConfDropInDir(path);
   absl::StatusOr<std::vector<std::string>> names = ListDir(dir);
-  if (absl::IsNotFound(names.status())) return conf;
+  if (absl::IsNotFound(names.status())) return files;
   if (!names.ok()) return names.status();
   std::sort(names->begin(), names->end());
   for (const std::string& name : *names) {
     if (!absl::EndsWith(name, ".conf")) continue;
     std::string file = absl::StrCat(dir, "/", name);
     ASSIGN_OR_RETURN(std::string drop_in, ReadFileToString(file, kMaxFileBytes));
-    RETURN_IF_ERROR(MergeRegistriesConf(drop_in, file, conf));
+    files.push_back({file, std::move(drop_in), true});
+  }
+  return files;
+}
+
+absl::StatusOr<RegistriesConf> ParseRegistriesConfFiles(
+    const std::vector<RegistriesConfFile>& files) {
+  RegistriesConf conf;
+  for (const RegistriesConfFile& file : files) {
+    if (file.drop_in) {
+      RETURN_IF_ERROR(MergeRegistriesConf(file.text, file.path, conf));
+    } else {
+      RETURN_IF_ERROR(ApplyText(file.text, file.path, conf));
+    }
   }
   return conf;
+}
+
+absl::StatusOr<RegistriesConf> LoadRegistriesConf(const std::string& path) {
+  ASSIGN_OR_RETURN(std::vector<RegistriesConfFile> files, ReadRegistriesConfFiles(path));
+  return ParseRegistriesConfFiles(files);
 }
 
 absl::StatusOr<ResolvedName> ResolveCandidates(

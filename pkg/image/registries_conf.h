@@ -86,6 +86,21 @@ std::string RegistriesConfDropInDir(const std::string& path);
 // read errors carry errno and the path.
 absl::StatusOr<RegistriesConf> LoadRegistriesConf(const std::string& path);
 
+// One file of a registries.conf as read: the main file first (if it exists),
+// then its drop-ins in the order they apply.
+struct RegistriesConfFile {
+  std::string path;
+  std::string text;
+  bool drop_in = false;
+};
+
+// What LoadRegistriesConf reads, unparsed: so that ocid-pull parses exactly
+// the text ocid loaded (a file changed since, without a reload, is not used).
+absl::StatusOr<std::vector<RegistriesConfFile>> ReadRegistriesConfFiles(const std::string& path);
+// Parses what ReadRegistriesConfFiles read, as LoadRegistriesConf does.
+absl::StatusOr<RegistriesConf> ParseRegistriesConfFiles(
+    const std::vector<RegistriesConfFile>& files);
+
 // What a user's image name is tried as.
 struct ResolvedName {
   // The references to try, in order.

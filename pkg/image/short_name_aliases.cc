@@ -12,6 +12,11 @@ constexpr size_t kMaxCacheBytes = 4 << 20;
 
 }  // namespace
 
+std::unique_ptr<ShortNameAliasCache> ShortNameAliasCache::ReadOnly(
+    std::map<std::string, std::string> aliases) {
+  return std::unique_ptr<ShortNameAliasCache>(new ShortNameAliasCache("", std::move(aliases)));
+}
+
 absl::StatusOr<std::unique_ptr<ShortNameAliasCache>> ShortNameAliasCache::Open(
     const std::string& path) {
   std::map<std::string, std::string> aliases;
@@ -39,6 +44,7 @@ std::map<std::string, std::string> ShortNameAliasCache::Aliases() const {
 }
 
 absl::Status ShortNameAliasCache::Record(const std::string& name, const std::string& repository) {
+  if (path_.empty()) return absl::FailedPreconditionError("a read-only alias cache is not written");
   absl::MutexLock lock(&mu_);
   std::map<std::string, std::string> updated = aliases_;
   updated[name] = repository;

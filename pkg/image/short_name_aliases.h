@@ -22,6 +22,10 @@ class ShortNameAliasCache {
   // key in it, is an error naming the file.
   static absl::StatusOr<std::unique_ptr<ShortNameAliasCache>> Open(const std::string& path);
 
+  // A cache of `aliases` that is only read (ocid-pull's copy of ocid's,
+  // which ocid alone writes): Record is FailedPrecondition.
+  static std::unique_ptr<ShortNameAliasCache> ReadOnly(std::map<std::string, std::string> aliases);
+
   // Short name as typed without tag or digest -> "registry/repository".
   std::map<std::string, std::string> Aliases() const;
 

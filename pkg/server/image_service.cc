@@ -133,7 +133,7 @@ grpc::Status ImageService::PullImage(grpc::ServerContext*, const cri::PullImageR
     if (absl::Status parsed = ParseImageReference(name).status(); !parsed.ok()) {
       return absl::Status(parsed.code(), absl::StrCat("image.image: ", parsed.message()));
     }
-    RegistryAuth auth;
+    PullAuth auth;
     const cri::AuthConfig& given = request->auth();
     auth.username = given.username();
     auth.password = given.password();

@@ -10,7 +10,7 @@
 #include "api/runtime/v1/api.grpc.pb.h"
 #include "pkg/image/image_lookup.h"
 #include "pkg/image/pinned_images.h"
-#include "pkg/image/puller.h"
+#include "pkg/image/helper_puller.h"
 #include "pkg/storage/blob_store.h"
 #include "pkg/storage/image_store.h"
 #include "pkg/storage/layer_store.h"
@@ -22,7 +22,7 @@ struct ImageStores {
   BlobStore& blobs;
   LayerStore& layers;
   ImageStore& images;
-  ImagePuller& puller;
+  HelperPuller& puller;
   // The containers' writable layers (upper/work dirs), which ImageFsInfo
   // reports as container_filesystems.
   std::string containers_root;

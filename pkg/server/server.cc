@@ -96,8 +96,7 @@ CriServer::~CriServer() {
 }
 
 absl::Status CriServer::Reload(const Config& fresh) {
-  ASSIGN_OR_RETURN(RegistriesConf registries, LoadRegistriesConf(config_.registries_conf));
-  ASSIGN_OR_RETURN(std::shared_ptr<const TrustPolicies> trust, LoadTrust());
+  ASSIGN_OR_RETURN(PullConfig pull_config, LoadPullConfig());
   ASSIGN_OR_RETURN(PinnedImages pinned, PinnedImages::Parse(fresh.pinned_images));
   ASSIGN_OR_RETURN(LogLevel level, ParseLogLevel(fresh.log_level));
   if (puller_ == nullptr || image_service_ == nullptr || runtimes_ == nullptr) {
@@ -110,7 +109,7 @@ absl::Status CriServer::Reload(const Config& fresh) {
         "\" is not one of the runtimes ocid started with (a new runtime needs a restart)"));
   }
   // All read: now applied together.
-  puller_->Reconfigure(std::move(registries), std::move(trust));
+  puller_->Reconfigure(std::move(pull_config));
   image_service_->SetPinned(std::move(pinned));
   SetLogLevel(level);
   RETURN_IF_ERROR(runtimes_->SetDefault(fresh.default_runtime));
@@ -130,9 +129,9 @@ void CriServer::StopMetrics() {
   metrics_.reset();
 }
 
-absl::StatusOr<std::shared_ptr<const TrustPolicies>> CriServer::LoadTrust() const {
-  return TrustPolicies::Load(config_.signature_policy, config_.registries_d,
-                             config_.signature_policy_dir);
+absl::StatusOr<PullConfig> CriServer::LoadPullConfig() const {
+  return PullConfig::Load({config_.registries_conf, config_.signature_policy,
+                           config_.registries_d, config_.signature_policy_dir});
 }
 
 // Under the root, as the images it names: root's own (containers/image
@@ -147,13 +146,14 @@ absl::Status CriServer::OpenStores() {
   ASSIGN_OR_RETURN(blobs_, BlobStore::Open(storage + "/content"));
   ASSIGN_OR_RETURN(layers_, LayerStore::Open(storage + "/layers"));
   ASSIGN_OR_RETURN(images_, ImageStore::Open(storage + "/images"));
-  ASSIGN_OR_RETURN(RegistriesConf registries, LoadRegistriesConf(config_.registries_conf));
-  PullOptions options;
+  ASSIGN_OR_RETURN(PullConfig pull_config, LoadPullConfig());
+  HelperPullerOptions options;
+  options.helper = BesideOcid("ocid-pull");
+  options.storage_root = storage;
   options.auth_file = config_.global_auth_file;
-  ASSIGN_OR_RETURN(std::shared_ptr<const TrustPolicies> trust, LoadTrust());
   ASSIGN_OR_RETURN(short_name_aliases_, ShortNameAliasCache::Open(ShortNameAliasCachePath()));
-  puller_ = std::make_unique<ImagePuller>(*blobs_, *layers_, *images_, std::move(registries),
-                                          options, std::move(trust), short_name_aliases_.get());
+  puller_ = std::make_unique<HelperPuller>(*blobs_, *layers_, *images_, std::move(pull_config),
+                                           options, short_name_aliases_.get());
   ASSIGN_OR_RETURN(PinnedImages pinned, PinnedImages::Parse(config_.pinned_images));
   image_service_ = std::make_unique<ImageService>(
       ImageStores{storage, *blobs_, *layers_, *images_, *puller_, config_.root + "/containers"},

@@ -15,7 +15,7 @@
 #include "pkg/container/container_manager.h"
 #include "pkg/container/real_deps.h"
 #include "pkg/events/event_bus.h"
-#include "pkg/image/puller.h"
+#include "pkg/image/helper_puller.h"
 #include "pkg/image/short_name_aliases.h"
 #include "pkg/sandbox/linux_sandbox_host.h"
 #include "pkg/sandbox/sandbox_manager.h"
@@ -60,8 +60,9 @@ class CriServer {
 
   absl::Status OpenStores();
   std::string ShortNameAliasCachePath() const;
-  // The global policy, registries.d and signature_policy_dir.
-  absl::StatusOr<std::shared_ptr<const TrustPolicies>> LoadTrust() const;
+  // registries.conf, the global policy, registries.d and
+  // signature_policy_dir, as loaded for ocid and its pull helper.
+  absl::StatusOr<PullConfig> LoadPullConfig() const;
   // Makes the pod and container managers and recovers their records.
   absl::Status StartManagers();
   // The exec/attach/port-forward server on stream_address:stream_port.
@@ -80,7 +81,7 @@ class CriServer {
   std::unique_ptr<LayerStore> layers_;
   std::unique_ptr<ImageStore> images_;
   std::unique_ptr<ShortNameAliasCache> short_name_aliases_;  // outlives puller_
-  std::unique_ptr<ImagePuller> puller_;
+  std::unique_ptr<HelperPuller> puller_;
   std::unique_ptr<CniManager> cni_;
   // The managers and what they are given; destroyed before the stores (in
   // reverse order), after the services that call them.

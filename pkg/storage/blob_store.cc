@@ -20,6 +20,11 @@ absl::StatusOr<std::unique_ptr<BlobStore>> BlobStore::Open(const std::string& ro
   return std::unique_ptr<BlobStore>(new BlobStore(root));
 }
 
+absl::Status BlobStore::ClearIngest() {
+  RETURN_IF_ERROR(RemoveAll(root_ + "/ingest"));
+  return MakeDirs(root_ + "/ingest", 0700);
+}
+
 std::string BlobStore::PathOf(const Digest& digest) const {
   return absl::StrCat(root_, "/blobs/", digest.algorithm, "/", digest.hex);
 }

@@ -72,6 +72,12 @@ class BlobStore {
   // A hold on `digest`, present or about to be fetched: Collect never
   // deletes a leased blob. Take it before asking Has.
   Lease LeaseBlob(const Digest& digest);
+  // Every blob, for as long as another process writes to the store
+  // (LeaseTable::TakeAll).
+  Lease LeaseAll() { return leases_.TakeAll(); }
+  // Removes partial downloads. Only while nothing writes blobs: another
+  // process's pull that died leaves them (Open does this too).
+  absl::Status ClearIngest();
   // Deletes every blob that no lease holds and that `referenced()` (called
   // once, after the unleased blobs are marked, with no lock of this store
   // held) does not name ("sha256:<hex>").

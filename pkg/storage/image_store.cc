@@ -13,7 +13,9 @@
 namespace ocid {
 namespace {
 
-std::string ToJson(const ImageRecord& image) {
+}  // namespace
+
+std::string ImageRecordToJson(const ImageRecord& image) {
   std::vector<std::string> layers;
   for (const Digest& layer : image.layers) layers.push_back(layer.String());
   // A record loaded without a manifest digest writes back "", not ":".
@@ -32,7 +34,7 @@ std::string ToJson(const ImageRecord& image) {
 }
 
 // Missing keys keep the defaults (record_json.h); only the ID is required.
-absl::StatusOr<ImageRecord> FromJson(const std::string& text) {
+absl::StatusOr<ImageRecord> ImageRecordFromJson(const std::string& text) {
   ASSIGN_OR_RETURN(RecordReader in, RecordReader::Parse(text, "image"));
   std::string id, manifest_digest;
   std::vector<std::string> layers;
@@ -56,6 +58,8 @@ absl::StatusOr<ImageRecord> FromJson(const std::string& text) {
   }
   return image;
 }
+
+namespace {
 
 void AddUnique(std::vector<std::string>& list, const std::string& value) {
   if (std::find(list.begin(), list.end(), value) == list.end()) list.push_back(value);
@@ -93,10 +97,10 @@ std::string IdPrefixOf(const std::string& text) {
 
 }  // namespace
 
-std::string ImageStore::StoredImage::Serialize() const { return ToJson(image); }
+std::string ImageStore::StoredImage::Serialize() const { return ImageRecordToJson(image); }
 
 absl::StatusOr<ImageStore::StoredImage> ImageStore::StoredImage::Parse(const std::string& text) {
-  ASSIGN_OR_RETURN(ImageRecord image, FromJson(text));
+  ASSIGN_OR_RETURN(ImageRecord image, ImageRecordFromJson(text));
   std::string hex = image.id.hex;
   return StoredImage{std::move(hex), std::move(image)};
 }

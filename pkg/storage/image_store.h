@@ -32,6 +32,11 @@ struct ImageRecord {
   int64_t pulled_at_nanos = 0;
 };
 
+// The record as stored (and as ocid-pull hands it to ocid), and back:
+// InvalidArgument / DataLoss for text that is no image record.
+std::string ImageRecordToJson(const ImageRecord& image);
+absl::StatusOr<ImageRecord> ImageRecordFromJson(const std::string& text);
+
 // An image found with a lease on it (ImageStore::FindAndLease).
 struct LeasedImage {
   ImageRecord image;

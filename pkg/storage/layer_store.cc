@@ -94,6 +94,27 @@ absl::Status LayerStore::Load() {
   return absl::OkStatus();
 }
 
+absl::Status LayerStore::Rescan() {
+  ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(root_));
+  for (const std::string& name : names) {
+    if (absl::StartsWith(name, ".unpack-")) RETURN_IF_ERROR(RemoveAll(root_ + "/" + name));
+  }
+  RecordDirLayout layout;
+  layout.file_in_entry = "layer.json";
+  layout.max_bytes = kMaxRecordBytes;
+  ASSIGN_OR_RETURN(std::vector<RecordFile> files, ReadRecordFiles(root_, layout));
+  absl::MutexLock lock(&mu_);
+  for (const RecordFile& file : files) {
+    if (!file.text.ok()) continue;  // incomplete: the next Open removes it
+    absl::StatusOr<LayerRecord> record = RecordFromJson(*file.text);
+    if (!record.ok() || record->chain_id.hex != file.entry) continue;
+    const std::string key = record->chain_id.String();
+    if (deleting_.count(key) || unpacking_.count(key)) continue;
+    layers_.emplace(key, *record);
+  }
+  return absl::OkStatus();
+}
+
 Digest LayerStore::ChainId(const std::optional<Digest>& parent_chain, const Digest& diff_id) {
   if (!parent_chain.has_value()) return diff_id;
   return Sha256Of(absl::StrCat(parent_chain->String(), " ", diff_id.String()));
@@ -191,6 +212,14 @@ absl::Status LayerStore::DeleteFiles(const Digest& chain_id) {
 }
 
 Lease LayerStore::LeaseLayer(const Digest& chain_id) { return leases_.Take(chain_id.String()); }
+
+Lease LayerStore::LeaseAll() {
+  Lease all = leases_.TakeAll();  // no collection starts a deletion now
+  absl::MutexLock lock(&mu_);
+  auto none = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return deleting_.empty(); };
+  mu_.Await(absl::Condition(&none));
+  return all;
+}
 
 absl::Status LayerStore::Collect(const std::function<std::set<std::string>()>& referenced) {
   absl::MutexLock collecting(&collect_mu_);

@@ -59,6 +59,15 @@ class LayerStore {
   // A hold on `chain_id`, unpacked or about to be: Collect never deletes a
   // leased layer. A pull takes it before asking Get.
   Lease LeaseLayer(const Digest& chain_id);
+  // Every layer, for as long as another process unpacks into the store
+  // (LeaseTable::TakeAll). Returns once no deletion is under way either: a
+  // collection unmarks a layer before its files go, and the other process
+  // sees only the files.
+  Lease LeaseAll();
+  // Learns the layers another process (ocid-pull) put in place and removes
+  // the temp dirs of its unpacks cut short. Only while nothing unpacks into
+  // the store in this process or another.
+  absl::Status Rescan();
   // Deletes every layer that no lease holds and that `referenced()` (called
   // once, after the unleased layers are marked, with no lock of this store
   // held) does not name. A layer deleted is gone from Get before its lease

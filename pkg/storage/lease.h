@@ -61,6 +61,11 @@ class LeaseTable {
 
   // The table must outlive the lease.
   Lease Take(const std::string& key);
+  // A lease on every key, present and future: while one is held no key is
+  // marked. Waits for the keys a collection marked before it to be decided.
+  // For a pull done by another process (ocid-pull), whose keys ocid learns
+  // only once it has made them.
+  Lease TakeAll();
   bool Held(const std::string& key) const;
   // Marks those of `keys` that no lease holds, and returns them.
   std::vector<std::string> Mark(const std::vector<std::string>& keys);
@@ -70,6 +75,7 @@ class LeaseTable {
   mutable absl::Mutex mu_;
   std::map<std::string, int> holders_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> marked_ ABSL_GUARDED_BY(mu_);
+  int all_holders_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace ocid

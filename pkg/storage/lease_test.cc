@@ -50,3 +50,29 @@ TEST(LeaseTableTest, MarkSkipsHeldKeysAndTakeWaitsForTheMark) {
 
 }  // namespace
 }  // namespace ocid
+
+namespace ocid {
+namespace {
+
+TEST(LeaseTableTest, TakeAllHoldsEveryKeyAndWaitsForMarksBeforeIt) {
+  LeaseTable table;
+  EXPECT_EQ(table.Mark({"a"}), std::vector<std::string>{"a"});
+  std::atomic<bool> taken{false};
+  std::thread all([&] {
+    Lease lease = table.TakeAll();
+    taken = true;
+    // Held: nothing, not even a key never seen, is marked.
+    EXPECT_TRUE(table.Mark({"a", "b"}).empty());
+    EXPECT_TRUE(table.Held("b"));
+  });
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_FALSE(taken);  // "a" is still being decided
+  table.Unmark("a");
+  all.join();
+  EXPECT_TRUE(taken);
+  EXPECT_FALSE(table.Held("b"));
+  EXPECT_EQ(table.Mark({"b"}), std::vector<std::string>{"b"});
+}
+
+}  // namespace
+}  // namespace ocid

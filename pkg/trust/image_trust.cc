@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "pkg/base/fs.h"
 #include "pkg/base/log.h"
 #include "pkg/base/status_macros.h"
 #include "pkg/image/registry_client.h"
@@ -22,7 +23,21 @@ ImageTrust::ImageTrust(Policy policy, RegistriesD registries_d, std::string poli
 absl::StatusOr<std::unique_ptr<ImageTrust>> ImageTrust::Load(const std::string& policy_file,
                                                              const std::string& registries_dir,
                                                              const std::string& keyring_dir) {
-  absl::StatusOr<Policy> policy = LoadPolicyFile(policy_file);
+  return LoadText(policy_file, ReadPolicyText(policy_file), registries_dir, keyring_dir);
+}
+
+absl::StatusOr<std::string> ImageTrust::ReadPolicyText(const std::string& policy_file) {
+  return ReadFileToString(policy_file, kMaxPolicyFileBytes);
+}
+
+absl::StatusOr<std::unique_ptr<ImageTrust>> ImageTrust::LoadText(
+    const std::string& policy_file, const absl::StatusOr<std::string>& text,
+    const std::string& registries_dir, const std::string& keyring_dir) {
+  absl::StatusOr<Policy> policy =
+      text.ok() ? ParsePolicy(*text, policy_file)
+                : absl::StatusOr<Policy>(absl::Status(
+                      text.status().code(),
+                      absl::StrCat("read policy ", policy_file, ": ", text.status().message())));
   if (absl::IsNotFound(policy.status()) && policy_file == kDefaultPolicyFile) {
     OCID_LOG(kWarn) << "no " << policy_file << ": every image is accepted without a signature";
     policy = AcceptAnythingPolicy();
@@ -36,6 +51,18 @@ absl::StatusOr<std::unique_ptr<ImageTrust>> ImageTrust::Load(const std::string& 
 std::unique_ptr<ImageTrust> ImageTrust::WithPolicy(Policy policy, std::string policy_file) const {
   return std::make_unique<ImageTrust>(std::move(policy), registries_d_, std::move(policy_file),
                                       keyring_dir_);
+}
+
+bool ImageTrust::NeedsSignatures(const ImageReference& image) const {
+  absl::StatusOr<ScopedRequirements> scoped = policy_.RequirementsFor("docker", image);
+  if (!scoped.ok()) return false;  // refused without one
+  for (const PolicyRequirement& requirement : *scoped->requirements) {
+    if (requirement.type == PolicyRequirement::Type::kSignedBy ||
+        requirement.type == PolicyRequirement::Type::kSigstoreSigned) {
+      return true;
+    }
+  }
+  return false;
 }
 
 absl::Status ImageTrust::Check(const ImageReference& image, const std::string& manifest_digest,

@@ -38,6 +38,14 @@ class ImageTrust {
   static absl::StatusOr<std::unique_ptr<ImageTrust>> Load(const std::string& policy_file,
                                                           const std::string& registries_dir,
                                                           const std::string& keyring_dir = "/tmp");
+  // Load with the policy's text already read (`text`: ReadFileToString's
+  // result for `policy_file`, NotFound for a missing file), so that
+  // ocid-pull checks against exactly the text ocid loaded.
+  static absl::StatusOr<std::unique_ptr<ImageTrust>> LoadText(
+      const std::string& policy_file, const absl::StatusOr<std::string>& text,
+      const std::string& registries_dir, const std::string& keyring_dir = "/tmp");
+  // Reads the policy file as Load does: its text, or NotFound.
+  static absl::StatusOr<std::string> ReadPolicyText(const std::string& policy_file);
 
   // OK when `image` (the reference pulled, before registries.conf rewrites
   // it to a mirror or location), whose image manifest has `manifest_digest`,
@@ -52,6 +60,11 @@ class ImageTrust {
                      const AttachmentSource* attachments = nullptr) const;
 
   const std::string& policy_file() const { return policy_file_; }
+
+  // Whether Check of `image` verifies a signature (signedBy: gpgme and
+  // lookasides; sigstoreSigned: registry attachments), rather than only
+  // accepting or rejecting: what ocid leaves to ocid-pull.
+  bool NeedsSignatures(const ImageReference& image) const;
 
   // The same trust with `policy` (read from `policy_file`) in place of this
   // one's: the same registries.d and everything else.

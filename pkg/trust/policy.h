@@ -6,6 +6,7 @@
 #ifndef OCID_PKG_TRUST_POLICY_H_
 #define OCID_PKG_TRUST_POLICY_H_
 
+#include <cstddef>
 #include <map>
 #include <string>
 #include <vector>
@@ -17,6 +18,8 @@
 namespace ocid {
 
 inline constexpr char kDefaultPolicyFile[] = "/etc/containers/policy.json";
+// The largest policy file read.
+inline constexpr size_t kMaxPolicyFileBytes = 4 << 20;
 
 // Which identity a signature must claim for the image being pulled
 // (signedBy's "signedIdentity").

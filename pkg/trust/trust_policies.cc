@@ -31,8 +31,15 @@ TrustPolicies::TrustPolicies(std::shared_ptr<const ImageTrust> global, std::stri
 absl::StatusOr<std::shared_ptr<const TrustPolicies>> TrustPolicies::Load(
     const std::string& policy_file, const std::string& registries_dir,
     const std::string& namespace_dir) {
+  return LoadText(policy_file, ImageTrust::ReadPolicyText(policy_file), registries_dir,
+                  namespace_dir);
+}
+
+absl::StatusOr<std::shared_ptr<const TrustPolicies>> TrustPolicies::LoadText(
+    const std::string& policy_file, const absl::StatusOr<std::string>& policy_text,
+    const std::string& registries_dir, const std::string& namespace_dir) {
   ASSIGN_OR_RETURN(std::shared_ptr<const ImageTrust> global,
-                   ImageTrust::Load(policy_file, registries_dir));
+                   ImageTrust::LoadText(policy_file, policy_text, registries_dir));
   return std::make_shared<const TrustPolicies>(std::move(global), namespace_dir);
 }
 

@@ -23,6 +23,10 @@ class TrustPolicies {
   static absl::StatusOr<std::shared_ptr<const TrustPolicies>> Load(
       const std::string& policy_file, const std::string& registries_dir,
       const std::string& namespace_dir);
+  // Load with the global policy's text already read (ImageTrust::LoadText).
+  static absl::StatusOr<std::shared_ptr<const TrustPolicies>> LoadText(
+      const std::string& policy_file, const absl::StatusOr<std::string>& policy_text,
+      const std::string& registries_dir, const std::string& namespace_dir);
 
   // The trust a pod of `pod_namespace` is held to: <dir>/<namespace>.json
   // when it exists (read now, so that a new or changed file applies to the
