@@ -303,3 +303,30 @@ listed_ids() {
   [ "$status" -eq 0 ]
   [[ "$output" == *"Tags: $REGISTRY/busybox:latest"* ]]
 }
+
+@test "metrics: pulls count the bytes fetched, the layers reused and their time" {
+  ocid_stop
+  port=$(free_port)
+  ocid_start --registries-conf "$TEST_ROOT/registries.conf" --metrics-port "$port"
+  metric() { curl -sS --max-time 10 "http://127.0.0.1:$port/metrics" | sed -n "s/^$1 //p"; }
+  [ "$(metric ocid_image_pulls_bytes_total)" = 0 ]
+  [ "$(metric ocid_image_pulls_duration_seconds_count)" = 0 ]
+
+  # Its own layers are fetched again once it is removed.
+  "$OCIC_BIN" image remove "$REGISTRY/whiteouts:latest"
+  "$OCIC_BIN" image pull "$REGISTRY/whiteouts:latest" >/dev/null
+  fetched=$(metric ocid_image_pulls_bytes_total)
+  [ "${fetched%.*}" -gt 0 ]
+  [ "$(metric ocid_image_pulls_duration_seconds_count)" = 1 ]
+  reused=$(metric ocid_image_layer_reuse_total)
+
+  # Everything of busybox is stored: nothing fetched, every layer reused.
+  "$OCIC_BIN" image pull "$REGISTRY/busybox:latest" >/dev/null
+  [ "$(metric ocid_image_pulls_bytes_total)" = "$fetched" ]
+  [ "$(metric ocid_image_layer_reuse_total)" -gt "$reused" ]
+  [ "$(metric ocid_image_pulls_duration_seconds_count)" = 2 ]
+  # A failed pull is an operation error, not a pull.
+  run "$OCIC_BIN" image pull "$REGISTRY/no-such-image:latest"
+  [ "$status" -ne 0 ]
+  [ "$(metric ocid_image_pulls_duration_seconds_count)" = 2 ]
+}

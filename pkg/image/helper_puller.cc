@@ -144,6 +144,7 @@ std::optional<PullProgress> HelperPuller::Progress(const std::string& image) {
 
 absl::StatusOr<ImageRecord> HelperPuller::Pull(const std::string& image, const PullAuth& auth,
                                                const std::string& pod_namespace) {
+  const absl::Time started = absl::Now();
   std::shared_ptr<const PullConfig> config = this->config();
   // A namespace that is no Kubernetes name is refused before any helper.
   RETURN_IF_ERROR(config->trust->For(pod_namespace).status());
@@ -185,7 +186,12 @@ absl::StatusOr<ImageRecord> HelperPuller::Pull(const std::string& image, const P
   if (result->kind != PullReply::kResult) {
     return absl::InternalError("ocid-pull answered a pull without an image");
   }
-  return Publish(image, result->result);
+  absl::StatusOr<ImageRecord> published = Publish(image, result->result);
+  if (published.ok() && options_.on_pulled) {
+    options_.on_pulled(PullStats{absl::Now() - started, result->result.bytes_fetched,
+                                 result->result.layers_reused});
+  }
+  return published;
 }
 
 absl::StatusOr<ImageRecord> HelperPuller::Publish(const std::string& image,

@@ -9,6 +9,7 @@
 #define OCID_PKG_IMAGE_HELPER_PULLER_H_
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -18,6 +19,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "pkg/image/image_lookup.h"
 #include "pkg/image/pull_protocol.h"
 #include "pkg/image/registries_conf.h"
@@ -54,11 +56,20 @@ struct PullConfig {
   static absl::StatusOr<PullConfig> Load(const PullConfigPaths& paths);
 };
 
+// What a pull that succeeded cost, for the metrics.
+struct PullStats {
+  absl::Duration duration;  // from the call until the record was published
+  int64_t bytes_fetched = 0;
+  int layers_reused = 0;
+};
+
 struct HelperPullerOptions {
   std::string helper;        // absolute path of ocid-pull
   std::string storage_root;  // <root>/storage, the stores' parent
   std::string auth_file;     // "" for none
   int max_parallel_layers = 3;
+  // Told of each pull that succeeded; may be empty.
+  std::function<void(const PullStats&)> on_pulled;
 };
 
 class HelperPuller {

@@ -114,7 +114,8 @@ absl::StatusOr<PullResult> Run(const PullRequest& request) {
   cv.notify_all();
   reporter.join();
   if (!fetched.ok()) return fetched.status();
-  return PullResult{fetched->record, fetched->alias, fetched->alias_target};
+  return PullResult{fetched->record, fetched->alias, fetched->alias_target, fetched->bytes_fetched,
+                    fetched->layers_reused};
 }
 
 }  // namespace

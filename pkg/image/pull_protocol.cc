@@ -132,7 +132,9 @@ std::string EncodePullReply(const PullReply& reply) {
     case PullReply::kResult:
       out["result"] = {{"record", ImageRecordToJson(reply.result.record)},
                        {"alias", reply.result.alias},
-                       {"alias_target", reply.result.alias_target}};
+                       {"alias_target", reply.result.alias_target},
+                       {"bytes_fetched", reply.result.bytes_fetched},
+                       {"layers_reused", reply.result.layers_reused}};
       break;
     case PullReply::kError:
       out["error"] = {{"code", static_cast<int>(reply.error.code())},
@@ -171,6 +173,8 @@ absl::StatusOr<PullReply> DecodePullReply(absl::string_view line) {
     reply.result.record = std::move(*parsed);
     RETURN_IF_ERROR(Get(*it, "alias", reply.result.alias, kWhat));
     RETURN_IF_ERROR(Get(*it, "alias_target", reply.result.alias_target, kWhat));
+    RETURN_IF_ERROR(Get(*it, "bytes_fetched", reply.result.bytes_fetched, kWhat));
+    RETURN_IF_ERROR(Get(*it, "layers_reused", reply.result.layers_reused, kWhat));
     return reply;
   }
   if (auto it = in.find("error"); it != in.end()) {

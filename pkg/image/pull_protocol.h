@@ -79,6 +79,8 @@ struct PullResult {
   ImageRecord record;
   std::string alias;  // to record in the alias cache; "" for none
   std::string alias_target;
+  int64_t bytes_fetched = 0;  // for the pull metrics
+  int layers_reused = 0;
 };
 
 // One line of the helper's reply.

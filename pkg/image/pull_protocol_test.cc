@@ -92,7 +92,7 @@ TEST(PullProtocolTest, RepliesRoundTrip) {
 
   PullReply result;
   result.kind = PullReply::kResult;
-  result.result = {SampleRecord(), "bb", "x.io/busybox"};
+  result.result = {SampleRecord(), "bb", "x.io/busybox", 123456, 2};
   line = EncodePullReply(result);
   decoded = DecodePullReply(line.substr(0, line.size() - 1));
   ASSERT_TRUE(decoded.ok()) << decoded.status();
@@ -102,6 +102,8 @@ TEST(PullProtocolTest, RepliesRoundTrip) {
   EXPECT_EQ(decoded->result.record.layers, result.result.record.layers);
   EXPECT_EQ(decoded->result.record.user, "1000:1000");
   EXPECT_EQ(decoded->result.alias_target, "x.io/busybox");
+  EXPECT_EQ(decoded->result.bytes_fetched, 123456);
+  EXPECT_EQ(decoded->result.layers_reused, 2);
 
   // The codes and messages tests and kubelet look for come through.
   for (const absl::Status& error :

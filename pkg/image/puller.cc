@@ -300,6 +300,8 @@ absl::StatusOr<FetchedImage> ImagePuller::PullFrom(const Source& source,
   FetchedImage fetched;
   fetched.record = std::move(record);
   fetched.leases = std::move(leases);
+  fetched.bytes_fetched = progress.bytes_done;
+  fetched.layers_reused = progress.layers_reused;
   return fetched;
 }
 
@@ -401,6 +403,7 @@ absl::Status ImagePuller::UnpackLayers(RegistryClient& client, const std::string
   for (size_t i = 0; i < count; ++i) {
     if (layers_.Get(chain_ids[i]).has_value()) {
       ++progress.layers_done;
+      ++progress.layers_reused;
     } else {
       progress.bytes_total += manifest.layers[i].size;
     }

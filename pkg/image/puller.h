@@ -53,6 +53,8 @@ struct FetchedImage {
   std::string alias;         // "" for none
   std::string alias_target;  // the repository `alias` names
   std::vector<Lease> leases;  // on what was fetched, until the record is published
+  int64_t bytes_fetched = 0;  // blob bytes fetched from registries by this pull
+  int layers_reused = 0;      // layers already stored, not fetched
 };
 
 class ImagePuller {
@@ -124,6 +126,7 @@ class ImagePuller {
     std::atomic<int> layers_done{0};
     std::atomic<int64_t> bytes_total{0};
     std::atomic<int64_t> bytes_done{0};
+    std::atomic<int> layers_reused{0};
   };
   struct Source;  // one registry endpoint to pull a reference from
   // The image manifest a tag or digest led to.

@@ -32,13 +32,13 @@ MetricsEndpoint::MetricsEndpoint(SandboxManager& pods, ContainerManager& contain
 
 absl::StatusOr<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(
     const std::string& address, int port, SandboxManager& pods, ContainerManager& containers,
-    EventBus& events) {
+    EventBus& events, std::shared_ptr<PullMetrics> pulls) {
   std::unique_ptr<MetricsEndpoint> endpoint(new MetricsEndpoint(pods, containers, events));
   endpoint->operations_ = std::make_shared<OperationMetrics>(CriOperations());
   endpoint->sampled_ =
       std::make_shared<SampledMetrics>([raw = endpoint.get()] { return raw->Read(); });
   absl::StatusOr<std::unique_ptr<MetricsHttpServer>> http = MetricsHttpServer::Start(
-      absl::StrCat(address, ":", port), {endpoint->operations_, endpoint->sampled_});
+      absl::StrCat(address, ":", port), {endpoint->operations_, endpoint->sampled_, std::move(pulls)});
   if (!http.ok()) return http.status();
   endpoint->http_ = *std::move(http);
   endpoint->port_ = endpoint->http_->port();

@@ -21,6 +21,7 @@
 #include "pkg/events/event_bus.h"
 #include "pkg/metrics/http_server.h"
 #include "pkg/metrics/operation_metrics.h"
+#include "pkg/metrics/pull_metrics.h"
 #include "pkg/metrics/sampled_metrics.h"
 #include "pkg/sandbox/sandbox_manager.h"
 
@@ -33,7 +34,8 @@ class MetricsEndpoint {
   static absl::StatusOr<std::unique_ptr<MetricsEndpoint>> Start(const std::string& address,
                                                                 int port, SandboxManager& pods,
                                                                 ContainerManager& containers,
-                                                                EventBus& events);
+                                                                EventBus& events,
+                                                                std::shared_ptr<PullMetrics> pulls);
   ~MetricsEndpoint();
 
   OperationMetrics& operations() { return *operations_; }

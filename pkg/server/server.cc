@@ -151,6 +151,9 @@ absl::Status CriServer::OpenStores() {
   options.helper = BesideOcid("ocid-pull");
   options.storage_root = storage;
   options.auth_file = config_.global_auth_file;
+  options.on_pulled = [metrics = pull_metrics_](const PullStats& pulled) {
+    metrics->Record(pulled.duration, pulled.bytes_fetched, pulled.layers_reused);
+  };
   ASSIGN_OR_RETURN(short_name_aliases_, ShortNameAliasCache::Open(ShortNameAliasCachePath()));
   puller_ = std::make_unique<HelperPuller>(*blobs_, *layers_, *images_, std::move(pull_config),
                                            options, short_name_aliases_.get());
@@ -329,7 +332,7 @@ absl::Status CriServer::StartMetrics() {
   if (!config_.enable_metrics) return absl::OkStatus();
   absl::StatusOr<std::unique_ptr<MetricsEndpoint>> metrics =
       MetricsEndpoint::Start(config_.metrics_address, static_cast<int>(config_.metrics_port),
-                             *pods_, *containers_, events_);
+                             *pods_, *containers_, events_, pull_metrics_);
   if (!metrics.ok()) {
     if (config_.metrics_required) return metrics.status();
     OCID_LOG(kWarn) << metrics.status() << "; serving CRI without metrics (metrics_required"

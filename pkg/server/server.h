@@ -17,6 +17,7 @@
 #include "pkg/events/event_bus.h"
 #include "pkg/image/helper_puller.h"
 #include "pkg/image/short_name_aliases.h"
+#include "pkg/metrics/pull_metrics.h"
 #include "pkg/sandbox/linux_sandbox_host.h"
 #include "pkg/sandbox/sandbox_manager.h"
 #include "pkg/security/seccomp.h"
@@ -100,6 +101,9 @@ class CriServer {
   std::unique_ptr<streaming::Server> streaming_;
   std::unique_ptr<RuntimeService> runtime_service_;
   std::unique_ptr<ImageService> image_service_;
+  // Counted whether or not metrics are served (a few atomics), so that the
+  // endpoint shows every pull since start.
+  std::shared_ptr<PullMetrics> pull_metrics_ = std::make_shared<PullMetrics>();
   std::unique_ptr<MetricsEndpoint> metrics_;  // after the managers it reads
   std::unique_ptr<grpc::Server> server_;
   bool shut_down_ = false;
