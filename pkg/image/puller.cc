@@ -54,25 +54,9 @@ std::shared_ptr<const RegistriesConf> ImagePuller::registries() {
   return registries_;
 }
 
-ShortNameSources ImagePuller::short_names() {
-  std::shared_ptr<const RegistriesConf> conf = registries();
-  ShortNameSources sources(conf->unqualified_search_registries);
-  sources.aliases = conf->aliases;
-  if (aliases_ != nullptr) sources.cached_aliases = aliases_->Aliases();
-  return sources;
-}
-
 std::shared_ptr<const TrustPolicies> ImagePuller::trust() {
   absl::MutexLock lock(&mu_);
   return trust_;
-}
-
-void ImagePuller::Reconfigure(RegistriesConf registries,
-                              std::shared_ptr<const TrustPolicies> trust) {
-  auto conf = std::make_shared<const RegistriesConf>(std::move(registries));
-  absl::MutexLock lock(&mu_);
-  registries_ = std::move(conf);
-  trust_ = std::move(trust);
 }
 
 std::optional<PullProgress> ImagePuller::Progress(const std::string& image) {

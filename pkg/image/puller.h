@@ -105,17 +105,8 @@ class ImagePuller {
   // The registries.conf in effect.
   std::shared_ptr<const RegistriesConf> registries();
 
-  // Where stored images of short names are looked for: the search
-  // registries and aliases in effect, and the alias cache's.
-  ShortNameSources short_names();
-
   // The trust policies in effect (nullptr: every image is accepted).
   std::shared_ptr<const TrustPolicies> trust();
-
-  // Pulls that start from now on use `registries` and check `trust`
-  // (nullptr: accept every image); pulls running go on with what they
-  // began with.
-  void Reconfigure(RegistriesConf registries, std::shared_ptr<const TrustPolicies> trust);
 
  private:
   friend absl::Status CheckTrustAgainWith(const ImageTrust&, const ImageReference&,
