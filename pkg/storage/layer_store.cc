@@ -68,7 +68,11 @@ absl::StatusOr<std::unique_ptr<LayerStore>> LayerStore::Open(const std::string& 
   return store;
 }
 
-absl::Status LayerStore::Load() {
+absl::Status LayerStore::Load() { return Scan(/*remove_broken=*/true); }
+
+absl::Status LayerStore::Rescan() { return Scan(/*remove_broken=*/false); }
+
+absl::Status LayerStore::Scan(bool remove_broken) {
   // An unpack cut short leaves only its hidden temp dir: start it over.
   ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(root_));
   for (const std::string& name : names) {
@@ -84,30 +88,12 @@ absl::Status LayerStore::Load() {
                                              ? RecordFromJson(*file.text)
                                              : absl::StatusOr<LayerRecord>(file.text.status());
     if (!record.ok() || record->chain_id.hex != file.entry) {
-      // A layer whose record was never written (or a stray entry): removed,
-      // so that the next pull unpacks it again.
-      RETURN_IF_ERROR(RemoveAll(absl::StrCat(root_, "/", file.entry)));
+      // A layer whose record was never written (or a stray entry): removed
+      // at start, so that the next pull unpacks it again; a rescan leaves
+      // it to the next start.
+      if (remove_broken) RETURN_IF_ERROR(RemoveAll(absl::StrCat(root_, "/", file.entry)));
       continue;
     }
-    layers_[record->chain_id.String()] = *record;
-  }
-  return absl::OkStatus();
-}
-
-absl::Status LayerStore::Rescan() {
-  ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(root_));
-  for (const std::string& name : names) {
-    if (absl::StartsWith(name, ".unpack-")) RETURN_IF_ERROR(RemoveAll(root_ + "/" + name));
-  }
-  RecordDirLayout layout;
-  layout.file_in_entry = "layer.json";
-  layout.max_bytes = kMaxRecordBytes;
-  ASSIGN_OR_RETURN(std::vector<RecordFile> files, ReadRecordFiles(root_, layout));
-  absl::MutexLock lock(&mu_);
-  for (const RecordFile& file : files) {
-    if (!file.text.ok()) continue;  // incomplete: the next Open removes it
-    absl::StatusOr<LayerRecord> record = RecordFromJson(*file.text);
-    if (!record.ok() || record->chain_id.hex != file.entry) continue;
     const std::string key = record->chain_id.String();
     if (deleting_.count(key) || unpacking_.count(key)) continue;
     layers_.emplace(key, *record);

@@ -105,6 +105,9 @@ class LayerStore {
  private:
   explicit LayerStore(std::string root) : root_(std::move(root)) {}
   absl::Status Load();
+  // Load and Rescan: learns the layers on disk that layers_ lacks; a broken
+  // entry is removed when `remove_broken`, else skipped.
+  absl::Status Scan(bool remove_broken);
   absl::StatusOr<LayerRecord> Unpack(const Digest& chain_id, const std::string& parent,
                                      const Digest& diff_id, int blob_fd);
   // Deletes the files of a layer already taken out of layers_ and put in
