@@ -78,10 +78,23 @@ class HelperPuller {
   HelperPuller(BlobStore& blobs, LayerStore& layers, ImageStore& images, PullConfig config,
                HelperPullerOptions options, ShortNameAliasCache* aliases);
 
-  // As ImagePuller::Pull, done by a helper. Pulls run one at a time (the
-  // helper writes the shared stores). The helper's errors come back with
-  // their code and message; a helper that dies or answers nonsense is
-  // Internal, naming how it ended and the end of what it logged.
+  // Pulls `image` as the user wrote it. `auth` (from the CRI request) wins
+  // over the auth file. Nothing is recorded unless every layer is in place.
+  // What the pull fetches is leased (storage's garbage collection skips it)
+  // until the image record is published; then a collection runs, which
+  // deletes what a failed pull left. The trust policy is checked once the
+  // image manifest is known, before the manifest, config or any layer is
+  // stored: a refusal is FailedPrecondition "SignatureValidationFailed: ...".
+  // `pod_namespace` (the pod the image is pulled for; "" for none) picks
+  // the policy; a namespace that is no Kubernetes name is InvalidArgument.
+  // A short name resolves as ResolveCandidates says (aliases, then the search
+  // registries as short-name-mode allows); when it pulls through a search
+  // registry in a mode that records, the alias cache learns where from (a
+  // cache that cannot be written does not fail the pull).
+  // The fetching is done by a helper (ImagePuller::Fetch in ocid-pull), one
+  // pull at a time (the helper writes the shared stores). Its errors come
+  // back with their code and message; a helper that dies or answers
+  // nonsense is Internal, naming how it ended and the end of what it logged.
   absl::StatusOr<ImageRecord> Pull(const std::string& image, const PullAuth& auth,
                                    const std::string& pod_namespace = "");
 

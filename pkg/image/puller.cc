@@ -68,27 +68,6 @@ std::optional<PullProgress> ImagePuller::Progress(const std::string& image) {
                       state.bytes_done};
 }
 
-absl::StatusOr<ImageRecord> ImagePuller::Pull(const std::string& image,
-                                              const RegistryAuth& auth,
-                                              const std::string& pod_namespace) {
-  // With this pull's leases gone: what a collection skipped while it held
-  // it, and what a failed pull fetched. A failure here is retried by the
-  // next collection, so it does not fail the pull.
-  absl::Cleanup collect = [&] { CollectGarbage(images_, layers_, blobs_).IgnoreError(); };
-  ASSIGN_OR_RETURN(FetchedImage fetched, Fetch(image, auth, pod_namespace));
-  CrashPoint("pull_image.layers_unpacked");
-  RETURN_IF_ERROR(images_.Put(fetched.record));
-  CrashPoint("pull_image.recorded");
-  if (!fetched.alias.empty() && aliases_ != nullptr) {
-    absl::Status recorded = aliases_->Record(fetched.alias, fetched.alias_target);
-    if (!recorded.ok()) {
-      OCID_LOG(kWarn) << "pulled " << image << " as " << fetched.alias_target
-                      << " but could not record the alias: " << recorded;
-    }
-  }
-  return images_.Find(fetched.record.id.String()).value_or(fetched.record);
-}
-
 absl::StatusOr<FetchedImage> ImagePuller::Fetch(const std::string& image,
                                                 const RegistryAuth& auth,
                                                 const std::string& pod_namespace) {

@@ -69,25 +69,10 @@ class ImagePuller {
               std::shared_ptr<const TrustPolicies> trust = nullptr,
               ShortNameAliasCache* aliases = nullptr);
 
-  // Pulls `image` as the user wrote it. `auth` (from the CRI request) wins
-  // over the auth file. Nothing is recorded unless every layer is in place.
-  // What the pull fetches is leased (storage's garbage collection skips it)
-  // until the image record is published; then a collection runs, which
-  // deletes what a failed pull left. The trust policy is checked once the
-  // image manifest is known, before the manifest, config or any layer is
-  // stored: a refusal is FailedPrecondition "SignatureValidationFailed: ...".
-  // `pod_namespace` (the pod the image is pulled for; "" for none) picks
-  // the policy; a namespace that is no Kubernetes name is InvalidArgument.
-  // A short name resolves as ResolveCandidates says (aliases, then the search
-  // registries as short-name-mode allows); when it pulls through a search
-  // registry in a mode that records, the alias cache learns where from (a
-  // cache that cannot be written does not fail the pull).
-  absl::StatusOr<ImageRecord> Pull(const std::string& image, const RegistryAuth& auth,
-                                   const std::string& pod_namespace = "");
-
-  // Pull's fetching alone (what ocid-pull does): everything is in the blob
-  // and layer stores, but no image record is written, no alias recorded and
-  // no collection run. The crash points of the steps it does fire here.
+  // The fetching part of a pull (what ocid-pull does; HelperPuller::Pull
+  // says what a pull is): everything is in the blob and layer stores, but no
+  // image record is written, no alias recorded and no collection run. The
+  // crash points of the steps it does fire here.
   absl::StatusOr<FetchedImage> Fetch(const std::string& image, const RegistryAuth& auth,
                                      const std::string& pod_namespace = "");
 
