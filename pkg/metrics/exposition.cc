@@ -3,7 +3,6 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -11,7 +10,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "prometheus/text_serializer.h"
 
 namespace ocid {
 namespace {
@@ -43,13 +41,17 @@ MediaRange ParseMediaRange(absl::string_view element) {
   return range;
 }
 
-// Shortest text that reads back as `value`; +Inf, -Inf and NaN as the
-// formats spell them.
+// Shortest text that reads back as `value`: whole numbers (counts, bytes)
+// as integers, others with an exponent only when very small or large
+// (0.0005, not 5e-04); +Inf, -Inf and NaN as the formats spell them.
 std::string Number(double value) {
   if (std::isnan(value)) return "NaN";
   if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
+  bool whole = std::trunc(value) == value && std::fabs(value) < 1e15;
   char buffer[64];
-  std::to_chars_result result = std::to_chars(buffer, buffer + sizeof(buffer), value);
+  std::to_chars_result result =
+      std::to_chars(buffer, buffer + sizeof(buffer), value,
+                    whole ? std::chars_format::fixed : std::chars_format::general);
   return std::string(buffer, result.ptr);
 }
 
@@ -99,15 +101,23 @@ std::string LabelSet(const Labels& labels, absl::string_view extra_name = "",
   return out;
 }
 
-class OpenMetricsWriter {
+// Writes families in one of the two formats, which differ only in a few
+// places: OpenMetrics names a counter family without `_total`, calls untyped
+// families `unknown`, has UNIT lines, canonical `le`/`quantile` floats,
+// timestamps in seconds and a closing `# EOF`; the text format keeps the
+// collected names, puts HELP (escaping only backslash and line feed) before
+// TYPE and writes timestamps in milliseconds.
+class Writer {
  public:
+  explicit Writer(ExpositionFormat format) : open_metrics_(format == ExpositionFormat::kOpenMetrics) {}
+
   void Family(const prometheus::MetricFamily& family) {
     std::string name = family.name;
-    const char* type = "unknown";
+    const char* type = open_metrics_ ? "unknown" : "untyped";
     switch (family.type) {
       case prometheus::MetricType::Counter:
         type = "counter";
-        name = std::string(absl::StripSuffix(family.name, "_total"));
+        if (open_metrics_) name = std::string(absl::StripSuffix(family.name, "_total"));
         break;
       case prometheus::MetricType::Gauge:
         type = "gauge";
@@ -121,25 +131,56 @@ class OpenMetricsWriter {
       case prometheus::MetricType::Untyped:
         break;
     }
-    absl::StrAppend(&out_, "# TYPE ", name, " ", type, "\n");
-    for (absl::string_view unit : {"seconds", "bytes"}) {
-      if (absl::EndsWith(name, absl::StrCat("_", unit))) {
-        absl::StrAppend(&out_, "# UNIT ", name, " ", unit, "\n");
+    if (open_metrics_) {
+      absl::StrAppend(&out_, "# TYPE ", name, " ", type, "\n");
+      for (absl::string_view unit : {"seconds", "bytes"}) {
+        if (absl::EndsWith(name, absl::StrCat("_", unit))) {
+          absl::StrAppend(&out_, "# UNIT ", name, " ", unit, "\n");
+        }
       }
+      if (!family.help.empty())
+        absl::StrAppend(&out_, "# HELP ", name, " ", Escape(family.help), "\n");
+    } else {
+      if (!family.help.empty())
+        absl::StrAppend(&out_, "# HELP ", name, " ", EscapeHelp(family.help), "\n");
+      absl::StrAppend(&out_, "# TYPE ", name, " ", type, "\n");
     }
-    if (!family.help.empty())
-      absl::StrAppend(&out_, "# HELP ", name, " ", Escape(family.help), "\n");
     for (const prometheus::ClientMetric& metric : family.metric) {
-      timestamp_ = metric.timestamp_ms == 0
-                       ? ""
-                       : absl::StrCat(" ", Number(static_cast<double>(metric.timestamp_ms) / 1000));
+      if (metric.timestamp_ms == 0) {
+        timestamp_.clear();
+      } else if (open_metrics_) {
+        timestamp_ = absl::StrCat(" ", Number(static_cast<double>(metric.timestamp_ms) / 1000));
+      } else {
+        timestamp_ = absl::StrCat(" ", metric.timestamp_ms);
+      }
       Metric(name, family.type, metric);
     }
   }
 
-  std::string Finish() { return std::move(out_) + "# EOF\n"; }
+  std::string Finish() {
+    if (open_metrics_) out_ += "# EOF\n";
+    return std::move(out_);
+  }
 
  private:
+  // The text format's HELP escapes backslash and line feed only.
+  static std::string EscapeHelp(absl::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (char c : text) {
+      if (c == '\\') {
+        out += "\\\\";
+      } else if (c == '\n') {
+        out += "\\n";
+      } else {
+        out += c;
+      }
+    }
+    return out;
+  }
+
+  std::string Bound(double value) const { return open_metrics_ ? CanonicalFloat(value) : Number(value); }
+
   void Sample(absl::string_view name, const std::string& labels, double value) {
     absl::StrAppend(&out_, name, labels, " ", Number(value), timestamp_, "\n");
   }
@@ -148,7 +189,7 @@ class OpenMetricsWriter {
               const prometheus::ClientMetric& metric) {
     switch (type) {
       case prometheus::MetricType::Counter:
-        Sample(name + "_total", LabelSet(metric.label), metric.counter.value);
+        Sample(open_metrics_ ? name + "_total" : name, LabelSet(metric.label), metric.counter.value);
         return;
       case prometheus::MetricType::Gauge:
         Sample(name, LabelSet(metric.label), metric.gauge.value);
@@ -158,7 +199,7 @@ class OpenMetricsWriter {
         return;
       case prometheus::MetricType::Summary:
         for (const prometheus::ClientMetric::Quantile& q : metric.summary.quantile) {
-          Sample(name, LabelSet(metric.label, "quantile", CanonicalFloat(q.quantile)), q.value);
+          Sample(name, LabelSet(metric.label, "quantile", Bound(q.quantile)), q.value);
         }
         Sample(name + "_sum", LabelSet(metric.label), metric.summary.sample_sum);
         Sample(name + "_count", LabelSet(metric.label),
@@ -177,7 +218,7 @@ class OpenMetricsWriter {
     bool has_inf = false;
     for (const prometheus::ClientMetric::Bucket& b : h.bucket) {
       has_inf = has_inf || std::isinf(b.upper_bound);
-      Sample(name + "_bucket", LabelSet(metric.label, "le", CanonicalFloat(b.upper_bound)),
+      Sample(name + "_bucket", LabelSet(metric.label, "le", Bound(b.upper_bound)),
              static_cast<double>(b.cumulative_count));
     }
     if (!has_inf) {
@@ -188,6 +229,7 @@ class OpenMetricsWriter {
     Sample(name + "_sum", LabelSet(metric.label), h.sample_sum);
   }
 
+  const bool open_metrics_;
   std::string out_;
   std::string timestamp_;
 };
@@ -217,12 +259,7 @@ std::string ExpositionContentType(ExpositionFormat format) {
 }
 
 std::string Expose(ExpositionFormat format, const std::vector<prometheus::MetricFamily>& families) {
-  if (format == ExpositionFormat::kPrometheusText) {
-    std::ostringstream out;
-    prometheus::TextSerializer().Serialize(out, families);
-    return out.str();
-  }
-  OpenMetricsWriter writer;
+  Writer writer(format);
   for (const prometheus::MetricFamily& family : families) writer.Family(family);
   return writer.Finish();
 }

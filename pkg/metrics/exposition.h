@@ -1,7 +1,10 @@
 // The two text formats a scrape may ask for: Prometheus' text format 0.0.4
-// (prometheus-cpp's TextSerializer) and OpenMetrics 1.0.0, which
-// prometheus-cpp 1.0 does not write, rendered here from the same collected
-// families. Which one is answered follows the scrape's Accept header.
+// and OpenMetrics 1.0.0, rendered here from the families collected in
+// prometheus-cpp's data model. Which one is answered follows the scrape's
+// Accept header. Our own writer for both, not prometheus-cpp's
+// TextSerializer: that one function was all ocid used of the library's
+// shared object, which made every idle ocid load it and the C++ runtime
+// beside it (docs/ARCHITECTURE.md, "Build").
 #ifndef OCID_PKG_METRICS_EXPOSITION_H_
 #define OCID_PKG_METRICS_EXPOSITION_H_
 

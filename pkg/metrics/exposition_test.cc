@@ -110,11 +110,40 @@ TEST(ExposeTest, HistogramWithoutInfBucketGetsOne) {
       << text;
 }
 
-TEST(ExposeTest, PrometheusTextKeepsCollectedNamesAndHasNoEof) {
-  std::string text = Expose(ExpositionFormat::kPrometheusText, Families());
-  EXPECT_NE(text.find("# TYPE ocid_operations_total counter\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("ocid_operations_total{operation=\"Version\"} 3\n"), std::string::npos);
-  EXPECT_EQ(text.find("# EOF"), std::string::npos);
+TEST(ExposeTest, PrometheusText) {
+  EXPECT_EQ(Expose(ExpositionFormat::kPrometheusText, Families()),
+            "# HELP ocid_operations_total calls\n"
+            "# TYPE ocid_operations_total counter\n"
+            "ocid_operations_total{operation=\"Version\"} 3\n"
+            "# HELP ocid_drops no suffix collected\n"
+            "# TYPE ocid_drops counter\n"
+            "ocid_drops 0\n"
+            "# HELP ocid_latency_seconds time\\nwith \\\\ \"odd\" help\n"
+            "# TYPE ocid_latency_seconds histogram\n"
+            "ocid_latency_seconds_bucket{operation=\"a\\\"b\",le=\"0.001\"} 1\n"
+            "ocid_latency_seconds_bucket{operation=\"a\\\"b\",le=\"1\"} 3\n"
+            "ocid_latency_seconds_bucket{operation=\"a\\\"b\",le=\"+Inf\"} 4\n"
+            "ocid_latency_seconds_count{operation=\"a\\\"b\"} 4\n"
+            "ocid_latency_seconds_sum{operation=\"a\\\"b\"} 0.25\n"
+            "# HELP ocid_resident_bytes rss\n"
+            "# TYPE ocid_resident_bytes gauge\n"
+            "ocid_resident_bytes 123456789\n"
+            "# TYPE ocid_untyped untyped\n"
+            "ocid_untyped NaN 1500\n");
+}
+
+TEST(ExposeTest, PrometheusTextSummary) {
+  prometheus::MetricFamily f{"x_seconds", "", prometheus::MetricType::Summary, {}};
+  prometheus::ClientMetric m;
+  m.summary.sample_count = 2;
+  m.summary.sample_sum = 1.5;
+  m.summary.quantile = {{0.5, 0.25}};
+  f.metric.push_back(m);
+  EXPECT_EQ(Expose(ExpositionFormat::kPrometheusText, {f}),
+            "# TYPE x_seconds summary\n"
+            "x_seconds{quantile=\"0.5\"} 0.25\n"
+            "x_seconds_sum 1.5\n"
+            "x_seconds_count 2\n");
 }
 
 }  // namespace

@@ -12,9 +12,9 @@
 namespace ocid {
 namespace {
 
-// One GET /metrics over loopback, as curl -H "Accept: ..." sends it; the
-// whole response (the server closes after it).
-std::string Get(int port, const std::string& accept) {
+// One request for /metrics over loopback, as curl -H "Accept: ..." sends
+// it; the whole response (the server closes after it).
+std::string Request(int port, const std::string& method, const std::string& accept) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   EXPECT_GE(fd, 0);
   sockaddr_in addr{};
@@ -22,7 +22,8 @@ std::string Get(int port, const std::string& accept) {
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  std::string request = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+  std::string request =
+      absl::StrCat(method, " /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
   if (!accept.empty()) absl::StrAppend(&request, "Accept: ", accept, "\r\n");
   request += "\r\n";
   EXPECT_EQ(write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
@@ -33,6 +34,8 @@ std::string Get(int port, const std::string& accept) {
   close(fd);
   return response;
 }
+
+std::string Get(int port, const std::string& accept) { return Request(port, "GET", accept); }
 
 class MetricsHttpServerTest : public ::testing::Test {
  protected:
@@ -79,6 +82,19 @@ TEST_F(MetricsHttpServerTest, OpenMetricsWhenAccepted) {
   EXPECT_NE(response.find(absl::StrCat("Content-Length: ", response.size() - body - 4, "\r\n")),
             std::string::npos)
       << response;
+}
+
+TEST_F(MetricsHttpServerTest, HeadHasTheHeadersAndNoBody) {
+  std::string response = Request(server_->port(), "HEAD", "");
+  EXPECT_EQ(response.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << response;
+  EXPECT_NE(response.find("Content-Type: text/plain; version=0.0.4"), std::string::npos);
+  EXPECT_EQ(response.find("ocid_things_total"), std::string::npos) << response;
+}
+
+TEST_F(MetricsHttpServerTest, OtherMethodsAreRefused) {
+  std::string response = Request(server_->port(), "POST", "");
+  EXPECT_EQ(response.rfind("HTTP/1.1 405 ", 0), 0u) << response;
+  EXPECT_EQ(response.find("ocid_things_total"), std::string::npos) << response;
 }
 
 TEST(MetricsHttpServerStartTest, TakenPortIsUnavailable) {

@@ -1,18 +1,15 @@
 #include "pkg/metrics/operation_metrics.h"
 
-#include <sstream>
 #include <thread>
 
 #include "gtest/gtest.h"
-#include "prometheus/text_serializer.h"
+#include "pkg/metrics/exposition.h"
 
 namespace ocid {
 namespace {
 
 std::string Text(const prometheus::Collectable& metrics) {
-  std::ostringstream out;
-  prometheus::TextSerializer().Serialize(out, metrics.Collect());
-  return out.str();
+  return Expose(ExpositionFormat::kPrometheusText, metrics.Collect());
 }
 
 TEST(OperationMetricsTest, CountsTimesAndErrorsPerOperation) {

@@ -1,17 +1,14 @@
 #include "pkg/metrics/pull_metrics.h"
 
-#include <sstream>
 
 #include "gtest/gtest.h"
-#include "prometheus/text_serializer.h"
+#include "pkg/metrics/exposition.h"
 
 namespace ocid {
 namespace {
 
 std::string Text(const prometheus::Collectable& metrics) {
-  std::ostringstream out;
-  prometheus::TextSerializer().Serialize(out, metrics.Collect());
-  return out.str();
+  return Expose(ExpositionFormat::kPrometheusText, metrics.Collect());
 }
 
 TEST(PullMetricsTest, AddsBytesAndReusedLayersAndTimesEachPull) {

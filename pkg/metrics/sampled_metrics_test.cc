@@ -5,20 +5,17 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
-#include "prometheus/text_serializer.h"
+#include "pkg/metrics/exposition.h"
 
 namespace ocid {
 namespace {
 
 std::string Text(const prometheus::Collectable& metrics) {
-  std::ostringstream out;
-  prometheus::TextSerializer().Serialize(out, metrics.Collect());
-  return out.str();
+  return Expose(ExpositionFormat::kPrometheusText, metrics.Collect());
 }
 
 TEST(SampledMetricsTest, SamplesOfOneNameAreOneFamilyReadAtEachScrape) {
