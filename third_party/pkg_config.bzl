@@ -14,7 +14,7 @@ _DEFAULT_INCLUDE_DIRS = [
 
 # System libraries that stay shared even in a static link: libc's parts, the
 # compiler runtime, and OpenSSL (one copy per process, shared with libcurl).
-_ALWAYS_SHARED = ["atomic", "c", "crypto", "dl", "gcc_s", "m", "pthread", "rt", "ssl", "stdc++"]
+_ALWAYS_SHARED = ["atomic", "c", "dl", "gcc_s", "m", "pthread", "rt", "stdc++"]
 
 _LIB_DIR = "/usr/lib/x86_64-linux-gnu"
 
@@ -54,12 +54,17 @@ def _split_flags(ctx, name, flags, static):
             fail("%s: pkg-config flag %s is not understood" % (name, flag))
     return defines, linkopts
 
-def _soname(ctx, name, modules):
-    """The SONAME of the one library pkg-config links for `modules`."""
-    result = ctx.execute(["pkg-config", "--libs-only-l"] + modules)
-    libs = [f[2:] for f in result.stdout.strip().split(" ") if f.startswith("-l")]
-    if result.return_code != 0 or len(libs) != 1:
-        fail("%s: loaded on first use, so pkg-config must name one library, not %r" % (name, libs))
+def _soname(ctx, name, modules, extra_linkopts):
+    """The SONAME of the one library pkg-config links for `modules`, or of the
+    one -l flag in `extra_linkopts` for a library that ships no .pc file."""
+    if modules:
+        result = ctx.execute(["pkg-config", "--libs-only-l"] + modules)
+        flags = result.stdout.strip().split(" ") if result.return_code == 0 else []
+    else:
+        flags = extra_linkopts
+    libs = [f[2:] for f in flags if f.startswith("-l")]
+    if len(libs) != 1:
+        fail("%s: loaded on first use, so it must link one library, not %r" % (name, libs))
     path = "%s/lib%s.so" % (_LIB_DIR, libs[0])
     readelf = ctx.execute(["readelf", "--dynamic", path])
     for line in readelf.stdout.splitlines():
@@ -67,9 +72,9 @@ def _soname(ctx, name, modules):
             return line[line.index("[") + 1:line.rindex("]")]
     fail("%s: %s has no SONAME (readelf: %s)" % (name, path, readelf.stderr.strip()))
 
-def _headers_only(ctx, name, modules, defines):
+def _headers_only(ctx, name, modules, extra_linkopts, defines):
     """<name>_headers: the library's compile flags and <name>_soname.h, no link flags."""
-    soname = _soname(ctx, name, modules)
+    soname = _soname(ctx, name, modules, extra_linkopts)
     constant = "k" + "".join([part.capitalize() for part in name.split("_")]) + "Soname"
     guard = "OCID_DEBIAN_%s_SONAME_H_" % name.upper()
     ctx.file("%s_soname.h" % name, "\n".join([
@@ -94,7 +99,7 @@ def _debian_libraries_impl(ctx):
         build.append("cc_library(\n    name = %r,\n    defines = %r,\n    linkopts = %r,\n)\n" %
                      (name, defines, linkopts + extra))
         if name in ctx.attr.load_on_first_use:
-            build.append(_headers_only(ctx, name, modules, defines))
+            build.append(_headers_only(ctx, name, modules, extra, defines))
     ctx.file("WORKSPACE", 'workspace(name = "%s")\n' % ctx.name)
     ctx.file("BUILD.bazel", "\n".join(build))
 
