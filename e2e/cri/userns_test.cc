@@ -4,8 +4,9 @@
 // the image's files are root's inside while no layer is chowned (idmapped
 // layers), what a container writes is the mapped host ids' in its upper dir,
 // and RemovePodSandbox leaves no pin or mount. Bad mappings, and a container
-// asking for another user namespace than its pod's, are refused naming the
-// field, and leave nothing behind. A volume with uid/gid mappings is an
+// asking for another user namespace than its pod's, or a run_as_user,
+// run_as_group or supplemental group the pod does not map, are refused
+// naming the field, and leave nothing behind. A volume with uid/gid mappings is an
 // idmapped mount: its host files show their ids through the mappings inside,
 // and removing the container detaches it and leaves the host's files.
 #include <stdlib.h>
@@ -343,6 +344,50 @@ TEST_F(CriUserNamespace, BadVolumeMappingsAreRefusedNamingTheMountAndLeaveNothin
   EXPECT_EQ(ContainerIds(), before) << "a refused create makes nothing";
   EXPECT_EQ(MountsNaming("/idmap/"), std::vector<std::string>{});
   EXPECT_EQ(Entries(Runroot() + "/ns/user"), std::vector<std::string>{pod.id});
+}
+
+// Ids the kernel could not switch to inside the pod's user namespace are
+// ocid's InvalidArgument naming the field, not the runtime's setuid error,
+// and nothing is made for them.
+TEST_F(CriUserNamespace, AnUnmappedRunAsUserOrGroupIsRefusedNamingTheFieldAndLeavesNothing) {
+  OCID_ASSERT_OK_AND_ASSIGN(Pod pod, RunPod(MappedPodConfig("userns-unmapped")));
+  std::set<std::string> before = ContainerIds();
+  std::vector<std::string> bundles = Entries(Runroot() + "/containers");
+  auto create = [&](const std::function<void(v1::LinuxContainerSecurityContext&)>& edit) {
+    v1::ContainerConfig config = DefaultContainerConfig("userns-unmapped");
+    edit(*config.mutable_linux()->mutable_security_context());
+    return CreateContainer(pod, config).status();
+  };
+  const std::string f = "config.linux.security_context.";
+  EXPECT_TRUE(HasCode(create([](auto& sc) { sc.mutable_run_as_user()->set_value(kLength); }),
+                      StatusCode::kInvalidArgument,
+                      f + "run_as_user: uid 65536 is not mapped in the pod's user namespace"));
+  EXPECT_TRUE(HasCode(create([](auto& sc) {
+                        sc.mutable_run_as_user()->set_value(1000);
+                        sc.mutable_run_as_group()->set_value(kHostId);  // a host id, not inside
+                      }),
+                      StatusCode::kInvalidArgument, f + "run_as_group: gid 1048576 is not mapped"));
+  EXPECT_TRUE(HasCode(create([](auto& sc) {
+                        sc.add_supplemental_groups(100);
+                        sc.add_supplemental_groups(70000);
+                      }),
+                      StatusCode::kInvalidArgument,
+                      f + "supplemental_groups[1]: gid 70000 is not mapped"));
+  EXPECT_EQ(ContainerIds(), before) << "a refused create makes nothing";
+  EXPECT_EQ(Entries(Runroot() + "/containers"), bundles) << "no bundle or rootfs left";
+  EXPECT_EQ(MountsNaming("/rootfs"), std::vector<std::string>{});
+
+  // The last mapped ids are fine.
+  OCID_ASSERT_OK_AND_ASSIGN(std::string id, CreateContainer(pod, [&] {
+                              v1::ContainerConfig config = DefaultContainerConfig("userns-last");
+                              auto& sc = *config.mutable_linux()->mutable_security_context();
+                              sc.mutable_run_as_user()->set_value(kLength - 1);
+                              sc.mutable_run_as_group()->set_value(kLength - 1);
+                              return config;
+                            }()));
+  OCID_ASSERT_OK(StartContainer(id));
+  EXPECT_EQ(Output(id, {"id", "-u"}), "65535");
+  OCID_ASSERT_OK(RemovePod(pod.id));
 }
 
 TEST_F(CriUserNamespace, APodUserNamespaceOutlivesAnOcidKilledAndRestarted) {

@@ -261,6 +261,9 @@ absl::StatusOr<std::string> ContainerManager::CreateFrom(const std::string& pod_
   const auto& namespaces = config.linux().security_context().namespace_options();
   RETURN_IF_ERROR(CheckContainerUserNamespace(namespaces, pod.userns,
                                               "config.linux.security_context.namespace_options"));
+  if (pod.userns) {
+    RETURN_IF_ERROR(ValidateUserFieldsMapped(config.linux().security_context(), *pod.userns));
+  }
   // Idmapped mounts' mappings, checked before anything is made.
   for (int i = 0; i < config.mounts_size(); ++i) {
     RETURN_IF_ERROR(

@@ -1111,6 +1111,18 @@ TEST_F(ContainerManagerTest, AContainerJoinsItsPodsUserNamespaceWithAnIdmappedRo
   EXPECT_TRUE(absl::IsInvalidArgument(containers_->Create(pod, host).status()));
   // And a host-namespace pod's container cannot ask for one of its own.
   EXPECT_TRUE(absl::IsInvalidArgument(containers_->Create(pod_, other).status()));
+  // A uid outside the pod's mappings: refused before even the rootfs is made.
+  int mounts = 0;
+  images_.mount_hook = [&] { ++mounts; };
+  cri::ContainerConfig unmapped = ContainerConfig("unmapped");
+  unmapped.mutable_linux()->mutable_security_context()->mutable_run_as_user()->set_value(65536);
+  refused = containers_->Create(pod, unmapped).status();
+  EXPECT_TRUE(absl::IsInvalidArgument(refused)) << refused;
+  EXPECT_EQ(refused.message(),
+            "config.linux.security_context.run_as_user: uid 65536 is not mapped in the pod's user "
+            "namespace");
+  EXPECT_EQ(mounts, 0);
+  images_.mount_hook = nullptr;
   ExpectNothingLeft("refused creates");
 
   images_.idmapped_to.clear();

@@ -278,27 +278,57 @@ bool Mapped(const std::vector<IdMapping>& mappings, uint32_t id) {
   return false;
 }
 
+constexpr char kNotMapped[] = " is not mapped in the pod's user namespace";
+
+// The request's own ids (run_as_user, run_as_group, supplemental_groups[i])
+// against the pod's mappings; what names or the image give is checked once
+// resolved (UserIsMapped).
+absl::Status RequestedIdsMapped(const LinuxContainerSecurityContext& sc,
+                                const UserNamespaceMappings& userns) {
+  const std::string prefix = "config.linux.security_context.";
+  auto mapped = [](const std::vector<IdMapping>& mappings, int64_t id) {
+    return id >= 0 && id <= UINT32_MAX && Mapped(mappings, static_cast<uint32_t>(id));
+  };
+  if (sc.has_run_as_user() && !mapped(userns.uids, sc.run_as_user().value())) {
+    return Invalid(prefix + "run_as_user",
+                   absl::StrCat("uid ", sc.run_as_user().value(), kNotMapped));
+  }
+  if (sc.has_run_as_group() && !mapped(userns.gids, sc.run_as_group().value())) {
+    return Invalid(prefix + "run_as_group",
+                   absl::StrCat("gid ", sc.run_as_group().value(), kNotMapped));
+  }
+  for (int i = 0; i < sc.supplemental_groups_size(); ++i) {
+    if (!mapped(userns.gids, sc.supplemental_groups(i))) {
+      return Invalid(absl::StrCat(prefix, "supplemental_groups[", i, "]"),
+                     absl::StrCat("gid ", sc.supplemental_groups(i), kNotMapped));
+    }
+  }
+  return absl::OkStatus();
+}
+
 // In a pod's user namespace the process's ids must all be mapped: the
 // kernel refuses to switch to an unmapped one, and the runtime's error
-// would not say which field asked for it.
+// would not say which field asked for it. The ids are named by where they
+// came from: the request's field, the name it gave (run_as_username, whose
+// passwd and group entries give the rest), or the image's user.
 absl::Status UserIsMapped(const ResolvedUser& user, const LinuxContainerSecurityContext& sc,
                           const UserNamespaceMappings& userns) {
+  RETURN_IF_ERROR(RequestedIdsMapped(sc, userns));
   const std::string prefix = "config.linux.security_context.";
-  auto where = [&](bool from_request, const std::string& field) {
-    return from_request ? prefix + field : std::string("the image's user");
-  };
+  const std::string chosen_by = sc.has_run_as_user()            ? prefix + "run_as_user"
+                                : !sc.run_as_username().empty() ? prefix + "run_as_username"
+                                                                : std::string("the image's user");
   if (!Mapped(userns.uids, user.uid)) {
-    return Invalid(where(sc.has_run_as_user() || !sc.run_as_username().empty(), "run_as_user"),
-                   absl::StrCat("uid ", user.uid, " is not mapped in the pod's user namespace"));
+    return Invalid(chosen_by, absl::StrCat("uid ", user.uid, kNotMapped));
   }
   if (!Mapped(userns.gids, user.gid)) {
-    return Invalid(where(sc.has_run_as_group(), "run_as_group"),
-                   absl::StrCat("gid ", user.gid, " is not mapped in the pod's user namespace"));
+    return Invalid(chosen_by, absl::StrCat("its group, gid ", user.gid, kNotMapped));
   }
   for (uint32_t gid : user.additional_gids) {
     if (!Mapped(userns.gids, gid)) {
-      return Invalid(prefix + "supplemental_groups",
-                     absl::StrCat("gid ", gid, " is not mapped in the pod's user namespace"));
+      return Invalid(chosen_by,
+                     absl::StrCat("gid ", gid, " (a group of the user in the image's /etc/group)",
+                                  kNotMapped));
     }
   }
   return absl::OkStatus();
@@ -854,6 +884,12 @@ absl::StatusOr<nlohmann::json> BuildContainerSpec(const ContainerSpecInputs& inp
 
 absl::Status ValidateUserFields(const LinuxContainerSecurityContext& sc) {
   return ValidateUserFieldsIn(sc);
+}
+
+absl::Status ValidateUserFieldsMapped(const LinuxContainerSecurityContext& sc,
+                                      const UserNamespaceMappings& userns) {
+  RETURN_IF_ERROR(ValidateUserFieldsIn(sc));
+  return RequestedIdsMapped(sc, userns);
 }
 
 absl::StatusOr<std::vector<std::string>> NormalizeCapabilities(

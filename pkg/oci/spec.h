@@ -115,6 +115,17 @@ absl::StatusOr<nlohmann::json> BuildContainerSpec(const ContainerSpecInputs& inp
 // kubelet never means; containerd and cri-o refuse it too).
 absl::Status ValidateUserFields(const runtime::v1::LinuxContainerSecurityContext& sc);
 
+// For a pod with its own user namespace, what ValidateUserFields checks plus
+// the request's own ids against the pod's mappings (`userns`), so that an id
+// the kernel would refuse to switch to is refused before anything is made,
+// not by the runtime's setuid: InvalidArgument naming the field
+// ("config.linux.security_context.run_as_user: uid 70000 is not mapped in
+// the pod's user namespace", "...supplemental_groups[1]: ..."). The ids of
+// a run_as_username or the image's user are known only from the rootfs:
+// BuildContainerSpec checks those, naming where they came from.
+absl::Status ValidateUserFieldsMapped(const runtime::v1::LinuxContainerSecurityContext& sc,
+                                      const UserNamespaceMappings& userns);
+
 }  // namespace ocid
 
 #endif  // OCID_PKG_OCI_SPEC_H_

@@ -452,11 +452,68 @@ TEST_F(SpecTest, UserOutsideThePodsUserNamespaceIsRefusedNamingTheField) {
   Security()->mutable_run_as_group()->set_value(0);
   Security()->add_supplemental_groups(4000);
   EXPECT_EQ(BuildError(),
-            "config.linux.security_context.supplemental_groups: gid 4000 is not mapped in the pod's "
-            "user namespace");
+            "config.linux.security_context.supplemental_groups[0]: gid 4000 is not mapped in the "
+            "pod's user namespace");
   Security()->Clear();
   image_.user = "5000";
   EXPECT_EQ(BuildError(), "the image's user: uid 5000 is not mapped in the pod's user namespace");
+
+  // A name's ids come from the rootfs: the name is the field at fault.
+  image_.user.clear();
+  Security()->set_run_as_username("alice");  // 1000:1000, and video (44) in /etc/group
+  sandbox_.userns->gids = {{0, 131072, 1000}};
+  EXPECT_EQ(BuildError(),
+            "config.linux.security_context.run_as_username: its group, gid 1000 is not mapped in "
+            "the pod's user namespace");
+  sandbox_.userns->gids = {{0, 131072, 44}, {1000, 5, 1}};
+  EXPECT_EQ(BuildError(),
+            "config.linux.security_context.run_as_username: gid 44 (a group of the user in the "
+            "image's /etc/group) is not mapped in the pod's user namespace");
+  Security()->set_supplemental_groups_policy(runtime::v1::Strict);  // /etc/group's not added
+  spec = Build();
+  EXPECT_TRUE(spec.ok()) << spec.status();
+}
+
+// What CreateContainer checks before it makes anything: the request's own
+// ids, each named by its field.
+TEST(ValidateUserFieldsMappedTest, TheRequestsIdsMustBeMappedNamingTheField) {
+  const UserNamespaceMappings userns{{{0, 65536, 65536}}, {{0, 65536, 1000}, {2000, 5, 1}}};
+  runtime::v1::LinuxContainerSecurityContext sc;
+  EXPECT_TRUE(ValidateUserFieldsMapped(sc, userns).ok()) << "nothing asked: the image decides";
+  sc.mutable_run_as_user()->set_value(65535);
+  sc.mutable_run_as_group()->set_value(2000);
+  sc.add_supplemental_groups(0);
+  sc.add_supplemental_groups(999);
+  EXPECT_TRUE(ValidateUserFieldsMapped(sc, userns).ok());
+  sc.set_run_as_username("not-checked-here");
+  EXPECT_TRUE(ValidateUserFieldsMapped(sc, userns).ok()) << "a name needs the rootfs";
+
+  sc.mutable_run_as_user()->set_value(65536);
+  absl::Status status = ValidateUserFieldsMapped(sc, userns);
+  EXPECT_TRUE(absl::IsInvalidArgument(status));
+  EXPECT_EQ(status.message(),
+            "config.linux.security_context.run_as_user: uid 65536 is not mapped in the pod's user "
+            "namespace");
+  sc.mutable_run_as_user()->set_value(int64_t{1} << 32);  // no uint32 wrap to 0
+  EXPECT_TRUE(absl::StartsWith(ValidateUserFieldsMapped(sc, userns).message(),
+                               "config.linux.security_context.run_as_user: uid 4294967296 "));
+  sc.mutable_run_as_user()->set_value(0);
+  sc.mutable_run_as_group()->set_value(1000);
+  EXPECT_EQ(ValidateUserFieldsMapped(sc, userns).message(),
+            "config.linux.security_context.run_as_group: gid 1000 is not mapped in the pod's user "
+            "namespace");
+  sc.mutable_run_as_group()->set_value(0);
+  sc.add_supplemental_groups(1999);
+  EXPECT_EQ(ValidateUserFieldsMapped(sc, userns).message(),
+            "config.linux.security_context.supplemental_groups[2]: gid 1999 is not mapped in the "
+            "pod's user namespace");
+  sc.set_supplemental_groups(2, -3);
+  EXPECT_TRUE(absl::StartsWith(ValidateUserFieldsMapped(sc, userns).message(),
+                               "config.linux.security_context.supplemental_groups[2]: gid -3 "));
+  sc.mutable_run_as_group()->set_value(-1);
+  EXPECT_EQ(ValidateUserFieldsMapped(sc, userns).message(),
+            "config.linux.security_context.run_as_group: negative")
+      << "ValidateUserFields' checks come first";
 }
 
 TEST_F(SpecTest, OomScoreAdjIsClamped) {
