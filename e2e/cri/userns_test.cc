@@ -413,6 +413,68 @@ TEST_F(CriUserNamespace, APodUserNamespaceOutlivesAnOcidKilledAndRestarted) {
   EXPECT_EQ(MountsNaming(pod.id), std::vector<std::string>{});
 }
 
+// ocid killed at each step of a user-namespaced RunPodSandbox (the crash
+// points of pkg/base/crash_point.h; ocid started with OCID_TEST_CRASH_AT
+// _exits there): the restarted ocid lists no pod, has undone the user
+// namespace pin with the others, the pod's files (chowned to the mapped
+// root or not) and mounts, and the same request then makes a pod whose
+// container runs mapped.
+class CriUserNamespaceCrash : public CriUserNamespace,
+                              public ::testing::WithParamInterface<std::string> {
+ protected:
+  absl::Status RestartAt(const char* point) {
+    if (point != nullptr) ::setenv("OCID_TEST_CRASH_AT", point, 1);
+    absl::Status restarted = RestartOcid(/*kill=*/true);
+    ::unsetenv("OCID_TEST_CRASH_AT");
+    return restarted;
+  }
+  // What a pod makes under the runroot: pins, pod dirs, mounts.
+  static std::vector<std::string> Leftovers() {
+    std::vector<std::string> left;
+    for (const char* type : {"user", "net", "ipc", "uts"}) {
+      const std::string dir = absl::StrCat(Runroot(), "/ns/", type);
+      for (const std::string& pin : Entries(dir)) left.push_back("pin " + dir + "/" + pin);
+    }
+    for (const std::string& id : Entries(Runroot() + "/pods")) left.push_back("pod dir " + id);
+    for (const std::string& mount : MountsNaming(Runroot() + "/")) {
+      if (mount != Runroot() + "/ns") left.push_back("mount " + mount);
+    }
+    return left;
+  }
+};
+
+TEST_P(CriUserNamespaceCrash, ARunPodCutShortIsUndoneAtRestartAndRunsAgain) {
+  const v1::PodSandboxConfig config = MappedPodConfig("userns-crash");
+  std::set<std::string> before = PodIds();
+  ASSERT_EQ(Leftovers(), std::vector<std::string>{}) << "before the cut";
+  OCID_ASSERT_OK(RestartAt(GetParam().c_str()));
+  EXPECT_FALSE(RunPod(config).ok()) << "ocid did not stop at " << GetParam();
+  OCID_ASSERT_OK(RestartAt(nullptr));
+  EXPECT_EQ(PodIds(), before) << "a half-made pod is listed";
+  EXPECT_EQ(Leftovers(), std::vector<std::string>{}) << "after the restart";
+
+  OCID_ASSERT_OK_AND_ASSIGN(Pod pod, RunPod(config));
+  OCID_ASSERT_OK_AND_ASSIGN(std::string id,
+                            CreateContainer(pod, DefaultContainerConfig("userns-crash")));
+  OCID_ASSERT_OK(StartContainer(id));
+  std::vector<std::string> uid_map =
+      absl::StrSplit(Output(id, {"cat", "/proc/self/uid_map"}), ' ', absl::SkipEmpty());
+  EXPECT_EQ(uid_map, (std::vector<std::string>{"0", "1048576", "65536"}));
+  EXPECT_EQ(Output(id, {"stat", "-c", "%u:%g", "/etc/hostname", "/dev/shm"}), "0:0\n0:0");
+  OCID_ASSERT_OK(RemovePod(pod.id));
+  EXPECT_EQ(Leftovers(), std::vector<std::string>{}) << "after RemovePodSandbox";
+}
+
+INSTANTIATE_TEST_SUITE_P(Points, CriUserNamespaceCrash,
+                         ::testing::Values("run_pod.recorded", "run_pod.pinned",
+                                           "run_pod.network_added", "run_pod.files_written",
+                                           "run_pod.shm_mounted", "run_pod.files_given_to_userns",
+                                           "run_pod.infra_started"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           std::string name = info.param.substr(info.param.find('.') + 1);
+                           return name;
+                         });
+
 TEST_F(CriUserNamespace, EveryHandlerSaysItRunsUserNamespaces) {
   v1::StatusRequest request;
   v1::StatusResponse response;

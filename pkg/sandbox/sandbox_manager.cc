@@ -284,7 +284,10 @@ absl::Status SandboxManager::MakeParts(SandboxRecord& pod, const cri::PodSandbox
     undo.Push([&] { host_.UnmountShm(pod.shm_path).IgnoreError(); });
     CrashPoint("run_pod.shm_mounted");
   }
-  if (pod.userns) RETURN_IF_ERROR(GiveFilesToUserNamespace(pod));
+  if (pod.userns) {
+    RETURN_IF_ERROR(GiveFilesToUserNamespace(pod));
+    CrashPoint("run_pod.files_given_to_userns");
+  }
   // Runs after the infra is stopped: what its placement left.
   undo.Push([&] { RemoveCgroupsOf(pod).IgnoreError(); });
   if (config.linux().security_context().namespace_options().pid() == cri::NamespaceMode::POD) {

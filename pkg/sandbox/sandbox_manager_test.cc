@@ -787,6 +787,35 @@ INSTANTIATE_TEST_SUITE_P(Points, SandboxCrashTest,
                            return name;
                          });
 
+// The point only a pod user namespace has: its files and /dev/shm given to
+// the mapped root.
+TEST_F(SandboxManagerTest, RecoverUndoesAUserNamespacedRunPodCutShortAfterItsChown) {
+#ifdef NDEBUG
+  GTEST_SKIP() << "crash points are compiled out of release builds";
+#endif
+  cri::PodSandboxConfig config = PodConfig("web");
+  MapPod(config, 65536, 65536);
+  EXPECT_EXIT(
+      {
+        ::setenv(kCrashPointEnv, "run_pod.files_given_to_userns", 1);
+        manager_->RunPod(config, "").IgnoreError();
+      },
+      ::testing::ExitedWithCode(137), "test crash point run_pod.files_given_to_userns");
+  EXPECT_EQ(host_.pinned.size(), 1u);
+  EXPECT_EQ(host_.shm.size(), 1u);
+  EXPECT_EQ(host_.infra.size(), 0u);
+
+  manager_ = NewManager();
+  EXPECT_TRUE(host_.Empty()) << "pins or shm left";
+  EXPECT_TRUE(network_.up.empty());
+  EXPECT_EQ(PodDirs(), 0u);
+  EXPECT_EQ(RecordFiles(), 0u);
+  absl::StatusOr<std::string> again = manager_->RunPod(config, "");
+  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_TRUE(manager_->RemovePod(*again).ok());
+  EXPECT_TRUE(host_.Empty());
+}
+
 // ocid dies at each crash point of StopPod and RemovePod in turn (a forked
 // child runs the call). After a restart the pod is still there, READY only
 // while its infra runs; the client's retry of the call succeeds, and once
