@@ -304,8 +304,11 @@ TEST_F(CriUserNamespace, AnIdmappedVolumeOfACreateCutShortIsUndoneAtRestart) {
   EXPECT_EQ(Output(id, {"stat", "-c", "%u", absl::StrCat("/vol", kHostId, "/f1000"),
                         absl::StrCat("/vol", kHostId + 7, "/f1000")}),
             "1000\n7");
-  OCID_ASSERT_OK(RemoveContainer(id));
+  // RemovePodSandbox alone (no RemoveContainer first) detaches them too.
+  OCID_ASSERT_OK(RemovePod(pod.id));
   EXPECT_EQ(MountsNaming("/idmap/"), std::vector<std::string>{});
+  EXPECT_EQ(MountsNaming(host.path()), std::vector<std::string>{});
+  EXPECT_EQ(Entries(Runroot() + "/ns/user"), std::vector<std::string>{});
 }
 
 TEST_F(CriUserNamespace, BadVolumeMappingsAreRefusedNamingTheMountAndLeaveNothing) {
