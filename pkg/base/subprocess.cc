@@ -9,7 +9,6 @@
 #include <spawn.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,6 +26,7 @@
 #include "absl/time/clock.h"
 #include "pkg/base/child_reaper.h"
 #include "pkg/base/fs.h"
+#include "pkg/base/pidfd.h"
 #include "pkg/base/status_macros.h"
 
 namespace ocid {
@@ -36,11 +36,10 @@ namespace {
 // them at 0, 1, 2, 3, ... never overwrites one not yet placed.
 constexpr int kFirstHighFd = 16;
 
-// glibc 2.36's <sys/pidfd.h> lacks extern "C": the syscalls directly.
-int PidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
-int PidfdSendSignal(int pidfd, int signal) {
-  return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, signal, nullptr, 0));
-}
+// Without a pidfd, Wait with a timeout polls waitpid(WNOHANG): first soon
+// (most commands we wait for end within milliseconds), then less often.
+constexpr absl::Duration kFirstWaitPoll = absl::Milliseconds(1);
+constexpr absl::Duration kMaxWaitPoll = absl::Milliseconds(20);
 
 absl::string_view EnvName(absl::string_view entry) { return entry.substr(0, entry.find('=')); }
 
@@ -268,9 +267,11 @@ absl::StatusOr<Subprocess> Subprocess::Spawn(Options options) {
     return error == 0 ? pid : -1;
   });
   if (error != 0) return absl::ErrnoToStatus(error, "spawn " + binary);
-  // Our unreaped child: its pid cannot have been reused yet.
+  // Our unreaped child: its pid cannot have been reused yet. Without pidfds
+  // (ENOSYS) the pid alone is as good while we hold it unreaped: the orphan
+  // reaper leaves it to us, so nothing else can free the pid for reuse.
   UniqueFd pidfd(PidfdOpen(pid));
-  if (!pidfd.valid()) {
+  if (!pidfd.valid() && errno != ENOSYS) {
     absl::Status status = absl::ErrnoToStatus(errno, "pidfd_open " + binary);
     ::kill(pid, SIGKILL);
     while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
@@ -337,8 +338,12 @@ void Subprocess::KillAndReap() {
   if (pid_ < 0) return;
   // The group first: while its leader is unreaped, the group id is ours.
   if (group_) ::kill(-pid_, SIGKILL);
-  PidfdSendSignal(pidfd_.get(), SIGKILL);
+  SignalChild(SIGKILL);
   Reap().IgnoreError();
+}
+
+int Subprocess::SignalChild(int signal) {
+  return pidfd_.valid() ? PidfdSendSignal(pidfd_.get(), signal) : ::kill(pid_, signal);
 }
 
 absl::Status Subprocess::Reap() {
@@ -355,20 +360,50 @@ absl::Status Subprocess::Reap() {
 
 absl::StatusOr<int> Subprocess::Wait(absl::Duration timeout) {
   if (pid_ < 0) return wait_status_;
-  ASSIGN_OR_RETURN(bool exited, PollIn(pidfd_.get(), timeout));
-  if (!exited) {
-    return absl::DeadlineExceededError(
-        absl::StrCat("pid ", pid_, " still runs after ", absl::FormatDuration(timeout)));
+  if (!pidfd_.valid() && timeout != absl::InfiniteDuration()) return PollWait(timeout);
+  if (pidfd_.valid()) {
+    ASSIGN_OR_RETURN(bool exited, PollIn(pidfd_.get(), timeout));
+    if (!exited) return StillRuns(timeout);
   }
   RETURN_IF_ERROR(Reap());
   return wait_status_;
+}
+
+// waitpid names our child by pid alone, which is safe: unreaped, the pid is
+// still its own.
+absl::StatusOr<int> Subprocess::PollWait(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::Duration pause = kFirstWaitPoll;
+  while (true) {
+    int status = 0;
+    pid_t done = ::waitpid(pid_, &status, WNOHANG);
+    if (done == pid_) {
+      wait_status_ = status;
+      ReleaseOwnedChild(std::exchange(pid_, -1));
+      return wait_status_;
+    }
+    if (done < 0 && errno != EINTR) {
+      absl::Status failed = absl::ErrnoToStatus(errno, absl::StrCat("wait for ", pid_));
+      ReleaseOwnedChild(std::exchange(pid_, -1));  // as Reap does
+      return failed;
+    }
+    absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) return StillRuns(timeout);
+    absl::SleepFor(std::min(pause, left));
+    pause = std::min(pause * 2, kMaxWaitPoll);
+  }
+}
+
+absl::Status Subprocess::StillRuns(absl::Duration timeout) const {
+  return absl::DeadlineExceededError(
+      absl::StrCat("pid ", pid_, " still runs after ", absl::FormatDuration(timeout)));
 }
 
 bool Subprocess::Running() { return pid_ >= 0 && !Wait(absl::ZeroDuration()).ok(); }
 
 absl::Status Subprocess::Signal(int signal) {
   if (pid_ < 0) return absl::FailedPreconditionError("the child was reaped or released");
-  if (PidfdSendSignal(pidfd_.get(), signal) != 0) {
+  if (SignalChild(signal) != 0) {
     return absl::ErrnoToStatus(errno, absl::StrCat("signal ", signal, " to pid ", pid_));
   }
   return absl::OkStatus();
@@ -457,6 +492,24 @@ absl::StatusOr<ProcessIdentity> IdentifyProcess(pid_t pid) {
   return ProcessIdentity{pid, stat.start_time};
 }
 
+namespace {
+
+// NotFound unless `identity.pid` is a process (a zombie included) started
+// at `identity.start_time`.
+absl::Status CheckStartTime(const ProcessIdentity& identity) {
+  absl::StatusOr<ProcStat> stat = ReadProcStat(identity.pid);
+  if (absl::IsNotFound(stat.status())) {
+    return absl::NotFoundError(absl::StrCat("no process ", identity.pid));
+  }
+  RETURN_IF_ERROR(stat.status());
+  if (stat->start_time != identity.start_time) {
+    return absl::NotFoundError(absl::StrCat("pid ", identity.pid, " is another process now"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<UniqueFd> OpenPidfd(const ProcessIdentity& identity) {
   if (identity.pid <= 0) return absl::InvalidArgumentError(absl::StrCat("bad pid ", identity.pid));
   UniqueFd pidfd(PidfdOpen(identity.pid));
@@ -466,20 +519,25 @@ absl::StatusOr<UniqueFd> OpenPidfd(const ProcessIdentity& identity) {
   }
   // The pidfd names whoever had the pid when it was opened; if that process
   // still has the start time we expect, it is the one.
-  absl::StatusOr<ProcStat> stat = ReadProcStat(identity.pid);
-  if (absl::IsNotFound(stat.status())) {
-    return absl::NotFoundError(absl::StrCat("no process ", identity.pid));
-  }
-  RETURN_IF_ERROR(stat.status());
-  if (stat->start_time != identity.start_time) {
-    return absl::NotFoundError(absl::StrCat("pid ", identity.pid, " is another process now"));
-  }
+  RETURN_IF_ERROR(CheckStartTime(identity));
   return pidfd;
 }
 
 absl::Status SignalIfSame(const ProcessIdentity& identity, int signal) {
-  ASSIGN_OR_RETURN(UniqueFd pidfd, OpenPidfd(identity));
-  if (PidfdSendSignal(pidfd.get(), signal) != 0) {
+  absl::StatusOr<UniqueFd> pidfd = OpenPidfd(identity);
+  int sent = 0;
+  if (pidfd.ok()) {
+    sent = PidfdSendSignal(pidfd->get(), signal);
+  } else if (absl::IsUnimplemented(pidfd.status())) {
+    // No pidfds (ENOSYS): the start time checked just before kill(2). Only
+    // a process that exits, is reaped and has its pid reused between the two
+    // could be hit; the pid space is not reused that fast in practice.
+    RETURN_IF_ERROR(CheckStartTime(identity));
+    sent = ::kill(identity.pid, signal);
+  } else {
+    return pidfd.status();
+  }
+  if (sent != 0) {
     if (errno == ESRCH) return absl::NotFoundError(absl::StrCat("no process ", identity.pid));
     return absl::ErrnoToStatus(errno, absl::StrCat("signal ", signal, " to pid ", identity.pid));
   }

@@ -2,9 +2,11 @@
 //
 // Subprocess starts a program with posix_spawn (safe in a multithreaded
 // daemon), holds a pidfd for it, and kills and reaps it when destroyed unless
-// it has been waited for or Release()d. A program that daemonises (conmon,
-// ocid-infra) is a Subprocess that exits soon after start: wait for it, then
-// name the daemon it left by a ProcessIdentity.
+// it has been waited for or Release()d. Where pidfds are missing (pidfd.h:
+// old kernels, valgrind) it names the child by pid, which stays the child's
+// until we reap it, and a Wait with a timeout polls waitpid(WNOHANG). A program that daemonises
+// (conmon, ocid-infra) is a Subprocess that exits soon after start: wait for it, then name the
+// daemon it left by a ProcessIdentity.
 //
 // A pid read back from a record may belong to another process after a reboot
 // or once the pid is reused; a ProcessIdentity ({pid, start time}) does not,
@@ -112,7 +114,8 @@ class Subprocess {
   // True until the child has exited (reaps it if it has).
   bool Running();
 
-  // Sends `signal` through the pidfd: never to a process that reused the pid.
+  // Sends `signal` to the child (through the pidfd, or by pid while it is
+  // unreaped): never to a process that reused the pid.
   // FailedPrecondition once the child is reaped or released.
   absl::Status Signal(int signal);
   // Sends `signal` to the child's process group (new_process_group only).
@@ -137,9 +140,12 @@ class Subprocess {
         max_capture_(max) {}
   void KillAndReap();
   absl::Status Reap();
+  absl::StatusOr<int> PollWait(absl::Duration timeout);  // no pidfd, finite timeout
+  absl::Status StillRuns(absl::Duration timeout) const;
+  int SignalChild(int signal);  // 0, or -1 with errno
 
   pid_t pid_ = -1;  // -1 once reaped, released or moved from
-  UniqueFd pidfd_;
+  UniqueFd pidfd_;  // invalid without pidfds
   bool group_ = false;
   UniqueFd stdout_;  // memfds of captured streams
   UniqueFd stderr_;
@@ -203,11 +209,13 @@ absl::StatusOr<ProcessIdentity> IdentifyProcess(pid_t pid);
 
 // A pidfd for the process `identity` names: opened first, then the start
 // time checked, so the fd cannot name a process that reused the pid.
-// NotFound if that process is gone or the pid is another process's.
+// NotFound if that process is gone or the pid is another process's;
+// Unimplemented without pidfds.
 absl::StatusOr<UniqueFd> OpenPidfd(const ProcessIdentity& identity);
 
 // Sends `signal` to the process `identity` names, and to no other. NotFound
-// if it is gone or the pid is another process's now.
+// if it is gone or the pid is another process's now. Without pidfds, the
+// start time is checked just before kill(2) (a tiny window, see the .cc).
 absl::Status SignalIfSame(const ProcessIdentity& identity, int signal);
 
 // Kills (SIGKILL) every process but ours whose command line or environment

@@ -16,9 +16,33 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "pkg/base/fs.h"
+#include "pkg/base/pidfd.h"
 
 namespace ocid {
 namespace {
+
+#ifdef OCID_TEST_NO_PIDFDS
+// subprocess_no_pidfd_test: every test below on the waitpid fallback.
+ScopedNoPidfdsForTest no_pidfds;
+constexpr bool kPidfds = false;
+#else
+constexpr bool kPidfds = true;
+#endif
+
+// How many pidfds this process holds.
+int OpenPidfds() {
+  int count = 0;
+  absl::StatusOr<std::vector<std::string>> fds = ListDir("/proc/self/fd");
+  if (!fds.ok()) return -1;
+  for (const std::string& fd : *fds) {
+    char target[64] = {};
+    if (::readlink(("/proc/self/fd/" + fd).c_str(), target, sizeof(target) - 1) > 0 &&
+        std::string(target) == "anon_inode:[pidfd]") {
+      ++count;
+    }
+  }
+  return count;
+}
 
 Subprocess::Options Shell(const std::string& script) {
   Subprocess::Options options;
@@ -54,6 +78,45 @@ TEST(SubprocessTest, WaitReportsTheExitAndCapturesEachStream) {
   EXPECT_EQ(*child->Wait(), *status) << "a reaped child reports the same status again";
   EXPECT_EQ(child->Stdout(), "out\n");
   EXPECT_EQ(child->Stderr(), "err\n");
+}
+
+TEST(SubprocessTest, HoldsAPidfdExactlyWhenTheKernelHasThem) {
+  EXPECT_EQ(PidfdsAvailable(), kPidfds);
+  const int before = OpenPidfds();
+  Subprocess::Options options;
+  options.argv = {"/bin/sleep", "60"};
+  auto child = Subprocess::Spawn(options);
+  ASSERT_TRUE(child.ok()) << child.status();
+  EXPECT_EQ(OpenPidfds(), before + (kPidfds ? 1 : 0));
+}
+
+// Wait reaps its own child only: another child's exit stays for its owner
+// (here, waitpid below), on either path.
+TEST(SubprocessTest, WaitLeavesOtherChildrenUnreaped) {
+  auto other = Subprocess::Spawn(Shell("exit 7"));
+  ASSERT_TRUE(other.ok()) << other.status();
+  pid_t other_pid = other->Release();
+  ASSERT_TRUE(WaitUntilDead(other_pid, absl::Seconds(10)));
+  auto child = Subprocess::Spawn(Shell("sleep 0.2; exit 4"));
+  ASSERT_TRUE(child.ok()) << child.status();
+  EXPECT_EQ(child->Wait(absl::Milliseconds(20)).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  absl::StatusOr<int> status = child->Wait(absl::Seconds(30));
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 4) << DescribeWaitStatus(*status);
+  int other_status = 0;
+  ASSERT_EQ(::waitpid(other_pid, &other_status, WNOHANG), other_pid) << "reaped by someone else";
+  EXPECT_TRUE(WIFEXITED(other_status) && WEXITSTATUS(other_status) == 7);
+}
+
+TEST(SubprocessTest, WaitReportsASignalAndNoZombieIsLeft) {
+  auto child = Subprocess::Spawn(Shell("kill -USR1 $$; sleep 60"));
+  ASSERT_TRUE(child.ok()) << child.status();
+  const pid_t pid = child->pid();
+  absl::StatusOr<int> status = child->Wait(absl::Seconds(30));
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_TRUE(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGUSR1) << DescribeWaitStatus(*status);
+  EXPECT_TRUE(IsReaped(pid));
 }
 
 TEST(SubprocessTest, CaptureIsBounded) {
@@ -284,7 +347,8 @@ TEST(SignalIfSameTest, SignalsOnlyTheProcessTheIdentityNames) {
   ProcessIdentity stale = *identity;
   stale.start_time += 1;
   EXPECT_EQ(SignalIfSame(stale, SIGKILL).code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(OpenPidfd(stale).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(OpenPidfd(stale).status().code(),
+            kPidfds ? absl::StatusCode::kNotFound : absl::StatusCode::kUnimplemented);
   EXPECT_EQ(child->Wait(absl::Milliseconds(100)).status().code(),
             absl::StatusCode::kDeadlineExceeded)
       << "a stale identity signalled the process";

@@ -5,7 +5,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "pkg/base/fs.h"
+#include "pkg/base/pidfd.h"
 #include "pkg/base/status_macros.h"
 #include "pkg/base/unique_fd.h"
 
@@ -296,9 +296,9 @@ constexpr absl::Duration kRelistInterval = absl::Milliseconds(100);
 // it does, a zombie included), instead of sleeping a fixed interval: a
 // SIGKILLed process is gone within a millisecond or so.
 void AwaitExit(pid_t pid, absl::Duration timeout) {
-  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  UniqueFd pidfd(PidfdOpen(pid));
   if (!pidfd.valid()) {
-    if (errno != ESRCH) absl::SleepFor(absl::Milliseconds(10));  // no pidfds: poll
+    if (errno != ESRCH) absl::SleepFor(absl::Milliseconds(10));  // no pidfds (ENOSYS): poll
     return;
   }
   int timeout_ms = static_cast<int>(

@@ -9,7 +9,6 @@
 #include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,6 +29,7 @@
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
 #include "pkg/base/fs.h"
+#include "pkg/base/pidfd.h"
 #include "pkg/base/status_macros.h"
 #include "pkg/base/subprocess.h"
 #include "pkg/base/unique_fd.h"
@@ -291,6 +291,29 @@ std::vector<std::string> ConmonExecArgs(const std::string& conmon, const Runtime
   return argv;
 }
 
+absl::Status NotReaped(int pid, const std::string& id) {
+  return absl::InternalError(absl::StrCat("exec in ", id, ": process ", pid,
+                                          " timed out and was killed but is not reaped"));
+}
+
+// Without pidfds: the process named by {pid, start time}, and left to
+// whoever it was reparented to for reaping (ocid's orphan reaper, within
+// its 50 ms interval): a waitpid by pid here could take the exit of another
+// child of ours that reused it.
+absl::Status KillTimedOutExecByPid(int pid, const std::string& id) {
+  absl::StatusOr<ProcessIdentity> identity = IdentifyProcess(pid);
+  if (absl::IsNotFound(identity.status())) return absl::OkStatus();  // reaped already
+  RETURN_IF_ERROR(identity.status());
+  SignalIfSame(*identity, SIGKILL).IgnoreError();  // NotFound: gone meanwhile
+  absl::Time deadline = absl::Now() + kExecReapTimeout;
+  while (true) {
+    absl::StatusOr<ProcessIdentity> now = IdentifyProcess(pid);
+    if (!now.ok() || *now != *identity) return absl::OkStatus();  // reaped
+    if (absl::Now() > deadline) return NotReaped(pid, id);
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+}
+
 // conmon's -T kills the exec'd process's group and exits without reaping
 // it: the zombie, reparented to ocid (a subreaper), stays visible in the
 // container (critest's `pgrep sleep` finds it). Kill it for sure and wait
@@ -304,10 +327,11 @@ absl::Status KillTimedOutExec(const std::string& pid_file, const std::string& id
   if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &pid) || pid <= 0) {
     return absl::InternalError(absl::StrCat("no pid in ", pid_file, ": ", *text));
   }
-  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  UniqueFd pidfd(PidfdOpen(pid));
   if (!pidfd.valid() && errno == ESRCH) return absl::OkStatus();  // reaped already
+  if (!pidfd.valid() && errno == ENOSYS) return KillTimedOutExecByPid(pid, id);
   if (!pidfd.valid()) return absl::ErrnoToStatus(errno, "pidfd_open");
-  ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+  PidfdSendSignal(pidfd.get(), SIGKILL);
   absl::Time deadline = absl::Now() + kExecReapTimeout;
   while (true) {
     siginfo_t info = {};
@@ -319,13 +343,8 @@ absl::Status KillTimedOutExec(const std::string& pid_file, const std::string& id
     }
     // Signal 0 fails with ESRCH only once the process is reaped (a zombie
     // still takes signals).
-    if (::syscall(SYS_pidfd_send_signal, pidfd.get(), 0, nullptr, 0) != 0 && errno == ESRCH) {
-      return absl::OkStatus();
-    }
-    if (absl::Now() > deadline) {
-      return absl::InternalError(absl::StrCat("exec in ", id, ": process ", pid,
-                                              " timed out and was killed but is not reaped"));
-    }
+    if (PidfdSendSignal(pidfd.get(), 0) != 0 && errno == ESRCH) return absl::OkStatus();
+    if (absl::Now() > deadline) return NotReaped(pid, id);
     absl::SleepFor(absl::Milliseconds(5));
   }
 }
