@@ -1,9 +1,8 @@
 #include "pkg/storage/digest.h"
 
-#include <openssl/evp.h>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "pkg/crypto/openssl.h"
 
 namespace ocid {
 
@@ -29,24 +28,25 @@ absl::StatusOr<Digest> ParseDigest(absl::string_view text) {
 }
 
 struct Sha256::State {
-  EVP_MD_CTX* context = EVP_MD_CTX_new();
-  ~State() { EVP_MD_CTX_free(context); }
+  const Libcrypto& crypto = LibcryptoOrExit();
+  EVP_MD_CTX* context = crypto.EVP_MD_CTX_new();
+  ~State() { crypto.EVP_MD_CTX_free(context); }
 };
 
 Sha256::Sha256() : state_(std::make_unique<State>()) {
-  EVP_DigestInit_ex(state_->context, EVP_sha256(), nullptr);
+  state_->crypto.EVP_DigestInit_ex(state_->context, state_->crypto.EVP_sha256(), nullptr);
 }
 
 Sha256::~Sha256() = default;
 
 void Sha256::Update(absl::string_view data) {
-  EVP_DigestUpdate(state_->context, data.data(), data.size());
+  state_->crypto.EVP_DigestUpdate(state_->context, data.data(), data.size());
 }
 
 Digest Sha256::Finish() {
   unsigned char bytes[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  EVP_DigestFinal_ex(state_->context, bytes, &length);
+  state_->crypto.EVP_DigestFinal_ex(state_->context, bytes, &length);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string hex;
   for (unsigned int i = 0; i < length; ++i) {

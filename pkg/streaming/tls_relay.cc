@@ -1,7 +1,6 @@
 #include "pkg/streaming/tls_relay.h"
 
 #include <fcntl.h>
-#include <openssl/err.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -11,16 +10,23 @@
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
+#include "pkg/base/status_macros.h"
+#include "pkg/crypto/openssl.h"
 #include "pkg/streaming/http_upgrade.h"
 
 namespace ocid::streaming {
 namespace {
 
+// TlsContext's factories load both libraries or fail: every SSL object, and
+// so everything below that uses one, comes after them.
+const Libssl& Ssl() { return **LoadLibssl(); }
+const Libcrypto& Crypto() { return **LoadLibcrypto(); }
+
 std::string SslErrors() {
   std::string all;
-  for (unsigned long e = ERR_get_error(); e != 0; e = ERR_get_error()) {
+  for (unsigned long e = Crypto().ERR_get_error(); e != 0; e = Crypto().ERR_get_error()) {
     char buf[256];
-    ERR_error_string_n(e, buf, sizeof(buf));
+    Crypto().ERR_error_string_n(e, buf, sizeof(buf));
     absl::StrAppend(&all, all.empty() ? "" : "; ", buf);
   }
   return all.empty() ? "unknown TLS error" : all;
@@ -61,61 +67,62 @@ class SigpipeBlocked {
 
 absl::StatusOr<std::unique_ptr<TlsContext>> TlsContext::Server(const std::string& cert_file,
                                                                const std::string& key_file) {
-  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  RETURN_IF_ERROR(LoadLibcrypto().status());
+  RETURN_IF_ERROR(LoadLibssl().status());
+  SSL_CTX* ctx = Ssl().SSL_CTX_new(Ssl().TLS_server_method());
   if (ctx == nullptr) return absl::InternalError("SSL_CTX_new: " + SslErrors());
   std::unique_ptr<TlsContext> context(new TlsContext(ctx, true));
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1) {
+  Ssl().SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, nullptr);
+  if (Ssl().SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("stream_tls_cert ", cert_file, ": ", SslErrors()));
   }
-  if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("stream_tls_key ", key_file, ": ", SslErrors()));
+  if (Ssl().SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    return absl::InvalidArgumentError(absl::StrCat("stream_tls_key ", key_file, ": ", SslErrors()));
   }
-  if (SSL_CTX_check_private_key(ctx) != 1) {
-    return absl::InvalidArgumentError(absl::StrCat("stream_tls_key ", key_file,
-                                                   " does not match stream_tls_cert ", cert_file));
+  if (Ssl().SSL_CTX_check_private_key(ctx) != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("stream_tls_key ", key_file, " does not match stream_tls_cert ", cert_file));
   }
   return context;
 }
 
 absl::StatusOr<std::unique_ptr<TlsContext>> TlsContext::InsecureClient() {
-  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  RETURN_IF_ERROR(LoadLibcrypto().status());
+  RETURN_IF_ERROR(LoadLibssl().status());
+  SSL_CTX* ctx = Ssl().SSL_CTX_new(Ssl().TLS_client_method());
   if (ctx == nullptr) return absl::InternalError("SSL_CTX_new: " + SslErrors());
-  SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+  Ssl().SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
   return std::unique_ptr<TlsContext>(new TlsContext(ctx, false));
 }
 
-TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
+TlsContext::~TlsContext() { Ssl().SSL_CTX_free(ctx_); }
 
-absl::StatusOr<std::unique_ptr<TlsRelay>> TlsRelay::Start(const TlsContext& context,
-                                                          UniqueFd& conn,
+absl::StatusOr<std::unique_ptr<TlsRelay>> TlsRelay::Start(const TlsContext& context, UniqueFd& conn,
                                                           absl::Duration timeout) {
-  SSL* ssl = SSL_new(context.get());
+  SSL* ssl = Ssl().SSL_new(context.get());
   if (ssl == nullptr) return absl::InternalError("SSL_new: " + SslErrors());
   // Non-blocking from here on: the relay multiplexes both directions.
   ::fcntl(conn.get(), F_SETFL, ::fcntl(conn.get(), F_GETFL) | O_NONBLOCK);
-  SSL_set_fd(ssl, conn.get());
+  Ssl().SSL_set_fd(ssl, conn.get());
   SigpipeBlocked quiet;
   absl::Time deadline = absl::Now() + timeout;
   for (;;) {
-    int rc = context.is_server() ? SSL_accept(ssl) : SSL_connect(ssl);
+    int rc = context.is_server() ? Ssl().SSL_accept(ssl) : Ssl().SSL_connect(ssl);
     if (rc == 1) break;
-    int error = SSL_get_error(ssl, rc);
+    int error = Ssl().SSL_get_error(ssl, rc);
     if ((error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) &&
         WaitFor(conn.get(), error, deadline)) {
       continue;
     }
-    std::string why = error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE
-                          ? "timed out"
-                          : SslErrors();
-    SSL_free(ssl);
+    std::string why =
+        error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE ? "timed out" : SslErrors();
+    Ssl().SSL_free(ssl);
     return absl::UnavailableError("TLS handshake: " + why);
   }
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
-    SSL_free(ssl);
+    Ssl().SSL_free(ssl);
     return absl::ErrnoToStatus(errno, "socketpair");
   }
   ::fcntl(pair[0], F_SETFL, ::fcntl(pair[0], F_GETFL) | O_NONBLOCK);
@@ -129,7 +136,7 @@ TlsRelay::~TlsRelay() {
   ::shutdown(relay_end_.get(), SHUT_RDWR);
   ::shutdown(conn_.get(), SHUT_RDWR);
   if (thread_.joinable()) thread_.join();
-  SSL_free(ssl_);
+  Ssl().SSL_free(ssl_);
 }
 
 void TlsRelay::Run() {
@@ -143,13 +150,13 @@ void TlsRelay::Run() {
     bool progress = false;
     // TLS -> plain. SSL_read may have records buffered that poll cannot see.
     while (tls_open && to_plain.size() < (1 << 20)) {
-      int n = SSL_read(ssl_, buf, sizeof(buf));
+      int n = Ssl().SSL_read(ssl_, buf, sizeof(buf));
       if (n > 0) {
         to_plain.append(buf, static_cast<size_t>(n));
         progress = true;
         continue;
       }
-      int error = SSL_get_error(ssl_, n);
+      int error = Ssl().SSL_get_error(ssl_, n);
       if (error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE) tls_open = false;
       break;
     }
@@ -174,17 +181,17 @@ void TlsRelay::Run() {
       }
     }
     if (!to_tls.empty()) {
-      int n = SSL_write(ssl_, to_tls.data(), static_cast<int>(to_tls.size()));
+      int n = Ssl().SSL_write(ssl_, to_tls.data(), static_cast<int>(to_tls.size()));
       if (n > 0) {
         to_tls.erase(0, static_cast<size_t>(n));
         progress = true;
       } else {
-        int error = SSL_get_error(ssl_, n);
+        int error = Ssl().SSL_get_error(ssl_, n);
         if (error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE) return;
       }
     }
     if (!plain_open && to_tls.empty() && !tls_shut) {
-      SSL_shutdown(ssl_);
+      Ssl().SSL_shutdown(ssl_);
       tls_shut = true;
       if (!tls_open) return;
     }
