@@ -45,6 +45,7 @@ class EventStreams::Stream : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   void Pump() {
     std::optional<LifecycleEvent> event;
     std::optional<grpc::Status> finish;
+    bool more = false;
     {
       absl::MutexLock lock(&mu_);
       if (writing_ || finished_) return;
@@ -52,6 +53,7 @@ class EventStreams::Stream : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
         finish = grpc::Status::CANCELLED;
       } else if ((event = subscription_->Next(absl::ZeroDuration())).has_value()) {
         writing_ = true;
+        more = subscription_->queued() > 0;
       } else {
         switch (subscription_->ended()) {
           case EventBus::Subscription::Ending::kNone:
@@ -79,7 +81,14 @@ class EventStreams::Stream : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
     // Only the thread that set writing_ touches current_ until the write
     // is done.
     current_ = owner_.Serialized(*event);
-    StartWrite(current_.get());
+    // With more queued, the transport may keep this one until the next is
+    // written (its write completes at once), so a burst goes out in one
+    // send rather than one per event. The queue only shrinks by this
+    // stream's own Next, or ends with a Finish, so a held event is always
+    // followed by a write or the finish that flush it.
+    grpc::WriteOptions options;
+    if (more) options.set_buffer_hint();
+    StartWrite(current_.get(), options);
   }
 
   void OnWriteDone(bool ok) override {
