@@ -162,16 +162,25 @@ std::vector<std::string> NicerThreads(pid_t ocid) {
   return names;
 }
 
+size_t ThreadsNamed(pid_t ocid, const std::string& name) {
+  size_t count = 0;
+  for (const std::string& task : Entries(absl::StrCat("/proc/", ocid, "/task"))) {
+    std::string comm = ReadAll(absl::StrCat("/proc/", ocid, "/task/", task, "/comm"));
+    if (absl::StripTrailingAsciiWhitespace(comm) == name) ++count;
+  }
+  return count;
+}
+
 size_t ThreadCount(pid_t ocid) { return Entries(absl::StrCat("/proc/", ocid, "/task")).size(); }
 
-// Sending events must not take the CPU from the calls that make them, nor a
-// thread per subscriber: one sender thread, running nicer, serves every
-// stream (gRPC's callback API), and no gRPC thread is left niced.
-TEST_F(CriEvents, OneNicerThreadSendsToEveryStream) {
+// No thread per subscriber: one sender thread serves every stream (gRPC's
+// callback API). It runs at ocid's priority, as every other thread does: a
+// nicer sender was preempted by each thread its own writes woke.
+TEST_F(CriEvents, OneSenderThreadSendsToEveryStream) {
   const pid_t ocid = OcidPid();
   ASSERT_GT(ocid, 0);
-  if (BaseNice(ocid) >= 19) GTEST_SKIP() << "ocid already runs at nice 19";
-  EXPECT_EQ(NicerThreads(ocid), std::vector<std::string>{"ocid-events"});
+  EXPECT_EQ(ThreadsNamed(ocid, "ocid-events"), 1u);
+  EXPECT_EQ(NicerThreads(ocid), std::vector<std::string>{});
   // Streams of earlier tests end once ocid sees their client gone.
   absl::SleepFor(absl::Milliseconds(500));
   const size_t before = ThreadCount(ocid);
@@ -181,8 +190,8 @@ TEST_F(CriEvents, OneNicerThreadSendsToEveryStream) {
     OCID_ASSERT_OK_AND_ASSIGN(Pod pod, RunDefaultPod("events-threads"));
     for (auto& stream : streams) EXPECT_EQ(stream->For(pod.id, 2).size(), 2u);
     EXPECT_LT(ThreadCount(ocid), before + 5) << "10 open streams hold no thread each";
-    EXPECT_EQ(NicerThreads(ocid), std::vector<std::string>{"ocid-events"})
-        << "the streams are sent by the one sender";
+    EXPECT_EQ(ThreadsNamed(ocid, "ocid-events"), 1u) << "the streams are sent by the one sender";
+    EXPECT_EQ(NicerThreads(ocid), std::vector<std::string>{});
     OCID_ASSERT_OK(StopPod(pod.id));
     OCID_ASSERT_OK(RemovePod(pod.id));
   }

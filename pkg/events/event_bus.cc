@@ -99,6 +99,11 @@ std::optional<LifecycleEvent> EventBus::Subscription::Next(absl::Duration timeou
   return event;
 }
 
+size_t EventBus::Subscription::queued() const {
+  absl::MutexLock lock(&mu_);
+  return queue_.size();
+}
+
 EventBus::Subscription::Ending EventBus::Subscription::ended() const {
   absl::MutexLock lock(&mu_);
   return queue_.empty() ? end_ : Ending::kNone;

@@ -85,6 +85,9 @@ class EventBus::Subscription {
   // subscription has ended (then `ended()` says why).
   std::optional<LifecycleEvent> Next(absl::Duration timeout);
   Ending ended() const;
+  // Events waiting to be read: a reader that sees more coming may let its
+  // transport hold this one back to send them together.
+  size_t queued() const;
 
  private:
   friend class EventBus;

@@ -20,14 +20,17 @@ TEST(EventBusTest, EachSubscriberGetsEveryLaterEventInOrder) {
   bus.Publish(Event("c", LifecycleEventType::kCreated));
   bus.Publish(Event("c", LifecycleEventType::kStarted));
   for (auto* subscription : {first.get(), second.get()}) {
+    EXPECT_EQ(subscription->queued(), 2u);
     std::optional<LifecycleEvent> created = subscription->Next(absl::Seconds(1));
     ASSERT_TRUE(created.has_value());
     EXPECT_EQ(created->container_id, "c");
     EXPECT_EQ(created->type, LifecycleEventType::kCreated);
     EXPECT_GT(created->created_at, 0) << "stamped when published";
     EXPECT_EQ(created->sequence, 2u) << "numbered in publishing order, unheard ones too";
+    EXPECT_EQ(subscription->queued(), 1u);
     std::optional<LifecycleEvent> started = subscription->Next(absl::Seconds(1));
     ASSERT_TRUE(started.has_value());
+    EXPECT_EQ(subscription->queued(), 0u);
     EXPECT_EQ(started->type, LifecycleEventType::kStarted);
     EXPECT_FALSE(subscription->Next(absl::Milliseconds(1)).has_value());
     EXPECT_EQ(subscription->ended(), EventBus::Subscription::Ending::kNone);

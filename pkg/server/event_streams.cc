@@ -1,12 +1,7 @@
 #include "pkg/server/event_streams.h"
 
 #include <pthread.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <optional>
 #include <vector>
 
@@ -19,17 +14,6 @@ namespace {
 // How long the sender waits on the bus before it looks again whether it
 // still has streams or must stop.
 constexpr absl::Duration kIdleRecheck = absl::Milliseconds(500);
-
-void LowerOwnPriority(int nice_increment) {
-  const id_t tid = static_cast<id_t>(::syscall(SYS_gettid));
-  errno = 0;
-  int before = ::getpriority(PRIO_PROCESS, tid);
-  if ((before == -1 && errno != 0) ||
-      ::setpriority(PRIO_PROCESS, tid, before + nice_increment) != 0) {
-    OCID_LOG(kWarn) << "events: the sender thread runs at the server's priority (setpriority: "
-                    << std::strerror(errno) << ")";
-  }
-}
 
 }  // namespace
 
@@ -45,6 +29,7 @@ class EventStreams::Stream : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   void Pump() {
     std::optional<LifecycleEvent> event;
     std::optional<grpc::Status> finish;
+    bool more = false;
     {
       absl::MutexLock lock(&mu_);
       if (writing_ || finished_) return;
@@ -52,6 +37,7 @@ class EventStreams::Stream : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
         finish = grpc::Status::CANCELLED;
       } else if ((event = subscription_->Next(absl::ZeroDuration())).has_value()) {
         writing_ = true;
+        more = subscription_->queued() > 0;
       } else {
         switch (subscription_->ended()) {
           case EventBus::Subscription::Ending::kNone:
@@ -79,7 +65,14 @@ class EventStreams::Stream : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
     // Only the thread that set writing_ touches current_ until the write
     // is done.
     current_ = owner_.Serialized(*event);
-    StartWrite(current_.get());
+    // With more queued, the transport may keep this one until the next is
+    // written (its write completes at once), so a burst goes out in one
+    // send rather than one per event. The queue only shrinks by this
+    // stream's own Next, or ends with a Finish, so a held event is always
+    // followed by a write or the finish that flush it.
+    grpc::WriteOptions options;
+    if (more) options.set_buffer_hint();
+    StartWrite(current_.get(), options);
   }
 
   void OnWriteDone(bool ok) override {
@@ -111,8 +104,8 @@ class EventStreams::Stream : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-EventStreams::EventStreams(EventBus& bus, Serializer serialize, int nice_increment)
-    : bus_(bus), serialize_(std::move(serialize)), nice_increment_(nice_increment) {
+EventStreams::EventStreams(EventBus& bus, Serializer serialize)
+    : bus_(bus), serialize_(std::move(serialize)) {
   sender_ = std::thread([this] { SendLoop(); });
 }
 
@@ -184,7 +177,6 @@ void EventStreams::PumpAll() {
 
 void EventStreams::SendLoop() {
   ::pthread_setname_np(::pthread_self(), "ocid-events");
-  LowerOwnPriority(nice_increment_);
   auto has_work = [this]()
                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !streams_.empty(); };
   auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };

@@ -126,6 +126,30 @@ TEST_F(EventStreamsTest, EverySubscriberGetsEveryEventInOrderSerializedOnce) {
   for (auto& subscriber : subscribers) subscriber->context.TryCancel();
 }
 
+// Events of a burst but its last are sent with the buffer hint; the last one
+// must flush them all, with no later event to push them out.
+TEST_F(EventStreamsTest, ABurstArrivesWholeWithNothingAfterIt) {
+  std::vector<std::unique_ptr<Subscriber>> subscribers;
+  for (int i = 0; i < 3; ++i) {
+    auto subscriber = std::make_unique<Subscriber>();
+    subscriber->context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    subscriber->reader = stub_->GetContainerEvents(&subscriber->context, cri::GetEventsRequest());
+    subscriber->reader->WaitForInitialMetadata();
+    subscribers.push_back(std::move(subscriber));
+  }
+  for (int round = 0; round < 5; ++round) {
+    for (int i = 0; i < 8; ++i) bus_.Publish(Event(absl::StrCat("r", round, "c", i)));
+    for (auto& subscriber : subscribers) {
+      for (int i = 0; i < 8; ++i) {
+        cri::ContainerEventResponse event;
+        ASSERT_TRUE(subscriber->reader->Read(&event)) << "round " << round << " event " << i;
+        EXPECT_EQ(event.container_id(), absl::StrCat("r", round, "c", i));
+      }
+    }
+  }
+  for (auto& subscriber : subscribers) subscriber->context.TryCancel();
+}
+
 TEST_F(EventStreamsTest, AClientThatLeavesEndsItsStream) {
   auto leaving = Subscribe(*stub_);
   auto staying = Subscribe(*stub_);
