@@ -1,9 +1,11 @@
 // ocid: the CRI runtime daemon. Only wiring lives here: config in, server up,
 // wait for a signal (SIGHUP reloads registries.conf and the trust policy), shut down.
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -44,7 +46,16 @@ void RaiseOpenFileLimit() {
   }
 }
 
+// glibc gives threads malloc arenas of their own, up to 8 per core, and keeps
+// what each one freed. gRPC's request threads come and go under load, so
+// arenas kept piling up freed pages: over 1000 pod lifecycles (the census
+// bench) RSS grew 1.9-2.1 MB from cycle 100 to 1000; with two arenas
+// 0.6-0.7 MB, at the same lifecycle rate within noise.
+// Set before any thread starts; MALLOC_ARENA_MAX in the environment wins.
+constexpr int kMallocArenas = 2;
+
 int Run(int argc, char** argv) {
+  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, kMallocArenas);
   auto command_line = ParseCommandLine(std::vector<std::string>(argv + 1, argv + argc));
   if (!command_line.ok()) {
     return Fail(absl::StrCat(command_line.status().message(), " (see ocid --help)"));
