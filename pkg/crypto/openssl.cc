@@ -2,10 +2,9 @@
 
 #include <unistd.h>
 
-#include <cstdio>
-
 #include "debian/libcrypto_soname.h"
 #include "debian/libssl_soname.h"
+#include "pkg/base/log.h"
 #include "pkg/base/shared_library.h"
 
 namespace ocid {
@@ -79,7 +78,7 @@ absl::StatusOr<const Libcrypto*> LoadLibcrypto() {
 const Libcrypto& LibcryptoOrExit() {
   absl::StatusOr<const Libcrypto*> api = LoadLibcrypto();
   if (!api.ok()) {
-    std::fprintf(stderr, "fatal: %s\n", std::string(api.status().message()).c_str());
+    OCID_LOG(kFatal) << api.status().message();
     _exit(127);  // the dynamic loader's status for a missing library
   }
   return **api;
