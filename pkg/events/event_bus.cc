@@ -1,23 +1,39 @@
 #include "pkg/events/event_bus.h"
 
+#include <utility>
+
 #include "pkg/base/log.h"
 
 namespace ocid {
 
 void EventBus::Publish(LifecycleEvent event) {
   if (event.created_at == 0) event.created_at = absl::ToUnixNanos(absl::Now());
-  absl::MutexLock lock(&mu_);
-  event.sequence = ++published_;
-  for (auto it = subscriptions_.begin(); it != subscriptions_.end();) {
-    if ((*it)->Offer(event, capacity_)) {
-      ++it;
-      continue;
+  {
+    absl::MutexLock lock(&mu_);
+    event.sequence = ++published_;
+    for (auto it = subscriptions_.begin(); it != subscriptions_.end();) {
+      if ((*it)->Offer(event, capacity_)) {
+        ++it;
+        continue;
+      }
+      ++dropped_total_;
+      OCID_LOG(kWarn) << "events: dropped a subscriber " << capacity_
+                      << " events behind (it reconnects and relists)";
+      it = subscriptions_.erase(it);
     }
-    ++dropped_total_;
-    OCID_LOG(kWarn) << "events: dropped a subscriber " << capacity_
-                    << " events behind (it reconnects and relists)";
-    it = subscriptions_.erase(it);
   }
+  RunHook();
+}
+
+void EventBus::SetOnPublish(std::function<void()> hook) {
+  std::function<void()> replaced;  // destroyed unlocked
+  absl::MutexLock lock(&hook_mu_);
+  replaced = std::exchange(on_publish_, std::move(hook));
+}
+
+void EventBus::RunHook() {
+  absl::MutexLock lock(&hook_mu_);
+  if (on_publish_) on_publish_();
 }
 
 std::unique_ptr<EventBus::Subscription> EventBus::Subscribe() {
@@ -32,19 +48,14 @@ std::unique_ptr<EventBus::Subscription> EventBus::Subscribe() {
 }
 
 void EventBus::Close() {
-  absl::MutexLock lock(&mu_);
-  closed_ = true;
-  for (Subscription* subscription : subscriptions_)
-    subscription->Finish(Subscription::Ending::kClosed);
-  subscriptions_.clear();
-}
-
-uint64_t EventBus::AwaitPublished(uint64_t seen, absl::Duration timeout) {
-  absl::MutexLock lock(&mu_);
-  auto moved = [this, seen]()
-                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return published_ > seen || closed_; };
-  mu_.AwaitWithTimeout(absl::Condition(&moved), timeout);
-  return published_;
+  {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+    for (Subscription* subscription : subscriptions_)
+      subscription->Finish(Subscription::Ending::kClosed);
+    subscriptions_.clear();
+  }
+  RunHook();
 }
 
 bool EventBus::closed() const {

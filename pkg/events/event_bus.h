@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -51,11 +52,12 @@ class EventBus {
   // shutdown, so that streams waiting on the bus let the server stop.
   void Close();
 
-  // Waits up to `timeout` until more than `seen` events have been published
-  // or the bus is closed; returns how many have been published. Lets one
-  // thread serve many subscriptions (reading them with Next(ZeroDuration()))
-  // instead of a thread waiting on each.
-  uint64_t AwaitPublished(uint64_t seen, absl::Duration timeout);
+  // `hook` runs after every Publish and after Close, outside the bus's own
+  // mutex and never concurrently with itself; once this returns, the hook
+  // it replaced runs no more. Lets one thread serve many subscriptions
+  // (reading them with Next(ZeroDuration())), woken when there is news,
+  // instead of a thread waiting on each. nullptr removes it.
+  void SetOnPublish(std::function<void()> hook);
   bool closed() const;
 
   // Subscribers dropped for falling behind, since start.
@@ -64,6 +66,7 @@ class EventBus {
 
  private:
   void Unsubscribe(Subscription* subscription);
+  void RunHook();
 
   const size_t capacity_;
   mutable absl::Mutex mu_;
@@ -71,6 +74,9 @@ class EventBus {
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t dropped_total_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t published_ ABSL_GUARDED_BY(mu_) = 0;
+  // Its own mutex: the hook runs after mu_ is released.
+  absl::Mutex hook_mu_;
+  std::function<void()> on_publish_ ABSL_GUARDED_BY(hook_mu_);
 };
 
 class EventBus::Subscription {

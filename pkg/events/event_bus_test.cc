@@ -1,7 +1,9 @@
 #include "pkg/events/event_bus.h"
 
+#include <atomic>
 #include <thread>
 
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 
@@ -101,29 +103,47 @@ TEST(EventBusTest, ASubscriptionLeavesTheBusWhenDestroyed) {
   bus.Publish(Event("c", LifecycleEventType::kCreated));  // no dangling subscriber
 }
 
-TEST(EventBusTest, AwaitPublishedWakesOnAPublishAndOnClose) {
+TEST(EventBusTest, TheHookRunsAfterEachPublishAndTheCloseUntilReplaced) {
   EventBus bus;
-  EXPECT_EQ(bus.AwaitPublished(0, absl::Milliseconds(1)), 0u) << "times out with nothing new";
-  EXPECT_FALSE(bus.closed());
+  std::atomic<int> calls{0};
+  std::atomic<int> published_when_called{-1};
+  bus.SetOnPublish([&] {
+    ++calls;
+    published_when_called = static_cast<int>(bus.dropped_total());  // the bus is not locked
+  });
   bus.Publish(Event("c", LifecycleEventType::kCreated));
-  EXPECT_EQ(bus.AwaitPublished(0, absl::ZeroDuration()), 1u) << "already past what was seen";
-  std::thread publisher([&] {
-    absl::SleepFor(absl::Milliseconds(50));
-    bus.Publish(Event("c", LifecycleEventType::kStarted));
-  });
-  absl::Time start = absl::Now();
-  EXPECT_EQ(bus.AwaitPublished(1, absl::Seconds(10)), 2u);
-  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
-  publisher.join();
-  std::thread closer([&] {
-    absl::SleepFor(absl::Milliseconds(50));
-    bus.Close();
-  });
-  start = absl::Now();
-  EXPECT_EQ(bus.AwaitPublished(2, absl::Seconds(10)), 2u);
-  EXPECT_LT(absl::Now() - start, absl::Seconds(5)) << "a close wakes it too";
-  closer.join();
+  bus.Publish(Event("c", LifecycleEventType::kStarted));
+  EXPECT_EQ(calls.load(), 2);
+  EXPECT_EQ(published_when_called.load(), 0) << "called with the bus's mutex released";
+  EXPECT_FALSE(bus.closed());
+  bus.Close();
+  EXPECT_EQ(calls.load(), 3) << "a close is news too";
   EXPECT_TRUE(bus.closed());
+
+  bus.SetOnPublish(nullptr);
+  bus.Publish(Event("c", LifecycleEventType::kStopped));
+  EXPECT_EQ(calls.load(), 3) << "a removed hook runs no more";
+}
+
+TEST(EventBusTest, ReplacingTheHookWaitsForARunningOne) {
+  EventBus bus;
+  absl::Notification running, release;
+  std::atomic<bool> old_done{false};
+  bus.SetOnPublish([&] {
+    running.Notify();
+    release.WaitForNotification();
+    old_done = true;
+  });
+  std::thread publisher([&] { bus.Publish(Event("c", LifecycleEventType::kCreated)); });
+  running.WaitForNotification();
+  std::thread releaser([&] {
+    absl::SleepFor(absl::Milliseconds(50));
+    release.Notify();
+  });
+  bus.SetOnPublish(nullptr);
+  EXPECT_TRUE(old_done.load()) << "SetOnPublish returned while the old hook still ran";
+  publisher.join();
+  releaser.join();
 }
 
 }  // namespace

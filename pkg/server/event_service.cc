@@ -5,7 +5,9 @@
 // has none.
 #include <grpcpp/grpcpp.h>
 
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pkg/server/runtime_service.h"
@@ -57,10 +59,15 @@ grpc::ByteBuffer RuntimeService::EventBytes(const LifecycleEvent& event) {
   return bytes;
 }
 
-// GetEventsRequest has no fields: the raw request is not parsed.
-grpc::ServerWriteReactor<grpc::ByteBuffer>* RuntimeService::GetContainerEvents(
-    grpc::CallbackServerContext*, const grpc::ByteBuffer*) {
-  return event_streams_.Open();
+void RuntimeService::StartEvents(std::unique_ptr<grpc::ServerCompletionQueue> cq) {
+  event_streams_.Start(std::move(cq),
+                       [this](grpc::ServerContext* context, grpc::ByteBuffer* request,
+                              grpc::ServerAsyncWriter<grpc::ByteBuffer>* writer,
+                              grpc::ServerCompletionQueue* cq, void* tag) {
+                         RequestGetContainerEvents(context, request, writer, cq, cq, tag);
+                       });
 }
+
+void RuntimeService::StopEvents() { event_streams_.Stop(); }
 
 }  // namespace ocid

@@ -18,24 +18,16 @@ namespace {
 
 namespace cri = ::runtime::v1;
 
-// GetContainerEvents on the callback API beside a synchronous Version, as
-// RuntimeService mixes them.
-class TestService final : public cri::RuntimeService::WithRawCallbackMethod_GetContainerEvents<
+// GetContainerEvents on the asynchronous API beside a synchronous Version,
+// as RuntimeService mixes them.
+class TestService final : public cri::RuntimeService::WithRawMethod_GetContainerEvents<
                               cri::RuntimeService::Service> {
  public:
-  explicit TestService(EventStreams& streams) : streams_(streams) {}
-  grpc::ServerWriteReactor<grpc::ByteBuffer>* GetContainerEvents(grpc::CallbackServerContext*,
-                                                                 const grpc::ByteBuffer*) override {
-    return streams_.Open();
-  }
   grpc::Status Version(grpc::ServerContext*, const cri::VersionRequest*,
                        cri::VersionResponse* response) override {
     response->set_runtime_name("test");
     return grpc::Status::OK;
   }
-
- private:
-  EventStreams& streams_;
 };
 
 // `padding` bytes in each event make a stalled client's flow-control window
@@ -57,20 +49,32 @@ class EventStreamsTest : public ::testing::Test {
   explicit EventStreamsTest(size_t capacity = EventBus::kDefaultCapacity, size_t padding = 0)
       : bus_(capacity),
         streams_(std::make_unique<EventStreams>(
-            bus_, [padding](const LifecycleEvent& event) { return Serialize(event, padding); })),
-        service_(*streams_) {
+            bus_, [padding](const LifecycleEvent& event) { return Serialize(event, padding); })) {
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
     builder.RegisterService(&service_);
+    std::unique_ptr<grpc::ServerCompletionQueue> cq = builder.AddCompletionQueue(false);
     server_ = builder.BuildAndStart();
+    if (server_ == nullptr) {
+      EventStreams::Discard(std::move(cq));
+    } else {
+      streams_->Start(std::move(cq), [this](grpc::ServerContext* context,
+                                            grpc::ByteBuffer* request,
+                                            grpc::ServerAsyncWriter<grpc::ByteBuffer>* writer,
+                                            grpc::ServerCompletionQueue* cq, void* tag) {
+        service_.RequestGetContainerEvents(context, request, writer, cq, cq, tag);
+      });
+    }
     channel_ =
         grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
     stub_ = cri::RuntimeService::NewStub(channel_);
   }
+  // As CriServer::Shutdown: the bus, the server, then the streams' queue.
   ~EventStreamsTest() override {
     bus_.Close();
     if (server_ != nullptr) server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+    streams_->Stop();
   }
 
   LifecycleEvent Event(const std::string& id) { return LifecycleEvent{id, "pod"}; }
@@ -103,7 +107,7 @@ std::unique_ptr<Subscriber> Subscribe(cri::RuntimeService::Stub& stub) {
 }
 
 TEST_F(EventStreamsTest, EverySubscriberGetsEveryEventInOrderSerializedOnce) {
-  ASSERT_NE(server_, nullptr) << "a callback method beside sync ones registers";
+  ASSERT_NE(server_, nullptr) << "an asynchronous method beside sync ones registers";
   std::vector<std::unique_ptr<Subscriber>> subscribers;
   for (int i = 0; i < 3; ++i) subscribers.push_back(Subscribe(*stub_));
   EXPECT_EQ(streams_->open_streams(), 3u);

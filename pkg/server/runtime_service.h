@@ -20,12 +20,11 @@
 
 namespace ocid {
 
-// GetContainerEvents alone uses gRPC's callback API (event_streams.h), on
-// raw bytes since every stream sends the same serialized event; the other
-// calls are synchronous.
-class RuntimeService final
-    : public runtime::v1::RuntimeService::WithRawCallbackMethod_GetContainerEvents<
-          runtime::v1::RuntimeService::Service> {
+// GetContainerEvents alone uses gRPC's asynchronous API (event_streams.h),
+// on raw bytes since every stream sends the same serialized event; the
+// other calls are synchronous.
+class RuntimeService final : public runtime::v1::RuntimeService::WithRawMethod_GetContainerEvents<
+                                 runtime::v1::RuntimeService::Service> {
  public:
   // All must outlive the service.
   RuntimeService(const Config& config, CniManager& cni, SandboxManager& pods,
@@ -132,9 +131,11 @@ class RuntimeService final
       grpc::ServerContext*, const runtime::v1::StreamPodSandboxMetricsRequest*,
       grpc::ServerWriter<runtime::v1::StreamPodSandboxMetricsResponse>* writer) override;
 
-  // event_service.cc
-  grpc::ServerWriteReactor<grpc::ByteBuffer>* GetContainerEvents(
-      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) override;
+  // event_service.cc. GetContainerEvents streams live on `cq`, a queue of
+  // the server this service is registered with, from when it is built
+  // until StopEvents, which runs once its Shutdown has returned.
+  void StartEvents(std::unique_ptr<grpc::ServerCompletionQueue> cq);
+  void StopEvents();
 
  private:
   const Config& config_;
@@ -147,7 +148,7 @@ class RuntimeService final
 
   // An event as its streams send it, serialized (event_service.cc).
   grpc::ByteBuffer EventBytes(const LifecycleEvent& event);
-  EventStreams event_streams_;  // last: its sender calls EventBytes
+  EventStreams event_streams_;  // last: its thread calls EventBytes
 };
 
 }  // namespace ocid

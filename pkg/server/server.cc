@@ -20,6 +20,7 @@
 #include "pkg/cgroups/paths.h"
 #include "pkg/oci/runtime.h"
 #include "pkg/oci/spec.h"
+#include "pkg/server/event_streams.h"
 #include "pkg/server/rpc.h"
 #include "pkg/storage/image_gc.h"
 #include "pkg/trust/image_trust.h"
@@ -359,8 +360,18 @@ absl::StatusOr<std::unique_ptr<CriServer>> CriServer::Start(const Config& config
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 1);
   builder.RegisterService(cri->runtime_service_.get());
   builder.RegisterService(cri->image_service_.get());
+  // The event streams' queue: polled by their own thread alone, never for
+  // new connections.
+  std::unique_ptr<grpc::ServerCompletionQueue> events_cq =
+      builder.AddCompletionQueue(/*is_frequently_polled=*/false);
   cri->server_ = builder.BuildAndStart();
-  if (cri->server_ == nullptr || bound_port == 0) {
+  if (cri->server_ == nullptr) {
+    EventStreams::Discard(std::move(events_cq));
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen));
+  }
+  cri->runtime_service_->StartEvents(std::move(events_cq));
+  if (bound_port == 0) {
+    cri->Shutdown(absl::ZeroDuration());
     return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen));
   }
   if (::chmod(config.listen.c_str(), 0660) != 0) {
@@ -377,6 +388,7 @@ void CriServer::Shutdown(absl::Duration grace) {
   events_.Close();  // event streams end at once: they never finish on their own
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   server_->Wait();
+  runtime_service_->StopEvents();  // every stream is over now
   StopMetrics();
   ::unlink(config_.listen.c_str());
 }
