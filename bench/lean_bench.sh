@@ -30,11 +30,11 @@ while [[ $# -gt 0 ]]; do
 done
 if [[ $quick == 1 ]]; then
   startup_args=(--runs 10)
-  lifecycle_args=(--runtimes runc,crun --iterations 10 --rss-pods 10,50 --list-pods 0)
+  lifecycle_args=(--runtimes "runc,crun" --iterations 10 --rss-pods "10,50" --list-pods 0)
   census_args=(--cycles 200 --clients 2 --sample 100)
 else
   startup_args=(--runs 20)
-  lifecycle_args=(--runtimes runc,crun --iterations 30 --rss-pods 10,50,200 --list-pods 0)
+  lifecycle_args=(--runtimes "runc,crun" --iterations 30 --rss-pods "10,50,200" --list-pods 0)
   census_args=(--cycles 1000 --clients 2 --sample 100)
 fi
 
@@ -44,7 +44,7 @@ bin=$(bazel info -c opt bazel-bin)
 
 logs=$(mktemp -d "${TMPDIR:-/tmp}/ocid-lean-bench.XXXXXX")
 child=
-REGISTRY_PID= REGISTRY_DIR=
+REGISTRY_PID='' REGISTRY_DIR=''
 # shellcheck disable=SC2317  # called from the traps
 cleanup() {
   if [[ -n $child ]]; then
@@ -55,7 +55,7 @@ cleanup() {
     e2e/registry/stop_registry.sh "$REGISTRY_PID" "$REGISTRY_DIR" || true
   fi
   if [[ -n $keep ]]; then
-    mkdir -p -- "$keep" && cp -- "$logs"/*.log "$keep"/ 2>/dev/null || true
+    if mkdir -p -- "$keep"; then cp -- "$logs"/*.log "$keep"/ 2>/dev/null || true; fi
   fi
   rm -rf -- "$logs"
 }
