@@ -43,6 +43,37 @@ long ProcStatusKb(pid_t pid, const std::string& field) {
   return -1;
 }
 
+long SmapsRollupKb(pid_t pid, const std::string& field) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/smaps_rollup"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field + ":", 0) == 0) return std::atol(line.c_str() + field.size() + 1);
+  }
+  return -1;
+}
+
+namespace {
+constexpr char kResultPrefix[] = "result: ";
+}  // namespace
+
+void PrintResult(const std::string& key, double value) {
+  // %.17g: the value read back is the value printed.
+  std::printf("%s%s %.17g\n", kResultPrefix, key.c_str(), value);
+  std::fflush(stdout);
+}
+
+std::map<std::string, double> ParseResults(const std::string& text) {
+  std::map<std::string, double> results;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (!absl::ConsumePrefix(&line, kResultPrefix)) continue;
+    std::vector<absl::string_view> fields = absl::StrSplit(line, ' ', absl::SkipWhitespace());
+    double value = 0;
+    if (fields.size() != 2 || !absl::SimpleAtod(fields[1], &value)) continue;
+    results[std::string(fields[0])] = value;
+  }
+  return results;
+}
+
 double ProcCpuMillis(pid_t pid) {
   std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
   std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

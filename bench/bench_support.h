@@ -42,6 +42,19 @@ double Percentile(std::vector<double> values, double p);
 // -1 when absent.
 long ProcStatusKb(pid_t pid, const std::string& field);
 
+// A "Name:" field of /proc/PID/smaps_rollup in kB (Rss, Pss, Anonymous,
+// ...); -1 when absent. Rss here is summed over the mappings, exact where
+// VmRSS may lag by the kernel's per-CPU counter batching.
+long SmapsRollupKb(pid_t pid, const std::string& field);
+
+// Machine-readable results: a bench prints "result: KEY VALUE" lines on
+// stdout beside its report (KEY without spaces, e.g. "startup.idle_rss_kb"),
+// and bench/lean_bench.sh collects them into one table.
+void PrintResult(const std::string& key, double value);
+// Every "result: KEY VALUE" line of `text` (other lines are skipped, and so
+// is a result line whose value is not a number); a later KEY wins.
+std::map<std::string, double> ParseResults(const std::string& text);
+
 // CPU time (user + system) that process `pid` has used so far, in ms, from
 // /proc/PID/stat; -1 when it cannot be read. Children's time is not in it.
 double ProcCpuMillis(pid_t pid);

@@ -1,5 +1,6 @@
 #include "bench/bench_support.h"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,28 @@ TEST(ParseBenchFlags, TakesKnownFlagsAndRefusesTheRest) {
   EXPECT_FALSE(Parse({"--registry", "127.0.0.1:5000", "--fast", "1"}, &registry, &runs, &warmup));
   EXPECT_FALSE(Parse({"--registry", "10.0.0.1:5000"}, &registry, &runs, &warmup))
       << "benches pull from loopback only";
+}
+
+TEST(ParseResults, ReadsResultLinesAndSkipsTheRest) {
+  std::map<std::string, double> results = ParseResults(
+      "startup to first Version: median 12.00 ms\n"
+      "result: startup.first_version_ms 12.25\n"
+      "result: census.leaked.fds 0\n"
+      "result: broken\n"
+      "result: not.a.number twelve\n"
+      "  result: indented.is.not 1\n"
+      "result: startup.first_version_ms 13.5\n");
+  EXPECT_EQ(results.size(), 2u);
+  EXPECT_DOUBLE_EQ(results["startup.first_version_ms"], 13.5) << "the later line wins";
+  EXPECT_DOUBLE_EQ(results["census.leaked.fds"], 0);
+}
+
+TEST(PrintResult, PrintsWhatParseResultsReadsBack) {
+  testing::internal::CaptureStdout();
+  PrintResult("lifecycle.runc.a.ocid_p50_ms", 0.1 + 0.2);
+  std::map<std::string, double> results = ParseResults(testing::internal::GetCapturedStdout());
+  ASSERT_EQ(results.count("lifecycle.runc.a.ocid_p50_ms"), 1u);
+  EXPECT_EQ(results["lifecycle.runc.a.ocid_p50_ms"], 0.1 + 0.2);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 //   under root and runroot, and ocid's RSS.
 // Targets: nothing leaked at the end (each count back to its value before
 // the cycles), and ocid's RSS at the end within 2 MiB of that at --sample.
+// Besides the report, "result:" lines for bench/lean_bench.sh.
 //
 // Everything made here goes on every way out (also on SIGINT): the pods,
 // ocid, the bridge, the temp dir.
@@ -78,6 +79,24 @@ const std::vector<std::string> kItems = {
     "IPAM leases",              "pod cgroups",              "processes in pod cgroups",
     "conmon processes",         "ocid fds",                 "ocid threads",
     "ocid zombie children",     "entries under root+runroot", "ocid RSS (kB)"};
+
+// The key of each item in the "result:" lines (census.leaked.KEY).
+std::string ResultKey(const std::string& item) {
+  static const auto* keys =
+      new std::map<std::string, std::string>{{"mounts under ocid's dirs", "mounts"},
+                                             {"netns pins (nsfs mounts)", "netns_pins"},
+                                             {"veths on the bridge", "veths"},
+                                             {"IPAM leases", "ipam_leases"},
+                                             {"pod cgroups", "cgroups"},
+                                             {"processes in pod cgroups", "cgroup_processes"},
+                                             {"conmon processes", "conmons"},
+                                             {"ocid fds", "fds"},
+                                             {"ocid threads", "threads"},
+                                             {"ocid zombie children", "zombies"},
+                                             {"entries under root+runroot", "state_entries"},
+                                             {"ocid RSS (kB)", "rss_kb"}};
+  return keys->at(item);
+}
 
 struct Census {
   std::map<std::string, long> counts;
@@ -260,6 +279,7 @@ int Report(const Options& options, const Result& r) {
     bool rss = item == "ocid RSS (kB)";
     long leaked = rss ? 0 : std::max(0L, at_end - before);
     if (leaked > 0) ++leaks;
+    if (!rss) PrintResult("census.leaked." + ResultKey(item), static_cast<double>(leaked));
     std::printf("  %-30s %10ld %12ld %10ld %8s\n", item.c_str(), before, at_sample, at_end,
                 rss ? "" : absl::StrCat(leaked).c_str());
   }
@@ -270,6 +290,11 @@ int Report(const Options& options, const Result& r) {
     if (named <= 10) std::printf("  %s\n", entry.c_str());
   }
   long growth = r.final_census.at("ocid RSS (kB)") - r.sampled.at("ocid RSS (kB)");
+  PrintResult("census.cycles", r.cycles_done);
+  PrintResult("census.failures", r.failures);
+  PrintResult("census.sample", options.sample);
+  PrintResult("census.rss_kb.sample", static_cast<double>(r.sampled.at("ocid RSS (kB)")));
+  PrintResult("census.rss_kb.end", static_cast<double>(r.final_census.at("ocid RSS (kB)")));
   bool none_leaked = leaks == 0 && r.failures == 0;
   bool rss_met = growth <= kRssGrowthTargetKb;
   std::printf("\ntargets:\n");
