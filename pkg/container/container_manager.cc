@@ -483,14 +483,11 @@ absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan
   ContainerLaunch launch{c.id,       c.name,        c.bundle,           c.log_path,
                          c.exit_dir, c.persist_dir, plan.config->tty(), plan.config->stdin(),
                          plan.config->stdin_once()};
+  ASSIGN_OR_RETURN(std::string pod_cgroup, PodCgroupPath(sandbox.cgroup_parent, sandbox.id));
   // A restore's conmon and runtime start at StartContainer (runtime restore).
   if (plan.restore == nullptr) {
     ASSIGN_OR_RETURN(c.conmon_pid, plan.runtime->Create(launch));
     undo.Push([&] { plan.runtime->Delete(c.id, /*force=*/true).IgnoreError(); });
-    if (options_.join_cgroup) {
-      ASSIGN_OR_RETURN(std::string pod_cgroup, PodCgroupPath(sandbox.cgroup_parent, sandbox.id));
-      RETURN_IF_ERROR(options_.join_cgroup(ConmonCgroupPath(pod_cgroup, c.id), c.conmon_pid));
-    }
   }
   CrashPoint("create_container.runtime_created");
   // Only these fields: the exit watch may have recorded an exit since.
@@ -505,6 +502,9 @@ absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan
                               })
                       .status());
   undo.Dismiss();
+  if (plan.restore == nullptr) {
+    JoinConmonCgroup(c.id, ConmonCgroupPath(pod_cgroup, c.id), c.conmon_pid);
+  }
   Emit(c, LifecycleEventType::kCreated);
   return c.id;
 }
@@ -912,6 +912,7 @@ absl::Status ContainerManager::RemoveLocked(const std::string& id) {
     absl::StatusOr<std::string> pod_cgroup =
         pod.ok() ? PodCgroupPath(pod->cgroup_parent, pod->id) : pod.status();
     if (pod_cgroup.ok()) {
+      KeyedMutex::Lock cgroup_lock = conmon_cgroup_locks_.Acquire(c.id);
       RETURN_IF_ERROR(options_.remove_cgroup(ConmonCgroupPath(*pod_cgroup, c.id)));
     }
   }
@@ -1125,19 +1126,35 @@ absl::StatusOr<pid_t> ContainerManager::RestoreLocked(const ContainerRecord& c,
                          c.exit_dir, c.persist_dir, config.tty(), config.stdin(),
                          config.stdin_once()};
   launch.restore_from = c.restore_from;
+  ASSIGN_OR_RETURN(SandboxRecord pod, pods_.Get(c.sandbox_id));
+  ASSIGN_OR_RETURN(cri::PodSandboxConfig pod_config, StoredPodConfig(pod));
+  SandboxContext sandbox = ContextOf(pod, pod_config);
+  ASSIGN_OR_RETURN(std::string pod_cgroup, PodCgroupPath(sandbox.cgroup_parent, sandbox.id));
   ASSIGN_OR_RETURN(pid_t conmon_pid, runtime.Create(launch));
-  if (options_.join_cgroup) {
-    ASSIGN_OR_RETURN(SandboxRecord pod, pods_.Get(c.sandbox_id));
-    ASSIGN_OR_RETURN(cri::PodSandboxConfig pod_config, StoredPodConfig(pod));
-    SandboxContext sandbox = ContextOf(pod, pod_config);
-    ASSIGN_OR_RETURN(std::string pod_cgroup, PodCgroupPath(sandbox.cgroup_parent, sandbox.id));
-    absl::Status joined = options_.join_cgroup(ConmonCgroupPath(pod_cgroup, c.id), conmon_pid);
-    if (!joined.ok()) {
-      runtime.Delete(c.id, /*force=*/true).IgnoreError();
-      return joined;
-    }
-  }
+  JoinConmonCgroup(c.id, ConmonCgroupPath(pod_cgroup, c.id), conmon_pid);
   return conmon_pid;
+}
+
+// On cgroup v1 the first move into a cgroup after a quiet moment waits in
+// the kernel for an RCU grace period (5-30 ms here, a fifth of Create and
+// Start), so conmon moves into its cgroup on a background thread, once its
+// create is recorded: only conmon's own accounting waits for it. The move
+// and the removal of that cgroup take the container's cgroup lock, not its
+// lock (a Start right after the Create must not wait): a Remove that came
+// first has removed the cgroup, and the move must not make it again; one
+// that comes later waits and removes what the move made.
+void ContainerManager::JoinConmonCgroup(std::string id, std::string cgroup, pid_t conmon_pid) {
+  if (!options_.join_cgroup) return;
+  conmon_joins_.Run([this, id = std::move(id), cgroup = std::move(cgroup), conmon_pid] {
+    KeyedMutex::Lock lock = conmon_cgroup_locks_.Acquire(id);
+    std::optional<ContainerRecord> c = records_.Get(id);
+    if (!c || c->removing) return;
+    absl::Status joined = options_.join_cgroup(cgroup, conmon_pid);
+    if (!joined.ok()) {
+      OCID_LOG(kWarn) << "container " << id << ": move conmon " << conmon_pid << " into "
+                      << cgroup << ": " << joined;
+    }
+  });
 }
 
 }  // namespace ocid

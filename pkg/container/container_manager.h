@@ -5,7 +5,7 @@
 // not. Create holds its pod's lock shared (SandboxManager::SharePod) from
 // the pod lookup to the record, so RemovePod cannot run in between. ExecSync and
 // ReopenLog take no lock: a probe running for its timeout must not hold up
-// StopContainer. Lock order: pod, container, the record store's mutex.
+// StopContainer. Lock order: pod, container, its conmon cgroup, the record store's mutex.
 #ifndef OCID_PKG_CONTAINER_CONTAINER_MANAGER_H_
 #define OCID_PKG_CONTAINER_CONTAINER_MANAGER_H_
 
@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "api/runtime/v1/api.pb.h"
+#include "pkg/base/background_queue.h"
 #include "pkg/base/keyed_mutex.h"
 #include "pkg/base/name_registry.h"
 #include "pkg/base/record_store.h"
@@ -59,7 +60,8 @@ struct ContainerManagerOptions {
   Selinux* selinux = nullptr;
   // Moves a container's conmon into its cgroup below the pod's
   // (ConmonCgroupPath, cri-o's conmon_cgroup = "pod"); unset: conmon stays
-  // in ocid's. The pod's removal removes that cgroup.
+  // in ocid's. Called on a background thread once the create is recorded
+  // (see JoinConmonCgroup). The pod's removal removes that cgroup.
   std::function<absl::Status(const std::string& cgroup, pid_t pid)> join_cgroup;
   // Removes that cgroup when the container is removed (waiting a moment
   // for the conmon to leave it).
@@ -279,6 +281,8 @@ class ContainerManager final : public PodContainers {
   // still reads the cgroup's counter).
   void WatchOom(const ContainerRecord& c);
   void UnwatchOom(const std::string& id);
+  // Queues the move of the container's conmon into its cgroup.
+  void JoinConmonCgroup(std::string id, std::string cgroup, pid_t conmon_pid);
   absl::Status RemoveLocked(const std::string& id);
   void Emit(const ContainerRecord& c, LifecycleEventType type);
   // Records the exit conmon reported for `id` (the exit watch calls it).
@@ -295,9 +299,12 @@ class ContainerManager final : public PodContainers {
   ContainerRuntimes& runtimes_;
   RecordStore<ContainerRecord> records_;
   NameRegistry names_;
-  KeyedMutex locks_;                                                             // by container ID
-  absl::Mutex image_leases_mu_;                                                  // a leaf
+  KeyedMutex locks_;                // by container ID
+  KeyedMutex conmon_cgroup_locks_;  // by container ID: its conmon cgroup's move and removal
+  absl::Mutex image_leases_mu_;     // a leaf
   std::map<std::string, Lease> image_leases_ ABSL_GUARDED_BY(image_leases_mu_);  // by ID
+  // Conmons' moves into their cgroups; its tasks use the members above.
+  BackgroundQueue conmon_joins_{"ocid-cgjoin"};
   // Last: stopped first, before what its callback uses.
   std::unique_ptr<ExitWatch> exit_watch_;
 };

@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 #include <thread>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -403,6 +404,22 @@ class ContainerManagerTest : public ::testing::Test {
     options.checkpoint_dirs = {dir_ + "/checkpoints"};
     options.check_criu = [this] { return criu_; };
     options.selinux = selinux_;
+    options.join_cgroup = [this](const std::string& cgroup, pid_t pid) {
+      std::function<void()> hook;
+      {
+        absl::MutexLock lock(&cgroups_mu_);
+        hook = std::exchange(on_next_join_, nullptr);
+      }
+      if (hook) hook();
+      absl::MutexLock lock(&cgroups_mu_);
+      joined_cgroups_.emplace_back(cgroup, pid);
+      return absl::OkStatus();
+    };
+    options.remove_cgroup = [this](const std::string& cgroup) {
+      absl::MutexLock lock(&cgroups_mu_);
+      removed_cgroups_.push_back(cgroup);
+      return absl::OkStatus();
+    };
     containers_ = std::make_unique<ContainerManager>(options, *pods_, images_, runtime_);
     pods_->SetContainers(containers_.get());
     ASSERT_TRUE(pods_->Recover().ok());
@@ -454,6 +471,18 @@ class ContainerManagerTest : public ::testing::Test {
   std::function<void(const std::string& cgroup)> on_cgroup_kill_ ABSL_GUARDED_BY(cgroups_mu_);
   std::set<std::string> oom_cgroups_ ABSL_GUARDED_BY(cgroups_mu_);               // saw an OOM kill
   std::map<std::string, std::string> oom_watched_ ABSL_GUARDED_BY(cgroups_mu_);  // id -> cgroup
+  std::vector<std::pair<std::string, pid_t>> joined_cgroups_ ABSL_GUARDED_BY(cgroups_mu_);
+  std::vector<std::string> removed_cgroups_ ABSL_GUARDED_BY(cgroups_mu_);
+  // Run (once) by the next join_cgroup before it joins, without cgroups_mu_.
+  std::function<void()> on_next_join_ ABSL_GUARDED_BY(cgroups_mu_);
+
+  std::vector<std::pair<std::string, pid_t>> JoinedCgroups() {
+    absl::MutexLock lock(&cgroups_mu_);
+    return joined_cgroups_;
+  }
+  std::string ConmonCgroupOf(const std::string& id) {
+    return "/ocid/pod-" + pod_ + "/ocid-conmon-" + id;
+  }
 
   std::map<std::string, std::string> OomWatched() {
     absl::MutexLock lock(&cgroups_mu_);
@@ -616,6 +645,37 @@ TEST_F(ContainerManagerTest, CreateStartStopRemove) {
   absl::StatusOr<std::string> again = containers_->Create(pod_, ContainerConfig());
   ASSERT_TRUE(again.ok()) << "the name was not released: " << again.status();
   EXPECT_NE(*again, *id);
+}
+
+// conmon's move into its cgroup (a grace period of the kernel's on cgroup
+// v1) runs after the create, off the call: neither Create nor a Start right
+// after waits for it, and a container removed before its turn came is not
+// moved (its cgroup, removed, is not made again).
+TEST_F(ContainerManagerTest, ConmonJoinsItsCgroupAfterTheCreateAndNotOnceRemoved) {
+  absl::Notification first_held, release;
+  {
+    absl::MutexLock lock(&cgroups_mu_);
+    on_next_join_ = [&] {
+      first_held.Notify();
+      release.WaitForNotification();
+    };
+  }
+  absl::StatusOr<std::string> kept = containers_->Create(pod_, ContainerConfig("kept"));
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  first_held.WaitForNotification();
+  absl::StatusOr<std::string> removed = containers_->Create(pod_, ContainerConfig("removed"));
+  ASSERT_TRUE(removed.ok()) << "a create waited for an earlier move: " << removed.status();
+  ASSERT_TRUE(containers_->Start(*kept).ok()) << "a start waited for its conmon's move";
+  EXPECT_TRUE(JoinedCgroups().empty());
+  ASSERT_TRUE(containers_->Remove(*removed).ok());
+  release.Notify();
+
+  for (int i = 0; i < 500 && JoinedCgroups().empty(); ++i) absl::SleepFor(absl::Milliseconds(10));
+  containers_.reset();  // runs what is still queued
+  EXPECT_EQ(JoinedCgroups(),
+            (std::vector<std::pair<std::string, pid_t>>{{ConmonCgroupOf(*kept), 4241}}));
+  absl::MutexLock lock(&cgroups_mu_);
+  EXPECT_EQ(removed_cgroups_, std::vector<std::string>{ConmonCgroupOf(*removed)});
 }
 
 TEST_F(ContainerManagerTest, CheckpointArchivesARunningContainerThatRunsOn) {
