@@ -187,10 +187,14 @@ std::vector<std::string> Cgroups::Dirs(const std::string& path) const {
 absl::Status Cgroups::Remove(const std::string& path, absl::Duration patience) const {
   absl::Time deadline = absl::Now() + patience;
   absl::Status first;
+  // A process on its way out (a conmon that has just written its exit
+  // file) leaves within a millisecond or two: retry soon, then less often.
+  absl::Duration retry = absl::Microseconds(500);
   for (const std::string& dir : Dirs(path)) {
     while (::rmdir(dir.c_str()) != 0 && errno != ENOENT) {
       if (errno == EBUSY && absl::Now() < deadline) {
-        absl::SleepFor(absl::Milliseconds(10));
+        absl::SleepFor(retry);
+        retry = std::min(retry * 2, absl::Milliseconds(10));
         continue;
       }
       if (first.ok()) first = absl::ErrnoToStatus(errno, "remove cgroup " + dir);
