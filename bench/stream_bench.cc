@@ -26,7 +26,10 @@
 //   bridge: a connection from the host to the pod's IP on the bridge;
 //   relay:  the hops of the ocid side without SPDY (RelayedCopy), to tell
 //           the cost of the path from the cost of the framing.
-// Target: ocid's median throughput at least 80% of the floor's.
+// Target: ocid's median throughput at least 80% of the floor's. Each side
+// also reports the CPU time a copy cost this process and ocid (from
+// /proc/PID/stat), which tells where the path's cost lies on a machine too
+// busy for the rates to be steady.
 //
 // Everything made here goes on every way out (also on SIGINT): the pod, ocid,
 // the bridge, the temp dir.
@@ -332,10 +335,14 @@ absl::StatusOr<double> RelayedCopy(const std::string& netns, size_t bytes) {
 
 struct CopySamples {
   std::vector<double> ocid, floor, bridge, relay;  // MiB/s
+  // CPU ms per copy, by side: of this process (the writer, and the client
+  // relay or the plain relay's threads) and of ocid. The sink's (in the pod)
+  // is the same on every side and not counted.
+  std::vector<double> self_cpu[4], ocid_cpu[4];
 };
 
 absl::Status BenchPortForward(const Options& options, cri::RuntimeService::Stub& stub,
-                              const std::string& pod_id, const std::string& pid,
+                              pid_t ocid_pid, const std::string& pod_id, const std::string& pid,
                               const std::string& pod_ip, CopySamples* samples) {
   const std::string netns = "/proc/" + pid + "/ns/net";
   cri::PortForwardRequest request;
@@ -353,6 +360,7 @@ absl::Status BenchPortForward(const Options& options, cri::RuntimeService::Stub&
       int side = (k + std::max(i, 0)) % 4;             // rotate which goes first
       RETURN_IF_ERROR(WaitListening(pid, kSinkPort));  // a looping nc is back
       absl::StatusOr<double> rate;
+      double self_cpu = ProcCpuMillis(::getpid()), ocid_cpu = ProcCpuMillis(ocid_pid);
       if (side == 0) {
         rate = ForwardedCopy(*forwarder, bytes);
       } else if (side == 3) {
@@ -366,7 +374,10 @@ absl::Status BenchPortForward(const Options& options, cri::RuntimeService::Stub&
       if (!rate.ok()) return rate.status();
       std::vector<double>* into[] = {&samples->ocid, &samples->floor, &samples->bridge,
                                      &samples->relay};
-      if (i >= 0) into[side]->push_back(*rate);
+      if (i < 0) continue;
+      into[side]->push_back(*rate);
+      samples->self_cpu[side].push_back(ProcCpuMillis(::getpid()) - self_cpu);
+      samples->ocid_cpu[side].push_back(ProcCpuMillis(ocid_pid) - ocid_cpu);
     }
   }
   return interrupted ? absl::CancelledError("interrupted") : absl::OkStatus();
@@ -421,7 +432,7 @@ absl::Status RunBench(const Options& options, ExecSamples* exec, CopySamples* co
   RETURN_IF_ERROR(BenchExec(options, *stub, pod.container_id, exec));
   std::fprintf(stderr, "stream_bench: port-forward, %d copies of %d MiB per side (+1)\n",
                options.copies, options.megabytes);
-  RETURN_IF_ERROR(BenchPortForward(options, *stub, pod.pod_id, pid, ip, copies));
+  RETURN_IF_ERROR(BenchPortForward(options, *stub, ocid->pid(), pod.pod_id, pid, ip, copies));
   // ~OcidSession removes the pod and stops ocid; then the bridge goes.
   return absl::OkStatus();
 }
@@ -448,6 +459,21 @@ void Report(const Options& options, const ExecSamples& exec, const CopySamples& 
   rate_row("floor: TCP to 127.0.0.1 in the pod netns", copies.floor);
   rate_row("TCP to the pod IP on the bridge", copies.bridge);
   rate_row("plain relay, same 3 hops, no SPDY (info)", copies.relay);
+  // /proc counts in clock ticks (10 ms): the mean over the copies is finer
+  // than any one of them.
+  auto mean = [](const std::vector<double>& v) {
+    double sum = 0;
+    for (double x : v) sum += x;
+    return v.empty() ? 0 : sum / v.size();
+  };
+  std::printf("  CPU ms per copy, mean (the sink's not counted): %s\n",
+              "this process (writer + client side) / ocid");
+  const char* labels[] = {"ocid", "floor", "bridge", "relay"};
+  for (int side = 0; side < 4; ++side) {
+    if (copies.self_cpu[side].empty()) continue;
+    std::printf("    %-8s %8.1f / %8.1f\n", labels[side], mean(copies.self_cpu[side]),
+                mean(copies.ocid_cpu[side]));
+  }
 
   double overhead = Percentile(exec.ocid, 50) - Percentile(exec.runc, 50);
   double percent = 100 * Percentile(copies.ocid, 50) / Percentile(copies.floor, 50);
