@@ -465,13 +465,13 @@ struct RawPeer {
   std::unique_ptr<Session> server;
   HeaderCompressor compressor;
 
-  explicit RawPeer(size_t pipe_size) {
+  explicit RawPeer(size_t pipe_size, absl::Duration idle_timeout = absl::InfiniteDuration()) {
     auto [a, b] = TcpPair();
     fd = std::move(a);
     SpliceOptions options;
     options.pipe_size = pipe_size;
-    server = std::make_unique<Session>(std::move(b), Session::Role::kServer, "",
-                                       absl::InfiniteDuration(), options);
+    server =
+        std::make_unique<Session>(std::move(b), Session::Role::kServer, "", idle_timeout, options);
   }
   std::string Syn(uint32_t id) {
     Frame syn;
@@ -589,6 +589,30 @@ TEST(SpdySessionSplice, TheEndMidFrameEndsTheStreamWithWhatCame) {
   EXPECT_EQ(got, payload.substr(0, 100000));
   EXPECT_TRUE(peer.server->WaitDone(absl::Seconds(5)));
   EXPECT_TRUE(peer.server->error().ok()) << peer.server->error();  // an orderly close
+}
+
+TEST(SpdySessionSplice, APeerSilentMidFrameEndsTheSessionAtTheIdleTimeout) {
+  RawPeer peer(kSplicePipeSize, absl::Milliseconds(300));
+  SendAllOrFail(peer.fd.get(), peer.Syn(1));
+  std::shared_ptr<Stream> stream = peer.server->Accept(absl::Seconds(5));
+  ASSERT_NE(stream, nullptr);
+  auto [sink, sink_reader] = TcpPair();
+  absl::Status copied;
+  std::thread copier([&, fd = sink.get()] { copied = stream->CopyTo(fd); });
+  absl::SleepFor(absl::Milliseconds(20));
+  std::string wire = DataFrame(1, Pattern(1000));
+  SendAllOrFail(peer.fd.get(), absl::string_view(wire).substr(0, kFrameHeaderSize));
+  absl::SleepFor(absl::Milliseconds(20));
+  SendAllOrFail(peer.fd.get(), absl::string_view(wire).substr(kFrameHeaderSize, 10));
+  absl::Time start = absl::Now();
+  // The reader waits in the splice; the receive timeout wakes it to look.
+  ASSERT_TRUE(peer.server->WaitDone(absl::Seconds(10)));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(200));
+  EXPECT_EQ(peer.server->error().code(), absl::StatusCode::kDeadlineExceeded)
+      << peer.server->error();
+  copier.join();
+  ::shutdown(sink.get(), SHUT_WR);
+  EXPECT_EQ(ReadToEnd(sink_reader.get()), Pattern(1000).substr(0, 10));
 }
 
 TEST(SpdySessionSplice, CopyFromAStreamClosedMeanwhileFails) {
