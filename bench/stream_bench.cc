@@ -28,8 +28,8 @@
 //           the cost of the path from the cost of the framing.
 // Target: ocid's median throughput at least 80% of the floor's. Each side
 // also reports the CPU time a copy cost this process and ocid (from
-// /proc/PID/stat), which tells where the path's cost lies on a machine too
-// busy for the rates to be steady.
+// /proc/PID/stat) and the sink (its container's cgroup), which tells where
+// the path's cost lies on a machine too busy for the rates to be steady.
 //
 // Everything made here goes on every way out (also on SIGINT): the pod, ocid,
 // the bridge, the temp dir.
@@ -51,10 +51,12 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "bench/bench_support.h"
 #include "bench/cri_session.h"
@@ -336,10 +338,48 @@ absl::StatusOr<double> RelayedCopy(const std::string& netns, size_t bytes) {
 struct CopySamples {
   std::vector<double> ocid, floor, bridge, relay;  // MiB/s
   // CPU ms per copy, by side: of this process (the writer, and the client
-  // relay or the plain relay's threads) and of ocid. The sink's (in the pod)
-  // is the same on every side and not counted.
-  std::vector<double> self_cpu[4], ocid_cpu[4];
+  // relay or the plain relay's threads), of ocid, and of the sink (the
+  // container's cgroup: nc and its cat).
+  std::vector<double> self_cpu[4], ocid_cpu[4], sink_cpu[4];
 };
+
+// The file that counts the CPU time of process `pid`'s cgroup: cpuacct.usage
+// (ns) under cgroup v1's cpuacct hierarchy, else cpu.stat (usage_usec) under
+// v2. "" when neither is found.
+std::string CgroupCpuFile(const std::string& pid) {
+  absl::StatusOr<std::string> text = ReadFileToString("/proc/" + pid + "/cgroup", 1 << 16);
+  if (!text.ok()) return "";
+  std::string unified;
+  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+    std::vector<std::string> fields = absl::StrSplit(line, absl::MaxSplits(':', 2));
+    if (fields.size() != 3) continue;
+    std::vector<absl::string_view> controllers = absl::StrSplit(fields[1], ',');
+    if (std::find(controllers.begin(), controllers.end(), "cpuacct") != controllers.end()) {
+      return absl::StrCat("/sys/fs/cgroup/", fields[1], fields[2], "/cpuacct.usage");
+    }
+    if (fields[0] == "0" && fields[1].empty()) {
+      unified = absl::StrCat("/sys/fs/cgroup", fields[2], "/cpu.stat");
+    }
+  }
+  return unified;
+}
+
+// The CPU time so far of the cgroup whose counter is `file`, in ms; -1 if
+// unknown.
+double CgroupCpuMillis(const std::string& file) {
+  absl::StatusOr<std::string> text = ReadFileToString(file, 1 << 16);
+  if (!text.ok()) return -1;
+  double value = 0;
+  if (absl::EndsWith(file, "/cpuacct.usage")) {
+    return absl::SimpleAtod(absl::StripAsciiWhitespace(*text), &value) ? value / 1e6 : -1;
+  }
+  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+    if (absl::ConsumePrefix(&line, "usage_usec ") && absl::SimpleAtod(line, &value)) {
+      return value / 1000;
+    }
+  }
+  return -1;
+}
 
 absl::Status BenchPortForward(const Options& options, cri::RuntimeService::Stub& stub,
                               pid_t ocid_pid, const std::string& pod_id, const std::string& pid,
@@ -354,6 +394,7 @@ absl::Status BenchPortForward(const Options& options, cri::RuntimeService::Stub&
   ASSIGN_OR_RETURN(std::unique_ptr<streaming::PortForwarder> forwarder,
                    streaming::PortForwarder::Dial(response.url()));
   const size_t bytes = static_cast<size_t>(options.megabytes) << 20;
+  const std::string sink_cgroup = CgroupCpuFile(pid);
   // One untimed copy per side first (the first connection through each path).
   for (int i = -1; i < options.copies && !interrupted; ++i) {
     for (int k = 0; k < 4; ++k) {
@@ -361,6 +402,7 @@ absl::Status BenchPortForward(const Options& options, cri::RuntimeService::Stub&
       RETURN_IF_ERROR(WaitListening(pid, kSinkPort));  // a looping nc is back
       absl::StatusOr<double> rate;
       double self_cpu = ProcCpuMillis(::getpid()), ocid_cpu = ProcCpuMillis(ocid_pid);
+      double sink_cpu = CgroupCpuMillis(sink_cgroup);
       if (side == 0) {
         rate = ForwardedCopy(*forwarder, bytes);
       } else if (side == 3) {
@@ -378,6 +420,7 @@ absl::Status BenchPortForward(const Options& options, cri::RuntimeService::Stub&
       into[side]->push_back(*rate);
       samples->self_cpu[side].push_back(ProcCpuMillis(::getpid()) - self_cpu);
       samples->ocid_cpu[side].push_back(ProcCpuMillis(ocid_pid) - ocid_cpu);
+      samples->sink_cpu[side].push_back(CgroupCpuMillis(sink_cgroup) - sink_cpu);
     }
   }
   return interrupted ? absl::CancelledError("interrupted") : absl::OkStatus();
@@ -466,13 +509,13 @@ void Report(const Options& options, const ExecSamples& exec, const CopySamples& 
     for (double x : v) sum += x;
     return v.empty() ? 0 : sum / v.size();
   };
-  std::printf("  CPU ms per copy, mean (the sink's not counted): %s\n",
-              "this process (writer + client side) / ocid");
+  std::printf("  CPU ms per copy, mean: %s\n",
+              "this process (writer + client side) / ocid / the sink's cgroup");
   const char* labels[] = {"ocid", "floor", "bridge", "relay"};
   for (int side = 0; side < 4; ++side) {
     if (copies.self_cpu[side].empty()) continue;
-    std::printf("    %-8s %8.1f / %8.1f\n", labels[side], mean(copies.self_cpu[side]),
-                mean(copies.ocid_cpu[side]));
+    std::printf("    %-8s %8.1f / %8.1f / %8.1f\n", labels[side], mean(copies.self_cpu[side]),
+                mean(copies.ocid_cpu[side]), mean(copies.sink_cpu[side]));
   }
 
   double overhead = Percentile(exec.ocid, 50) - Percentile(exec.runc, 50);
