@@ -98,6 +98,7 @@ absl::Status Stream::CopyFrom(int socket) {
     return absl::OkStatus();
   };
   if (session_->splice_) {
+    ScopedSigpipeBlock no_sigpipe;  // a splice into a connection gone raises it
     absl::StatusOr<SplicePipe> pipe = SplicePipe::Make(session_->splice_pipe_size_);
     // Without a pipe (out of fds), or from a socket splice refuses before the
     // first byte, the copy below does it.
@@ -108,7 +109,6 @@ absl::Status Stream::CopyFrom(int socket) {
       if (!n.ok()) return n.status();
       if (*n == 0) return absl::OkStatus();
       RETURN_IF_ERROR(writable());
-      ScopedSigpipeBlock no_sigpipe;  // the connection may be gone
       RETURN_IF_ERROR(session_->SendPiped(id_, *pipe));
     }
   }
