@@ -26,7 +26,10 @@
 //   bridge: a connection from the host to the pod's IP on the bridge;
 //   relay:  the hops of the ocid side without SPDY (RelayedCopy), to tell
 //           the cost of the path from the cost of the framing.
-// Target: ocid's median throughput at least 80% of the floor's.
+// Target: ocid's median throughput at least 80% of the floor's. Each side
+// also reports the CPU time a copy cost this process and ocid (from
+// /proc/PID/stat) and the sink (its container's cgroup), which tells where
+// the path's cost lies on a machine too busy for the rates to be steady.
 //
 // Everything made here goes on every way out (also on SIGINT): the pod, ocid,
 // the bridge, the temp dir.
@@ -48,10 +51,12 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "bench/bench_support.h"
 #include "bench/cri_session.h"
@@ -332,10 +337,52 @@ absl::StatusOr<double> RelayedCopy(const std::string& netns, size_t bytes) {
 
 struct CopySamples {
   std::vector<double> ocid, floor, bridge, relay;  // MiB/s
+  // CPU ms per copy, by side: of this process (the writer, and the client
+  // relay or the plain relay's threads), of ocid, and of the sink (the
+  // container's cgroup: nc and its cat).
+  std::vector<double> self_cpu[4], ocid_cpu[4], sink_cpu[4];
 };
 
+// The file that counts the CPU time of process `pid`'s cgroup: cpuacct.usage
+// (ns) under cgroup v1's cpuacct hierarchy, else cpu.stat (usage_usec) under
+// v2. "" when neither is found.
+std::string CgroupCpuFile(const std::string& pid) {
+  absl::StatusOr<std::string> text = ReadFileToString("/proc/" + pid + "/cgroup", 1 << 16);
+  if (!text.ok()) return "";
+  std::string unified;
+  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+    std::vector<std::string> fields = absl::StrSplit(line, absl::MaxSplits(':', 2));
+    if (fields.size() != 3) continue;
+    std::vector<absl::string_view> controllers = absl::StrSplit(fields[1], ',');
+    if (std::find(controllers.begin(), controllers.end(), "cpuacct") != controllers.end()) {
+      return absl::StrCat("/sys/fs/cgroup/", fields[1], fields[2], "/cpuacct.usage");
+    }
+    if (fields[0] == "0" && fields[1].empty()) {
+      unified = absl::StrCat("/sys/fs/cgroup", fields[2], "/cpu.stat");
+    }
+  }
+  return unified;
+}
+
+// The CPU time so far of the cgroup whose counter is `file`, in ms; -1 if
+// unknown.
+double CgroupCpuMillis(const std::string& file) {
+  absl::StatusOr<std::string> text = ReadFileToString(file, 1 << 16);
+  if (!text.ok()) return -1;
+  double value = 0;
+  if (absl::EndsWith(file, "/cpuacct.usage")) {
+    return absl::SimpleAtod(absl::StripAsciiWhitespace(*text), &value) ? value / 1e6 : -1;
+  }
+  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+    if (absl::ConsumePrefix(&line, "usage_usec ") && absl::SimpleAtod(line, &value)) {
+      return value / 1000;
+    }
+  }
+  return -1;
+}
+
 absl::Status BenchPortForward(const Options& options, cri::RuntimeService::Stub& stub,
-                              const std::string& pod_id, const std::string& pid,
+                              pid_t ocid_pid, const std::string& pod_id, const std::string& pid,
                               const std::string& pod_ip, CopySamples* samples) {
   const std::string netns = "/proc/" + pid + "/ns/net";
   cri::PortForwardRequest request;
@@ -347,12 +394,15 @@ absl::Status BenchPortForward(const Options& options, cri::RuntimeService::Stub&
   ASSIGN_OR_RETURN(std::unique_ptr<streaming::PortForwarder> forwarder,
                    streaming::PortForwarder::Dial(response.url()));
   const size_t bytes = static_cast<size_t>(options.megabytes) << 20;
+  const std::string sink_cgroup = CgroupCpuFile(pid);
   // One untimed copy per side first (the first connection through each path).
   for (int i = -1; i < options.copies && !interrupted; ++i) {
     for (int k = 0; k < 4; ++k) {
       int side = (k + std::max(i, 0)) % 4;             // rotate which goes first
       RETURN_IF_ERROR(WaitListening(pid, kSinkPort));  // a looping nc is back
       absl::StatusOr<double> rate;
+      double self_cpu = ProcCpuMillis(::getpid()), ocid_cpu = ProcCpuMillis(ocid_pid);
+      double sink_cpu = CgroupCpuMillis(sink_cgroup);
       if (side == 0) {
         rate = ForwardedCopy(*forwarder, bytes);
       } else if (side == 3) {
@@ -366,7 +416,11 @@ absl::Status BenchPortForward(const Options& options, cri::RuntimeService::Stub&
       if (!rate.ok()) return rate.status();
       std::vector<double>* into[] = {&samples->ocid, &samples->floor, &samples->bridge,
                                      &samples->relay};
-      if (i >= 0) into[side]->push_back(*rate);
+      if (i < 0) continue;
+      into[side]->push_back(*rate);
+      samples->self_cpu[side].push_back(ProcCpuMillis(::getpid()) - self_cpu);
+      samples->ocid_cpu[side].push_back(ProcCpuMillis(ocid_pid) - ocid_cpu);
+      samples->sink_cpu[side].push_back(CgroupCpuMillis(sink_cgroup) - sink_cpu);
     }
   }
   return interrupted ? absl::CancelledError("interrupted") : absl::OkStatus();
@@ -421,7 +475,7 @@ absl::Status RunBench(const Options& options, ExecSamples* exec, CopySamples* co
   RETURN_IF_ERROR(BenchExec(options, *stub, pod.container_id, exec));
   std::fprintf(stderr, "stream_bench: port-forward, %d copies of %d MiB per side (+1)\n",
                options.copies, options.megabytes);
-  RETURN_IF_ERROR(BenchPortForward(options, *stub, pod.pod_id, pid, ip, copies));
+  RETURN_IF_ERROR(BenchPortForward(options, *stub, ocid->pid(), pod.pod_id, pid, ip, copies));
   // ~OcidSession removes the pod and stops ocid; then the bridge goes.
   return absl::OkStatus();
 }
@@ -448,6 +502,21 @@ void Report(const Options& options, const ExecSamples& exec, const CopySamples& 
   rate_row("floor: TCP to 127.0.0.1 in the pod netns", copies.floor);
   rate_row("TCP to the pod IP on the bridge", copies.bridge);
   rate_row("plain relay, same 3 hops, no SPDY (info)", copies.relay);
+  // /proc counts in clock ticks (10 ms): the mean over the copies is finer
+  // than any one of them.
+  auto mean = [](const std::vector<double>& v) {
+    double sum = 0;
+    for (double x : v) sum += x;
+    return v.empty() ? 0 : sum / v.size();
+  };
+  std::printf("  CPU ms per copy, mean: %s\n",
+              "this process (writer + client side) / ocid / the sink's cgroup");
+  const char* labels[] = {"ocid", "floor", "bridge", "relay"};
+  for (int side = 0; side < 4; ++side) {
+    if (copies.self_cpu[side].empty()) continue;
+    std::printf("    %-8s %8.1f / %8.1f / %8.1f\n", labels[side], mean(copies.self_cpu[side]),
+                mean(copies.ocid_cpu[side]), mean(copies.sink_cpu[side]));
+  }
 
   double overhead = Percentile(exec.ocid, 50) - Percentile(exec.runc, 50);
   double percent = 100 * Percentile(copies.ocid, 50) / Percentile(copies.floor, 50);

@@ -369,13 +369,7 @@ absl::Status PortForwarder::Forward(int local, int32_t port) {
   headers[0].second = "data";
   ASSIGN_OR_RETURN(std::shared_ptr<spdy::Stream> data, upgraded_.session->Open(headers, kTimeout));
   std::thread to_pod([&] {
-    // One frame per read, as large as a frame gets.
-    std::unique_ptr<char[]> buf(new char[spdy::kMaxDataFrame]);
-    for (;;) {
-      ssize_t n = ::recv(local, buf.get(), spdy::kMaxDataFrame, 0);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0 || !data->Write(absl::string_view(buf.get(), static_cast<size_t>(n))).ok()) break;
-    }
+    data->CopyFrom(local).IgnoreError();
     data->Close().IgnoreError();
   });
   data->CopyTo(local).IgnoreError();

@@ -40,14 +40,7 @@ void Copy(Forward& f) {
     ++f.copies_done;
   });
   f.from_pod = std::thread([&f] {
-    // One frame per read, as large as a frame gets.
-    std::unique_ptr<char[]> buf(new char[spdy::kMaxDataFrame]);
-    for (;;) {
-      ssize_t n = ::recv(f.conn.get(), buf.get(), spdy::kMaxDataFrame, 0);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      if (!f.data->Write(absl::string_view(buf.get(), static_cast<size_t>(n))).ok()) break;
-    }
+    f.data->CopyFrom(f.conn.get()).IgnoreError();
     f.data->Close().IgnoreError();
     f.error->Close().IgnoreError();
     ++f.copies_done;

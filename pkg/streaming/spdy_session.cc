@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -52,10 +53,12 @@ absl::Status Stream::CopyTo(int socket) {
   for (;;) {
     session_->mu_.Await(absl::Condition(
         +[](Stream* s) {
-          return (!s->queued_.empty() || s->remote_fin_ || s->reset_ || s->session_->done_) &&
+          return (!s->queued_.empty() || s->remote_fin_ || s->reset_ || s->sink_failed_ ||
+                  s->session_->done_) &&
                  !s->sink_busy_;
         },
         this));
+    if (sink_failed_) return sink_error_;  // the reader's splice into `socket` failed
     if (queued_.empty()) break;  // the end, and the reader wrote all before it
     std::string data = std::move(queued_.front());
     queued_.pop_front();
@@ -84,6 +87,40 @@ absl::Status Stream::CopyTo(int socket) {
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status Stream::CopyFrom(int socket) {
+  auto writable = [this]() -> absl::Status {
+    absl::MutexLock lock(&session_->mu_);
+    if (local_fin_ || reset_) {
+      return absl::FailedPreconditionError(absl::StrCat("SPDY stream ", id_, " is closed"));
+    }
+    return absl::OkStatus();
+  };
+  if (session_->splice_) {
+    ScopedSigpipeBlock no_sigpipe;  // a splice into a connection gone raises it
+    absl::StatusOr<SplicePipe> pipe = SplicePipe::Make(session_->splice_pipe_size_);
+    // Without a pipe (out of fds), or from a socket splice refuses before the
+    // first byte, the copy below does it.
+    for (bool first = true; pipe.ok(); first = false) {
+      absl::StatusOr<size_t> n = pipe->Fill(socket, kMaxDataFrame);
+      if (!n.ok() && first && absl::IsInvalidArgument(n.status())) break;
+      if (!n.ok() && absl::IsDeadlineExceeded(n.status())) continue;  // its SO_RCVTIMEO
+      if (!n.ok()) return n.status();
+      if (*n == 0) return absl::OkStatus();
+      RETURN_IF_ERROR(writable());
+      RETURN_IF_ERROR(session_->SendPiped(id_, *pipe));
+    }
+  }
+  // One frame per read, as large as a frame gets.
+  std::unique_ptr<char[]> buffer(new char[kMaxDataFrame]);
+  for (;;) {
+    ssize_t n = ::recv(socket, buffer.get(), kMaxDataFrame, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return absl::ErrnoToStatus(errno, absl::StrCat("read for SPDY stream ", id_));
+    if (n == 0) return absl::OkStatus();
+    RETURN_IF_ERROR(Write(absl::string_view(buffer.get(), static_cast<size_t>(n))));
+  }
 }
 
 absl::Status Stream::Write(absl::string_view data) {
@@ -125,10 +162,13 @@ void Stream::Reset() {
   session_->SendControl(FrameType::kRstStream, id_, 0, nullptr, kRstCancel).IgnoreError();
 }
 
-Session::Session(UniqueFd fd, Role role, std::string buffered, absl::Duration idle_timeout)
+Session::Session(UniqueFd fd, Role role, std::string buffered, absl::Duration idle_timeout,
+                 SpliceOptions splice)
     : fd_(std::move(fd)),
       role_(role),
       idle_timeout_(idle_timeout),
+      splice_(splice.enabled && IsTcpSocket(fd_.get())),
+      splice_pipe_size_(splice.pipe_size),
       last_activity_(absl::ToUnixNanos(absl::Now())),
       in_(std::move(buffered)),
       next_stream_id_(role == Role::kClient ? 1 : 2) {
@@ -221,15 +261,51 @@ absl::Status Session::SendFrame(const Frame& frame) {
   return SendLocked(Encode(frame));
 }
 
+namespace {
+
+// A DATA frame's header, no flags.
+void EncodeDataHeader(uint32_t stream_id, size_t payload_size,
+                      unsigned char (&header)[kFrameHeaderSize]) {
+  uint32_t id = stream_id & 0x7fffffff;
+  uint32_t length = static_cast<uint32_t>(payload_size);
+  for (int i = 0; i < 4; ++i) header[i] = static_cast<unsigned char>(id >> (24 - 8 * i));
+  header[4] = 0;  // flags
+  for (int i = 0; i < 3; ++i) header[5 + i] = static_cast<unsigned char>(length >> (16 - 8 * i));
+}
+
+}  // namespace
+
+absl::Status Session::SendPiped(uint32_t stream_id, SplicePipe& pipe) {
+  unsigned char header[kFrameHeaderSize];
+  const size_t n = pipe.held();
+  EncodeDataHeader(stream_id, n, header);
+  // Header and payload under one lock: no other frame between them.
+  absl::MutexLock lock(&write_mu_);
+  if (write_closed_) return absl::UnavailableError("the SPDY connection is closed");
+  // MSG_MORE: the header waits for the payload (TCP_NODELAY would send it
+  // alone), which the last splice pushes.
+  for (size_t sent = 0; sent < sizeof(header);) {
+    ssize_t w = ::send(fd_.get(), header + sent, sizeof(header) - sent, MSG_MORE | MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      write_closed_ = true;
+      return absl::UnavailableError(absl::StrCat("SPDY write: ", strerror(errno)));
+    }
+    sent += static_cast<size_t>(w);
+  }
+  if (absl::Status drained = pipe.Drain(fd_.get(), n); !drained.ok()) {
+    write_closed_ = true;  // half a frame went out: the connection is unusable
+    return absl::UnavailableError(absl::StrCat("SPDY write: ", drained.message()));
+  }
+  Touch();
+  return absl::OkStatus();
+}
+
 absl::Status Session::SendData(uint32_t stream_id, absl::string_view payload) {
   // The 8-byte header and the caller's bytes in one sendmsg: no copy of the
   // payload on the hot path of exec output and port-forward.
   unsigned char header[kFrameHeaderSize];
-  uint32_t id = stream_id & 0x7fffffff;
-  uint32_t length = static_cast<uint32_t>(payload.size());
-  for (int i = 0; i < 4; ++i) header[i] = static_cast<unsigned char>(id >> (24 - 8 * i));
-  header[4] = 0;  // flags
-  for (int i = 0; i < 3; ++i) header[5 + i] = static_cast<unsigned char>(length >> (16 - 8 * i));
+  EncodeDataHeader(stream_id, payload.size(), header);
   absl::MutexLock lock(&write_mu_);
   if (write_closed_) return absl::UnavailableError("the SPDY connection is closed");
   iovec parts[2] = {{header, sizeof(header)},
@@ -295,7 +371,16 @@ absl::Status Session::SendControl(FrameType type, uint32_t stream_id, uint8_t fl
   return SendLocked(Encode(frame));
 }
 
+absl::Status Session::CheckIdle() {
+  absl::Duration idle = absl::Now() - absl::FromUnixNanos(last_activity_);
+  if (idle < idle_timeout_) return absl::OkStatus();
+  return absl::DeadlineExceededError(
+      absl::StrCat("no traffic for ", absl::FormatDuration(idle_timeout_)));
+}
+
 void Session::ReadLoop() {
+  // Splicing into a sink whose peer left raises SIGPIPE on this thread.
+  ScopedSigpipeBlock no_sigpipe;
   absl::Status why;
   // With an idle timeout, recv wakes up at least once a minute to check it.
   if (idle_timeout_ != absl::InfiniteDuration()) {
@@ -307,6 +392,16 @@ void Session::ReadLoop() {
   in_.resize(std::max(in_.size(), kReadBuffer));
   for (;;) {
     if (why = DecodeBuffered(); !why.ok()) break;
+    if (data_in_.has_value() && data_in_->splice) {
+      // DecodeBuffered passed on all the payload the buffer held.
+      absl::StatusOr<bool> open = SplicePayload();
+      if (!open.ok()) {
+        why = open.status();
+        break;
+      }
+      if (!*open) break;  // the peer closed: an orderly end
+      continue;
+    }
     // What is left is part of a header or of a control frame: move it to the
     // front (a few bytes), and make room for a control frame larger than the
     // buffer.
@@ -322,15 +417,14 @@ void Session::ReadLoop() {
                                         static_cast<uint8_t>(in_[7]));
       if (need > in_.size()) in_.resize(need);
     }
-    ssize_t n = ::recv(fd_.get(), in_.data() + in_end_, in_.size() - in_end_, 0);
+    size_t room = in_.size() - in_end_;
+    if (header_only_ && !data_in_.has_value() && left < kFrameHeaderSize) {
+      room = kFrameHeaderSize - left;
+    }
+    ssize_t n = ::recv(fd_.get(), in_.data() + in_end_, room, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      absl::Duration idle = absl::Now() - absl::FromUnixNanos(last_activity_);
-      if (idle >= idle_timeout_) {
-        why = absl::DeadlineExceededError(
-            absl::StrCat("no traffic for ", absl::FormatDuration(idle_timeout_)));
-        break;
-      }
+      if (why = CheckIdle(); !why.ok()) break;
       continue;
     }
     if (n == 0) break;  // the peer closed: an orderly end
@@ -364,6 +458,7 @@ absl::Status Session::DecodeBuffered() {
     }
     if (rest.size() < kFrameHeaderSize) return absl::OkStatus();
     ASSIGN_OR_RETURN(std::optional<DataHeader> data, DecodeDataHeader(rest));
+    header_only_ = false;  // unless StartData splices this one
     if (data.has_value()) {
       in_begin_ += kFrameHeaderSize;
       RETURN_IF_ERROR(StartData(*data));
@@ -388,7 +483,77 @@ absl::Status Session::StartData(const DataHeader& header) {
   data_in_->stream = it->second;
   data_in_->to_sink = it->second->sink_ >= 0;
   if (!data_in_->to_sink) data_in_->assembled.reserve(header.length);
+  data_in_->splice = splice_ && data_in_->to_sink && header.length > 0 &&
+                     !it->second->sink_failed_ && !it->second->reset_;
+  header_only_ = data_in_->splice;
   return absl::OkStatus();
+}
+
+absl::StatusOr<bool> Session::SplicePayload() {
+  Stream* stream = data_in_->stream.get();
+  int sink;
+  {
+    absl::MutexLock lock(&mu_);
+    // What the copying path queued goes out first (CopyTo writes it).
+    mu_.Await(absl::Condition(
+        +[](Stream* s) {
+          return (s->queued_.empty() && !s->sink_busy_) || s->reset_ || s->sink_failed_ ||
+                 s->remote_fin_;
+        },
+        stream));
+    if (stream->reset_ || stream->sink_failed_ || stream->remote_fin_) {
+      data_in_->splice = false;  // the copying path drops the rest
+      return true;
+    }
+    stream->sink_busy_ = true;
+    sink = stream->sink_;
+  }
+  absl::Status sink_error;
+  absl::StatusOr<bool> open = true;
+  while (data_in_->left > 0) {
+    if (!in_pipe_.has_value()) {
+      absl::StatusOr<SplicePipe> made = SplicePipe::Make(splice_pipe_size_);
+      if (!made.ok()) break;  // the copying path takes the rest
+      in_pipe_ = std::move(*made);
+    }
+    absl::StatusOr<size_t> n = in_pipe_->Fill(fd_.get(), data_in_->left);
+    if (!n.ok() && absl::IsDeadlineExceeded(n.status())) {
+      if (absl::Status idle = CheckIdle(); !idle.ok()) {
+        open = idle;
+        break;
+      }
+      continue;
+    }
+    if (!n.ok()) {
+      open = absl::UnavailableError(absl::StrCat("SPDY read: ", n.status().message()));
+      break;
+    }
+    if (*n == 0) {
+      open = false;
+      break;
+    }
+    Touch();
+    data_in_->left -= static_cast<uint32_t>(*n);
+    if (sink_error = in_pipe_->Drain(sink, *n); !sink_error.ok()) {
+      in_pipe_.reset();  // and what it held
+      break;
+    }
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    stream->sink_busy_ = false;
+    if (!sink_error.ok()) {
+      stream->sink_failed_ = true;
+      stream->sink_error_ =
+          absl::Status(sink_error.code(),
+                       absl::StrCat("copy SPDY stream ", stream->id(), ": ", sink_error.message()));
+      stream->queued_.clear();
+      stream->queued_bytes_ = 0;
+    }
+  }
+  data_in_->splice = false;  // done, or the copying path goes on (and drops)
+  if (open.ok() && *open && data_in_->left == 0) FinishData();
+  return open;
 }
 
 absl::Status Session::DeliverData(absl::string_view chunk) {

@@ -9,6 +9,12 @@
 // back on TCP instead of buffering without bound. A stream copied into a
 // socket (CopyTo, port-forward) gets its bytes from the reader thread itself,
 // written as they arrive while the socket takes them without blocking.
+//
+// Over a TCP connection (not the TLS relay's or the WebSocket tunnel's socket
+// pair) the payloads of port-forward's copies bypass user space: CopyTo's
+// DATA payloads are spliced from the connection through a pipe into the
+// sink, and CopyFrom's from the source through a pipe into the connection,
+// behind an 8-byte header sent with MSG_MORE.
 #ifndef OCID_PKG_STREAMING_SPDY_SESSION_H_
 #define OCID_PKG_STREAMING_SPDY_SESSION_H_
 
@@ -18,20 +24,28 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "pkg/base/unique_fd.h"
 #include "pkg/streaming/spdy_frame.h"
 #include "pkg/streaming/spdy_headers.h"
+#include "pkg/streaming/splice_pipe.h"
 
 namespace ocid::streaming::spdy {
 
 class Session;
+
+// How CopyTo's and CopyFrom's payloads move over a TCP connection (over any
+// other socket they are copied).
+struct SpliceOptions {
+  bool enabled = true;                 // false: copied (tests compare both paths)
+  size_t pipe_size = kSplicePipeSize;  // each pipe's, best effort
+};
 
 // The largest DATA frame we send. Our reader passes payloads on as they
 // arrive, so the size costs no buffer there; larger frames mean fewer
@@ -64,8 +78,17 @@ class Stream {
   // The session's reader writes straight into the socket while it takes the
   // bytes without blocking (no copy, no thread hop); what it does not take
   // waits in the queue, which this call writes out. A failed write is the
-  // error; the stream's later bytes are then dropped.
+  // error; the stream's later bytes are then dropped. Over TCP the rest of
+  // each payload is spliced into `socket` by the reader, which then waits for
+  // room in it (a stalled sink stalls the session, as the 4 MiB queue limit
+  // does on the copying path).
   absl::Status CopyTo(int socket);
+  // Sends what `socket` yields as DATA frames (kMaxDataFrame at most) until it
+  // ends (OK) or fails; does not Close. Over TCP the bytes are spliced through
+  // a pipe, else copied. FailedPrecondition after Close or a reset;
+  // Unavailable once the connection is gone; a failed read of `socket` is
+  // its errno's status.
+  absl::Status CopyFrom(int socket);
 
  private:
   friend class Session;
@@ -88,6 +111,7 @@ class Stream {
   int sink_ = -1;
   bool sink_busy_ = false;
   bool sink_failed_ = false;
+  absl::Status sink_error_;  // why, when the reader's write failed
 };
 
 class Session {
@@ -98,7 +122,8 @@ class Session {
   // past its end: the first frames. The reader starts at once. With no frame
   // either way for `idle_timeout`, the session ends (DeadlineExceeded).
   Session(UniqueFd fd, Role role, std::string buffered = "",
-          absl::Duration idle_timeout = absl::InfiniteDuration());
+          absl::Duration idle_timeout = absl::InfiniteDuration(),
+          SpliceOptions splice = SpliceOptions());
   // Closes the socket and joins the reader. Streams must not be used after.
   ~Session();
   Session(const Session&) = delete;
@@ -123,6 +148,9 @@ class Session {
   // Abrupt end: unblocks every reader and writer at once.
   void Shutdown();
 
+  // True when payloads are spliced (enabled, over a TCP socket).
+  bool splicing() const { return splice_; }
+
  private:
   friend class Stream;
   void ReadLoop();
@@ -130,9 +158,16 @@ class Session {
   absl::Status StartData(const DataHeader& header);
   absl::Status DeliverData(absl::string_view chunk);
   void FinishData();
+  // The reader: the rest of the current DATA payload spliced from the
+  // connection into its stream's sink. False once the peer closed the
+  // connection.
+  absl::StatusOr<bool> SplicePayload();
+  absl::Status CheckIdle();
   absl::Status HandleFrame(Frame frame);
   absl::Status SendFrame(const Frame& frame);
   absl::Status SendData(uint32_t stream_id, absl::string_view payload);
+  // One DATA frame of what `pipe` holds, under the write lock.
+  absl::Status SendPiped(uint32_t stream_id, SplicePipe& pipe);
   absl::Status SendLocked(absl::string_view wire) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   absl::Status SendControl(FrameType type, uint32_t stream_id, uint8_t flags,
                            const Headers* headers, uint32_t status = 0);
@@ -143,6 +178,8 @@ class Session {
   UniqueFd fd_;
   const Role role_;
   const absl::Duration idle_timeout_;
+  const bool splice_;
+  const size_t splice_pipe_size_;
   std::atomic<int64_t> last_activity_;
   // Reader thread only: the read buffer, undecoded bytes in
   // [in_begin_, in_end_); it grows only for a control frame larger than it.
@@ -156,9 +193,16 @@ class Session {
     uint32_t left = 0;
     uint8_t flags = 0;
     bool to_sink = false;
+    bool splice = false;  // the rest of the payload is spliced to the sink
     std::string assembled;
   };
   std::optional<IncomingData> data_in_;
+  // Reader thread only. The pipe payloads are spliced through (made on first
+  // use, dropped with what it holds after a failure), and whether to read
+  // only the next frame's header: after a spliced payload, a full read would
+  // copy the next payload into user space.
+  std::optional<SplicePipe> in_pipe_;
+  bool header_only_ = false;
   HeaderDecompressor decompressor_;  // reader thread only
 
   absl::Mutex write_mu_;

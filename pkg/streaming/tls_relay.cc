@@ -2,8 +2,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,6 +11,7 @@
 #include "pkg/base/status_macros.h"
 #include "pkg/crypto/openssl.h"
 #include "pkg/streaming/http_upgrade.h"
+#include "pkg/streaming/splice_pipe.h"
 
 namespace ocid::streaming {
 namespace {
@@ -40,28 +39,6 @@ bool WaitFor(int fd, int ssl_error, absl::Time deadline) {
   pollfd p{fd, events, 0};
   return ::poll(&p, 1, ms) > 0;
 }
-
-// OpenSSL writes to the socket with write(2): a peer gone away raises
-// SIGPIPE, which kills any process that did not ignore it (ocid does; ocic and
-// the tests need not). Blocked while this lives, a SIGPIPE our writes raise
-// stays pending on this thread and is taken back before unblocking.
-class SigpipeBlocked {
- public:
-  SigpipeBlocked() {
-    sigemptyset(&pipe_);
-    sigaddset(&pipe_, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
-  }
-  ~SigpipeBlocked() {
-    timespec none{0, 0};
-    while (sigtimedwait(&pipe_, nullptr, &none) == SIGPIPE) {
-    }
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-
- private:
-  sigset_t pipe_, old_;
-};
 
 }  // namespace
 
@@ -105,7 +82,7 @@ absl::StatusOr<std::unique_ptr<TlsRelay>> TlsRelay::Start(const TlsContext& cont
   // Non-blocking from here on: the relay multiplexes both directions.
   ::fcntl(conn.get(), F_SETFL, ::fcntl(conn.get(), F_GETFL) | O_NONBLOCK);
   Ssl().SSL_set_fd(ssl, conn.get());
-  SigpipeBlocked quiet;
+  ScopedSigpipeBlock quiet;  // OpenSSL writes with write(2)
   absl::Time deadline = absl::Now() + timeout;
   for (;;) {
     int rc = context.is_server() ? Ssl().SSL_accept(ssl) : Ssl().SSL_connect(ssl);
@@ -140,7 +117,7 @@ TlsRelay::~TlsRelay() {
 }
 
 void TlsRelay::Run() {
-  SigpipeBlocked quiet;
+  ScopedSigpipeBlock quiet;
   // Bytes read from one side and not yet written to the other.
   std::string to_plain, to_tls;
   bool tls_open = true, plain_open = true;  // each side still sends to us
