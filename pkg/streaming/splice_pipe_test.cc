@@ -1,8 +1,6 @@
 #include "pkg/streaming/splice_pipe.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -12,25 +10,10 @@
 
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "pkg/streaming/testing/tcp_pair.h"
 
 namespace ocid::streaming {
 namespace {
-
-// Both ends of a TCP connection on loopback.
-std::pair<UniqueFd, UniqueFd> TcpPair() {
-  UniqueFd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  EXPECT_EQ(::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  EXPECT_EQ(::listen(listener.get(), 1), 0);
-  EXPECT_EQ(::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&address), &length), 0);
-  UniqueFd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  EXPECT_EQ(::connect(client.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  UniqueFd accepted(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
-  return {std::move(client), std::move(accepted)};
-}
 
 std::string ReadExactly(int fd, size_t n) {
   std::string got;
