@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -217,6 +218,29 @@ bool ParseBenchFlags(int argc, char** argv, const std::map<std::string, BenchFla
   }
   auto registry = flags.find("--registry");
   return registry == flags.end() || registry->second.text->rfind("127.0.0.1:", 0) == 0;
+}
+
+absl::StatusOr<double> PushThrough(int fd, size_t bytes) {
+  constexpr size_t kChunk = 256 << 10;
+  static const std::string zeros(kChunk, '\0');
+  absl::Time start = absl::Now();
+  for (size_t left = bytes; left > 0;) {
+    ssize_t n = ::send(fd, zeros.data(), std::min(left, kChunk), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return absl::ErrnoToStatus(errno, "send");
+    left -= static_cast<size_t>(n);
+  }
+  if (::shutdown(fd, SHUT_WR) != 0) return absl::ErrnoToStatus(errno, "shutdown");
+  char buffer[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n == 0) break;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return absl::ErrnoToStatus(errno, "read");
+    return absl::DataLossError("the sink sent data back");
+  }
+  double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  return bytes / double(1 << 20) / seconds;
 }
 
 }  // namespace ocid

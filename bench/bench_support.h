@@ -55,6 +55,11 @@ void PrintResult(const std::string& key, double value);
 // is a result line whose value is not a number); a later KEY wins.
 std::map<std::string, double> ParseResults(const std::string& text);
 
+// The stream benches' copy: writes `bytes` zeros into the connected socket
+// `fd` in 256 KiB sends, half-closes it, reads until the peer closes;
+// MiB/s of the whole. A peer that sends data back is an error.
+absl::StatusOr<double> PushThrough(int fd, size_t bytes);
+
 // CPU time (user + system) that process `pid` has used so far, in ms, from
 // /proc/PID/stat; -1 when it cannot be read. Children's time is not in it.
 double ProcCpuMillis(pid_t pid);

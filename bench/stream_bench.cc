@@ -78,7 +78,6 @@ constexpr char kSubnet[] = "10.214.0.0/24";
 constexpr int kSinkPort = 5000;
 constexpr double kExecOverheadTargetMs = 10;
 constexpr double kThroughputTargetPercent = 80;
-constexpr size_t kChunk = 256 << 10;
 
 struct Options {
   std::string registry;                // 127.0.0.1:PORT
@@ -237,30 +236,6 @@ absl::StatusOr<UniqueFd> ConnectInNetns(const std::string& netns, int port) {
   absl::StatusOr<UniqueFd> fd = absl::InternalError("not dialled");
   RETURN_IF_ERROR(RunInNetworkNamespace(netns, [&] { fd = Connect("127.0.0.1", port); }));
   return fd;
-}
-
-// Writes `bytes` zeros into `fd`, half-closes it, reads until the peer
-// closes; MiB/s of the whole.
-absl::StatusOr<double> PushThrough(int fd, size_t bytes) {
-  static const std::string zeros(kChunk, '\0');
-  absl::Time start = absl::Now();
-  for (size_t left = bytes; left > 0;) {
-    ssize_t n = ::send(fd, zeros.data(), std::min(left, kChunk), MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return absl::ErrnoToStatus(errno, "send");
-    left -= static_cast<size_t>(n);
-  }
-  if (::shutdown(fd, SHUT_WR) != 0) return absl::ErrnoToStatus(errno, "shutdown");
-  char buffer[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, buffer, sizeof(buffer));
-    if (n == 0) break;
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return absl::ErrnoToStatus(errno, "read");
-    return absl::DataLossError("the sink sent data back");
-  }
-  double seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  return bytes / double(1 << 20) / seconds;
 }
 
 // Both ends of a fresh TCP connection on loopback: {connecting, accepted}.

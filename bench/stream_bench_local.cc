@@ -33,8 +33,6 @@
 namespace ocid {
 namespace {
 
-constexpr size_t kChunk = 256 << 10;  // the writer's, as stream_bench's
-
 struct Options {
   int copies = 5;
   int megabytes = 100;
@@ -124,23 +122,6 @@ class LoopbackBackend : public streaming::Backend {
  private:
   int sink_port_;
 };
-
-// Writes `bytes` zeros, half-closes, waits for the sink's close: MiB/s.
-absl::StatusOr<double> PushThrough(int fd, size_t bytes) {
-  static const std::string zeros(kChunk, '\0');
-  absl::Time start = absl::Now();
-  for (size_t left = bytes; left > 0;) {
-    ssize_t n = ::send(fd, zeros.data(), std::min(left, kChunk), MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return absl::ErrnoToStatus(errno, "send");
-    left -= static_cast<size_t>(n);
-  }
-  ::shutdown(fd, SHUT_WR);
-  char byte;
-  while (::read(fd, &byte, 1) > 0) {
-  }
-  return bytes / double(1 << 20) / absl::ToDoubleSeconds(absl::Now() - start);
-}
 
 absl::StatusOr<double> ForwardedCopy(streaming::PortForwarder& forwarder, size_t bytes) {
   UniqueFd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
