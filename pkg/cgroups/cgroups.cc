@@ -328,6 +328,13 @@ absl::Status Cgroups::Kill(const std::string& path, absl::Duration patience) con
     absl::Status killed = WriteValue(dir + "/cgroup.kill", "1");
     if (!killed.ok() && Exists(dir)) return killed;
   } else {
+    // An empty cgroup (what Stop and Remove find after the exit, in the
+    // usual case) has nothing to freeze: each freeze and thaw costs a
+    // write that waits on the kernel. Nothing can join it meanwhile but a
+    // fork of a member, and there is none.
+    std::vector<pid_t> members;
+    RETURN_IF_ERROR(ListProcs(dir, members));
+    if (members.empty()) return absl::OkStatus();
     // Frozen only where the listed dir is the freezer's own.
     std::string freezer = !freezer_.empty() && dir == freezer_ + path ? dir : "";
     std::set<pid_t> killed;

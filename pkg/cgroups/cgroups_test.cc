@@ -274,6 +274,12 @@ TEST_F(CgroupsTest, KillSignalsEveryListedProcessBelowTooUnderTheFreezer) {
 
   EXPECT_TRUE(cgroups->Kill("/ocid/pod-p/gone", absl::Seconds(1)).ok()) << "nothing to kill";
 
+  // An empty cgroup is not frozen (nor thawed): nothing in it to kill.
+  Write("freezer/ocid/pod-p/ocid-e/cgroup.procs", "");
+  Write("freezer/ocid/pod-p/ocid-e/freezer.state", "xxxxxx\n");
+  EXPECT_TRUE(cgroups->Kill("/ocid/pod-p/ocid-e", absl::Seconds(1)).ok());
+  EXPECT_EQ(*ReadFileToString(root_ + "/freezer/ocid/pod-p/ocid-e/freezer.state", 100), "xxxxxx\n");
+
   // A cgroup the freezer does not have is listed from the memory controller.
   pid_t lone = StartSleep();
   ASSERT_GT(lone, 0);
