@@ -11,11 +11,13 @@
 // written. Lock order: a writer lock, then mu_.
 //
 // Record needs: `std::string id;`, `std::string Serialize() const;` and
-// `static absl::StatusOr<Record> Parse(const std::string&);`.
+// `static absl::StatusOr<Record> Parse(const std::string&);`; a record that
+// can be marked for removal (MarkRemoving) also `bool removing;`.
 #ifndef OCID_PKG_BASE_RECORD_STORE_H_
 #define OCID_PKG_BASE_RECORD_STORE_H_
 
 #include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <functional>
@@ -23,6 +25,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -32,8 +36,15 @@
 #include "absl/synchronization/mutex.h"
 #include "pkg/base/fs.h"
 #include "pkg/base/record_files.h"
+#include "pkg/base/unique_fd.h"
 
 namespace ocid {
+
+template <typename Record, typename = void>
+struct HasRemovingMark : std::false_type {};
+template <typename Record>
+struct HasRemovingMark<Record, std::void_t<decltype(std::declval<Record&>().removing = true)>>
+    : std::true_type {};
 
 template <typename Record>
 class RecordStore {
@@ -56,6 +67,10 @@ class RecordStore {
         return absl::DataLossError(absl::StrCat(file.path, ": ", record.status().message()));
       }
       loaded[record->id] = *std::move(record);
+    }
+    if constexpr (HasRemovingMark<Record>::value) {
+      absl::Status marks = LoadRemovingMarks(loaded);
+      if (!marks.ok()) return marks;
     }
     absl::MutexLock lock(&mu_);
     records_ = std::move(loaded);
@@ -123,6 +138,26 @@ class RecordStore {
     return updated;
   }
 
+  // Sets `removing` on the record, as an empty <id>.removing beside its
+  // file (Load reads it back): a removal begun is finished after a crash.
+  // Not a rewrite of the record, and not fsynced: an empty file cannot be
+  // torn, and a mark that a power loss drops leaves the record as it was,
+  // for the client's retry to remove. NotFound for an unknown ID.
+  absl::Status MarkRemoving(const std::string& id) {
+    static_assert(HasRemovingMark<Record>::value, "the record has no `bool removing`");
+    WriterLock writer(this, id);
+    {
+      absl::ReaderMutexLock lock(&mu_);
+      if (records_.count(id) == 0) return absl::NotFoundError(absl::StrCat("no record ", id));
+    }
+    std::string mark = MarkPath(id);
+    UniqueFd fd(::open(mark.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd.valid()) return absl::ErrnoToStatus(errno, "create " + mark);
+    absl::MutexLock lock(&mu_);
+    records_[id].removing = true;
+    return absl::OkStatus();
+  }
+
   // Idempotent.
   absl::Status Remove(const std::string& id) {
     WriterLock writer(this, id);
@@ -130,6 +165,8 @@ class RecordStore {
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
       return absl::ErrnoToStatus(errno, "remove " + path);
     }
+    // After the record: a mark left alone by a crash here is dropped by Load.
+    if constexpr (HasRemovingMark<Record>::value) ::unlink(MarkPath(id).c_str());
     absl::MutexLock lock(&mu_);
     records_.erase(id);
     return absl::OkStatus();
@@ -183,6 +220,29 @@ class RecordStore {
     const std::string id_;
     Writer* writer_;
   };
+
+  static constexpr char kRemovingSuffix[] = ".removing";
+
+  std::string MarkPath(const std::string& id) const {
+    return absl::StrCat(dir_, "/", id, kRemovingSuffix);
+  }
+
+  // Sets `removing` on each loaded record with a mark; removes marks whose
+  // record is gone.
+  absl::Status LoadRemovingMarks(std::map<std::string, Record>& loaded) const {
+    absl::StatusOr<std::vector<std::string>> names = ListDir(dir_);
+    if (!names.ok()) return names.status();
+    for (const std::string& name : *names) {
+      if (!absl::EndsWith(name, kRemovingSuffix)) continue;
+      auto it = loaded.find(name.substr(0, name.size() - (sizeof(kRemovingSuffix) - 1)));
+      if (it != loaded.end()) {
+        it->second.removing = true;
+      } else {
+        ::unlink(absl::StrCat(dir_, "/", name).c_str());
+      }
+    }
+    return absl::OkStatus();
+  }
 
   absl::Status Persist(const Record& record) const {
     return WriteFileAtomically(absl::StrCat(dir_, "/", record.id, ".json"), record.Serialize(),

@@ -155,5 +155,63 @@ TEST(RecordStoreTest, ABadRecordFailsTheLoadNamingItsFile) {
   EXPECT_NE(loaded.message().find("\"n\""), std::string::npos) << loaded;
 }
 
+// A record that can be marked for removal.
+struct Doomed {
+  std::string id;
+  bool removing = false;
+
+  std::string Serialize() const {
+    return nlohmann::json{{"version", kRecordVersion}, {"id", id}, {"removing", removing}}.dump();
+  }
+  static absl::StatusOr<Doomed> Parse(const std::string& text) {
+    absl::StatusOr<RecordReader> in = RecordReader::Parse(text, "doomed");
+    if (!in.ok()) return in.status();
+    Doomed d;
+    in->Require("id", d.id);
+    in->Read("removing", d.removing);
+    if (!in->status().ok()) return in->status();
+    return d;
+  }
+};
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+TEST(RecordStoreTest, ARemovingMarkOutlivesARestartWithoutRewritingTheRecord) {
+  std::string dir = TempDir("marks");
+  {
+    RecordStore<Doomed> store(dir);
+    ASSERT_TRUE(store.Load().ok());
+    ASSERT_TRUE(store.Add({"a", false}).ok());
+    ASSERT_TRUE(store.Add({"b", false}).ok());
+    std::string before = *ReadFileToString(dir + "/a.json", 4096);
+    ASSERT_TRUE(store.MarkRemoving("a").ok());
+    EXPECT_TRUE(store.Get("a")->removing);
+    EXPECT_FALSE(store.Get("b")->removing);
+    EXPECT_EQ(*ReadFileToString(dir + "/a.json", 4096), before) << "the record was rewritten";
+    EXPECT_EQ(store.MarkRemoving("nope").code(), absl::StatusCode::kNotFound);
+    EXPECT_FALSE(Exists(dir + "/nope.removing"));
+  }
+  // Left by a crash between a record's removal and its mark's.
+  ASSERT_TRUE(WriteFileAtomically(dir + "/gone.removing", "").ok());
+
+  RecordStore<Doomed> reloaded(dir);
+  ASSERT_TRUE(reloaded.Load().ok());
+  ASSERT_TRUE(reloaded.Get("a").has_value());
+  EXPECT_TRUE(reloaded.Get("a")->removing) << "the mark is read back";
+  EXPECT_FALSE(reloaded.Get("b")->removing);
+  EXPECT_FALSE(reloaded.Get("gone").has_value());
+  EXPECT_FALSE(Exists(dir + "/gone.removing")) << "a mark without its record is dropped";
+
+  // An update keeps the mark (the record in memory has it).
+  ASSERT_TRUE(reloaded.Update("a", [](Doomed&) {}).ok());
+  EXPECT_TRUE(reloaded.Get("a")->removing);
+  ASSERT_TRUE(reloaded.Remove("a").ok());
+  EXPECT_FALSE(Exists(dir + "/a.json"));
+  EXPECT_FALSE(Exists(dir + "/a.removing")) << "Remove takes the mark too";
+}
+
 }  // namespace
 }  // namespace ocid

@@ -463,9 +463,7 @@ absl::Status SandboxManager::RemovePod(const std::string& id) {
   KeyedMutex::Lock lock = LockPod(found->id);
   std::optional<SandboxRecord> pod = records_.Get(found->id);
   if (!pod) return absl::OkStatus();  // removed while we waited
-  if (!pod->removing) {
-    RETURN_IF_ERROR(records_.Update(pod->id, [](SandboxRecord& r) { r.removing = true; }).status());
-  }
+  if (!pod->removing) RETURN_IF_ERROR(records_.MarkRemoving(pod->id));
   RETURN_IF_ERROR(StopLocked(*pod));
   CrashPoint("remove_pod.stopped");
   if (containers_ != nullptr) RETURN_IF_ERROR(containers_->RemoveAllOf(pod->id));
