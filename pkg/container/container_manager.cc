@@ -123,6 +123,7 @@ absl::Status ContainerManager::Recover() {
   for (const std::string& dir : {options_.overlay_dir, options_.bundles_dir, options_.exits_dir}) {
     RETURN_IF_ERROR(MakeDirs(dir, 0700));
   }
+  RETURN_IF_ERROR(trash_.Open());
   RETURN_IF_ERROR(records_.Load());
   // Watch first, then reconcile: no exit falls between the two.
   ASSIGN_OR_RETURN(
@@ -220,7 +221,7 @@ absl::Status ContainerManager::UndoCreate(const ContainerRecord& c) {
   // A runtime killed mid-create leaves the cgroup it made; the spec names it.
   if (!c.bundle.empty()) status.Update(runtimes_.RemoveCgroupsOf(c.bundle + "/config.json"));
   if (!c.bundle.empty()) status.Update(RemoveBundle(c.bundle));
-  if (!c.overlay_dir.empty()) status.Update(RemoveAll(c.overlay_dir));
+  if (!c.overlay_dir.empty()) status.Update(trash_.Discard(c.overlay_dir));
   // A user namespace an idmapped mount was being made with.
   if (c.creating && !options_.pins_dir.empty()) {
     status.Update(RemoveUserNamespacePins(options_.pins_dir, c.id + "-"));
@@ -417,7 +418,7 @@ absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan
 
   undo.Push([&] {
     RemoveBundle(c.bundle).IgnoreError();  // detaches the idmapped volumes first
-    RemoveAll(c.overlay_dir).IgnoreError();
+    trash_.Discard(c.overlay_dir).IgnoreError();
   });
   for (const std::string& dir :
        {c.rootfs, c.persist_dir, c.overlay_dir + "/upper", c.overlay_dir + "/work"}) {
@@ -900,9 +901,7 @@ absl::Status ContainerManager::RemoveLocked(const std::string& id) {
   std::optional<ContainerRecord> found = records_.Get(id);
   if (!found) return absl::OkStatus();  // removed while we waited
   const ContainerRecord c = *found;
-  if (!c.removing) {
-    RETURN_IF_ERROR(records_.Update(c.id, [](ContainerRecord& r) { r.removing = true; }).status());
-  }
+  if (!c.removing) RETURN_IF_ERROR(records_.MarkRemoving(c.id));
   RETURN_IF_ERROR(StopLocked(c.id, 0));
   CrashPoint("remove_container.stopped");
   ASSIGN_OR_RETURN(ContainerRuntime * runtime, runtimes_.For(c.runtime_handler));
@@ -920,7 +919,7 @@ absl::Status ContainerManager::RemoveLocked(const std::string& id) {
   RETURN_IF_ERROR(images_.UnmountRootfs(c.rootfs));
   CrashPoint("remove_container.rootfs_unmounted");
   RETURN_IF_ERROR(RemoveBundle(c.bundle));
-  RETURN_IF_ERROR(RemoveAll(c.overlay_dir));
+  RETURN_IF_ERROR(trash_.Discard(c.overlay_dir));
   ::unlink(absl::StrCat(c.exit_dir, "/", c.id).c_str());
   CrashPoint("remove_container.bundle_removed");
   RETURN_IF_ERROR(records_.Remove(c.id));

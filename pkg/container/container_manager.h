@@ -24,6 +24,7 @@
 #include "pkg/base/keyed_mutex.h"
 #include "pkg/base/name_registry.h"
 #include "pkg/base/record_store.h"
+#include "pkg/base/trash.h"
 #include "pkg/base/unique_fd.h"
 #include "pkg/checkpoint/archive.h"
 #include "pkg/container/container_deps.h"
@@ -42,6 +43,7 @@ namespace ocid {
 struct ContainerManagerOptions {
   std::string records_dir;      // <root>/records/containers
   std::string overlay_dir;      // <root>/containers: upper/work per container
+  std::string trash_dir;        // <root>/trash: removed overlay dirs, emptied in the background
   std::string bundles_dir;      // <runroot>/containers: bundle + rootfs
   std::string exits_dir;        // <runroot>/exits
   std::string default_log_dir;  // logs of pods that name no log_directory
@@ -305,6 +307,7 @@ class ContainerManager final : public PodContainers {
   std::map<std::string, Lease> image_leases_ ABSL_GUARDED_BY(image_leases_mu_);  // by ID
   // Conmons' moves into their cgroups; its tasks use the members above.
   BackgroundQueue conmon_joins_{"ocid-cgjoin"};
+  Trash trash_{options_.trash_dir};
   // Last: stopped first, before what its callback uses.
   std::unique_ptr<ExitWatch> exit_watch_;
 };

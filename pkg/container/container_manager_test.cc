@@ -365,6 +365,7 @@ class ContainerManagerTest : public ::testing::Test {
     ContainerManagerOptions options;
     options.records_dir = dir_ + "/records/containers";
     options.overlay_dir = dir_ + "/containers";
+    options.trash_dir = dir_ + "/trash";
     options.bundles_dir = dir_ + "/run/containers";
     options.exits_dir = dir_ + "/run/exits";
     options.default_log_dir = dir_ + "/logs";
@@ -453,6 +454,11 @@ class ContainerManagerTest : public ::testing::Test {
     EXPECT_EQ(images_.users[kImageId], 0) << "image still held: " << why;
     EXPECT_EQ(Entries(dir_ + "/run/containers"), 0u) << "bundle left: " << why;
     EXPECT_EQ(Entries(dir_ + "/containers"), 0u) << "overlay dirs left: " << why;
+    // They went into the trash, which empties in the background.
+    for (int i = 0; i < 500 && Entries(dir_ + "/trash") > 0; ++i) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    EXPECT_EQ(Entries(dir_ + "/trash"), 0u) << "trash not emptied: " << why;
   }
 
   std::string dir_ = TestDir();
@@ -1352,6 +1358,19 @@ TEST_F(ContainerManagerTest, RecoverFinishesARemoveContainerCutShort) {
   absl::StatusOr<std::string> again = containers_->Create(pod_, ContainerConfig());
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_NE(*again, id);
+}
+
+// The same with the removal marked as RemoveContainer marks it now (an
+// empty <id>.removing beside the record; the JSON form above is an older
+// ocid's).
+TEST_F(ContainerManagerTest, RecoverFinishesARemoveContainerCutShortAfterItsMark) {
+  std::string id = containers_->Create(pod_, ContainerConfig()).value();
+  ASSERT_TRUE(containers_->Start(id).ok());
+  ASSERT_TRUE(WriteFileAtomically(dir_ + "/records/containers/" + id + ".removing", "").ok());
+  Boot();
+  EXPECT_TRUE(absl::IsNotFound(containers_->Get(id).status()));
+  ExpectNothingLeft("after a RemoveContainer finished by Recover");
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/records/containers/" + id + ".removing"));
 }
 
 // The same for RemovePodSandbox: the pod and its containers are gone.

@@ -254,6 +254,7 @@ absl::Status CriServer::StartManagers() {
   ContainerManagerOptions containers;
   containers.records_dir = config_.root + "/records/containers";
   containers.overlay_dir = config_.root + "/containers";
+  containers.trash_dir = config_.root + "/trash";
   containers.bundles_dir = config_.runroot + "/containers";
   containers.exits_dir = config_.runroot + "/exits";
   containers.default_log_dir = config_.log_dir;
