@@ -1,7 +1,12 @@
 #include "pkg/base/child_reaper.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,13 +20,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "pkg/base/fs.h"
+#include "pkg/base/unique_fd.h"
 
 namespace ocid {
 namespace {
 
-constexpr absl::Duration kReapInterval = absl::Milliseconds(50);
+// A scan without a SIGCHLD, in case one went to a thread that does not
+// block it (none of ours; a library's could) and was dropped.
+constexpr int kSafetyNetMs = 10 * 1000;
 
 struct Registry {
   absl::Mutex mu;
@@ -104,12 +111,18 @@ ScopedReapPause::ScopedReapPause() {
 
 ScopedReapPause::~ScopedReapPause() {
   Registry& registry = TheRegistry();
-  absl::MutexLock lock(&registry.mu);
-  --registry.pauses;
+  bool last = false;
+  {
+    absl::MutexLock lock(&registry.mu);
+    last = --registry.pauses == 0;
+  }
+  // The SIGCHLDs of what the pause left (gpg, reparented to us) are spent.
+  if (last) ReapOrphans();
 }
 
 struct OrphanReaper::Impl {
-  absl::Notification stop;
+  UniqueFd children;  // signalfd of SIGCHLD
+  UniqueFd stop;      // eventfd
   std::thread thread;
 };
 
@@ -119,20 +132,39 @@ absl::StatusOr<std::unique_ptr<OrphanReaper>> OrphanReaper::Start() {
   if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
     return absl::ErrnoToStatus(errno, "prctl(PR_SET_CHILD_SUBREAPER)");
   }
+  // Woken by SIGCHLD, not polled: an idle ocid does not scan. The signal
+  // is blocked here, before the threads that inherit the mask exist, so it
+  // waits for the signalfd alone (no handler interrupts anyone's calls);
+  // children get a clean mask from Subprocess.
+  sigset_t child_signal;
+  sigemptyset(&child_signal);
+  sigaddset(&child_signal, SIGCHLD);
+  ::pthread_sigmask(SIG_BLOCK, &child_signal, nullptr);
   auto impl = std::make_unique<Impl>();
+  impl->children = UniqueFd(::signalfd(-1, &child_signal, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!impl->children.valid()) return absl::ErrnoToStatus(errno, "signalfd(SIGCHLD)");
+  impl->stop = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!impl->stop.valid()) return absl::ErrnoToStatus(errno, "eventfd");
   Impl* raw = impl.get();
-  // Polled rather than driven by SIGCHLD: a handler would interrupt every
-  // thread's blocking calls, and a scan of our children costs little.
   impl->thread = std::thread([raw] {
-    do {
+    ::pthread_setname_np(::pthread_self(), "ocid-reaper");
+    for (;;) {
       ReapOrphans();
-    } while (!raw->stop.WaitForNotificationWithTimeout(kReapInterval));
+      struct pollfd items[2] = {{raw->children.get(), POLLIN, 0}, {raw->stop.get(), POLLIN, 0}};
+      if (::poll(items, 2, kSafetyNetMs) < 0 && errno != EINTR) return;
+      if (items[1].revents != 0) return;
+      // One scan reaps all that exited: the queued signals are just spent.
+      signalfd_siginfo info;
+      while (::read(raw->children.get(), &info, sizeof(info)) == sizeof(info)) {
+      }
+    }
   });
   return std::unique_ptr<OrphanReaper>(new OrphanReaper(std::move(impl)));
 }
 
 OrphanReaper::~OrphanReaper() {
-  impl_->stop.Notify();
+  uint64_t one = 1;
+  (void)!::write(impl_->stop.get(), &one, sizeof(one));
   impl_->thread.join();
   ReapOrphans();
 }

@@ -55,7 +55,9 @@ class ScopedReapPause {
 };
 
 // Makes this process a child subreaper and reaps orphans on a thread of its
-// own (every 50 ms) until destroyed.
+// own, woken by SIGCHLD (through a signalfd), until destroyed. Start blocks
+// SIGCHLD in the calling thread: call it before any other thread starts, so
+// that all of them inherit the mask.
 class OrphanReaper {
  public:
   static absl::StatusOr<std::unique_ptr<OrphanReaper>> Start();

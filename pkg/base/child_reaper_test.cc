@@ -6,8 +6,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <string>
+#include <vector>
+
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "pkg/base/fs.h"
 
 namespace ocid {
 namespace {
@@ -67,7 +72,33 @@ TEST_F(ChildReaperTest, ReapsOrphansAndLeavesOwnedChildrenToTheirOwners) {
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 3);
 
-  EXPECT_TRUE(WaitUntilReaped(grandchild, absl::Seconds(5))) << "orphan " << grandchild;
+  // Woken by its SIGCHLD, well before the reaper's 10 s safety net.
+  EXPECT_TRUE(WaitUntilReaped(grandchild, absl::Seconds(2))) << "orphan " << grandchild;
+}
+
+// The reaper's thread's count of voluntary context switches (-1: none).
+long ReaperWakeups() {
+  absl::StatusOr<std::vector<std::string>> tasks = ListDir("/proc/self/task");
+  if (!tasks.ok()) return -1;
+  for (const std::string& task : *tasks) {
+    std::string dir = "/proc/self/task/" + task;
+    if (ReadFileToString(dir + "/comm", 64).value_or("") != "ocid-reaper\n") continue;
+    std::string status = ReadFileToString(dir + "/status", 1 << 16).value_or("");
+    size_t at = status.find("\nvoluntary_ctxt_switches:");
+    if (at == std::string::npos) return -1;
+    return std::strtol(status.c_str() + at + 26, nullptr, 10);
+  }
+  return -1;
+}
+
+TEST_F(ChildReaperTest, AnIdleReaperSleeps) {
+  auto reaper = OrphanReaper::Start();
+  ASSERT_TRUE(reaper.ok()) << reaper.status();
+  absl::SleepFor(absl::Milliseconds(50));
+  long before = ReaperWakeups();
+  ASSERT_GE(before, 0) << "no ocid-reaper thread";
+  absl::SleepFor(absl::Milliseconds(600));
+  EXPECT_LE(ReaperWakeups() - before, 1) << "it woke with no child exiting";
 }
 
 TEST_F(ChildReaperTest, ReapOrphansSkipsRegisteredZombies) {
@@ -112,6 +143,19 @@ TEST_F(ChildReaperTest, PausedReaperLeavesZombiesForTheirForker) {
   ASSERT_GT(stray, 0);
   absl::SleepFor(absl::Milliseconds(100));
   EXPECT_EQ(ReapOrphans(), 1);  // reaping again once the pause ended
+}
+
+TEST_F(ChildReaperTest, TheEndOfAPauseReapsWhatItLeft) {
+  ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  pid_t left = -1;
+  {
+    ScopedReapPause pause;
+    left = ::fork();  // what gpgme leaves us: nobody waits for it
+    if (left == 0) ::_exit(0);
+    ASSERT_GT(left, 0);
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(Reaped(left)) << "no SIGCHLD will come for " << left;
 }
 
 }  // namespace
