@@ -393,13 +393,15 @@ absl::Status CriServer::Serve(const std::string& bind_path) {
 void CriServer::Shutdown(absl::Duration grace) {
   if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
+  // At once, as gRPC did when it had bound the path itself: new clients find
+  // no socket while in-flight calls drain. Unpublished, the path may be
+  // another server's (ListenThenPublish).
+  if (published_) ::unlink(config_.listen.c_str());
   events_.Close();  // event streams end at once: they never finish on their own
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   server_->Wait();
   runtime_service_->StopEvents();  // every stream is over now
   StopMetrics();
-  // Unpublished, the path may be another server's (ListenThenPublish).
-  if (published_) ::unlink(config_.listen.c_str());
 }
 
 }  // namespace ocid
