@@ -22,6 +22,7 @@
 #include "pkg/oci/spec.h"
 #include "pkg/server/event_streams.h"
 #include "pkg/server/rpc.h"
+#include "pkg/server/socket_publish.h"
 #include "pkg/storage/image_gc.h"
 #include "pkg/trust/image_trust.h"
 
@@ -351,47 +352,57 @@ absl::StatusOr<std::unique_ptr<CriServer>> CriServer::Start(const Config& config
 
   std::unique_ptr<CriServer> cri(new CriServer(config));
   RETURN_IF_ERROR(cri->OpenStores());
+  // gRPC binds a private path and listens; only then does config.listen
+  // appear, so a client that connects as soon as it sees it is not refused.
+  absl::Status served = ListenThenPublish(
+      config.listen, 0660, [&](const std::string& bind_path) { return cri->Serve(bind_path); });
+  if (!served.ok()) {
+    cri->Shutdown(absl::ZeroDuration());
+    return served;
+  }
+  cri->published_ = true;
+  return cri;
+}
+
+absl::Status CriServer::Serve(const std::string& bind_path) {
   grpc::ServerBuilder builder;
   int bound_port = -1;
-  builder.AddListeningPort("unix:" + config.listen, grpc::InsecureServerCredentials(), &bound_port);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(config.grpc_max_recv_msg_size));
-  builder.SetMaxSendMessageSize(static_cast<int>(config.grpc_max_send_msg_size));
+  builder.AddListeningPort("unix:" + bind_path, grpc::InsecureServerCredentials(), &bound_port);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config_.grpc_max_recv_msg_size));
+  builder.SetMaxSendMessageSize(static_cast<int>(config_.grpc_max_send_msg_size));
   // A CRI runtime serves one kubelet: a small poller pool keeps ocid lean.
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::NUM_CQS, 1);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 1);
-  builder.RegisterService(cri->runtime_service_.get());
-  builder.RegisterService(cri->image_service_.get());
+  builder.RegisterService(runtime_service_.get());
+  builder.RegisterService(image_service_.get());
   // The event streams' queue: polled by their own thread alone, never for
   // new connections.
   std::unique_ptr<grpc::ServerCompletionQueue> events_cq =
       builder.AddCompletionQueue(/*is_frequently_polled=*/false);
-  cri->server_ = builder.BuildAndStart();
-  if (cri->server_ == nullptr) {
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr) {
     EventStreams::Discard(std::move(events_cq));
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen));
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", bind_path));
   }
-  cri->runtime_service_->StartEvents(std::move(events_cq));
+  runtime_service_->StartEvents(std::move(events_cq));
   if (bound_port == 0) {
-    cri->Shutdown(absl::ZeroDuration());
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen));
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", bind_path));
   }
-  if (::chmod(config.listen.c_str(), 0660) != 0) {
-    absl::Status status = absl::ErrnoToStatus(errno, "chmod 0660 " + config.listen);
-    cri->Shutdown(absl::ZeroDuration());
-    return status;
-  }
-  return cri;
+  return absl::OkStatus();
 }
 
 void CriServer::Shutdown(absl::Duration grace) {
   if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
+  // At once, as gRPC did when it had bound the path itself: new clients find
+  // no socket while in-flight calls drain. Unpublished, the path may be
+  // another server's (ListenThenPublish).
+  if (published_) ::unlink(config_.listen.c_str());
   events_.Close();  // event streams end at once: they never finish on their own
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   server_->Wait();
   runtime_service_->StopEvents();  // every stream is over now
   StopMetrics();
-  ::unlink(config_.listen.c_str());
 }
 
 }  // namespace ocid

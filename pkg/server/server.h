@@ -39,7 +39,8 @@ class CriServer {
   // Opens the stores under config.root, then serves on config.listen:
   // creates its parent dirs, replaces a stale socket
   // file, refuses (FailedPrecondition) when a live server answers on it, and
-  // leaves the socket mode 0660. `config` must outlive the server.
+  // makes the socket appear, mode 0660, only once it accepts
+  // (ListenThenPublish). `config` must outlive the server.
   static absl::StatusOr<std::unique_ptr<CriServer>> Start(const Config& config);
 
   // Stops taking calls, lets in-flight calls finish for up to `grace`, then
@@ -58,6 +59,8 @@ class CriServer {
 
  private:
   CriServer(const Config& config);
+  // Builds and starts the gRPC server listening on `bind_path`.
+  absl::Status Serve(const std::string& bind_path);
 
   absl::Status OpenStores();
   std::string ShortNameAliasCachePath() const;
@@ -107,6 +110,7 @@ class CriServer {
   std::unique_ptr<MetricsEndpoint> metrics_;  // after the managers it reads
   std::unique_ptr<grpc::Server> server_;
   bool shut_down_ = false;
+  bool published_ = false;  // config.listen is our socket
 };
 
 // Makes `path` ready for a new listener (the steps Start takes first).

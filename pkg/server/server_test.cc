@@ -1,6 +1,7 @@
 #include "pkg/server/server.h"
 
 #include <stdlib.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -9,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "api/runtime/v1/api.grpc.pb.h"
@@ -220,6 +222,44 @@ TEST_F(ServerTest, RefusesASecondServerAndReplacesAStaleSocket) {
   EXPECT_TRUE(RuntimeStub()->Version(&context, runtime::v1::VersionRequest(), &response).ok());
 }
 
+// The socket is bound under a private name and renamed into place, so its
+// path appears only once it listens (a client that connects on sight is
+// never refused) and already with mode 0660.
+TEST_F(ServerTest, TheSocketPathAppearsByRenameOnceItListens) {
+  std::string run_dir = config_.runroot;
+  std::filesystem::create_directories(run_dir);
+  int watch = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  ASSERT_GE(watch, 0);
+  ASSERT_GE(::inotify_add_watch(watch, run_dir.c_str(), IN_CREATE | IN_MOVED_TO), 0);
+  auto server = CriServer::Start(config_);
+  ASSERT_TRUE(server.ok()) << server.status();
+
+  std::vector<std::string> created, moved_in;
+  alignas(inotify_event) char buffer[8192];
+  ssize_t n;
+  while ((n = ::read(watch, buffer, sizeof(buffer))) > 0) {
+    for (char* p = buffer; p < buffer + n;) {
+      auto* event = reinterpret_cast<inotify_event*>(p);
+      if (event->len > 0) (event->mask & IN_CREATE ? created : moved_in).push_back(event->name);
+      p += sizeof(inotify_event) + event->len;
+    }
+  }
+  ::close(watch);
+  std::string hidden = absl::StrCat(".ocid.sock.", ::getpid());
+  EXPECT_THAT(created, ::testing::Contains(hidden));
+  EXPECT_THAT(created, ::testing::Not(::testing::Contains("ocid.sock")))
+      << "bound in place: visible before it listens";
+  EXPECT_THAT(moved_in, ::testing::Contains("ocid.sock"));
+  EXPECT_FALSE(std::filesystem::exists(run_dir + "/" + hidden));
+  struct stat st;
+  ASSERT_EQ(::stat(config_.listen.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0660u);
+  grpc::ClientContext context;
+  runtime::v1::VersionResponse response;
+  EXPECT_TRUE(RuntimeStub()->Version(&context, runtime::v1::VersionRequest(), &response).ok());
+}
+
 TEST_F(ServerTest, BadSocketPathsGiveClearErrors) {
   std::ofstream(dir_ + "/file") << "x";
   config_.listen = dir_ + "/file/ocid.sock";
@@ -273,8 +313,7 @@ TEST_F(ServerTest, ImageCallsValidateAndAnswerForMissingImages) {
   {
     grpc::ClientContext context;
     runtime::v1::ImageFsInfoResponse response;
-    ASSERT_TRUE(
-        images->ImageFsInfo(&context, runtime::v1::ImageFsInfoRequest(), &response).ok());
+    ASSERT_TRUE(images->ImageFsInfo(&context, runtime::v1::ImageFsInfoRequest(), &response).ok());
     ASSERT_EQ(response.image_filesystems_size(), 1);
     EXPECT_EQ(response.image_filesystems(0).fs_id().mountpoint(), config_.root + "/storage");
     EXPECT_GT(response.image_filesystems(0).inodes_used().value(), 0u);
