@@ -21,6 +21,10 @@
 // list such as 10,50,200 measures at each count, the pods added on the way),
 // and ListContainers (no filter) over --list-pods x --list-containers
 // containers (--list-pods 0: not measured).
+// ocid's runroot and the floor's bundles, exit files and pins are on a
+// tmpfs of the bench's (--runroot-tmpfs 1, the default), as /run is on a
+// systemd host (this machine's /run is on its disk); --runroot-tmpfs 0
+// keeps them on the bench dir's disk.
 // Reports p50/p99 per phase, ocid's overhead over the floor, and the targets;
 // besides, "result:" lines for bench/lean_bench.sh.
 #include <grpcpp/grpcpp.h>
@@ -88,7 +92,17 @@ struct Options {
   int list_containers = 50;  // per pod
   int list_calls = 200;
   bool list_started = false;  // start the ListContainers containers too
+  int runroot_tmpfs = 1;
 };
+
+// A tmpfs at `dir`, which the bench dir's teardown unmounts.
+absl::Status MountTmpfs(const std::string& dir) {
+  RETURN_IF_ERROR(MakeDirs(dir, 0755));
+  if (::mount("tmpfs", dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0) {
+    return absl::ErrnoToStatus(errno, "mount tmpfs on " + dir);
+  }
+  return absl::OkStatus();
+}
 
 // Set by SIGINT/SIGTERM so that every loop stops and the teardown still runs
 // (a signal handler can only reach a global).
@@ -469,10 +483,13 @@ absl::StatusOr<FloorEnv> MakeFloorEnv(const Options& options, const std::string&
   FloorEnv env;
   env.dir = bench_dir + "/floor";
   env.rootfs = env.dir + "/rootfs";
-  env.bundles = env.dir + "/bundles";
-  env.exits = env.dir + "/exits";
-  env.pins = env.dir + "/ns";
   env.logs = env.dir + "/logs";
+  // What a runtime keeps in ocid's runroot.
+  const std::string run = env.dir + "/run";
+  if (options.runroot_tmpfs != 0) RETURN_IF_ERROR(MountTmpfs(run));
+  env.bundles = run + "/bundles";
+  env.exits = run + "/exits";
+  env.pins = run + "/ns";
   env.pinns = std::filesystem::absolute(options.pinns).string();
   const std::vector<std::string> plugin_dirs = Config().plugin_dirs;  // as the private ocid
   env.cni_path = absl::StrJoin(plugin_dirs, ":");
@@ -842,7 +859,8 @@ bool ParseFlags(int argc, char** argv, Options* options) {
                         {"--list-pods", CountFlag(&options->list_pods, /*zero_ok=*/true)},
                         {"--list-containers", CountFlag(&options->list_containers)},
                         {"--list-calls", CountFlag(&options->list_calls)},
-                        {"--list-started", TextFlag(&list_started)}})) {
+                        {"--list-started", TextFlag(&list_started)},
+                        {"--runroot-tmpfs", CountFlag(&options->runroot_tmpfs, /*zero_ok=*/true)}})) {
     return false;
   }
   options->runtimes = absl::StrSplit(runtimes, ',');
@@ -872,6 +890,7 @@ absl::Status RunBench(const Options& options, Report& report) {
   // Destroyed before the dir: kills what the floor left, then unmounts.
   absl::Cleanup kill_floor = [&] { KillConmonsUnder(dir->path() + "/floor"); };
   ASSIGN_OR_RETURN(FloorEnv floor, MakeFloorEnv(options, dir->path()));
+  if (options.runroot_tmpfs != 0) RETURN_IF_ERROR(MountTmpfs(dir->path() + "/run"));
   ASSIGN_OR_RETURN(std::unique_ptr<OcidSession> ocid, OcidSession::Start(options, dir->path()));
   RETURN_IF_ERROR(ocid->Pull(options.registry + "/busybox:latest"));
   ::sleep(1);
@@ -902,7 +921,8 @@ int Run(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: lifecycle_bench --registry 127.0.0.1:PORT [--iterations 50] "
                  "[--runtimes runc,crun] [--rss-pods 50 | 10,50,200] [--list-pods 10 (0: none)] "
-                 "[--list-containers 50] [--list-calls 200] [--list-started false]\n");
+                 "[--list-containers 50] [--list-calls 200] [--list-started false] "
+                 "[--runroot-tmpfs 1|0]\n");
     return 2;
   }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // the report as it comes, also into a file
