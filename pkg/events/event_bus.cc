@@ -110,6 +110,18 @@ std::optional<LifecycleEvent> EventBus::Subscription::Next(absl::Duration timeou
   return event;
 }
 
+std::optional<LifecycleEvent> EventBus::Subscription::TryNext(size_t* left) {
+  absl::MutexLock lock(&mu_);
+  if (queue_.empty()) {
+    if (left != nullptr) *left = 0;
+    return std::nullopt;
+  }
+  LifecycleEvent event = std::move(queue_.front());
+  queue_.pop_front();
+  if (left != nullptr) *left = queue_.size();
+  return event;
+}
+
 size_t EventBus::Subscription::queued() const {
   absl::MutexLock lock(&mu_);
   return queue_.size();

@@ -90,9 +90,13 @@ class EventBus::Subscription {
   // The next event, waiting up to `timeout`; nullopt on timeout or once the
   // subscription has ended (then `ended()` says why).
   std::optional<LifecycleEvent> Next(absl::Duration timeout);
+  // The next event if one is queued, never waiting, and in `left` (when
+  // given) how many remain queued after it. For a reader woken by the
+  // bus's hook: Next(ZeroDuration()) on an empty queue still goes through
+  // the mutex's timed wait, a futex call that times out at once.
+  std::optional<LifecycleEvent> TryNext(size_t* left = nullptr);
   Ending ended() const;
-  // Events waiting to be read: a reader that sees more coming may let its
-  // transport hold this one back to send them together.
+  // Events waiting to be read.
   size_t queued() const;
 
  private:

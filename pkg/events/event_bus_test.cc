@@ -39,6 +39,29 @@ TEST(EventBusTest, EachSubscriberGetsEveryLaterEventInOrder) {
   }
 }
 
+TEST(EventBusTest, TryNextTakesWhatIsQueuedAndSaysHowManyAreLeft) {
+  EventBus bus(2);
+  auto subscription = bus.Subscribe();
+  size_t left = 99;
+  EXPECT_FALSE(subscription->TryNext(&left).has_value());
+  EXPECT_EQ(left, 0u);
+  bus.Publish(Event("a", LifecycleEventType::kCreated));
+  bus.Publish(Event("a", LifecycleEventType::kStarted));
+  std::optional<LifecycleEvent> created = subscription->TryNext(&left);
+  ASSERT_TRUE(created.has_value());
+  EXPECT_EQ(created->type, LifecycleEventType::kCreated);
+  EXPECT_EQ(left, 1u);
+  std::optional<LifecycleEvent> started = subscription->TryNext();
+  ASSERT_TRUE(started.has_value());
+  EXPECT_EQ(started->type, LifecycleEventType::kStarted);
+  EXPECT_FALSE(subscription->TryNext(&left).has_value());
+  EXPECT_EQ(left, 0u);
+  // Overflowed: what it held is gone, and the ending shows once drained.
+  for (int i = 0; i < 3; ++i) bus.Publish(Event("b", LifecycleEventType::kCreated));
+  EXPECT_FALSE(subscription->TryNext().has_value());
+  EXPECT_EQ(subscription->ended(), EventBus::Subscription::Ending::kOverflowed);
+}
+
 TEST(EventBusTest, NextWakesWhenAnEventComes) {
   EventBus bus;
   auto subscription = bus.Subscribe();

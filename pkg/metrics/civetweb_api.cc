@@ -14,7 +14,6 @@ absl::Status Resolve(const SharedLibrary& library, CivetwebApi& api) {
   OCID_RESOLVE_CIVETWEB(get_server_ports);
   OCID_RESOLVE_CIVETWEB(init_library);
   OCID_RESOLVE_CIVETWEB(send_http_error);
-  OCID_RESOLVE_CIVETWEB(send_http_ok);
   OCID_RESOLVE_CIVETWEB(set_request_handler);
   OCID_RESOLVE_CIVETWEB(start2);
   OCID_RESOLVE_CIVETWEB(stop);

@@ -18,7 +18,6 @@ struct CivetwebApi {
   decltype(&::mg_get_server_ports) get_server_ports;
   decltype(&::mg_init_library) init_library;
   decltype(&::mg_send_http_error) send_http_error;
-  decltype(&::mg_send_http_ok) send_http_ok;
   decltype(&::mg_set_request_handler) set_request_handler;
   decltype(&::mg_start2) start2;
   decltype(&::mg_stop) stop;

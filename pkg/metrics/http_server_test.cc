@@ -84,6 +84,33 @@ TEST_F(MetricsHttpServerTest, OpenMetricsWhenAccepted) {
       << response;
 }
 
+// The reply is HTTP/1.0 to a 1.0 request, and the server closes after it
+// (what a keep-alive client must see, as the response is written raw).
+TEST_F(MetricsHttpServerTest, AnswersInTheRequestsVersionAndCloses) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(server_->port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const std::string request = "GET /metrics HTTP/1.0\r\n\r\n";
+  ASSERT_EQ(write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+  std::string response;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = read(fd, buffer, sizeof(buffer))) > 0) response.append(buffer, n);
+  close(fd);
+  EXPECT_EQ(response.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << response;
+  EXPECT_NE(response.find("\r\nConnection: close\r\n"), std::string::npos) << response;
+  EXPECT_NE(response.find("\r\nDate: "), std::string::npos) << response;
+  size_t body = response.find("\r\n\r\n");
+  ASSERT_NE(body, std::string::npos);
+  EXPECT_NE(response.find(absl::StrCat("Content-Length: ", response.size() - body - 4, "\r\n")),
+            std::string::npos)
+      << response;
+}
+
 TEST_F(MetricsHttpServerTest, HeadHasTheHeadersAndNoBody) {
   std::string response = Request(server_->port(), "HEAD", "");
   EXPECT_EQ(response.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << response;

@@ -1,5 +1,7 @@
 #include "pkg/metrics/operation_metrics.h"
 
+#include <utility>
+
 #include "prometheus/metric_type.h"
 
 namespace ocid {
@@ -46,7 +48,7 @@ std::vector<prometheus::MetricFamily> OperationMetrics::Collect() const {
     prometheus::ClientMetric count;
     count.label = {{"operation", operation}};
     count.counter.value = static_cast<double>(calls);
-    total.metric.push_back(count);
+    total.metric.push_back(std::move(count));
     for (int code = 1; code < kCodes; ++code) {
       uint64_t failed = slot->errors[code].load(std::memory_order_relaxed);
       if (failed == 0) continue;
@@ -54,7 +56,7 @@ std::vector<prometheus::MetricFamily> OperationMetrics::Collect() const {
       error.label = {{"code", absl::StatusCodeToString(static_cast<absl::StatusCode>(code))},
                      {"operation", operation}};
       error.counter.value = static_cast<double>(failed);
-      errors.metric.push_back(error);
+      errors.metric.push_back(std::move(error));
     }
     prometheus::ClientMetric histogram;
     histogram.label = {{"operation", operation}};
@@ -67,9 +69,15 @@ std::vector<prometheus::MetricFamily> OperationMetrics::Collect() const {
     histogram.histogram.sample_count = cumulative;
     histogram.histogram.sample_sum =
         static_cast<double>(slot->sum_ns.load(std::memory_order_relaxed)) / 1e9;
-    latency.metric.push_back(histogram);
+    latency.metric.push_back(std::move(histogram));
   }
-  return {total, errors, latency};
+  // Moved, not copied as an initializer list would.
+  std::vector<prometheus::MetricFamily> families;
+  families.reserve(3);
+  families.push_back(std::move(total));
+  families.push_back(std::move(errors));
+  families.push_back(std::move(latency));
+  return families;
 }
 
 }  // namespace ocid

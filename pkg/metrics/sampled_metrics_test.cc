@@ -1,10 +1,12 @@
 #include "pkg/metrics/sampled_metrics.h"
 
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -60,6 +62,33 @@ TEST(SampledMetricsTest, OurProcessAndItsUnreapedChildren) {
   ::waitpid(child, nullptr, 0);
   EXPECT_EQ(Value(ProcessSamples(), "ocid_processes_defunct"),
             Value(before, "ocid_processes_defunct"));
+}
+
+TEST(SampledMetricsTest, OpenFdsFollowWhatWeOpenAndClose) {
+  const double before = Value(ProcessSamples(), "ocid_process_open_fds");
+  std::vector<int> fds;
+  for (int i = 0; i < 10; ++i) fds.push_back(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  EXPECT_EQ(Value(ProcessSamples(), "ocid_process_open_fds"), before + 10);
+  for (int fd : fds) ::close(fd);
+  EXPECT_EQ(Value(ProcessSamples(), "ocid_process_open_fds"), before);
+}
+
+// A child that is alive is not defunct, whichever way it is counted.
+TEST(SampledMetricsTest, ALiveChildIsNotDefunct) {
+  const double before = Value(ProcessSamples(), "ocid_processes_defunct");
+  int gate[2];
+  ASSERT_EQ(::pipe2(gate, O_CLOEXEC), 0);
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::close(gate[1]);
+    char byte;
+    (void)!::read(gate[0], &byte, 1);
+    ::_exit(0);
+  }
+  EXPECT_EQ(Value(ProcessSamples(), "ocid_processes_defunct"), before);
+  ::close(gate[1]);  // it exits; reaped below
+  ::close(gate[0]);
+  ::waitpid(child, nullptr, 0);
 }
 
 // A /proc of our making: the fields ProcessSamples reads, and children whose

@@ -40,15 +40,16 @@ class EventStreams::Stream {
       Finish(grpc::Status::CANCELLED);
       return;
     }
-    if (std::optional<LifecycleEvent> event = subscription_->Next(absl::ZeroDuration())) {
+    size_t left = 0;
+    if (std::optional<LifecycleEvent> event = subscription_->TryNext(&left)) {
       current_ = owner_.Serialized(*event);
       // With more queued, the transport may keep this one until the next is
       // written (its write completes at once), so a burst goes out in one
       // send rather than one per event. The queue only shrinks by this
-      // stream's own Next, or ends with a Finish, so a held event is always
-      // followed by a write or the finish that flush it.
+      // stream's own TryNext, or ends with a Finish, so a held event is
+      // always followed by a write or the finish that flush it.
       grpc::WriteOptions options;
-      if (subscription_->queued() > 0) options.set_buffer_hint();
+      if (left > 0) options.set_buffer_hint();
       sending_ = true;
       writer_.Write(*current_, options, &written_op_);
       return;
