@@ -98,12 +98,14 @@ absl::Status MeasureSpec(const Options& options, Samples* samples) {
   const std::string root = dir->path();
   RETURN_IF_ERROR(MakeDirs(root + "/rootfs/etc", 0755));
   RETURN_IF_ERROR(WriteFileAtomically(root + "/rootfs/etc/passwd",
-                                      "root:x:0:0:root:/root:/bin/sh\n", 0644, false));
-  RETURN_IF_ERROR(WriteFileAtomically(root + "/rootfs/etc/group", "root:x:0:\n", 0644, false));
+                                      "root:x:0:0:root:/root:/bin/sh\n",
+                                      0644, Durability::kVolatile));
+  RETURN_IF_ERROR(WriteFileAtomically(root + "/rootfs/etc/group", "root:x:0:\n",
+                                      0644, Durability::kVolatile));
   RETURN_IF_ERROR(MakeDirs(root + "/bundle", 0700));
   RETURN_IF_ERROR(MakeDirs(root + "/shm", 0755));
   for (const char* file : {"resolv.conf", "hosts", "hostname"}) {
-    RETURN_IF_ERROR(WriteFileAtomically(root + "/" + file, "x\n", 0644, false));
+    RETURN_IF_ERROR(WriteFileAtomically(root + "/" + file, "x\n", 0644, Durability::kVolatile));
   }
   SandboxContext sandbox;
   sandbox.id = "bench-pod";
@@ -135,8 +137,8 @@ absl::Status MeasureSpec(const Options& options, Samples* samples) {
     absl::Time start = absl::Now();
     ASSIGN_OR_RETURN(nlohmann::json spec, BuildContainerSpec(inputs));
     std::string text = spec.dump();
-    RETURN_IF_ERROR(WriteFileAtomically(root + "/bundle/config.json", text, 0600,
-                                        /*durable=*/false));
+    RETURN_IF_ERROR(WriteFileAtomically(root + "/bundle/config.json", text,
+                                        0600, Durability::kVolatile));
     double ms = MillisSince(start);
     samples->config_bytes[side] = text.size();
     if (side == kDefault && !spec["linux"].contains("seccomp")) {
@@ -207,8 +209,8 @@ absl::Status MeasureSpec(const Options& options, Samples* samples) {
       inputs.rootfs = root + "/rootfs";
       inputs.seccomp = &profiles;
       ASSIGN_OR_RETURN(nlohmann::json spec, BuildContainerSpec(inputs));
-      RETURN_IF_ERROR(WriteFileAtomically(root + "/bundle/config.json", spec.dump(), 0600,
-                                          /*durable=*/false));
+      RETURN_IF_ERROR(WriteFileAtomically(root + "/bundle/config.json", spec.dump(),
+                                          0600, Durability::kVolatile));
       live = id;
       absl::Time start = absl::Now();
       RETURN_IF_ERROR(

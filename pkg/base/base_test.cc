@@ -101,6 +101,13 @@ TEST(FsTest, AtomicWriteReplacesWholeFilesAndLeavesNoTemp) {
   EXPECT_EQ(*ReadFileToString(dir + "/f", 100), "second");
   EXPECT_EQ(ReadFileToString(dir + "/f", 3).status().code(), absl::StatusCode::kOutOfRange);
   EXPECT_EQ(ReadFileToString(dir + "/none", 3).status().code(), absl::StatusCode::kNotFound);
+  for (Durability durability :
+       {Durability::kVolatile, Durability::kOldOrNew, Durability::kDurable}) {
+    std::string text = "mode " + std::to_string(static_cast<int>(durability));
+    ASSERT_TRUE(WriteFileAtomically(dir + "/f", text, 0600, durability).ok());
+    EXPECT_EQ(*ReadFileToString(dir + "/f", 100), text);
+  }
+  EXPECT_EQ(ListDir(dir).value(), std::vector<std::string>{"f"}) << "a temp file was left";
 
   ASSERT_TRUE(MakeDirs(dir + "/sub/deeper", 0755).ok());
   ASSERT_TRUE(WriteFileAtomically(dir + "/sub/deeper/x", "x").ok());

@@ -62,7 +62,8 @@ absl::Status WriteAll(int fd, absl::string_view data, const std::string& what) {
 }  // namespace
 
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents,
-                                 mode_t mode, bool durable) {
+                                 mode_t mode, Durability durability) {
+  const bool synced = durability != Durability::kVolatile;
   std::string temp = path + ".tmp-XXXXXX";
   UniqueFd fd(::mkostemp(temp.data(), O_CLOEXEC));
   if (!fd.valid()) return absl::ErrnoToStatus(errno, "create temp file for " + path);
@@ -78,12 +79,12 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
   absl::Status status = WriteAll(fd.get(), contents, temp);
   if (!status.ok()) return status;
   if (::fchmod(fd.get(), mode) != 0) return absl::ErrnoToStatus(errno, "chmod " + temp);
-  if (durable && ::fsync(fd.get()) != 0) return absl::ErrnoToStatus(errno, "fsync " + temp);
+  if (synced && ::fsync(fd.get()) != 0) return absl::ErrnoToStatus(errno, "fsync " + temp);
   if (::rename(temp.c_str(), path.c_str()) != 0) {
     return absl::ErrnoToStatus(errno, absl::StrCat("rename ", temp, " to ", path));
   }
   committed = true;
-  if (!durable) return absl::OkStatus();
+  if (durability != Durability::kDurable) return absl::OkStatus();
   std::string dir = path.substr(0, path.rfind('/'));
   UniqueFd dir_fd(::open(dir.empty() ? "/" : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir_fd.valid()) ::fsync(dir_fd.get());

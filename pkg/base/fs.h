@@ -18,12 +18,18 @@ namespace ocid {
 // existing dir is fine; an existing non-dir is FailedPrecondition.
 absl::Status MakeDirs(const std::string& path, mode_t mode);
 
-// Replaces `path` with `contents` so that a crash leaves either the old or the
-// new file, never a mix: write a temp file beside it, fsync, rename, fsync
-// the dir. Volatile files (under the runroot, remade after a reboot) pass
-// durable = false: the rename alone keeps readers from a half file.
+// What WriteFileAtomically promises after a power loss (a crash of ocid
+// alone leaves the old or the new file in every case: the page cache stays).
+enum class Durability {
+  kVolatile,  // nothing (runroot files, remade after a reboot): rename only
+  kOldOrNew,  // the old or the new file, never a torn one: fsync, rename
+  kDurable,   // the new file: fsync, rename, fsync of the dir
+};
+
+// Replaces `path` with `contents` through a temp file beside it, renamed
+// over it: readers never see half a file.
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents,
-                                 mode_t mode = 0644, bool durable = true);
+                                 mode_t mode = 0644, Durability durability = Durability::kDurable);
 
 // The whole file, refusing files over `max_bytes`.
 absl::StatusOr<std::string> ReadFileToString(const std::string& path, size_t max_bytes);

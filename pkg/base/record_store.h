@@ -1,7 +1,11 @@
 // A locked, persisted index of records (pods, containers): each record is
 // <dir>/<id>.json, written atomically on every change. Get() returns a copy;
 // Update() changes a record and persists it before the change is visible to
-// others.
+// others. Add is durable (file and dir fsynced: an object's intent survives
+// a power loss, so what it makes can be undone); Update is as durable as the
+// store was made with: kDurable, or kOldOrNew (no fsync of the dir, so a
+// power loss leaves the old record or the new one, never a torn one) for
+// stores whose updates record the state of what a power loss ends anyway.
 //
 // Locking: the file of a change is written and fsynced holding only that
 // record's writer lock, so readers (List, Get, ForEach) never wait on a disk
@@ -49,7 +53,8 @@ struct HasRemovingMark<Record, std::void_t<decltype(std::declval<Record&>().remo
 template <typename Record>
 class RecordStore {
  public:
-  explicit RecordStore(std::string dir) : dir_(std::move(dir)) {}
+  explicit RecordStore(std::string dir, Durability updates = Durability::kDurable)
+      : dir_(std::move(dir)), updates_(updates) {}
 
   // Reads every record in the dir (creating it if missing). A record that
   // does not parse is an error naming its file.
@@ -86,7 +91,7 @@ class RecordStore {
         return absl::AlreadyExistsError(absl::StrCat("ID ", record.id, " is taken"));
       }
     }
-    absl::Status persisted = Persist(record);
+    absl::Status persisted = Persist(record, Durability::kDurable);
     if (!persisted.ok()) return persisted;
     absl::MutexLock lock(&mu_);
     records_[record.id] = record;
@@ -130,7 +135,7 @@ class RecordStore {
       updated = it->second;
     }
     change(updated);
-    absl::Status persisted = Persist(updated);
+    absl::Status persisted = Persist(updated, updates_);
     if (!persisted.ok()) return persisted;
     absl::MutexLock lock(&mu_);
     // Still there: a Remove of this ID waits for our writer lock.
@@ -244,9 +249,9 @@ class RecordStore {
     return absl::OkStatus();
   }
 
-  absl::Status Persist(const Record& record) const {
+  absl::Status Persist(const Record& record, Durability durability) const {
     return WriteFileAtomically(absl::StrCat(dir_, "/", record.id, ".json"), record.Serialize(),
-                               0600);
+                               0600, durability);
   }
 
   const Record* FindLocked(const std::string& id_or_prefix) const
@@ -264,6 +269,7 @@ class RecordStore {
   }
 
   const std::string dir_;
+  const Durability updates_;
   mutable absl::Mutex mu_;
   std::map<std::string, Record> records_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::unique_ptr<Writer>> writers_ ABSL_GUARDED_BY(mu_);

@@ -162,7 +162,7 @@ TEST(SubprocessTest, StdinDataFilesAndExtraFds) {
   UniqueFd read_end(pipe_fds[0]);
   UniqueFd write_end(pipe_fds[1]);
   std::string log = std::string(::getenv("TEST_TMPDIR")) + "/stdio.log";
-  ASSERT_TRUE(WriteFileAtomically(log, "before\n", 0644, false).ok());
+  ASSERT_TRUE(WriteFileAtomically(log, "before\n", 0644, Durability::kVolatile).ok());
 
   Subprocess::Options options;
   // fd 3 is the pipe; no fd but 0-3 is open in the child.

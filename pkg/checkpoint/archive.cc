@@ -200,8 +200,8 @@ absl::Status WriteRootfsDiff(const std::string& upper, const std::string& work_d
     return ArchiveError(*la, writer.get(), "finishing " + tar_path);
   }
   if (deleted.empty()) return absl::OkStatus();
-  return WriteFileAtomically(work_dir + "/" + kDeletedFiles, Json(deleted).dump(), 0600,
-                             /*durable=*/false);
+  return WriteFileAtomically(work_dir + "/" + kDeletedFiles, Json(deleted).dump(),
+                             0600, Durability::kVolatile);
 }
 
 absl::Status WriteCheckpointArchive(const std::string& work_dir, int out_fd) {

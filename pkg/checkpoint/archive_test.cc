@@ -33,7 +33,7 @@ class ArchiveTest : public ::testing::Test {
     return path;
   }
   static void Write(const std::string& path, const std::string& text) {
-    ASSERT_TRUE(WriteFileAtomically(path, text, 0644, false).ok()) << path;
+    ASSERT_TRUE(WriteFileAtomically(path, text, 0644, Durability::kVolatile).ok()) << path;
   }
 
   // A work dir as CheckpointContainer leaves it before archiving.

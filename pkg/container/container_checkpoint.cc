@@ -27,10 +27,10 @@ absl::Status WriteDumps(const ContainerRecord& c, const std::string& handler,
   config.runtime = handler;
   config.created_time = absl::FromUnixNanos(c.created_at);
   config.checkpointed_at = absl::Now();
-  RETURN_IF_ERROR(WriteFileAtomically(work + "/" + kConfigDump, config.ToJson(), 0600,
-                                      /*durable=*/false));
+  RETURN_IF_ERROR(WriteFileAtomically(work + "/" + kConfigDump, config.ToJson(),
+                                      0600, Durability::kVolatile));
   ASSIGN_OR_RETURN(std::string spec, ReadFileToString(c.bundle + "/config.json", 16 << 20));
-  return WriteFileAtomically(work + "/" + kSpecDump, spec, 0600, /*durable=*/false);
+  return WriteFileAtomically(work + "/" + kSpecDump, spec, 0600, Durability::kVolatile);
 }
 
 }  // namespace

@@ -115,7 +115,10 @@ ContainerManager::ContainerManager(ContainerManagerOptions options, SandboxManag
       pods_(pods),
       images_(images),
       runtimes_(runtimes),
-      records_(options_.records_dir) {}
+      // Updates record state a power loss ends anyway (a container created,
+      // started, exited): the old record or the new one after it, never a
+      // torn one, is enough.
+      records_(options_.records_dir, Durability::kOldOrNew) {}
 
 ContainerManager::~ContainerManager() { exit_watch_.reset(); }
 
@@ -477,8 +480,8 @@ absl::StatusOr<std::string> ContainerManager::Make(ContainerRecord c, const Plan
   c.uid = user.value("uid", -1);
   c.gid = user.value("gid", -1);
   c.supplemental_groups = user.value("additionalGids", std::vector<int64_t>{});
-  RETURN_IF_ERROR(WriteFileAtomically(c.bundle + "/config.json", spec.dump(), 0600,
-                                      /*durable=*/false));  // runroot: volatile
+  RETURN_IF_ERROR(WriteFileAtomically(c.bundle + "/config.json", spec.dump(),
+                                      0600, Durability::kVolatile));  // runroot: volatile
   CrashPoint("create_container.spec_written");
 
   ContainerLaunch launch{c.id,       c.name,        c.bundle,           c.log_path,

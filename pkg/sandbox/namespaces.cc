@@ -257,9 +257,10 @@ absl::StatusOr<PodFiles> WritePodFiles(const std::string& dir, const std::string
 
   RETURN_IF_ERROR(MakeDirs(dir, 0755));
   PodFiles files{dir + "/resolv.conf", dir + "/hosts", dir + "/hostname"};
-  RETURN_IF_ERROR(WriteFileAtomically(files.resolv_conf, resolv_conf, 0644, /*durable=*/false));
-  RETURN_IF_ERROR(WriteFileAtomically(files.hosts, hosts, 0644, /*durable=*/false));
-  RETURN_IF_ERROR(WriteFileAtomically(files.hostname, hostname + "\n", 0644, /*durable=*/false));
+  RETURN_IF_ERROR(WriteFileAtomically(files.resolv_conf, resolv_conf, 0644, Durability::kVolatile));
+  RETURN_IF_ERROR(WriteFileAtomically(files.hosts, hosts, 0644, Durability::kVolatile));
+  RETURN_IF_ERROR(WriteFileAtomically(files.hostname, hostname + "\n",
+                                      0644, Durability::kVolatile));
   return files;
 }
 

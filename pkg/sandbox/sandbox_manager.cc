@@ -73,7 +73,9 @@ SandboxManager::SandboxManager(SandboxManagerOptions options, SandboxHost& host,
     : options_(std::move(options)),
       host_(host),
       network_(network),
-      records_(options_.records_dir) {}
+      // Updates record state a power loss ends anyway (a pod ready or stopped): the old
+      // record or the new one after it, never a torn one, is enough.
+      records_(options_.records_dir, Durability::kOldOrNew) {}
 
 absl::Status SandboxManager::Recover() {
   RETURN_IF_ERROR(MakeDirs(options_.pods_dir, 0700));

@@ -197,7 +197,8 @@ absl::StatusOr<GpgKeyring> GpgKeyring::Create(const std::vector<std::string>& ke
   GpgKeyring keyring(path);
   // gpg never starts an agent or dirmngr here: verifying needs neither,
   // and one left running would outlive the home.
-  RETURN_IF_ERROR(WriteFileAtomically(path + "/gpg.conf", "no-autostart\n", 0600, false));
+  RETURN_IF_ERROR(WriteFileAtomically(path + "/gpg.conf", "no-autostart\n",
+                                      0600, Durability::kVolatile));
   ASSIGN_OR_RETURN(Context ctx, NewContext(gpgme, path));
   ScopedReapPause pause;
   for (size_t i = 0; i < keys.size(); ++i) {

@@ -55,7 +55,7 @@ absl::StatusOr<std::string> GpgSigner::PublicKey(bool armored) const {
 
 absl::StatusOr<std::string> GpgSigner::Sign(const std::string& data) const {
   std::string in = home_ + "/payload";
-  RETURN_IF_ERROR(WriteFileAtomically(in, data, 0600, false));
+  RETURN_IF_ERROR(WriteFileAtomically(in, data, 0600, Durability::kVolatile));
   return Gpg(
       absl::StrCat("--passphrase '' --local-user '", email_, "' --output - --sign '", in, "'"));
 }

@@ -26,8 +26,10 @@ int main(int argc, char** argv) {
     absl::StatusOr<std::string> public_pem = signer->PublicPem();
     if (!private_pem.ok()) return Fail(private_pem.status());
     if (!public_pem.ok()) return Fail(public_pem.status());
-    absl::Status written = ocid::WriteFileAtomically(argv[2], *private_pem, 0600, false);
-    if (written.ok()) written = ocid::WriteFileAtomically(argv[3], *public_pem, 0644, false);
+    absl::Status written = ocid::WriteFileAtomically(argv[2], *private_pem,
+                                                     0600, ocid::Durability::kVolatile);
+    if (written.ok()) written = ocid::WriteFileAtomically(argv[3], *public_pem,
+                                                          0644, ocid::Durability::kVolatile);
     return written.ok() ? 0 : Fail(written);
   }
   if (command == "payload" && argc == 4) {
